@@ -1,0 +1,59 @@
+"""Read catalogue files: package records in the API v4 shape, checked before anything is written.
+
+A file holds one record, a list of records, or one API page
+({"count": ..., "next": ..., "results": [...]}). `-` is standard input.
+"""
+
+import json
+import sys
+
+from fetcher.errors import InputError
+from fetcher.records import validate
+
+
+def read_catalog(name: str) -> list[dict]:
+    """Every record of one file as store columns; InputError naming the file and record otherwise."""
+    label = "<stdin>" if name == "-" else name
+    try:
+        text = sys.stdin.read() if name == "-" else open(name, encoding="utf-8").read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{label}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{label}: not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    records = _records_of(document, label)
+    checked = [validate(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
+    _refuse_duplicates(checked, label)
+    return checked
+
+
+def _records_of(document, label: str) -> list:
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict) and "results" in document and "slug" not in document:
+        if not isinstance(document["results"], list):
+            raise InputError(f"{label}: 'results' must be a list of records")
+        return document["results"]
+    if isinstance(document, dict):
+        return [document]
+    raise InputError(f"{label}: expected a record, a list of records or an API page, not {type(document).__name__}")
+
+
+def _refuse_duplicates(records: list[dict], label: str) -> None:
+    """The same slug twice is fine when the records agree on the id; else which one wins is a guess."""
+    seen: dict[str, dict] = {}
+    for number, record in enumerate(records, start=1):
+        first = seen.setdefault(record["slug"], record)
+        if first is not record and first.get("id") != record.get("id"):
+            raise InputError(
+                f"{label}: record {number}: slug {record['slug']!r} appears twice with different ids "
+                f"({first.get('id')} and {record.get('id')})"
+            )
+    ids: dict[int, str] = {}
+    for number, record in enumerate(records, start=1):
+        if "id" in record and ids.setdefault(record["id"], record["slug"]) != record["slug"]:
+            raise InputError(
+                f"{label}: record {number}: id {record['id']} is given to both "
+                f"{ids[record['id']]!r} and {record['slug']!r}"
+            )

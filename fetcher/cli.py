@@ -1,0 +1,173 @@
+"""The command line: parse options, load config, call one function, map the outcome to an exit code."""
+
+import functools
+import json
+import logging
+import sys
+from datetime import timedelta
+
+import click
+
+from fetcher import __version__, config as configuration, sync
+from fetcher.catalog import read_catalog
+from fetcher.errors import FetcherError, InputError
+from fetcher.http import utcnow
+from fetcher.records import to_api, validate
+from fetcher.store import open_store
+
+EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value, param, ctx) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return configuration.parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def reports_errors(command):
+    """Expected errors become one line on stderr and their exit code; no traceback without --verbose."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        verbose = click.get_current_context().find_root().params.get("verbose", False)
+        try:
+            return command(*args, **kwargs)
+        except FetcherError as exc:
+            if verbose:
+                logging.getLogger("fetcher").debug("error", exc_info=True)
+            click.echo(f"fetcher: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:
+            if verbose:
+                raise
+            click.echo(f"fetcher: internal error: {type(exc).__name__}: {exc} (--verbose shows where)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="PATH", help="Config file (default: $FETCHER_CONFIG, else ./config.toml).")
+@click.option("-v", "--verbose", is_flag=True, help="Log each package and retry; show tracebacks.")
+@click.version_option(__version__, prog_name="fetcher")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """Keep package records fresh from GitHub and PyPI in a SQLite store."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = config_path
+
+
+def _config() -> configuration.Config:
+    return configuration.load(click.get_current_context().find_root().obj)
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True)
+@reports_errors
+def import_(files: tuple[str, ...]) -> None:
+    """Load package records (API v4 shape) from JSON FILES; '-' reads stdin."""
+    config = _config()
+    catalogs = [(name, read_catalog(name)) for name in files]  # check every file before writing any
+    store = open_store(config.store_path)
+    for name, records in catalogs:
+        result = store.import_records(records, utcnow())
+        click.echo(
+            f"imported {name}: {len(records)} records "
+            f"({result.inserted} new, {result.updated} updated, {result.unchanged} unchanged)"
+        )
+
+
+@cli.command()
+@click.argument("slug")
+@click.option("--repo-url", required=True, help="The repository, e.g. https://github.com/OWNER/NAME.")
+@click.option("--pypi-url", default="", help="The PyPI project page, e.g. https://pypi.org/project/NAME/.")
+@click.option("--title", default=None, help="Display title (default: the slug).")
+@reports_errors
+def add(slug: str, repo_url: str, pypi_url: str, title: str | None) -> None:
+    """Register one package."""
+    config = _config()
+    record = {"slug": slug, "repo_url": repo_url, "pypi_url": pypi_url, "title": title or slug}
+    validate(record, "add")
+    if pypi_url:
+        from fetcher.urls import pypi_name
+
+        pypi_name(pypi_url)
+    store = open_store(config.store_path)
+    store.add_package(slug, repo_url, pypi_url, title or slug, utcnow())
+    click.echo(f"added {slug}")
+
+
+@cli.command("sync")
+@click.option("--all", "all_", is_flag=True, help="Fetch every package, however recently fetched.")
+@click.option("--limit", type=click.IntRange(min=1), help="Fetch at most N packages (the oldest).")
+@click.option("--stale-after", type=Duration(), help="Due once last fetched this long ago (default: config).")
+@reports_errors
+def sync_(all_: bool, limit: int | None, stale_after: timedelta | None) -> None:
+    """Fetch every package that is due, oldest first."""
+    config = _config()
+    store = open_store(config.store_path)
+    cutoff = None if all_ else utcnow() - (stale_after or config.stale_after)
+    _finish(sync.run(store, store.due_packages(cutoff, limit), config, "sync"))
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1, required=True)
+@reports_errors
+def refresh(slugs: tuple[str, ...]) -> None:
+    """Fetch these packages now, whatever their age."""
+    config = _config()
+    store = open_store(config.store_path)
+    _finish(sync.run(store, store.packages(list(slugs)), config, "refresh"))
+
+
+def _finish(report: sync.RunReport) -> None:
+    for slug, reason in report.failures:
+        click.echo(f"failed {slug}: {reason}", err=True)
+    click.echo(report.summary())
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument("slug")
+@reports_errors
+def show(slug: str) -> None:
+    """Print one record as the API serves it."""
+    config = _config()
+    store = open_store(config.store_path)
+    click.echo(json.dumps(to_api(store.record(slug), config.timezone), indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.option("--jsonl", is_flag=True, help="One record per line instead of a JSON array.")
+@reports_errors
+def export(jsonl: bool) -> None:
+    """Print every record as the API serves it, by slug."""
+    config = _config()
+    store = open_store(config.store_path)
+    out = click.get_text_stream("stdout")
+    first = True
+    for row in store.records():
+        text = json.dumps(to_api(row, config.timezone), ensure_ascii=False)
+        if jsonl:
+            out.write(text + "\n")
+        else:
+            out.write(("[\n" if first else ",\n") + text)
+        first = False
+    if not jsonl:
+        out.write("[]\n" if first else "\n]\n")
+
+
+def main() -> None:
+    cli(prog_name="fetcher")

@@ -1,0 +1,171 @@
+"""Load and check the configuration: config.toml plus built-in defaults."""
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta, tzinfo
+from pathlib import Path
+
+from dateutil import tz
+
+from fetcher.errors import ConfigError
+
+DEFAULT_FILE = "config.toml"
+
+# section -> key -> (default, accepted types); durations are strings parsed below.
+DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
+    "store": {"path": ("packages.db", (str,))},
+    "github": {
+        "api_url": ("https://api.github.com", (str,)),
+        "graphql_url": ("https://api.github.com/graphql", (str,)),
+        "token_env": ("GITHUB_TOKEN", (str,)),
+    },
+    "pypi": {"url": ("https://pypi.org", (str,))},
+    "sync": {
+        "concurrency": (16, (int,)),
+        "stale_after": ("24h", (str,)),
+        "max_rate_limit_wait": ("15m", (str,)),
+    },
+    "http": {
+        "timeout": (20, (int, float)),
+        "retries": (4, (int,)),
+        "backoff": (1.0, (int, float)),
+    },
+    "output": {"timezone": ("UTC", (str,))},
+}
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90s', '15m', '24h', '7d' -> timedelta; anything else is a ValueError."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d")
+    return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str  # the file it came from, or "built-in defaults"
+    store_path: Path
+    github_api_url: str
+    github_graphql_url: str
+    github_token_env: str
+    pypi_url: str
+    concurrency: int
+    stale_after: timedelta
+    max_rate_limit_wait: timedelta
+    timeout: float
+    retries: int
+    backoff: float
+    timezone: tzinfo
+
+    def github_token(self) -> str | None:
+        """Read the token from the environment at the moment it is needed; never kept in the config."""
+        return os.environ.get(self.github_token_env) or None
+
+
+def choose_file(explicit: str | None) -> tuple[Path, bool]:
+    """--config, else $FETCHER_CONFIG, else ./config.toml; says whether it was named explicitly."""
+    if explicit:
+        return Path(explicit), True
+    if os.environ.get("FETCHER_CONFIG"):
+        return Path(os.environ["FETCHER_CONFIG"]), True
+    return Path(DEFAULT_FILE), False
+
+
+def load(explicit: str | None = None) -> Config:
+    path, named = choose_file(explicit)
+    if not path.exists():
+        if named:
+            raise ConfigError(f"{path}: config file not found")
+        return _build({}, "built-in defaults", Path.cwd())
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    _check_keys(data, text, str(path))
+    return _build(data, str(path), path.resolve().parent)
+
+
+def _check_keys(data: dict, text: str, source: str) -> None:
+    for section, values in data.items():
+        if section not in DEFAULTS:
+            raise ConfigError(f"{source}{_line(text, None, section)}: unknown section [{section}]")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}{_line(text, None, section)}: {section} must be a [section]")
+        for key, value in values.items():
+            if key not in DEFAULTS[section]:
+                raise ConfigError(f"{source}{_line(text, section, key)}: unknown key {section}.{key}")
+            default, types = DEFAULTS[section][key]
+            if isinstance(value, bool) or not isinstance(value, types):
+                wanted = " or ".join(t.__name__ for t in types)
+                raise ConfigError(
+                    f"{source}{_line(text, section, key)}: {section}.{key} must be {_article(wanted)}, "
+                    f"not {value!r}"
+                )
+
+
+def _build(data: dict, source: str, base: Path) -> Config:
+    def get(section: str, key: str):
+        return data.get(section, {}).get(key, DEFAULTS[section][key][0])
+
+    def duration(section: str, key: str) -> timedelta:
+        try:
+            return parse_duration(get(section, key))
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {section}.{key}: {exc}") from None
+
+    def positive(section: str, key: str, minimum: float):
+        value = get(section, key)
+        if value < minimum:
+            raise ConfigError(f"{source}: {section}.{key} must be at least {minimum}, not {value!r}")
+        return value
+
+    zone_name = get("output", "timezone")
+    zone = tz.UTC if zone_name.upper() == "UTC" else tz.gettz(zone_name)
+    if zone is None:
+        raise ConfigError(f"{source}: output.timezone: unknown time zone {zone_name!r}")
+    for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url")):
+        if not re.match(r"^https?://[^/\s]+", get(section, key)):
+            raise ConfigError(f"{source}: {section}.{key} must be an http(s) URL, not {get(section, key)!r}")
+    return Config(
+        source=source,
+        store_path=base / Path(get("store", "path")).expanduser(),
+        github_api_url=get("github", "api_url").rstrip("/"),
+        github_graphql_url=get("github", "graphql_url"),
+        github_token_env=get("github", "token_env"),
+        pypi_url=get("pypi", "url").rstrip("/"),
+        concurrency=positive("sync", "concurrency", 1),
+        stale_after=duration("sync", "stale_after"),
+        max_rate_limit_wait=duration("sync", "max_rate_limit_wait"),
+        timeout=positive("http", "timeout", 0.1),
+        retries=positive("http", "retries", 0),
+        backoff=float(positive("http", "backoff", 0)),
+        timezone=zone,
+    )
+
+
+def _line(text: str, section: str | None, key: str) -> str:
+    """', line N' where `key` is set (inside [section]), or '' when it cannot be found."""
+    current = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
+        if header:
+            current = header[1]
+            if section is None and current == key:
+                return f", line {number}"
+        elif current == section and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return f", line {number}"
+    return ""
+
+
+def _article(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"

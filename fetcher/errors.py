@@ -1,0 +1,105 @@
+"""Every error fetcher expects, typed, with the facts attached.
+
+Each carries a message fit for one line of stderr and the exit code it means
+when it ends a command. HTTP failures are raised by `interpret` and the HTTP
+adapter; `sync` alone decides what each one does to the run.
+"""
+
+from datetime import datetime
+
+
+class FetcherError(Exception):
+    exit_code = 1
+
+
+# Bad usage, configuration or input: exit 2, and nothing was written.
+
+
+class UsageError(FetcherError):
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    pass
+
+
+class InputError(UsageError):
+    pass
+
+
+class StoreError(UsageError):
+    pass
+
+
+class UnknownPackage(UsageError):
+    def __init__(self, slugs: list[str]):
+        self.slugs = slugs
+        super().__init__(f"no package with slug {', '.join(map(repr, slugs))} in the store")
+
+
+# What one HTTP exchange can end in, besides a usable answer.
+
+
+class Failure(FetcherError):
+    def __init__(self, url: str, message: str):
+        self.url = url
+        super().__init__(f"{message} ({url})")
+
+
+class Transient(Failure):
+    """Worth asking again: a 5xx, a timeout, a reset connection, a garbled body."""
+
+
+class Unreachable(Transient):
+    """The host could not be connected to at all."""
+
+
+class StatsPending(Transient):
+    """202: GitHub is still computing statistics for this repository."""
+
+    def __init__(self, url: str):
+        super().__init__(url, "GitHub is still computing these statistics (202)")
+
+
+class RateLimited(Failure):
+    def __init__(self, url: str, reset_at: datetime, secondary: bool):
+        self.reset_at = reset_at
+        self.secondary = secondary
+        kind = "secondary rate limit" if secondary else "rate limit exhausted"
+        super().__init__(url, f"GitHub {kind} until {reset_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+class NotFound(Failure):
+    """404, 410 or 451: the resource is gone or blocked; asking again will not help."""
+
+    def __init__(self, url: str, status: int):
+        self.status = status
+        reason = {404: "not found", 410: "gone", 451: "blocked (451)"}.get(status, str(status))
+        super().__init__(url, reason)
+
+
+class EmptyRepository(Failure):
+    """409 on a repository's commits: it has none yet."""
+
+    def __init__(self, url: str):
+        super().__init__(url, "repository is empty")
+
+
+class TokenRejected(Failure):
+    """401: every further GitHub request would fail the same way."""
+
+    exit_code = 2
+
+    def __init__(self, url: str):
+        super().__init__(url, "GitHub rejected the token (401 Bad credentials): check it or unset it")
+
+
+class BadResponse(Failure):
+    """An answer we cannot use and will not get better by asking again."""
+
+
+# The run as a whole cannot go on now but can be re-run later: exit 75.
+
+
+class RunStopped(FetcherError):
+    exit_code = 75

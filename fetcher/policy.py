@@ -1,0 +1,66 @@
+"""The one place that decides what a failed request leads to.
+
+Transient failures (5xx, timeouts, resets, garbled bodies, 202 while GitHub
+computes statistics) are asked again with exponential backoff and jitter. A
+rate limit is waited out when it resets within `max_rate_limit_wait`;
+otherwise the RateLimited failure goes up and `sync` stops the run (exit 75).
+Everything else (404, 401, a body of the wrong shape) is not retried.
+"""
+
+import logging
+import random
+from datetime import datetime, timedelta
+from typing import Awaitable, Callable
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from fetcher.errors import RateLimited, Transient
+
+log = logging.getLogger(__name__)
+
+# A reset time is GitHub's clock, not ours: leave a little slack.
+RESET_MARGIN = timedelta(seconds=1)
+
+
+def backoff_delay(attempt: int, base: float) -> float:
+    """About base × 1, 2, 4, 8 …, plus up to a quarter of that again so workers don't retry in step."""
+    delay = base * 2 ** (attempt - 1)
+    return delay + random.uniform(0, delay / 4)
+
+
+def rate_limit_delay(failure: RateLimited, now: datetime) -> float:
+    return max(0.0, (failure.reset_at + RESET_MARGIN - now).total_seconds())
+
+
+def retrying(
+    *,
+    retries: int,
+    backoff: float,
+    max_rate_limit_wait: timedelta,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], Awaitable[None]],
+) -> AsyncRetrying:
+    def wait(state: RetryCallState) -> float:
+        failure = state.outcome.exception()
+        if isinstance(failure, RateLimited):
+            return rate_limit_delay(failure, clock())
+        return backoff_delay(state.attempt_number, backoff)
+
+    def stop(state: RetryCallState) -> bool:
+        failure = state.outcome.exception()
+        if isinstance(failure, RateLimited):
+            too_long = rate_limit_delay(failure, clock()) > max_rate_limit_wait.total_seconds()
+            return too_long or state.attempt_number > retries
+        return state.attempt_number > retries
+
+    def before_sleep(state: RetryCallState) -> None:
+        log.info("retrying in %.1fs: %s", state.upcoming_sleep, state.outcome.exception())
+
+    return AsyncRetrying(
+        retry=retry_if_exception_type((Transient, RateLimited)),
+        wait=wait,
+        stop=stop,
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )

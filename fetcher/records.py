@@ -1,0 +1,155 @@
+"""The package record: its 18 API fields, how they are checked, stored and printed.
+
+Defined once here and used by import, the store, show/export and the tests.
+Date-times are stored as UTC ISO 8601 strings with microseconds (so they sort
+as text) and printed in the configured time zone; lists are stored as JSON.
+"""
+
+import json
+import re
+from datetime import datetime, timezone, tzinfo
+
+from dateutil import parser as dateparser
+
+from fetcher.errors import InputError
+from fetcher.urls import parse_repo_url
+
+API_FIELDS = (
+    "category",
+    "grids",
+    "id",
+    "title",
+    "slug",
+    "last_updated",
+    "last_fetched",
+    "repo_url",
+    "pypi_version",
+    "created",
+    "modified",
+    "repo_forks",
+    "repo_description",
+    "pypi_url",
+    "documentation_url",
+    "repo_watchers",
+    "commits_over_52",
+    "participants",
+)
+
+DATETIME_FIELDS = frozenset({"last_updated", "last_fetched", "created", "modified"})
+LIST_FIELDS = frozenset({"grids", "commits_over_52", "participants"})
+# The fields a fetch writes; the rest belong to whoever curates the catalogue.
+FETCHED_FIELDS = (
+    "last_updated",
+    "repo_url",
+    "pypi_version",
+    "repo_forks",
+    "repo_description",
+    "repo_watchers",
+    "commits_over_52",
+    "participants",
+)
+
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_type(field: str, value) -> str | None:
+    """Why `value` cannot be `field`, or None when it can."""
+    if field == "slug":
+        return None if isinstance(value, str) and _SLUG.match(value) else "must be a non-empty slug"
+    if field == "id":
+        return None if _is_int(value) and value > 0 else "must be a positive integer"
+    if field in ("repo_forks", "repo_watchers"):
+        return None if _is_int(value) and value >= 0 else "must be a non-negative integer"
+    if field == "grids":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else "must be a list of strings"
+    if field == "participants":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else "must be a list of strings"
+    if field == "commits_over_52":
+        ok = isinstance(value, list) and all(_is_int(v) and v >= 0 for v in value)
+        return None if ok else "must be a list of non-negative integers"
+    if field in DATETIME_FIELDS:
+        if value is None and field not in ("created", "modified"):
+            return None
+        if not isinstance(value, str):
+            return "must be an ISO 8601 date-time string"
+        try:
+            parse_datetime(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
+    if field in ("title", "repo_url", "repo_description"):
+        return None if isinstance(value, str) else "must be a string"
+    # category, pypi_version, pypi_url, documentation_url: the API may give null.
+    return None if value is None or isinstance(value, str) else "must be a string or null"
+
+
+def parse_datetime(text: str) -> datetime:
+    """ISO 8601 with an explicit offset; a naive time would be ambiguous, so it is refused."""
+    try:
+        value = dateparser.isoparse(text)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return value
+
+
+def to_stored_datetime(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def validate(record: object, where: str) -> dict:
+    """Check one imported record; return its fields as store columns.
+
+    Only the fields present are returned, so an upsert leaves the others alone.
+    Raises InputError with a message that names `where` and the field.
+    """
+    if not isinstance(record, dict):
+        raise InputError(f"{where}: a record must be a JSON object, not {type(record).__name__}")
+    if "slug" not in record:
+        raise InputError(f"{where}: no slug")
+    unknown = sorted(set(record) - set(API_FIELDS))
+    if unknown:
+        raise InputError(f"{where}: unknown field {', '.join(unknown)}")
+    where = f"{where} (slug {record['slug']!r})"
+    for field, value in record.items():
+        problem = _check_type(field, value)
+        if problem:
+            raise InputError(f"{where}: {field} {problem}, got {json.dumps(value)[:60]}")
+    if record.get("repo_url"):
+        try:
+            parse_repo_url(record["repo_url"])
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+    return to_columns(record)
+
+
+def to_columns(fields: dict) -> dict:
+    """API values -> store columns (JSON lists, UTC date-time strings)."""
+    columns = {}
+    for field, value in fields.items():
+        if field in LIST_FIELDS:
+            value = json.dumps(value, ensure_ascii=False)
+        elif field in DATETIME_FIELDS and value is not None:
+            value = to_stored_datetime(value if isinstance(value, datetime) else parse_datetime(value))
+        columns[field] = value
+    return columns
+
+
+def to_api(row: dict, zone: tzinfo) -> dict:
+    """A store row -> the API record: the 18 fields, in the API's order."""
+    record = {}
+    for field in API_FIELDS:
+        value = row[field]
+        if field in LIST_FIELDS:
+            value = json.loads(value)
+        elif field in DATETIME_FIELDS and value is not None:
+            value = parse_datetime(value).astimezone(zone).isoformat()
+        record[field] = value
+    return record

@@ -1,0 +1,230 @@
+"""The SQLite store: shaped in one place, asked by name.
+
+`open_store` applies schema.sql (idempotent) and the migrations at every
+start. Everything else in fetcher goes through the Store methods and writes
+no SQL of its own. Each package's update is its own transaction, so a crash
+loses at most the packages in flight.
+"""
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+from fetcher.errors import InputError, StoreError, UnknownPackage
+from fetcher.records import API_FIELDS, to_columns, to_stored_datetime
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+# Changes to tables that already exist, in order; PRAGMA user_version counts
+# how many have been applied. Append, never edit.
+MIGRATIONS: list[str] = []
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+class Store:
+    def __init__(self, db: sqlite_utils.Database, path: Path):
+        self.db = db
+        self.path = path
+
+    # -- the catalogue -------------------------------------------------------
+
+    def import_records(self, records: list[dict], now: datetime) -> ImportResult:
+        """Upsert validated records by slug, all or nothing.
+
+        Fields a record leaves out are kept (or defaulted on a new row); `modified`
+        moves only when a value changed and the record did not give it.
+        """
+        stamp = to_stored_datetime(now)
+        inserted = updated = 0
+        with self.db.atomic():
+            for columns in records:
+                existing = self._row("slug = ?", columns["slug"])
+                self._check_id_free(columns, existing)
+                if existing is None:
+                    self.db["package"].insert({"created": stamp, "modified": stamp, **columns})
+                    inserted += 1
+                    continue
+                changes = {k: v for k, v in columns.items() if existing[k] != v}
+                if changes:
+                    changes.setdefault("modified", stamp)
+                    self.db["package"].update(existing["id"], changes)
+                    updated += 1
+        return ImportResult(inserted, updated, len(records) - inserted - updated)
+
+    def _check_id_free(self, columns: dict, existing: dict | None) -> None:
+        if "id" not in columns:
+            return
+        holder = self._row("id = ?", columns["id"])
+        if holder is not None and holder["slug"] != columns["slug"]:
+            raise InputError(f"id {columns['id']} of slug {columns['slug']!r} already belongs to {holder['slug']!r}")
+        if existing is not None and existing["id"] != columns["id"]:
+            raise InputError(f"slug {columns['slug']!r} is stored with id {existing['id']}, not {columns['id']}")
+
+    def add_package(self, slug: str, repo_url: str, pypi_url: str, title: str, now: datetime) -> None:
+        if self._row("slug = ?", slug) is not None:
+            raise InputError(f"a package with slug {slug!r} already exists")
+        stamp = to_stored_datetime(now)
+        with self.db.atomic():
+            self.db["package"].insert(
+                {"slug": slug, "title": title, "repo_url": repo_url, "pypi_url": pypi_url,
+                 "created": stamp, "modified": stamp}
+            )
+
+    # -- what to fetch -------------------------------------------------------
+
+    def due_packages(self, fetched_before: datetime | None, limit: int | None) -> list[dict]:
+        """Packages last fetched before the cutoff (all when None), never-fetched and oldest first."""
+        where, params = "", []
+        if fetched_before is not None:
+            where = "WHERE last_fetched IS NULL OR last_fetched < ?"
+            params.append(to_stored_datetime(fetched_before))
+        sql = f"SELECT * FROM package {where} ORDER BY last_fetched IS NOT NULL, last_fetched, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return list(self.db.query(sql, params))
+
+    def packages(self, slugs: list[str]) -> list[dict]:
+        rows = {row["slug"]: row for row in self._rows_by_slug(slugs)}
+        missing = [slug for slug in slugs if slug not in rows]
+        if missing:
+            raise UnknownPackage(missing)
+        return [rows[slug] for slug in dict.fromkeys(slugs)]
+
+    # -- what a fetch wrote ----------------------------------------------------
+
+    def save_fetch(self, package_id: int, fields: dict, fetched_at: datetime, note: str | None) -> bool:
+        """Write one package's fetched fields in one transaction; True when a value changed."""
+        stamp = to_stored_datetime(fetched_at)
+        with self.db.atomic():
+            current = self._row("id = ?", package_id)
+            changes = {k: v for k, v in to_columns(fields).items() if current[k] != v}
+            update = {**changes, "last_fetched": stamp}
+            if changes:
+                update["modified"] = stamp
+            self.db["package"].update(package_id, update)
+            self.db.execute(
+                """INSERT INTO fetch_state
+                       (package_id, last_attempt, last_error, last_error_at, consecutive_failures, note)
+                   VALUES (?, ?, NULL, NULL, 0, ?)
+                   ON CONFLICT (package_id) DO UPDATE SET
+                       last_attempt = excluded.last_attempt, last_error = NULL, last_error_at = NULL,
+                       consecutive_failures = 0, note = excluded.note""",
+                [package_id, stamp, note],
+            )
+        return bool(changes)
+
+    def record_failure(self, package_id: int, message: str, at: datetime) -> None:
+        """Keep every field as it was; note the error and count it."""
+        stamp = to_stored_datetime(at)
+        with self.db.atomic():
+            self.db.execute(
+                """INSERT INTO fetch_state
+                       (package_id, last_attempt, last_error, last_error_at, consecutive_failures, note)
+                   VALUES (?, ?, ?, ?, 1, NULL)
+                   ON CONFLICT (package_id) DO UPDATE SET
+                       last_attempt = excluded.last_attempt, last_error = excluded.last_error,
+                       last_error_at = excluded.last_error_at,
+                       consecutive_failures = fetch_state.consecutive_failures + 1""",
+                [package_id, stamp, message, stamp],
+            )
+
+    def fetch_state(self, slug: str) -> dict | None:
+        rows = self.db.query(
+            "SELECT fetch_state.* FROM fetch_state JOIN package ON package.id = package_id WHERE slug = ?",
+            [slug],
+        )
+        return next(iter(rows), None)
+
+    def record_run(self, run: dict) -> None:
+        with self.db.atomic():
+            self.db["sync_run"].insert(run)
+
+    # -- reading records -------------------------------------------------------
+
+    def record(self, slug: str) -> dict:
+        return self.packages([slug])[0]
+
+    def records(self) -> Iterator[dict]:
+        """Every package row, by slug; streamed, so an export of any size stays small."""
+        return self.db.query(f"SELECT {', '.join(API_FIELDS)} FROM package ORDER BY slug")
+
+    def _row(self, where: str, value) -> dict | None:
+        return next(iter(self.db.query(f"SELECT * FROM package WHERE {where}", [value])), None)
+
+    def _rows_by_slug(self, slugs: list[str]) -> Iterator[dict]:
+        for start in range(0, len(slugs), 500):
+            chunk = slugs[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            yield from self.db.query(f"SELECT * FROM package WHERE slug IN ({marks})", chunk)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_store(path: Path) -> Store:
+    """Open (or create) the store at path, shaped to the current schema.
+
+    A file that is not an SQLite database is refused untouched; a database
+    that holds other tables too is fine.
+    """
+    _refuse_foreign_file(path)
+    try:
+        db = sqlite_utils.Database(path)
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.enable_wal()
+        _apply_schema(db, path)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot use the store: {exc}") from None
+    return Store(db, path)
+
+
+def _refuse_foreign_file(path: Path) -> None:
+    if path.is_dir():
+        raise StoreError(f"{path}: store path is a directory")
+    if not path.parent.is_dir():
+        raise StoreError(f"{path}: directory {path.parent} does not exist")
+    if path.exists() and path.stat().st_size > 0:
+        with path.open("rb") as handle:
+            if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise StoreError(f"{path}: not an SQLite database; refusing to write to it")
+
+
+def _apply_schema(db: sqlite_utils.Database, path: Path) -> None:
+    schema = resources.files("fetcher").joinpath("schema.sql").read_text(encoding="utf-8")
+    with db.atomic():
+        for statement in _statements(schema):
+            db.execute(statement)
+    columns = set(db["package"].columns_dict)
+    if not set(API_FIELDS) <= columns:
+        missing = ", ".join(sorted(set(API_FIELDS) - columns))
+        raise StoreError(f"{path}: table 'package' belongs to something else (no {missing})")
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+        with db.atomic():
+            for statement in _statements(migration):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements, to run them in one transaction (executescript would commit)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    return statements

@@ -1,0 +1,82 @@
+"""Read repository and PyPI URLs in the many forms people type them."""
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fetcher.errors import InputError
+
+GITHUB_HOSTS = frozenset({"github.com", "www.github.com"})
+PYPI_HOSTS = frozenset({"pypi.org", "www.pypi.org", "pypi.python.org", "test.pypi.org"})
+
+# git@github.com:owner/name.git
+_SCP_FORM = re.compile(r"^[\w.-]+@(?P<host>[\w.-]+):(?P<path>[^\s]+)$")
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    host: str
+    owner: str
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def same_repo(self, other: "RepoRef") -> bool:
+        """GitHub owner and repository names are case-insensitive."""
+        return self.full_name.lower() == other.full_name.lower()
+
+
+def parse_repo_url(url: str) -> RepoRef:
+    """https://github.com/o/r, http://, www., trailing /, .git, /tree/... and git@host:o/r.git."""
+    text = url.strip()
+    scp = _SCP_FORM.match(text)
+    if scp:
+        host, path = scp["host"], scp["path"]
+    else:
+        parts = urlsplit(text if "//" in text else f"https://{text}")
+        if parts.scheme not in ("http", "https", "git", "ssh") or not parts.hostname:
+            raise InputError(f"repo_url {url!r} is not a URL")
+        host, path = parts.hostname, parts.path
+    segments = [s for s in path.split("/") if s]
+    if len(segments) < 2:
+        raise InputError(f"repo_url {url!r} does not name an owner and a repository")
+    owner, name = segments[0], segments[1]
+    if name.endswith(".git"):
+        name = name[: -len(".git")]
+    if not owner or not name:
+        raise InputError(f"repo_url {url!r} does not name an owner and a repository")
+    return RepoRef(host=host.lower(), owner=owner, name=name)
+
+
+def github_hosts(api_url: str) -> frozenset[str]:
+    """github.com, plus the host of a GitHub Enterprise (or stand-in) API."""
+    api_host = (urlsplit(api_url).hostname or "").lower()
+    if api_host in ("api.github.com", ""):
+        return GITHUB_HOSTS
+    return GITHUB_HOSTS | {api_host}
+
+
+def pypi_name(pypi_url: str | None) -> str | None:
+    """The project name in a PyPI URL; None when the URL is empty.
+
+    Accepts https://pypi.org/project/NAME/, http://pypi.python.org/pypi/NAME,
+    https://pypi.org/pypi/NAME/json, .../pypi/NAME/VERSION and a bare NAME.
+    """
+    text = (pypi_url or "").strip()
+    if not text:
+        return None
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", text):
+        return text
+    parts = urlsplit(text if "//" in text else f"https://{text}")
+    segments = [s for s in parts.path.split("/") if s]
+    if (parts.hostname or "").lower() in PYPI_HOSTS and len(segments) >= 2:
+        if segments[0] in ("project", "pypi", "simple"):
+            return segments[1]
+    raise InputError(f"pypi_url {pypi_url!r} is not a PyPI project URL")
+
+
+def normalize_pypi_name(name: str) -> str:
+    """PEP 503: PyPI redirects any other spelling, which would cost a round trip."""
+    return re.sub(r"[-_.]+", "-", name).lower()

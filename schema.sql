@@ -1,0 +1,56 @@
+-- The store's shape. Applied at every start by fetcher.store.open_store, so
+-- every statement must be idempotent. Changes to existing tables go in the
+-- migrations list in fetcher/store.py, never here.
+
+-- One row per package: exactly the fields the API serves. Lists are JSON
+-- text; date-times are ISO 8601 in UTC.
+CREATE TABLE IF NOT EXISTS package (
+    id                INTEGER PRIMARY KEY,
+    slug              TEXT NOT NULL UNIQUE,
+    title             TEXT NOT NULL DEFAULT '',
+    category          TEXT,
+    grids             TEXT NOT NULL DEFAULT '[]',
+    last_updated      TEXT,
+    last_fetched      TEXT,
+    repo_url          TEXT NOT NULL DEFAULT '',
+    pypi_version      TEXT,
+    created           TEXT NOT NULL,
+    modified          TEXT NOT NULL,
+    repo_forks        INTEGER NOT NULL DEFAULT 0,
+    repo_description  TEXT NOT NULL DEFAULT '',
+    pypi_url          TEXT,
+    documentation_url TEXT,
+    repo_watchers     INTEGER NOT NULL DEFAULT 0,
+    commits_over_52   TEXT NOT NULL DEFAULT '[]',
+    participants      TEXT NOT NULL DEFAULT '[]'
+);
+
+-- Due packages are picked oldest first; never-fetched ones (NULL) lead.
+CREATE INDEX IF NOT EXISTS package_last_fetched ON package (last_fetched);
+
+-- How fetching a package has gone, kept apart so the API table stays clean.
+CREATE TABLE IF NOT EXISTS fetch_state (
+    package_id           INTEGER PRIMARY KEY REFERENCES package (id) ON DELETE CASCADE,
+    last_attempt         TEXT,
+    last_error           TEXT,
+    last_error_at        TEXT,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    note                 TEXT        -- why part of the record was left as it was
+);
+
+-- One row per sync or refresh: what it did, for a person or a dashboard.
+CREATE TABLE IF NOT EXISTS sync_run (
+    id         INTEGER PRIMARY KEY,
+    command    TEXT NOT NULL,
+    started    TEXT NOT NULL,
+    finished   TEXT NOT NULL,
+    packages   INTEGER NOT NULL,
+    synced     INTEGER NOT NULL,
+    unchanged  INTEGER NOT NULL,
+    failed     INTEGER NOT NULL,
+    skipped    INTEGER NOT NULL,
+    pending    INTEGER NOT NULL,
+    requests   INTEGER NOT NULL,
+    seconds    REAL NOT NULL,
+    stopped    TEXT        -- why the run ended early, NULL when it finished
+);
