@@ -156,17 +156,16 @@ def export(jsonl: bool) -> None:
     """Print every record as the API serves it, by slug."""
     config = _config()
     store = open_store(config.store_path)
-    out = click.get_text_stream("stdout")
     first = True
     for row in store.records():
         text = json.dumps(to_api(row, config.timezone), ensure_ascii=False)
         if jsonl:
-            out.write(text + "\n")
+            click.echo(text)
         else:
-            out.write(("[\n" if first else ",\n") + text)
+            click.echo(("[\n" if first else ",\n") + text, nl=False)
         first = False
     if not jsonl:
-        out.write("[]\n" if first else "\n]\n")
+        click.echo("[]" if first else "\n]")
 
 
 def main() -> None:

@@ -1,0 +1,140 @@
+"""Shared test helpers: recorded GitHub/PyPI answers turned into respx routes, configs, the CLI."""
+
+import copy
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from fetcher.cli import cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+API = "https://api.github.com"
+PYPI = "https://pypi.org"
+# Headers that describe the recorded transfer, not the answer; httpx sets its own.
+_TRANSFER_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+
+
+def recorded(name: str) -> dict:
+    """A recorded exchange from tests/fixtures/github (method, uri, status, headers, body)."""
+    return json.loads((FIXTURES / "github" / f"{name}.json").read_text())
+
+
+def pypi_body(name: str) -> dict:
+    return json.loads((FIXTURES / "pypi" / f"pypi-{name}.json").read_text())
+
+
+def api_record(slug: str) -> dict:
+    return json.loads((FIXTURES / f"api-v4-{slug}.json").read_text())
+
+
+def response_from(exchange: dict, *, status: int | None = None, body=None, headers: dict | None = None) -> httpx.Response:
+    """An httpx.Response with a recorded answer's real headers, its body or another."""
+    sent = {
+        name: ", ".join(value) if isinstance(value, list) else str(value)
+        for name, value in exchange["headers"].items()
+        if name.lower() not in _TRANSFER_HEADERS
+    }
+    sent.update(headers or {})
+    payload = exchange["body"] if body is None else body
+    return httpx.Response(status or exchange["status"], headers=sent, content=json.dumps(payload).encode())
+
+
+def repo_body(full_name: str, *, forks: int, stars: int, description: str | None) -> dict:
+    """The recorded django/deps repository answer, renamed and re-counted."""
+    body = copy.deepcopy(recorded("api_github_com_repos_django_deps")["body"])
+    owner, name = full_name.split("/")
+    body.update(
+        name=name,
+        full_name=full_name,
+        html_url=f"https://github.com/{full_name}",
+        url=f"{API}/repos/{full_name}",
+        forks_count=forks,
+        forks=forks,
+        watchers_count=stars,
+        watchers=stars,
+        stargazers_count=stars,
+        description=description,
+    )
+    body["owner"]["login"] = owner
+    return body
+
+
+def contributor_objects(logins: list[str]) -> list[dict]:
+    """Recorded contributor objects with other logins."""
+    template = recorded("api_github_com_repos_django_deps_contributors_per_page_100")["body"][0]
+    people = []
+    for rank, login in enumerate(logins):
+        person = copy.deepcopy(template)
+        person.update(login=login, contributions=len(logins) - rank, type="Bot" if "[bot]" in login else "User")
+        people.append(person)
+    return people
+
+
+def commits_body(newest_committer_date: str) -> list[dict]:
+    """The recorded commits page with its newest commit's committer date changed."""
+    body = copy.deepcopy(recorded("api_github_com_repos_django_deps_commits_per_page_100")["body"][:1])
+    body[0]["commit"]["committer"]["date"] = newest_committer_date
+    return body
+
+
+class GitHubRepo:
+    """The four REST resources fetcher reads for one repository, as respx routes."""
+
+    def __init__(self, mock, full_name: str, *, forks=10, stars=20, description="A package.",
+                 contributors=("alice", "bob"), weeks=None, newest_commit="2026-02-11T13:53:49Z", api=API):
+        self.full_name = full_name
+        base = f"{api}/repos/{full_name}"
+        repo = recorded("api_github_com_repos_django_deps")
+        contributors_page = recorded("api_github_com_repos_django_deps_contributors_per_page_100")
+        commits = recorded("api_github_com_repos_django_deps_commits_per_page_100")
+        self.weeks = list(weeks) if weeks is not None else [week % 5 for week in range(52)]
+        self.repo = mock.get(base).mock(
+            return_value=response_from(repo, body=repo_body(full_name, forks=forks, stars=stars, description=description))
+        )
+        self.contributors = mock.get(f"{base}/contributors", params={"per_page": "100"}).mock(
+            return_value=response_from(contributors_page, body=contributor_objects(list(contributors)))
+        )
+        self.participation = mock.get(f"{base}/stats/participation").mock(
+            return_value=response_from(repo, body={"all": self.weeks, "owner": [0] * 52})
+        )
+        self.commits = mock.get(f"{base}/commits", params={"per_page": "1"}).mock(
+            return_value=response_from(commits, body=commits_body(newest_commit), headers={"Link": ""})
+        )
+
+
+def pypi_route(mock, name: str, version: str, *, base=PYPI):
+    body = pypi_body("django-minify-html")
+    body["info"]["name"] = name
+    body["info"]["version"] = version
+    return mock.get(f"{base}/pypi/{name}/json").mock(return_value=httpx.Response(200, json=body))
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    """Write a config for a test store; retries without waiting, so failures are quick."""
+
+    def write(extra: str = "", *, timezone: str = "UTC") -> Path:
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f'[store]\npath = "test.db"\n\n[http]\nbackoff = 0\ntimeout = 5\n\n'
+            f'[output]\ntimezone = "{timezone}"\n{extra}'
+        )
+        return path
+
+    return write
+
+
+@pytest.fixture
+def run_cli(monkeypatch):
+    """Run `fetcher --config CONFIG ARGS...` in-process; returns click's Result."""
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("FETCHER_CONFIG", raising=False)
+
+    def invoke(config: Path | None, *args: str, input: str | None = None):
+        argv = (["--config", str(config)] if config else []) + list(args)
+        return CliRunner().invoke(cli, argv, input=input, catch_exceptions=False)
+
+    return invoke
