@@ -65,6 +65,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
+        force=True,
     )
     ctx.obj = config_path
 

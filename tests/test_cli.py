@@ -1,0 +1,303 @@
+"""The command line as other tools see it: commands, output shapes, exit codes, errors."""
+
+import json
+import sqlite3
+
+import httpx
+import respx
+
+from fetcher.records import API_FIELDS
+from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route
+
+LDAP = str(FIXTURES / "api-v4-django-auth-ldap.json")
+TODO = str(FIXTURES / "api-v4-django-todo.json")
+
+
+def export(run_cli, config) -> list[dict]:
+    result = run_cli(config, "export")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_import_is_idempotent(config_file, run_cli, tmp_path):
+    config = config_file()
+    first = run_cli(config, "import", LDAP, TODO)
+    snapshot = export(run_cli, config)
+    second = run_cli(config, "import", LDAP, TODO)
+
+    assert first.exit_code == second.exit_code == 0
+    assert "1 records (1 new, 0 updated, 0 unchanged)" in first.stdout
+    assert second.stdout.count("(0 new, 0 updated, 1 unchanged)") == 2
+    assert export(run_cli, config) == snapshot
+
+
+def test_import_keeps_ids_and_every_field_as_given(config_file, run_cli):
+    config = config_file(timezone="America/New_York")
+    run_cli(config, "import", LDAP)
+
+    shown = json.loads(run_cli(config, "show", "django-auth-ldap").stdout)
+
+    assert shown == api_record("django-auth-ldap")
+    assert list(shown) == list(API_FIELDS)
+
+
+def test_import_reads_an_api_page_from_stdin(config_file, run_cli):
+    config = config_file()
+    page = {"count": 2, "next": None, "previous": None, "results": [api_record("django-todo"), api_record("django-auth-ldap")]}
+
+    result = run_cli(config, "import", "-", input=json.dumps(page))
+
+    assert result.exit_code == 0
+    assert [r["slug"] for r in export(run_cli, config)] == ["django-auth-ldap", "django-todo"]
+
+
+def test_import_upserts_without_wiping_fields_it_was_not_given(config_file, run_cli, tmp_path):
+    config = config_file()
+    run_cli(config, "import", TODO)
+    patch = tmp_path / "patch.json"
+    patch.write_text(json.dumps({"slug": "django-todo", "title": "Django Todo"}))
+
+    result = run_cli(config, "import", str(patch))
+
+    record = json.loads(run_cli(config, "show", "django-todo").stdout)
+    assert "(0 new, 1 updated, 0 unchanged)" in result.stdout
+    assert record["title"] == "Django Todo"
+    assert record["repo_forks"] == 285 and record["participants"] == api_record("django-todo")["participants"]
+    assert record["modified"] > "2026-11"  # moved, since a value changed and none was given
+
+
+def test_a_bad_record_rejects_its_file_and_writes_nothing(config_file, run_cli, tmp_path):
+    config = config_file()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([api_record("django-todo"), {"title": "no slug here"}]))
+
+    result = run_cli(config, "import", LDAP, str(bad))
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"fetcher: {bad}: record 2: no slug"
+    assert export(run_cli, config) == []
+
+
+def test_wrong_types_are_named_with_file_record_and_field(config_file, run_cli, tmp_path):
+    config = config_file()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{**api_record("django-todo"), "repo_forks": "285"}]))
+
+    result = run_cli(config, "import", str(bad))
+
+    assert result.exit_code == 2
+    assert f"{bad}: record 1 (slug 'django-todo'): repo_forks must be a non-negative integer" in result.stderr
+
+
+def test_a_file_that_is_not_json_is_rejected(config_file, run_cli, tmp_path):
+    config = config_file()
+    bad = tmp_path / "catalog.json"
+    bad.write_text("slug,repo_url\nfoo,https://github.com/o/r\n")
+
+    result = run_cli(config, "import", str(bad))
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"fetcher: {bad}: not JSON: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_id_already_used_by_another_slug_is_rejected(config_file, run_cli, tmp_path):
+    config = config_file()
+    run_cli(config, "import", TODO)
+    clash = tmp_path / "clash.json"
+    clash.write_text(json.dumps({"slug": "other", "id": 409}))
+
+    result = run_cli(config, "import", str(clash))
+
+    assert result.exit_code == 2
+    assert "id 409 of slug 'other' already belongs to 'django-todo'" in result.stderr
+    assert [r["slug"] for r in export(run_cli, config)] == ["django-todo"]
+
+
+def test_add_registers_a_package(config_file, run_cli):
+    config = config_file()
+
+    result = run_cli(config, "add", "django-filter", "--repo-url", "https://github.com/carltongibson/django-filter",
+                     "--pypi-url", "https://pypi.org/project/django-filter/")
+
+    assert result.exit_code == 0
+    record = json.loads(run_cli(config, "show", "django-filter").stdout)
+    assert record["title"] == "django-filter" and record["repo_url"] == "https://github.com/carltongibson/django-filter"
+    assert record["last_fetched"] is None and record["participants"] == [] and record["repo_forks"] == 0
+    again = run_cli(config, "add", "django-filter", "--repo-url", "https://github.com/x/y")
+    assert again.exit_code == 2 and "already exists" in again.stderr
+
+
+def test_add_refuses_a_repo_url_that_is_not_a_url(config_file, run_cli):
+    result = run_cli(config_file(), "add", "x", "--repo-url", "not a url")
+
+    assert result.exit_code == 2
+    assert "repo_url 'not a url'" in result.stderr
+
+
+def test_show_of_an_unknown_slug_is_exit_2(config_file, run_cli):
+    result = run_cli(config_file(), "show", "nope")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "fetcher: no package with slug 'nope' in the store"
+
+
+def test_export_empty_store_is_an_empty_array_and_jsonl_is_one_record_a_line(config_file, run_cli):
+    config = config_file()
+    assert export(run_cli, config) == []
+    run_cli(config, "import", TODO, LDAP)
+
+    lines = run_cli(config, "export", "--jsonl").stdout.splitlines()
+
+    assert [json.loads(line)["slug"] for line in lines] == ["django-auth-ldap", "django-todo"]
+    assert all(list(json.loads(line)) == list(API_FIELDS) for line in lines)
+
+
+def test_refresh_of_an_unknown_slug_fetches_nothing(config_file, run_cli):
+    config = config_file()
+    run_cli(config, "import", TODO)
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.route()
+        result = run_cli(config, "refresh", "django-todo", "missing-one")
+
+    assert result.exit_code == 2
+    assert "'missing-one'" in result.stderr
+    assert not route.called
+
+
+@respx.mock
+def test_refresh_fetches_now_whatever_the_age(config_file, run_cli, respx_mock, tmp_path):
+    config = config_file()
+    run_cli(config, "import", TODO)
+    GitHubRepo(respx_mock, "shacker/django-todo", forks=300)
+    pypi_route(respx_mock, "django-todo", "2.5.0")
+    assert run_cli(config, "refresh", "django-todo").exit_code == 0
+
+    result = run_cli(config, "refresh", "django-todo")
+
+    assert result.exit_code == 0
+    assert result.stdout.startswith("refresh: 1 of 1 packages")
+    assert json.loads(run_cli(config, "show", "django-todo").stdout)["repo_forks"] == 300
+
+
+@respx.mock
+def test_sync_picks_due_packages_oldest_first_and_honours_limit_and_all(config_file, run_cli, respx_mock, tmp_path):
+    config = config_file("\n[sync]\nconcurrency = 1\n")
+    catalog = [
+        {"slug": "fresh", "repo_url": "", "pypi_url": "https://pypi.org/project/fresh/", "last_fetched": "2099-01-01T00:00:00+00:00"},
+        {"slug": "older", "repo_url": "", "pypi_url": "https://pypi.org/project/older/", "last_fetched": "2025-01-01T00:00:00+00:00"},
+        {"slug": "oldest", "repo_url": "", "pypi_url": "https://pypi.org/project/oldest/", "last_fetched": "2024-01-01T00:00:00+00:00"},
+        {"slug": "never", "repo_url": "", "pypi_url": "https://pypi.org/project/never/"},
+    ]
+    (tmp_path / "c.json").write_text(json.dumps(catalog))
+    run_cli(config, "import", str(tmp_path / "c.json"))
+    routes = {slug: pypi_route(respx_mock, slug, "1.0") for slug in ("fresh", "older", "oldest", "never")}
+
+    limited = run_cli(config, "sync", "--limit", "2")
+    assert limited.exit_code == 0 and "2 of 2 packages" in limited.stdout
+    assert [s for s, r in routes.items() if r.called] == ["oldest", "never"]
+
+    rest = run_cli(config, "sync")
+    assert "1 of 1 packages" in rest.stdout and routes["older"].called and not routes["fresh"].called
+
+    assert "0 of 0 packages" in run_cli(config, "sync", "--stale-after", "1h").stdout
+    assert "4 of 4 packages" in run_cli(config, "sync", "--all").stdout
+
+
+@respx.mock
+def test_sync_exit_1_names_each_failure_on_stderr(config_file, run_cli, respx_mock, tmp_path):
+    config = config_file()
+    run_cli(config, "import", TODO)
+    respx_mock.get(f"{API}/repos/shacker/django-todo").mock(return_value=httpx.Response(404, json={"message": "Not Found"}))
+    pypi_route(respx_mock, "django-todo", "2.5.0")
+
+    result = run_cli(config, "sync")
+
+    assert result.exit_code == 1
+    assert result.stderr == f"failed django-todo: not found ({API}/repos/shacker/django-todo)\n"
+    assert "0 synced, 0 unchanged, 1 failed, 0 skipped" in result.stdout
+
+
+@respx.mock
+def test_network_down_is_one_line_and_exit_75(config_file, run_cli, respx_mock):
+    config = config_file()
+    run_cli(config, "import", TODO)
+    respx_mock.route().mock(side_effect=httpx.ConnectError("[Errno 111] Connection refused"))
+
+    result = run_cli(config, "sync")
+
+    assert result.exit_code == 75
+    assert "Traceback" not in result.output
+    assert "stopped early: network down? cannot connect: [Errno 111] Connection refused" in result.stdout
+
+
+@respx.mock
+def test_rejected_token_is_exit_2_with_a_message_and_no_secret(config_file, run_cli, respx_mock, monkeypatch):
+    config = config_file()
+    run_cli(config, "import", TODO)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_TOPSECRET")
+    respx_mock.route(host="api.github.com").mock(return_value=httpx.Response(401, json={"message": "Bad credentials"}))
+    pypi_route(respx_mock, "django-todo", "2.5.0")
+
+    result = run_cli(config, "--verbose", "sync")
+
+    assert result.exit_code == 2
+    assert "GitHub rejected the token (401 Bad credentials)" in result.stderr
+    assert "TOPSECRET" not in result.output
+
+
+def test_missing_explicit_config_is_exit_2(run_cli, tmp_path):
+    result = run_cli(tmp_path / "nope.toml", "export")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"fetcher: {tmp_path / 'nope.toml'}: config file not found"
+
+
+def test_a_config_error_names_file_key_and_line(run_cli, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[sync]\nconcurrency = 16\nstale_afterr = "24h"\n')
+
+    result = run_cli(config, "sync")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"fetcher: {config}, line 3: unknown key sync.stale_afterr"
+
+
+def test_a_store_path_holding_another_file_is_refused_untouched(config_file, run_cli, tmp_path):
+    config = config_file()
+    precious = tmp_path / "test.db"
+    precious.write_text("my notes, not a database\n")
+
+    result = run_cli(config, "import", TODO)
+
+    assert result.exit_code == 2
+    assert "not an SQLite database; refusing to write to it" in result.stderr
+    assert precious.read_text() == "my notes, not a database\n"
+
+
+def test_a_database_with_other_tables_is_fine(config_file, run_cli, tmp_path):
+    config = config_file()
+    with sqlite3.connect(tmp_path / "test.db") as other:
+        other.execute("CREATE TABLE visits (page TEXT)")
+        other.execute("INSERT INTO visits VALUES ('home')")
+
+    assert run_cli(config, "import", TODO).exit_code == 0
+    with sqlite3.connect(tmp_path / "test.db") as db:
+        assert db.execute("SELECT page FROM visits").fetchall() == [("home",)]
+
+
+def test_the_store_is_wal_and_schema_is_idempotent(config_file, run_cli, tmp_path):
+    config = config_file()
+    for _ in range(2):
+        assert run_cli(config, "import", TODO).exit_code == 0
+    with sqlite3.connect(tmp_path / "test.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"package", "fetch_state", "sync_run"} <= tables
+
+
+def test_bad_duration_option_is_a_usage_error(config_file, run_cli):
+    result = run_cli(config_file(), "sync", "--stale-after", "soon")
+
+    assert result.exit_code == 2
+    assert "'soon' is not a duration like 90s, 15m, 24h or 7d" in result.stderr
