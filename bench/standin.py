@@ -1,0 +1,1083 @@
+"""A loopback stand-in for the GitHub REST API and the PyPI JSON API.
+
+The fetcher's tests and benchmark need a real HTTP server that answers the
+way GitHub and PyPI do -- redirects for renamed repositories, 202 while
+statistics are computed, ETag revalidation, rate-limit headers, Link
+pagination -- without touching the network. GitHub REST is served at the
+root of the server and PyPI under ``/pypi/``, so one ``StandIn.url`` serves
+as both API base URLs.
+
+Run ``python -m bench.standin --catalog FILE.json`` to serve a world built
+from a catalog file until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import math
+import random
+import re
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+WEEKS = 52
+# The "now" of generated worlds: a fixed instant, so one seed always builds the same world.
+ANCHOR = datetime(2026, 2, 15, tzinfo=timezone.utc)
+
+_FIRST_REPO_ID = 10_000_000
+_COMMIT_SPACING = timedelta(hours=6)
+_MAIN_BRANCH_SINCE = datetime(2020, 10, 1, tzinfo=timezone.utc)
+_CATALOG_CREATED = "2020-01-01T09:00:00-05:00"
+_CATALOG_MODIFIED = "2024-01-01T09:00:00-05:00"
+
+_JSON = "application/json; charset=utf-8"
+_BODILESS = frozenset({204, 304})
+_PER_PAGE_DEFAULT = 30
+_PER_PAGE_MAX = 100
+_HEADER_HISTORY = 1000
+
+_DOCS = "https://docs.github.com/rest"
+_DOC_URLS = {
+    "": "https://docs.github.com/rest/repos/repos#get-a-repository",
+    "contributors": "https://docs.github.com/rest/repos/repos#list-repository-contributors",
+    "stats/participation": "https://docs.github.com/rest/metrics/statistics#get-the-weekly-commit-count",
+    "commits": "https://docs.github.com/rest/commits/commits#list-commits",
+}
+_MOVED_DOCS = "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects"
+_BAD_CREDENTIALS = {"message": "Bad credentials", "documentation_url": _DOCS}
+_RATE_LIMITED = {
+    "message": "API rate limit exceeded for user ID 1.",
+    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+}
+_BLOCKED = {
+    "message": "Repository access blocked",
+    "block": {
+        "reason": "dmca",
+        "created_at": "2020-10-23T14:08:01Z",
+        "html_url": "https://github.com/github/dmca/blob/master/2020/10/2020-10-23-RIAA.md",
+    },
+}
+_GITHUB_NOT_FOUND = {"message": "Not Found", "documentation_url": _DOCS}
+_PYPI_NOT_FOUND = {"message": "Not Found"}
+_PYPI_LAST_MODIFIED = "Mon, 01 Jan 2024 00:00:00 GMT"
+
+_GITHUB_URL = re.compile(
+    r"^(?:https?://(?:www\.)?github\.com/|git@github\.com:)([\w.-]+)/([\w.-]+?)(?:\.git)?(?:[/?#].*)?$",
+    re.IGNORECASE,
+)
+_PYPI_URL = re.compile(
+    r"^https?://(?:www\.)?pypi\.(?:org|python\.org)/(?:project|pypi)/([^/?#]+)", re.IGNORECASE
+)
+
+
+# --- names and dates -------------------------------------------------------
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503 normalized project name: the spelling PyPI redirects to."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def github_full_name(url: str) -> str | None:
+    """"owner/name" of a github.com repository URL (trailing slash, .git, subpath or git@ form allowed)."""
+    match = _GITHUB_URL.match(url.strip())
+    return f"{match[1]}/{match[2]}" if match else None
+
+
+def pypi_project(url: str) -> str | None:
+    """Project name as spelled in a PyPI URL (/project/NAME/ or the legacy /pypi/NAME)."""
+    match = _PYPI_URL.match(url.strip())
+    return unquote(match[1]) if match else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(text: str) -> datetime:
+    """Parse an ISO 8601 instant; a value without an offset is taken as UTC, as GitHub means it."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _http_date(iso: str) -> str:
+    return format_datetime(_parse_iso(iso).astimezone(timezone.utc), usegmt=True)
+
+
+# --- data model ----------------------------------------------------------------
+
+
+@dataclass
+class Repo:
+    """One GitHub repository as the stand-in serves it.
+
+    ``pushed_at`` left empty means ``newest_commit_date`` (or ``created_at``
+    for an empty repository). ``pending_asks`` counts the 202 answers the
+    participation endpoint still gives; ``World.push`` resets it to the value
+    the repository was created with, as GitHub recomputes stats after a push.
+    ``commit_count`` is raised to at least the participation total.
+    """
+
+    owner: str
+    name: str
+    id: int
+    forks: int
+    stars: int
+    description: str | None
+    default_branch: str = "main"
+    contributors: list[str] = field(default_factory=list)
+    participation: list[int] = field(default_factory=lambda: [0] * WEEKS)
+    newest_commit_date: str | None = None
+    pushed_at: str = ""
+    archived: bool = False
+    pending_asks: int = 2
+    owner_type: str = "User"
+    created_at: str = "2015-01-01T00:00:00Z"
+    homepage: str | None = None
+    open_issues: int = 0
+    subscribers: int = 0
+    commit_count: int = 0
+    _asks_per_push: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.participation) != WEEKS:
+            raise ValueError(f"participation needs {WEEKS} weekly counts, got {len(self.participation)}")
+        if not self.pushed_at:
+            self.pushed_at = self.newest_commit_date or self.created_at
+        if not self.empty:
+            self.commit_count = max(self.commit_count, sum(self.participation), 1)
+        self._asks_per_push = self.pending_asks
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def key(self) -> str:
+        """Lowercase "owner/name": GitHub looks repositories up case-insensitively."""
+        return self.full_name.lower()
+
+    @property
+    def empty(self) -> bool:
+        return self.newest_commit_date is None
+
+    def _apply_push(self, commits: int, moment: str) -> None:
+        self.participation[-1] += commits
+        self.commit_count += commits
+        self.newest_commit_date = moment
+        self.pushed_at = moment
+        self.pending_asks = self._asks_per_push
+
+
+@dataclass
+class World:
+    """Everything the stand-in knows: repositories, renames, blocks and PyPI versions.
+
+    ``repos``, ``renames`` and ``blocked`` are keyed by lowercase "owner/name";
+    ``pypi`` by PEP 503 normalized name. A name in ``repos`` wins over the
+    same old name in ``renames``, as a new repository would on GitHub.
+    """
+
+    repos: dict[str, Repo] = field(default_factory=dict)
+    renames: dict[str, int] = field(default_factory=dict)
+    pypi: dict[str, str] = field(default_factory=dict)
+    blocked: set[str] = field(default_factory=set)
+    _by_id: dict[int, Repo] = field(init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id = {repo.id: repo for repo in self.repos.values()}
+
+    def add_repo(self, repo: Repo) -> Repo:
+        other = self._by_id.get(repo.id)
+        if other is not None and other is not repo:
+            raise ValueError(f"repository id {repo.id} already belongs to {other.full_name}")
+        self.repos[repo.key] = repo
+        self._by_id[repo.id] = repo
+        return repo
+
+    def rename(self, old_full_name: str, repo: Repo) -> None:
+        """Make the old name answer 301 to ``/repositories/{id}``; the repo must be added first."""
+        if self._by_id.get(repo.id) is not repo:
+            raise ValueError(f"add_repo({repo.full_name}) before renaming it")
+        self.renames[old_full_name.lower()] = repo.id
+
+    def block(self, full_name: str) -> None:
+        """Make a name answer 451, whether or not a repository exists under it."""
+        self.blocked.add(full_name.lower())
+
+    def add_pypi(self, name: str, version: str) -> None:
+        self.pypi[normalize_name(name)] = version
+
+    def repo(self, full_name: str) -> Repo:
+        """The repository now or formerly called ``full_name``; KeyError if none."""
+        key = full_name.lower()
+        found = self.repos.get(key)
+        if found is None and key in self.renames:
+            found = self._by_id.get(self.renames[key])
+        if found is None:
+            raise KeyError(full_name)
+        return found
+
+    def repo_by_id(self, repo_id: int) -> Repo | None:
+        return self._by_id.get(repo_id)
+
+    def push(self, full_name: str, commits: int = 1, when: str | None = None) -> Repo:
+        """Simulate a push: new commits this week, a new newest commit, stats recomputing (202) again."""
+        repo = self.repo(full_name)
+        moment = when or _iso(datetime.now(timezone.utc))
+        with self._lock:
+            repo._apply_push(commits, moment)
+        return repo
+
+    def stats_ready(self, repo: Repo) -> bool:
+        """Count one ask for the repository's statistics; True once they are computed."""
+        with self._lock:
+            if repo.pending_asks > 0:
+                repo.pending_asks -= 1
+                return False
+            return True
+
+    @classmethod
+    def from_catalog(
+        cls, records: Iterable[Mapping[str, Any]], seed: int = 0, max_contributors: int = 600
+    ) -> World:
+        """A deterministic world for catalog records (Django Packages API shape).
+
+        Every github.com ``repo_url`` gets a repository with seeded random
+        values (the record's ``repo_description`` is kept when present), every
+        PyPI ``pypi_url`` a version. Repository ids count up from 10,000,000
+        in record order.
+        """
+        rng = random.Random(seed)
+        world = cls()
+        for record in records:
+            full_name = github_full_name(record.get("repo_url") or "")
+            if full_name and full_name.lower() not in world.repos:
+                owner, name = full_name.split("/")
+                repo_id = _FIRST_REPO_ID + len(world._by_id)
+                description = record.get("repo_description") or None
+                world.add_repo(
+                    _random_repo(rng, owner, name, repo_id, max_contributors, description=description)
+                )
+            project = pypi_project(record.get("pypi_url") or "")
+            if project and normalize_name(project) not in world.pypi:
+                world.add_pypi(project, _random_version(rng))
+        return world
+
+    @classmethod
+    def generate(
+        cls,
+        n: int,
+        seed: int = 0,
+        renamed: float = 0.02,
+        missing: float = 0.01,
+        empty: float = 0.01,
+        max_contributors: int = 600,
+    ) -> tuple[World, list[dict[str, Any]]]:
+        """``n`` synthetic packages for benchmarks: the world and its catalog records.
+
+        Exactly ``round(n * share)`` packages are renamed (their repo_url uses
+        the old name, the repository lives on as jazzband/SLUG), missing (the
+        repo_url answers 404) and empty (no commits). Every package has a PyPI
+        project; every tenth URL spells its name unnormalized, so PyPI answers 301.
+        """
+        rng = random.Random(seed)
+        counts = [round(n * share) for share in (renamed, missing, empty)]
+        chosen = rng.sample(range(n), sum(counts))
+        renamed_at = set(chosen[: counts[0]])
+        missing_at = set(chosen[counts[0] : counts[0] + counts[1]])
+        empty_at = set(chosen[counts[0] + counts[1] :])
+        owners = max(1, n // 4)
+        world = cls()
+        records = []
+        for i in range(n):
+            slug = f"django-pkg{i}"
+            owner = f"owner{rng.randrange(owners)}"
+            repo_id = _FIRST_REPO_ID + i
+            if i in renamed_at:
+                moved = world.add_repo(_random_repo(rng, "jazzband", slug, repo_id, max_contributors))
+                world.rename(f"{owner}/{slug}", moved)
+            elif i not in missing_at:
+                world.add_repo(
+                    _random_repo(rng, owner, slug, repo_id, max_contributors, empty=i in empty_at)
+                )
+            world.add_pypi(slug, _random_version(rng))
+            records.append(_catalog_record(i, slug, f"https://github.com/{owner}/{slug}", _pypi_url(i, slug)))
+        return world, records
+
+
+# --- seeded generation ---------------------------------------------------------
+
+
+def _random_repo(
+    rng: random.Random,
+    owner: str,
+    name: str,
+    repo_id: int,
+    max_contributors: int,
+    *,
+    empty: bool = False,
+    description: str | None = None,
+) -> Repo:
+    """A repository with realistic spreads: log-normal stars, a long tail of contributors, quiet years."""
+    created = ANCHOR - timedelta(days=rng.randint(400, 4400), seconds=rng.randrange(86400))
+    stars = int(rng.lognormvariate(4.0, 1.8))
+    owner_type = "Organization" if rng.random() < 0.3 else "User"
+    participation = [0] * WEEKS if empty else _random_participation(rng)
+    if empty:
+        newest, contributors, commit_count = None, [], 0
+    else:
+        newest = _random_newest_commit(rng, participation, created)
+        count = min(max_contributors, int(rng.paretovariate(1.2)))
+        contributors = _random_logins(rng, owner if owner_type == "User" else None, count)
+        commit_count = sum(participation) + int(rng.lognormvariate(4.0, 1.5)) + 1
+    if description is None and rng.random() >= 0.05:
+        description = f"{name.replace('-', ' ').title()}: a reusable Django app."
+    return Repo(
+        owner=owner,
+        name=name,
+        id=repo_id,
+        forks=int(stars * rng.uniform(0.05, 0.35)),
+        stars=stars,
+        description=description,
+        default_branch="main" if created >= _MAIN_BRANCH_SINCE else "master",
+        contributors=contributors,
+        participation=participation,
+        newest_commit_date=newest,
+        archived=not empty and not any(participation) and rng.random() < 0.15,
+        owner_type=owner_type,
+        created_at=_iso(created),
+        homepage=f"https://{name}.readthedocs.io/" if rng.random() < 0.3 else None,
+        open_issues=int(rng.lognormvariate(1.0, 1.2)),
+        subscribers=max(1, stars // rng.randint(5, 20)),
+        commit_count=commit_count,
+    )
+
+
+def _random_participation(rng: random.Random) -> list[int]:
+    """Weekly commits: four repositories in ten were quiet all year, the rest commit at their own rate."""
+    if rng.random() < 0.4:
+        return [0] * WEEKS
+    rate = rng.uniform(0.05, 0.9)
+    rolls = [rng.random() for _ in range(WEEKS)]
+    return [int(roll / rate * 12) + 1 if roll < rate else 0 for roll in rolls]
+
+
+def _random_newest_commit(rng: random.Random, participation: list[int], created: datetime) -> str:
+    """The newest commit falls in the last active week, or before the year shown for quiet repositories."""
+    active = [week for week, count in enumerate(participation) if count]
+    if active:
+        weeks_ago = WEEKS - 1 - active[-1]
+        moment = ANCHOR - timedelta(weeks=weeks_ago, seconds=rng.randrange(1, 7 * 86400))
+    else:
+        quiet_since = ANCHOR - timedelta(weeks=WEEKS + 1)
+        moment = created + (quiet_since - created) * rng.random()
+    return _iso(moment)
+
+
+def _random_logins(rng: random.Random, owner: str | None, count: int) -> list[str]:
+    """Contributor logins, owner first when a user owns the repository, sometimes with bots."""
+    logins = [owner] if owner else []
+    logins += [f"dev{number}" for number in rng.sample(range(1, 200_000), count)]
+    if count >= 3 and rng.random() < 0.35:
+        logins.insert(rng.randrange(1, count), "dependabot[bot]")
+    if count >= 8 and rng.random() < 0.2:
+        logins.insert(rng.randrange(1, count), "pre-commit-ci[bot]")
+    return list(dict.fromkeys(logins))[:count]
+
+
+def _random_version(rng: random.Random) -> str:
+    return f"{rng.randint(0, 5)}.{rng.randint(0, 20)}.{rng.randint(0, 10)}"
+
+
+def _pypi_url(i: int, slug: str) -> str:
+    """Rotate through the PyPI URL forms found in the catalog; every tenth name is unnormalized."""
+    name = slug.replace("-", "_").title() if i % 10 == 0 else slug
+    forms = (
+        f"https://pypi.org/project/{name}/",
+        f"http://pypi.python.org/pypi/{name}",
+        f"https://pypi.org/pypi/{name}",
+    )
+    return forms[i % len(forms)]
+
+
+def _catalog_record(i: int, slug: str, repo_url: str, pypi_url: str) -> dict[str, Any]:
+    """A never-fetched package record with the catalog API's fields, in its order."""
+    return {
+        "category": None,
+        "grids": [],
+        "id": i + 1,
+        "title": slug,
+        "slug": slug,
+        "last_updated": None,
+        "last_fetched": None,
+        "repo_url": repo_url,
+        "pypi_version": "",
+        "created": _CATALOG_CREATED,
+        "modified": _CATALOG_MODIFIED,
+        "repo_forks": 0,
+        "repo_description": "",
+        "pypi_url": pypi_url,
+        "documentation_url": "",
+        "repo_watchers": 0,
+        "commits_over_52": [],
+        "participants": [],
+    }
+
+
+# --- response bodies -------------------------------------------------------------
+
+
+def _node_id(kind: str, ident: int | str) -> str:
+    """GitHub's legacy global node id, e.g. base64("010:Repository18764735")."""
+    return base64.b64encode(f"0{len(kind)}:{kind}{ident}".encode()).decode()
+
+
+def _account_id(login: str) -> int:
+    """A stable account id per login (crc32: Python's hash() changes per process)."""
+    return zlib.crc32(login.lower().encode()) % 90_000_000 + 1_000
+
+
+def _account_type(login: str) -> str:
+    return "Bot" if login.endswith("[bot]") else "User"
+
+
+def _account(login: str, kind: str, base: str) -> dict[str, Any]:
+    account_id = _account_id(login)
+    html_url = f"https://github.com/apps/{login[:-5]}" if kind == "Bot" else f"https://github.com/{login}"
+    return {
+        "login": login,
+        "id": account_id,
+        "node_id": _node_id(kind, account_id),
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{account_id}?v=4",
+        "gravatar_id": "",
+        "url": f"{base}/users/{quote(login)}",
+        "html_url": html_url,
+        "type": kind,
+        "site_admin": False,
+    }
+
+
+def _repo_body(repo: Repo, base: str) -> dict[str, Any]:
+    """API URLs point back at the stand-in so clients that follow them stay on it."""
+    api = f"{base}/repos/{repo.full_name}"
+    owner = _account(repo.owner, repo.owner_type, base)
+    body: dict[str, Any] = {
+        "id": repo.id,
+        "node_id": _node_id("Repository", repo.id),
+        "name": repo.name,
+        "full_name": repo.full_name,
+        "private": False,
+        "owner": owner,
+        "html_url": f"https://github.com/{repo.full_name}",
+        "description": repo.description,
+        "fork": False,
+        "url": api,
+        "contributors_url": f"{api}/contributors",
+        "commits_url": f"{api}/commits{{/sha}}",
+        "created_at": repo.created_at,
+        "updated_at": repo.pushed_at,
+        "pushed_at": repo.pushed_at,
+        "homepage": repo.homepage,
+        "stargazers_count": repo.stars,
+        "watchers_count": repo.stars,
+        "language": None if repo.empty else "Python",
+        "forks_count": repo.forks,
+        "archived": repo.archived,
+        "disabled": False,
+        "open_issues_count": repo.open_issues,
+        "license": None,
+        "topics": [],
+        "visibility": "public",
+        "forks": repo.forks,
+        "open_issues": repo.open_issues,
+        "watchers": repo.stars,
+        "default_branch": repo.default_branch,
+    }
+    if repo.owner_type == "Organization":
+        body["organization"] = owner
+    body["network_count"] = repo.forks
+    body["subscribers_count"] = repo.subscribers
+    return body
+
+
+def _contributor(login: str, position: int, base: str) -> dict[str, Any]:
+    """GitHub lists contributors by contributions, most first; a Zipf-like spread keeps that order."""
+    body = _account(login, _account_type(login), base)
+    body["contributions"] = max(1, 400 // (position + 1))
+    return body
+
+
+def _commit_sha(repo: Repo, ordinal: int) -> str:
+    """Shas hash the commit's ordinal from the first commit, so a push leaves older shas alone."""
+    return hashlib.sha1(f"{repo.id}:{ordinal}".encode()).hexdigest()
+
+
+def _commits(repo: Repo, newest: datetime, start: int, stop: int, base: str) -> list[dict[str, Any]]:
+    """Commits ``start``..``stop`` counted from the newest, each six hours before the next."""
+    return [_commit(repo, offset, newest - _COMMIT_SPACING * offset, base) for offset in range(start, stop)]
+
+
+def _commit(repo: Repo, offset: int, moment: datetime, base: str) -> dict[str, Any]:
+    ordinal = repo.commit_count - offset
+    sha = _commit_sha(repo, ordinal)
+    api = f"{base}/repos/{repo.full_name}"
+    login = repo.contributors[offset % len(repo.contributors)] if repo.contributors else repo.owner
+    person = {"name": login, "email": f"{login}@users.noreply.github.com", "date": _iso(moment)}
+    account = _account(login, _account_type(login), base)
+    tree = hashlib.sha1(f"tree:{sha}".encode()).hexdigest()
+    parents = []
+    if ordinal > 1:
+        parent = _commit_sha(repo, ordinal - 1)
+        parents.append(
+            {
+                "sha": parent,
+                "url": f"{api}/commits/{parent}",
+                "html_url": f"https://github.com/{repo.full_name}/commit/{parent}",
+            }
+        )
+    return {
+        "sha": sha,
+        "node_id": _node_id("Commit", f"{repo.id}:{sha}"),
+        "commit": {
+            "author": person,
+            "committer": person,
+            "message": f"Change number {ordinal}",
+            "tree": {"sha": tree, "url": f"{api}/git/trees/{tree}"},
+            "url": f"{api}/git/commits/{sha}",
+            "comment_count": 0,
+            "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
+        },
+        "url": f"{api}/commits/{sha}",
+        "html_url": f"https://github.com/{repo.full_name}/commit/{sha}",
+        "comments_url": f"{api}/commits/{sha}/comments",
+        "author": account,
+        "committer": account,
+        "parents": parents,
+    }
+
+
+def _last_serial(name: str) -> int:
+    return zlib.crc32(name.encode()) % 20_000_000 + 1_000_000
+
+
+def _pypi_body(name: str, version: str) -> dict[str, Any]:
+    project = f"https://pypi.org/project/{name}/"
+    return {
+        "info": {
+            "author": "",
+            "author_email": "",
+            "classifiers": ["Framework :: Django"],
+            "description": "",
+            "home_page": None,
+            "license": None,
+            "name": name,
+            "package_url": project,
+            "project_url": project,
+            "project_urls": None,
+            "release_url": f"{project}{version}/",
+            "requires_python": ">=3.8",
+            "summary": f"{name} for Django",
+            "version": version,
+            "yanked": False,
+            "yanked_reason": None,
+        },
+        "last_serial": _last_serial(name),
+        "releases": {version: []},
+        "urls": [],
+        "vulnerabilities": [],
+    }
+
+
+# --- answers -------------------------------------------------------------------
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _encode(payload: Any) -> bytes:
+    """Compact JSON, as GitHub sends to API clients."""
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _json_answer(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> _Answer:
+    return _Answer(status, _encode(payload), {"Content-Type": _JSON, **(headers or {})})
+
+
+_Query = list[tuple[str, str]]
+
+
+def _strip_weak(tag: str) -> str:
+    return tag.strip().removeprefix("W/")
+
+
+def _not_modified(request: Mapping[str, str], etag: str, last_modified: str) -> bool:
+    """If-None-Match decides when sent (weak and strong forms match); otherwise If-Modified-Since."""
+    if "if-none-match" in request:
+        tags = {_strip_weak(tag) for tag in request["if-none-match"].split(",")}
+        return "*" in tags or _strip_weak(etag) in tags
+    since = request.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
+
+
+def _revalidate(answer: _Answer, last_modified: str, request: Mapping[str, str]) -> _Answer:
+    """Give a 200 its validators, or turn it into a bodiless 304 when the client's copy is current."""
+    if answer.status != 200:
+        return answer
+    validators = {"ETag": f'W/"{hashlib.sha256(answer.body).hexdigest()}"', "Last-Modified": last_modified}
+    if _not_modified(request, validators["ETag"], last_modified):
+        return _Answer(304, headers=validators)
+    answer.headers.update(validators)
+    return answer
+
+
+def _page_number(text: str | None, default: int) -> int:
+    """GitHub ignores a missing, malformed or non-positive paging parameter."""
+    try:
+        value = int(text or "")
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def _link_header(url: str, query: _Query, page: int, last: int) -> str:
+    """GitHub's Link header: prev, next, last, first; the client's other parameters kept, page last."""
+    kept = [(name, value) for name, value in query if name != "page"]
+
+    def link(number: int, rel: str) -> str:
+        return f'<{url}?{urlencode([*kept, ("page", str(number))])}>; rel="{rel}"'
+
+    links = []
+    if page > 1:
+        links.append(link(page - 1, "prev"))
+    if page < last:
+        links += [link(page + 1, "next"), link(last, "last")]
+    if page > 1:
+        links.append(link(1, "first"))
+    return ", ".join(links)
+
+
+def _paged(
+    repo: Repo,
+    base: str,
+    query: _Query,
+    endpoint: str,
+    total: int,
+    build: Callable[[int, int], list[dict[str, Any]]],
+) -> _Answer:
+    """One page of a list; Link URLs use /repositories/{id} as GitHub's do."""
+    params = dict(query)
+    per_page = min(_page_number(params.get("per_page"), _PER_PAGE_DEFAULT), _PER_PAGE_MAX)
+    page = _page_number(params.get("page"), 1)
+    last = max(1, math.ceil(total / per_page))
+    start = (page - 1) * per_page
+    items = build(start, min(start + per_page, total))
+    link = _link_header(f"{base}/repositories/{repo.id}/{endpoint}", query, page, last)
+    return _json_answer(200, items, {"Link": link} if link else None)
+
+
+def _get_repo(world: World, repo: Repo, base: str, query: _Query) -> _Answer:
+    return _json_answer(200, _repo_body(repo, base))
+
+
+def _list_contributors(world: World, repo: Repo, base: str, query: _Query) -> _Answer:
+    if repo.empty:
+        return _Answer(204)
+    logins = repo.contributors
+    return _paged(
+        repo,
+        base,
+        query,
+        "contributors",
+        len(logins),
+        lambda start, stop: [_contributor(logins[i], i, base) for i in range(start, stop)],
+    )
+
+
+def _participation(world: World, repo: Repo, base: str, query: _Query) -> _Answer:
+    if repo.empty:
+        return _Answer(204)
+    if not world.stats_ready(repo):
+        return _json_answer(202, {})
+    counts = list(repo.participation)
+    owner = [0] * WEEKS if repo.owner_type == "Organization" else [count // 2 for count in counts]
+    return _json_answer(200, {"all": counts, "owner": owner})
+
+
+def _list_commits(world: World, repo: Repo, base: str, query: _Query) -> _Answer:
+    if repo.newest_commit_date is None:
+        body = {"message": "Git Repository is empty.", "documentation_url": _DOC_URLS["commits"]}
+        return _json_answer(409, body)
+    newest = _parse_iso(repo.newest_commit_date)
+    return _paged(
+        repo,
+        base,
+        query,
+        "commits",
+        repo.commit_count,
+        lambda start, stop: _commits(repo, newest, start, stop, base),
+    )
+
+
+_ENDPOINTS: dict[str, Callable[[World, Repo, str, _Query], _Answer]] = {
+    "": _get_repo,
+    "contributors": _list_contributors,
+    "stats/participation": _participation,
+    "commits": _list_commits,
+}
+
+
+def _segments(path: str) -> list[str]:
+    return [unquote(part) for part in path.split("/")[1:]]
+
+
+def _moved(base: str, repo_id: int, rest: list[str], raw_query: str) -> _Answer:
+    """GitHub's answer for a renamed repository: the same request under /repositories/{id}."""
+    location = f"{base}/repositories/{repo_id}" + "".join(f"/{part}" for part in rest)
+    if raw_query:
+        location += f"?{raw_query}"
+    body = {"message": "Moved Permanently", "url": location, "documentation_url": _MOVED_DOCS}
+    return _json_answer(301, body, {"Location": location})
+
+
+def _github_answer(
+    world: World, base: str, parts: list[str], raw_query: str, request: Mapping[str, str]
+) -> _Answer:
+    if len(parts) >= 3 and parts[0] == "repos":
+        key, rest = f"{parts[1]}/{parts[2]}".lower(), parts[3:]
+        repo = world.repos.get(key)
+    elif len(parts) >= 2 and parts[0] == "repositories" and parts[1].isdigit():
+        repo, rest = world.repo_by_id(int(parts[1])), parts[2:]
+        key = repo.key if repo else ""
+    else:
+        return _json_answer(404, _GITHUB_NOT_FOUND)
+    endpoint = "/".join(rest)
+    serve = _ENDPOINTS.get(endpoint)
+    if serve is None:
+        return _json_answer(404, _GITHUB_NOT_FOUND)
+    if key in world.blocked:
+        return _json_answer(451, _BLOCKED)
+    if repo is None:
+        moved = world.renames.get(key)
+        if moved is not None:
+            return _moved(base, moved, rest, raw_query)
+        return _json_answer(404, {"message": "Not Found", "documentation_url": _DOC_URLS[endpoint]})
+    answer = serve(world, repo, base, parse_qsl(raw_query, keep_blank_values=True))
+    return _revalidate(answer, _http_date(repo.pushed_at), request)
+
+
+def _pypi_answer(world: World, base: str, parts: list[str], request: Mapping[str, str]) -> _Answer:
+    """PyPI looks names up normalized: unknown names are 404, known ones spelled otherwise 301."""
+    if len(parts) != 3 or parts[2] != "json":
+        return _json_answer(404, _PYPI_NOT_FOUND)
+    canonical = normalize_name(parts[1])
+    version = world.pypi.get(canonical)
+    if version is None:
+        return _json_answer(404, _PYPI_NOT_FOUND)
+    if parts[1] != canonical:
+        return _Answer(301, headers={"Location": f"{base}/pypi/{canonical}/json"})
+    serial = {"X-PyPI-Last-Serial": str(_last_serial(canonical))}
+    answer = _json_answer(200, _pypi_body(canonical, version), serial)
+    return _revalidate(answer, _PYPI_LAST_MODIFIED, request)
+
+
+# --- the server ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """One request as the stand-in answered it; ``authorized`` means an Authorization header was sent."""
+
+    method: str
+    path: str
+    status: int
+    charged: bool
+    authorized: bool
+
+
+@dataclass
+class _Canned:
+    prefix: str
+    status: int
+    times: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class StandIn:
+    """The GitHub REST and PyPI JSON stand-in, serving ``world`` on 127.0.0.1 from a background thread.
+
+    It starts on construction and stops on ``close()`` (or leaving a ``with``
+    block). GitHub requests cost one point of ``rate_limit`` per window of
+    ``reset_in`` seconds unless answered 304, like GitHub's primary limit;
+    the budget refills when the window ends.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        latency: float = 0.0,
+        *,
+        token: str | None = None,
+        rate_limit: int = 5000,
+        reset_in: float = 3600.0,
+        port: int = 0,
+    ) -> None:
+        self.world = world
+        self.latency = latency
+        self.token = token
+        self.rate_limit = rate_limit
+        self.reset_in = reset_in
+        self.reset_at = math.ceil(time.time() + reset_in)
+        self.points_charged = 0
+        self.requests: list[Logged] = []
+        self.last_headers: deque[dict[str, str]] = deque(maxlen=_HEADER_HISTORY)
+        self._used = 0
+        self._canned: list[_Canned] = []
+        self._lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", port), self)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="standin", daemon=True
+        )
+        self._closed = False
+        self._thread.start()
+
+    def __enter__(self) -> StandIn:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    @property
+    def remaining(self) -> int:
+        with self._lock:
+            self._roll_window()
+            return max(0, self.rate_limit - self._used)
+
+    def fail_next(
+        self,
+        path_prefix: str,
+        status: int,
+        times: int = 1,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
+        """Answer the next ``times`` requests whose path (with query) starts with ``path_prefix`` this way.
+
+        ``body`` is JSON-encoded unless it is bytes; None means GitHub's usual
+        ``{"message": reason}`` (and no body for 204/304). GitHub requests
+        answered this way are charged unless 304; ``headers`` override the
+        rate-limit headers, e.g. to simulate an exhausted budget.
+        """
+        if status in _BODILESS:
+            encoded, content = b"", {}
+        elif isinstance(body, bytes):
+            encoded, content = body, {"Content-Type": _JSON}
+        else:
+            payload = body if body is not None else {"message": _reason(status)}
+            encoded, content = _encode(payload), {"Content-Type": _JSON}
+        canned = _Canned(path_prefix, status, times, {**content, **(headers or {})}, encoded)
+        with self._lock:
+            self._canned.append(canned)
+
+    def _respond(self, method: str, target: str, request: Mapping[str, str]) -> _Answer:
+        """Answer one request; ``request`` holds the headers with lowercase names."""
+        if self.latency:
+            time.sleep(self.latency)
+        split = urlsplit(target)
+        parts = _segments(split.path)
+        canned = self._take_canned(target)
+        if parts[:1] == ["pypi"]:
+            answer = canned or _pypi_answer(self.world, self.url, parts, request)
+            charged = False
+        else:
+            answer, charged = self._github(canned, parts, split.query, request)
+        self._log(Logged(method, target, answer.status, charged, "authorization" in request), request)
+        return answer
+
+    def _github(
+        self, canned: _Answer | None, parts: list[str], raw_query: str, request: Mapping[str, str]
+    ) -> tuple[_Answer, bool]:
+        """Canned answers first, then credentials, then the budget, then the API itself."""
+        if canned is not None:
+            answer, charged = canned, canned.status != 304
+        elif not self._authorized(request.get("authorization")):
+            answer, charged = _json_answer(401, _BAD_CREDENTIALS), True
+        elif self._exhausted():
+            answer, charged = _json_answer(403, _RATE_LIMITED), False
+        else:
+            answer = _github_answer(self.world, self.url, parts, raw_query, request)
+            charged = answer.status != 304
+        answer.headers = {**self._charge(charged), **answer.headers}
+        return answer, charged
+
+    def _authorized(self, header: str | None) -> bool:
+        """Without a token anything goes; with one, GitHub's "Bearer" and "token" schemes both work."""
+        if self.token is None:
+            return True
+        scheme, _, credential = (header or "").partition(" ")
+        return scheme.lower() in ("bearer", "token") and credential == self.token
+
+    def _take_canned(self, target: str) -> _Answer | None:
+        with self._lock:
+            for canned in self._canned:
+                if target.startswith(canned.prefix):
+                    canned.times -= 1
+                    if canned.times <= 0:
+                        self._canned.remove(canned)
+                    return _Answer(canned.status, canned.body, dict(canned.headers))
+        return None
+
+    def _roll_window(self) -> None:
+        """Refill the budget once the window has passed; the caller holds the lock."""
+        now = time.time()
+        if now >= self.reset_at:
+            self._used = 0
+            self.reset_at = math.ceil(now + self.reset_in)
+
+    def _exhausted(self) -> bool:
+        with self._lock:
+            self._roll_window()
+            return self._used >= self.rate_limit
+
+    def _charge(self, charged: bool) -> dict[str, str]:
+        """Spend a point if the answer costs one, and return the rate-limit headers that follow."""
+        with self._lock:
+            self._roll_window()
+            if charged:
+                self._used += 1
+                self.points_charged += 1
+            return {
+                "X-RateLimit-Limit": str(self.rate_limit),
+                "X-RateLimit-Remaining": str(max(0, self.rate_limit - self._used)),
+                "X-RateLimit-Reset": str(self.reset_at),
+                "X-RateLimit-Used": str(self._used),
+                "X-RateLimit-Resource": "core",
+            }
+
+    def _log(self, entry: Logged, request: Mapping[str, str]) -> None:
+        """Log entry and headers together, so ``last_headers`` lines up with the tail of ``requests``."""
+        with self._lock:
+            self.requests.append(entry)
+            self.last_headers.append(dict(request))
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Benchmarks open many connections at once; the default backlog of 5 drops SYNs into 1 s retries.
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], standin: StandIn) -> None:
+        self.standin = standin
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive: every answer is framed by Content-Length, except the bodiless 204 and 304."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "standin"
+    # Headers and body go out in two writes; without this, Nagle plus delayed ACKs add ~40 ms per answer.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def do_GET(self) -> None:
+        self._discard_body()
+        request = {name.lower(): value for name, value in self.headers.items()}
+        answer = self.server.standin._respond(self.command, self.path, request)
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        if answer.status not in _BODILESS:
+            self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        if answer.status not in _BODILESS:
+            self.wfile.write(answer.body)
+
+    def _discard_body(self) -> None:
+        """A GET body is meaningless here, but left unread it would corrupt the next keep-alive request."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the per-request access log: tests and benchmarks read ``StandIn.requests`` instead."""
+
+
+# --- command line --------------------------------------------------------------
+
+
+def _load_records(path: Path) -> list[dict[str, Any]]:
+    """Accept a list of records, one record, or an API page {"results": [...]}."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        data = data.get("results", [data])
+    return list(data)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.standin", description="Serve a stand-in GitHub and PyPI API for a catalog."
+    )
+    parser.add_argument("--catalog", type=Path, required=True, help="JSON file of package records")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds slept before each answer")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--token", help="require this token in Authorization")
+    args = parser.parse_args(argv)
+    world = World.from_catalog(_load_records(args.catalog), seed=args.seed)
+    with StandIn(world, args.latency, token=args.token, port=args.port) as standin:
+        counts = f"{len(world.repos)} repositories, {len(world.pypi)} PyPI projects"
+        print(f"{standin.url}  ({counts}; Ctrl-C stops)", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

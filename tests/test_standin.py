@@ -1,0 +1,437 @@
+"""The GitHub/PyPI stand-in must answer like the real APIs, or tests built on it prove nothing."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from bench.standin import Repo, StandIn, World
+
+NEWEST = "2026-02-11T13:53:49Z"
+LOGINS = ["shacker", "bittner", "dependabot[bot]"] + [f"user{i}" for i in range(247)]
+PARTICIPATION = [1] * 51 + [3]
+NOT_FOUND = {
+    "message": "Not Found",
+    "documentation_url": "https://docs.github.com/rest/repos/repos#get-a-repository",
+}
+
+
+def small_world() -> World:
+    world = World()
+    world.add_repo(
+        Repo(
+            "shacker",
+            "django-todo",
+            409,
+            forks=285,
+            stars=845,
+            description="A multi-user, multi-group todo/ticketing system for Django projects.",
+            contributors=list(LOGINS),
+            participation=list(PARTICIPATION),
+            newest_commit_date=NEWEST,
+            created_at="2010-09-28T10:40:18Z",
+            subscribers=40,
+            commit_count=120,
+        )
+    )
+    world.add_repo(Repo("octo", "empty", 7, forks=0, stars=1, description=None))
+    moved = world.add_repo(
+        Repo("jazzband", "django-auth-ldap", 410, forks=104, stars=365, description=None, newest_commit_date=NEWEST)
+    )
+    world.rename("django-auth-ldap/django-auth-ldap", moved)
+    world.block("dmca/blocked")
+    world.add_pypi("django-todo", "2.5.0")
+    return world
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with StandIn(small_world()) as server:
+        yield server
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    raw: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.raw)
+
+
+def get(standin: StandIn, target: str, headers: dict[str, str] | None = None) -> Reply:
+    """GET a path, or an absolute URL on the stand-in (as found in Link and Location), on a fresh connection."""
+    path = target.removeprefix(standin.url)
+    address = urlsplit(standin.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=5)
+    try:
+        return exchange(connection, path, headers)
+    finally:
+        connection.close()
+
+
+def exchange(connection: http.client.HTTPConnection, path: str, headers: dict[str, str] | None = None) -> Reply:
+    connection.request("GET", path, headers=headers or {})
+    response = connection.getresponse()
+    return Reply(response.status, response.headers, response.read())
+
+
+def links(reply: Reply) -> dict[str, str]:
+    return {rel: url for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', reply.headers.get("Link", ""))}
+
+
+def test_repo_answer_has_githubs_fields_and_validators(standin: StandIn) -> None:
+    reply = get(standin, "/repos/shacker/django-todo")
+
+    assert reply.status == 200
+    assert reply.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert re.fullmatch(r'W/"[0-9a-f]{64}"', reply.headers["ETag"])
+    assert reply.headers["Last-Modified"] == "Wed, 11 Feb 2026 13:53:49 GMT"
+    body = reply.json
+    assert body["id"] == 409
+    assert body["node_id"] == "MDEwOlJlcG9zaXRvcnk0MDk="
+    assert body["full_name"] == "shacker/django-todo"
+    assert body["html_url"] == "https://github.com/shacker/django-todo"
+    assert body["url"] == f"{standin.url}/repos/shacker/django-todo"
+    assert body["owner"]["login"] == "shacker" and body["owner"]["type"] == "User"
+    assert body["description"].startswith("A multi-user")
+    assert (body["forks"], body["forks_count"], body["network_count"]) == (285, 285, 285)
+    assert (body["stargazers_count"], body["watchers_count"], body["watchers"]) == (845, 845, 845)
+    assert body["subscribers_count"] == 40
+    assert body["pushed_at"] == NEWEST and body["created_at"] == "2010-09-28T10:40:18Z"
+    assert body["default_branch"] == "main"
+    assert (body["archived"], body["disabled"], body["private"]) == (False, False, False)
+
+
+def test_repo_lookup_ignores_case(standin: StandIn) -> None:
+    reply = get(standin, "/repos/SHACKER/Django-Todo")
+
+    assert reply.status == 200
+    assert reply.json["full_name"] == "shacker/django-todo"
+
+
+def test_renamed_repo_redirects_to_repositories_id(standin: StandIn) -> None:
+    moved = get(standin, "/repos/Django-Auth-LDAP/django-auth-ldap/contributors?per_page=100")
+
+    location = f"{standin.url}/repositories/410/contributors?per_page=100"
+    assert moved.status == 301
+    assert moved.headers["Location"] == location
+    assert moved.json["message"] == "Moved Permanently" and moved.json["url"] == location
+    assert get(standin, location).status == 200
+    repo = get(standin, "/repositories/410")
+    assert repo.status == 200 and repo.json["full_name"] == "jazzband/django-auth-ldap"
+    assert standin.world.repo("django-auth-ldap/django-auth-ldap").id == 410
+
+
+def test_contributors_paginate_with_githubs_link_headers(standin: StandIn) -> None:
+    base = f"{standin.url}/repositories/409/contributors?per_page=100"
+    first = get(standin, "/repos/shacker/django-todo/contributors?per_page=100")
+    second = get(standin, links(first)["next"])
+    third = get(standin, links(second)["next"])
+
+    assert first.headers["Link"] == f'<{base}&page=2>; rel="next", <{base}&page=3>; rel="last"'
+    assert second.headers["Link"] == (
+        f'<{base}&page=1>; rel="prev", <{base}&page=3>; rel="next", '
+        f'<{base}&page=3>; rel="last", <{base}&page=1>; rel="first"'
+    )
+    assert third.headers["Link"] == f'<{base}&page=2>; rel="prev", <{base}&page=1>; rel="first"'
+    people = first.json + second.json + third.json
+    assert [person["login"] for person in people] == LOGINS
+    counts = [person["contributions"] for person in people]
+    assert counts == sorted(counts, reverse=True) and counts[0] > counts[-1] >= 1
+    assert people[2]["type"] == "Bot" and people[0]["type"] == "User"
+
+
+def test_contributors_default_to_thirty_per_page(standin: StandIn) -> None:
+    reply = get(standin, "/repos/shacker/django-todo/contributors")
+
+    assert len(reply.json) == 30
+    assert links(reply) == {
+        "next": f"{standin.url}/repositories/409/contributors?page=2",
+        "last": f"{standin.url}/repositories/409/contributors?page=9",
+    }
+
+
+def test_participation_is_202_until_computed_and_again_after_a_push(standin: StandIn) -> None:
+    path = "/repos/shacker/django-todo/stats/participation"
+    asks = [get(standin, path) for _ in range(3)]
+
+    assert [(reply.status, reply.raw) for reply in asks[:2]] == [(202, b"{}"), (202, b"{}")]
+    assert asks[2].status == 200
+    assert asks[2].json["all"] == PARTICIPATION
+    assert all(0 <= owner <= every for owner, every in zip(asks[2].json["owner"], PARTICIPATION))
+    assert len(asks[2].json["owner"]) == 52
+
+    standin.world.push("shacker/django-todo", commits=4, when="2026-02-20T10:00:00Z")
+
+    assert [get(standin, path).status for _ in range(3)] == [202, 202, 200]
+    assert get(standin, path).json["all"][-1] == 7
+    repo = get(standin, "/repos/shacker/django-todo")
+    assert repo.json["pushed_at"] == "2026-02-20T10:00:00Z"
+    assert repo.headers["Last-Modified"] == "Fri, 20 Feb 2026 10:00:00 GMT"
+    newest = get(standin, "/repos/shacker/django-todo/commits?per_page=1").json[0]
+    assert newest["commit"]["committer"]["date"] == "2026-02-20T10:00:00Z"
+
+
+def test_empty_repository_answers_204_409_204(standin: StandIn) -> None:
+    contributors = get(standin, "/repos/octo/empty/contributors")
+    commits = get(standin, "/repos/octo/empty/commits")
+    participation = get(standin, "/repos/octo/empty/stats/participation")
+
+    assert (contributors.status, contributors.raw) == (204, b"")
+    assert commits.status == 409
+    assert commits.json == {
+        "message": "Git Repository is empty.",
+        "documentation_url": "https://docs.github.com/rest/commits/commits#list-commits",
+    }
+    assert (participation.status, participation.raw) == (204, b"")
+    assert get(standin, "/repos/octo/empty").status == 200
+
+
+def test_commits_come_newest_first_and_paginate(standin: StandIn) -> None:
+    reply = get(standin, "/repos/shacker/django-todo/commits?per_page=5")
+
+    commits = reply.json
+    assert len(commits) == 5
+    assert commits[0]["commit"]["committer"]["date"] == NEWEST
+    dates = [commit["commit"]["committer"]["date"] for commit in commits]
+    assert dates == sorted(dates, reverse=True) and len(set(dates)) == 5
+    assert [commit["parents"][0]["sha"] for commit in commits[:-1]] == [commit["sha"] for commit in commits[1:]]
+    assert all(re.fullmatch(r"[0-9a-f]{40}", commit["sha"]) for commit in commits)
+    assert links(reply) == {
+        "next": f"{standin.url}/repositories/409/commits?per_page=5&page=2",
+        "last": f"{standin.url}/repositories/409/commits?per_page=5&page=24",
+    }
+
+
+def test_revalidation_with_etag_is_a_free_304(standin: StandIn) -> None:
+    fresh = get(standin, "/repos/shacker/django-todo")
+    etag = fresh.headers["ETag"]
+    charged = standin.points_charged
+
+    weak = get(standin, "/repos/shacker/django-todo", {"If-None-Match": etag})
+    strong = get(standin, "/repos/shacker/django-todo", {"If-None-Match": etag.removeprefix("W/")})
+    dated = get(standin, "/repos/shacker/django-todo", {"If-Modified-Since": fresh.headers["Last-Modified"]})
+
+    for reply in (weak, strong, dated):
+        assert (reply.status, reply.raw, reply.headers["ETag"]) == (304, b"", etag)
+        assert reply.headers["X-RateLimit-Remaining"] == fresh.headers["X-RateLimit-Remaining"]
+    assert standin.points_charged == charged
+    assert [entry.charged for entry in standin.requests] == [True, False, False, False]
+    changed = get(standin, "/repos/shacker/django-todo", {"If-None-Match": 'W/"stale"'})
+    assert changed.status == 200 and standin.points_charged == charged + 1
+
+
+def test_every_charged_request_spends_one_point_until_403() -> None:
+    with StandIn(small_world(), rate_limit=3) as standin:
+        paths = [
+            "/repos/shacker/django-todo",
+            "/repos/nobody/nothing",
+            "/repos/shacker/django-todo/stats/participation",
+            "/repos/shacker/django-todo",
+        ]
+        replies = [get(standin, path) for path in paths]
+
+        assert [reply.status for reply in replies] == [200, 404, 202, 403]
+        assert [reply.headers["X-RateLimit-Remaining"] for reply in replies] == ["2", "1", "0", "0"]
+        assert [reply.headers["X-RateLimit-Used"] for reply in replies] == ["1", "2", "3", "3"]
+        assert {reply.headers["X-RateLimit-Limit"] for reply in replies} == {"3"}
+        assert {reply.headers["X-RateLimit-Resource"] for reply in replies} == {"core"}
+        assert {reply.headers["X-RateLimit-Reset"] for reply in replies} == {str(standin.reset_at)}
+        assert replies[3].json == {
+            "message": "API rate limit exceeded for user ID 1.",
+            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+        }
+        assert standin.points_charged == 3 and standin.requests[3].charged is False
+        assert get(standin, "/pypi/django-todo/json").status == 200
+
+        standin.reset_at = int(time.time()) - 1
+        refilled = get(standin, "/repos/shacker/django-todo")
+        assert refilled.status == 200 and refilled.headers["X-RateLimit-Remaining"] == "2"
+        assert int(refilled.headers["X-RateLimit-Reset"]) >= time.time() + 3500
+
+
+def test_pypi_redirects_unnormalized_names_and_is_never_charged(standin: StandIn) -> None:
+    moved = get(standin, "/pypi/Django_Todo/json")
+
+    assert moved.status == 301
+    assert moved.headers["Location"] == f"{standin.url}/pypi/django-todo/json"
+    reply = get(standin, moved.headers["Location"])
+    assert reply.status == 200
+    assert re.fullmatch(r'W/"[0-9a-f]{64}"', reply.headers["ETag"])
+    assert reply.headers["X-RateLimit-Remaining"] is None
+    body = reply.json
+    assert (body["info"]["name"], body["info"]["version"]) == ("django-todo", "2.5.0")
+    assert body["info"]["release_url"] == "https://pypi.org/project/django-todo/2.5.0/"
+    assert (body["releases"], body["urls"], body["vulnerabilities"]) == ({"2.5.0": []}, [], [])
+    assert get(standin, "/pypi/django-todo/json", {"If-None-Match": reply.headers["ETag"]}).status == 304
+    for unknown in ("/pypi/no-such-thing/json", "/pypi/No_Such_Thing/json"):
+        missing = get(standin, unknown)
+        assert (missing.status, missing.json) == (404, {"message": "Not Found"})
+    assert standin.points_charged == 0
+
+
+def test_unknown_and_blocked_answers(standin: StandIn) -> None:
+    assert get(standin, "/repos/djangopackages/does-not-exist").json == NOT_FOUND
+    contributors = get(standin, "/repos/djangopackages/does-not-exist/contributors")
+    assert contributors.status == 404
+    assert contributors.json["documentation_url"] == (
+        "https://docs.github.com/rest/repos/repos#list-repository-contributors"
+    )
+    assert get(standin, "/repositories/999").status == 404
+    route = get(standin, "/repos/shacker/django-todo/issues")
+    assert route.status == 404
+    assert route.json == {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
+    blocked = get(standin, "/repos/DMCA/Blocked")
+    assert blocked.status == 451
+    assert blocked.json["message"] == "Repository access blocked"
+    assert blocked.json["block"]["reason"] == "dmca"
+    assert standin.points_charged == 5
+
+
+def test_token_is_enforced_on_github_only() -> None:
+    with StandIn(small_world(), token="s3cret") as standin:
+        anonymous = get(standin, "/repos/shacker/django-todo")
+        wrong = get(standin, "/repos/shacker/django-todo", {"Authorization": "Bearer nope"})
+        right = get(standin, "/repos/shacker/django-todo", {"Authorization": "Bearer s3cret"})
+        pypi = get(standin, "/pypi/django-todo/json")
+
+        assert (anonymous.status, wrong.status, right.status, pypi.status) == (401, 401, 200, 200)
+        assert anonymous.json["message"] == "Bad credentials"
+        assert [entry.authorized for entry in standin.requests] == [False, True, True, False]
+        assert standin.last_headers[-2]["authorization"] == "Bearer s3cret"
+        assert "authorization" not in standin.last_headers[-1]
+
+
+def test_request_headers_are_kept_for_inspection(standin: StandIn) -> None:
+    sent = {
+        "User-Agent": "fetcher/1.0",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28",
+    }
+    get(standin, "/repos/shacker/django-todo", sent)
+
+    headers = standin.last_headers[-1]
+    assert headers["user-agent"] == "fetcher/1.0"
+    assert headers["accept"] == "application/vnd.github+json"
+    assert headers["x-github-api-version"] == "2022-11-28"
+    assert len(standin.last_headers) == len(standin.requests) == 1
+
+
+def test_fail_next_answers_canned_failures_then_recovers(standin: StandIn) -> None:
+    secondary = {"message": "You have exceeded a secondary rate limit."}
+    standin.fail_next("/repos/shacker/", 403, times=2, headers={"Retry-After": "7"}, body=secondary)
+    standin.fail_next("/pypi/", 503)
+
+    failures = [get(standin, "/repos/shacker/django-todo/contributors") for _ in range(2)]
+    recovered = get(standin, "/repos/shacker/django-todo/contributors")
+    unavailable = get(standin, "/pypi/django-todo/json")
+
+    for reply in failures:
+        assert (reply.status, reply.headers["Retry-After"], reply.json) == (403, "7", secondary)
+    assert failures[1].headers["X-RateLimit-Remaining"] == "4998"
+    assert recovered.status == 200
+    assert (unavailable.status, unavailable.json) == (503, {"message": "Service Unavailable"})
+    assert get(standin, "/pypi/django-todo/json").status == 200
+    assert [entry.charged for entry in standin.requests] == [True, True, True, False, False]
+
+
+def test_keep_alive_connection_survives_bodiless_answers(standin: StandIn) -> None:
+    address = urlsplit(standin.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=5)
+    try:
+        first = exchange(connection, "/repos/shacker/django-todo")
+        sock = connection.sock
+        empty = exchange(connection, "/repos/octo/empty/contributors")
+        same = exchange(connection, "/repos/shacker/django-todo", {"If-None-Match": first.headers["ETag"]})
+        again = exchange(connection, "/repos/shacker/django-todo")
+        assert connection.sock is sock
+    finally:
+        connection.close()
+
+    assert [first.status, empty.status, same.status, again.status] == [200, 204, 304, 200]
+    assert empty.headers["Content-Length"] is None and same.headers["Content-Length"] is None
+    assert again.raw == first.raw
+
+
+def test_latency_delays_each_answer() -> None:
+    with StandIn(small_world(), latency=0.05) as standin:
+        started = time.perf_counter()
+        get(standin, "/repos/shacker/django-todo")
+        assert time.perf_counter() - started >= 0.05
+
+
+CATALOG = [
+    {
+        "slug": "django-todo",
+        "repo_url": "https://github.com/shacker/django-todo",
+        "pypi_url": "http://pypi.python.org/pypi/django-todo",
+        "repo_description": "A multi-user todo",
+    },
+    {
+        "slug": "django-auth-ldap",
+        "repo_url": "https://github.com/django-auth-ldap/django-auth-ldap/",
+        "pypi_url": "https://pypi.org/project/django-auth-ldap/",
+    },
+    {
+        "slug": "dj-paginator",
+        "repo_url": "https://github.com/pydanny/dj-paginator.git",
+        "pypi_url": "https://pypi.org/pypi/Dj_Paginator",
+    },
+    {"slug": "elsewhere", "repo_url": "https://bitbucket.org/someone/thing", "pypi_url": ""},
+]
+
+
+def test_from_catalog_is_deterministic_per_seed() -> None:
+    world = World.from_catalog(CATALOG, seed=3)
+
+    assert world == World.from_catalog(CATALOG, seed=3)
+    assert world != World.from_catalog(CATALOG, seed=4)
+    assert sorted(world.repos) == [
+        "django-auth-ldap/django-auth-ldap",
+        "pydanny/dj-paginator",
+        "shacker/django-todo",
+    ]
+    assert sorted(world.pypi) == ["dj-paginator", "django-auth-ldap", "django-todo"]
+    assert all(re.fullmatch(r"\d+\.\d+\.\d+", version) for version in world.pypi.values())
+    assert world.repo("shacker/django-todo").description == "A multi-user todo"
+    for repo in world.repos.values():
+        assert 1 <= len(repo.contributors) <= 600 and len(repo.participation) == 52
+        assert repo.newest_commit_date is not None and repo.newest_commit_date <= "2026-02-15"
+    capped = World.from_catalog(CATALOG, seed=3, max_contributors=1)
+    assert [len(repo.contributors) for repo in capped.repos.values()] == [1, 1, 1]
+
+
+def test_generate_makes_the_asked_share_of_renamed_missing_and_empty() -> None:
+    world, records = World.generate(300, seed=5)
+
+    assert (world, records) == World.generate(300, seed=5)
+    assert len(records) == 300 and [record["id"] for record in records] == list(range(1, 301))
+    assert list(records[0]) == [
+        "category", "grids", "id", "title", "slug", "last_updated", "last_fetched", "repo_url",
+        "pypi_version", "created", "modified", "repo_forks", "repo_description", "pypi_url",
+        "documentation_url", "repo_watchers", "commits_over_52", "participants",
+    ]  # fmt: skip
+    assert len(world.renames) == 6 and len(world.repos) == 297
+    assert sum(repo.empty for repo in world.repos.values()) == 3
+    assert all(len(repo.contributors) <= 600 for repo in world.repos.values())
+    names = [record["repo_url"].removeprefix("https://github.com/") for record in records]
+    renamed = [name for name in names if name.lower() in world.renames]
+    known = world.repos.keys() | world.renames.keys()
+    missing = [name for name in names if name.lower() not in known]
+    assert (len(renamed), len(missing)) == (6, 3)
+    with StandIn(world) as standin:
+        assert get(standin, f"/repos/{renamed[0]}").status == 301
+        assert get(standin, f"/repos/{missing[0]}").status == 404
+        assert records[0]["pypi_url"] == "https://pypi.org/project/Django_Pkg0/"
+        assert get(standin, "/pypi/Django_Pkg0/json").status == 301
