@@ -97,7 +97,8 @@ def load(explicit: str | None = None) -> Config:
 def _check_keys(data: dict, text: str, source: str) -> None:
     for section, values in data.items():
         if section not in DEFAULTS:
-            raise ConfigError(f"{source}{_line(text, None, section)}: unknown section [{section}]")
+            kind = f"section [{section}]" if isinstance(values, dict) else f"key {section}"
+            raise ConfigError(f"{source}{_line(text, None, section)}: unknown {kind}")
         if not isinstance(values, dict):
             raise ConfigError(f"{source}{_line(text, None, section)}: {section} must be a [section]")
         for key, value in values.items():
@@ -129,7 +130,8 @@ def _build(data: dict, source: str, base: Path) -> Config:
         return value
 
     zone_name = get("output", "timezone")
-    zone = tz.UTC if zone_name.upper() == "UTC" else tz.gettz(zone_name)
+    # gettz("") would quietly mean the machine's local zone: not what a config file should say.
+    zone = tz.UTC if zone_name.upper() == "UTC" else tz.gettz(zone_name) if zone_name.strip() else None
     if zone is None:
         raise ConfigError(f"{source}: output.timezone: unknown time zone {zone_name!r}")
     for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url")):

@@ -84,7 +84,7 @@ def interpret(url: str, status: int, headers: Mapping[str, str], body: bytes, no
     if status == 401:
         raise TokenRejected(url)
     if status in (403, 429):
-        limited = _rate_limited(url, headers, body, now)
+        limited = _rate_limited(url, status, headers, body, now)
         if limited:
             raise limited
     if status in (404, 410, 451):
@@ -104,14 +104,14 @@ def _json(url: str, body: bytes) -> Any:
         raise Transient(url, "invalid JSON in the answer") from None
 
 
-def _rate_limited(url: str, headers: Mapping[str, str], body: bytes, now: datetime) -> RateLimited | None:
+def _rate_limited(url: str, status: int, headers: Mapping[str, str], body: bytes, now: datetime) -> RateLimited | None:
     retry_after = headers.get("retry-after")
     if retry_after is not None:
         return RateLimited(url, _retry_after(retry_after, now), secondary=True)
     limit = rate_limit(headers)
     if limit is not None and limit.remaining == 0:
         return RateLimited(url, limit.reset_at, secondary=False)
-    if "rate limit" in _message(body).lower():
+    if status == 429 or "rate limit" in _message(body).lower():
         return RateLimited(url, now + SECONDARY_LIMIT_DEFAULT_WAIT, secondary=True)
     return None
 

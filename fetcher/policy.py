@@ -12,7 +12,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+from tenacity import AsyncRetrying, RetryCallState
 
 from fetcher.errors import RateLimited, Transient
 
@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 # A reset time is GitHub's clock, not ours: leave a little slack.
 RESET_MARGIN = timedelta(seconds=1)
+# A limit that is still there after this many waits is not going away within this run.
+MAX_RATE_LIMIT_WAITS = 3
 
 
 def backoff_delay(attempt: int, base: float) -> float:
@@ -40,24 +42,38 @@ def retrying(
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]],
 ) -> AsyncRetrying:
+    """The retry loop for one request. Rate-limit waits and transient retries are counted apart."""
+    failures = {"transient": 0, "rate limit": 0}
+
+    def retry(state: RetryCallState) -> bool:
+        # tenacity asks this first for every failed attempt, before wait and stop: count here.
+        failure = state.outcome.exception()
+        if isinstance(failure, RateLimited):
+            failures["rate limit"] += 1
+        elif isinstance(failure, Transient):
+            failures["transient"] += 1
+        else:
+            return False
+        return True
+
     def wait(state: RetryCallState) -> float:
         failure = state.outcome.exception()
         if isinstance(failure, RateLimited):
             return rate_limit_delay(failure, clock())
-        return backoff_delay(state.attempt_number, backoff)
+        return backoff_delay(failures["transient"], backoff)
 
     def stop(state: RetryCallState) -> bool:
         failure = state.outcome.exception()
         if isinstance(failure, RateLimited):
             too_long = rate_limit_delay(failure, clock()) > max_rate_limit_wait.total_seconds()
-            return too_long or state.attempt_number > retries
-        return state.attempt_number > retries
+            return too_long or failures["rate limit"] > MAX_RATE_LIMIT_WAITS
+        return failures["transient"] > retries
 
     def before_sleep(state: RetryCallState) -> None:
         log.info("retrying in %.1fs: %s", state.upcoming_sleep, state.outcome.exception())
 
     return AsyncRetrying(
-        retry=retry_if_exception_type((Transient, RateLimited)),
+        retry=retry,
         wait=wait,
         stop=stop,
         sleep=sleep,

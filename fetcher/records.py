@@ -97,6 +97,10 @@ def parse_datetime(text: str) -> datetime:
         raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
     if value.tzinfo is None:
         raise ValueError(f"{text!r} has no UTC offset")
+    try:
+        value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range in UTC") from None
     return value
 
 
@@ -114,10 +118,10 @@ def validate(record: object, where: str) -> dict:
         raise InputError(f"{where}: a record must be a JSON object, not {type(record).__name__}")
     if "slug" not in record:
         raise InputError(f"{where}: no slug")
+    where = f"{where} (slug {record['slug']!r})"
     unknown = sorted(set(record) - set(API_FIELDS))
     if unknown:
         raise InputError(f"{where}: unknown field {', '.join(unknown)}")
-    where = f"{where} (slug {record['slug']!r})"
     for field, value in record.items():
         problem = _check_type(field, value)
         if problem:

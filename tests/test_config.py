@@ -1,0 +1,275 @@
+"""config: config.toml plus built-in defaults, checked key by key."""
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from dateutil import tz
+
+from fetcher import config
+from fetcher.errors import ConfigError
+
+SHIPPED = Path(__file__).resolve().parent.parent / "config.toml"
+
+
+@pytest.fixture(autouse=True)
+def no_config_env(monkeypatch):
+    monkeypatch.delenv("FETCHER_CONFIG", raising=False)
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_error(text: str, tmp_path: Path) -> str:
+    path = write(tmp_path / "bad.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        config.load(str(path))
+    return str(caught.value)
+
+
+def test_built_in_defaults_when_there_is_no_config_toml(in_tmp):
+    loaded = config.load()
+    assert loaded == config.Config(
+        source="built-in defaults",
+        store_path=in_tmp / "packages.db",
+        github_api_url="https://api.github.com",
+        github_graphql_url="https://api.github.com/graphql",
+        github_token_env="GITHUB_TOKEN",
+        pypi_url="https://pypi.org",
+        concurrency=16,
+        stale_after=timedelta(hours=24),
+        max_rate_limit_wait=timedelta(minutes=15),
+        timeout=20,
+        retries=4,
+        backoff=1.0,
+        timezone=tz.UTC,
+    )
+
+
+def test_config_toml_in_the_working_directory_is_read(in_tmp):
+    write(in_tmp / "config.toml", "[sync]\nconcurrency = 3\n")
+    loaded = config.load()
+    assert loaded.source == "config.toml"
+    assert loaded.concurrency == 3
+
+
+def test_a_named_file_that_is_missing_is_an_error(in_tmp):
+    with pytest.raises(ConfigError) as caught:
+        config.load("nowhere/fetcher.toml")
+    assert str(caught.value) == "nowhere/fetcher.toml: config file not found"
+    assert caught.value.exit_code == 2
+
+
+def test_fetcher_config_env_is_honoured(in_tmp, monkeypatch):
+    path = write(in_tmp / "elsewhere.toml", '[sync]\nstale_after = "7d"\n')
+    write(in_tmp / "config.toml", '[sync]\nstale_after = "90s"\n')
+    monkeypatch.setenv("FETCHER_CONFIG", str(path))
+    loaded = config.load()
+    assert loaded.source == str(path)
+    assert loaded.stale_after == timedelta(days=7)
+
+
+def test_fetcher_config_env_naming_a_missing_file_is_an_error(in_tmp, monkeypatch):
+    monkeypatch.setenv("FETCHER_CONFIG", str(in_tmp / "gone.toml"))
+    with pytest.raises(ConfigError) as caught:
+        config.load()
+    assert str(caught.value) == f"{in_tmp / 'gone.toml'}: config file not found"
+
+
+def test_explicit_file_wins_over_fetcher_config(in_tmp, monkeypatch):
+    monkeypatch.setenv("FETCHER_CONFIG", str(write(in_tmp / "env.toml", "[http]\nretries = 1\n")))
+    explicit = write(in_tmp / "explicit.toml", "[http]\nretries = 2\n")
+    assert config.load(str(explicit)).retries == 2
+
+
+def test_shipped_config_equals_the_defaults(in_tmp):
+    shipped = config.load(str(SHIPPED))
+    defaults = config.load()
+    assert shipped.source == str(SHIPPED)
+    assert shipped.store_path == SHIPPED.parent / "packages.db"
+    assert dataclasses.replace(shipped, source=defaults.source, store_path=defaults.store_path) == defaults
+
+
+def test_relative_store_path_is_relative_to_the_config_files_directory(tmp_path, monkeypatch):
+    conf_dir = tmp_path / "etc"
+    conf_dir.mkdir()
+    elsewhere = tmp_path / "run"
+    elsewhere.mkdir()
+    write(conf_dir / "fetcher.toml", '[store]\npath = "data/packages.db"\n')
+    monkeypatch.chdir(elsewhere)
+    assert config.load("../etc/fetcher.toml").store_path == conf_dir / "data" / "packages.db"
+
+
+def test_absolute_store_path_is_kept(tmp_path):
+    path = write(tmp_path / "c.toml", f'[store]\npath = "{tmp_path / "x" / "p.db"}"\n')
+    assert config.load(str(path)).store_path == tmp_path / "x" / "p.db"
+
+
+def test_every_key_is_read(tmp_path):
+    path = write(
+        tmp_path / "c.toml",
+        '[github]\napi_url = "https://ghe.example.com/api/v3/"\ngraphql_url = "https://ghe.example.com/api/graphql"\n'
+        'token_env = "GHE_TOKEN"\n[pypi]\nurl = "http://127.0.0.1:9000/"\n'
+        '[sync]\nconcurrency = 2\nstale_after = "90s"\nmax_rate_limit_wait = "1.5h"\n'
+        '[http]\ntimeout = 2.5\nretries = 0\nbackoff = 0\n[output]\ntimezone = "America/New_York"\n',
+    )
+    loaded = config.load(str(path))
+    assert loaded.github_api_url == "https://ghe.example.com/api/v3"
+    assert loaded.github_graphql_url == "https://ghe.example.com/api/graphql"
+    assert loaded.github_token_env == "GHE_TOKEN"
+    assert loaded.pypi_url == "http://127.0.0.1:9000"
+    assert loaded.concurrency == 2
+    assert loaded.stale_after == timedelta(seconds=90)
+    assert loaded.max_rate_limit_wait == timedelta(minutes=90)
+    assert loaded.timeout == 2.5
+    assert loaded.retries == 0
+    assert loaded.backoff == 0.0 and isinstance(loaded.backoff, float)
+    assert loaded.timezone == tz.gettz("America/New_York")
+
+
+def test_github_token_is_read_from_the_named_variable(tmp_path, monkeypatch):
+    path = write(tmp_path / "c.toml", '[github]\ntoken_env = "MY_TOKEN"\n')
+    loaded = config.load(str(path))
+    monkeypatch.delenv("MY_TOKEN", raising=False)
+    assert loaded.github_token() is None
+    monkeypatch.setenv("MY_TOKEN", "")
+    assert loaded.github_token() is None
+    monkeypatch.setenv("MY_TOKEN", "ghp_abc")
+    assert loaded.github_token() == "ghp_abc"
+
+
+def test_unknown_section(tmp_path):
+    message = load_error('[sync]\nconcurrency = 2\n\n[outptu]\ntimezone = "UTC"\n', tmp_path)
+    assert message == f"{tmp_path / 'bad.toml'}, line 4: unknown section [outptu]"
+
+
+def test_unknown_key_names_file_section_key_and_line(tmp_path):
+    message = load_error("# comment\n[http]\ntimeout = 5\nretry = 3\n", tmp_path)
+    assert message == f"{tmp_path / 'bad.toml'}, line 4: unknown key http.retry"
+
+
+def test_a_key_of_another_section_is_unknown_here(tmp_path):
+    message = load_error("[sync]\nconcurrency = 2\n[http]\nconcurrency = 2\n", tmp_path)
+    assert message == f"{tmp_path / 'bad.toml'}, line 4: unknown key http.concurrency"
+
+
+def test_a_section_given_as_a_value(tmp_path):
+    message = load_error("sync = 3\n", tmp_path)
+    assert message == f"{tmp_path / 'bad.toml'}, line 1: sync must be a [section]"
+
+
+@pytest.mark.parametrize(
+    "text, line, expected",
+    [
+        ('[sync]\nconcurrency = "16"\n', 2, "sync.concurrency must be an int, not '16'"),
+        ("[sync]\nconcurrency = 16.0\n", 2, "sync.concurrency must be an int, not 16.0"),
+        ("[sync]\nconcurrency = true\n", 2, "sync.concurrency must be an int, not True"),
+        ("[http]\n\ntimeout = true\n", 3, "http.timeout must be an int or float, not True"),
+        ('[http]\ntimeout = "20"\n', 2, "http.timeout must be an int or float, not '20'"),
+        ("[sync]\nstale_after = 24\n", 2, "sync.stale_after must be a str, not 24"),
+        ("[store]\npath = 1\n", 2, "store.path must be a str, not 1"),
+        ('[output]\ntimezone = ["UTC"]\n', 2, "output.timezone must be a str, not ['UTC']"),
+    ],
+)
+def test_wrong_type(tmp_path, text, line, expected):
+    assert load_error(text, tmp_path) == f"{tmp_path / 'bad.toml'}, line {line}: {expected}"
+
+
+def test_malformed_toml_names_file_and_line(tmp_path):
+    message = load_error("[sync]\nconcurrency = 16\nstale_after = \n", tmp_path)
+    assert message.startswith(f"{tmp_path / 'bad.toml'}: invalid TOML: ")
+    assert "line 3" in message
+
+
+def test_unclosed_section_header_is_malformed(tmp_path):
+    message = load_error("[http]\nretries = 1\n[sync\n", tmp_path)
+    assert message.startswith(f"{tmp_path / 'bad.toml'}: invalid TOML: ")
+    assert "line 3" in message
+
+
+def test_a_file_that_is_not_utf8_cannot_be_read(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[github]\ntoken_env = "\xe9"\n')
+    with pytest.raises(ConfigError) as caught:
+        config.load(str(path))
+    assert str(caught.value).startswith(f"{path}: cannot read: ")
+
+
+@pytest.mark.parametrize("key", ["stale_after", "max_rate_limit_wait"])
+@pytest.mark.parametrize("value", ["15 minutes", "x", "", "15", "-5m", "1w"])
+def test_bad_duration(tmp_path, key, value):
+    message = load_error(f'[sync]\n{key} = "{value}"\n', tmp_path)
+    assert message == (
+        f"{tmp_path / 'bad.toml'}: sync.{key}: {value!r} is not a duration like 90s, 15m, 24h or 7d"
+    )
+
+
+def test_unknown_time_zone(tmp_path):
+    message = load_error('[output]\ntimezone = "Mars/Olympus_Mons"\n', tmp_path)
+    assert message == f"{tmp_path / 'bad.toml'}: output.timezone: unknown time zone 'Mars/Olympus_Mons'"
+
+
+def test_empty_time_zone_is_not_silently_the_hosts_local_zone(tmp_path):
+    # dateutil's gettz("") is the local zone of whatever machine runs the cron job.
+    message = load_error('[output]\ntimezone = ""\n', tmp_path)
+    assert message == f"{tmp_path / 'bad.toml'}: output.timezone: unknown time zone ''"
+
+
+@pytest.mark.parametrize("name", ["UTC", "utc"])
+def test_utc_by_any_case(tmp_path, name):
+    path = write(tmp_path / "c.toml", f'[output]\ntimezone = "{name}"\n')
+    assert config.load(str(path)).timezone is tz.UTC
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("[sync]\nconcurrency = 0\n", "sync.concurrency must be at least 1, not 0"),
+        ("[http]\nretries = -1\n", "http.retries must be at least 0, not -1"),
+        ("[http]\ntimeout = 0\n", "http.timeout must be at least 0.1, not 0"),
+        ("[http]\nbackoff = -0.5\n", "http.backoff must be at least 0, not -0.5"),
+    ],
+)
+def test_values_below_their_minimum(tmp_path, text, expected):
+    assert load_error(text, tmp_path) == f"{tmp_path / 'bad.toml'}: {expected}"
+
+
+@pytest.mark.parametrize(
+    "section, key, value",
+    [("github", "api_url", "api.github.com"), ("github", "graphql_url", "ftp://x/graphql"), ("pypi", "url", "")],
+)
+def test_urls_must_be_http(tmp_path, section, key, value):
+    message = load_error(f'[{section}]\n{key} = "{value}"\n', tmp_path)
+    assert message == f"{tmp_path / 'bad.toml'}: {section}.{key} must be an http(s) URL, not {value!r}"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("90s", timedelta(seconds=90)),
+        ("15m", timedelta(minutes=15)),
+        ("24h", timedelta(hours=24)),
+        ("7d", timedelta(days=7)),
+        ("0s", timedelta(0)),
+        ("1.5h", timedelta(minutes=90)),
+        (" 10 m ", timedelta(minutes=10)),
+    ],
+)
+def test_parse_duration(text, expected):
+    assert config.parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["15 minutes", "x", "", "15", "m", "1w", "-1s", "15M"])
+def test_parse_duration_refuses(text):
+    with pytest.raises(ValueError) as caught:
+        config.parse_duration(text)
+    assert str(caught.value) == f"{text!r} is not a duration like 90s, 15m, 24h or 7d"
