@@ -38,6 +38,20 @@ CREATE TABLE IF NOT EXISTS fetch_state (
     note                 TEXT        -- why part of the record was left as it was
 );
 
+-- What each GitHub or PyPI resource answered last time, per package: its
+-- validators (ETag, Last-Modified) for conditional requests, and the part of
+-- the record it gave, so a 304 (which GitHub does not charge) or an unchanged
+-- pushedAt can stand in for a full answer.
+CREATE TABLE IF NOT EXISTS resource_cache (
+    package_id    INTEGER NOT NULL REFERENCES package (id) ON DELETE CASCADE,
+    resource      TEXT NOT NULL,    -- repo, commits, contributors, participation, pypi
+    etag          TEXT,
+    last_modified TEXT,
+    value         TEXT NOT NULL,    -- JSON
+    fetched_at    TEXT NOT NULL,
+    PRIMARY KEY (package_id, resource)
+);
+
 -- One row per sync or refresh: what it did, for a person or a dashboard.
 CREATE TABLE IF NOT EXISTS sync_run (
     id         INTEGER PRIMARY KEY,
@@ -50,7 +64,10 @@ CREATE TABLE IF NOT EXISTS sync_run (
     failed     INTEGER NOT NULL,
     skipped    INTEGER NOT NULL,
     pending    INTEGER NOT NULL,
-    requests   INTEGER NOT NULL,
+    requests   INTEGER NOT NULL,   -- every request sent, GitHub and PyPI, retries included
+    not_modified INTEGER NOT NULL, -- of those, answered 304 (free)
+    graphql_points INTEGER NOT NULL,
+    points     INTEGER NOT NULL,   -- GitHub rate-limit points spent: REST answers but 304s, plus GraphQL cost
     seconds    REAL NOT NULL,
     stopped    TEXT        -- why the run ended early, NULL when it finished
 );

@@ -20,6 +20,8 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
         "api_url": ("https://api.github.com", (str,)),
         "graphql_url": ("https://api.github.com/graphql", (str,)),
         "token_env": ("GITHUB_TOKEN", (str,)),
+        "graphql": (True, (bool,)),
+        "pace": (True, (bool,)),
     },
     "pypi": {"url": ("https://pypi.org", (str,))},
     "sync": {
@@ -54,6 +56,8 @@ class Config:
     github_api_url: str
     github_graphql_url: str
     github_token_env: str
+    graphql: bool
+    pace: bool
     pypi_url: str
     concurrency: int
     stale_after: timedelta
@@ -105,7 +109,7 @@ def _check_keys(data: dict, text: str, source: str) -> None:
             if key not in DEFAULTS[section]:
                 raise ConfigError(f"{source}{_line(text, section, key)}: unknown key {section}.{key}")
             default, types = DEFAULTS[section][key]
-            if isinstance(value, bool) or not isinstance(value, types):
+            if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
                 wanted = " or ".join(t.__name__ for t in types)
                 raise ConfigError(
                     f"{source}{_line(text, section, key)}: {section}.{key} must be {_article(wanted)}, "
@@ -143,6 +147,8 @@ def _build(data: dict, source: str, base: Path) -> Config:
         github_api_url=get("github", "api_url").rstrip("/"),
         github_graphql_url=get("github", "graphql_url"),
         github_token_env=get("github", "token_env"),
+        graphql=get("github", "graphql"),
+        pace=get("github", "pace"),
         pypi_url=get("pypi", "url").rstrip("/"),
         concurrency=positive("sync", "concurrency", 1),
         stale_after=duration("sync", "stale_after"),

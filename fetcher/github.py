@@ -1,79 +1,175 @@
-"""Ask GitHub's REST API for what a record needs; return the answers as they came.
+"""Ask GitHub for what a record needs, spending as few rate-limit points as the answers allow.
 
-Four resources per repository: the repository itself (forks, stars,
-description, canonical name), its contributors (every page), its weekly
-participation and its newest commit. What they mean is `normalize`'s job.
+Repository metadata comes in batches through GraphQL (one point per hundred
+repositories) or, without it, from REST with conditional requests (a 304 is
+free). Contributors, weekly counts and the newest commit cannot change
+without a push, so they are asked again only when pushedAt moved, and then
+conditionally. The weekly counts are asked first: a 202 starts GitHub
+computing them while the rest is fetched, and the retries come back later.
 """
 
 import asyncio
 from dataclasses import dataclass
-from typing import Awaitable
+from datetime import datetime
+from functools import partial
+from typing import Awaitable, Callable
 
-from fetcher.errors import EmptyRepository, StatsPending, TokenRejected, RateLimited, Unreachable
-from fetcher.http import Http
+from fetcher import graphql, normalize
+from fetcher.errors import EmptyRepository, RateLimited, StatsPending, TokenRejected, Unreachable
+from fetcher.http import Http, Validators
 from fetcher.interpret import Answer, next_link
+from fetcher.pieces import Cached, for_repo, unchanged_since_push
 from fetcher.urls import RepoRef
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
 
 @dataclass(frozen=True)
-class RepoAnswers:
-    repository: Answer
-    contributor_pages: list[Answer]  # empty for an empty repository (204)
-    participation: Answer | None  # None while GitHub is still computing it
-    newest_commit: Answer | None  # None for an empty repository (409)
+class RepoFetch:
+    """What GitHub said of one repository: the pieces, fresh or still true from last time."""
+
+    repo: dict
+    last_updated: str | None
+    contributor_pages: list[list[str]]
+    weeks: Cached | None  # None: GitHub is still computing them and none were kept
+    pending: bool  # the weekly counts were still being computed after every ask
+    updates: dict[str, Cached]  # resource -> piece to keep for next time
 
 
 class GitHub:
-    def __init__(self, http: Http, api_url: str, token: str | None):
+    def __init__(self, http: Http, api_url: str, graphql_url: str, token: str | None, clock: Callable[[], datetime]):
         self._http = http
         self._api_url = api_url
+        self._graphql_url = graphql_url
+        self._clock = clock
         self._headers = dict(API_HEADERS)
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
 
-    async def _get(self, url: str) -> Answer:
-        return await self._http.get(url, self._headers)
+    # -- GraphQL ---------------------------------------------------------------
 
-    async def repository(self, ref: RepoRef) -> Answer:
-        # A renamed or transferred repository answers 301; the client follows
-        # it, and the body names the repository as it is now.
-        return await self._get(f"{self._api_url}/repos/{ref.full_name}")
+    async def repo_batch(self, refs: list[RepoRef]) -> list[dict | Exception]:
+        """Metadata for up to graphql.BATCH_SIZE repositories in one query; a failure per repo where one failed."""
+        cost, results = await self._http.post(
+            self._graphql_url,
+            kind="graphql",
+            headers=self._headers,
+            json=graphql.build_query(refs),
+            read=partial(self._read_batch, refs),
+        )
+        self._http.counts.graphql_points += cost
+        return results
 
-    async def contributor_pages(self, full_name: str) -> list[Answer]:
-        pages = []
-        url: str | None = f"{self._api_url}/repos/{full_name}/contributors?per_page=100"
-        while url:
-            answer = await self._get(url)
-            if answer.status == 204:
-                break
-            pages.append(answer)
-            url = next_link(answer.headers)
-        return pages
+    def _read_batch(self, refs: list[RepoRef], answer: Answer) -> tuple[int, list[dict | Exception]]:
+        return graphql.query_cost(answer), graphql.parse_batch(answer, refs, self._clock())
 
-    async def participation(self, full_name: str) -> Answer | None:
+    # -- one repository ---------------------------------------------------------
+
+    async def fetch_repo(self, ref: RepoRef, meta: dict | Exception | None, cache: dict[str, Cached]) -> RepoFetch:
+        """Everything a record needs from GitHub; `meta` from a GraphQL batch, or None to ask REST."""
+        key = ref.full_name.lower()
+        cached = {resource: for_repo(piece, key) for resource, piece in cache.items()}
+        updates: dict[str, Cached] = {}
+        if isinstance(meta, Exception):
+            raise meta
+        if meta is None:
+            piece = await self._conditional("repo", f"/repos/{ref.full_name}", cached.get("repo"), key,
+                                            normalize.repo_piece)
+            updates["repo"] = piece
+            meta = piece.value
+        pushed_at = meta["pushed_at"]
+        full_name = meta["full_name"] or ref.full_name  # ask under the current name: no redirect per request
+
+        weeks = cached.get("participation")
+        asking = None
+        if not unchanged_since_push(weeks, pushed_at):
+            # Asked first, so a 202 starts GitHub computing while the rest is fetched; its
+            # retries come back after the backoff, never hammering.
+            asking = asyncio.ensure_future(self._participation(full_name, weeks, key, pushed_at))
         try:
-            return await self._get(f"{self._api_url}/repos/{full_name}/stats/participation")
+            contributors = cached.get("contributors")
+            if not unchanged_since_push(contributors, pushed_at):
+                contributors = await self._contributors(full_name, contributors, key, pushed_at)
+                updates["contributors"] = contributors
+            if "last_updated" in meta:
+                last_updated = meta["last_updated"]
+            else:
+                commits = cached.get("commits")
+                if not unchanged_since_push(commits, pushed_at):
+                    commits = await self._commits(full_name, commits, key, pushed_at)
+                    updates["commits"] = commits
+                last_updated = commits.value["last_updated"]
+            fresh = await asking if asking is not None else None
+        finally:
+            if asking is not None and not asking.done():
+                asking.cancel()
+        pending = asking is not None and fresh is None
+        if fresh is not None:
+            weeks = updates["participation"] = fresh
+        pages = [page["logins"] for page in contributors.value["pages"]]
+        return RepoFetch(meta, last_updated, pages, weeks, pending, updates)
+
+    async def _participation(self, full_name, cached, key, pushed_at) -> Cached | None:
+        """The weekly counts, or None when GitHub was still computing them after every retry."""
+        try:
+            return await self._conditional(
+                "participation", f"/repos/{full_name}/stats/participation", cached, key,
+                lambda answer: {"weeks": normalize.participation_weeks(answer)}, pushed_at,
+            )
         except StatsPending:
             return None
 
-    async def newest_commit(self, full_name: str) -> Answer | None:
+    async def _commits(self, full_name, cached, key, pushed_at) -> Cached:
         try:
-            return await self._get(f"{self._api_url}/repos/{full_name}/commits?per_page=1")
+            return await self._conditional(
+                "commits", f"/repos/{full_name}/commits?per_page=1", cached, key,
+                lambda answer: {"last_updated": normalize.newest_commit_date(answer)}, pushed_at,
+            )
         except EmptyRepository:
-            return None
+            return Cached({"repo": key, "pushed_at": pushed_at, "last_updated": None}, self._clock())
 
-    async def repo_answers(self, ref: RepoRef) -> RepoAnswers:
-        repository = await self.repository(ref)
-        # Ask under the current name, so a renamed repository costs one redirect, not four.
-        full_name = (repository.data or {}).get("full_name") or ref.full_name
-        contributors, participation, commit = await first_failure_wins(
-            self.contributor_pages(full_name),
-            self.participation(full_name),
-            self.newest_commit(full_name),
+    async def _contributors(self, full_name, cached, key, pushed_at) -> Cached:
+        """Every page, each asked conditionally against what that page said last time."""
+        before = {page["url"]: page for page in cached.value["pages"]} if cached else {}
+        pages = []
+        url: str | None = f"{self._api_url}/repos/{full_name}/contributors?per_page=100"
+        while url:
+            old = before.get(url)
+            validators = Validators(old.get("etag"), old.get("last_modified")) if old else None
+            answer = await self._http.get(url, kind="contributors", headers=self._headers, validators=validators)
+            if answer.status == 304 and old:
+                page = old
+            elif answer.status in (204, 304):
+                break
+            else:
+                page = {
+                    "url": url,
+                    "etag": answer.headers.get("etag"),
+                    "last_modified": answer.headers.get("last-modified"),
+                    "logins": normalize.contributor_logins(answer),
+                    "next": next_link(answer.headers),
+                }
+            pages.append(page)
+            url = page["next"]
+        return Cached({"repo": key, "pushed_at": pushed_at, "pages": pages}, self._clock())
+
+    async def _conditional(
+        self, kind: str, path: str, cached: Cached | None, key: str,
+        read: Callable[[Answer], dict], pushed_at: str | None = None,
+    ) -> Cached:
+        """GET a resource, conditionally when we hold its validators; a 304 keeps the cached piece."""
+        answer = await self._http.get(
+            f"{self._api_url}{path}", kind=kind, headers=self._headers,
+            validators=cached.validators if cached else None,
         )
-        return RepoAnswers(repository, contributors, participation, commit)
+        if answer.status == 304 and cached is not None:
+            # Unchanged, and GitHub says so for free: still true at the current pushedAt.
+            value = cached.value if kind == "repo" else {**cached.value, "pushed_at": pushed_at}
+            return Cached(value, cached.fetched_at, cached.etag, cached.last_modified)
+        value = {**read(answer), "repo": key}
+        if kind != "repo":
+            value["pushed_at"] = pushed_at
+        return Cached(value, self._clock(), answer.headers.get("etag"), answer.headers.get("last-modified"))
 
 
 # Failures that end the run outrank those that end one package.
@@ -86,8 +182,7 @@ async def first_failure_wins(*steps: Awaitable) -> list:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(step) for step in steps]
     except ExceptionGroup as failures:
-        flat = list(_leaves(failures))
-        raise min(flat, key=_rank) from None
+        raise min(_leaves(failures), key=_rank) from None
     return [task.result() for task in tasks]
 
 

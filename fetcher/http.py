@@ -1,36 +1,60 @@
-"""Send GET requests: the only module that touches the network.
+"""Send requests: the only module that touches the network.
 
 It sends, counts, and hands (status, headers, body) to `interpret`; retries
 follow `policy`. One httpx.AsyncClient per run, with at most `concurrency`
-requests in flight.
+requests in flight, paced under GitHub's secondary limits when asked to.
 """
 
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Awaitable, Callable
-from urllib.parse import urlsplit
+from typing import Awaitable, Callable, TypeVar
 
 import httpx
 
 from fetcher import __version__, policy
 from fetcher.config import Config
 from fetcher.errors import RateLimited, Transient, Unreachable
-from fetcher.interpret import Answer, interpret, lower_headers, rate_limit
+from fetcher.interpret import Answer, RateLimit, interpret, lower_headers, rate_limit
+from fetcher.pacing import MAX_CONCURRENT, Pacer
 
 USER_AGENT = f"fetcher/{__version__} (package-metadata sync worker)"
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@dataclass(frozen=True)
+class Validators:
+    """What a resource answered last time, to ask "has it changed?" for free."""
+
+    etag: str | None
+    last_modified: str | None
+
+    def headers(self) -> dict[str, str]:
+        sent = {}
+        if self.etag:
+            sent["If-None-Match"] = self.etag
+        if self.last_modified:
+            sent["If-Modified-Since"] = self.last_modified
+        return sent
+
+
 @dataclass
 class RequestCounts:
     sent: int = 0  # every request on the wire, redirect hops and retries included
     answered: int = 0  # requests that got any HTTP answer back
-    by_status: Counter = field(default_factory=Counter)
+    not_modified: int = 0
+    by_kind: Counter = field(default_factory=Counter)  # repo, contributors, …, graphql, pypi
+    rest_points: int = 0  # GitHub REST answers other than 304: each costs a point
+    graphql_points: int = 0  # the cost GitHub reports for each query
+
+    @property
+    def points(self) -> int:
+        return self.rest_points + self.graphql_points
 
 
 class Http:
@@ -42,15 +66,18 @@ class Http:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ):
+        concurrency = min(config.concurrency, MAX_CONCURRENT) if config.pace else config.concurrency
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(config.timeout),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=True,
-            limits=httpx.Limits(max_connections=config.concurrency),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             transport=transport,
         )
         self.counts = RequestCounts()
-        self._slots = asyncio.Semaphore(config.concurrency)
+        self.rate_limits: dict[str, RateLimit] = {}  # what is left of each budget, as last reported
+        self._slots = asyncio.Semaphore(concurrency)
+        self._pacer = Pacer(sleep) if config.pace else None
         self._clock = clock
         self._sleep = sleep
         self._max_rate_limit_wait = config.max_rate_limit_wait
@@ -61,47 +88,77 @@ class Http:
             clock=clock,
             sleep=sleep,
         )
-        # host -> when its rate limit resets, once a response said none is left
+        # budget group -> when its rate limit resets, once an answer said none is left
         self._paused_until: dict[str, datetime] = {}
 
-    async def get(self, url: str, headers: dict[str, str] | None = None) -> Answer:
-        """The answer to GET url, after the retries that `policy` allows; else its typed failure."""
-        return await policy.retrying(**self._retry)(self._get_once, url, headers or {})
+    async def get(
+        self,
+        url: str,
+        *,
+        kind: str,
+        headers: dict[str, str] | None = None,
+        validators: Validators | None = None,
+    ) -> Answer:
+        """The answer to GET url, after the retries `policy` allows; else its typed failure.
 
-    async def _get_once(self, url: str, headers: dict[str, str]) -> Answer:
-        await self._wait_for_rate_limit(url)
+        With `validators` the request is conditional and may come back 304.
+        """
+        sent = {**(headers or {}), **(validators.headers() if validators else {})}
+        return await self._with_retries("GET", url, kind, sent, None, None)
+
+    async def post(self, url: str, *, kind: str, headers: dict[str, str], json: dict, read: Callable[[Answer], T]) -> T:
+        """POST and read the answer with `read`, inside the retries: a failure `read` raises is retried like any."""
+        return await self._with_retries("POST", url, kind, headers, json, read)
+
+    async def _with_retries(self, *request):
+        return await policy.retrying(**self._retry)(self._send, *request)
+
+    async def _send(self, method: str, url: str, kind: str, headers: dict[str, str], json: dict | None, read):
+        group = _budget_group(kind)
+        await self._wait_for_rate_limit(group, url)
+        if self._pacer and kind != "pypi":
+            await self._pacer.wait_turn(kind)
         async with self._slots:
+            self.counts.sent += 1
+            self.counts.by_kind[kind] += 1
             try:
-                response = await self.client.get(url, headers=headers)
+                response = await self.client.request(method, url, headers=headers, json=json)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                self.counts.sent += 1
                 raise Unreachable(url, f"cannot connect: {_reason(exc)}") from None
             except httpx.TimeoutException:
-                self.counts.sent += 1
                 raise Transient(url, "timed out") from None
             except httpx.TransportError as exc:
-                self.counts.sent += 1
                 raise Transient(url, f"connection failed: {_reason(exc)}") from None
-        self.counts.sent += 1 + len(response.history)
-        self.counts.answered += 1 + len(response.history)
-        self.counts.by_status[response.status_code] += 1
-        headers_seen = lower_headers(response.headers)
-        self._note_rate_limit(url, headers_seen)
+        hops = len(response.history)
+        self.counts.sent += hops
+        self.counts.answered += 1 + hops
+        seen = lower_headers(response.headers)
+        self._account(group, response.status_code, seen, hops)
         try:
-            return interpret(str(response.url), response.status_code, headers_seen, response.content, self._clock())
+            answer = interpret(str(response.url), response.status_code, seen, response.content, self._clock())
+            return read(answer) if read else answer
         except RateLimited as limited:
-            self._paused_until[urlsplit(url).netloc] = limited.reset_at
+            self._paused_until[group] = limited.reset_at
             raise
 
-    def _note_rate_limit(self, url: str, headers: dict[str, str]) -> None:
+    def _account(self, group: str, status: int, headers: dict[str, str], hops: int) -> None:
+        if status == 304:
+            self.counts.not_modified += 1
         limit = rate_limit(headers)
-        if limit is not None and limit.remaining == 0:
-            self._paused_until[urlsplit(url).netloc] = limit.reset_at
+        if limit is None:
+            return
+        known = self.rate_limits.get(limit.resource)
+        # Answers overtake each other: the lowest count in the newest window is the truth.
+        if known is None or (limit.reset_at, -limit.remaining) >= (known.reset_at, -known.remaining):
+            self.rate_limits[limit.resource] = limit
+        if group == "core":
+            self.counts.rest_points += hops + (status != 304)
+        if limit.remaining == 0:
+            self._paused_until[group] = limit.reset_at
 
-    async def _wait_for_rate_limit(self, url: str) -> None:
-        """Once a host said its budget is spent, ask it nothing more until the reset."""
-        host = urlsplit(url).netloc
-        until = self._paused_until.get(host)
+    async def _wait_for_rate_limit(self, group: str, url: str) -> None:
+        """Once a budget is spent, ask nothing more of it until the reset."""
+        until = self._paused_until.get(group)
         if until is None:
             return
         failure = RateLimited(url, until, secondary=False)
@@ -110,11 +167,16 @@ class Http:
             raise failure
         if delay > 0:
             await self._sleep(delay)
-        if self._paused_until.get(host) == until:
-            del self._paused_until[host]
+        if self._paused_until.get(group) == until:
+            del self._paused_until[group]
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _budget_group(kind: str) -> str:
+    """GitHub keeps separate budgets for REST ("core") and GraphQL; PyPI has none we know of."""
+    return kind if kind in ("graphql", "pypi") else "core"
 
 
 def _reason(exc: Exception) -> str:

@@ -1,4 +1,4 @@
-"""Raw answers -> record fields, matching what Django Packages means by each.
+"""Answers -> pieces -> record fields, meaning what Django Packages means by each field.
 
 Pure functions. An answer of the wrong shape is a BadResponse naming its URL,
 so one odd answer fails its package instead of writing nonsense.
@@ -7,25 +7,15 @@ so one odd answer fails its package instead of writing nonsense.
 from datetime import datetime
 
 from fetcher.errors import BadResponse, InputError
-from fetcher.github import RepoAnswers
 from fetcher.interpret import Answer
 from fetcher.records import parse_datetime
-from fetcher.urls import RepoRef, parse_repo_url
+from fetcher.urls import parse_repo_url
 
 WEEKS = 52
 
 
-def repo_fields(stored_repo_url: str, answers: RepoAnswers) -> dict:
-    """Fields from GitHub; commits_over_52 is left out while GitHub is still computing it."""
-    fields = repository_fields(stored_repo_url, answers.repository)
-    fields["participants"] = participants(answers.contributor_pages)
-    fields["last_updated"] = last_updated(answers.newest_commit)
-    if answers.participation is not None:
-        fields["commits_over_52"] = commits_over_52(answers.participation)
-    return fields
-
-
-def repository_fields(stored_repo_url: str, answer: Answer) -> dict:
+def repo_piece(answer: Answer) -> dict:
+    """GET /repos/{owner}/{name} -> what the record needs of it, plus pushed_at."""
     repo = _object(answer)
     forks, stars = repo.get("forks_count"), repo.get("watchers_count")
     description, html_url = repo.get("description"), repo.get("html_url")
@@ -34,11 +24,69 @@ def repository_fields(stored_repo_url: str, answer: Answer) -> dict:
     if description is not None and not isinstance(description, str):
         raise BadResponse(answer.url, "repository description is not a string")
     return {
-        "repo_forks": forks,
-        "repo_watchers": stars,  # GitHub's watchers_count is its star count
-        "repo_description": description or "",
-        "repo_url": canonical_repo_url(stored_repo_url, html_url),
+        "full_name": repo.get("full_name") or "",
+        "html_url": html_url,
+        "forks": forks,
+        "stars": stars,  # GitHub's watchers_count is its star count
+        "description": description,
+        "pushed_at": repo.get("pushed_at"),
+        "archived": bool(repo.get("archived")),
     }
+
+
+def newest_commit_date(answer: Answer | None) -> str | None:
+    """The committer date of the newest commit on the default branch; None for an empty repository."""
+    if answer is None:
+        return None
+    try:
+        return parse_datetime(answer.data[0]["commit"]["committer"]["date"]).isoformat()
+    except (LookupError, TypeError, ValueError):
+        raise BadResponse(answer.url, "commits answer lacks the newest commit's committer date") from None
+
+
+def contributor_logins(page: Answer) -> list[str]:
+    if not isinstance(page.data, list):
+        raise BadResponse(page.url, "contributors answer is not a list")
+    return [c["login"] for c in page.data if isinstance(c, dict) and isinstance(c.get("login"), str) and c["login"]]
+
+
+def participation_weeks(answer: Answer) -> list[int]:
+    """The 52 weekly commit counts, oldest week first; [] for an empty repository (204)."""
+    if answer.status == 204:
+        return []
+    weeks = answer.data.get("all") if isinstance(answer.data, dict) else None
+    if not (isinstance(weeks, list) and len(weeks) == WEEKS and all(_is_count(w) for w in weeks)):
+        raise BadResponse(answer.url, f"participation answer lacks {WEEKS} weekly counts under 'all'")
+    return weeks
+
+
+def pypi_version(answer: Answer) -> str:
+    info = _object(answer).get("info")
+    version = info.get("version") if isinstance(info, dict) else None
+    if not isinstance(version, str) or not version:
+        raise BadResponse(answer.url, "PyPI answer lacks info.version")
+    return version
+
+
+def repo_fields(
+    stored_repo_url: str,
+    repo: dict,
+    last_updated: str | None,
+    contributor_pages: list[list[str]],
+    weeks: list[int] | None,
+) -> dict:
+    """The GitHub fields of a record; commits_over_52 is left out when `weeks` is None (still computing)."""
+    fields = {
+        "repo_forks": repo["forks"],
+        "repo_watchers": repo["stars"],
+        "repo_description": repo["description"] or "",
+        "repo_url": canonical_repo_url(stored_repo_url, repo["html_url"]),
+        "participants": participants(contributor_pages),
+        "last_updated": parse_datetime(last_updated) if last_updated else None,
+    }
+    if weeks is not None:
+        fields["commits_over_52"] = weeks
+    return fields
 
 
 def canonical_repo_url(stored: str, html_url: str) -> str:
@@ -50,46 +98,9 @@ def canonical_repo_url(stored: str, html_url: str) -> str:
     return html_url.rstrip("/") if moved else stored
 
 
-def participants(pages: list[Answer]) -> list[str]:
+def participants(pages: list[list[str]]) -> list[str]:
     """Contributor logins in GitHub's order, each once; bots are contributors too."""
-    logins: dict[str, None] = {}
-    for page in pages:
-        if not isinstance(page.data, list):
-            raise BadResponse(page.url, "contributors answer is not a list")
-        for contributor in page.data:
-            login = contributor.get("login") if isinstance(contributor, dict) else None
-            if isinstance(login, str) and login:
-                logins.setdefault(login)
-    return list(logins)
-
-
-def commits_over_52(answer: Answer) -> list[int]:
-    """The 52 weekly commit counts, oldest week first; [] for an empty repository (204)."""
-    if answer.status == 204:
-        return []
-    weeks = answer.data.get("all") if isinstance(answer.data, dict) else None
-    if not (isinstance(weeks, list) and len(weeks) == WEEKS and all(_is_count(w) for w in weeks)):
-        raise BadResponse(answer.url, f"participation answer lacks {WEEKS} weekly counts under 'all'")
-    return weeks
-
-
-def last_updated(answer: Answer | None) -> datetime | None:
-    """The committer date of the newest commit on the default branch; None for an empty repository."""
-    if answer is None:
-        return None
-    try:
-        text = answer.data[0]["commit"]["committer"]["date"]
-        return parse_datetime(text)
-    except (LookupError, TypeError, ValueError):
-        raise BadResponse(answer.url, "commits answer lacks the newest commit's committer date") from None
-
-
-def pypi_fields(answer: Answer) -> dict:
-    info = _object(answer).get("info")
-    version = info.get("version") if isinstance(info, dict) else None
-    if not isinstance(version, str) or not version:
-        raise BadResponse(answer.url, "PyPI answer lacks info.version")
-    return {"pypi_version": version}
+    return list(dict.fromkeys(login for page in pages for login in page))
 
 
 def _object(answer: Answer) -> dict:

@@ -6,6 +6,7 @@ no SQL of its own. Each package's update is its own transaction, so a crash
 loses at most the packages in flight.
 """
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,8 @@ from typing import Iterator
 import sqlite_utils
 
 from fetcher.errors import InputError, StoreError, UnknownPackage
-from fetcher.records import API_FIELDS, to_columns, to_stored_datetime
+from fetcher.pieces import Cached
+from fetcher.records import API_FIELDS, parse_datetime, to_columns, to_stored_datetime
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -104,8 +106,10 @@ class Store:
 
     # -- what a fetch wrote ----------------------------------------------------
 
-    def save_fetch(self, package_id: int, fields: dict, fetched_at: datetime, note: str | None) -> bool:
-        """Write one package's fetched fields in one transaction; True when a value changed."""
+    def save_fetch(
+        self, package_id: int, fields: dict, fetched_at: datetime, note: str | None, pieces: dict[str, Cached]
+    ) -> bool:
+        """Write one package's fields and the pieces they came from in one transaction; True when a value changed."""
         stamp = to_stored_datetime(fetched_at)
         with self.db.atomic():
             current = self._row("id = ?", package_id)
@@ -123,7 +127,27 @@ class Store:
                        consecutive_failures = 0, note = excluded.note""",
                 [package_id, stamp, note],
             )
+            for resource, piece in pieces.items():
+                self.db.execute(
+                    """INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at)
+                       VALUES (?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (package_id, resource) DO UPDATE SET
+                           etag = excluded.etag, last_modified = excluded.last_modified,
+                           value = excluded.value, fetched_at = excluded.fetched_at""",
+                    [package_id, resource, piece.etag, piece.last_modified,
+                     json.dumps(piece.value, ensure_ascii=False), to_stored_datetime(piece.fetched_at)],
+                )
         return bool(changes)
+
+    def cached_pieces(self, package_id: int) -> dict[str, Cached]:
+        """What each resource gave this package last time, by resource name."""
+        rows = self.db.query("SELECT * FROM resource_cache WHERE package_id = ?", [package_id])
+        return {
+            row["resource"]: Cached(
+                json.loads(row["value"]), parse_datetime(row["fetched_at"]), row["etag"], row["last_modified"]
+            )
+            for row in rows
+        }
 
     def record_failure(self, package_id: int, message: str, at: datetime) -> None:
         """Keep every field as it was; note the error and count it."""

@@ -1,10 +1,12 @@
 """Fetch packages and write what came back: the only place that knows the order.
 
-For each package: plan what to ask (GitHub repository or not, PyPI or not),
-fetch both concurrently, normalize, write in one transaction. A failure that
-belongs to one package is recorded on it and the run goes on; a failure that
-would fail every package (token rejected, rate limit beyond the allowed wait,
-network down) stops the run, keeping everything already written.
+Packages go through in batches: one GraphQL query brings the metadata of a
+batch (or REST does, per package, when GraphQL is off or unavailable), then
+each package fetches what changed (GitHub pieces, PyPI) and is written in
+its own transaction. A failure that belongs to one package is recorded on it
+and the run goes on; one that would fail every package (token rejected, rate
+limit beyond the allowed wait, network down) stops the run, keeping
+everything already written.
 """
 
 import asyncio
@@ -12,32 +14,30 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import islice
 from typing import Awaitable, Callable
 
 import httpx
 
-from fetcher import normalize
+from fetcher import graphql, normalize
 from fetcher.config import Config
-from fetcher.errors import (
-    Failure,
-    InputError,
-    RateLimited,
-    RunStopped,
-    TokenRejected,
-    Unreachable,
-)
+from fetcher.errors import Failure, InputError, RateLimited, RunStopped, TokenRejected, Unreachable
 from fetcher.github import GitHub, first_failure_wins
 from fetcher.http import Http, utcnow
+from fetcher.pieces import shift_weeks
 from fetcher.pypi import PyPI
 from fetcher.records import to_stored_datetime
 from fetcher.store import Store
-from fetcher.urls import github_hosts, parse_repo_url, pypi_name
+from fetcher.urls import RepoRef, github_hosts, parse_repo_url, pypi_name
 
 log = logging.getLogger(__name__)
 
 SYNCED, UNCHANGED, FAILED, SKIPPED = "synced", "unchanged", "failed", "skipped"
 SPARKLINE_PENDING = "sparkline not updated: GitHub was still computing it"
+# Packages in progress per request slot: a package waiting to ask GitHub again
+# about a 202 holds no slot, so more packages than slots keep the slots busy.
+PACKAGES_PER_SLOT = 4
 
 
 @dataclass
@@ -50,6 +50,10 @@ class RunReport:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (slug, reason)
     skips: Counter = field(default_factory=Counter)  # reason -> packages
     requests: int = 0
+    not_modified: int = 0
+    points: int = 0
+    graphql_points: int = 0
+    points_left: int | None = None
     seconds: float = 0.0
     stopped: str | None = None  # why the run ended early
 
@@ -68,7 +72,10 @@ class RunReport:
             line += " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(self.skips.items())) + ")"
         if self.pending:
             line += f"; {self.pending} sparkline{'s' if self.pending != 1 else ''} still computing on GitHub, kept"
-        line += f"; {self.requests} requests"
+        line += f"; {self.requests} requests ({self.not_modified} not modified)"
+        line += f"; {self.points} GitHub points ({self.graphql_points} GraphQL)"
+        if self.points_left is not None:
+            line += f", {self.points_left} REST points left"
         if self.stopped:
             line += f"; stopped early: {self.stopped}"
         return line
@@ -85,16 +92,12 @@ class RunReport:
             "skipped": self.outcomes[SKIPPED],
             "pending": self.pending,
             "requests": self.requests,
+            "not_modified": self.not_modified,
+            "graphql_points": self.graphql_points,
+            "points": self.points,
             "seconds": round(self.seconds, 3),
             "stopped": self.stopped,
         }
-
-
-@dataclass(frozen=True)
-class Fetched:
-    fields: dict
-    skipped: str | None  # why GitHub was not asked, if it was not
-    note: str | None
 
 
 def run(
@@ -121,91 +124,149 @@ def run(
 async def _run(store, packages, config, report, clock, sleep, transport) -> None:
     http = Http(config, clock=clock, sleep=sleep, transport=transport)
     syncer = _Syncer(store, config, http, report, clock)
-    queue = iter(packages)
+    workers = min(config.concurrency * PACKAGES_PER_SLOT, len(packages))
+    queue: asyncio.Queue = asyncio.Queue(maxsize=graphql.BATCH_SIZE)
 
-    async def worker() -> None:
-        for package in queue:  # the workers share one iterator: each takes the next package
-            await syncer.sync_one(package)
+    async def produce() -> None:
+        # Metadata for the next batch is asked while the packages of this one are fetched.
+        for batch in batched(packages, graphql.BATCH_SIZE):
+            metadata = await syncer.metadata(batch)
+            for package in batch:
+                await queue.put((package, metadata.get(package["id"])))
+        for _ in range(workers):
+            await queue.put(None)
+
+    async def work() -> None:
+        while (item := await queue.get()) is not None:
+            await syncer.sync_one(*item)
 
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(min(config.concurrency, len(packages))):
-                group.create_task(worker())
+            group.create_task(produce())
+            for _ in range(workers):
+                group.create_task(work())
     except ExceptionGroup as failures:
-        # The first worker to stop the run cancels the others: their packages stay as they were.
+        # The first task to stop the run cancels the others: their packages stay as they were.
         reason = next((exc for exc in failures.exceptions if isinstance(exc, RunStopped)), None)
         if reason is None:
             raise failures.exceptions[0] from None
         report.stopped = str(reason)
     finally:
-        report.requests = http.counts.sent
+        counts = http.counts
+        report.requests, report.not_modified = counts.sent, counts.not_modified
+        report.points, report.graphql_points = counts.points, counts.graphql_points
+        core = http.rate_limits.get("core")
+        report.points_left = core.remaining if core else None
         await http.aclose()
+
+
+@dataclass(frozen=True)
+class Plan:
+    repo: RepoRef | None
+    skipped: str | None  # why GitHub is not asked, when it is not
 
 
 class _Syncer:
     def __init__(self, store: Store, config: Config, http: Http, report: RunReport, clock):
+        token = config.github_token()
         self.store = store
         self.http = http
         self.report = report
         self.clock = clock
         self.max_wait = config.max_rate_limit_wait
-        self.github = GitHub(http, config.github_api_url, config.github_token())
-        self.pypi = PyPI(http, config.pypi_url)
+        self.github = GitHub(http, config.github_api_url, config.github_graphql_url, token, clock)
+        self.pypi = PyPI(http, config.pypi_url, clock)
         self.github_hosts = github_hosts(config.github_api_url)
+        # GitHub's GraphQL API answers only with a token.
+        self.use_graphql = config.graphql and token is not None
 
-    async def sync_one(self, package: dict) -> None:
+    async def metadata(self, batch: tuple[dict, ...]) -> dict[int, dict | Exception]:
+        """package id -> GraphQL metadata (or its failure); empty when REST must be asked instead."""
+        if not self.use_graphql:
+            return {}
+        planned = [(package["id"], self.plan(package).repo) for package in batch]
+        wanted = [(package_id, ref) for package_id, ref in planned if ref is not None]
+        if not wanted:
+            return {}
+        try:
+            results = await self.github.repo_batch([ref for _, ref in wanted])
+        except (TokenRejected, RateLimited) as failure:
+            self._stop_for(failure)
+        except Failure as failure:
+            if isinstance(failure, Unreachable) and not self.http.counts.answered:
+                self._stop_for(failure)
+            log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
+            self.use_graphql = False
+            return {}
+        return {package_id: result for (package_id, _), result in zip(wanted, results)}
+
+    def plan(self, package: dict) -> Plan:
+        if not package["repo_url"]:
+            return Plan(None, "no repo_url")
+        try:
+            ref = parse_repo_url(package["repo_url"])
+        except InputError:
+            return Plan(None, None)  # fetch() meets the same error and fails the package with it
+        if ref.host not in self.github_hosts:
+            return Plan(None, "unsupported host")
+        return Plan(ref, None)
+
+    async def sync_one(self, package: dict, meta: dict | Exception | None) -> None:
         slug = package["slug"]
         try:
-            fetched = await self.fetch(package)
-        except RateLimited as limited:
-            raise RunStopped(
-                f"{limited}, beyond sync.max_rate_limit_wait ({_duration(self.max_wait)}); re-run after the reset"
-            ) from None
-        except Unreachable as unreachable:
-            if self.http.counts.answered == 0:
-                raise RunStopped(f"network down? {unreachable}") from None
-            self._fail(package, str(unreachable))
-            return
+            fields, pieces, note, skipped = await self.fetch(package, meta)
+        except (TokenRejected, RateLimited, Unreachable) as failure:
+            if isinstance(failure, Unreachable) and self.http.counts.answered:
+                self._fail(package, str(failure))
+                return
+            self._stop_for(failure)
         except (Failure, InputError) as failure:
-            if isinstance(failure, TokenRejected):
-                raise
             self._fail(package, str(failure))
             return
-        changed = self.store.save_fetch(package["id"], fetched.fields, self.clock(), fetched.note)
-        if fetched.skipped:
+        changed = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces)
+        if skipped:
             self.report.outcomes[SKIPPED] += 1
-            self.report.skips[fetched.skipped] += 1
+            self.report.skips[skipped] += 1
         else:
             self.report.outcomes[SYNCED if changed else UNCHANGED] += 1
-        if fetched.note == SPARKLINE_PENDING:
+        if note == SPARKLINE_PENDING:
             self.report.pending += 1
         log.info("%s: %s", slug, "changed" if changed else "unchanged")
 
-    async def fetch(self, package: dict) -> Fetched:
+    async def fetch(self, package: dict, meta):
         """Everything a package's record needs, or the failure that stops it being written."""
-        repo_ref, skipped = self._plan_repo(package["repo_url"])
+        plan = self.plan(package)
+        if plan.repo is None and plan.skipped is None:
+            parse_repo_url(package["repo_url"])  # raises the InputError that explains it
         name = pypi_name(package["pypi_url"])
-        repo_step = self.github.repo_answers(repo_ref) if repo_ref else _nothing()
-        pypi_step = self.pypi.project(name) if name else _nothing()
-        repo_answers, pypi_answer = await first_failure_wins(repo_step, pypi_step)
-        fields, note = {}, None
-        if repo_answers is not None:
-            fields.update(normalize.repo_fields(package["repo_url"], repo_answers))
-            if repo_answers.participation is None:
+        cache = self.store.cached_pieces(package["id"])
+        repo_step = self.github.fetch_repo(plan.repo, meta, cache) if plan.repo else _nothing()
+        pypi_step = self.pypi.project(name, cache.get("pypi")) if name else _nothing()
+        repo, pypi = await first_failure_wins(repo_step, pypi_step)
+        fields, pieces, note = {}, {}, None
+        if repo is not None:
+            weeks = repo.weeks and shift_weeks(repo.weeks.value["weeks"], repo.weeks.fetched_at, self.clock())
+            fields.update(normalize.repo_fields(
+                package["repo_url"], repo.repo, repo.last_updated, repo.contributor_pages, weeks))
+            pieces.update(repo.updates)
+            if repo.pending:
                 note = SPARKLINE_PENDING
-        if pypi_answer is not None:
-            fields.update(normalize.pypi_fields(pypi_answer))
-        if skipped:
-            note = f"GitHub not asked: {skipped}"
-        return Fetched(fields, skipped, note)
+        if pypi is not None:
+            fields["pypi_version"] = pypi.value["version"]
+            pieces["pypi"] = pypi
+        if plan.skipped:
+            note = f"GitHub not asked: {plan.skipped}"
+        return fields, pieces, note, plan.skipped
 
-    def _plan_repo(self, repo_url: str):
-        if not repo_url:
-            return None, "no repo_url"
-        ref = parse_repo_url(repo_url)
-        if ref.host not in self.github_hosts:
-            return None, "unsupported host"
-        return ref, None
+    def _stop_for(self, failure: Failure):
+        """Raise what a failure that concerns the whole run means for it."""
+        if isinstance(failure, TokenRejected):
+            raise failure
+        if isinstance(failure, RateLimited):
+            raise RunStopped(
+                f"{failure}, beyond sync.max_rate_limit_wait ({_duration(self.max_wait)}); re-run after the reset"
+            ) from None
+        raise RunStopped(f"network down? {failure}") from None
 
     def _fail(self, package: dict, reason: str) -> None:
         self.store.record_failure(package["id"], reason, self.clock())
@@ -214,11 +275,17 @@ class _Syncer:
         log.info("%s: failed: %s", package["slug"], reason)
 
 
+def batched(items: list, size: int):
+    iterator = iter(items)
+    while batch := tuple(islice(iterator, size)):
+        yield batch
+
+
 async def _nothing() -> None:
     return None
 
 
-def _duration(delta) -> str:
+def _duration(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:

@@ -114,12 +114,12 @@ def pypi_route(mock, name: str, version: str, *, base=PYPI):
 
 @pytest.fixture
 def config_file(tmp_path):
-    """Write a config for a test store; retries without waiting, so failures are quick."""
+    """Write a config for a test store; retries without waiting and no pacing, so tests are quick."""
 
-    def write(extra: str = "", *, timezone: str = "UTC") -> Path:
+    def write(extra: str = "", *, timezone: str = "UTC", github: str = "") -> Path:
         path = tmp_path / "config.toml"
         path.write_text(
-            f'[store]\npath = "test.db"\n\n[http]\nbackoff = 0\ntimeout = 5\n\n'
+            f'[store]\npath = "test.db"\n\n[github]\npace = false\n{github}\n[http]\nbackoff = 0\ntimeout = 5\n\n'
             f'[output]\ntimezone = "{timezone}"\n{extra}'
         )
         return path

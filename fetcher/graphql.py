@@ -1,0 +1,114 @@
+"""Batched repository metadata through GitHub's GraphQL API: build the query, read the answer.
+
+One query carries up to BATCH_SIZE repositories by alias and costs GitHub's
+minimum of one point, where REST would charge one per repository. Pure
+functions: `github.py` sends the query.
+"""
+
+from datetime import datetime, timedelta, timezone
+
+from fetcher.errors import BadResponse, NotFound, RateLimited, Transient
+from fetcher.interpret import Answer
+from fetcher.records import parse_datetime
+from fetcher.urls import RepoRef
+
+BATCH_SIZE = 100
+
+_FRAGMENT = """fragment Fields on Repository {
+  nameWithOwner url description forkCount stargazerCount pushedAt isArchived
+  defaultBranchRef { target { ... on Commit { committedDate } } }
+}"""
+
+
+def build_query(refs: list[RepoRef]) -> dict:
+    """The request body for one batch: aliases r0…rN, owners and names as variables."""
+    params = ", ".join(f"$o{i}: String!, $n{i}: String!" for i in range(len(refs)))
+    aliases = "\n".join(
+        f"  r{i}: repository(owner: $o{i}, name: $n{i}) {{ ...Fields }}" for i in range(len(refs))
+    )
+    query = f"query Repos({params}) {{\n  rateLimit {{ cost remaining resetAt }}\n{aliases}\n}}\n{_FRAGMENT}"
+    variables = {}
+    for i, ref in enumerate(refs):
+        variables[f"o{i}"] = ref.owner
+        variables[f"n{i}"] = ref.name
+    return {"query": query, "variables": variables}
+
+
+def query_cost(answer: Answer) -> int:
+    """The points GitHub says the query cost (1 when it does not say)."""
+    data = answer.data.get("data") if isinstance(answer.data, dict) else None
+    cost = ((data or {}).get("rateLimit") or {}).get("cost")
+    return cost if isinstance(cost, int) and cost >= 0 else 1
+
+
+def parse_batch(answer: Answer, refs: list[RepoRef], now: datetime) -> list[dict | Exception]:
+    """One result per ref, in order: its metadata, or the failure that belongs to that repository alone.
+
+    A failure of the whole query (rate limited, server trouble) is raised instead.
+    """
+    body = answer.data if isinstance(answer.data, dict) else {}
+    data = body.get("data")
+    errors = body.get("errors") or []
+    by_alias: dict[str, dict] = {}
+    for error in errors:
+        path = error.get("path") if isinstance(error, dict) else None
+        if path:
+            by_alias.setdefault(str(path[0]), error)
+        else:
+            raise _query_failure(answer, error, now)
+    if not isinstance(data, dict):
+        raise Transient(answer.url, "GraphQL answer has no data")
+    results: list[dict | Exception] = []
+    for i, ref in enumerate(refs):
+        node = data.get(f"r{i}")
+        error = by_alias.get(f"r{i}")
+        if node is None:
+            results.append(_alias_failure(ref, error, answer.url))
+            continue
+        try:
+            results.append(repo_meta(node))
+        except (KeyError, TypeError, ValueError):
+            results.append(BadResponse(answer.url, f"GraphQL answer for {ref.full_name} lacks expected fields"))
+    return results
+
+
+def repo_meta(node: dict) -> dict:
+    """A GraphQL repository node -> the repo piece (and the newest commit's date)."""
+    branch = node.get("defaultBranchRef") or {}
+    committed = (branch.get("target") or {}).get("committedDate")
+    forks, stars = node["forkCount"], node["stargazerCount"]
+    if not (isinstance(forks, int) and isinstance(stars, int) and isinstance(node["url"], str)):
+        raise ValueError("counts and url")
+    return {
+        "full_name": node["nameWithOwner"],
+        "html_url": node["url"],
+        "forks": forks,
+        "stars": stars,
+        "description": node.get("description"),
+        "pushed_at": node.get("pushedAt"),
+        "archived": bool(node.get("isArchived")),
+        "last_updated": parse_datetime(committed).isoformat() if committed else None,
+    }
+
+
+def _alias_failure(ref: RepoRef, error: dict | None, url: str) -> Exception:
+    kind = (error or {}).get("type")
+    if kind == "NOT_FOUND" or error is None:
+        return NotFound(f"{url} ({ref.full_name})", 404)
+    if kind == "FORBIDDEN" and "block" in str(error.get("message", "")).lower():
+        return NotFound(f"{url} ({ref.full_name})", 451)
+    return BadResponse(url, f"GraphQL error for {ref.full_name}: {error.get('message', kind)}")
+
+
+def _query_failure(answer: Answer, error, now: datetime) -> Exception:
+    kind = error.get("type") if isinstance(error, dict) else None
+    message = error.get("message", "") if isinstance(error, dict) else str(error)
+    if kind == "RATE_LIMITED" or "rate limit" in message.lower():
+        limit_reset = answer.headers.get("x-ratelimit-reset")
+        reset_at = (
+            datetime.fromtimestamp(int(limit_reset), timezone.utc)
+            if limit_reset and limit_reset.isdigit()
+            else now + timedelta(minutes=1)
+        )
+        return RateLimited(answer.url, reset_at, secondary=False)
+    return Transient(answer.url, f"GraphQL error: {message or kind}")

@@ -1,0 +1,55 @@
+"""What each resource gave a record last time, and when it can stand in for asking again.
+
+A piece is the part of a record one resource answered (a repository's
+counts, a contributors list, the weekly commit counts, a PyPI version), kept
+in the store with the validators of the answer it came from. Pure functions.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from fetcher.http import Validators
+
+WEEKS = 52
+
+
+@dataclass(frozen=True)
+class Cached:
+    value: Any  # JSON: the piece itself
+    fetched_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(self.etag, self.last_modified)
+
+
+def for_repo(cached: Cached | None, repo_key: str) -> Cached | None:
+    """The cached piece if it was taken from this repository; a changed repo_url starts afresh."""
+    if cached is not None and cached.value.get("repo") == repo_key:
+        return cached
+    return None
+
+
+def unchanged_since_push(cached: Cached | None, pushed_at: str | None) -> bool:
+    """Contributors, weekly counts and the newest commit cannot change without a push.
+
+    A piece taken when the repository's pushedAt was what it is now is still
+    true; an unknown pushedAt proves nothing.
+    """
+    return cached is not None and pushed_at is not None and cached.value.get("pushed_at") == pushed_at
+
+
+def shift_weeks(weeks: list[int], fetched_at: datetime, now: datetime) -> list[int]:
+    """Slide a 52-week window forward by the whole weeks since it was fetched, new weeks empty.
+
+    GitHub's weeks are rolling windows that end at the UTC midnight of the day
+    they are computed, so a shift is exact by whole weeks only: a window is
+    moved once seven UTC days have passed, with no commits in between (the
+    caller knows there was no push).
+    """
+    elapsed_days = (now.astimezone(timezone.utc).date() - fetched_at.astimezone(timezone.utc).date()).days
+    shift = min(max(elapsed_days // 7, 0), len(weeks))
+    return weeks[shift:] + [0] * shift if shift else list(weeks)
