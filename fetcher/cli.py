@@ -3,19 +3,26 @@
 import functools
 import json
 import logging
+import os
 import sys
 from datetime import timedelta
 
 import click
 
-from fetcher import __version__, config as configuration, sync
+from fetcher import __version__, config as configuration, logs, sync
 from fetcher.catalog import read_catalog
-from fetcher.errors import FetcherError, InputError
+from fetcher.errors import FetcherError
 from fetcher.http import utcnow
+from fetcher.lock import run_lock
+from fetcher.logs import redact
 from fetcher.records import to_api, validate
 from fetcher.store import open_store
+from fetcher.urls import pypi_name
 
 EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
+REFRESH_LOCK_WAIT = 30  # seconds a refresh waits for a running sync before giving up with 75
+
+log = logging.getLogger("fetcher")
 
 
 class Duration(click.ParamType):
@@ -31,7 +38,10 @@ class Duration(click.ParamType):
 
 
 def reports_errors(command):
-    """Expected errors become one line on stderr and their exit code; no traceback without --verbose."""
+    """Expected errors become one line on stderr and their exit code; no traceback without --verbose.
+
+    Whatever is printed is scrubbed of the GitHub token first.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -39,19 +49,32 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except FetcherError as exc:
-            if verbose:
-                logging.getLogger("fetcher").debug("error", exc_info=True)
-            click.echo(f"fetcher: {exc}", err=True)
+            log.debug("error", exc_info=True)
+            _error(str(exc))
             sys.exit(exc.exit_code)
         except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:
             if verbose:
-                raise
-            click.echo(f"fetcher: internal error: {type(exc).__name__}: {exc} (--verbose shows where)", err=True)
+                log.exception("internal error")
+            _error(f"internal error: {type(exc).__name__}: {exc}" + ("" if verbose else " (--verbose shows where)"))
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+def _secrets() -> list[str]:
+    """Every value the token could be read from: the configured variable and the default one."""
+    names = {"GITHUB_TOKEN"}
+    try:
+        names.add(_config().github_token_env)
+    except FetcherError:
+        pass
+    return [os.environ[name] for name in names if os.environ.get(name)]
+
+
+def _error(message: str) -> None:
+    click.echo(f"fetcher: {redact(message, _secrets())}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,13 +84,8 @@ def reports_errors(command):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """Keep package records fresh from GitHub and PyPI in a SQLite store."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
     ctx.obj = config_path
+    logs.configure(verbose, _secrets())
 
 
 def _config() -> configuration.Config:
@@ -102,9 +120,7 @@ def add(slug: str, repo_url: str, pypi_url: str, title: str | None) -> None:
     record = {"slug": slug, "repo_url": repo_url, "pypi_url": pypi_url, "title": title or slug}
     validate(record, "add")
     if pypi_url:
-        from fetcher.urls import pypi_name
-
-        pypi_name(pypi_url)
+        pypi_name(pypi_url)  # refuses a URL that names no PyPI project
     store = open_store(config.store_path)
     store.add_package(slug, repo_url, pypi_url, title or slug, utcnow())
     click.echo(f"added {slug}")
@@ -119,8 +135,10 @@ def sync_(all_: bool, limit: int | None, stale_after: timedelta | None) -> None:
     """Fetch every package that is due, oldest first."""
     config = _config()
     store = open_store(config.store_path)
-    cutoff = None if all_ else utcnow() - (stale_after or config.stale_after)
-    _finish(sync.run(store, store.due_packages(cutoff, limit), config, "sync"))
+    with run_lock(config.store_path, "sync"):
+        cutoff = None if all_ else utcnow() - (stale_after or config.stale_after)
+        report = sync.run(store, store.due_packages(cutoff, limit), config, "sync")
+    _finish(report)
 
 
 @cli.command()
@@ -130,12 +148,15 @@ def refresh(slugs: tuple[str, ...]) -> None:
     """Fetch these packages now, whatever their age."""
     config = _config()
     store = open_store(config.store_path)
-    _finish(sync.run(store, store.packages(list(slugs)), config, "refresh"))
+    packages = store.packages(list(slugs))
+    with run_lock(config.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
+        report = sync.run(store, packages, config, "refresh")
+    _finish(report)
 
 
 def _finish(report: sync.RunReport) -> None:
     for slug, reason in report.failures:
-        click.echo(f"failed {slug}: {reason}", err=True)
+        click.echo(f"failed {slug}: {redact(reason, _secrets())}", err=True)
     click.echo(report.summary())
     sys.exit(report.exit_code)
 

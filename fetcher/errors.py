@@ -103,3 +103,7 @@ class BadResponse(Failure):
 
 class RunStopped(FetcherError):
     exit_code = 75
+
+
+class StoreBusy(RunStopped):
+    """Another fetch run holds the store: this one did nothing and can be run again."""

@@ -25,6 +25,7 @@ from fetcher.config import Config
 from fetcher.errors import Failure, InputError, RateLimited, RunStopped, TokenRejected, Unreachable
 from fetcher.github import GitHub, first_failure_wins
 from fetcher.http import Http, utcnow
+from fetcher.logs import redact
 from fetcher.pieces import shift_weeks
 from fetcher.pypi import PyPI
 from fetcher.records import to_stored_datetime
@@ -169,6 +170,7 @@ class Plan:
 class _Syncer:
     def __init__(self, store: Store, config: Config, http: Http, report: RunReport, clock):
         token = config.github_token()
+        self.secrets = [token] if token else []
         self.store = store
         self.http = http
         self.report = report
@@ -266,9 +268,10 @@ class _Syncer:
             raise RunStopped(
                 f"{failure}, beyond sync.max_rate_limit_wait ({_duration(self.max_wait)}); re-run after the reset"
             ) from None
-        raise RunStopped(f"network down? {failure}") from None
+        raise RunStopped(redact(f"network down? {failure}", self.secrets)) from None
 
     def _fail(self, package: dict, reason: str) -> None:
+        reason = redact(reason, self.secrets)  # it is stored and printed
         self.store.record_failure(package["id"], reason, self.clock())
         self.report.outcomes[FAILED] += 1
         self.report.failures.append((package["slug"], reason))
