@@ -67,7 +67,7 @@ def parse_batch(answer: Answer, refs: list[RepoRef], now: datetime) -> list[dict
             continue
         try:
             results.append(repo_meta(node))
-        except (KeyError, TypeError, ValueError):
+        except (AttributeError, KeyError, TypeError, ValueError):
             results.append(BadResponse(answer.url, f"GraphQL answer for {ref.full_name} lacks expected fields"))
     return results
 
@@ -76,15 +76,16 @@ def repo_meta(node: dict) -> dict:
     """A GraphQL repository node -> the repo piece (and the newest commit's date)."""
     branch = node.get("defaultBranchRef") or {}
     committed = (branch.get("target") or {}).get("committedDate")
-    forks, stars = node["forkCount"], node["stargazerCount"]
-    if not (isinstance(forks, int) and isinstance(stars, int) and isinstance(node["url"], str)):
-        raise ValueError("counts and url")
+    forks, stars, description = node["forkCount"], node["stargazerCount"], node.get("description")
+    counts_ok = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (forks, stars))
+    if not (counts_ok and isinstance(node["url"], str) and (description is None or isinstance(description, str))):
+        raise ValueError("counts, url or description of the wrong type")
     return {
         "full_name": node["nameWithOwner"],
         "html_url": node["url"],
         "forks": forks,
         "stars": stars,
-        "description": node.get("description"),
+        "description": description,
         "pushed_at": node.get("pushedAt"),
         "archived": bool(node.get("isArchived")),
         "last_updated": parse_datetime(committed).isoformat() if committed else None,

@@ -44,6 +44,8 @@ def test_built_in_defaults_when_there_is_no_config_toml(in_tmp):
         github_api_url="https://api.github.com",
         github_graphql_url="https://api.github.com/graphql",
         github_token_env="GITHUB_TOKEN",
+        graphql=True,
+        pace=True,
         pypi_url="https://pypi.org",
         concurrency=16,
         stale_after=timedelta(hours=24),
@@ -118,7 +120,7 @@ def test_every_key_is_read(tmp_path):
     path = write(
         tmp_path / "c.toml",
         '[github]\napi_url = "https://ghe.example.com/api/v3/"\ngraphql_url = "https://ghe.example.com/api/graphql"\n'
-        'token_env = "GHE_TOKEN"\n[pypi]\nurl = "http://127.0.0.1:9000/"\n'
+        'token_env = "GHE_TOKEN"\ngraphql = false\npace = false\n[pypi]\nurl = "http://127.0.0.1:9000/"\n'
         '[sync]\nconcurrency = 2\nstale_after = "90s"\nmax_rate_limit_wait = "1.5h"\n'
         '[http]\ntimeout = 2.5\nretries = 0\nbackoff = 0\n[output]\ntimezone = "America/New_York"\n',
     )
@@ -126,6 +128,8 @@ def test_every_key_is_read(tmp_path):
     assert loaded.github_api_url == "https://ghe.example.com/api/v3"
     assert loaded.github_graphql_url == "https://ghe.example.com/api/graphql"
     assert loaded.github_token_env == "GHE_TOKEN"
+    assert loaded.graphql is False
+    assert loaded.pace is False
     assert loaded.pypi_url == "http://127.0.0.1:9000"
     assert loaded.concurrency == 2
     assert loaded.stale_after == timedelta(seconds=90)
@@ -134,6 +138,26 @@ def test_every_key_is_read(tmp_path):
     assert loaded.retries == 0
     assert loaded.backoff == 0.0 and isinstance(loaded.backoff, float)
     assert loaded.timezone == tz.gettz("America/New_York")
+
+
+def test_graphql_and_pace_default_to_true(tmp_path):
+    path = write(tmp_path / "c.toml", '[github]\ntoken_env = "GITHUB_TOKEN"\n')
+    loaded = config.load(str(path))
+    assert loaded.graphql is True
+    assert loaded.pace is True
+
+
+@pytest.mark.parametrize(
+    "text, graphql, pace",
+    [
+        ("[github]\npace = false\n", True, False),
+        ("[github]\ngraphql = false\n", False, True),
+        ("[github]\ngraphql = true\npace = true\n", True, True),
+    ],
+)
+def test_graphql_and_pace_are_read(tmp_path, text, graphql, pace):
+    loaded = config.load(str(write(tmp_path / "c.toml", text)))
+    assert (loaded.graphql, loaded.pace) == (graphql, pace)
 
 
 def test_github_token_is_read_from_the_named_variable(tmp_path, monkeypatch):
@@ -178,6 +202,9 @@ def test_a_section_given_as_a_value(tmp_path):
         ("[sync]\nstale_after = 24\n", 2, "sync.stale_after must be a str, not 24"),
         ("[store]\npath = 1\n", 2, "store.path must be a str, not 1"),
         ('[output]\ntimezone = ["UTC"]\n', 2, "output.timezone must be a str, not ['UTC']"),
+        ('[github]\npace = "no"\n', 2, "github.pace must be a bool, not 'no'"),
+        ('[github]\ntoken_env = "T"\ngraphql = 0\n', 3, "github.graphql must be a bool, not 0"),
+        ('[github]\ngraphql = "true"\n', 2, "github.graphql must be a bool, not 'true'"),
     ],
 )
 def test_wrong_type(tmp_path, text, line, expected):
