@@ -9,7 +9,7 @@ computing them while the rest is fetched, and the retries come back later.
 """
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Awaitable, Callable
@@ -67,18 +67,22 @@ class GitHub:
 
     async def fetch_repo(self, ref: RepoRef, meta: dict | Exception | None, cache: dict[str, Cached]) -> RepoFetch:
         """Everything a record needs from GitHub; `meta` from a GraphQL batch, or None to ask REST."""
-        key = ref.full_name.lower()
-        cached = {resource: for_repo(piece, key) for resource, piece in cache.items()}
+        asked = ref.full_name.lower()
+        cached = {resource: for_repo(piece, asked) for resource, piece in cache.items()}
         updates: dict[str, Cached] = {}
         if isinstance(meta, Exception):
             raise meta
+        rest_piece = None
         if meta is None:
-            piece = await self._conditional("repo", f"/repos/{ref.full_name}", cached.get("repo"), key,
-                                            normalize.repo_piece)
-            updates["repo"] = piece
-            meta = piece.value
-        pushed_at = meta["pushed_at"]
+            rest_piece = await self._conditional("repo", f"/repos/{ref.full_name}", cached.get("repo"), asked,
+                                                 normalize.repo_piece)
+            meta = rest_piece.value
         full_name = meta["full_name"] or ref.full_name  # ask under the current name: no redirect per request
+        # Pieces are kept under the current name, which is what the stored repo_url will say from now on.
+        key = full_name.lower()
+        if rest_piece is not None:
+            updates["repo"] = replace(rest_piece, value={**rest_piece.value, "repo": key})
+        pushed_at = meta["pushed_at"]
 
         weeks = cached.get("participation")
         asking = None

@@ -6,6 +6,7 @@ requests in flight, paced under GitHub's secondary limits when asked to.
 """
 
 import asyncio
+import ssl
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -71,8 +72,7 @@ class Http:
             timeout=httpx.Timeout(config.timeout),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=True,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            transport=transport,
+            transport=transport or PoolShards(concurrency),
         )
         self.counts = RequestCounts()
         self.rate_limits: dict[str, RateLimit] = {}  # what is left of each budget, as last reported
@@ -172,6 +172,37 @@ class Http:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+class PoolShards(httpx.AsyncBaseTransport):
+    """Connections in several small pools instead of one large one, each request to the least busy.
+
+    httpcore's pool scans every connection it holds, quadratically, each time
+    a request starts or ends: on a loopback bench one pool of 16 connections
+    cost 3.3 ms of CPU per request, four pools of four 1.8 ms.
+    """
+
+    CONNECTIONS_PER_POOL = 4
+
+    def __init__(self, connections: int):
+        shards = max(1, -(-connections // self.CONNECTIONS_PER_POOL))
+        per_pool = -(-connections // shards)
+        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+        tls = ssl.create_default_context()  # loading the CA bundle once, not once per pool
+        self._pools = [httpx.AsyncHTTPTransport(limits=limits, verify=tls) for _ in range(shards)]
+        self._busy = [0] * shards
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        shard = min(range(len(self._pools)), key=self._busy.__getitem__)
+        self._busy[shard] += 1
+        try:
+            return await self._pools[shard].handle_async_request(request)
+        finally:
+            self._busy[shard] -= 1
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
 
 
 def _budget_group(kind: str) -> str:

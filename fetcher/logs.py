@@ -4,6 +4,8 @@ import logging
 import sys
 
 MASK = "***"
+# Masking a value this short would garble every line it occurs in, and no real token is this short.
+SHORTEST_SECRET = 8
 
 
 class Redacting(logging.Formatter):
@@ -11,7 +13,7 @@ class Redacting(logging.Formatter):
 
     def __init__(self, secrets: list[str]):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self.secrets = [secret for secret in secrets if secret]
+        self.secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record), self.secrets)
@@ -19,7 +21,7 @@ class Redacting(logging.Formatter):
 
 def redact(text: str, secrets: list[str]) -> str:
     for secret in secrets:
-        if secret:
+        if secret and len(secret) >= SHORTEST_SECRET:
             text = text.replace(secret, MASK)
     return text
 
