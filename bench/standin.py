@@ -1,11 +1,13 @@
-"""A loopback stand-in for the GitHub REST API and the PyPI JSON API.
+"""A loopback stand-in for the GitHub REST and GraphQL APIs and the PyPI JSON API.
 
 The fetcher's tests and benchmark need a real HTTP server that answers the
 way GitHub and PyPI do -- redirects for renamed repositories, 202 while
 statistics are computed, ETag revalidation, rate-limit headers, Link
-pagination -- without touching the network. GitHub REST is served at the
-root of the server and PyPI under ``/pypi/``, so one ``StandIn.url`` serves
-as both API base URLs.
+pagination, batched GraphQL repository lookups with partial errors --
+without touching the network. GitHub REST is served at the root of the
+server, GraphQL at ``POST /graphql`` and PyPI under ``/pypi/``, so one
+``StandIn.url`` serves as both REST base URLs and ``StandIn.graphql_url``
+as the GraphQL endpoint.
 
 Run ``python -m bench.standin --catalog FILE.json`` to serve a world built
 from a catalog file until Ctrl-C.
@@ -20,6 +22,7 @@ import json
 import math
 import random
 import re
+import sys
 import threading
 import time
 import zlib
@@ -126,10 +129,21 @@ class Repo:
     """One GitHub repository as the stand-in serves it.
 
     ``pushed_at`` left empty means ``newest_commit_date`` (or ``created_at``
-    for an empty repository). ``pending_asks`` counts the 202 answers the
-    participation endpoint still gives; ``World.push`` resets it to the value
-    the repository was created with, as GitHub recomputes stats after a push.
-    ``commit_count`` is raised to at least the participation total.
+    for an empty repository). ``commit_count`` is raised to at least the
+    participation total. ``contributions`` are the contributors' commit
+    counts, in the same order (left empty: a Zipf-like spread, 400, 200,
+    133, ...); contributors are kept sorted by them, most first, as GitHub
+    lists them.
+
+    Weekly statistics are ready or not in one of two ways:
+
+    - by time (the default): ``stats_cold`` statistics are not computed yet.
+      The first ask starts the computation and answers 202, as do asks until
+      the stand-in's ``stats_delay`` has passed; then they answer 200 and stay
+      warm until the next push.
+    - by count, when ``pending_asks`` is above 0: that many asks answer 202,
+      then 200; ``World.push`` resets it to the value the repository was
+      created with.
     """
 
     owner: str
@@ -144,18 +158,29 @@ class Repo:
     newest_commit_date: str | None = None
     pushed_at: str = ""
     archived: bool = False
-    pending_asks: int = 2
+    pending_asks: int = 0
     owner_type: str = "User"
     created_at: str = "2015-01-01T00:00:00Z"
     homepage: str | None = None
     open_issues: int = 0
     subscribers: int = 0
     commit_count: int = 0
+    contributions: list[int] = field(default_factory=list)
+    stats_cold: bool = False
     _asks_per_push: int = field(init=False, repr=False, compare=False)
+    # time.monotonic() of the ask that started computing cold statistics
+    _stats_since: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.participation) != WEEKS:
             raise ValueError(f"participation needs {WEEKS} weekly counts, got {len(self.participation)}")
+        if not self.contributions:
+            self.contributions = [max(1, 400 // (position + 1)) for position in range(len(self.contributors))]
+        elif len(self.contributions) != len(self.contributors):
+            raise ValueError(
+                f"{len(self.contributors)} contributors but {len(self.contributions)} contribution counts"
+            )
+        self._sort_contributors()
         if not self.pushed_at:
             self.pushed_at = self.newest_commit_date or self.created_at
         if not self.empty:
@@ -175,12 +200,30 @@ class Repo:
     def empty(self) -> bool:
         return self.newest_commit_date is None
 
-    def _apply_push(self, commits: int, moment: str) -> None:
+    def _sort_contributors(self, pairs: Iterable[tuple[str, int]] | None = None) -> None:
+        """Most contributions first; a stable sort keeps the order of equals.
+
+        Both lists are replaced, never changed in place, so a reader holding
+        the old pair (under the world's lock) sees a consistent one.
+        """
+        ranked = sorted(pairs or zip(self.contributors, self.contributions), key=lambda pair: -pair[1])
+        self.contributors = [login for login, _ in ranked]
+        self.contributions = [count for _, count in ranked]
+
+    def _apply_push(self, commits: int, moment: str, author: str | None) -> None:
         self.participation[-1] += commits
         self.commit_count += commits
         self.newest_commit_date = moment
         self.pushed_at = moment
-        self.pending_asks = self._asks_per_push
+        login = author or (self.contributors[0] if self.contributors else self.owner)
+        counts = dict(zip(self.contributors, self.contributions))
+        counts[login] = counts.get(login, 0) + commits
+        self._sort_contributors(counts.items())
+        if self._asks_per_push > 0:
+            self.pending_asks = self._asks_per_push
+        else:
+            self.stats_cold = True
+            self._stats_since = None
 
 
 @dataclass
@@ -236,32 +279,61 @@ class World:
     def repo_by_id(self, repo_id: int) -> Repo | None:
         return self._by_id.get(repo_id)
 
-    def push(self, full_name: str, commits: int = 1, when: str | None = None) -> Repo:
-        """Simulate a push: new commits this week, a new newest commit, stats recomputing (202) again."""
+    def push(
+        self, full_name: str, commits: int = 1, when: str | None = None, author: str | None = None
+    ) -> Repo:
+        """Simulate a push: new commits this week, a new newest commit, statistics cold again.
+
+        The commits are counted to ``author`` (a new contributor if unknown;
+        by default the top contributor, or the owner of a repository without
+        any), so the contributors list, its order and its ETag change as on
+        GitHub.
+        """
         repo = self.repo(full_name)
         moment = when or _iso(datetime.now(timezone.utc))
         with self._lock:
-            repo._apply_push(commits, moment)
+            repo._apply_push(commits, moment, author)
         return repo
 
-    def stats_ready(self, repo: Repo) -> bool:
-        """Count one ask for the repository's statistics; True once they are computed."""
+    def stats_ready(self, repo: Repo, delay: float = 0.0) -> bool:
+        """Count one ask for the repository's statistics; True once they are computed.
+
+        Count-based repositories (``pending_asks`` above 0) spend one ask.
+        Cold ones start computing at the first ask and are ready once
+        ``delay`` seconds have passed since it.
+        """
         with self._lock:
             if repo.pending_asks > 0:
                 repo.pending_asks -= 1
                 return False
-            return True
+            if not repo.stats_cold:
+                return True
+            now = time.monotonic()
+            if repo._stats_since is None:
+                repo._stats_since = now
+                return False
+            if now - repo._stats_since >= delay:
+                repo.stats_cold = False
+                repo._stats_since = None
+                return True
+            return False
 
     @classmethod
     def from_catalog(
-        cls, records: Iterable[Mapping[str, Any]], seed: int = 0, max_contributors: int = 600
+        cls,
+        records: Iterable[Mapping[str, Any]],
+        seed: int = 0,
+        max_contributors: int = 600,
+        stats_asks: int = 2,
     ) -> World:
         """A deterministic world for catalog records (Django Packages API shape).
 
         Every github.com ``repo_url`` gets a repository with seeded random
         values (the record's ``repo_description`` is kept when present), every
         PyPI ``pypi_url`` a version. Repository ids count up from 10,000,000
-        in record order.
+        in record order. Statistics are count-based: each repository answers
+        202 to its first ``stats_asks`` asks (and again after a push), however
+        fast they come; 0 makes them time-based and warm.
         """
         rng = random.Random(seed)
         world = cls()
@@ -272,7 +344,9 @@ class World:
                 repo_id = _FIRST_REPO_ID + len(world._by_id)
                 description = record.get("repo_description") or None
                 world.add_repo(
-                    _random_repo(rng, owner, name, repo_id, max_contributors, description=description)
+                    _random_repo(
+                        rng, owner, name, repo_id, max_contributors, description=description, pending_asks=stats_asks
+                    )
                 )
             project = pypi_project(record.get("pypi_url") or "")
             if project and normalize_name(project) not in world.pypi:
@@ -288,6 +362,7 @@ class World:
         missing: float = 0.01,
         empty: float = 0.01,
         max_contributors: int = 600,
+        cold_stats: float = 0.3,
     ) -> tuple[World, list[dict[str, Any]]]:
         """``n`` synthetic packages for benchmarks: the world and its catalog records.
 
@@ -295,6 +370,9 @@ class World:
         the old name, the repository lives on as jazzband/SLUG), missing (the
         repo_url answers 404) and empty (no commits). Every package has a PyPI
         project; every tenth URL spells its name unnormalized, so PyPI answers 301.
+        Statistics are time-based: ``round(share * non-empty repositories)`` of
+        them start cold (202 until the stand-in's ``stats_delay`` has passed
+        since the first ask), the rest warm, as if somebody asked recently.
         """
         rng = random.Random(seed)
         counts = [round(n * share) for share in (renamed, missing, empty)]
@@ -318,6 +396,11 @@ class World:
                 )
             world.add_pypi(slug, _random_version(rng))
             records.append(_catalog_record(i, slug, f"https://github.com/{owner}/{slug}", _pypi_url(i, slug)))
+        # A generator of its own, so the share asked for leaves the rest of the world as it was.
+        stats_rng = random.Random(f"cold-stats:{seed}")
+        computed = [repo for repo in world.repos.values() if not repo.empty]
+        for repo in stats_rng.sample(computed, round(len(computed) * cold_stats)):
+            repo.stats_cold = True
         return world, records
 
 
@@ -333,6 +416,7 @@ def _random_repo(
     *,
     empty: bool = False,
     description: str | None = None,
+    pending_asks: int = 0,
 ) -> Repo:
     """A repository with realistic spreads: log-normal stars, a long tail of contributors, quiet years."""
     created = ANCHOR - timedelta(days=rng.randint(400, 4400), seconds=rng.randrange(86400))
@@ -366,6 +450,7 @@ def _random_repo(
         open_issues=int(rng.lognormvariate(1.0, 1.2)),
         subscribers=max(1, stars // rng.randint(5, 20)),
         commit_count=commit_count,
+        pending_asks=pending_asks,
     )
 
 
@@ -516,10 +601,9 @@ def _repo_body(repo: Repo, base: str) -> dict[str, Any]:
     return body
 
 
-def _contributor(login: str, position: int, base: str) -> dict[str, Any]:
-    """GitHub lists contributors by contributions, most first; a Zipf-like spread keeps that order."""
+def _contributor(login: str, contributions: int, base: str) -> dict[str, Any]:
     body = _account(login, _account_type(login), base)
-    body["contributions"] = max(1, 400 // (position + 1))
+    body["contributions"] = contributions
     return body
 
 
@@ -700,35 +784,36 @@ def _paged(
     return _json_answer(200, items, {"Link": link} if link else None)
 
 
-def _get_repo(world: World, repo: Repo, base: str, query: _Query) -> _Answer:
+def _get_repo(world: World, repo: Repo, base: str, query: _Query, stats_delay: float) -> _Answer:
     return _json_answer(200, _repo_body(repo, base))
 
 
-def _list_contributors(world: World, repo: Repo, base: str, query: _Query) -> _Answer:
+def _list_contributors(world: World, repo: Repo, base: str, query: _Query, stats_delay: float) -> _Answer:
     if repo.empty:
         return _Answer(204)
-    logins = repo.contributors
+    with world._lock:  # a push replaces both lists together
+        logins, counts = repo.contributors, repo.contributions
     return _paged(
         repo,
         base,
         query,
         "contributors",
         len(logins),
-        lambda start, stop: [_contributor(logins[i], i, base) for i in range(start, stop)],
+        lambda start, stop: [_contributor(logins[i], counts[i], base) for i in range(start, stop)],
     )
 
 
-def _participation(world: World, repo: Repo, base: str, query: _Query) -> _Answer:
+def _participation(world: World, repo: Repo, base: str, query: _Query, stats_delay: float) -> _Answer:
     if repo.empty:
         return _Answer(204)
-    if not world.stats_ready(repo):
+    if not world.stats_ready(repo, stats_delay):
         return _json_answer(202, {})
     counts = list(repo.participation)
     owner = [0] * WEEKS if repo.owner_type == "Organization" else [count // 2 for count in counts]
     return _json_answer(200, {"all": counts, "owner": owner})
 
 
-def _list_commits(world: World, repo: Repo, base: str, query: _Query) -> _Answer:
+def _list_commits(world: World, repo: Repo, base: str, query: _Query, stats_delay: float) -> _Answer:
     if repo.newest_commit_date is None:
         body = {"message": "Git Repository is empty.", "documentation_url": _DOC_URLS["commits"]}
         return _json_answer(409, body)
@@ -743,7 +828,8 @@ def _list_commits(world: World, repo: Repo, base: str, query: _Query) -> _Answer
     )
 
 
-_ENDPOINTS: dict[str, Callable[[World, Repo, str, _Query], _Answer]] = {
+# (world, repository, base URL, query, stats delay) -> answer
+_ENDPOINTS: dict[str, Callable[[World, Repo, str, _Query, float], _Answer]] = {
     "": _get_repo,
     "contributors": _list_contributors,
     "stats/participation": _participation,
@@ -765,7 +851,7 @@ def _moved(base: str, repo_id: int, rest: list[str], raw_query: str) -> _Answer:
 
 
 def _github_answer(
-    world: World, base: str, parts: list[str], raw_query: str, request: Mapping[str, str]
+    world: World, base: str, parts: list[str], raw_query: str, request: Mapping[str, str], stats_delay: float
 ) -> _Answer:
     if len(parts) >= 3 and parts[0] == "repos":
         key, rest = f"{parts[1]}/{parts[2]}".lower(), parts[3:]
@@ -786,7 +872,7 @@ def _github_answer(
         if moved is not None:
             return _moved(base, moved, rest, raw_query)
         return _json_answer(404, {"message": "Not Found", "documentation_url": _DOC_URLS[endpoint]})
-    answer = serve(world, repo, base, parse_qsl(raw_query, keep_blank_values=True))
+    answer = serve(world, repo, base, parse_qsl(raw_query, keep_blank_values=True), stats_delay)
     return _revalidate(answer, _http_date(repo.pushed_at), request)
 
 
@@ -803,6 +889,129 @@ def _pypi_answer(world: World, base: str, parts: list[str], request: Mapping[str
     serial = {"X-PyPI-Last-Serial": str(_last_serial(canonical))}
     answer = _json_answer(200, _pypi_body(canonical, version), serial)
     return _revalidate(answer, _PYPI_LAST_MODIFIED, request)
+
+
+# --- GraphQL -------------------------------------------------------------------
+
+# The one query shape the stand-in understands: aliased repository(owner:, name:) lookups, variables for both.
+_GRAPHQL_ALIAS = re.compile(r"(\w+)\s*:\s*repository\(\s*owner:\s*\$(\w+)\s*,\s*name:\s*\$(\w+)\s*\)")
+_GRAPHQL_RATE_FIELD = re.compile(r"\brateLimit\s*\{")
+GRAPHQL_BATCH = 100  # repositories per point of query cost
+_GRAPHQL_DOCS = "https://docs.github.com/graphql"
+_GRAPHQL_UNAUTHENTICATED = {
+    "message": "This endpoint requires you to be authenticated.",
+    "documentation_url": f"{_GRAPHQL_DOCS}/guides/forming-calls-with-graphql#authenticating-with-graphql",
+}
+_GRAPHQL_BAD_CREDENTIALS = {"message": "Bad credentials", "documentation_url": _GRAPHQL_DOCS}
+_GRAPHQL_BAD_JSON = {"message": "Problems parsing JSON", "documentation_url": _GRAPHQL_DOCS}
+_GRAPHQL_RATE_LIMITED = {"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}]}
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    """One aliased ``repository(owner:, name:)`` field of a query, with where it stands in the query text."""
+
+    alias: str
+    owner: str
+    name: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class _GraphQLQuery:
+    lookups: list[_Lookup]
+    wants_rate_limit: bool
+
+    @property
+    def cost(self) -> int:
+        """GitHub's cost: a point per hundred nodes asked for, at least one per query."""
+        return max(1, math.ceil(len(self.lookups) / GRAPHQL_BATCH))
+
+
+def _graphql_errors(*errors: dict[str, Any]) -> _Answer:
+    """A query GitHub refuses before running it: 200 with errors and no data."""
+    return _json_answer(200, {"errors": list(errors)})
+
+
+def _position(text: str, offset: int) -> dict[str, int]:
+    line = text.count("\n", 0, offset) + 1
+    return {"line": line, "column": offset - (text.rfind("\n", 0, offset) + 1) + 1}
+
+
+def _graphql_query(body: bytes) -> _GraphQLQuery | _Answer:
+    """The lookups a request asks for, or GitHub's answer to a request it cannot run."""
+    try:
+        payload = json.loads(body)
+    except ValueError:  # UnicodeDecodeError included
+        return _json_answer(400, _GRAPHQL_BAD_JSON)
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return _graphql_errors({"message": "A query attribute must be specified and must be a string."})
+    text = payload["query"]
+    variables = payload.get("variables") or {}
+    if not isinstance(variables, dict):
+        return _graphql_errors({"message": "Variables are invalid JSON."})
+    if "{" not in text or text.count("{") != text.count("}"):
+        return _graphql_errors({"message": "Parse error on end of query", "locations": [_position(text, len(text))]})
+    lookups = []
+    for match in _GRAPHQL_ALIAS.finditer(text):
+        values = []
+        for variable in (match[2], match[3]):
+            value = variables.get(variable)
+            if not isinstance(value, str):
+                declared = text.find(f"${variable}:")
+                return _graphql_errors(
+                    {
+                        "extensions": {
+                            "value": value,
+                            "problems": [{"path": [], "explanation": "Expected value to not be null"}],
+                        },
+                        "locations": [_position(text, declared if declared >= 0 else match.start())],
+                        "message": f"Variable ${variable} of type String! was provided invalid value",
+                    }
+                )
+            values.append(value)
+        where = _position(text, match.start())
+        lookups.append(_Lookup(match[1], values[0], values[1], where["line"], where["column"]))
+    return _GraphQLQuery(lookups, bool(_GRAPHQL_RATE_FIELD.search(text)))
+
+
+def _graphql_repository(repo: Repo) -> dict[str, Any]:
+    """The fields of fetcher's ``Fields`` fragment; a renamed repository answers under its new name."""
+    branch = None
+    if repo.newest_commit_date is not None:
+        branch = {"target": {"committedDate": _iso(_parse_iso(repo.newest_commit_date))}}
+    return {
+        "nameWithOwner": repo.full_name,
+        "url": f"https://github.com/{repo.full_name}",
+        "description": repo.description,
+        "forkCount": repo.forks,
+        "stargazerCount": repo.stars,
+        "pushedAt": _iso(_parse_iso(repo.pushed_at)),
+        "isArchived": repo.archived,
+        "defaultBranchRef": branch,
+    }
+
+
+def _graphql_data(world: World, lookups: list[_Lookup]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Each alias's repository, or null and an error saying why, as GitHub answers a partial success."""
+    data: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for lookup in lookups:
+        full_name = f"{lookup.owner}/{lookup.name}"
+        where = {"path": [lookup.alias], "locations": [{"line": lookup.line, "column": lookup.column}]}
+        data[lookup.alias] = None
+        if full_name.lower() in world.blocked:
+            errors.append({"type": "FORBIDDEN", **where, "message": "Repository access blocked"})
+            continue
+        try:
+            repo = world.repo(full_name)
+        except KeyError:
+            message = f"Could not resolve to a Repository with the name '{full_name}'."
+            errors.append({"type": "NOT_FOUND", **where, "message": message})
+            continue
+        data[lookup.alias] = _graphql_repository(repo)
+    return data, errors
 
 
 # --- the server ----------------------------------------------------------------
@@ -828,13 +1037,55 @@ class _Canned:
     body: bytes
 
 
+@dataclass
+class _Budget:
+    """One rate-limit resource: ``limit`` points per window of ``reset_in`` seconds. The caller holds the lock."""
+
+    resource: str
+    limit: int
+    reset_in: float
+    reset_at: int = 0
+    used: int = 0
+
+    def __post_init__(self) -> None:
+        self.reset_at = math.ceil(time.time() + self.reset_in)
+
+    def roll(self, now: bool = False) -> None:
+        """Refill the budget once the window has passed (or ``now``)."""
+        moment = time.time()
+        if now or moment >= self.reset_at:
+            self.used = 0
+            self.reset_at = math.ceil(moment + self.reset_in)
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_at),
+            "X-RateLimit-Used": str(self.used),
+            "X-RateLimit-Resource": self.resource,
+        }
+
+
 class StandIn:
-    """The GitHub REST and PyPI JSON stand-in, serving ``world`` on 127.0.0.1 from a background thread.
+    """The GitHub REST, GitHub GraphQL and PyPI JSON stand-in, serving ``world`` on 127.0.0.1 from a thread.
 
     It starts on construction and stops on ``close()`` (or leaving a ``with``
-    block). GitHub requests cost one point of ``rate_limit`` per window of
-    ``reset_in`` seconds unless answered 304, like GitHub's primary limit;
-    the budget refills when the window ends.
+    block). GitHub REST requests cost one point of ``rate_limit`` per window
+    of ``reset_in`` seconds unless answered 304, like GitHub's primary limit;
+    the budget refills when the window ends. ``POST /graphql`` has a budget
+    of its own (``graphql_rate_limit``, resource "graphql"), charged by query
+    cost: a point per 100 repositories, at least one per query. Cold weekly
+    statistics are computed ``stats_delay`` seconds after they are first asked
+    for (see ``Repo``).
+
+    Counters: ``points_charged`` (REST), ``graphql_points`` (sum of query
+    costs), ``graphql_queries`` and ``graphql_repositories`` (queries run,
+    repositories they asked for), ``points_total`` (REST + GraphQL).
     """
 
     def __init__(
@@ -846,21 +1097,28 @@ class StandIn:
         rate_limit: int = 5000,
         reset_in: float = 3600.0,
         port: int = 0,
+        stats_delay: float = 1.0,
+        graphql_rate_limit: int = 5000,
+        graphql_rate_limited_status: int = 200,
     ) -> None:
         self.world = world
         self.latency = latency
         self.token = token
-        self.rate_limit = rate_limit
-        self.reset_in = reset_in
-        self.reset_at = math.ceil(time.time() + reset_in)
+        self.stats_delay = stats_delay
+        self.graphql_rate_limited_status = graphql_rate_limited_status
         self.points_charged = 0
+        self.graphql_points = 0
+        self.graphql_queries = 0
+        self.graphql_repositories = 0
         self.requests: list[Logged] = []
         self.last_headers: deque[dict[str, str]] = deque(maxlen=_HEADER_HISTORY)
-        self._used = 0
+        self._core = _Budget("core", rate_limit, reset_in)
+        self._graphql = _Budget("graphql", graphql_rate_limit, reset_in)
         self._canned: list[_Canned] = []
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", port), self)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.graphql_url = f"{self.url}/graphql"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="standin", daemon=True
         )
@@ -881,11 +1139,63 @@ class StandIn:
         self._server.server_close()
         self._thread.join()
 
+    # The REST budget, as attributes: tests read and move them.
+    @property
+    def rate_limit(self) -> int:
+        return self._core.limit
+
+    @rate_limit.setter
+    def rate_limit(self, value: int) -> None:
+        self._core.limit = value
+
+    @property
+    def reset_in(self) -> float:
+        return self._core.reset_in
+
+    @reset_in.setter
+    def reset_in(self, value: float) -> None:
+        self._core.reset_in = value
+
+    @property
+    def reset_at(self) -> int:
+        return self._core.reset_at
+
+    @reset_at.setter
+    def reset_at(self, value: int) -> None:
+        self._core.reset_at = value
+
+    @property
+    def graphql_reset_at(self) -> int:
+        return self._graphql.reset_at
+
+    @graphql_reset_at.setter
+    def graphql_reset_at(self, value: int) -> None:
+        self._graphql.reset_at = value
+
     @property
     def remaining(self) -> int:
+        """REST points left in this window."""
         with self._lock:
-            self._roll_window()
-            return max(0, self.rate_limit - self._used)
+            self._core.roll()
+            return self._core.remaining
+
+    @property
+    def graphql_remaining(self) -> int:
+        with self._lock:
+            self._graphql.roll()
+            return self._graphql.remaining
+
+    def refill(self) -> None:
+        """Start a new rate-limit window now, REST and GraphQL alike: as if the hour had passed."""
+        with self._lock:
+            self._core.roll(now=True)
+            self._graphql.roll(now=True)
+
+    @property
+    def points_total(self) -> int:
+        """Every point spent: REST answers plus GraphQL query costs."""
+        with self._lock:
+            return self.points_charged + self.graphql_points
 
     def fail_next(
         self,
@@ -898,9 +1208,10 @@ class StandIn:
         """Answer the next ``times`` requests whose path (with query) starts with ``path_prefix`` this way.
 
         ``body`` is JSON-encoded unless it is bytes; None means GitHub's usual
-        ``{"message": reason}`` (and no body for 204/304). GitHub requests
-        answered this way are charged unless 304; ``headers`` override the
-        rate-limit headers, e.g. to simulate an exhausted budget.
+        ``{"message": reason}`` (and no body for 204/304). GitHub REST requests
+        answered this way are charged unless 304 (GraphQL ones are not);
+        ``headers`` override the rate-limit headers, e.g. to simulate an
+        exhausted budget.
         """
         if status in _BODILESS:
             encoded, content = b"", {}
@@ -913,7 +1224,7 @@ class StandIn:
         with self._lock:
             self._canned.append(canned)
 
-    def _respond(self, method: str, target: str, request: Mapping[str, str]) -> _Answer:
+    def _respond(self, method: str, target: str, request: Mapping[str, str], body: bytes = b"") -> _Answer:
         """Answer one request; ``request`` holds the headers with lowercase names."""
         if self.latency:
             time.sleep(self.latency)
@@ -923,6 +1234,10 @@ class StandIn:
         if parts[:1] == ["pypi"]:
             answer = canned or _pypi_answer(self.world, self.url, parts, request)
             charged = False
+        elif method == "POST" and split.path.rstrip("/") == "/graphql":
+            answer, charged = self._graphql_answer(canned, request, body)
+        elif method != "GET":
+            answer, charged = canned or _json_answer(404, _GITHUB_NOT_FOUND), False
         else:
             answer, charged = self._github(canned, parts, split.query, request)
         self._log(Logged(method, target, answer.status, charged, "authorization" in request), request)
@@ -939,10 +1254,57 @@ class StandIn:
         elif self._exhausted():
             answer, charged = _json_answer(403, _RATE_LIMITED), False
         else:
-            answer = _github_answer(self.world, self.url, parts, raw_query, request)
+            answer = _github_answer(self.world, self.url, parts, raw_query, request, self.stats_delay)
             charged = answer.status != 304
         answer.headers = {**self._charge(charged), **answer.headers}
         return answer, charged
+
+    def _graphql_answer(
+        self, canned: _Answer | None, request: Mapping[str, str], body: bytes
+    ) -> tuple[_Answer, bool]:
+        """GraphQL always wants credentials; a query that runs costs its points, else nothing is charged."""
+        header = request.get("authorization")
+        if canned is not None:
+            answer = canned
+        elif header is None:
+            answer = _json_answer(401, _GRAPHQL_UNAUTHENTICATED)
+        elif self.token is not None and not self._authorized(header):
+            answer = _json_answer(401, _GRAPHQL_BAD_CREDENTIALS)
+        else:
+            query = _graphql_query(body)
+            if isinstance(query, _Answer):
+                answer = query
+            else:
+                return self._run_graphql(query)
+        with self._lock:
+            self._graphql.roll()
+            limits = self._graphql.headers()
+        answer.headers = {**limits, **answer.headers}
+        return answer, False
+
+    def _run_graphql(self, query: _GraphQLQuery) -> tuple[_Answer, bool]:
+        cost = query.cost
+        with self._lock:
+            budget = self._graphql
+            budget.roll()
+            admitted = budget.used + cost <= budget.limit
+            if admitted:
+                budget.used += cost
+                self.graphql_points += cost
+                self.graphql_queries += 1
+                self.graphql_repositories += len(query.lookups)
+            limits = budget.headers()
+            remaining, reset_at = budget.remaining, budget.reset_at
+        if not admitted:
+            return _json_answer(self.graphql_rate_limited_status, _GRAPHQL_RATE_LIMITED, limits), False
+        data, errors = _graphql_data(self.world, query.lookups)
+        if query.wants_rate_limit:
+            reset = _iso(datetime.fromtimestamp(reset_at, timezone.utc))
+            data = {"rateLimit": {"cost": cost, "remaining": remaining, "resetAt": reset}, **data}
+        payload: dict[str, Any] = {"data": data}
+        if errors:
+            payload["errors"] = errors
+        return _json_answer(200, payload, limits), True
 
     def _authorized(self, header: str | None) -> bool:
         """Without a token anything goes; with one, GitHub's "Bearer" and "token" schemes both work."""
@@ -961,32 +1323,19 @@ class StandIn:
                     return _Answer(canned.status, canned.body, dict(canned.headers))
         return None
 
-    def _roll_window(self) -> None:
-        """Refill the budget once the window has passed; the caller holds the lock."""
-        now = time.time()
-        if now >= self.reset_at:
-            self._used = 0
-            self.reset_at = math.ceil(now + self.reset_in)
-
     def _exhausted(self) -> bool:
         with self._lock:
-            self._roll_window()
-            return self._used >= self.rate_limit
+            self._core.roll()
+            return self._core.used >= self._core.limit
 
     def _charge(self, charged: bool) -> dict[str, str]:
-        """Spend a point if the answer costs one, and return the rate-limit headers that follow."""
+        """Spend a REST point if the answer costs one, and return the rate-limit headers that follow."""
         with self._lock:
-            self._roll_window()
+            self._core.roll()
             if charged:
-                self._used += 1
+                self._core.used += 1
                 self.points_charged += 1
-            return {
-                "X-RateLimit-Limit": str(self.rate_limit),
-                "X-RateLimit-Remaining": str(max(0, self.rate_limit - self._used)),
-                "X-RateLimit-Reset": str(self.reset_at),
-                "X-RateLimit-Used": str(self._used),
-                "X-RateLimit-Resource": "core",
-            }
+            return self._core.headers()
 
     def _log(self, entry: Logged, request: Mapping[str, str]) -> None:
         """Log entry and headers together, so ``last_headers`` lines up with the tail of ``requests``."""
@@ -1011,6 +1360,12 @@ class _Server(ThreadingHTTPServer):
         self.standin = standin
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: tuple[str, int]) -> None:
+        """A client that hangs up (a run stopped early, a timeout) is its business, not a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     """HTTP/1.1 with keep-alive: every answer is framed by Content-Length, except the bodiless 204 and 304."""
@@ -1025,9 +1380,19 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def do_GET(self) -> None:
-        self._discard_body()
+        # A GET body is meaningless here, but left unread it would corrupt the next keep-alive request.
+        self._answer(self._read_body())
+
+    def do_POST(self) -> None:
+        self._answer(self._read_body())
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _answer(self, body: bytes) -> None:
         request = {name.lower(): value for name, value in self.headers.items()}
-        answer = self.server.standin._respond(self.command, self.path, request)
+        answer = self.server.standin._respond(self.command, self.path, request, body)
         self.send_response(answer.status)
         for name, value in answer.headers.items():
             self.send_header(name, value)
@@ -1036,12 +1401,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if answer.status not in _BODILESS:
             self.wfile.write(answer.body)
-
-    def _discard_body(self) -> None:
-        """A GET body is meaningless here, but left unread it would corrupt the next keep-alive request."""
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request access log: tests and benchmarks read ``StandIn.requests`` instead."""

@@ -5,15 +5,22 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from bench.standin import Repo, StandIn, World
+from bench.run import count_requests
+from bench.standin import Logged, Repo, StandIn, World
+
+ROOT = Path(__file__).resolve().parent.parent
 
 NEWEST = "2026-02-11T13:53:49Z"
 LOGINS = ["shacker", "bittner", "dependabot[bot]"] + [f"user{i}" for i in range(247)]
@@ -40,6 +47,7 @@ def small_world() -> World:
             created_at="2010-09-28T10:40:18Z",
             subscribers=40,
             commit_count=120,
+            pending_asks=2,  # count-based statistics: two 202s, then 200, whatever the time
         )
     )
     world.add_repo(Repo("octo", "empty", 7, forks=0, stars=1, description=None))
@@ -80,10 +88,27 @@ def get(standin: StandIn, target: str, headers: dict[str, str] | None = None) ->
         connection.close()
 
 
-def exchange(connection: http.client.HTTPConnection, path: str, headers: dict[str, str] | None = None) -> Reply:
-    connection.request("GET", path, headers=headers or {})
+def exchange(
+    connection: http.client.HTTPConnection,
+    path: str,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+    body: bytes | None = None,
+) -> Reply:
+    connection.request(method, path, body=body, headers=headers or {})
     response = connection.getresponse()
     return Reply(response.status, response.headers, response.read())
+
+
+def post(standin: StandIn, path: str, payload: Any, headers: dict[str, str] | None = None) -> Reply:
+    """POST a JSON payload (or raw bytes) on a fresh connection."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    address = urlsplit(standin.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=5)
+    try:
+        return exchange(connection, path, {"Content-Type": "application/json", **(headers or {})}, "POST", body)
+    finally:
+        connection.close()
 
 
 def links(reply: Reply) -> dict[str, str]:
@@ -408,6 +433,8 @@ def test_from_catalog_is_deterministic_per_seed() -> None:
     for repo in world.repos.values():
         assert 1 <= len(repo.contributors) <= 600 and len(repo.participation) == 52
         assert repo.newest_commit_date is not None and repo.newest_commit_date <= "2026-02-15"
+    # Count-based statistics, so a client retrying at once still sees them computed on the third ask.
+    assert all((repo.pending_asks, repo.stats_cold) == (2, False) for repo in world.repos.values())
     capped = World.from_catalog(CATALOG, seed=3, max_contributors=1)
     assert [len(repo.contributors) for repo in capped.repos.values()] == [1, 1, 1]
 
@@ -423,6 +450,7 @@ def test_generate_makes_the_asked_share_of_renamed_missing_and_empty() -> None:
         "documentation_url", "repo_watchers", "commits_over_52", "participants",
     ]  # fmt: skip
     assert len(world.renames) == 6 and len(world.repos) == 297
+    assert all(repo.pending_asks == 0 for repo in world.repos.values())
     assert sum(repo.empty for repo in world.repos.values()) == 3
     assert all(len(repo.contributors) <= 600 for repo in world.repos.values())
     names = [record["repo_url"].removeprefix("https://github.com/") for record in records]
@@ -435,3 +463,273 @@ def test_generate_makes_the_asked_share_of_renamed_missing_and_empty() -> None:
         assert get(standin, f"/repos/{missing[0]}").status == 404
         assert records[0]["pypi_url"] == "https://pypi.org/project/Django_Pkg0/"
         assert get(standin, "/pypi/Django_Pkg0/json").status == 301
+
+
+# --- time-based statistics and pushes --------------------------------------------
+
+
+def stats_world() -> World:
+    world = World()
+    for repo_id, name, cold in ((1, "warm", False), (2, "cold", True)):
+        world.add_repo(
+            Repo(
+                "octo", name, repo_id, forks=1, stars=2, description=None, contributors=["ann", "bob", "cy"],
+                participation=[1] * 52, newest_commit_date=NEWEST, stats_cold=cold,
+            )
+        )  # fmt: skip
+    return world
+
+
+def test_cold_statistics_are_computed_stats_delay_after_the_first_ask() -> None:
+    with StandIn(stats_world(), stats_delay=0.1) as standin:
+        cold = "/repos/octo/cold/stats/participation"
+        asked = time.monotonic()
+        early = [get(standin, cold).status for _ in range(2)]
+        quick = time.monotonic() - asked < 0.1
+        time.sleep(0.12)
+        later = [get(standin, cold) for _ in range(2)]
+        warm = get(standin, "/repos/octo/warm/stats/participation")
+
+        assert quick and early == [202, 202]
+        assert [reply.status for reply in later] == [200, 200]
+        assert later[0].json["all"] == [1] * 52
+        assert warm.status == 200
+        assert standin.points_charged == 5  # a 202 costs a point like any answer but 304
+
+
+def test_push_makes_statistics_cold_and_moves_contributors() -> None:
+    with StandIn(stats_world(), stats_delay=0.05) as standin:
+        stats, people = "/repos/octo/warm/stats/participation", "/repos/octo/warm/contributors"
+        assert get(standin, stats).status == 200
+        before = get(standin, people)
+        assert [(p["login"], p["contributions"]) for p in before.json] == [("ann", 400), ("bob", 200), ("cy", 133)]
+
+        standin.world.push("octo/warm", commits=500, author="cy")
+
+        after = get(standin, people, {"If-None-Match": before.headers["ETag"]})
+        assert after.status == 200 and after.headers["ETag"] != before.headers["ETag"]
+        assert [(p["login"], p["contributions"]) for p in after.json] == [("cy", 633), ("ann", 400), ("bob", 200)]
+        assert get(standin, stats).status == 202
+        time.sleep(0.06)
+        assert get(standin, stats).json["all"][-1] == 501
+        assert get(standin, people, {"If-None-Match": after.headers["ETag"]}).status == 304
+
+        standin.world.push("octo/warm", commits=2)  # by default, the top contributor
+        standin.world.push("octo/warm", author="newcomer")
+        repo = standin.world.repo("octo/warm")
+        assert list(zip(repo.contributors, repo.contributions)) == [
+            ("cy", 635), ("ann", 400), ("bob", 200), ("newcomer", 1),
+        ]  # fmt: skip
+        assert repo.stats_cold and repo.commit_count == 52 + 503
+
+
+def test_contributions_are_kept_sorted_and_checked() -> None:
+    repo = Repo("o", "n", 1, forks=0, stars=0, description=None, contributors=["a", "b"], contributions=[1, 5])
+    assert (repo.contributors, repo.contributions) == (["b", "a"], [5, 1])
+    with pytest.raises(ValueError, match="2 contributors but 1 contribution counts"):
+        Repo("o", "n", 1, forks=0, stars=0, description=None, contributors=["a", "b"], contributions=[1])
+
+
+def test_generate_starts_the_asked_share_of_statistics_cold() -> None:
+    world, _ = World.generate(200, seed=1)
+    computed = [repo for repo in world.repos.values() if not repo.empty]
+
+    assert sum(repo.stats_cold for repo in computed) == round(len(computed) * 0.3)
+    assert not any(repo.stats_cold for repo in world.repos.values() if repo.empty)
+    assert World.generate(200, seed=1)[0] == world
+    assert not any(repo.stats_cold for repo in World.generate(200, seed=1, cold_stats=0)[0].repos.values())
+
+
+# --- GraphQL -------------------------------------------------------------------------
+
+FRAGMENT = """fragment Fields on Repository {
+  nameWithOwner url description forkCount stargazerCount pushedAt isArchived
+  defaultBranchRef { target { ... on Commit { committedDate } } }
+}"""
+
+
+def repos_query(names: list[str]) -> dict[str, Any]:
+    """fetcher's query shape: alias rI on line 3 + I, column 3."""
+    declared = ", ".join(f"$o{i}: String!, $n{i}: String!" for i in range(len(names)))
+    fields = "".join(f"  r{i}: repository(owner: $o{i}, name: $n{i}) {{ ...Fields }}\n" for i in range(len(names)))
+    query = f"query Repos({declared}) {{\n  rateLimit {{ cost remaining resetAt }}\n{fields}}}\n{FRAGMENT}"
+    variables = {}
+    for i, name in enumerate(names):
+        variables[f"o{i}"], variables[f"n{i}"] = name.split("/")
+    return {"query": query, "variables": variables}
+
+
+AUTH = {"Authorization": "bearer s3cret"}
+
+
+def test_graphql_answers_each_alias_with_nulls_and_errors() -> None:
+    names = ["SHACKER/Django-Todo", "django-auth-ldap/django-auth-ldap", "nobody/nothing", "dmca/blocked", "octo/empty"]
+    with StandIn(small_world(), token="s3cret") as standin:
+        reply = post(standin, "/graphql", repos_query(names), AUTH)
+
+        assert reply.status == 200
+        assert reply.headers["Content-Type"] == "application/json; charset=utf-8"
+        data = reply.json["data"]
+        assert data["r0"] == {
+            "nameWithOwner": "shacker/django-todo",
+            "url": "https://github.com/shacker/django-todo",
+            "description": "A multi-user, multi-group todo/ticketing system for Django projects.",
+            "forkCount": 285,
+            "stargazerCount": 845,
+            "pushedAt": NEWEST,
+            "isArchived": False,
+            "defaultBranchRef": {"target": {"committedDate": NEWEST}},
+        }
+        assert (data["r1"]["nameWithOwner"], data["r1"]["url"]) == (
+            "jazzband/django-auth-ldap", "https://github.com/jazzband/django-auth-ldap",
+        )  # fmt: skip
+        assert data["r2"] is None and data["r3"] is None
+        assert (data["r4"]["nameWithOwner"], data["r4"]["defaultBranchRef"]) == ("octo/empty", None)
+        assert reply.json["errors"] == [
+            {
+                "type": "NOT_FOUND",
+                "path": ["r2"],
+                "locations": [{"line": 5, "column": 3}],
+                "message": "Could not resolve to a Repository with the name 'nobody/nothing'.",
+            },
+            {
+                "type": "FORBIDDEN",
+                "path": ["r3"],
+                "locations": [{"line": 6, "column": 3}],
+                "message": "Repository access blocked",
+            },
+        ]
+        reset = datetime.fromtimestamp(int(reply.headers["X-RateLimit-Reset"]), timezone.utc)
+        assert data["rateLimit"] == {"cost": 1, "remaining": 4999, "resetAt": reset.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        assert reply.headers["X-RateLimit-Resource"] == "graphql"
+        assert (reply.headers["X-RateLimit-Limit"], reply.headers["X-RateLimit-Remaining"]) == ("5000", "4999")
+        assert reply.headers["X-RateLimit-Used"] == "1"
+        assert standin.requests == [Logged("POST", "/graphql", 200, True, True)]
+        assert (standin.graphql_points, standin.graphql_queries, standin.graphql_repositories) == (1, 1, 5)
+        assert (standin.points_charged, standin.points_total) == (0, 1)
+        assert standin.remaining == 5000 and standin.graphql_remaining == 4999
+
+        clean = post(standin, "/graphql", repos_query(["shacker/django-todo"]), AUTH)
+        assert "errors" not in clean.json and clean.json["data"]["rateLimit"]["remaining"] == 4998
+
+
+def test_graphql_costs_a_point_per_hundred_repositories() -> None:
+    with StandIn(small_world(), token="s3cret") as standin:
+        costs = []
+        for size in (1, 100, 101, 250):
+            reply = post(standin, "/graphql", repos_query(["shacker/django-todo"] * size), AUTH)
+            costs.append(reply.json["data"]["rateLimit"]["cost"])
+            assert len(reply.json["data"]) == size + 1
+
+        assert costs == [1, 1, 2, 3]
+        assert standin.graphql_points == 7 and standin.graphql_remaining == 4993
+        assert reply.headers["X-RateLimit-Used"] == "7"
+
+
+def test_graphql_requires_credentials_even_without_a_token() -> None:
+    query = repos_query(["shacker/django-todo"])
+    with StandIn(small_world()) as open_standin:
+        anonymous = post(open_standin, "/graphql", query)
+        anyone = post(open_standin, "/graphql", query, {"Authorization": "bearer whatever"})
+    with StandIn(small_world(), token="s3cret") as standin:
+        wrong = post(standin, "/graphql", query, {"Authorization": "bearer nope"})
+        right = post(standin, "/graphql", query, {"Authorization": "token s3cret"})
+        charged = [entry.charged for entry in standin.requests]
+        points = standin.graphql_points
+
+    assert (anonymous.status, anyone.status, wrong.status, right.status) == (401, 200, 401, 200)
+    assert anonymous.json["message"] == "This endpoint requires you to be authenticated."
+    assert wrong.json["message"] == "Bad credentials"
+    assert wrong.headers["X-RateLimit-Resource"] == "graphql"
+    assert charged == [False, True] and points == 1
+
+
+def test_graphql_budget_is_its_own_and_runs_out_as_an_error() -> None:
+    query = repos_query(["shacker/django-todo"])
+    with StandIn(small_world(), graphql_rate_limit=2) as standin:
+        replies = [post(standin, "/graphql", query, AUTH) for _ in range(3)]
+        rest = get(standin, "/repos/shacker/django-todo")
+
+        assert [reply.status for reply in replies] == [200, 200, 200]
+        assert [reply.headers["X-RateLimit-Remaining"] for reply in replies] == ["1", "0", "0"]
+        assert replies[2].json == {
+            "errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}]
+        }
+        assert standin.requests[2].charged is False and standin.graphql_points == 2
+        assert (rest.status, rest.headers["X-RateLimit-Remaining"]) == (200, "4999")
+
+        standin.graphql_reset_at = int(time.time()) - 1
+        assert post(standin, "/graphql", query, AUTH).json["data"]["rateLimit"]["remaining"] == 1
+        standin.refill()  # both budgets, at once
+        assert (standin.graphql_remaining, standin.remaining) == (2, 5000)
+    with StandIn(small_world(), graphql_rate_limit=0, graphql_rate_limited_status=403) as standin:
+        refused = post(standin, "/graphql", query, AUTH)
+        assert (refused.status, refused.json["errors"][0]["type"]) == (403, "RATE_LIMITED")
+
+
+def test_graphql_refuses_malformed_requests_without_charging(standin: StandIn) -> None:
+    garbled = post(standin, "/graphql", b"{not json", AUTH)
+    no_query = post(standin, "/graphql", {"variables": {}}, AUTH)
+    unbound = post(standin, "/graphql", {"query": repos_query(["a/b"])["query"]}, AUTH)
+
+    assert (garbled.status, garbled.json["message"]) == (400, "Problems parsing JSON")
+    assert (no_query.status, no_query.json) == (
+        200, {"errors": [{"message": "A query attribute must be specified and must be a string."}]},
+    )  # fmt: skip
+    assert unbound.status == 200 and "data" not in unbound.json
+    assert unbound.json["errors"][0]["message"] == "Variable $o0 of type String! was provided invalid value"
+    assert unbound.json["errors"][0]["locations"] == [{"line": 1, "column": 13}]
+    assert standin.graphql_points == 0 and standin.points_total == 0
+
+
+def test_post_elsewhere_is_not_found_and_free(standin: StandIn) -> None:
+    reply = post(standin, "/repos/shacker/django-todo", {}, AUTH)
+
+    assert reply.status == 404 and standin.points_total == 0
+
+
+# --- the benchmark ----------------------------------------------------------------------
+
+
+def test_request_kinds_are_counted_per_endpoint() -> None:
+    entries = [
+        Logged("POST", "/graphql", 200, True, True),
+        Logged("GET", "/repos/o/n", 301, True, True),
+        Logged("GET", "/repositories/7", 200, True, True),
+        Logged("GET", "/repos/o/n/contributors?per_page=100", 304, False, True),
+        Logged("GET", "/repositories/7/contributors?per_page=100&page=2", 200, True, True),
+        Logged("GET", "/repos/o/n/stats/participation", 202, True, True),
+        Logged("GET", "/repos/o/n/commits?per_page=1", 409, True, True),
+        Logged("GET", "/pypi/Foo/json", 301, False, False),
+        Logged("GET", "/repos/o/n/issues", 404, True, True),
+    ]
+    counted = count_requests(entries)
+
+    assert (counted.total, counted.graphql, counted.repo, counted.contributors) == (9, 1, 2, 2)
+    assert (counted.participation, counted.commits, counted.pypi, counted.other) == (1, 1, 1, 1)
+    assert (counted.accepted_202, counted.redirects_301, counted.not_modified_304) == (1, 2, 1)
+    assert counted.client_errors_4xx == 2
+
+
+def test_bench_runs_end_to_end(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    command = ["-m", "bench", "--packages", "30", "--latency", "0", "--baseline", "cold", "--json", str(results)]
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert time.monotonic() - started < 30
+    result = json.loads(results.read_text())
+    assert [(run["client"], run["phase"]) for run in result["runs"]] == [
+        ("fetcher", "cold"), ("fetcher", "warm-unchanged"), ("fetcher", "warm-pushed"), ("baseline", "cold"),
+    ]  # fmt: skip
+    for run in result["runs"]:
+        assert run["exit_code"] == 0 and run["packages"] == 30, run
+        assert run["requests"]["total"] > 0 and run["requests"]["pypi"] >= 30
+        assert run["peak_rss_mb"] > 0 and run["cpu_s"] > 0 and run["wall_s"] > 0
+    cold, baseline = result["runs"][0], result["runs"][3]
+    assert "30 of 30 packages" in cold["summary"]
+    assert baseline["points"] == baseline["requests"]["total"] - baseline["requests"]["pypi"]
+    assert result["ratios"][0]["phase"] == "cold" and result["ratios"][0]["speedup"] > 0
+    assert result["table"] in done.stdout
+    assert done.stdout.startswith("30 packages") and "| fetcher  | cold " in done.stdout
