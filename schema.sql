@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS sync_run (
     pending    INTEGER NOT NULL,
     requests   INTEGER NOT NULL,   -- every request sent, GitHub and PyPI, retries included
     not_modified INTEGER NOT NULL, -- of those, answered 304 (free)
+    retries    INTEGER NOT NULL,   -- of those, asked again after a transient failure or a rate-limit wait
     graphql_points INTEGER NOT NULL,
     points     INTEGER NOT NULL,   -- GitHub rate-limit points spent: REST answers but 304s, plus GraphQL cost
     seconds    REAL NOT NULL,

@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 
 from bench.run import RESULTS, Settings, bench
+from bench.soak import soak
+
+SOAK_RESULTS = Path(__file__).with_name("soak.json")
 
 
 def _share(text: str) -> float:
@@ -67,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     add("--timeout", type=_positive(float), default=defaults.timeout,
         help="seconds any one run may take before it is killed")  # fmt: skip
     add("--json", type=Path, default=argparse.SUPPRESS, help="where to write the results (default: bench/results.json)")
+    add("--faults", action="store_true", help="instead: a soak run with seeded faults (see bench/soak.py)")
+    add("--rounds", type=_positive(int), default=3, help="with --faults: rounds with faults on, before one without")
     args = parser.parse_args(argv)
+    if args.faults:
+        return soak(args.packages, args.seed, args.rounds, getattr(args, "json", SOAK_RESULTS))
     settings = Settings(
         packages=args.packages,
         latency=args.latency,

@@ -22,6 +22,7 @@ import json
 import math
 import random
 import re
+import socket
 import sys
 import threading
 import time
@@ -36,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+from bench.faults import TRANSPORT, Fault, FaultPlan
 
 WEEKS = 52
 # The "now" of generated worlds: a fixed instant, so one seed always builds the same world.
@@ -1100,8 +1103,10 @@ class StandIn:
         stats_delay: float = 1.0,
         graphql_rate_limit: int = 5000,
         graphql_rate_limited_status: int = 200,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.world = world
+        self.faults = faults
         self.latency = latency
         self.token = token
         self.stats_delay = stats_delay
@@ -1392,7 +1397,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, body: bytes) -> None:
         request = {name.lower(): value for name, value in self.headers.items()}
-        answer = self.server.standin._respond(self.command, self.path, request, body)
+        standin = self.server.standin
+        fault = standin.faults.draw(self.command, self.path) if standin.faults else None
+        if fault is not None and fault.kind in TRANSPORT:
+            self._act_out(fault, standin)
+            return
+        if fault is not None:
+            answer = _Answer(fault.status, fault.body, fault.headers)
+            standin._log(Logged(self.command, self.path, fault.status, False, "authorization" in request), request)
+        else:
+            answer = standin._respond(self.command, self.path, request, body)
         self.send_response(answer.status)
         for name, value in answer.headers.items():
             self.send_header(name, value)
@@ -1401,6 +1415,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if answer.status not in _BODILESS:
             self.wfile.write(answer.body)
+
+    def _act_out(self, fault: Fault, standin: StandIn) -> None:
+        """Faults that live on the connection rather than in an answer."""
+        self.close_connection = True
+        if fault.kind == "stall":
+            time.sleep(standin.faults.stall_seconds)
+            return
+        if fault.kind == "truncated":
+            self.send_response(200)
+            self.send_header("Content-Type", _JSON)
+            self.send_header("Content-Length", "4096")
+            self.end_headers()
+            self.wfile.write(b'{"id": 1, "name": "half')
+            self.wfile.flush()
+        # reset, and the end of truncated: drop the connection.
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request access log: tests and benchmarks read ``StandIn.requests`` instead."""

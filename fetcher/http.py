@@ -49,6 +49,7 @@ class RequestCounts:
     sent: int = 0  # every request on the wire, redirect hops and retries included
     answered: int = 0  # requests that got any HTTP answer back
     not_modified: int = 0
+    retries: int = 0  # further tries after a transient failure or a rate-limit wait
     by_kind: Counter = field(default_factory=Counter)  # repo, contributors, …, graphql, pypi
     rest_points: int = 0  # GitHub REST answers other than 304: each costs a point
     graphql_points: int = 0  # the cost GitHub reports for each query
@@ -111,7 +112,11 @@ class Http:
         return await self._with_retries("POST", url, kind, headers, json, read)
 
     async def _with_retries(self, *request):
-        return await policy.retrying(**self._retry)(self._send, *request)
+        retrying = policy.retrying(**self._retry)
+        try:
+            return await retrying(self._send, *request)
+        finally:
+            self.counts.retries += retrying.statistics.get("attempt_number", 1) - 1
 
     async def _send(self, method: str, url: str, kind: str, headers: dict[str, str], json: dict | None, read):
         group = _budget_group(kind)

@@ -52,6 +52,7 @@ class RunReport:
     skips: Counter = field(default_factory=Counter)  # reason -> packages
     requests: int = 0
     not_modified: int = 0
+    retries: int = 0
     points: int = 0
     graphql_points: int = 0
     points_left: int | None = None
@@ -73,7 +74,8 @@ class RunReport:
             line += " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(self.skips.items())) + ")"
         if self.pending:
             line += f"; {self.pending} sparkline{'s' if self.pending != 1 else ''} still computing on GitHub, kept"
-        line += f"; {self.requests} requests ({self.not_modified} not modified)"
+        line += f"; {self.requests} requests ({self.not_modified} not modified"
+        line += f", {self.retries} retries)" if self.retries else ")"
         line += f"; {self.points} GitHub points ({self.graphql_points} GraphQL)"
         if self.points_left is not None:
             line += f", {self.points_left} REST points left"
@@ -94,6 +96,7 @@ class RunReport:
             "pending": self.pending,
             "requests": self.requests,
             "not_modified": self.not_modified,
+            "retries": self.retries,
             "graphql_points": self.graphql_points,
             "points": self.points,
             "seconds": round(self.seconds, 3),
@@ -154,7 +157,7 @@ async def _run(store, packages, config, report, clock, sleep, transport) -> None
         report.stopped = str(reason)
     finally:
         counts = http.counts
-        report.requests, report.not_modified = counts.sent, counts.not_modified
+        report.requests, report.not_modified, report.retries = counts.sent, counts.not_modified, counts.retries
         report.points, report.graphql_points = counts.points, counts.graphql_points
         core = http.rate_limits.get("core")
         report.points_left = core.remaining if core else None

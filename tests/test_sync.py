@@ -253,6 +253,7 @@ def test_server_errors_are_retried_with_backoff(setup, respx_mock):
     assert stored(store)["repo_forks"] == 12
     assert report.exit_code == 0
     assert len(sleeps.delays) == 2
+    assert report.retries == 2 and "(0 not modified, 2 retries)" in report.summary()
 
 
 @respx.mock
