@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.faults import FaultPlan
-from bench.run import ROOT, TOKEN, child_env, markdown, run_process
+from bench.run import TOKEN, child_env, markdown, run_process
 from bench.standin import StandIn, World
 
 # Per-request chances. Rate limits pause every request, as GitHub asks, so they are rarer.

@@ -8,17 +8,17 @@ conditionally. The weekly counts are asked first: a 202 starts GitHub
 computing them while the rest is fetched, and the retries come back later.
 """
 
-import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Awaitable, Callable
+from typing import Callable
 
 from fetcher import graphql, normalize
-from fetcher.errors import EmptyRepository, RateLimited, StatsPending, TokenRejected, Unreachable
+from fetcher.errors import EmptyRepository, StatsPending
 from fetcher.http import Http, Validators
 from fetcher.interpret import Answer, next_link
 from fetcher.pieces import Cached, for_repo, unchanged_since_push
+from fetcher.steps import first_failure_wins, nothing
 from fetcher.urls import RepoRef
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
@@ -85,29 +85,25 @@ class GitHub:
         pushed_at = meta["pushed_at"]
 
         weeks = cached.get("participation")
-        asking = None
-        if not unchanged_since_push(weeks, pushed_at):
-            # Asked first, so a 202 starts GitHub computing while the rest is fetched; its
-            # retries come back after the backoff, never hammering.
-            asking = asyncio.ensure_future(self._participation(full_name, weeks, key, pushed_at))
-        try:
+        weeks_stale = not unchanged_since_push(weeks, pushed_at)
+
+        async def the_rest() -> tuple[Cached, str | None]:
             contributors = cached.get("contributors")
             if not unchanged_since_push(contributors, pushed_at):
-                contributors = await self._contributors(full_name, contributors, key, pushed_at)
-                updates["contributors"] = contributors
+                contributors = updates["contributors"] = await self._contributors(full_name, contributors, key, pushed_at)
             if "last_updated" in meta:
-                last_updated = meta["last_updated"]
-            else:
-                commits = cached.get("commits")
-                if not unchanged_since_push(commits, pushed_at):
-                    commits = await self._commits(full_name, commits, key, pushed_at)
-                    updates["commits"] = commits
-                last_updated = commits.value["last_updated"]
-            fresh = await asking if asking is not None else None
-        finally:
-            if asking is not None and not asking.done():
-                asking.cancel()
-        pending = asking is not None and fresh is None
+                return contributors, meta["last_updated"]
+            commits = cached.get("commits")
+            if not unchanged_since_push(commits, pushed_at):
+                commits = updates["commits"] = await self._commits(full_name, commits, key, pushed_at)
+            return contributors, commits.value["last_updated"]
+
+        # The weekly counts are asked first, so a 202 starts GitHub computing them while the
+        # rest is fetched; the retries come back after the backoff, never hammering.
+        fresh, (contributors, last_updated) = await first_failure_wins(
+            self._participation(full_name, weeks, key, pushed_at) if weeks_stale else nothing(), the_rest()
+        )
+        pending = weeks_stale and fresh is None
         if fresh is not None:
             weeks = updates["participation"] = fresh
         pages = [page["logins"] for page in contributors.value["pages"]]
@@ -174,32 +170,3 @@ class GitHub:
         if kind != "repo":
             value["pushed_at"] = pushed_at
         return Cached(value, self._clock(), answer.headers.get("etag"), answer.headers.get("last-modified"))
-
-
-# Failures that end the run outrank those that end one package.
-_SEVERITY = (TokenRejected, RateLimited, Unreachable)
-
-
-async def first_failure_wins(*steps: Awaitable) -> list:
-    """Run steps concurrently; on a failure cancel the rest and raise the gravest failure."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(step) for step in steps]
-    except ExceptionGroup as failures:
-        raise min(_leaves(failures), key=_rank) from None
-    return [task.result() for task in tasks]
-
-
-def _leaves(group: BaseExceptionGroup):
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            yield from _leaves(exc)
-        else:
-            yield exc
-
-
-def _rank(exc: BaseException) -> int:
-    for rank, kind in enumerate(_SEVERITY):
-        if isinstance(exc, kind):
-            return rank
-    return len(_SEVERITY)

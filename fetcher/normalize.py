@@ -4,7 +4,6 @@ Pure functions. An answer of the wrong shape is a BadResponse naming its URL,
 so one odd answer fails its package instead of writing nonsense.
 """
 
-from datetime import datetime
 
 from fetcher.errors import BadResponse, InputError
 from fetcher.interpret import Answer

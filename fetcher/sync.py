@@ -23,12 +23,13 @@ import httpx
 from fetcher import graphql, normalize
 from fetcher.config import Config
 from fetcher.errors import Failure, InputError, RateLimited, RunStopped, TokenRejected, Unreachable
-from fetcher.github import GitHub, first_failure_wins
+from fetcher.github import GitHub
 from fetcher.http import Http, utcnow
 from fetcher.logs import redact
 from fetcher.pieces import shift_weeks
 from fetcher.pypi import PyPI
 from fetcher.records import to_stored_datetime
+from fetcher.steps import first_failure_wins, nothing
 from fetcher.store import Store
 from fetcher.urls import RepoRef, github_hosts, parse_repo_url, pypi_name
 
@@ -203,7 +204,7 @@ class _Syncer:
             log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
             self.use_graphql = False
             return {}
-        return {package_id: result for (package_id, _), result in zip(wanted, results)}
+        return {package_id: result for (package_id, _), result in zip(wanted, results, strict=True)}
 
     def plan(self, package: dict) -> Plan:
         if not package["repo_url"]:
@@ -245,8 +246,8 @@ class _Syncer:
             parse_repo_url(package["repo_url"])  # raises the InputError that explains it
         name = pypi_name(package["pypi_url"])
         cache = self.store.cached_pieces(package["id"])
-        repo_step = self.github.fetch_repo(plan.repo, meta, cache) if plan.repo else _nothing()
-        pypi_step = self.pypi.project(name, cache.get("pypi")) if name else _nothing()
+        repo_step = self.github.fetch_repo(plan.repo, meta, cache) if plan.repo else nothing()
+        pypi_step = self.pypi.project(name, cache.get("pypi")) if name else nothing()
         repo, pypi = await first_failure_wins(repo_step, pypi_step)
         fields, pieces, note = {}, {}, None
         if repo is not None:
@@ -285,10 +286,6 @@ def batched(items: list, size: int):
     iterator = iter(items)
     while batch := tuple(islice(iterator, size)):
         yield batch
-
-
-async def _nothing() -> None:
-    return None
 
 
 def _duration(delta: timedelta) -> str:

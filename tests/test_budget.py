@@ -10,7 +10,7 @@ import respx
 from fetcher import config as configuration, sync
 from fetcher.records import validate
 from fetcher.store import open_store
-from tests.conftest import API, PYPI, GitHubRepo, pypi_route, recorded, response_from
+from tests.conftest import API, GitHubRepo, pypi_route, recorded, response_from
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)  # a Monday
 GRAPHQL = f"{API}/graphql"

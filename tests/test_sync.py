@@ -11,7 +11,7 @@ import respx
 from fetcher import config as configuration, sync
 from fetcher.records import validate
 from fetcher.store import open_store
-from tests.conftest import API, PYPI, GitHubRepo, api_record, pypi_route, recorded, response_from
+from tests.conftest import API, PYPI, GitHubRepo, pypi_route, recorded, response_from
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
@@ -506,7 +506,6 @@ def test_requests_in_flight_never_exceed_the_concurrency(setup, respx_mock):
     records = [package(f"p{i}", repo=f"o/p{i}", pypi="") for i in range(12)]
     config, store = setup(*records, extra="\n[sync]\nconcurrency = 3\n")
     in_flight, peak = 0, 0
-    repo = recorded("api_github_com_repos_django_deps")
 
     async def answer(request):
         nonlocal in_flight, peak
