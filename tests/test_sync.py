@@ -531,3 +531,29 @@ def test_requests_in_flight_never_exceed_the_concurrency(setup, respx_mock):
 
     assert report.outcomes[sync.SYNCED] == 12
     assert peak == 3
+
+
+@respx.mock
+def test_a_token_rejected_mid_run_keeps_the_packages_already_written(setup, respx_mock, monkeypatch):
+    from fetcher.errors import TokenRejected
+
+    monkeypatch.setenv("GITHUB_TOKEN", "expired-meanwhile")
+    config, store = setup(package("aaa", repo="o/aaa", pypi="aaa"), package("bbb", repo="o/bbb", pypi="bbb", **OLD),
+                          github="graphql = false")
+    GitHubRepo(respx_mock, "o/aaa", forks=11)
+    pypi_route(respx_mock, "aaa", "1.0")
+    pypi_route(respx_mock, "bbb", "1.0")
+    before = stored(store, "bbb")
+
+    async def rejected_once_aaa_is_done(request):
+        await asyncio.sleep(0.05)  # aaa's answers come at once: it is written by now
+        return httpx.Response(401, json={"message": "Bad credentials"})
+
+    respx_mock.get(f"{API}/repos/o/bbb").mock(side_effect=rejected_once_aaa_is_done)
+
+    with pytest.raises(TokenRejected):
+        run(config, store)
+
+    assert stored(store, "aaa")["repo_forks"] == 11
+    assert stored(store, "bbb") == before
+    assert store.fetch_state("bbb") is None
