@@ -49,7 +49,6 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except FetcherError as exc:
-            log.debug("error", exc_info=True)
             _error(str(exc))
             sys.exit(exc.exit_code)
         except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit):

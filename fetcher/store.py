@@ -23,7 +23,8 @@ from fetcher.records import API_FIELDS, parse_datetime, to_columns, to_stored_da
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 # Changes to tables that already exist, in order; PRAGMA user_version counts
-# how many have been applied. Append, never edit.
+# how many a store has had. Append, never edit, and change schema.sql to the
+# shape they lead to: a new store is created from it directly.
 MIGRATIONS: list[str] = []
 
 
@@ -243,9 +244,12 @@ def _refuse_foreign_file(path: Path) -> None:
 
 def _apply_schema(db: sqlite_utils.Database, path: Path) -> None:
     schema = resources.files("fetcher").joinpath("schema.sql").read_text(encoding="utf-8")
+    fresh = "package" not in db.table_names()
     with db.atomic():
         for statement in _statements(schema):
             db.execute(statement)
+        if fresh:  # schema.sql is the current shape: no migration is owed
+            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
     columns = set(db["package"].columns_dict)
     if not set(API_FIELDS) <= columns:
         missing = ", ".join(sorted(set(API_FIELDS) - columns))
@@ -266,4 +270,7 @@ def _statements(script: str) -> list[str]:
         if sqlite3.complete_statement(pending):
             statements.append(pending.strip())
             pending = ""
+    last = "\n".join(line for line in pending.splitlines() if not line.strip().startswith("--")).strip()
+    if last:
+        statements.append(last)  # a last statement without its semicolon
     return statements

@@ -301,3 +301,26 @@ def test_bad_duration_option_is_a_usage_error(config_file, run_cli):
 
     assert result.exit_code == 2
     assert "'soon' is not a duration like 90s, 15m, 24h or 7d" in result.stderr
+
+
+def test_migrations_run_once_on_an_older_store_and_never_on_a_new_one(config_file, run_cli, tmp_path, monkeypatch):
+    from fetcher import store as store_module
+
+    config = config_file()
+    assert run_cli(config, "import", TODO).exit_code == 0
+    with sqlite3.connect(tmp_path / "test.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (0,)
+    monkeypatch.setattr(store_module, "MIGRATIONS", ["ALTER TABLE package ADD COLUMN stars_last_week INTEGER"])
+
+    assert run_cli(config, "export").exit_code == 0
+    assert run_cli(config, "export").exit_code == 0  # applied once, not again
+
+    with sqlite3.connect(tmp_path / "test.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert "stars_last_week" in [row[1] for row in db.execute("PRAGMA table_info(package)")]
+    fresh = config_file(extra="").parent / "fresh"
+    fresh.mkdir()
+    (fresh / "config.toml").write_text('[store]\npath = "new.db"\n')
+    assert run_cli(fresh / "config.toml", "export").exit_code == 0
+    with sqlite3.connect(fresh / "new.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)  # created as schema.sql says, nothing to migrate

@@ -720,6 +720,7 @@ def test_bench_runs_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert time.monotonic() - started < 30
     result = json.loads(results.read_text())
+    assert result["complete"] is True and result["error"] is None
     assert [(run["client"], run["phase"]) for run in result["runs"]] == [
         ("fetcher", "cold"), ("fetcher", "warm-unchanged"), ("fetcher", "warm-pushed"), ("baseline", "cold"),
     ]  # fmt: skip
