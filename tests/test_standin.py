@@ -734,3 +734,19 @@ def test_bench_runs_end_to_end(tmp_path: Path) -> None:
     assert result["ratios"][0]["phase"] == "cold" and result["ratios"][0]["speedup"] > 0
     assert result["table"] in done.stdout
     assert done.stdout.startswith("30 packages") and "| fetcher  | cold " in done.stdout
+
+
+def test_soak_runs_end_to_end_and_loses_nothing(tmp_path: Path) -> None:
+    results = tmp_path / "soak.json"
+    command = ["-m", "bench", "--faults", "--packages", "40", "--rounds", "1", "--seed", "4", "--json", str(results)]
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    soak = json.loads(results.read_text())
+    assert [r["name"] for r in soak["rounds"]] == ["1: faults on", "2: faults off"]
+    faulted, clean = soak["rounds"]
+    assert sum(faulted["injected"].values()) > 0 and faulted["retries"] > 0
+    assert faulted["lost"] == [] and clean["lost"] == []
+    assert faulted["right"] + faulted["sparkline_kept"] + faulted["untouched_with_error"] == 40
+    assert clean["right"] == 40 and clean["exit_code"] == 0
+    assert "| records lost |" in done.stdout
