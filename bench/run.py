@@ -84,15 +84,23 @@ def run_process(argv: list[str], env: dict[str, str], cwd: Path, timeout: float)
         child = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
         deadline = started + timeout
         killed = False
-        # Polled rather than blocking, so the deadline needs no second thread racing the reaping.
-        while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
-            if not killed and time.perf_counter() > deadline:
+        pid = 0
+        try:
+            # Polled rather than blocking, so the deadline needs no second thread racing the reaping.
+            while not pid:
+                pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+                if pid:
+                    break
+                if not killed and time.perf_counter() > deadline:
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed = True
+                time.sleep(0.002)
+        except BaseException:  # interrupted: take the child down too, and reap it
+            if not pid:
                 os.kill(child.pid, signal.SIGKILL)
-                killed = True
-            time.sleep(0.002)
+                os.wait4(child.pid, 0)
+            child.returncode = -signal.SIGKILL
+            raise
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -359,16 +367,17 @@ def run_fetcher(
     packages: int,
     phases: tuple[str, ...],
     workdir: Path,
-    runs: list[Run],
-    worlds: list[dict[str, int]],
+    results: Results,
     rate_limit: int,
+    scale: bool = False,
 ) -> None:
-    """Import, then each phase in order (cold sync, warm sync --all, push then sync --all) into ``runs``.
+    """Import, then each phase in order (cold sync, warm sync --all, push then sync --all).
 
     Each phase starts with a full budget, as a cron run an hour after the last would.
     """
     world, records = make_world(settings, packages)
-    worlds.append({**describe(world, packages), "rate_limit": rate_limit})
+    facts = {**describe(world, packages), "rate_limit": rate_limit}
+    results.worlds.append(facts)
     catalog = workdir / "catalog.json"
     catalog.write_text(json.dumps(records), encoding="utf-8")
     with StandIn(
@@ -382,19 +391,19 @@ def run_fetcher(
         for phase in phases:
             if phase == PUSHED:
                 pushed = push_share(world, settings.pushed, settings.seed)
-                worlds[-1]["pushed"] = pushed
+                facts["pushed"] = pushed
                 _progress(f"pushed to {pushed} repositories")
             _progress(f"fetcher, {settings.label(phase)}, {packages} packages")
             standin.refill()
             command = ("sync",) if phase == COLD else ("sync", "--all")
             run = fetcher.phase(phase, settings.label(phase), packages, *command)
             _progress(f"  exit {run.exit_code} in {run.wall_s:.1f}s: {run.summary}")
-            runs.append(run)
+            results.add(run, scale)
             if run.exit_code not in FINISHED:
                 raise BenchError(_failed("fetcher", run))
 
 
-def run_baseline(settings: Settings, phases: tuple[str, ...], workdir: Path, runs: list[Run]) -> None:
+def run_baseline(settings: Settings, phases: tuple[str, ...], workdir: Path, results: Results) -> None:
     """The same phases against a fresh world of the same seed, so its statistics start as cold."""
     world, records = make_world(settings, settings.packages)
     catalog = workdir / "catalog.json"
@@ -417,13 +426,21 @@ def run_baseline(settings: Settings, phases: tuple[str, ...], workdir: Path, run
                 settings.packages, 1,
             )  # fmt: skip
             _progress(f"  exit {run.exit_code} in {run.wall_s:.1f}s: {run.summary}")
-            runs.append(run)
+            results.add(run)
             if run.exit_code not in FINISHED:
                 raise BenchError(_failed("baseline", run))
 
 
 class BenchError(Exception):
     """A run the benchmark cannot go on from: fetcher could not import, or a run crashed or was refused."""
+
+
+class Interrupted(Exception):
+    """SIGTERM: the benchmark stops, keeping what it measured."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Interrupted(f"stopped by {signal.Signals(signum).name}")
 
 
 def _failed(client: str, run: Run) -> str:
@@ -592,44 +609,72 @@ def render(result: dict[str, Any], runs: list[Run], scale: list[Run]) -> str:
     return "\n".join(parts)
 
 
+@dataclass
+class Results:
+    """Everything measured so far; written to the JSON file after every run, so a stopped benchmark keeps it."""
+
+    settings: Settings
+    path: Path
+    runs: list[Run] = field(default_factory=list)
+    scale: list[Run] = field(default_factory=list)
+    worlds: list[dict[str, int]] = field(default_factory=list)
+
+    def add(self, run: Run, scale: bool = False) -> None:
+        (self.scale if scale else self.runs).append(run)
+        self.write(complete=False)
+
+    def write(self, complete: bool, error: str | None = None) -> str:
+        """Write the JSON file; return the tables."""
+        result: dict[str, Any] = {
+            "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "complete": complete,
+            "settings": {**asdict(self.settings), "python": sys.version.split()[0], "cpus": os.cpu_count()},
+            "worlds": self.worlds,
+            "runs": [asdict(run) for run in self.runs],
+            "ratios": ratios(self.runs, self.settings.rate_limit),
+            "scale": [asdict(run) for run in self.scale],
+            "targets": targets(self.runs, self.scale),
+            "error": error,
+        }
+        table = render(result, self.runs, self.scale)
+        result["table"] = table
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return table
+
+
 def bench(settings: Settings, json_path: Path = RESULTS) -> int:
-    """Run everything, print the tables, write the JSON; 0 when every run finished (exit 0, 1 or 75)."""
+    """Run everything, print the tables, write the JSON.
+
+    Exit 0 when every run finished (fetcher exits 0, 1 or 75), 1 when one could not, 143 on SIGTERM and
+    130 on Ctrl-C; the JSON file holds whatever was measured in every case.
+    """
     phases = (COLD, WARM, PUSHED)
-    runs: list[Run] = []
-    scale: list[Run] = []
-    worlds: list[dict[str, int]] = []
-    error = None
+    results = Results(settings, json_path)
+    error, code = None, 0
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-") as temp:
             workdir = Path(temp)
             (workdir / "fetcher").mkdir()
-            run_fetcher(settings, settings.packages, phases, workdir / "fetcher", runs, worlds, settings.rate_limit)
+            run_fetcher(settings, settings.packages, phases, workdir / "fetcher", results, settings.rate_limit)
             if settings.baseline != "none":
                 (workdir / "baseline").mkdir()
                 chosen = phases if settings.baseline == "all" else (COLD,)
-                run_baseline(settings, chosen, workdir / "baseline", runs)
+                run_baseline(settings, chosen, workdir / "baseline", results)
             if settings.scale:
                 (workdir / "scale").mkdir()
-                run_fetcher(settings, settings.scale, (COLD, WARM), workdir / "scale", scale, worlds, UNLIMITED)
+                run_fetcher(settings, settings.scale, (COLD, WARM), workdir / "scale", results, UNLIMITED, True)
     except BenchError as failure:
-        error = str(failure)
-    result: dict[str, Any] = {
-        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "settings": {**asdict(settings), "python": sys.version.split()[0], "cpus": os.cpu_count()},
-        "worlds": worlds,
-        "runs": [asdict(run) for run in runs],
-        "ratios": ratios(runs, settings.rate_limit),
-        "scale": [asdict(run) for run in scale],
-        "targets": targets(runs, scale),
-        "error": error,
-    }
-    table = render(result, runs, scale)
-    result["table"] = table
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(table)
+        error, code = str(failure), 1
+    except Interrupted as stop:
+        error, code = str(stop), 128 + signal.SIGTERM
+    except KeyboardInterrupt:
+        error, code = "stopped by SIGINT", 128 + signal.SIGINT
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    table = results.write(complete=error is None, error=error)
+    print(table, flush=True)
     if error:
         print(f"\nbench: {error}", file=sys.stderr)
-        return 1
-    return 0
-
+    return code
