@@ -65,13 +65,11 @@ class GitHub:
 
     # -- one repository ---------------------------------------------------------
 
-    async def fetch_repo(self, ref: RepoRef, meta: dict | Exception | None, cache: dict[str, Cached]) -> RepoFetch:
+    async def fetch_repo(self, ref: RepoRef, meta: dict | None, cache: dict[str, Cached]) -> RepoFetch:
         """Everything a record needs from GitHub; `meta` from a GraphQL batch, or None to ask REST."""
         asked = ref.full_name.lower()
         cached = {resource: for_repo(piece, asked) for resource, piece in cache.items()}
         updates: dict[str, Cached] = {}
-        if isinstance(meta, Exception):
-            raise meta
         rest_piece = None
         if meta is None:
             rest_piece = await self._conditional("repo", f"/repos/{ref.full_name}", cached.get("repo"), asked,

@@ -124,18 +124,17 @@ class Http:
         if self._pacer and kind != "pypi":
             await self._pacer.wait_turn(kind)
         async with self._slots:
-            self.counts.sent += 1
-            self.counts.by_kind[kind] += 1
             try:
                 response = await self.client.request(method, url, headers=headers, json=json)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                raise Unreachable(url, f"cannot connect: {_reason(exc)}") from None
-            except httpx.TimeoutException:
-                raise Transient(url, "timed out") from None
             except httpx.TransportError as exc:
+                self._count_sent(kind, 1)
+                if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                    raise Unreachable(url, f"cannot connect: {_reason(exc)}") from None
+                if isinstance(exc, httpx.TimeoutException):
+                    raise Transient(url, "timed out") from None
                 raise Transient(url, f"connection failed: {_reason(exc)}") from None
         hops = len(response.history)
-        self.counts.sent += hops
+        self._count_sent(kind, 1 + hops)
         self.counts.answered += 1 + hops
         seen = lower_headers(response.headers)
         self._account(group, response.status_code, seen, hops)
@@ -146,18 +145,25 @@ class Http:
             self._paused_until[group] = limited.reset_at
             raise
 
+    def _count_sent(self, kind: str, requests: int) -> None:
+        """Counted once on the wire: a request cancelled before it was sent is not."""
+        self.counts.sent += requests
+        self.counts.by_kind[kind] += requests
+
     def _account(self, group: str, status: int, headers: dict[str, str], hops: int) -> None:
         if status == 304:
             self.counts.not_modified += 1
         limit = rate_limit(headers)
         if limit is None:
             return
+        refused = status in (403, 429) and (limit.remaining == 0 or "retry-after" in headers)
         known = self.rate_limits.get(limit.resource)
         # Answers overtake each other: the lowest count in the newest window is the truth.
         if known is None or (limit.reset_at, -limit.remaining) >= (known.reset_at, -known.remaining):
             self.rate_limits[limit.resource] = limit
         if group == "core":
-            self.counts.rest_points += hops + (status != 304)
+            # A 304 is free, and so is a request refused for the rate limit.
+            self.counts.rest_points += hops + (status != 304 and not refused)
         if limit.remaining == 0:
             self._paused_until[group] = limit.reset_at
 

@@ -244,6 +244,8 @@ class _Syncer:
         plan = self.plan(package)
         if plan.repo is None and plan.skipped is None:
             parse_repo_url(package["repo_url"])  # raises the InputError that explains it
+        if isinstance(meta, Exception):
+            raise meta  # the batch already knows the repository is missing: nothing else to ask
         name = pypi_name(package["pypi_url"])
         cache = self.store.cached_pieces(package["id"])
         repo_step = self.github.fetch_repo(plan.repo, meta, cache) if plan.repo else nothing()

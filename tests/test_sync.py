@@ -386,6 +386,7 @@ def test_a_primary_rate_limit_that_resets_soon_is_waited_for(setup, respx_mock):
 
     assert stored(store)["repo_forks"] == 4 and report.exit_code == 0
     assert 300 <= sleeps.delays[0] <= 302  # until the reset, plus a second of slack
+    assert (report.requests, report.points) == (6, 4)  # the refused request cost nothing
 
 
 @pytest.mark.parametrize("status", [403, 429])
