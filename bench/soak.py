@@ -45,7 +45,7 @@ class Round:
 
 def soak(packages: int, seed: int, rounds: int, json_path: Path | None) -> int:
     world, catalog = World.generate(packages, seed=seed, renamed=0.02, missing=0, empty=0.01, cold_stats=0.3)
-    truth = {record["slug"]: _truth(world, record) for record in catalog}
+    truth = {record["slug"]: world.expected_fields(record) for record in catalog}
     plan = FaultPlan(dict(SOAK_RATES), seed=seed, stall_seconds=1.5, retry_after=1, reset_in=1)
     results: list[Round] = []
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp, \
@@ -84,17 +84,6 @@ def soak(packages: int, seed: int, rounds: int, json_path: Path | None) -> int:
     final = results[-1]
     lost = sum(len(r.lost) for r in results)
     return 0 if lost == 0 and final.right == packages and final.exit_code == 0 else 1
-
-
-def _truth(world: World, record: dict) -> dict:
-    repo = world.repo(record["repo_url"].removeprefix("https://github.com/"))
-    return {
-        "repo_forks": repo.forks, "repo_watchers": repo.stars, "repo_description": repo.description or "",
-        "participants": repo.contributors, "pypi_version": world.pypi[record["slug"]],
-        "repo_url": f"https://github.com/{repo.full_name}",
-        # An empty repository's statistics answer 204: no weeks at all.
-        "commits_over_52": [] if repo.empty else repo.participation,
-    }
 
 
 def _judge(name, run, wall, before, after, truth, injected, retries, errors) -> Round:

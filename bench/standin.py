@@ -298,6 +298,24 @@ class World:
             repo._apply_push(commits, moment, author)
         return repo
 
+    def expected_fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """What a fully synced record of a generated catalogue says, by this world's own data.
+
+        For the fields fetcher writes; ``last_updated`` as GitHub spells it.
+        An empty repository's statistics answer 204: no weeks at all.
+        """
+        repo = self.repo(github_full_name(record["repo_url"]) or "")
+        return {
+            "repo_forks": repo.forks,
+            "repo_watchers": repo.stars,
+            "repo_description": repo.description or "",
+            "participants": [] if repo.empty else list(repo.contributors),
+            "commits_over_52": [] if repo.empty else list(repo.participation),
+            "pypi_version": self.pypi[normalize_name(pypi_project(record["pypi_url"]) or "")],
+            "repo_url": f"https://github.com/{repo.full_name}",
+            "last_updated": repo.newest_commit_date,
+        }
+
     def stats_ready(self, repo: Repo, delay: float = 0.0) -> bool:
         """Count one ask for the repository's statistics; True once they are computed.
 

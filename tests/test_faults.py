@@ -35,19 +35,6 @@ def export(config: Path) -> dict[str, dict]:
     return {record["slug"]: record for record in json.loads(result.stdout)}
 
 
-def truth(world: World, record: dict) -> dict:
-    repo = world.repo(record["repo_url"].removeprefix("https://github.com/"))
-    return {
-        "repo_forks": repo.forks,
-        "repo_watchers": repo.stars,
-        "repo_description": repo.description or "",
-        "participants": repo.contributors,
-        "pypi_version": world.pypi[record["slug"]],
-        "repo_url": f"https://github.com/{repo.full_name}",
-        "commits_over_52": repo.participation,
-    }
-
-
 def errors(store: Path) -> dict[str, str]:
     with sqlite3.connect(store) as db:
         return dict(db.execute(
@@ -78,7 +65,7 @@ def test_faults_leave_every_record_right_or_untouched_and_a_clean_run_finishes(t
         assert sum(plan.injected.values()) > 0
         after, failed = export(config), errors(store)
         for record in catalog:
-            slug, got, new = record["slug"], after[record["slug"]], truth(world, record)
+            slug, got, new = record["slug"], after[record["slug"]], world.expected_fields(record)
             if got["last_fetched"] is None:
                 assert {f: got[f] for f in FETCHED} == {f: before[slug][f] for f in FETCHED}, slug
                 assert got["commits_over_52"] == before[slug]["commits_over_52"]
@@ -95,7 +82,7 @@ def test_faults_leave_every_record_right_or_untouched_and_a_clean_run_finishes(t
 
     assert clean.returncode == 0, clean.stderr
     for record in catalog:
-        new = truth(world, record)
+        new = world.expected_fields(record)
         assert {f: final[record["slug"]][f] for f in (*FETCHED, "commits_over_52")} == \
             {f: new[f] for f in (*FETCHED, "commits_over_52")}, record["slug"]
     assert errors(store) == {}
