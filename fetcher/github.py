@@ -15,9 +15,9 @@ from typing import Callable
 
 from fetcher import graphql, normalize
 from fetcher.errors import EmptyRepository, StatsPending
-from fetcher.http import Http, Validators
+from fetcher.http import Http
 from fetcher.interpret import Answer, next_link
-from fetcher.pieces import Cached, for_repo, unchanged_since_push
+from fetcher.pieces import Cached, Validators, for_repo, unchanged_since_push
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.urls import RepoRef
 
@@ -155,16 +155,15 @@ class GitHub:
         self, kind: str, path: str, cached: Cached | None, key: str,
         read: Callable[[Answer], dict], pushed_at: str | None = None,
     ) -> Cached:
-        """GET a resource, conditionally when we hold its validators; a 304 keeps the cached piece."""
-        answer = await self._http.get(
-            f"{self._api_url}{path}", kind=kind, headers=self._headers,
-            validators=cached.validators if cached else None,
+        """GET a resource's piece, conditionally when one is cached, marked with the repository it is of.
+
+        The pieces that depend on a push are marked with the pushedAt they are true at: a fresh
+        answer, or a 304, which says for free that the cached piece still holds.
+        """
+        piece = await self._http.get_piece(
+            f"{self._api_url}{path}", kind=kind, headers=self._headers, cached=cached,
+            read=lambda answer: {**read(answer), "repo": key},
         )
-        if answer.status == 304 and cached is not None:
-            # Unchanged, and GitHub says so for free: still true at the current pushedAt.
-            value = cached.value if kind == "repo" else {**cached.value, "pushed_at": pushed_at}
-            return Cached(value, cached.fetched_at, cached.etag, cached.last_modified)
-        value = {**read(answer), "repo": key}
-        if kind != "repo":
-            value["pushed_at"] = pushed_at
-        return Cached(value, self._clock(), answer.headers.get("etag"), answer.headers.get("last-modified"))
+        if kind == "repo":
+            return piece
+        return replace(piece, value={**piece.value, "pushed_at": pushed_at})

@@ -19,6 +19,7 @@ from fetcher.config import Config
 from fetcher.errors import RateLimited, Transient, Unreachable
 from fetcher.interpret import Answer, RateLimit, interpret, lower_headers, rate_limit
 from fetcher.pacing import MAX_CONCURRENT, Pacer
+from fetcher.pieces import Cached, Validators
 
 USER_AGENT = f"fetcher/{__version__} (package-metadata sync worker)"
 T = TypeVar("T")
@@ -26,22 +27,6 @@ T = TypeVar("T")
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@dataclass(frozen=True)
-class Validators:
-    """What a resource answered last time, to ask "has it changed?" for free."""
-
-    etag: str | None
-    last_modified: str | None
-
-    def headers(self) -> dict[str, str]:
-        sent = {}
-        if self.etag:
-            sent["If-None-Match"] = self.etag
-        if self.last_modified:
-            sent["If-Modified-Since"] = self.last_modified
-        return sent
 
 
 @dataclass
@@ -106,6 +91,21 @@ class Http:
         """
         sent = {**(headers or {}), **(validators.headers() if validators else {})}
         return await self._with_retries("GET", url, kind, sent, None, None)
+
+    async def get_piece(
+        self,
+        url: str,
+        *,
+        kind: str,
+        cached: Cached | None,
+        read: Callable[[Answer], dict],
+        headers: dict[str, str] | None = None,
+    ) -> Cached:
+        """A resource's piece: asked conditionally when one is cached, kept as it was on a 304, else `read` anew."""
+        answer = await self.get(url, kind=kind, headers=headers, validators=cached.validators if cached else None)
+        if answer.status == 304 and cached is not None:
+            return cached
+        return Cached(read(answer), self._clock(), answer.headers.get("etag"), answer.headers.get("last-modified"))
 
     async def post(self, url: str, *, kind: str, headers: dict[str, str], json: dict, read: Callable[[Answer], T]) -> T:
         """POST and read the answer with `read`, inside the retries: a failure `read` raises is retried like any."""

@@ -9,9 +9,21 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from fetcher.http import Validators
 
-WEEKS = 52
+@dataclass(frozen=True)
+class Validators:
+    """What a resource answered last time, to ask "has it changed?" for free."""
+
+    etag: str | None
+    last_modified: str | None
+
+    def headers(self) -> dict[str, str]:
+        sent = {}
+        if self.etag:
+            sent["If-None-Match"] = self.etag
+        if self.last_modified:
+            sent["If-Modified-Since"] = self.last_modified
+        return sent
 
 
 @dataclass(frozen=True)
@@ -52,4 +64,4 @@ def shift_weeks(weeks: list[int], fetched_at: datetime, now: datetime) -> list[i
     """
     elapsed_days = (now.astimezone(timezone.utc).date() - fetched_at.astimezone(timezone.utc).date()).days
     shift = min(max(elapsed_days // 7, 0), len(weeks))
-    return weeks[shift:] + [0] * shift if shift else list(weeks)
+    return weeks[shift:] + [0] * shift

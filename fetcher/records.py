@@ -64,10 +64,7 @@ def _check_type(field: str, value) -> str | None:
         return None if _is_int(value) and value > 0 else "must be a positive integer"
     if field in ("repo_forks", "repo_watchers"):
         return None if _is_int(value) and value >= 0 else "must be a non-negative integer"
-    if field == "grids":
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        return None if ok else "must be a list of strings"
-    if field == "participants":
+    if field in ("grids", "participants"):
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         return None if ok else "must be a list of strings"
     if field == "commits_over_52":

@@ -181,7 +181,7 @@ class _Syncer:
         self.clock = clock
         self.max_wait = config.max_rate_limit_wait
         self.github = GitHub(http, config.github_api_url, config.github_graphql_url, token, clock)
-        self.pypi = PyPI(http, config.pypi_url, clock)
+        self.pypi = PyPI(http, config.pypi_url)
         self.github_hosts = github_hosts(config.github_api_url)
         # GitHub's GraphQL API answers only with a token.
         self.use_graphql = config.graphql and token is not None

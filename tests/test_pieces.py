@@ -4,8 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from fetcher.http import Validators
-from fetcher.pieces import Cached, for_repo, shift_weeks, unchanged_since_push
+from fetcher.pieces import Cached, Validators, for_repo, shift_weeks, unchanged_since_push
 
 FETCHED = datetime(2024, 1, 10, 12, 0, tzinfo=timezone.utc)  # a Wednesday, midday UTC
 WEEKS = list(range(1, 53))  # 1..52, oldest week first: every position is recognisable
