@@ -1274,6 +1274,8 @@ class StandIn:
             answer, charged = canned, canned.status != 304
         elif not self._authorized(request.get("authorization")):
             answer, charged = _json_answer(401, _BAD_CREDENTIALS), True
+        elif parts == ["rate_limit"]:
+            answer, charged = self._rate_limit_status(), False  # free, as on GitHub, even when spent
         elif self._exhausted():
             answer, charged = _json_answer(403, _RATE_LIMITED), False
         else:
@@ -1328,6 +1330,17 @@ class StandIn:
         if errors:
             payload["errors"] = errors
         return _json_answer(200, payload, limits), True
+
+    def _rate_limit_status(self) -> _Answer:
+        """GET /rate_limit: every budget's limit, remaining, reset and used, under "resources"; "rate" is core."""
+        with self._lock:
+            budgets = {}
+            for budget in (self._core, self._graphql):
+                budget.roll()
+                budgets[budget.resource] = {
+                    "limit": budget.limit, "remaining": budget.remaining, "reset": budget.reset_at, "used": budget.used,
+                }  # fmt: skip
+        return _json_answer(200, {"resources": budgets, "rate": budgets["core"]})
 
     def _authorized(self, header: str | None) -> bool:
         """Without a token anything goes; with one, GitHub's "Bearer" and "token" schemes both work."""

@@ -290,6 +290,24 @@ def open_store(path: Path) -> Store:
     return Store(db, path)
 
 
+def store_state(path: Path) -> tuple[int, int, int] | None:
+    """(migrations applied, migrations known, packages) of the store at path, read without writing; None if absent.
+
+    Raises StoreError for what `open_store` would refuse.
+    """
+    _refuse_foreign_file(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            packages = db.execute("SELECT count(*) FROM package").fetchone()[0] if "package" in tables else 0
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot use the store: {exc}") from None
+    return version, len(MIGRATIONS), packages
+
+
 def _refuse_foreign_file(path: Path) -> None:
     if path.is_dir():
         raise StoreError(f"{path}: store path is a directory")
