@@ -15,6 +15,7 @@ from fetcher.errors import FetcherError
 from fetcher.http import utcnow
 from fetcher.lock import run_lock
 from fetcher.logs import event, redact
+from fetcher.pretty import render as render_record
 from fetcher.progress import progress
 from fetcher.records import to_api, validate
 from fetcher.store import open_store
@@ -226,11 +227,15 @@ def status(as_json: bool) -> None:
 
 @cli.command()
 @click.argument("slug")
+@click.option("--pretty", is_flag=True, help="For a person: links, counts, the sparkline, times, the fetch state.")
 @reports_errors
-def show(slug: str) -> None:
+def show(slug: str, pretty: bool) -> None:
     """Print one record as the API serves it."""
     config = _config()
     store = open_store(config.store_path)
+    if pretty:
+        click.echo(redact(render_record(store.record(slug), store.fetch_state(slug), utcnow()), _secrets()))
+        return
     click.echo(json.dumps(to_api(store.record(slug), config.timezone), indent=2, ensure_ascii=False))
 
 

@@ -90,7 +90,8 @@ def render(status: dict, now: datetime) -> str:
 
 
 def _host(repo_url: str) -> str:
-    return (urlsplit(repo_url).hostname or "none") if repo_url else "none"
+    host = urlsplit(repo_url).hostname if repo_url else None
+    return host.removeprefix("www.") if host else "none"
 
 
 def _time(stamp: str | None) -> datetime | None:
