@@ -9,8 +9,9 @@ server, GraphQL at ``POST /graphql`` and PyPI under ``/pypi/``, so one
 ``StandIn.url`` serves as both REST base URLs and ``StandIn.graphql_url``
 as the GraphQL endpoint.
 
-Run ``python -m bench.standin --catalog FILE.json`` to serve a world built
-from a catalog file until Ctrl-C.
+Run ``fetcher-standin --catalog FILE.json`` (or ``python -m bench.standin``)
+to serve a world built from a catalog file, or ``--packages N`` for a
+generated one, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -1478,20 +1479,47 @@ def _load_records(path: Path) -> list[dict[str, Any]]:
     return list(data)
 
 
+def config_for(url: str, store: str = "packages.db") -> str:
+    """A fetcher config.toml that points every host at the stand-in at ``url``."""
+    return (
+        f"# fetcher against the stand-in at {url}\n"
+        f'[store]\npath = "{store}"\n\n'
+        f'[github]\napi_url = "{url}"\ngraphql_url = "{url}/graphql"\n'
+        "pace = false                    # the stand-in has no secondary rate limits\n\n"
+        f'[pypi]\nurl = "{url}"\n'
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.standin", description="Serve a stand-in GitHub and PyPI API for a catalog."
+        prog="fetcher-standin",
+        description="Serve a stand-in GitHub and PyPI API on 127.0.0.1 for a catalogue, or for N generated packages. "
+        "Prints a fetcher config.toml that points at it on stdout.",
     )
-    parser.add_argument("--catalog", type=Path, required=True, help="JSON file of package records")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--catalog", type=Path, help="JSON file of package records to serve")
+    source.add_argument("--packages", type=int, metavar="N", help="generate N packages (write them with --catalog-out)")
+    parser.add_argument("--catalog-out", type=Path, metavar="PATH", help="with --packages: write their catalogue here")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds slept before each answer")
+    parser.add_argument("--rate-limit", type=int, default=5000, help="points an hour, REST and GraphQL each")
+    parser.add_argument("--stats-delay", type=float, default=1.0, help="seconds cold statistics answer 202")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--token", help="require this token in Authorization")
     args = parser.parse_args(argv)
-    world = World.from_catalog(_load_records(args.catalog), seed=args.seed)
-    with StandIn(world, args.latency, token=args.token, port=args.port) as standin:
+    if args.packages is not None:
+        if args.packages < 1:
+            parser.error("--packages must be at least 1")
+        world, records = World.generate(args.packages, seed=args.seed)
+        if args.catalog_out:
+            args.catalog_out.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+    else:
+        world = World.from_catalog(_load_records(args.catalog), seed=args.seed)
+    with StandIn(world, args.latency, token=args.token, port=args.port, rate_limit=args.rate_limit,
+                 graphql_rate_limit=args.rate_limit, stats_delay=args.stats_delay) as standin:  # fmt: skip
+        print(config_for(standin.url), flush=True)
         counts = f"{len(world.repos)} repositories, {len(world.pypi)} PyPI projects"
-        print(f"{standin.url}  ({counts}; Ctrl-C stops)", flush=True)
+        print(f"fetcher-standin: serving {standin.url} ({counts}); Ctrl-C stops", file=sys.stderr, flush=True)
         try:
             while True:
                 time.sleep(3600)
