@@ -11,7 +11,7 @@ import click
 
 from fetcher import __version__, check as checks, config as configuration, logs, status as overview, sync
 from fetcher.catalog import read_catalog
-from fetcher.errors import FetcherError
+from fetcher.errors import FetcherError, StoreError
 from fetcher.http import utcnow
 from fetcher.lock import run_lock
 from fetcher.logs import event, redact
@@ -156,7 +156,7 @@ def sync_(all_: bool, limit: int | None, stale_after: timedelta | None) -> None:
     with run_lock(config.store_path, "sync"):
         cutoff = None if all_ else utcnow() - (stale_after or config.stale_after)
         packages = store.due_packages(cutoff, limit)
-        with progress(len(packages), "sync") as on_done:
+        with progress(len(packages), "sync", shown=_shows_progress()) as on_done:
             report = sync.run(store, packages, config, "sync", on_done=on_done)
     _finish(report)
 
@@ -170,9 +170,14 @@ def refresh(slugs: tuple[str, ...]) -> None:
     store = open_store(config.store_path)
     packages = store.packages(list(slugs))
     with run_lock(config.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
-        with progress(len(packages), "refresh") as on_done:
+        with progress(len(packages), "refresh", shown=_shows_progress()) as on_done:
             report = sync.run(store, packages, config, "refresh", on_done=on_done)
     _finish(report)
+
+
+def _shows_progress() -> bool:
+    """The bar is for a person watching: not under --quiet, and not among JSON log lines."""
+    return not _option("quiet") and _option("log_format") == "text"
 
 
 def _finish(report: sync.RunReport) -> None:
@@ -215,6 +220,8 @@ def status(as_json: bool) -> None:
     Exits 1 when a package has failed 3 or more times in a row.
     """
     config = _config()
+    if not config.store_path.exists():  # a monitoring check pointed at the wrong path must not pass
+        raise StoreError(f"{config.store_path}: no store here yet (`fetcher import` creates it)")
     store = open_store(config.store_path)
     now = utcnow()
     facts = overview.gather(store, config, now)

@@ -19,10 +19,12 @@ SHOW_CURSOR = "\033[?25h"  # click hides the cursor while it draws
 
 
 @contextmanager
-def progress(total: int, label: str, stream: TextIO | None = None) -> Iterator[Callable[[str], None] | None]:
-    """Yields what to tell of each package's outcome, or None when `stream` is not a terminal."""
+def progress(
+    total: int, label: str, shown: bool = True, stream: TextIO | None = None
+) -> Iterator[Callable[[str], None] | None]:
+    """Yields what to tell of each package's outcome, or None when not `shown` or `stream` is not a terminal."""
     stream = stream or sys.stderr
-    if not total or not stream.isatty():
+    if not shown or not total or not stream.isatty():
         yield None
         return
     state = {"done": 0, "failed": 0, "shown": 0, "drawn": 0.0}

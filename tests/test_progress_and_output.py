@@ -135,7 +135,8 @@ def test_every_json_log_line_parses_and_none_holds_the_token(config, standin):
     outcomes = {event["slug"]: event["outcome"] for event in by_event["package"]}
     assert len(outcomes) == 13 and outcomes["django-crispy-forms"] == "failed"
     assert outcomes["django-debug-toolbar"] == "synced"
-    assert by_event["retry"][0]["reason"].startswith("server error 502")
+    (retried,) = [retry for retry in by_event["retry"] if retry["reason"].startswith("server error 502")]
+    assert retried["url"].endswith("/repos/jazzband/django-debug-toolbar/contributors?per_page=100")
     assert by_event["failure"] == [{**by_event["failure"][0], "level": "warning", "slug": "django-crispy-forms"}]
     assert by_event["failure"][0]["reason"].startswith("not found")
     (run,) = by_event["run"]

@@ -112,8 +112,18 @@ def test_a_success_ends_the_run_of_failures_and_a_new_failure_starts_a_new_one(c
                                    "since": (NOW - timedelta(minutes=10)).isoformat(timespec="microseconds")}]
 
 
-def test_status_of_an_empty_store(config_file, run_cli):
+def test_status_without_a_store_is_an_error_and_creates_none(config_file, run_cli, tmp_path):
     result = run_cli(config_file(), "status")
+
+    assert result.exit_code == 2
+    assert "test.db: no store here yet (`fetcher import` creates it)" in result.stderr
+    assert not (tmp_path / "test.db").exists()
+
+
+def test_status_of_an_empty_store(config_file, run_cli):
+    config = config_file()
+    run_cli(config, "export")  # creates the store
+    result = run_cli(config, "status")
 
     assert result.exit_code == 0
     assert "packages    0\n" in result.stdout
