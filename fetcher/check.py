@@ -7,6 +7,7 @@ JSON). A host contributes its check as one function in HOST_CHECKS: given the
 config and an HTTP client, it returns a Check.
 """
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Callable
 
 import httpx
 
-from fetcher.config import Config
+from fetcher.config import BUILT_IN, Config
 from fetcher.display import ago
 from fetcher.errors import FetcherError, Failure, NotFound, TokenRejected, Unreachable
 from fetcher.github import API_HEADERS
@@ -44,6 +45,8 @@ def check_config(load: Callable[[], Config]) -> tuple[Check, Config | None]:
         config = load()
     except FetcherError as exc:
         return Check("config", False, str(exc), REJECTED), None
+    if config.source == BUILT_IN:
+        return Check("config", True, f"no config file: {BUILT_IN} (the values of the shipped config.toml)"), config
     return Check("config", True, f"read {config.source}"), config
 
 
@@ -53,6 +56,8 @@ def check_store(path: Path) -> Check:
     except FetcherError as exc:
         return Check("store", False, str(exc), REJECTED)
     if state is None:
+        if not os.access(path.parent, os.W_OK):
+            return Check("store", False, f"{path} cannot be created: {path.parent} is not writable", REJECTED)
         return Check("store", True, f"{path} does not exist yet; the first import creates it")
     version, current, packages = state
     shape = "schema current" if version >= current else f"{current - version} migration(s) to apply at next open"

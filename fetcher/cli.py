@@ -207,7 +207,10 @@ def check() -> None:
     """
     results = checks.run_checks(_config)
     for result in results:
-        click.echo(redact(result.line(), _secrets()))
+        if result.ok:
+            _say(redact(result.line(), _secrets()))
+        else:
+            click.echo(redact(result.line(), _secrets()))
     sys.exit(checks.exit_code(results))
 
 
@@ -225,11 +228,14 @@ def status(as_json: bool) -> None:
     store = open_store(config.store_path)
     now = utcnow()
     facts = overview.gather(store, config, now)
+    code = overview.exit_code(facts)
+    if _option("quiet") and not code:
+        sys.exit(0)  # for cron: a word only when a package keeps failing
     if as_json:
         click.echo(redact(json.dumps(facts, indent=2, ensure_ascii=False), _secrets()))
     else:
         click.echo(redact(overview.render(facts, now), _secrets()))
-    sys.exit(overview.exit_code(facts))
+    sys.exit(code)
 
 
 @cli.command()

@@ -1,12 +1,15 @@
 """`fetcher check` against the loopback stand-in: a good token, a rejected one, a host that cannot be reached."""
 
 import json
+import os
 import socket
 from pathlib import Path
 
 import pytest
 
 from bench.standin import StandIn, World
+from fetcher import config as configuration
+from fetcher.check import check_config, check_store
 
 CATALOG = Path(__file__).resolve().parent.parent / "examples" / "packages.json"
 TOKEN = "ghp_check_token_0123456789"
@@ -84,3 +87,39 @@ def test_a_bad_config_is_the_one_failed_check(tmp_path, run_cli):
     assert result.exit_code == 2
     assert result.stdout.startswith("✗ config: ") and "unknown key sync.concurency" in result.stdout
     assert len(result.stdout.splitlines()) == 1
+
+
+def test_quiet_prints_only_the_checks_that_failed(tmp_path, run_cli, monkeypatch):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+
+    result = run_cli(config_for(tmp_path, f"http://127.0.0.1:{port}"), "--quiet", "check")
+
+    assert result.exit_code == 75
+    assert [line[:1] for line in result.stdout.splitlines()] == ["✗", "✗"]
+
+
+def test_without_a_config_file_the_defaults_are_named(tmp_path, run_cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FETCHER_CONFIG", raising=False)
+
+    config_check, config = check_config(lambda: configuration.load(None))
+
+    assert config_check.line() == "✓ config: no config file: built-in defaults (the values of the shipped config.toml)"
+    assert config.github_api_url == "https://api.github.com"
+
+
+def test_a_store_that_cannot_be_created_fails_its_check(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        result = check_store(folder / "store.db")
+    finally:
+        folder.chmod(0o700)
+
+    if os.geteuid() == 0:  # root writes anywhere: the check rightly passes
+        assert result.ok
+    else:
+        assert not result.ok and result.exit_code == 2 and "is not writable" in result.detail

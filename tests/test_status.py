@@ -128,3 +128,15 @@ def test_status_of_an_empty_store(config_file, run_cli):
     assert result.exit_code == 0
     assert "packages    0\n" in result.stdout
     assert "rate limits  none seen yet" in result.stdout and "last runs   none yet" in result.stdout
+
+
+def test_quiet_status_speaks_only_when_a_package_keeps_failing(config_file, run_cli, tmp_path):
+    config, store, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=2)
+    assert run_cli(config, "--quiet", "status").stdout == ""
+    ldap = store.packages(["django-auth-ldap"])[0]
+    store.record_failure(ldap["id"], "server error 502", NOW)
+
+    result = run_cli(config, "--quiet", "status")
+
+    assert result.exit_code == 1
+    assert "django-auth-ldap: 3 in a row since" in result.stdout
