@@ -120,3 +120,13 @@ def test_views_reach_an_older_store_after_its_migration(tmp_path):
     assert failing == ("old-one", 2, "2026-11-01T00:00:00+00:00")  # the run of failures began no later than this
     (run,) = store.db.execute("SELECT command, seconds, rate_limit_wait FROM runs").fetchall()
     assert run == ("sync", 1.2, 0)
+
+
+def test_the_metadata_sorts_and_facets_the_views(store_path):
+    runs, status = ask(store_path, "/packages/runs.json", "/packages/package_status.json?_size=max")
+
+    assert runs["query"]["sql"].startswith("select id, command") and " order by id desc " in runs["query"]["sql"]
+    assert [(value["value"], value["count"]) for value in runs["facet_results"]["command"]["results"]] == [("sync", 1)]
+    assert " order by due_at " in status["query"]["sql"]
+    failures = {value["value"]: value["count"] for value in status["facet_results"]["consecutive_failures"]["results"]}
+    assert failures == {0: 12, 1: 1}
