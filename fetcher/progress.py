@@ -6,6 +6,7 @@ the pace of the run, and erased when the run ends so the summary line stands
 alone. Without a terminal there is no bar and nothing is written.
 """
 
+import logging
 import sys
 import time
 from contextlib import contextmanager
@@ -34,10 +35,10 @@ def progress(
         elapsed = max(time.monotonic() - began, 1e-9)
         return f"{state['done'] / elapsed:.1f}/s, {state['failed']} failed"
 
+    clear = _ClearsTheBar(stream)
     bar = click.progressbar(
         length=total, label=label, file=stream, show_pos=True, show_eta=True, item_show_func=detail, width=24
     )
-    bar.render_progress()  # drawn at once, not only after the first package
 
     def done(outcome: str) -> None:
         state["done"] += 1
@@ -48,7 +49,24 @@ def progress(
             state["shown"], state["drawn"] = state["done"], now
 
     try:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(clear)
+        bar.render_progress()  # drawn at once, not only after the first package
         yield done
     finally:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(clear)
         stream.write(ERASE_LINE + SHOW_CURSOR)
         stream.flush()
+
+
+class _ClearsTheBar(logging.Filter):
+    """A line logged while the bar is drawn (a rate-limit wait, --verbose) starts on a cleared line, not after the bar."""
+
+    def __init__(self, stream: TextIO):
+        super().__init__()
+        self.stream = stream
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.stream.write(ERASE_LINE)
+        return True
