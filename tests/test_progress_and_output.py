@@ -152,3 +152,19 @@ def test_json_errors_are_json_too_and_scrubbed(config):
     (line,) = [json.loads(line) for line in result.stderr.splitlines() if '"error"' in line]
     assert line["level"] == "error" and "GitHub rejected the token" in line["message"]
     assert token not in result.stderr
+
+
+def test_quiet_still_says_why_a_run_stopped_early(tmp_path):
+    world = World.from_catalog(json.loads(CATALOG.read_text()), seed=5)
+    with StandIn(world, token=TOKEN, stats_delay=0, rate_limit=4, graphql_rate_limit=4) as scarce:
+        config = tmp_path / "config.toml"
+        config.write_text(f'[store]\npath = "store.db"\n[github]\napi_url = "{scarce.url}"\n'
+                          f'graphql_url = "{scarce.url}/graphql"\npace = false\n[pypi]\nurl = "{scarce.url}"\n'
+                          f'[sync]\nmax_rate_limit_wait = "1s"\n[http]\nbackoff = 0\n')  # fmt: skip
+        assert fetcher(config, "--quiet", "import", str(CATALOG)).returncode == 0
+        result = fetcher(config, "--quiet", "sync")
+
+    assert result.returncode == 75
+    assert result.stdout == ""
+    assert "stopped early: GitHub rate limit exhausted until" in result.stderr
+    assert "beyond sync.max_rate_limit_wait (1s)" in result.stderr
