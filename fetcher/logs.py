@@ -60,7 +60,10 @@ FORMATS = ("text", "json")
 
 
 def configure(verbose: bool, secrets: list[str], log_format: str = "text", quiet: bool = False) -> None:
-    """Text: warnings, or every event with --verbose, errors only with --quiet. JSON: every event, warnings up with --quiet."""
+    """Text: warnings; every event with --verbose; errors only with --quiet.
+
+    JSON: every event; warnings and errors only with --quiet.
+    """
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonLines(secrets))

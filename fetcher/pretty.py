@@ -21,7 +21,8 @@ def render(row: dict, state: dict | None, now: datetime) -> str:
     if row["pypi_version"]:
         lines.append(f"{'version:':<14}{row['pypi_version']}")
     lines += [
-        f"{'stars:':<14}{row['repo_watchers']:,}    forks: {row['repo_forks']:,}    participants: {len(participants):,}",
+        f"{'stars:':<14}{row['repo_watchers']:,}    forks: {row['repo_forks']:,}"
+        f"    participants: {len(participants):,}",
         f"{'52 weeks:':<14}{sparkline(weeks) if weeks else '(none yet)'}"
         + (f"  {sum(weeks):,} commits, at most {max(weeks):,} a week" if weeks else ""),
         f"{'last commit:':<14}{_when(row['last_updated'], now)}",

@@ -61,7 +61,7 @@ def progress(
 
 
 class _ClearsTheBar(logging.Filter):
-    """A line logged while the bar is drawn (a rate-limit wait, --verbose) starts on a cleared line, not after the bar."""
+    """A line logged while the bar is drawn (a rate-limit wait, --verbose) starts on a cleared line."""
 
     def __init__(self, stream: TextIO):
         super().__init__()

@@ -201,7 +201,8 @@ class Store:
     def save_setting(self, name: str, value: str) -> None:
         with self.db.atomic():
             self._execute(
-                "INSERT INTO setting (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                """INSERT INTO setting (name, value) VALUES (?, ?)
+                   ON CONFLICT (name) DO UPDATE SET value = excluded.value""",
                 [name, value],
             )
 

@@ -59,7 +59,7 @@ class RunReport:
     points_left: int | None = None
     seconds: float = 0.0
     rate_limit_wait: float = 0.0  # seconds spent waiting for rate limits to reset
-    rate_limits: list[dict] = field(default_factory=list)  # each budget as last seen: resource, budget, remaining, reset
+    rate_limits: list[dict] = field(default_factory=list)  # each budget last seen: resource, budget, remaining, reset
     stopped: str | None = None  # why the run ended early
 
     @property

@@ -52,7 +52,8 @@ def test_a_rejected_token_fails_its_check_with_exit_2(standin, tmp_path, run_cli
     result = run_cli(config_for(tmp_path, standin.url), "check")
 
     assert result.exit_code == 2
-    assert f"✗ GitHub {standin.url}: the token in GITHUB_TOKEN was rejected (401): check it or unset it" in result.stdout
+    rejected = f"✗ GitHub {standin.url}: the token in GITHUB_TOKEN was rejected (401): check it or unset it"
+    assert rejected in result.stdout
     assert "ghp_not_the_right_one_42" not in result.output
 
 
@@ -106,7 +107,9 @@ def test_without_a_config_file_the_defaults_are_named(tmp_path, run_cli, monkeyp
 
     config_check, config = check_config(lambda: configuration.load(None))
 
-    assert config_check.line() == "✓ config: no config file: built-in defaults (the values of the shipped config.toml)"
+    assert config_check.line() == (
+        "✓ config: no config file: built-in defaults (the values of the shipped config.toml)"
+    )
     assert config.github_api_url == "https://api.github.com"
 
 

@@ -13,7 +13,9 @@ from tests.test_sync import NOW, Sleeps, package, run, setup  # noqa: F401 (setu
 def exhausted_until(reset):
     return httpx.Response(
         403,
-        headers={"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(reset.timestamp()))},
+        headers={
+            "X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(reset.timestamp()))
+        },
         json={"message": "API rate limit exceeded for user ID 1."},
     )
 

@@ -51,7 +51,8 @@ def test_show_pretty_draws_the_record_and_its_fetch_state(config_file, run_cli, 
     assert f"52 weeks:     {'▁' * 44}▁▂▃▄▅▆▇█  28 commits, at most 7 a week" in lines
     assert "last commit:  4 years ago (2022-11-03 06:16 UTC)" in lines
     assert f"last fetch:   3 hours ago ({fetched:%Y-%m-%d %H:%M} UTC)" in lines
-    assert f"failing:      1 time in a row, since 2 hours ago ({fetched + timedelta(hours=1):%Y-%m-%d %H:%M} UTC)" in lines
+    failed = fetched + timedelta(hours=1)
+    assert f"failing:      1 time in a row, since 2 hours ago ({failed:%Y-%m-%d %H:%M} UTC)" in lines
     assert "last error:   server error 502 (https://api.github.com/repos/shacker/django-todo)" in lines
 
 

@@ -108,8 +108,10 @@ def test_a_success_ends_the_run_of_failures_and_a_new_failure_starts_a_new_one(c
 
     status = json.loads(run_cli(config, "status", "--json").stdout)
 
-    assert status["failures"] == [{"slug": "django-auth-ldap", "consecutive_failures": 1, "last_error": "server error 502",
-                                   "since": (NOW - timedelta(minutes=10)).isoformat(timespec="microseconds")}]
+    since = (NOW - timedelta(minutes=10)).isoformat(timespec="microseconds")
+    assert status["failures"] == [
+        {"slug": "django-auth-ldap", "consecutive_failures": 1, "last_error": "server error 502", "since": since}
+    ]
 
 
 def test_status_without_a_store_is_an_error_and_creates_none(config_file, run_cli, tmp_path):

@@ -1,4 +1,4 @@
-"""The README's "Try it without the network": the stand-in from the command line, and a bench that writes only when asked."""
+"""The README's "Try it without the network": the stand-in from the command line; a bench that writes when asked."""
 
 import json
 import os
