@@ -77,6 +77,10 @@ def check_github(config: Config, client: httpx.Client, now: datetime) -> Check:
             f"resets {ago(datetime.fromtimestamp(resources[resource]['reset'], timezone.utc), now)}"
             for resource in ("core", "graphql") if resource in resources
         ]  # fmt: skip
+    except NotFound:
+        # GitHub Enterprise Server without rate limiting answers 404 "Rate limiting is not enabled."
+        return Check(name, True, "answers; rate limiting is not enabled there, so nothing is spent and no budget "
+                     "to show (the token, if any, is first used by sync)")  # fmt: skip
     except TokenRejected:
         if not token:
             return Check(name, False, f"asks for a token (401): set {config.github_token_env}", REJECTED)

@@ -126,3 +126,13 @@ def test_a_store_that_cannot_be_created_fails_its_check(tmp_path):
         assert result.ok
     else:
         assert not result.ok and result.exit_code == 2 and "is not writable" in result.detail
+
+
+def test_a_github_enterprise_without_rate_limiting_passes(standin, tmp_path, run_cli, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    standin.fail_next("/rate_limit", 404, body={"message": "Rate limiting is not enabled."})
+
+    result = run_cli(config_for(tmp_path, standin.url), "check")
+
+    assert result.exit_code == 0
+    assert f"✓ GitHub {standin.url}: answers; rate limiting is not enabled there" in result.stdout
