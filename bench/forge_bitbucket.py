@@ -63,16 +63,17 @@ def serve(
     if repo is None:
         return Served(json_answer(404, NOT_FOUND, JSON), resource, full_name)
     api = f"{root}/2.0/repositories/{repo.path}"
+    slash = "/" if parts[-1] == "" else ""  # next links echo the path as it was asked, trailing slash and all
     query = parse_qsl(raw_query, keep_blank_values=True)
     last_modified = None
     if resource == "repo" and len(rest) == 0:
         answer = json_answer(200, repo_body(repo, api), JSON)
     elif resource == "watchers" and len(rest) == 1:
-        answer = _envelope(api + "/watchers", query, repo.stars, lambda i: _account(f"watcher{repo.id}-{i}", f"Watcher {i}"))
+        answer = _envelope(api + "/watchers" + slash, query, repo.stars, lambda i: _account(f"watcher{repo.id}-{i}", f"Watcher {i}"))
     elif resource == "forks" and len(rest) == 1:
-        answer = _envelope(api + "/forks", query, repo.forks, lambda i: _fork(repo, root, i))
+        answer = _envelope(api + "/forks" + slash, query, repo.forks, lambda i: _fork(repo, root, i))
     elif resource == "commits" and len(rest) <= 2:
-        answer = _commits(repo, api, rest[1] if len(rest) == 2 else None, query)
+        answer = _commits(repo, api, rest[1] if len(rest) == 2 else None, query, slash)
         last_modified = repo.newest
     else:
         answer = json_answer(404, {"type": "error", "error": {"message": "Resource not found"}}, JSON)
@@ -158,6 +159,16 @@ def _repository(path: str, api: str, description: str | None, created: str, upda
             },
         },
         "is_private": False,
+        "project": {
+            "type": "project",
+            "key": "PROJ",
+            "uuid": _uuid("project", workspace),
+            "name": "Untitled project",
+            "links": {
+                "self": {"href": f"https://api.bitbucket.org/2.0/workspaces/{workspace}/projects/PROJ"},
+                "html": {"href": f"https://bitbucket.org/{workspace}/workspace/projects/PROJ"},
+            },
+        },
         "fork_policy": "allow_forks",
         "created_on": created,
         "updated_on": updated,
@@ -205,7 +216,7 @@ def _envelope(url: str, query: Query, size: int, item: Any) -> _Answer:
     body: dict[str, Any] = {"pagelen": pagelen, "size": size, "page": page}
     if begin + pagelen < size:
         kept = [(name, value) for name, value in query if name != "page"]
-        body["next"] = f"{url}/?{urlencode([*kept, ('page', str(page + 1))])}"
+        body["next"] = f"{url}?{urlencode([*kept, ('page', str(page + 1))])}"
     body["values"] = [item(index) for index in range(begin, min(begin + pagelen, size))]
     return json_answer(200, body, JSON)
 
@@ -251,7 +262,7 @@ def commit_body(repo: ForgeRepo, commit: Commit, api: str) -> dict[str, Any]:
     }
 
 
-def _commits(repo: ForgeRepo, api: str, revision: str | None, query: Query) -> _Answer:
+def _commits(repo: ForgeRepo, api: str, revision: str | None, query: Query, slash: str) -> _Answer:
     includes = [value for name, value in query if name == "include"] or [revision]
     starts = [repo.resolve(item) for item in includes]
     if any(start is None for start in starts):
@@ -272,6 +283,6 @@ def _commits(repo: ForgeRepo, api: str, revision: str | None, query: Query) -> _
     body["pagelen"] = pagelen
     if begin + pagelen < len(history):
         kept = [(name, value) for name, value in query if name != "page"]
-        where = f"{api}/commits/{quote(revision)}" if revision else f"{api}/commits"
+        where = (f"{api}/commits/{quote(revision)}" if revision else f"{api}/commits") + slash
         body["next"] = f"{where}?{urlencode([*kept, ('page', str(page + 1))])}"
     return json_answer(200, body, JSON)
