@@ -43,7 +43,13 @@ NOT_FOUND = {
 
 
 def serve(
-    forges: Forges, host: ForgeHost, root: str, method: str, parts: list[str], raw_query: str, request: Mapping[str, str]
+    forges: Forges,
+    host: ForgeHost,
+    root: str,
+    method: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
 ) -> Served:
     rest = [unquote(part) for part in parts[4:] if part]
     resource = rest[0] if rest else "repo"
@@ -69,7 +75,9 @@ def serve(
     if resource == "repo" and len(rest) == 0:
         answer = json_answer(200, repo_body(repo, api), JSON)
     elif resource == "watchers" and len(rest) == 1:
-        answer = _envelope(api + "/watchers" + slash, query, repo.stars, lambda i: _account(f"watcher{repo.id}-{i}", f"Watcher {i}"))
+        answer = _envelope(
+            api + "/watchers" + slash, query, repo.stars, lambda i: _account(f"watcher{repo.id}-{i}", f"Watcher {i}")
+        )
     elif resource == "forks" and len(rest) == 1:
         answer = _envelope(api + "/forks" + slash, query, repo.forks, lambda i: _fork(repo, root, i))
     elif resource == "commits" and len(rest) <= 2:
@@ -133,8 +141,9 @@ def _repo_links(api: str, web: str, path: str) -> dict[str, Any]:
     }
 
 
-def _repository(path: str, api: str, description: str | None, created: str, updated: str, branch: str,
-                parent: dict[str, Any] | None) -> dict[str, Any]:
+def _repository(
+    path: str, api: str, description: str | None, created: str, updated: str, branch: str, parent: dict[str, Any] | None
+) -> dict[str, Any]:
     workspace, slug = path.split("/")
     web = f"https://bitbucket.org/{path}"
     return {
@@ -269,11 +278,11 @@ def _commits(repo: ForgeRepo, api: str, revision: str | None, query: Query, slas
         return json_answer(404, {"type": "error", "error": {"message": f"Commit not found: {includes[0]}"}}, JSON)
     shown: dict[str, Commit] = {}
     for start in starts:
-        shown.update((commit.sha, commit) for commit in repo.reachable(start))
+        shown.update((commit.sha, commit) for commit in repo.history(start))
     for name, value in query:
         if name == "exclude":
             hidden = repo.resolve(value)
-            for commit in repo.reachable(hidden) if hidden else []:
+            for commit in repo.history(hidden) if hidden else []:
                 shown.pop(commit.sha, None)
     history = sorted(shown.values(), key=lambda commit: commit.committed, reverse=True)
     pagelen = min(whole_number(param(query, "pagelen"), COMMITS_PAGELEN), PAGELEN_MAX)

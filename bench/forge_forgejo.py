@@ -36,7 +36,13 @@ _ZERO_TIME = "1970-01-01T00:00:00Z"
 
 
 def serve(
-    forges: Forges, host: ForgeHost, root: str, method: str, parts: list[str], raw_query: str, request: Mapping[str, str]
+    forges: Forges,
+    host: ForgeHost,
+    root: str,
+    method: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
 ) -> Served:
     swagger = f"https://{host.name}/api/swagger"
     not_found = {"errors": [], "message": "The target couldn't be found.", "url": swagger}
@@ -45,7 +51,9 @@ def serve(
     if parts[:3] != ["api", "v1", "repos"] or len(parts) < 5 or method != "GET":
         return Served(json_answer(404, not_found, JSON), resource)
     if not _authorized(host, request):
-        return Served(json_answer(401, {"message": "invalid username, password or token", "url": swagger}, JSON), resource)
+        return Served(
+            json_answer(401, {"message": "invalid username, password or token", "url": swagger}, JSON), resource
+        )
     owner, name = unquote(parts[3]), unquote(parts[4])
     key = f"{host.name}/{owner}/{name}".lower()
     repo = forges.repos.get(key)
@@ -177,7 +185,9 @@ def _person(person: Person, moment: datetime) -> dict[str, str]:
     return {"name": person.name, "email": person.email, "date": _stamp(moment)}
 
 
-def commit_body(repo: ForgeRepo, commit: Commit, api: str, *, stat: bool, verification: bool, files: bool) -> dict[str, Any]:
+def commit_body(
+    repo: ForgeRepo, commit: Commit, api: str, *, stat: bool, verification: bool, files: bool
+) -> dict[str, Any]:
     """Forgejo's Commit: the git data under ``commit``, the linked accounts (or null) beside it."""
     base = f"{api}/repos/{repo.path}"
     tree = hashlib.sha1(f"tree:{commit.sha}".encode()).hexdigest()
@@ -193,9 +203,17 @@ def commit_body(repo: ForgeRepo, commit: Commit, api: str, *, stat: bool, verifi
             "committer": _person(commit.committer, commit.committed),
             "message": commit.message + "\n",
             "tree": {"url": f"{base}/git/trees/{tree}", "sha": tree, "created": _stamp(commit.committed)},
-            "verification": {
-                "verified": False, "reason": "gpg.error.not_signed_commit", "signature": "", "signer": None, "payload": "",
-            } if verification else None,
+            "verification": (
+                {
+                    "verified": False,
+                    "reason": "gpg.error.not_signed_commit",
+                    "signature": "",
+                    "signer": None,
+                    "payload": "",
+                }
+                if verification
+                else None
+            ),
         },
         "author": linked,
         "committer": linked,
@@ -215,11 +233,11 @@ def _commits(repo: ForgeRepo, api: str, query: Query, swagger: str) -> _Answer:
     if start is None:
         errors = [f"object does not exist [id: {revision}, rel_path: ]"]
         return json_answer(404, {"errors": errors, "message": "The target couldn't be found.", "url": swagger}, JSON)
-    history = repo.reachable(start)
+    history = repo.history(start)
     excluded_from = param(query, "not")
     if excluded_from:
         hidden = repo.resolve(excluded_from)
-        hidden_shas = {commit.sha for commit in repo.reachable(hidden)} if hidden else set()
+        hidden_shas = {commit.sha for commit in repo.history(hidden)} if hidden else set()
         history = [commit for commit in history if commit.sha not in hidden_shas]
     limit = whole_number(param(query, "limit"), LIMIT)
     limit = min(limit, LIMIT_MAX)

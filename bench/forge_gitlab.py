@@ -37,13 +37,22 @@ _NOT_FOUND_ROUTE = {"error": "404 Not Found"}
 
 
 def serve(
-    forges: Forges, host: ForgeHost, root: str, method: str, parts: list[str], raw_query: str, request: Mapping[str, str]
+    forges: Forges,
+    host: ForgeHost,
+    root: str,
+    method: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
 ) -> Served:
     limits, exceeded = _rate(host, request)
     if exceeded:
         retry = limits["RateLimit-Reset"]
-        answer = _Answer(429, b"Retry later\n", {"Content-Type": "text/plain", **limits,
-                                                   "Retry-After": str(max(1, int(retry) - int(time.time())))})
+        answer = _Answer(
+            429,
+            b"Retry later\n",
+            {"Content-Type": "text/plain", **limits, "Retry-After": str(max(1, int(retry) - int(time.time())))},
+        )
         return Served(answer, _resource(parts))
     served = _route(forges, host, root, method, parts, raw_query, request)
     served.answer.headers.update(limits)
@@ -56,7 +65,13 @@ def _resource(parts: list[str]) -> str:
 
 
 def _route(
-    forges: Forges, host: ForgeHost, root: str, method: str, parts: list[str], raw_query: str, request: Mapping[str, str]
+    forges: Forges,
+    host: ForgeHost,
+    root: str,
+    method: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
 ) -> Served:
     if parts[:3] != ["api", "v4", "projects"] or len(parts) < 4 or method != "GET":
         return Served(json_answer(404, _NOT_FOUND_ROUTE, JSON), _resource(parts))
@@ -220,7 +235,7 @@ def _commits(repo: ForgeRepo, api: str, query: Query) -> _Answer:
     if (param(query, "first_parent") or "").lower() == "true":
         history = _first_parents(repo, start)
     else:
-        history = repo.reachable(start)
+        history = repo.history(start)
     chosen = [
         commit
         for commit in history
@@ -263,8 +278,9 @@ def contributors(repo: ForgeRepo, order_by: str = "commits", sort: str = "asc") 
     counted = [commit for commit in repo.history() if not commit.is_merge][:CONTRIBUTOR_COMMITS]
     for commit in counted:
         email = commit.author.email
-        group = groups.setdefault(email, {"name": commit.author.name, "email": email, "commits": 0,
-                                          "additions": 0, "deletions": 0})
+        group = groups.setdefault(
+            email, {"name": commit.author.name, "email": email, "commits": 0, "additions": 0, "deletions": 0}
+        )
         group["commits"] += 1
     ranked = sorted(groups.values(), key=lambda group: group[order_by], reverse=sort == "desc")
     return ranked

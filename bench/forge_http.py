@@ -96,7 +96,7 @@ class Served:
 
 
 def page_links(url: str, query: Query, pages: list[tuple[str, int]], sep: str = ", ") -> str:
-    """A Link header: ``pages`` are (rel, page number); the client's other parameters kept, sorted as the hosts sort them."""
+    """A Link header of ``pages`` (rel, page number); the client's other parameters kept, sorted as the hosts do."""
     kept = [(name, value) for name, value in query if name != "page"]
     links = []
     for rel, number in pages:

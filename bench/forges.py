@@ -40,6 +40,7 @@ what fetcher does, to the issue's definitions:
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import threading
 from collections import Counter
@@ -181,13 +182,18 @@ class ForgeRepo:
     def name(self) -> str:
         return self.path.rsplit("/", 1)[1]
 
-    def history(self) -> list[Commit]:
-        """Every commit reachable from the head, newest committer date first (``git log``'s order)."""
+    def history(self, start: str | None = None) -> list[Commit]:
+        """Every commit reachable from ``start`` (the head), newest committer date first (``git log``'s order).
+
+        The head's is kept until the head moves: every list request walks it.
+        """
+        if start is not None and start != self.head:
+            return self._walk(start)
         if self._history[0] != self.head:
-            self._history = (self.head, self.reachable(self.head))
+            self._history = (self.head, self._walk(self.head))
         return self._history[1]
 
-    def reachable(self, start: str | None) -> list[Commit]:
+    def _walk(self, start: str | None) -> list[Commit]:
         seen: set[str] = set()
         stack = [start] if start else []
         while stack:
@@ -222,7 +228,8 @@ class ForgeRequest:
     """One request a forge host answered: ``resource`` is repo, commits, contributors, watchers or forks.
 
     ``conditional`` means it carried If-None-Match or If-Modified-Since;
-    ``credential`` is the Authorization (or GitLab PRIVATE-TOKEN) value sent, None if none.
+    ``credential`` is the Authorization (or GitLab PRIVATE-TOKEN) value sent, None if none;
+    ``items`` how many entries a 200 list answer held (commits, contributors, watchers, forks), else None.
     """
 
     host: str
@@ -234,6 +241,7 @@ class ForgeRequest:
     status: int
     conditional: bool
     credential: str | None
+    items: int | None = None
 
 
 # --- the world ----------------------------------------------------------------------------
@@ -268,6 +276,28 @@ class Forges:
         self.repos[repo.key] = repo
         return repo
 
+    def add_generated(self, rng: random.Random, host: str, path: str, *, quiet: bool = False) -> ForgeRepo:
+        """A repository with seeded counts and history (see ``generate_history``); ``quiet`` ones are archived."""
+        kind = self.hosts[host].kind
+        stars = int(rng.lognormvariate(3.0, 1.5))
+        repo = ForgeRepo(
+            host=host,
+            path=path,
+            id=500_000 + len(self.repos) + len(self.moved),
+            stars=stars,
+            forks=int(stars * rng.uniform(0.05, 0.4)),
+            description=f"{path.rsplit('/', 1)[-1].replace('-', ' ').title()}: a Django app.",
+            created=today_midnight(self.now()) - timedelta(days=rng.randint(500, 3000), seconds=rng.randrange(86400)),
+            default_branch=rng.choice(["main", "master", "develop"]),
+            watchers=max(1, stars // 7),
+        )
+        repo.people = _people(rng, host, rng.randint(2, 7))
+        # Bitbucket shows one date per commit, so its commits are never rebased: that date is unambiguous.
+        generate_history(rng, repo, self.now(), active=not quiet, rebased=0.0 if kind == "bitbucket" else 0.125)
+        if quiet:
+            repo.archived, repo.archived_at = True, repo.newest
+        return self.add_repo(repo)
+
     def move(self, old_path: str, repo: ForgeRepo, new_path: str) -> ForgeRepo:
         """Rename or transfer ``repo`` to ``new_path``; the old path answers as the host answers a moved one."""
         with self._lock:
@@ -277,9 +307,17 @@ class Forges:
             self.repos[repo.key] = repo
         return repo
 
+    def key(self, url_or_key: str) -> str:
+        """The repository key of a URL (or ``HOST/PATH``): Forgejo and Bitbucket paths end at ``owner/name``."""
+        key = _key(url_or_key)
+        host, _, path = key.partition("/")
+        if host in self.hosts and self.hosts[host].kind != "gitlab":
+            key = "/".join([host, *path.split("/")[:2]])
+        return key
+
     def repo(self, url_or_key: str) -> ForgeRepo:
         """The repository at ``https://HOST/PATH`` (or ``HOST/PATH``), following moves; KeyError if none."""
-        key = _key(url_or_key)
+        key = self.key(url_or_key)
         found = self.repos.get(key) or self.moved.get(key)
         if found is None:
             raise KeyError(url_or_key)
@@ -308,22 +346,21 @@ class Forges:
             if repo.newest is not None and first <= repo.newest:
                 raise ValueError(f"a push at {first} is not newer than the head of {repo.path} ({repo.newest})")
             person = author or (repo.people[0] if repo.people else Person("Someone", "someone@example.org"))
-            made = []
-            main = repo.head
+            made: list[Commit] = []
             for number in range(commits):
                 at = first + timedelta(seconds=number)
-                if merge and number == commits - 1:
-                    side = made[-1].sha
-                    commit = _commit(repo, (main, side) if main else (side,), person, at, at, "Merge branch 'topic'")
-                elif merge and number == commits - 2:
-                    commit = _commit(repo, (repo.head,) if repo.head else (), person, at, at, "Side change")
-                    repo.commits[commit.sha] = commit  # on a topic branch: the head stays
-                    made.append(commit)
+                parents = (repo.head,) if repo.head else ()
+                if merge and number == commits - 2:
+                    side = _commit(repo, parents, person, at, at, "Topic change")
+                    repo.commits[side.sha] = side  # on a topic branch: the head stays
+                    made.append(side)
                     continue
+                if merge and number == commits - 1:
+                    parents, message = (*parents, made[-1].sha), "Merge branch 'topic'"
                 else:
-                    commit = _commit(repo, (repo.head,) if repo.head else (), person, at, at, f"Change at {at}")
+                    message = f"Change at {utc_text(at)}"
+                commit = _commit(repo, parents, person, at, at, message)
                 repo.add_commit(commit)
-                main = repo.head
                 made.append(commit)
         return made
 
@@ -358,13 +395,22 @@ class Forges:
         root = f"{base}/{PREFIX}/{host.name}"
         with self._lock:
             served = _SERVERS[host.kind](self, host, root, method, raw[1:], split.query, request)
+        answer = served.answer
         self._record(
             ForgeRequest(
-                host.name, host.kind, served.resource, served.repo, method, target, served.answer.status,
-                conditional, credential,
+                host.name,
+                host.kind,
+                served.resource,
+                served.repo,
+                method,
+                target,
+                answer.status,
+                conditional,
+                credential,
+                _items(answer) if served.resource != "repo" else None,
             )
         )
-        return served.answer
+        return answer
 
     def _record(self, entry: ForgeRequest) -> None:
         with self._lock:
@@ -401,7 +447,11 @@ class Forges:
         """The ``[hosts."..."]`` tables of a fetcher config naming this stand-in's URLs, one per host."""
         tables = []
         for host in self.hosts.values():
-            lines = [f'[hosts."{host.name}"]', f'kind = "{host.kind}"', f'api_url = "{self.api_url(base, host.name, host.kind)}"']
+            lines = [
+                f'[hosts."{host.name}"]',
+                f'kind = "{host.kind}"',
+                f'api_url = "{self.api_url(base, host.name, host.kind)}"',
+            ]
             if token_env and host.name in token_env:
                 lines.append(f'token_env = "{token_env[host.name]}"')
             tables.append("\n".join(lines) + "\n")
@@ -418,15 +468,15 @@ class Forges:
         if host.kind == "gitlab":
             participants = list(dict.fromkeys(c["name"] for c in forge_gitlab.contributors(repo, "commits", "desc")))
         else:
-            participants = history_participants(history, host.kind)
+            participants = history_participants(history)
         stored = repo_url.rstrip("/")
-        same = _key(stored) == repo.key
+        same = self.key(stored) == repo.key
         return {
             "repo_url": stored if same else repo.url,
             "repo_watchers": repo.stars,
             "repo_forks": repo.forks,
             "repo_description": repo.description or "",
-            "last_updated": utc_text(history[0].committed) if history else None,
+            "last_updated": utc_text(repo.commits[repo.head].committed) if repo.head else None,
             "commits_over_52": weekly_counts(history, midnight),
             "participants": participants,
         }
@@ -434,6 +484,16 @@ class Forges:
     def knows(self, repo_url: str) -> bool:
         host = (urlsplit(repo_url).hostname or "").lower()
         return host in self.hosts
+
+
+def _items(answer: _Answer) -> int | None:
+    """Entries in a 200 list answer: a JSON array, or Bitbucket's ``values``."""
+    if answer.status != 200:
+        return None
+    body = json.loads(answer.body)
+    if isinstance(body, dict):
+        body = body.get("values")
+    return len(body) if isinstance(body, list) else None
 
 
 def weekly_counts(history: Iterable[Commit], midnight: datetime) -> list[int]:
@@ -447,42 +507,75 @@ def weekly_counts(history: Iterable[Commit], midnight: datetime) -> list[int]:
     return counts
 
 
-def author_key(commit: Commit, kind: str) -> str:
+def author_key(commit: Commit) -> str:
     """Who a commit counts for: the linked account (Forgejo login, Bitbucket nickname), else the author's name."""
     return commit.author.login or commit.author.name
 
 
-def history_participants(history: Iterable[Commit], kind: str) -> list[str]:
-    counts = Counter(author_key(commit, kind) for commit in history)
+def history_participants(history: Iterable[Commit]) -> list[str]:
+    """Forgejo's and Bitbucket's participants: authors by commits, most first, ties alphabetical."""
+    counts = Counter(author_key(commit) for commit in history)
     return [key for key, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
 def _key(url_or_key: str) -> str:
-    text = url_or_key.strip().rstrip("/")
+    """Lowercase ``HOST/PATH`` of a repository URL: no scheme, ``.git``, trailing slash or GitLab ``/-/...`` page."""
+    text = url_or_key.strip()
     if "://" in text:
         split = urlsplit(text)
         text = f"{split.hostname}{split.path}"
-    return text.removesuffix(".git").lower()
+    return text.split("/-/")[0].rstrip("/").removesuffix(".git").lower()
 
 
 def _sha(repo: ForgeRepo, *parts: object) -> str:
-    return hashlib.sha1(":".join(str(part) for part in (repo.host, repo.id, len(repo.commits), *parts)).encode()).hexdigest()
+    return hashlib.sha1(
+        ":".join(str(part) for part in (repo.host, repo.id, len(repo.commits), *parts)).encode()
+    ).hexdigest()
 
 
 def _commit(
     repo: ForgeRepo, parents: tuple[str, ...], author: Person, authored: datetime, committed: datetime, message: str
 ) -> Commit:
     return Commit(
-        _sha(repo, committed.isoformat(), message), parents, author, authored.astimezone(author.zone),
-        author, committed.astimezone(author.zone), message,
+        _sha(repo, committed.isoformat(), message),
+        parents,
+        author,
+        authored.astimezone(author.zone),
+        author,
+        committed.astimezone(author.zone),
+        message,
     )
 
 
 # --- generation ------------------------------------------------------------------------
 
 
-_FIRST_NAMES = ["Ada", "Grace", "Linus", "Margaret", "Guido", "Barbara", "Ken", "Frances", "Dennis", "Radia", "Alan", "Edsger"]
-_LAST_NAMES = ["Lovelace", "Hopper", "Torvalds", "Hamilton", "van Rossum", "Liskov", "Thompson", "Allen", "Ritchie", "Perlman"]
+_FIRST_NAMES = [
+    "Ada",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Guido",
+    "Barbara",
+    "Ken",
+    "Frances",
+    "Dennis",
+    "Radia",
+    "Alan",
+    "Edsger",
+]
+_LAST_NAMES = [
+    "Lovelace",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "van Rossum",
+    "Liskov",
+    "Thompson",
+    "Allen",
+    "Ritchie",
+    "Perlman",
+]
 
 
 def _people(rng: random.Random, host: str, count: int) -> list[Person]:
@@ -494,7 +587,12 @@ def _people(rng: random.Random, host: str, count: int) -> list[Person]:
         handle = name.split()[0].lower() + str(number)
         linked = number == 0 or rng.random() < 0.6
         people.append(
-            Person(name, f"{handle}@{domain if linked else 'example.com'}", handle if linked else None, rng.choice([-5, -4, 0, 1, 2, 9]))
+            Person(
+                name,
+                f"{handle}@{domain if linked else 'example.com'}",
+                handle if linked else None,
+                rng.choice([-5, -4, 0, 1, 2, 9]),
+            )
         )
     if people:
         first = people[0]
@@ -549,7 +647,9 @@ def generate_history(
                 tip = commit.sha
                 index += 1
             at = ordered[index]
-            repo.add_commit(_commit(repo, (base, tip) if base else (tip,), person, at, at, f"Merge branch 'topic-{index}'"))
+            repo.add_commit(
+                _commit(repo, (base, tip) if base else (tip,), person, at, at, f"Merge branch 'topic-{index}'")
+            )
         else:
             at = ordered[index]
             # Some commits were rebased: written days before they were committed.
@@ -573,35 +673,14 @@ def generate(
     """
     forges = Forges(now)
     rng = random.Random(f"forges:{seed}")
-    clock = forges.now()
     entries = []
-    next_id = 500_000
     for host_name, kind in (hosts or DEFAULT_HOSTS).items():
         forges.add_host(host_name, kind)
         label = host_name.split(".")[0]
         for number in range(per_host + 1):
-            path = _path(rng, kind, label, number)
-            created = today_midnight(clock) - timedelta(days=rng.randint(500, 3000), seconds=rng.randrange(86400))
-            stars = int(rng.lognormvariate(3.0, 1.5))
-            repo = ForgeRepo(
-                host=host_name,
-                path=path,
-                id=next_id,
-                stars=stars,
-                forks=int(stars * rng.uniform(0.05, 0.4)),
-                description=None if number == 1 else f"{path.rsplit('/', 1)[1].replace('-', ' ').title()}: a Django app.",
-                created=created,
-                default_branch=rng.choice(["main", "master", "develop"]),
-                watchers=max(1, stars // 7),
-            )
-            next_id += 1
-            repo.people = _people(rng, host_name, rng.randint(2, 7))
-            # Bitbucket shows one date per commit, so its commits are never rebased: that date is unambiguous.
-            generate_history(rng, repo, clock, active=number != 2, rebased=0.0 if kind == "bitbucket" else 0.125)
-            if number == 2:
-                repo.archived = True
-                repo.archived_at = repo.newest
-            forges.add_repo(repo)
+            repo = forges.add_generated(rng, host_name, _path(kind, label, number), quiet=number == 2)
+            if number == 1:
+                repo.description = None
             slug = f"{label}-{repo.name}"
             if number == per_host:  # the last one was moved: the catalogue still names its old path
                 old = f"{repo.owner}/{repo.name}-old" if kind != "gitlab" else f"old-{label}/{repo.name}"
@@ -614,8 +693,9 @@ def generate(
     return forges, entries
 
 
-def _path(rng: random.Random, kind: str, label: str, number: int) -> str:
-    name = f"django-{label}-{['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta'][number % 8]}{number // 8 or ''}"
+def _path(kind: str, label: str, number: int) -> str:
+    greek = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"][number % 8]
+    name = f"django-{label}-{greek}{number // 8 or ''}"
     if kind == "gitlab":
         depth = number % 3  # a user namespace, a group, a group with subgroups
         groups = ["Jazz-Band", "apps", "contrib"][: depth + 1] if depth else [f"user{number}"]
@@ -649,3 +729,31 @@ def add_to_world(
         pypi_url = f"https://pypi.org/project/{entry['slug']}/"
         records.append(_catalog_record(first_index + offset, entry["slug"], entry["repo_url"], pypi_url))
     return records
+
+
+def add_catalog(
+    world: Any, records: Iterable[Mapping[str, Any]], seed: int = 0, hosts: Mapping[str, str] | None = None
+) -> Forges:
+    """Serve the forge repositories a catalogue names (``https://HOST/PATH`` on ``hosts``), generated from ``seed``.
+
+    For a world from ``World.from_catalog``, which serves the GitHub ones and
+    every PyPI project; ``.git``, a trailing slash, GitLab's ``/-/...`` and what
+    follows ``owner/name`` elsewhere are dropped from the path. Returns the forges, also set as ``world.forges``.
+    """
+    kinds = dict(hosts or DEFAULT_HOSTS)
+    forges = world.forges or Forges()
+    for name, kind in kinds.items():
+        if name not in forges.hosts:
+            forges.add_host(name, kind)
+    rng = random.Random(f"forge-catalog:{seed}")
+    for record in records:
+        url = (record.get("repo_url") or "").strip()
+        host = (urlsplit(url).hostname or "").lower()
+        if host not in kinds or forges.key(url) in forges.repos:
+            continue
+        # The path as the catalogue spells it, cut where the key is cut.
+        path = urlsplit(url).path.strip("/")[: len(forges.key(url)) - len(host) - 1]
+        if "/" in path:
+            forges.add_generated(rng, host, path)
+    world.forges = forges
+    return forges

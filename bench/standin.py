@@ -9,6 +9,9 @@ server, GraphQL at ``POST /graphql`` and PyPI under ``/pypi/``, so one
 ``StandIn.url`` serves as both REST base URLs and ``StandIn.graphql_url``
 as the GraphQL endpoint.
 
+GitLab, Forgejo (Gitea, Codeberg) and Bitbucket hosts are served under
+``/_forge/{host}/`` when the world has ``forges`` (see ``bench.forges``).
+
 Run ``python -m bench.standin --catalog FILE.json`` to serve a world built
 from a catalog file until Ctrl-C.
 """
@@ -1487,10 +1490,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--token", help="require this token in Authorization")
     args = parser.parse_args(argv)
-    world = World.from_catalog(_load_records(args.catalog), seed=args.seed)
+    from bench.forges import add_catalog  # it builds on this module: imported once this one is loaded
+
+    records = _load_records(args.catalog)
+    world = World.from_catalog(records, seed=args.seed)
+    forges = add_catalog(world, records, seed=args.seed)
     with StandIn(world, args.latency, token=args.token, port=args.port) as standin:
-        counts = f"{len(world.repos)} repositories, {len(world.pypi)} PyPI projects"
-        print(f"{standin.url}  ({counts}; Ctrl-C stops)", flush=True)
+        counts = f"{len(world.repos)} repositories, {len(forges.repos)} on other forges, {len(world.pypi)} PyPI projects"
+        print(f"{standin.url}  ({counts}; Ctrl-C stops)\n\n{standin.hosts_config()}", flush=True)
         try:
             while True:
                 time.sleep(3600)

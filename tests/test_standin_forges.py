@@ -1,4 +1,4 @@
-"""The forge stand-in (GitLab, Forgejo, Bitbucket) must answer like the real APIs, or tests built on it prove nothing."""
+"""The forge stand-in (GitLab, Forgejo, Bitbucket) must answer like the real APIs, or tests on it prove nothing."""
 
 from __future__ import annotations
 
@@ -57,14 +57,31 @@ def gitlab_all(client: httpx.Client, url: str) -> list[dict[str, Any]]:
 
 
 def test_gitlab_project_by_nested_path_has_the_recorded_fields(client: httpx.Client, world: World) -> None:
-    real = recorded("gitlab", "gitlab_com_api_v4_projects_lansharkconsulting_2Fdjango_2Fdjango_encrypted_model_fields_license_True")
+    real = recorded(
+        "gitlab", "gitlab_com_api_v4_projects_lansharkconsulting_2Fdjango_2Fdjango_encrypted_model_fields_license_True"
+    )
     repo = world.forges.repo(GITLAB_REPO)
 
     answer = client.get(f"/gitlab.com/api/v4/projects/{GITLAB_ID}")
 
     body = answer.json()
-    wanted = {"id", "description", "name", "path", "path_with_namespace", "web_url", "star_count", "forks_count",
-              "default_branch", "archived", "last_activity_at", "namespace", "empty_repo", "created_at", "_links"}
+    wanted = {
+        "id",
+        "description",
+        "name",
+        "path",
+        "path_with_namespace",
+        "web_url",
+        "star_count",
+        "forks_count",
+        "default_branch",
+        "archived",
+        "last_activity_at",
+        "namespace",
+        "empty_repo",
+        "created_at",
+        "_links",
+    }
     assert wanted <= set(real["body"]) and wanted <= set(body)
     assert set(body["namespace"]) == set(real["body"]["namespace"])
     assert body["path_with_namespace"] == "Jazz-Band/apps/django-gitlab-beta"
@@ -81,9 +98,8 @@ def test_gitlab_project_by_nested_path_has_the_recorded_fields(client: httpx.Cli
 
 def test_gitlab_commits_page_like_gitlab_com(client: httpx.Client, world: World) -> None:
     real = recorded("gitlab", "gitlab_com_api_v4_projects_6812925_repository_commits")
-    last_real = recorded(
-        "gitlab", "gitlab_com_api_v4_projects_6812925_repository_commits_id_6812925_order_default_page_5_per_page_20_trailers_false"
-    )
+    page_5 = "order_default_page_5_per_page_20_trailers_false"
+    last_real = recorded("gitlab", f"gitlab_com_api_v4_projects_6812925_repository_commits_id_6812925_{page_5}")
     repo = world.forges.repo(GITLAB_REPO)
     history = repo.history()
 
@@ -92,7 +108,12 @@ def test_gitlab_commits_page_like_gitlab_com(client: httpx.Client, world: World)
     assert set(first.json()[0]) == set(real["body"][0])
     assert len(first.json()) == 20 and first.json()[0]["id"] == history[0].sha
     assert "X-Total" not in first.headers and "x-total" not in real["headers"]
-    assert {first.headers[name] for name in ("X-Page", "X-Per-Page", "X-Next-Page", "X-Prev-Page")} == {"1", "20", "2", ""}
+    assert {first.headers[name] for name in ("X-Page", "X-Per-Page", "X-Next-Page", "X-Prev-Page")} == {
+        "1",
+        "20",
+        "2",
+        "",
+    }
     assert set(first.links) == {"next", "first", "last"} and "page=2" in first.links["last"]["url"]
     assert f"id={repo.id}" in first.links["next"]["url"] and "trailers=false" in first.links["next"]["url"]
     everything = gitlab_all(client, f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits?per_page=500")
@@ -114,9 +135,13 @@ def test_gitlab_commits_page_like_gitlab_com(client: httpx.Client, world: World)
 def test_gitlab_since_and_until_are_inclusive_on_the_committer_date(client: httpx.Client, world: World) -> None:
     history = world.forges.repo(GITLAB_REPO).history()
     inside = [c.sha for c in history if START <= c.committed <= MIDNIGHT - timedelta(seconds=1)]
-    since, until = START.strftime("%Y-%m-%dT%H:%M:%SZ"), (MIDNIGHT - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    since, until = START.strftime("%Y-%m-%dT%H:%M:%SZ"), (MIDNIGHT - timedelta(seconds=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
 
-    got = gitlab_all(client, f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits?per_page=100&since={since}&until={until}")
+    got = gitlab_all(
+        client, f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits?per_page=100&since={since}&until={until}"
+    )
 
     assert [item["id"] for item in got] == inside
     dates = {datetime.fromisoformat(item["committed_date"]) for item in got}
@@ -134,7 +159,10 @@ def test_gitlab_contributors_group_by_email_and_sort(client: httpx.Client, world
     body = answer.json()
     assert set(body[0]) == set(real["body"][0])
     assert {name: answer.headers[name] for name in ("X-Total", "X-Total-Pages", "X-Page")} == {
-        "X-Total": str(len(body)), "X-Total-Pages": "1", "X-Page": "1"}
+        "X-Total": str(len(body)),
+        "X-Total-Pages": "1",
+        "X-Page": "1",
+    }
     assert sum(item["commits"] for item in body) == len(non_merges)
     assert [item["commits"] for item in body] == sorted((item["commits"] for item in body), reverse=True)
     names = [item["name"] for item in body]
@@ -149,7 +177,9 @@ def test_gitlab_moved_project_redirects_to_its_id_and_missing_is_404(client: htt
     answer = client.get("/gitlab.com/api/v4/projects/old-gitlab%2Fdjango-gitlab-delta/repository/commits?per_page=5")
 
     assert answer.status_code == 301
-    assert answer.headers["Location"].endswith(f"/_forge/gitlab.com/api/v4/projects/{moved.id}/repository/commits?per_page=5")
+    assert answer.headers["Location"].endswith(
+        f"/_forge/gitlab.com/api/v4/projects/{moved.id}/repository/commits?per_page=5"
+    )
     project = client.get("/gitlab.com/api/v4/projects/old-gitlab%2Fdjango-gitlab-delta", follow_redirects=True).json()
     assert project["path_with_namespace"] == moved.path != "old-gitlab/django-gitlab-delta"
     missing = client.get("/gitlab.com/api/v4/projects/ghost%2Fgroup%2Fnothing-here")
@@ -177,7 +207,11 @@ def test_forgejo_repository_counts_stars_not_subscribers(client: httpx.Client, w
 
     assert (body["stars_count"], body["watchers_count"], body["forks_count"]) == (repo.stars, repo.watchers, repo.forks)
     assert repo.stars != repo.watchers
-    assert (body["full_name"], body["html_url"], body["default_branch"]) == (repo.path, CODEBERG_REPO, repo.default_branch)
+    assert (body["full_name"], body["html_url"], body["default_branch"]) == (
+        repo.path,
+        CODEBERG_REPO,
+        repo.default_branch,
+    )
     assert body["archived"] is False and body["archived_at"] == "1970-01-01T00:00:00Z"
     archived = client.get("/codeberg.org/api/v1/repos/Org2/django-codeberg-gamma").json()
     assert archived["archived"] is True and archived["archived_at"] != "1970-01-01T00:00:00Z"
@@ -206,7 +240,10 @@ def test_forgejo_commit_objects_link_accounts_or_say_null(client: httpx.Client, 
     history = world.forges.repo(CODEBERG_REPO).history()
 
     full = client.get("/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha/commits?limit=50").json()
-    lean = client.get("/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha/commits?limit=1&stat=false&verification=false&files=false").json()
+    lean = client.get(
+        "/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha/commits"
+        "?limit=1&stat=false&verification=false&files=false"
+    ).json()
 
     for item, commit in zip(full, history):
         assert item["sha"] == commit.sha and [p["sha"] for p in item["parents"]] == list(commit.parents)
@@ -221,10 +258,13 @@ def test_forgejo_not_lists_only_what_is_new(world: World) -> None:
     head = world.forges.repo(CODEBERG_REPO).head
     new = world.forges.push(CODEBERG_REPO, 3, when=NOW)
     with StandIn(world) as standin:
-        answer = httpx.get(f"{standin.url}/_forge/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha/commits?not={head}")
+        answer = httpx.get(
+            f"{standin.url}/_forge/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha/commits?not={head}"
+        )
 
     assert [item["sha"] for item in answer.json()] == [commit.sha for commit in reversed(new)]
     assert answer.headers["X-Total-Count"] == "3" and answer.headers["X-HasMore"] == "false"
+    assert [(entry.resource, entry.items) for entry in world.forges.requests("codeberg.org")] == [("commits", 3)]
 
 
 def test_forgejo_renamed_repository_answers_307_with_a_path(client: httpx.Client, world: World) -> None:
@@ -252,12 +292,19 @@ def test_bitbucket_repository_and_envelopes_have_the_recorded_shape(client: http
 
     assert set(body) == set(recorded("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql")["body"])
     assert (body["full_name"], body["mainbranch"]["name"], body["links"]["html"]["href"]) == (
-        repo.path, repo.default_branch, BITBUCKET_REPO)
+        repo.path,
+        repo.default_branch,
+        BITBUCKET_REPO,
+    )
     real_watchers = recorded("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql_watchers")["body"]
-    assert set(watchers.json()) == set(real_watchers) and set(watchers.json()["values"][0]) == set(real_watchers["values"][0])
+    assert set(watchers.json()) == set(real_watchers) and set(watchers.json()["values"][0]) == set(
+        real_watchers["values"][0]
+    )
     assert watchers.json()["size"] == repo.stars and watchers.json()["pagelen"] == 10
     assert watchers.json()["next"].endswith("/watchers/?page=2")
-    assert forks.json()["size"] == repo.forks and "next" not in forks.json() and len(forks.json()["values"]) == repo.forks
+    assert (
+        forks.json()["size"] == repo.forks and "next" not in forks.json() and len(forks.json()["values"]) == repo.forks
+    )
     assert watchers.headers["ETag"].startswith('"')
 
 
@@ -285,7 +332,10 @@ def test_bitbucket_commits_page_newest_first_via_next(client: httpx.Client, worl
 def test_bitbucket_exclude_renamed_and_missing(world: World) -> None:
     head = world.forges.repo(BITBUCKET_REPO).head
     new = world.forges.push(BITBUCKET_REPO, 2, when=NOW)
-    with StandIn(world) as standin, httpx.Client(base_url=f"{standin.url}/_forge/bitbucket.org/2.0/repositories") as client:
+    with (
+        StandIn(world) as standin,
+        httpx.Client(base_url=f"{standin.url}/_forge/bitbucket.org/2.0/repositories") as client,
+    ):
         fresh = client.get(f"/workspace0/django-bitbucket-alpha/commits?exclude={head}").json()
         moved = client.get("/workspace3/django-bitbucket-delta-old/watchers?pagelen=1")
         missing = client.get("/ghost/bitbucket-nothing-here")
@@ -328,15 +378,22 @@ def test_tokens_are_checked_per_host_and_logged(world: World) -> None:
     with StandIn(world) as standin:
         base = f"{standin.url}/_forge"
         good = httpx.get(f"{base}/gitlab.com/api/v4/projects/{GITLAB_ID}", headers={"PRIVATE-TOKEN": "gl-secret"})
-        wrong = httpx.get(f"{base}/gitlab.com/api/v4/projects/{GITLAB_ID}", headers={"Authorization": "Bearer cb-secret"})
-        forgejo = httpx.get(f"{base}/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha", headers={"Authorization": "token cb-secret"})
+        wrong = httpx.get(
+            f"{base}/gitlab.com/api/v4/projects/{GITLAB_ID}", headers={"Authorization": "Bearer cb-secret"}
+        )
+        forgejo = httpx.get(
+            f"{base}/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha", headers={"Authorization": "token cb-secret"}
+        )
         anonymous = httpx.get(f"{base}/bitbucket.org/2.0/repositories/workspace0/django-bitbucket-alpha")
 
     assert (good.status_code, wrong.status_code, forgejo.status_code, anonymous.status_code) == (200, 401, 200, 200)
     assert wrong.json() == {"message": "401 Unauthorized"}
     assert [(entry.host, entry.credential) for entry in world.forges.requests()] == [
-        ("gitlab.com", "gl-secret"), ("gitlab.com", "Bearer cb-secret"), ("codeberg.org", "token cb-secret"),
-        ("bitbucket.org", None)]
+        ("gitlab.com", "gl-secret"),
+        ("gitlab.com", "Bearer cb-secret"),
+        ("codeberg.org", "token cb-secret"),
+        ("bitbucket.org", None),
+    ]
     assert world.forges.counts()[("gitlab.com", "repo")] == 2
 
 
@@ -348,7 +405,10 @@ def test_hosts_config_names_the_stand_in_for_every_host(world: World) -> None:
 
     assert {host: table["kind"] for host, table in config["hosts"].items()} == forge.DEFAULT_HOSTS
     assert config["hosts"]["bitbucket.org"]["api_url"] == f"{standin.url}/_forge/bitbucket.org/2.0"
-    assert config["hosts"]["gitlab.com"]["token_env"] == "GITLAB_TOKEN" and "token_env" not in config["hosts"]["codeberg.org"]
+    assert (
+        config["hosts"]["gitlab.com"]["token_env"] == "GITLAB_TOKEN"
+        and "token_env" not in config["hosts"]["codeberg.org"]
+    )
     assert answer.json()["web_url"] == GITLAB_REPO
 
 
@@ -403,7 +463,9 @@ def test_expected_fields_follow_the_issue_table(world: World) -> None:
     assert len(gl["participants"]) == len(set(gl["participants"]))
     people = {commit.author.login or commit.author.name for commit in codeberg.history()}
     assert set(cb["participants"]) == people
-    counts = [sum(1 for c in codeberg.history() if (c.author.login or c.author.name) == key) for key in cb["participants"]]
+    counts = [
+        sum(1 for c in codeberg.history() if (c.author.login or c.author.name) == key) for key in cb["participants"]
+    ]
     assert counts == sorted(counts, reverse=True)
     assert moved["repo_url"] == f"https://gitlab.com/{forges.repo('gitlab.com/old-gitlab/django-gitlab-delta').path}"
     with pytest.raises(KeyError):
@@ -456,3 +518,26 @@ def test_unknown_kind_and_unknown_host_are_refused(client: httpx.Client) -> None
         Forges().add_repo(ForgeRepo("example.org", "a/b", 1, 0, 0, None, NOW))
     assert client.get("/nowhere.example/api/v4/projects/1").status_code == 404
     assert today_midnight(NOW) == MIDNIGHT
+
+
+def test_a_catalogue_names_the_forge_repositories_to_serve() -> None:
+    records = [
+        {"repo_url": "https://gitlab.gnome.org/GNOME/web/django-thing/-/tree/main", "pypi_url": ""},
+        {"repo_url": "https://codeberg.org/allauth/django-allauth.git", "pypi_url": ""},
+        {"repo_url": "https://bitbucket.org/Manfre/django-mssql/src/master/", "pypi_url": ""},
+        {"repo_url": "https://github.com/django/django", "pypi_url": "https://pypi.org/project/Django/"},
+    ]
+    world = World.from_catalog(records)
+    hosts = {**forge.DEFAULT_HOSTS, "gitlab.gnome.org": "gitlab"}
+
+    forges = forge.add_catalog(world, records, seed=1, hosts=hosts)
+
+    assert sorted(forges.repos) == [
+        "bitbucket.org/manfre/django-mssql",
+        "codeberg.org/allauth/django-allauth",
+        "gitlab.gnome.org/gnome/web/django-thing",
+    ]
+    assert forges.expected(records[1]["repo_url"])["repo_url"] == records[1]["repo_url"]  # the same repository
+    assert forges.repo(records[0]["repo_url"]).path == "GNOME/web/django-thing"
+    assert forges.expected(records[2]["repo_url"])["repo_url"] == records[2]["repo_url"].rstrip("/")
+    assert "django/django" in world.repos
