@@ -1496,7 +1496,7 @@ def main(argv: list[str] | None = None) -> None:
     world = World.from_catalog(records, seed=args.seed)
     forges = add_catalog(world, records, seed=args.seed)
     with StandIn(world, args.latency, token=args.token, port=args.port) as standin:
-        counts = f"{len(world.repos)} repositories, {len(forges.repos)} on other forges, {len(world.pypi)} PyPI projects"
+        counts = f"{len(world.repos)} repositories, {len(forges.repos)} on other forges, {len(world.pypi)} on PyPI"
         print(f"{standin.url}  ({counts}; Ctrl-C stops)\n\n{standin.hosts_config()}", flush=True)
         try:
             while True:
