@@ -681,7 +681,7 @@ def generate(
             repo = forges.add_generated(rng, host_name, _path(kind, label, number), quiet=number == 2)
             if number == 1:
                 repo.description = None
-            slug = f"{label}-{repo.name}"
+            slug = f"{host_name.replace('.', '-')}-{repo.name}"
             if number == per_host:  # the last one was moved: the catalogue still names its old path
                 old = f"{repo.owner}/{repo.name}-old" if kind != "gitlab" else f"old-{label}/{repo.name}"
                 forges.move(old, repo, repo.path)
@@ -689,7 +689,12 @@ def generate(
             else:
                 repo_url = repo.url
             entries.append({"slug": slug, "repo_url": repo_url})
-        entries.append({"slug": f"{label}-gone", "repo_url": f"https://{host_name}/{_missing_path(kind, label)}"})
+        entries.append(
+            {
+                "slug": f"{host_name.replace('.', '-')}-gone",
+                "repo_url": f"https://{host_name}/{_missing_path(kind, label)}",
+            }
+        )
     return forges, entries
 
 

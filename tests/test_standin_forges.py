@@ -541,3 +541,24 @@ def test_a_catalogue_names_the_forge_repositories_to_serve() -> None:
     assert forges.repo(records[0]["repo_url"]).path == "GNOME/web/django-thing"
     assert forges.expected(records[2]["repo_url"])["repo_url"] == records[2]["repo_url"].rstrip("/")
     assert "django/django" in world.repos
+
+
+def test_forge_bench_counts_each_host_from_the_log(world: World) -> None:
+    from bench.forge_bench import WARM, host_rows, push_share
+
+    records = [{"repo_url": CODEBERG_REPO}, {"repo_url": "https://codeberg.org/Org1/django-codeberg-beta"}]
+    with StandIn(world) as standin:
+        url = f"{standin.url}/_forge/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha"
+        tag = httpx.get(url).headers["ETag"]
+        httpx.get(url, headers={"If-None-Match": tag})
+        httpx.get(f"{url}/commits?limit=2")
+    pushed = push_share(world.forges, 0.5, seed=1)
+
+    rows = {row.host: row for row in host_rows(WARM, world.forges.log, world.forges, records)}
+
+    codeberg = rows["codeberg.org"]
+    assert (codeberg.packages, codeberg.requests, codeberg.per_package) == (2, 3, 1.5)
+    assert (codeberg.conditional, codeberg.not_modified, codeberg.commits_listed) == (1, 1, 2)
+    assert codeberg.by_resource == {"commits": 1, "repo": 2}
+    assert rows["gitlab.com"].requests == 0 and rows["gitlab.com"].packages == 0
+    assert pushed == round(len(world.forges.repos) * 0.5)
