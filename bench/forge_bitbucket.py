@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
@@ -192,7 +192,7 @@ def _repository(
     }
 
 
-def _stamp(moment: Any) -> str:
+def _stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 

@@ -9,7 +9,8 @@ while there is one; contributors send ``X-Total`` and ``X-Total-Pages``. Weak
 ETags with 304s, ``RateLimit-*`` headers on every answer and 429 past the limit.
 A project asked for by an old path after a rename or transfer answers 301 to
 ``/projects/{id}`` with the rest of the path and the query, as GitLab does for
-GET requests since 16.4; an unknown one 404 ``{"message": "404 Project Not Found"}``.
+GET requests since 16.4 (with the host's ``follow_moves``: 200 with the project
+under its new path); an unknown one 404 ``{"message": "404 Project Not Found"}``.
 """
 
 from __future__ import annotations
@@ -80,16 +81,18 @@ def _route(
     ident, rest = unquote(parts[3]), [unquote(part) for part in parts[4:]]
     resource = _resource(parts)
     if ident.isdigit():
-        repo = next((r for r in forges.repos.values() if r.host == host.name and r.id == int(ident)), None)
+        repo = forges.by_id.get((host.name, int(ident)))
     else:
         key = f"{host.name}/{ident}".lower()
         repo = forges.repos.get(key)
         moved = forges.moved.get(key)
-        if repo is None and moved is not None:
+        if repo is None and moved is not None and host.follow_moves:
+            repo = moved
+        elif repo is None and moved is not None:
             location = f"{root}/api/v4/projects/{moved.id}" + "".join(f"/{quote(part, safe='')}" for part in rest)
             if raw_query:
                 location += f"?{raw_query}"
-            return Served(_Answer(301, b"", {"Location": location, "Content-Type": JSON}), resource, ident)
+            return Served(_Answer(301, b"", {"Location": location}), resource, ident)
     if repo is None:
         return Served(json_answer(404, {"message": "404 Project Not Found"}, JSON), resource, ident)
     query = parse_qsl(raw_query, keep_blank_values=True)

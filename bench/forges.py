@@ -125,6 +125,9 @@ class ForgeHost:
     headers on every answer, 429 with ``Retry-After`` past it, 304s counted
     as GitLab counts them); Forgejo and Bitbucket send no rate-limit headers.
     ``etags``: ETag/304 on JSON answers; set False to serve a host that sends none.
+    ``follow_moves`` (GitLab): answer an old path with the project itself, under
+    its new ``path_with_namespace``, instead of GitLab's 301 to ``/projects/{id}``
+    (GitLab 16.4 and later); older instances look old paths up that way.
     """
 
     name: str
@@ -132,8 +135,9 @@ class ForgeHost:
     token: str | None = None
     rate_limit: int = 2000
     etags: bool = True
-    window_started: float = 0.0
-    window_used: int = 0
+    follow_moves: bool = False
+    window_started: float = field(default=0.0, init=False, repr=False)
+    window_used: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -255,6 +259,7 @@ class Forges:
         self.repos: dict[str, ForgeRepo] = {}
         # lowercase "host/old path" -> the repository now elsewhere
         self.moved: dict[str, ForgeRepo] = {}
+        self.by_id: dict[tuple[str, int], ForgeRepo] = {}  # (host, id): GitLab finds projects by id too
         self.log: list[ForgeRequest] = []
         self._now = now
         self._lock = threading.RLock()
@@ -274,6 +279,7 @@ class Forges:
         if repo.host not in self.hosts:
             raise ValueError(f"add_host({repo.host!r}) before adding {repo.path}")
         self.repos[repo.key] = repo
+        self.by_id[(repo.host, repo.id)] = repo
         return repo
 
     def add_generated(self, rng: random.Random, host: str, path: str, *, quiet: bool = False) -> ForgeRepo:
@@ -608,8 +614,8 @@ def generate_history(
 
     Active repositories commit through the year, with commits exactly at the
     first window's start, one second before it, at a boundary between two
-    windows, one second before today's midnight, exactly at it and after it;
-    quiet ones stopped more than a year ago. The same seed and day give the same history.
+    windows, one second before today's midnight and exactly at it (the head:
+    today, in no window yet); quiet ones stopped more than a year ago. The same seed and day give the same history.
     """
     midnight = today_midnight(now)
     start = midnight - timedelta(weeks=WEEKS)

@@ -184,6 +184,9 @@ def test_gitlab_moved_project_redirects_to_its_id_and_missing_is_404(client: htt
     assert project["path_with_namespace"] == moved.path != "old-gitlab/django-gitlab-delta"
     missing = client.get("/gitlab.com/api/v4/projects/ghost%2Fgroup%2Fnothing-here")
     assert (missing.status_code, missing.json()) == (404, {"message": "404 Project Not Found"})
+    world.forges.hosts["gitlab.com"].follow_moves = True
+    followed = client.get("/gitlab.com/api/v4/projects/old-gitlab%2Fdjango-gitlab-delta")
+    assert followed.status_code == 200 and followed.json()["path_with_namespace"] == moved.path
 
 
 def test_gitlab_rate_limit_answers_429_with_retry_after(world: World) -> None:
