@@ -47,6 +47,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from itertools import accumulate
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -93,7 +95,7 @@ class Person:
     login: str | None = None
     utc_offset_hours: int = 0
 
-    @property
+    @cached_property
     def zone(self) -> timezone:
         return timezone(timedelta(hours=self.utc_offset_hours))
 
@@ -635,10 +637,11 @@ def generate_history(
         span = max(1, int((end - begin).total_seconds()))
         times.add(begin + timedelta(seconds=rng.randrange(span)))
     ordered = sorted(moment.replace(microsecond=0) for moment in times)
-    weights = [1 / (rank + 1) for rank in range(len(repo.people))]
+    # Most commits by the first few people, Zipf-like.
+    weights = list(accumulate(1 / (rank + 1) for rank in range(len(repo.people))))
     index = 0
     while index < len(ordered):
-        person = rng.choices(repo.people, weights)[0]
+        person = rng.choices(repo.people, cum_weights=weights)[0]
         remaining = len(ordered) - index
         if remaining >= 4 and rng.random() < 0.12:
             # A topic branch of one to three commits merged with a merge commit.
@@ -647,7 +650,7 @@ def generate_history(
             tip = base
             for _ in range(side):
                 at = ordered[index]
-                author = rng.choices(repo.people, weights)[0]
+                author = rng.choices(repo.people, cum_weights=weights)[0]
                 commit = _commit(repo, (tip,) if tip else (), author, at, at, f"Topic work {index}")
                 repo.commits[commit.sha] = commit
                 tip = commit.sha
