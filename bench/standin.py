@@ -9,6 +9,9 @@ server, GraphQL at ``POST /graphql`` and PyPI under ``/pypi/``, so one
 ``StandIn.url`` serves as both REST base URLs and ``StandIn.graphql_url``
 as the GraphQL endpoint.
 
+GitLab, Forgejo (Gitea, Codeberg) and Bitbucket hosts are served under
+``/_forge/{host}/`` when the world has ``forges`` (see ``bench.forges``).
+
 Run ``fetcher-standin --catalog FILE.json`` (or ``python -m bench.standin``)
 to serve a world built from a catalog file, or ``--packages N`` for a
 generated one, until Ctrl-C.
@@ -25,6 +28,7 @@ import random
 import re
 import socket
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -243,6 +247,8 @@ class World:
     renames: dict[str, int] = field(default_factory=dict)
     pypi: dict[str, str] = field(default_factory=dict)
     blocked: set[str] = field(default_factory=set)
+    # GitLab, Forgejo and Bitbucket hosts (bench.forges.Forges), served under /_forge/{host}/
+    forges: Any = None
     _by_id: dict[int, Repo] = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
@@ -305,6 +311,9 @@ class World:
         For the fields fetcher writes; ``last_updated`` as GitHub spells it.
         An empty repository's statistics answer 204: no weeks at all.
         """
+        if self.forges is not None and self.forges.knows(record["repo_url"]):
+            fields = self.forges.expected(record["repo_url"])
+            return {**fields, "pypi_version": self.pypi[normalize_name(pypi_project(record["pypi_url"]) or "")]}
         repo = self.repo(github_full_name(record["repo_url"]) or "")
         return {
             "repo_forks": repo.forks,
@@ -1221,6 +1230,10 @@ class StandIn:
         with self._lock:
             return self.points_charged + self.graphql_points
 
+    def hosts_config(self, token_env: Mapping[str, str] | None = None) -> str:
+        """The ``[hosts."..."]`` tables of a fetcher config for the world's forge hosts, at this stand-in's URLs."""
+        return self.world.forges.hosts_config(self.url, token_env) if self.world.forges is not None else ""
+
     def fail_next(
         self,
         path_prefix: str,
@@ -1255,7 +1268,10 @@ class StandIn:
         split = urlsplit(target)
         parts = _segments(split.path)
         canned = self._take_canned(target)
-        if parts[:1] == ["pypi"]:
+        if parts[:1] == ["_forge"] and self.world.forges is not None:
+            answer = canned or self.world.forges.answer(self.url, method, target, request)
+            charged = False
+        elif parts[:1] == ["pypi"]:
             answer = canned or _pypi_answer(self.world, self.url, parts, request)
             charged = False
         elif method == "POST" and split.path.rstrip("/") == "/graphql":
@@ -1490,6 +1506,21 @@ def config_for(url: str, store: str = "packages.db") -> str:
     )
 
 
+def _fetcher_reads(config: str) -> bool:
+    """Whether the installed fetcher accepts this config (one that predates forge hosts refuses [hosts] tables)."""
+    from fetcher.config import load
+    from fetcher.errors import ConfigError
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "config.toml"
+        path.write_text(config, encoding="utf-8")
+        try:
+            load(str(path))
+        except ConfigError:
+            return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="fetcher-standin",
@@ -1507,18 +1538,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--token", help="require this token in Authorization")
     args = parser.parse_args(argv)
+    from bench.forges import add_catalog  # it builds on this module: imported once this one is loaded
+
     if args.packages is not None:
         if args.packages < 1:
             parser.error("--packages must be at least 1")
         world, records = World.generate(args.packages, seed=args.seed)
         if args.catalog_out:
             args.catalog_out.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+        forge_repos = 0
     else:
-        world = World.from_catalog(_load_records(args.catalog), seed=args.seed)
+        records = _load_records(args.catalog)
+        world = World.from_catalog(records, seed=args.seed)
+        forge_repos = len(add_catalog(world, records, seed=args.seed).repos)
     with StandIn(world, args.latency, token=args.token, port=args.port, rate_limit=args.rate_limit,
                  graphql_rate_limit=args.rate_limit, stats_delay=args.stats_delay) as standin:  # fmt: skip
-        print(config_for(standin.url), flush=True)
-        counts = f"{len(world.repos)} repositories, {len(world.pypi)} PyPI projects"
+        config, hosts = config_for(standin.url), standin.hosts_config()
+        if hosts and _fetcher_reads(config + "\n" + hosts):
+            config += "\n" + hosts
+        elif hosts:
+            print("fetcher-standin: this fetcher reads no [hosts] tables: the forge hosts are left out of the config",
+                  file=sys.stderr)  # fmt: skip
+        print(config, flush=True)
+        counts = f"{len(world.repos)} repositories, {forge_repos} on other forges, {len(world.pypi)} on PyPI"
         print(f"fetcher-standin: serving {standin.url} ({counts}); Ctrl-C stops", file=sys.stderr, flush=True)
         try:
             while True:

@@ -63,3 +63,10 @@ def test_the_bench_writes_results_only_when_asked(monkeypatch, tmp_path):
 
     table = Results(Settings(packages=10), None).write(complete=True)
     assert table.startswith("10 packages") and list(tmp_path.iterdir()) == []
+
+
+def test_the_printed_config_is_one_this_fetcher_reads():
+    from bench.standin import _fetcher_reads, config_for
+
+    assert _fetcher_reads(config_for("http://127.0.0.1:8765"))
+    assert not _fetcher_reads(config_for("http://127.0.0.1:8765") + "\n[nonsense]\nkey = 1\n")
