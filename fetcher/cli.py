@@ -11,15 +11,17 @@ import click
 
 from fetcher import __version__, config as configuration, logs, sync
 from fetcher.catalog import read_catalog
-from fetcher.errors import FetcherError
+from fetcher.errors import FetcherError, StoreError, StoreUnavailable
 from fetcher.http import utcnow
 from fetcher.lock import run_lock
 from fetcher.logs import redact
 from fetcher.records import to_api, validate
-from fetcher.store import open_store
+from fetcher.stopping import StopSignals
+from fetcher.store import Store, open_store
 from fetcher.urls import pypi_name
 
 EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
+EXIT_CLOSED_OUTPUT = 141  # stdout closed by its reader (`| head`): what a shell reports for SIGPIPE
 REFRESH_LOCK_WAIT = 30  # seconds a refresh waits for a running sync before giving up with 75
 
 log = logging.getLogger("fetcher")
@@ -51,6 +53,8 @@ def reports_errors(command):
         except FetcherError as exc:
             _error(str(exc))
             sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            _quiet_closed_output()
         except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:
@@ -60,6 +64,16 @@ def reports_errors(command):
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+def _quiet_closed_output() -> None:
+    """The reader of stdout went away (`fetcher export | head -1`): stop quietly, as `cat` would.
+
+    Whatever is still buffered goes to /dev/null, or Python would complain about it at exit.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_CLOSED_OUTPUT)
 
 
 def _secrets() -> list[str]:
@@ -91,6 +105,14 @@ def _config() -> configuration.Config:
     return configuration.load(click.get_current_context().find_root().obj)
 
 
+def _store(config: configuration.Config, *, create: bool = False) -> Store:
+    """The configured store; only import and add may create it. Its errors say which config named it."""
+    try:
+        return open_store(config.store_path, create=create)
+    except (StoreError, StoreUnavailable) as exc:
+        raise type(exc)(f"{exc} (config: {config.source})") from None
+
+
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True)
 @reports_errors
@@ -98,13 +120,20 @@ def import_(files: tuple[str, ...]) -> None:
     """Load package records (API v4 shape) from JSON FILES; '-' reads stdin."""
     config = _config()
     catalogs = [(name, read_catalog(name)) for name in files]  # check every file before writing any
-    store = open_store(config.store_path)
-    for name, records in catalogs:
-        result = store.import_records(records, utcnow())
+    store = _store(config, create=True)
+    for name, catalog in catalogs:
+        if catalog.next_page is not None:
+            _warn(f"{name}: one page of a longer listing; the next page, not imported, is {catalog.next_page}")
+        result = store.import_records(catalog.records, utcnow())
+        kept = f"; {result.kept_fetched} kept the store's newer fetched values" if result.kept_fetched else ""
         click.echo(
-            f"imported {name}: {len(records)} records "
-            f"({result.inserted} new, {result.updated} updated, {result.unchanged} unchanged)"
+            f"imported {name}: {len(catalog.records)} records "
+            f"({result.inserted} new, {result.updated} updated, {result.unchanged} unchanged{kept})"
         )
+
+
+def _warn(message: str) -> None:
+    click.echo(f"fetcher: warning: {redact(message, _secrets())}", err=True)
 
 
 @cli.command()
@@ -118,11 +147,19 @@ def add(slug: str, repo_url: str, pypi_url: str, title: str | None) -> None:
     config = _config()
     record = {"slug": slug, "repo_url": repo_url, "pypi_url": pypi_url, "title": title or slug}
     validate(record, "add")
-    if pypi_url:
-        pypi_name(pypi_url)  # refuses a URL that names no PyPI project
-    store = open_store(config.store_path)
+    store = _store(config, create=True)
     store.add_package(slug, repo_url, pypi_url, title or slug, utcnow())
     click.echo(f"added {slug}")
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1, required=True)
+@reports_errors
+def remove(slugs: tuple[str, ...]) -> None:
+    """Delete these packages, with their fetch state, from the store."""
+    config = _config()
+    removed = _store(config).remove_packages(list(slugs))
+    click.echo(f"removed {', '.join(removed)}")
 
 
 @cli.command("sync")
@@ -133,10 +170,14 @@ def add(slug: str, repo_url: str, pypi_url: str, title: str | None) -> None:
 def sync_(all_: bool, limit: int | None, stale_after: timedelta | None) -> None:
     """Fetch every package that is due, oldest first."""
     config = _config()
-    store = open_store(config.store_path)
-    with run_lock(config.store_path, "sync"):
-        cutoff = None if all_ else utcnow() - (stale_after or config.stale_after)
-        report = sync.run(store, store.due_packages(cutoff, limit), config, "sync")
+    with StopSignals() as signals:
+        store = _store(config)
+        with run_lock(config.store_path, "sync"):
+            now = utcnow()
+            stale = None if all_ else config.stale_after if stale_after is None else stale_after
+            packages = store.due_packages(stale, limit, now)
+            resting = store.resting(stale, now) if stale is not None else 0
+            report = sync.run(store, packages, config, "sync", signals=signals, resting=resting)
     _finish(report)
 
 
@@ -146,10 +187,11 @@ def sync_(all_: bool, limit: int | None, stale_after: timedelta | None) -> None:
 def refresh(slugs: tuple[str, ...]) -> None:
     """Fetch these packages now, whatever their age."""
     config = _config()
-    store = open_store(config.store_path)
-    packages = store.packages(list(slugs))
-    with run_lock(config.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
-        report = sync.run(store, packages, config, "refresh")
+    with StopSignals() as signals:
+        store = _store(config)
+        packages = store.packages(list(slugs))
+        with run_lock(config.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
+            report = sync.run(store, packages, config, "refresh", signals=signals)
     _finish(report)
 
 
@@ -166,7 +208,7 @@ def _finish(report: sync.RunReport) -> None:
 def show(slug: str) -> None:
     """Print one record as the API serves it."""
     config = _config()
-    store = open_store(config.store_path)
+    store = _store(config)
     click.echo(json.dumps(to_api(store.record(slug), config.timezone), indent=2, ensure_ascii=False))
 
 
@@ -176,7 +218,7 @@ def show(slug: str) -> None:
 def export(jsonl: bool) -> None:
     """Print every record as the API serves it, by slug."""
     config = _config()
-    store = open_store(config.store_path)
+    store = _store(config)
     first = True
     for row in store.records():
         text = json.dumps(to_api(row, config.timezone), ensure_ascii=False)
