@@ -28,6 +28,8 @@ from fetcher.records import (
 from fetcher.urls import same_pypi_project, same_repo_url
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+# How long a write waits for another connection's write to end; sync's own writes take milliseconds.
+BUSY_TIMEOUT_MS = 30000
 
 # Changes to tables that already exist, in order; PRAGMA user_version counts
 # how many a store has had. Append, never edit, and change schema.sql to the
@@ -358,7 +360,7 @@ def open_store(path: Path, *, create: bool = True) -> Store:
     _refuse_foreign_file(path)
     try:
         db = sqlite_utils.Database(path)
-        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys = ON")
         db.enable_wal()
         # In WAL mode NORMAL loses nothing when the process dies, only the last commits on power loss,

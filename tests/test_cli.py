@@ -329,3 +329,22 @@ def test_migrations_run_once_on_an_older_store_and_never_on_a_new_one(config_fil
     assert run_cli(fresh / "config.toml", "import", TODO).exit_code == 0
     with sqlite3.connect(fresh / "new.db") as db:
         assert db.execute("PRAGMA user_version").fetchone() == (1,)  # created as schema.sql says, nothing to migrate
+
+
+def test_export_in_any_zone_never_dies_mid_array_on_an_extreme_stored_date(config_file, run_cli):
+    config = config_file(timezone="America/New_York")
+    run_cli(config, "import", TODO, LDAP)
+    with sqlite3.connect(config.parent / "test.db") as db:  # a date import now refuses, stored before it did
+        db.execute("UPDATE package SET last_updated = '0001-01-01T00:00:00+00:00' WHERE slug = 'django-auth-ldap'")
+
+    records = export(run_cli, config)
+
+    assert [r["last_updated"] for r in records][0] == "0001-01-01T00:00:00+00:00"
+    assert records[1]["last_updated"] == "2022-11-03T02:16:36-04:00"
+
+
+def test_add_refuses_a_slug_with_a_trailing_newline(config_file, run_cli):
+    result = run_cli(config_file(), "add", "pkg\n", "--repo-url", "https://github.com/o/pkg")
+
+    assert result.exit_code == 2
+    assert result.stderr == "fetcher: add (slug 'pkg\\n'): slug must be a non-empty slug, got \"pkg\\n\"\n"
