@@ -24,7 +24,9 @@ import httpx
 from fetcher import graphql, normalize
 from fetcher.config import Config
 from fetcher import stopping
-from fetcher.errors import Failure, InputError, RateLimited, RunStopped, StoreUnavailable, TokenRejected, Unreachable
+from fetcher.errors import (
+    Failure, FetcherError, InputError, RateLimited, RunStopped, StoreUnavailable, TokenRejected, Unreachable,
+)
 from fetcher.github import GitHub
 from fetcher.http import Http, utcnow
 from fetcher.logs import redact
@@ -137,6 +139,9 @@ def run(
     try:
         with signals.deferred() if signals else contextlib.nullcontext():
             asyncio.run(_run(store, packages, config, report, clock, sleep, transport, signals))
+    except FetcherError as exc:  # one that ends the run, e.g. the token rejected
+        report.stopped = report.stopped or redact(str(exc), _secrets(config))
+        raise
     except Exception as exc:
         report.stopped = report.stopped or redact(f"internal error: {type(exc).__name__}: {exc}", _secrets(config))
         raise

@@ -249,6 +249,9 @@ def test_rejected_token_is_exit_2_with_a_message_and_no_secret(config_file, run_
     assert result.exit_code == 2
     assert "GitHub rejected the token (401 Bad credentials)" in result.stderr
     assert "TOPSECRET" not in result.output
+    with sqlite3.connect(config.parent / "test.db") as db:
+        (stopped,) = db.execute("SELECT stopped FROM sync_run").fetchone()
+    assert stopped.startswith("GitHub rejected the token (401 Bad credentials)") and "TOPSECRET" not in stopped
 
 
 def test_missing_explicit_config_is_exit_2(run_cli, tmp_path):

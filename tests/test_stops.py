@@ -147,3 +147,36 @@ def test_a_closed_stdout_ends_export_quietly(tmp_path):
 
     assert err == ""
     assert export.returncode == 141
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether the process has installed a handler for the signal (Linux: SigCgt in /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signum - 1)))
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads SigCgt from /proc")
+def test_a_signal_while_refresh_waits_for_the_run_lock_is_one_line_and_75(tmp_path):
+    from tests.test_lock import hold_lock
+
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\npath = "store.db"\n')
+    (tmp_path / "p.json").write_text(json.dumps({"slug": "p", "repo_url": "https://github.com/o/p"}))
+    assert finished(config, "import", str(tmp_path / "p.json")).returncode == 0
+    holder = hold_lock(tmp_path / "store.db", 30)
+    try:
+        waiting = fetcher(config, "refresh", "p")
+        deadline = time.monotonic() + 30
+        while not catches(waiting.pid, signal.SIGTERM) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # well into its wait for the lock
+        waiting.send_signal(signal.SIGTERM)
+        out, err = waiting.communicate(timeout=15)
+    finally:
+        holder.kill()
+        holder.wait()
+
+    assert waiting.returncode == 75
+    assert (out, err) == ("", "fetcher: interrupted by SIGTERM\n")
