@@ -18,7 +18,6 @@ from fetcher.logs import redact
 from fetcher.records import to_api, validate
 from fetcher.stopping import StopSignals
 from fetcher.store import Store, open_store
-from fetcher.urls import pypi_name
 
 EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
 EXIT_CLOSED_OUTPUT = 141  # stdout closed by its reader (`| head`): what a shell reports for SIGPIPE

@@ -7,7 +7,6 @@ import tomllib
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
 from pathlib import Path
-
 from urllib.parse import urlsplit
 
 import httpx

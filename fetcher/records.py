@@ -37,10 +37,9 @@ API_FIELDS = (
 
 DATETIME_FIELDS = frozenset({"last_updated", "last_fetched", "created", "modified"})
 LIST_FIELDS = frozenset({"grids", "commits_over_52", "participants"})
-# The fields the person curating the catalogue owns: a sync never writes them (bar a confirmed rename's
-# repo_url), and import takes them as given.
-CATALOGUE_FIELDS = ("title", "category", "grids", "repo_url", "pypi_url", "documentation_url")
-# The fields import takes only from a record fetched later than the stored one.
+# The rest (title, category, grids, repo_url, pypi_url, documentation_url) is the catalogue, the person's:
+# import takes it as given and a sync never writes it (bar the repo_url of a rename GitHub confirmed).
+# The fetched fields import takes only from a record fetched later than the stored one:
 IMPORTED_FETCHED_FIELDS = frozenset({
     "repo_forks", "repo_watchers", "repo_description", "participants", "commits_over_52", "last_updated",
     "pypi_version", "last_fetched", "modified",

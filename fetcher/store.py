@@ -8,7 +8,6 @@ loses at most the packages in flight.
 
 import contextlib
 import json
-import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,8 +21,7 @@ from fetcher import due
 from fetcher.errors import InputError, StoreError, StoreUnavailable, UnknownPackage
 from fetcher.pieces import Cached
 from fetcher.records import (
-    API_FIELDS, CATALOGUE_FIELDS, FETCHED_FIELDS, IMPORTED_FETCHED_FIELDS, parse_datetime, to_columns,
-    to_stored_datetime,
+    API_FIELDS, FETCHED_FIELDS, IMPORTED_FETCHED_FIELDS, parse_datetime, to_columns, to_stored_datetime,
 )
 from fetcher.urls import same_pypi_project, same_repo_url
 

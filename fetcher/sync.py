@@ -35,7 +35,7 @@ from fetcher.pypi import PyPI
 from fetcher.records import to_stored_datetime
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.stopping import StopSignals
-from fetcher.store import EDITED, UNCHANGED, Links, Store
+from fetcher.store import CHANGED, EDITED, Links, Store
 from fetcher.urls import RepoRef, github_hosts, parse_repo_url, pypi_name
 
 log = logging.getLogger(__name__)
@@ -147,8 +147,9 @@ def run(
         raise
     finally:
         report.seconds = time.monotonic() - began
-        if signals and signals.received and report.signal is None:
-            report.signal, report.stopped = signals.received, report.stopped or str(stopping.interrupted(signals.received))
+        if signals and signals.received and report.signal is None:  # a signal while the run was winding down
+            report.signal = signals.received
+            report.stopped = report.stopped or str(stopping.interrupted(signals.received))
         try:
             store.record_run(report.as_row(clock()))
         except StoreUnavailable as exc:
@@ -290,7 +291,7 @@ class _Syncer:
         if saved == EDITED:
             self._edited_meanwhile(package)
             return
-        changed = saved != UNCHANGED
+        changed = saved == CHANGED
         if skipped:
             self.report.outcomes[SKIPPED] += 1
             self.report.skips[skipped] += 1
