@@ -208,7 +208,7 @@ def show(slug: str) -> None:
     """Print one record as the API serves it."""
     config = _config()
     store = _store(config)
-    click.echo(json.dumps(to_api(store.record(slug), config.timezone), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(_api(store.record(slug), config), indent=2, ensure_ascii=False))
 
 
 @cli.command()
@@ -218,9 +218,11 @@ def export(jsonl: bool) -> None:
     """Print every record as the API serves it, by slug."""
     config = _config()
     store = _store(config)
+    for row in store.records():  # every record must print before the first is out: never half an array
+        _api(row, config)
     first = True
     for row in store.records():
-        text = json.dumps(to_api(row, config.timezone), ensure_ascii=False)
+        text = json.dumps(_api(row, config), ensure_ascii=False)
         if jsonl:
             click.echo(text)
         else:
@@ -228,6 +230,14 @@ def export(jsonl: bool) -> None:
         first = False
     if not jsonl:
         click.echo("[]" if first else "\n]")
+
+
+def _api(row: dict, config: configuration.Config) -> dict:
+    """The record as the API serves it; a value another program stored unreadably is named, not a crash."""
+    try:
+        return to_api(row, config.timezone)
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"{config.store_path}: package {row['slug']!r} cannot be printed: {exc}") from None
 
 
 def main() -> None:

@@ -351,3 +351,16 @@ def test_add_refuses_a_slug_with_a_trailing_newline(config_file, run_cli):
 
     assert result.exit_code == 2
     assert result.stderr == "fetcher: add (slug 'pkg\\n'): slug must be a non-empty slug, got \"pkg\\n\"\n"
+
+
+def test_a_record_another_program_stored_unreadably_stops_export_before_its_first_byte(config_file, run_cli):
+    config = config_file()
+    run_cli(config, "import", TODO, LDAP)
+    with sqlite3.connect(config.parent / "test.db") as db:
+        db.execute("UPDATE package SET participants = 'not json' WHERE slug = 'django-todo'")
+
+    result = run_cli(config, "export")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"fetcher: {config.parent / 'test.db'}: package 'django-todo' cannot be printed: ")

@@ -180,3 +180,18 @@ def test_a_signal_while_refresh_waits_for_the_run_lock_is_one_line_and_75(tmp_pa
 
     assert waiting.returncode == 75
     assert (out, err) == ("", "fetcher: interrupted by SIGTERM\n")
+
+
+def test_a_stdout_closed_before_show_writes_ends_it_quietly(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\npath = "store.db"\n')
+    (tmp_path / "p.json").write_text(json.dumps({"slug": "p", "repo_url": "https://github.com/o/p"}))
+    assert finished(config, "import", str(tmp_path / "p.json")).returncode == 0
+
+    show = fetcher(config, "show", "p")
+    show.stdout.close()  # the reader is gone before fetcher has even started
+    err = show.stderr.read()
+    show.wait(30)
+
+    assert err == ""
+    assert show.returncode == 141
