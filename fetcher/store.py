@@ -384,7 +384,6 @@ _UNAVAILABLE = {
     "database or disk is full": "the disk is full",
     "attempt to write a readonly database": "the store is read-only",
     "database is locked": "another program held the store's write lock past the busy timeout",
-    "disk i/o error": "the disk failed to write",
 }
 
 

@@ -113,24 +113,15 @@ def test_without_a_config_the_message_says_built_in_defaults(run_cli, tmp_path, 
     assert not (tmp_path / "packages.db").exists()
 
 
-def test_a_store_with_a_second_hard_link_is_refused(config_file, run_cli):
+@pytest.mark.parametrize("command", [["export"], ["sync"], ["import", TODO]])
+def test_a_store_with_a_second_hard_link_is_refused(config_file, run_cli, command):
     config = config_file()
     run_cli(config, "import", TODO)
     store = config.parent / "test.db"
     (config.parent / "again.db").hardlink_to(store)
 
-    result = run_cli(config, "export")
+    result = run_cli(config, *command)
 
     assert result.exit_code == 2
     assert result.stderr.startswith(f"fetcher: {store}: the store file has 2 hard links; ")
 
-
-def test_a_store_reached_through_a_symlink_meets_the_same_run_lock(tmp_path):
-    from fetcher.lock import lock_path
-
-    real = tmp_path / "real" / "packages.db"
-    real.parent.mkdir()
-    real.write_bytes(b"")
-    (tmp_path / "link.db").symlink_to(real)
-
-    assert lock_path(tmp_path / "link.db") == lock_path(real) == real.with_name("packages.db.lock")
