@@ -104,10 +104,10 @@ def _config() -> configuration.Config:
     return configuration.load(click.get_current_context().find_root().obj)
 
 
-def _store(config: configuration.Config, *, create: bool = False) -> Store:
+def _store(config: configuration.Config, *, create: bool = False, read_only: bool = False) -> Store:
     """The configured store; only import and add may create it. Its errors say which config named it."""
     try:
-        return open_store(config.store_path, create=create)
+        return open_store(config.store_path, create=create, read_only=read_only)
     except (StoreError, StoreUnavailable) as exc:
         raise type(exc)(f"{exc} (config: {config.source})") from None
 
@@ -207,7 +207,7 @@ def _finish(report: sync.RunReport) -> None:
 def show(slug: str) -> None:
     """Print one record as the API serves it."""
     config = _config()
-    store = _store(config)
+    store = _store(config, read_only=True)
     click.echo(json.dumps(_api(store.record(slug), config), indent=2, ensure_ascii=False))
 
 
@@ -217,7 +217,7 @@ def show(slug: str) -> None:
 def export(jsonl: bool) -> None:
     """Print every record as the API serves it, by slug."""
     config = _config()
-    store = _store(config)
+    store = _store(config, read_only=True)
     for row in store.records():  # every record must print before the first is out: never half an array
         _api(row, config)
     first = True

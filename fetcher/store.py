@@ -347,16 +347,20 @@ class Store:
         self.db.close()
 
 
-def open_store(path: Path, *, create: bool = True) -> Store:
+def open_store(path: Path, *, create: bool = True, read_only: bool = False) -> Store:
     """Open the store at path (creating it only when `create`), shaped to the current schema.
 
     A file that is not an SQLite database is refused untouched; a database
-    that holds other tables too is fine.
+    that holds other tables too is fine. `read_only` opens it for reading
+    alone: nothing is shaped or migrated, so a store the user may not write
+    (or one another program is writing) can still be read.
     """
-    if not create and not path.exists():
+    if not (create or path.exists()):
         raise StoreError(f"{path}: no store there (`fetcher import FILE` or `fetcher add` creates one)")
     _refuse_foreign_file(path)
     try:
+        if read_only:
+            return Store(_open_for_reading(path), path)
         db = sqlite_utils.Database(path)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys = ON")
@@ -370,6 +374,25 @@ def open_store(path: Path, *, create: bool = True) -> Store:
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot use the store: {exc}") from None
     return Store(db, path)
+
+
+def _open_for_reading(path: Path) -> sqlite_utils.Database:
+    real = path.resolve()
+    uri = real.as_uri()
+    db = sqlite_utils.Database(sqlite3.connect(f"{uri}?mode=ro", uri=True))
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    try:
+        _check_package_table(db, path)
+    except sqlite3.OperationalError as exc:
+        # WAL wants a -shm file beside the store, and this user may not make one. With no -wal there
+        # either, no writer has the store open (it would have made both), so the file alone is the
+        # whole store: read it as it is.
+        if exc.sqlite_errorname != "SQLITE_READONLY_DIRECTORY" or real.with_name(real.name + "-wal").exists():
+            raise
+        db.close()
+        db = sqlite_utils.Database(sqlite3.connect(f"{uri}?immutable=1", uri=True))
+        _check_package_table(db, path)
+    return db
 
 
 def _is_due(row: dict, stale_after: timedelta, now: datetime) -> bool:
@@ -421,16 +444,22 @@ def _apply_schema(db: sqlite_utils.Database, path: Path) -> None:
             db.execute(statement)
         if fresh:  # schema.sql is the current shape: no migration is owed
             db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-    columns = set(db["package"].columns_dict)
-    if not set(API_FIELDS) <= columns:
-        missing = ", ".join(sorted(set(API_FIELDS) - columns))
-        raise StoreError(f"{path}: table 'package' belongs to something else (no {missing})")
+    _check_package_table(db, path)
     version = db.execute("PRAGMA user_version").fetchone()[0]
     for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
         with db.atomic():
             for statement in _statements(migration):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")
+
+
+def _check_package_table(db: sqlite_utils.Database, path: Path) -> None:
+    if "package" not in db.table_names():
+        raise StoreError(f"{path}: not a fetcher store (no table 'package')")
+    columns = set(db["package"].columns_dict)
+    if not set(API_FIELDS) <= columns:
+        missing = ", ".join(sorted(set(API_FIELDS) - columns))
+        raise StoreError(f"{path}: table 'package' belongs to something else (no {missing})")
 
 
 def _statements(script: str) -> list[str]:

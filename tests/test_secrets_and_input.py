@@ -61,7 +61,7 @@ def test_an_internal_error_with_verbose_is_logged_scrubbed(config_file, run_cli,
 def test_an_internal_error_without_verbose_is_one_line(config_file, run_cli, monkeypatch):
     from fetcher import cli
 
-    monkeypatch.setattr(cli, "open_store", lambda path, create: 1 / 0)
+    monkeypatch.setattr(cli, "open_store", lambda path, create, read_only: 1 / 0)
     result = run_cli(config_file(), "export")
 
     assert result.exit_code == 70

@@ -2,6 +2,9 @@
 
 import json
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +13,7 @@ from fetcher.store import open_store
 from tests.conftest import FIXTURES, GitHubRepo, pypi_route
 
 TODO = str(FIXTURES / "api-v4-django-todo.json")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def export(run_cli, config) -> list[dict]:
@@ -23,8 +27,8 @@ def test_a_full_disk_stops_the_sync_with_75_naming_the_store_and_loses_nothing(c
     run_cli(config, "import", TODO)
     before = export(run_cli, config)
 
-    def full(path, create):
-        opened = open_store(path, create=create)
+    def full(path, create, read_only=False):
+        opened = open_store(path, create=create, read_only=read_only)
         # No page past those it has: the first write that needs one fails as on a full disk.
         pages = opened.db.execute("PRAGMA page_count").fetchone()[0]
         opened.db.execute(f"PRAGMA max_page_count = {pages}")
@@ -125,3 +129,35 @@ def test_a_store_with_a_second_hard_link_is_refused(config_file, run_cli, comman
     assert result.exit_code == 2
     assert result.stderr.startswith(f"fetcher: {store}: the store file has 2 hard links; ")
 
+
+
+def test_show_and_export_read_a_store_nobody_may_write_and_write_nothing(tmp_path):
+    from tests.test_secrets_and_input import _as_nobody
+
+    tmp_path.chmod(0o755)
+    for parent in tmp_path.parents:
+        if parent == Path("/"):
+            break
+        if parent.stat().st_mode & 0o001 == 0:
+            parent.chmod(parent.stat().st_mode | 0o001)  # let the unprivileged user reach tmp_path
+    data = tmp_path / "data"
+    data.mkdir()
+    config = data / "config.toml"
+    config.write_text('[store]\npath = "packages.db"\n')
+    assert subprocess.run([sys.executable, "-m", "fetcher", "--config", str(config), "import", TODO],
+                          capture_output=True, cwd=ROOT).returncode == 0
+    store = data / "packages.db"
+    store.chmod(0o444)
+    data.chmod(0o555)  # not even a -shm file can be made beside it
+    before = store.read_bytes()
+
+    try:
+        shown = subprocess.run([*_as_nobody(), sys.executable, "-m", "fetcher", "--config", str(config), "export"],
+                               capture_output=True, text=True, cwd=ROOT, timeout=60)
+    finally:
+        data.chmod(0o755)
+
+    assert shown.returncode == 0, shown.stderr
+    assert [r["slug"] for r in json.loads(shown.stdout)] == ["django-todo"]
+    assert store.read_bytes() == before
+    assert sorted(p.name for p in data.iterdir()) == ["config.toml", "packages.db"]
