@@ -1,9 +1,11 @@
 """The SQLite store: shaped in one place, asked by name.
 
 `open_store` applies schema.sql (idempotent) and the migrations at every
-start. Everything else in fetcher goes through the Store methods and writes
-no SQL of its own. Each package's update is its own transaction, so a crash
-loses at most the packages in flight.
+start (unless opened read-only, to read). Everything else in fetcher goes
+through the Store methods and writes no SQL of its own. Each package's update
+is its own short transaction, checked against the links it was fetched for,
+so a crash loses at most the packages in flight and a person's edit is never
+overwritten.
 """
 
 import contextlib
