@@ -131,16 +131,10 @@ def test_a_store_with_a_second_hard_link_is_refused(config_file, run_cli, comman
 
 
 
-def test_show_and_export_read_a_store_nobody_may_write_and_write_nothing(tmp_path):
+def test_show_and_export_read_a_store_nobody_may_write_and_write_nothing(shared_tmp):
     from tests.test_secrets_and_input import _as_nobody
 
-    tmp_path.chmod(0o755)
-    for parent in tmp_path.parents:
-        if parent == Path("/"):
-            break
-        if parent.stat().st_mode & 0o001 == 0:
-            parent.chmod(parent.stat().st_mode | 0o001)  # let the unprivileged user reach tmp_path
-    data = tmp_path / "data"
+    data = shared_tmp / "data"
     data.mkdir()
     config = data / "config.toml"
     config.write_text('[store]\npath = "packages.db"\n')
