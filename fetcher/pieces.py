@@ -6,8 +6,14 @@ in the store with the validators of the answer it came from. Pure functions.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from fetcher.records import parse_datetime
+
+# GitHub's contributors "may return information that is a few hours old": after a push
+# they are asked again (conditionally) on every sync until a day has passed since it.
+CONTRIBUTORS_SETTLE = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,21 @@ def unchanged_since_push(cached: Cached | None, pushed_at: str | None) -> bool:
     true; an unknown pushedAt proves nothing.
     """
     return cached is not None and pushed_at is not None and cached.value.get("pushed_at") == pushed_at
+
+
+def contributors_settled(cached: Cached | None, pushed_at: str | None) -> bool:
+    """The contributors list still stands: no push since it was taken, and it was taken a day or more after the last one.
+
+    Before that, GitHub's cached list may not show the push yet; a conditional
+    ask is free with a token when nothing changed.
+    """
+    if not unchanged_since_push(cached, pushed_at):
+        return False
+    try:
+        pushed = parse_datetime(pushed_at)
+    except (TypeError, ValueError):
+        return True  # no time to count from: the same pushedAt is all there is to go by
+    return cached.fetched_at >= pushed + CONTRIBUTORS_SETTLE
 
 
 def shift_weeks(weeks: list[int], fetched_at: datetime, now: datetime) -> list[int]:

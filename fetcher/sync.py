@@ -22,8 +22,8 @@ import httpx
 
 from fetcher import graphql, normalize
 from fetcher.config import Config
-from fetcher.errors import Failure, InputError, RateLimited, RunStopped, TokenRejected, Unreachable
-from fetcher.github import GitHub
+from fetcher.errors import Failure, InputError, RateLimited, RunRefused, RunStopped, Unreachable
+from fetcher.github import CONTRIBUTORS_TOO_LARGE, GitHub
 from fetcher.http import Http, utcnow
 from fetcher.logs import redact
 from fetcher.pieces import shift_weeks
@@ -196,10 +196,10 @@ class _Syncer:
             return {}
         try:
             results = await self.github.repo_batch([ref for _, ref in wanted])
-        except (TokenRejected, RateLimited) as failure:
+        except (RunRefused, RateLimited) as failure:
             self._stop_for(failure)
         except Failure as failure:
-            if isinstance(failure, Unreachable) and not self.http.counts.answered:
+            if isinstance(failure, Unreachable) and failure.host not in self.http.answered:
                 self._stop_for(failure)
             log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
             self.use_graphql = False
@@ -221,8 +221,8 @@ class _Syncer:
         slug = package["slug"]
         try:
             fields, pieces, note, skipped = await self.fetch(package, meta)
-        except (TokenRejected, RateLimited, Unreachable) as failure:
-            if isinstance(failure, Unreachable) and self.http.counts.answered:
+        except (RunRefused, RateLimited, Unreachable) as failure:
+            if not self._stops_the_run(failure):
                 self._fail(package, str(failure))
                 return
             self._stop_for(failure)
@@ -259,6 +259,9 @@ class _Syncer:
             pieces.update(repo.updates)
             if repo.pending:
                 note = SPARKLINE_PENDING
+            if repo.contributors_kept:
+                del fields["participants"]
+                note = f"{note}; {CONTRIBUTORS_TOO_LARGE}" if note else CONTRIBUTORS_TOO_LARGE
         if pypi is not None:
             fields["pypi_version"] = pypi.value["version"]
             pieces["pypi"] = pypi
@@ -266,15 +269,30 @@ class _Syncer:
             note = f"GitHub not asked: {plan.skipped}"
         return fields, pieces, note, plan.skipped
 
+    def _stops_the_run(self, failure: Failure) -> bool:
+        """Whether a failure would meet every package alike, or is this package's own.
+
+        A host that cannot be connected to stops the run only if it has not answered in this
+        run (it is down, or the URL is wrong); PyPI's rate limit fails its package, GitHub's
+        stops the run.
+        """
+        if isinstance(failure, Unreachable):
+            return failure.host not in self.http.answered
+        if isinstance(failure, RateLimited):
+            return failure.service == "GitHub"
+        return True
+
     def _stop_for(self, failure: Failure):
         """Raise what a failure that concerns the whole run means for it."""
-        if isinstance(failure, TokenRejected):
+        if isinstance(failure, RunRefused):
             raise failure
         if isinstance(failure, RateLimited):
             raise RunStopped(
                 f"{failure}, beyond sync.max_rate_limit_wait ({_duration(self.max_wait)}); re-run after the reset"
             ) from None
-        raise RunStopped(redact(f"network down? {failure}", self.secrets)) from None
+        host = getattr(failure, "host", "") or "the host"
+        raise RunStopped(redact(f"{host} has not answered in this run (network down? wrong URL?): {failure}",
+                                self.secrets)) from None
 
     def _fail(self, package: dict, reason: str) -> None:
         reason = redact(reason, self.secrets)  # it is stored and printed
