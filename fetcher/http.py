@@ -169,7 +169,8 @@ class Http:
             answer = interpret(str(response.url), response.status_code, seen, body, self._clock(), service)
             return read(answer) if read else answer
         except RateLimited as limited:
-            self._paused_until[group] = limited.reset_at
+            if limited.service == GITHUB:  # PyPI publishes no budget: its 429 is about this request
+                self._paused_until[group] = limited.reset_at
             raise
 
     async def _exchange(self, method, url, kind, host, headers, json) -> tuple[httpx.Response, bytes]:
@@ -231,7 +232,7 @@ class Http:
             # A request refused for the rate limit is free, and so is a 304, but only with a token: GitHub
             # counts a 304 as free "if the request is made while correctly authorizing with an Authorization header".
             self.counts.rest_points += hops + (not refused and (status != 304 or not authorized))
-        if limit.remaining == 0:
+        if limit.remaining == 0 and group != "pypi":
             self._paused_until[group] = limit.reset_at
 
     async def _wait_for_rate_limit(self, group: str, url: str, kind: str) -> None:
