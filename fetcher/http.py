@@ -190,6 +190,11 @@ class Http:
         except httpx.TimeoutException:
             self._count_sent(kind, 1)
             raise Transient(url, "timed out") from None
+        except httpx.RemoteProtocolError as exc:
+            self._count_sent(kind, 1)
+            if "location header" in str(exc).lower():  # httpx's words for a Location that is no URL
+                raise BadResponse(url, f"redirected to no URL: {_reason(exc)}") from None
+            raise Transient(url, f"connection failed: {_reason(exc)}") from None
         except httpx.TransportError as exc:
             self._count_sent(kind, 1)
             raise Transient(url, f"connection failed: {_reason(exc)}") from None

@@ -294,3 +294,38 @@ def test_the_run_is_recorded_with_its_requests_and_points(setup, respx_mock):
     assert {k: recorded_run[k] for k in ("packages", "synced", "requests", "not_modified", "graphql_points", "points")} == {
         "packages": 1, "synced": 1, "requests": 4, "not_modified": 0, "graphql_points": 1, "points": 3}
     assert "4 requests (0 not modified); 3 GitHub points (1 GraphQL), 4996 REST points left" in report.summary()
+
+
+@respx.mock
+def test_contributors_are_asked_again_conditionally_for_a_day_after_a_push(setup, respx_mock):
+    # GitHub's contributors "may return information that is a few hours old": a day after a push, they stand.
+    config, store = setup(package("a"))
+    gql = FakeGraphQL(respx_mock)
+    gql.add("o/a", pushed_at="2026-11-02T11:00:00Z")  # an hour before T0
+    repo = GitHubRepo(respx_mock, "o/a", contributors=["x"])
+    pypi_route(respx_mock, "a", "1.0")
+
+    for hours in (0, 2, 30, 31, 40):
+        sync_all(config, store, Clock(T0 + timedelta(hours=hours)))
+
+    # Asked at T0, T0+2h and T0+30h (the first ask a day or more after the push), then no more.
+    assert repo.contributors.call_count == 3
+    assert all("If-None-Match" in call.request.headers for call in repo.contributors.calls[1:])
+    assert repo.participation.call_count == 1  # the weekly counts are not cached for hours: once per push
+
+
+@respx.mock
+def test_without_a_token_a_304_costs_a_point(setup, respx_mock, monkeypatch):
+    # GitHub: a 304 is free "if the request is made while correctly authorizing with an Authorization header".
+    monkeypatch.delenv("GITHUB_TOKEN")
+    config, store = setup(package("a"))
+    repo = GitHubRepo(respx_mock, "o/a", forks=5)
+    pypi_route(respx_mock, "a", "1.0")
+    sync_all(config, store, Clock(T0))
+    repo.repo.mock(return_value=httpx.Response(304, headers={
+        "X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "57", "X-RateLimit-Reset": "1793000000"}))
+
+    report = sync_all(config, store, Clock(T0 + timedelta(hours=1)))
+
+    assert (report.not_modified, report.points) == (1, 1)
+    assert all("Authorization" not in call.request.headers for call in respx_mock.calls)
