@@ -152,10 +152,12 @@ async def _run(store, packages, config, report, clock, sleep, transport) -> None
                 group.create_task(work())
     except ExceptionGroup as failures:
         # The first task to stop the run cancels the others: their packages stay as they were.
-        reason = next((exc for exc in failures.exceptions if isinstance(exc, RunStopped)), None)
+        reason = next((exc for exc in failures.exceptions if isinstance(exc, (RunStopped, RunRefused))), None)
         if reason is None:
             raise failures.exceptions[0] from None
         report.stopped = str(reason)
+        if isinstance(reason, RunRefused):
+            raise reason from None  # exit 2: the person must change something before the next run
     finally:
         counts = http.counts
         report.requests, report.not_modified, report.retries = counts.sent, counts.not_modified, counts.retries
