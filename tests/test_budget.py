@@ -329,3 +329,30 @@ def test_without_a_token_a_304_costs_a_point(setup, respx_mock, monkeypatch):
 
     assert (report.not_modified, report.points) == (1, 1)
     assert all("Authorization" not in call.request.headers for call in respx_mock.calls)
+
+
+@respx.mock
+def test_contributors_pages_are_capped_and_the_package_fails_past_the_cap(setup, respx_mock, monkeypatch):
+    from fetcher import github
+
+    monkeypatch.setattr(github, "MAX_CONTRIBUTOR_PAGES", 3)
+    config, store = setup(package("a"), package("b"), github="graphql = false")
+    repo = GitHubRepo(respx_mock, "o/a")
+    GitHubRepo(respx_mock, "o/b", contributors=["b-dev"])
+    pypi_route(respx_mock, "a", "1.0")
+    pypi_route(respx_mock, "b", "1.0")
+
+    def endless(request):  # every page links to one more
+        page = int(request.url.params.get("page", "1"))
+        following = f"{API}/repositories/1/contributors?per_page=100&page={page + 1}"
+        return httpx.Response(200, json=[{"login": f"p{page}"}], headers={"Link": f'<{following}>; rel="next"'})
+
+    repo.contributors.mock(side_effect=endless)
+    pages = respx_mock.get(url__regex=rf"^{API}/repositories/1/contributors").mock(side_effect=endless)
+
+    report = sync_all(config, store, Clock(T0))
+
+    assert repo.contributors.call_count + pages.call_count == 3
+    assert report.failures == [("a", f"more than 3 pages of contributors ({API}/repositories/1/contributors"
+                                     "?per_page=100&page=4)")]
+    assert row(store, "b")["participants"] == ["b-dev"]

@@ -178,6 +178,9 @@ def test_a_retired_api_version_stops_the_run_with_exit_2_saying_what_to_change(t
     assert {f: after[refused][f] for f in FETCHED} == {f: before[refused][f] for f in FETCHED}
     # The refusal is the run's, not the package's: nothing is recorded as its failure.
     assert fetch_state(tmp_path / "store.db").get(refused, (None, None))[0] is None
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        [(stopped,)] = db.execute("SELECT stopped FROM sync_run WHERE command = 'sync'").fetchall()
+    assert stopped.startswith("GitHub no longer supports REST API version 2022-11-28")
     assert_token_nowhere(tmp_path, synced)
 
 
