@@ -121,7 +121,8 @@ def interpret(
         raise TokenRejected(url)
     if status in (400, 410) and _about_api_version(body):
         raise ApiVersionUnsupported(url, API_VERSION, status, _message(body))
-    if status in (403, 429) or "retry-after" in headers:
+    # A secondary limit comes as a 403 or 429, but GraphQL's may come with another status: its message says.
+    if status in (403, 429) or ("retry-after" in headers and "rate limit" in _message(body).lower()):
         limited = _rate_limited(url, status, headers, body, now, service)
         if limited:
             raise limited

@@ -127,6 +127,7 @@ def run(
 
 
 async def _run(store, packages, config, report, clock, sleep, transport) -> None:
+    config.github_token()  # a malformed token is a configuration error before anything is opened or asked
     http = Http(config, clock=clock, sleep=sleep, transport=transport)
     syncer = _Syncer(store, config, http, report, clock)
     workers = min(config.concurrency * PACKAGES_PER_SLOT, len(packages))

@@ -332,8 +332,11 @@ def test_an_absurd_rate_limit_reset_is_no_budget_and_refusing_with_it_is_a_bad_r
 
 
 def test_a_secondary_limit_is_waited_out_by_its_retry_after_whatever_the_status():
-    limited = failure(RateLimited, status=502, headers={"Retry-After": "30"})
+    body = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
+    limited = failure(RateLimited, status=502, headers={"Retry-After": "30"}, body=body)
     assert limited.reset_at == NOW + timedelta(seconds=30) and limited.secondary
+    # Without such a message, a Retry-After on a 404 is no reason to wait.
+    assert failure(NotFound, status=404, headers={"Retry-After": "30"}, body={"message": "Not Found"}).status == 404
 
 
 @pytest.mark.parametrize("status", [401, 403])
