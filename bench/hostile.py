@@ -23,6 +23,8 @@ Kinds (the resource each is meant for in brackets):
 - cross_origin_redirect [participation]: 307 to another origin, which answers the weeks.
 - api_version [any GitHub path]: 410 saying the X-GitHub-Api-Version is no longer supported.
 - pypi_401, pypi_429 [pypi]: PyPI refusing, or rate limiting for an hour.
+- graphql_secondary [/graphql]: once, a 200 whose error is a secondary rate limit, with Retry-After: 1;
+  then the stand-in answers as usual.
 
 "Another origin" is the same server reached as ``localhost`` instead of
 ``127.0.0.1``: ``seen`` records each request the hostile mode answered, with
@@ -44,8 +46,9 @@ from urllib.parse import urlsplit
 KINDS = frozenset({
     "wrong_types", "big_number", "lone_surrogate", "deep_nesting", "absurd_retry_after", "absurd_reset",
     "redirect_loop", "trickle", "gzip_bomb", "invalid_link", "foreign_link", "link_cycle", "too_large",
-    "cross_origin_redirect", "api_version", "pypi_401", "pypi_429",
+    "cross_origin_redirect", "api_version", "pypi_401", "pypi_429", "graphql_secondary",
 })
+ONCE = frozenset({"graphql_secondary"})  # kinds that spoil only the first answer
 # GitHub's own words for GET /repos/{owner}/{repo}/contributors on a very large repository.
 TOO_LARGE_MESSAGE = ("The history or contributor list is too large to list contributors for this repository "
                      "via the API.")
@@ -67,6 +70,7 @@ class Hostile:
     rules: dict[str, str]
     trickle_seconds: float = 0.2
     seen: list[Seen] = field(default_factory=list)
+    _spent: set[str] = field(default_factory=set, repr=False)  # paths whose ONCE kind has answered
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +85,10 @@ class Hostile:
         if kind is None and not split.path.startswith(_ECHO):
             return False
         with self._lock:
+            if kind in ONCE:
+                if split.path in self._spent:
+                    return False
+                self._spent.add(split.path)
             self.seen.append(Seen(request.get("host", ""), handler.path, "authorization" in request))
         port = handler.server.server_address[1]
         own, foreign = f"http://127.0.0.1:{port}", f"http://localhost:{port}"
@@ -154,6 +162,9 @@ def _bad_answer(kind: str, path: str, query: str, own: str, foreign: str, handle
             "message": "The X-GitHub-Api-Version header value 2022-11-28 is no longer supported by this API.",
             "documentation_url": "https://docs.github.com/rest/about-the-rest-api/api-versions",
         })
+    if kind == "graphql_secondary":
+        message = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+        return 200, {**json_type, "Retry-After": "1"}, _encode({"errors": [{"message": message}]})
     if kind == "pypi_401":
         return 401, json_type, _encode({"message": "Unauthorized"})
     # pypi_429

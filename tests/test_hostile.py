@@ -184,6 +184,23 @@ def test_a_retired_api_version_stops_the_run_with_exit_2_saying_what_to_change(t
     assert_token_nowhere(tmp_path, synced)
 
 
+def test_a_graphql_secondary_limit_in_a_200_is_waited_out_by_its_retry_after(tmp_path):
+    world, records = catalogue(tmp_path, 3)
+    hostile = Hostile({"/graphql": "graphql_secondary"})
+    with StandIn(world, token=TOKEN, stats_delay=0, hostile=hostile) as standin:
+        config = write_config(tmp_path, standin.url, standin.url, graphql=True)
+        assert fetcher(config, "import", str(tmp_path / "catalog.json")).returncode == 0
+        synced = fetcher(config, "sync", "--all")
+        after = export(config)
+        queries = [entry for entry in standin.requests if entry.path == "/graphql"]
+
+    assert synced.returncode == 0, synced.stderr
+    assert "3 synced" in synced.stdout and "1 retries" in synced.stdout
+    assert len(hostile.seen) == 1 and len(queries) == 1  # the limited query, then the one that ran
+    for record in records:
+        assert after[record["slug"]]["repo_watchers"] == world.expected_fields(record)["repo_watchers"]
+
+
 def test_github_unreachable_while_pypi_answers_stops_with_75_naming_it_and_fails_nothing(tmp_path):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
