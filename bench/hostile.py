@@ -15,7 +15,7 @@ Kinds (the resource each is meant for in brackets):
 - absurd_reset [repo]: 403 with X-RateLimit-Remaining 0 and an X-RateLimit-Reset 10**30.
 - redirect_loop [repo]: 301 to itself, forever.
 - trickle [repo]: 200 promising 4,096 bytes, sent a byte every `trickle_seconds`.
-- gzip_bomb [repo]: 200 gzip-encoded, 24 KB on the wire, 24 MiB inflated.
+- gzip_bomb [repo]: 200 gzip-encoded, 16 KB on the wire, 16 MiB inflated.
 - invalid_link [contributors]: a page whose Link rel="next" is no URL.
 - foreign_link [contributors]: a page whose Link rel="next" names another origin.
 - link_cycle [contributors]: page 1 links to page 2, page 2 back to page 1.
@@ -77,6 +77,8 @@ class Hostile:
         unknown = set(self.rules.values()) - KINDS
         if unknown:
             raise ValueError(f"unknown hostile kinds: {', '.join(sorted(unknown))}")
+        if "gzip_bomb" in self.rules.values():
+            _bomb()  # built now, not while a client waits for it
 
     def answer(self, handler: Any, request: dict[str, str]) -> bool:
         """Answer the handler's request if a rule covers it; False leaves it to the stand-in."""
@@ -190,7 +192,7 @@ def _person(login: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _bomb() -> bytes:
-    return gzip.compress(b" " * (24 * 1024 * 1024), compresslevel=9)
+    return gzip.compress(b" " * (16 * 1024 * 1024), compresslevel=9)
 
 
 def _encode(payload: Any) -> bytes:

@@ -26,7 +26,7 @@ FETCHED = ("repo_forks", "repo_watchers", "repo_description", "participants", "c
            "repo_url", "last_fetched")
 OLD = {"repo_forks": 11, "repo_watchers": 22, "repo_description": "old description", "participants": ["old-person"],
        "commits_over_52": [1] * 52, "pypi_version": "0.0.1", "last_fetched": "2020-01-01T00:00:00Z"}
-TIMEOUT = 0.5
+TIMEOUT = 1.0  # seconds; generous, so only the trickle runs out of time on a busy machine
 
 # kind -> (the resource it spoils, what the package's recorded failure says)
 FAILING = {
