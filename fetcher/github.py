@@ -24,9 +24,10 @@ from fetcher.steps import first_failure_wins, nothing
 from fetcher.urls import RepoRef
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
-# GitHub links at most 500 contributors to accounts (5 pages of 100); the rest come back
-# only with anon=1, which fetcher does not ask for. Ten times that bounds what a broken or
-# hostile pager can cost (a point a page) without ever cutting a real list short.
+# GitHub links only "the first 500 author email addresses in the repository" to accounts, so a
+# real list is at most 5 pages of 100 (the rest are anonymous, which fetcher does not ask for).
+# Ten times that bounds what a broken or hostile pager can cost (a point a page) without ever
+# cutting a real list short.
 MAX_CONTRIBUTOR_PAGES = 50
 CONTRIBUTORS_TOO_LARGE = "participants not updated: GitHub will not list contributors of a repository this large"
 
