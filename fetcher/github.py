@@ -162,7 +162,9 @@ class GitHub:
             answer = await self._http.get(url, kind="contributors", headers=self._headers, validators=validators)
             if answer.status == 304 and old:
                 page = old
-            elif answer.status in (204, 304):
+            elif answer.status == 304:  # "not modified" of a page never asked conditionally: no list to keep
+                raise BadResponse(url, "304 for a contributors page not asked conditionally")
+            elif answer.status == 204:  # an empty repository
                 break
             else:
                 page = {

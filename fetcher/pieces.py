@@ -5,12 +5,15 @@ counts, a contributors list, the weekly commit counts, a PyPI version), kept
 in the store with the validators of the answer it came from. Pure functions.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fetcher.records import parse_datetime
 
+# Printable ASCII: what a header value may carry back to the server unchanged.
+_SENDABLE = re.compile(r"[\x20-\x7e]+")
 # GitHub's contributors "may return information that is a few hours old": after a push
 # they are asked again (conditionally) on every sync until a day has passed since it.
 CONTRIBUTORS_SETTLE = timedelta(hours=24)
@@ -24,10 +27,12 @@ class Validators:
     last_modified: str | None
 
     def headers(self) -> dict[str, str]:
+        """The conditional headers; a validator that could not be sent back as it is (an answer's
+        non-ASCII or control characters) is left out, and the resource is asked in full instead."""
         sent = {}
-        if self.etag:
+        if self.etag and _SENDABLE.fullmatch(self.etag):
             sent["If-None-Match"] = self.etag
-        if self.last_modified:
+        if self.last_modified and _SENDABLE.fullmatch(self.last_modified):
             sent["If-Modified-Since"] = self.last_modified
         return sent
 

@@ -356,3 +356,17 @@ def test_contributors_pages_are_capped_and_the_package_fails_past_the_cap(setup,
     assert report.failures == [("a", f"more than 3 pages of contributors ({API}/repositories/1/contributors"
                                      "?per_page=100&page=4)")]
     assert row(store, "b")["participants"] == ["b-dev"]
+
+
+@respx.mock
+def test_a_304_for_contributors_never_asked_conditionally_fails_the_package_not_its_participants(setup, respx_mock):
+    config, store = setup(package("a"), github="graphql = false")
+    repo = GitHubRepo(respx_mock, "o/a")
+    pypi_route(respx_mock, "a", "1.0")
+    repo.contributors.mock(return_value=httpx.Response(304))
+
+    report = sync_all(config, store, Clock(T0))
+
+    assert report.failures == [("a", "304 for a contributors page not asked conditionally "
+                                     f"({API}/repos/o/a/contributors?per_page=100)")]
+    assert row(store, "a")["last_fetched"] is None

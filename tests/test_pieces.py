@@ -184,3 +184,8 @@ def test_contributors_with_an_unreadable_pushed_at_stand_while_it_stays_the_same
 
     cached = Cached({"repo": "django/deps", "pushed_at": "yesterday"}, FETCHED)
     assert contributors_settled(cached, "yesterday") is True
+
+
+def test_a_validator_that_cannot_be_sent_back_is_left_out():
+    assert Validators('W/"caf\xe9"', "Thu, 04 Jan 2024\r\n15:56:35 GMT").headers() == {}
+    assert Validators('W/"ok"', "\x00").headers() == {"If-None-Match": 'W/"ok"'}
