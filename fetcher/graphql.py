@@ -13,6 +13,7 @@ from fetcher.records import parse_datetime
 from fetcher.urls import RepoRef
 
 BATCH_SIZE = 100
+MAX_QUERY_COST = 5000
 
 _FRAGMENT = """fragment Fields on Repository {
   nameWithOwner url description forkCount stargazerCount pushedAt isArchived
@@ -35,10 +36,12 @@ def build_query(refs: list[RepoRef]) -> dict:
 
 
 def query_cost(answer: Answer) -> int:
-    """The points GitHub says the query cost (1 when it does not say)."""
+    """The points GitHub says the query cost (1 when it does not say, or says what no query costs)."""
     data = answer.data.get("data") if isinstance(answer.data, dict) else None
-    cost = ((data or {}).get("rateLimit") or {}).get("cost")
-    return cost if isinstance(cost, int) and cost >= 0 else 1
+    limits = data.get("rateLimit") if isinstance(data, dict) else None
+    cost = limits.get("cost") if isinstance(limits, dict) else None
+    # No query costs more than an hour's budget (5,000 points); a larger figure would only inflate the counts.
+    return cost if isinstance(cost, int) and not isinstance(cost, bool) and 0 <= cost <= MAX_QUERY_COST else 1
 
 
 def parse_batch(answer: Answer, refs: list[RepoRef], now: datetime) -> list[dict | Exception]:

@@ -401,3 +401,9 @@ def test_a_node_with_fields_of_the_wrong_type_fails_its_repository(change):
     body = {"data": {"r0": {**DEPS_NODE, **change}}}
     [result] = parse_batch(graphql_answer(body), [DEPS], NOW)
     assert isinstance(result, BadResponse)
+
+
+@pytest.mark.parametrize("body", [{"data": [1]}, {"data": {"rateLimit": [2]}}, {"data": {"rateLimit": {"cost": 2**62}}},
+                                  {"data": {"rateLimit": {"cost": True}}}, ["x"]])
+def test_a_cost_no_query_has_counts_as_one(body):
+    assert query_cost(graphql_answer(body)) == 1
