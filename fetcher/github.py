@@ -97,14 +97,16 @@ class GitHub:
         weeks = cached.get("participation")
         weeks_stale = not unchanged_since_push(weeks, pushed_at)
 
-        async def the_rest() -> tuple[Cached | None, str | None]:
+        async def the_rest() -> tuple[Cached, str | None]:
             contributors = cached.get("contributors")
             if not contributors_settled(contributors, pushed_at):
                 try:
                     contributors = updates["contributors"] = await self._contributors(
                         full_name, contributors, key, pushed_at)
                 except ContributorsTooLarge:
-                    contributors = None  # the stored participants stand; everything else is updated
+                    # The stored participants stand; remembered, so it is asked again only after a push.
+                    contributors = updates["contributors"] = Cached(
+                        {"repo": key, "pushed_at": pushed_at, "too_large": True}, self._clock())
             if "last_updated" in meta:
                 return contributors, meta["last_updated"]
             commits = cached.get("commits")
@@ -120,7 +122,7 @@ class GitHub:
         pending = weeks_stale and fresh is None
         if fresh is not None:
             weeks = updates["participation"] = fresh
-        if contributors is None:
+        if contributors.value.get("too_large"):
             return RepoFetch(meta, last_updated, [], weeks, pending, updates, contributors_kept=True)
         pages = [page["logins"] for page in contributors.value["pages"]]
         return RepoFetch(meta, last_updated, pages, weeks, pending, updates)
@@ -150,7 +152,7 @@ class GitHub:
         A page's Link rel="next" is followed only to the API's own origin, each page once and
         at most MAX_CONTRIBUTOR_PAGES: a loop or a foreign URL fails the package.
         """
-        before = {page["url"]: page for page in cached.value["pages"]} if cached else {}
+        before = {page["url"]: page for page in cached.value.get("pages", [])} if cached else {}
         pages = []
         url: str | None = f"{self._api_url}/repos/{full_name}/contributors?per_page=100"
         asked: set[str] = set()

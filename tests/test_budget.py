@@ -370,3 +370,28 @@ def test_a_304_for_contributors_never_asked_conditionally_fails_the_package_not_
     assert report.failures == [("a", "304 for a contributors page not asked conditionally "
                                      f"({API}/repos/o/a/contributors?per_page=100)")]
     assert row(store, "a")["last_fetched"] is None
+
+
+@respx.mock
+def test_contributors_too_large_keep_the_participants_and_are_asked_again_only_after_a_push(setup, respx_mock):
+    config, store = setup(package("a"))
+    gql = FakeGraphQL(respx_mock)
+    gql.add("o/a", stars=5, pushed_at="2026-10-01T00:00:00Z")
+    repo = GitHubRepo(respx_mock, "o/a", contributors=["x", "y"])
+    pypi_route(respx_mock, "a", "1.0")
+    sync_all(config, store, Clock(T0))
+    gql.nodes["o/a"].update(stargazerCount=6, pushedAt="2026-11-02T13:00:00Z")
+    too_large = {"message": "The history or contributor list is too large to list contributors for this "
+                            "repository via the API.",
+                 "documentation_url": "https://docs.github.com/rest/repos/repos#list-repository-contributors"}
+    repo.contributors.mock(return_value=httpx.Response(403, json=too_large))
+
+    report = sync_all(config, store, Clock(T0 + timedelta(days=2)))
+    again = sync_all(config, store, Clock(T0 + timedelta(days=4)))
+
+    assert report.failures == [] and report.outcomes[sync.SYNCED] == 1
+    assert row(store, "a")["participants"] == ["x", "y"] and row(store, "a")["repo_watchers"] == 6
+    note = next(store.db.query("SELECT note FROM fetch_state"))["note"]
+    assert note == "participants not updated: GitHub will not list contributors of a repository this large"
+    assert repo.contributors.call_count == 2  # the first sync, the one after the push; not the one after that
+    assert again.outcomes[sync.UNCHANGED] == 1
