@@ -74,8 +74,9 @@ class Http:
             timeout=httpx.Timeout(config.timeout),
             # Only gzip, which read_bounded inflates a bounded slice at a time.
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
-            follow_redirects=True,  # httpx drops Authorization on a redirect to another origin
-            max_redirects=MAX_REDIRECTS,
+            # Redirects are followed in _follow, by httpx's next_request, which drops Authorization
+            # on a redirect to another origin.
+            follow_redirects=False,
             transport=transport or PoolShards(concurrency),
         )
         self.counts = RequestCounts()
@@ -159,11 +160,11 @@ class Http:
         async with self._slots:
             try:
                 async with asyncio.timeout(self._deadline):
-                    response, body = await self._exchange(method, url, kind, host, headers, json)
+                    response, hops, body = await self._exchange(method, url, kind, host, headers, json)
             except TimeoutError:
                 raise Transient(url, f"no complete answer within {self._deadline:g}s") from None
         seen = lower_headers(response.headers)
-        self._account(group, response.status_code, seen, len(response.history), authorization is not None)
+        self._account(group, response.status_code, seen, hops, authorization is not None)
         try:
             service = PYPI if kind == "pypi" else GITHUB
             answer = interpret(str(response.url), response.status_code, seen, body, self._clock(), service)
@@ -173,41 +174,30 @@ class Http:
                 self._paused_until[group] = limited.reset_at
             raise
 
-    async def _exchange(self, method, url, kind, host, headers, json) -> tuple[httpx.Response, bytes]:
+    async def _exchange(self, method, url, kind, host, headers, json) -> tuple[httpx.Response, int, bytes]:
         """One request and its redirects, its body read within max_body; every httpx failure typed."""
         try:
             request = self.client.build_request(method, url, headers=headers, json=json)
-            response = await self.client.send(request, stream=True)
+            response, hops = await self._follow(request, kind, host)
         except httpx.TooManyRedirects:
-            self._count_sent(kind, 1 + MAX_REDIRECTS)
             raise BadResponse(url, f"more than {MAX_REDIRECTS} redirects (a redirect loop?)") from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            self._count_sent(kind, 1)
             raise Unreachable(url, f"cannot connect: {_reason(exc)}", host) from None
         except httpx.UnsupportedProtocol as exc:
-            self._count_sent(kind, 1)
             raise BadResponse(url, f"redirected where fetcher does not go: {_reason(exc)}") from None
         except httpx.TimeoutException:
-            self._count_sent(kind, 1)
             raise Transient(url, "timed out") from None
         except httpx.RemoteProtocolError as exc:
-            self._count_sent(kind, 1)
             if "location header" in str(exc).lower():  # httpx's words for a Location that is no URL
                 raise BadResponse(url, f"redirected to no URL: {_reason(exc)}") from None
             raise Transient(url, f"connection failed: {_reason(exc)}") from None
         except httpx.TransportError as exc:
-            self._count_sent(kind, 1)
             raise Transient(url, f"connection failed: {_reason(exc)}") from None
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
-            # A Location that is no URL, a header httpx cannot take: the answer's fault, not ours.
-            self._count_sent(kind, 1)
+            # A header httpx cannot take, and the like: the answer's fault, not ours.
             raise BadResponse(url, f"unusable answer: {type(exc).__name__}: {_reason(exc)}") from None
-        hops = len(response.history)
-        self._count_sent(kind, 1 + hops)
-        self.counts.answered += 1 + hops
-        self.answered.add(host)
         try:
-            return response, await read_bounded(response, self._max_body, url)
+            return response, hops, await read_bounded(response, self._max_body, url)
         except httpx.TimeoutException:
             raise Transient(url, "timed out") from None
         except httpx.TransportError as exc:
@@ -216,6 +206,29 @@ class Http:
             raise BadResponse(url, f"unusable answer: {type(exc).__name__}: {_reason(exc)}") from None
         finally:
             await response.aclose()
+
+    async def _follow(self, request: httpx.Request, kind: str, host: str) -> tuple[httpx.Response, int]:
+        """Send, following up to MAX_REDIRECTS redirects; the final response, its body unread, and the hops.
+
+        httpx's own following reads each redirect's body whole, whatever its size; here it is never read.
+        """
+        hops = 0
+        while True:
+            try:
+                response = await self.client.send(request, stream=True)
+            except httpx.HTTPError:
+                self._count_sent(kind, 1)
+                raise
+            self._count_sent(kind, 1)
+            self.counts.answered += 1
+            self.answered.add(host)
+            if response.next_request is None:
+                return response, hops
+            await response.aclose()
+            if hops == MAX_REDIRECTS:
+                raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
+            hops += 1
+            request = response.next_request
 
     def _count_sent(self, kind: str, requests: int) -> None:
         """Counted once on the wire: a request cancelled before it was sent is not."""

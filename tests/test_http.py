@@ -150,3 +150,20 @@ def test_a_request_past_its_deadline_is_transient(config_file, respx_mock):
 
     with pytest.raises(Transient, match=r"no complete answer within 0.3s"):
         get(http(config_file, timeout=0.1), f"{API}/repos/o/a")
+
+
+class Unreadable(httpx.AsyncByteStream):
+    """A body that must never be read: a redirect's, which could be a bomb of any size."""
+
+    async def __aiter__(self):
+        raise AssertionError("a redirect's body was read")
+        yield b""  # pragma: no cover
+
+
+@respx.mock
+def test_a_redirects_body_is_never_read(config_file, respx_mock):
+    respx_mock.get(f"{API}/repos/o/old").mock(return_value=httpx.Response(
+        301, headers={"Location": f"{API}/repositories/1", "Content-Encoding": "gzip"}, stream=Unreadable()))
+    respx_mock.get(f"{API}/repositories/1").mock(return_value=httpx.Response(200, json={"id": 1}))
+
+    assert get(http(config_file), f"{API}/repos/o/old").data == {"id": 1}
