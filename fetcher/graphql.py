@@ -8,7 +8,7 @@ functions: `github.py` sends the query.
 from datetime import datetime, timedelta
 
 from fetcher.errors import BadResponse, NotFound, RateLimited, Transient
-from fetcher.interpret import Answer, reset_time, retry_after_time
+from fetcher.interpret import Answer, reset_time, retry_after_time, says_limited
 from fetcher.records import parse_datetime
 from fetcher.urls import RepoRef
 
@@ -111,11 +111,11 @@ def _alias_failure(ref: RepoRef, error: dict | None, url: str) -> Exception:
 def _query_failure(answer: Answer, error, now: datetime) -> Exception:
     kind = error.get("type") if isinstance(error, dict) else None
     message = str(error.get("message", "") if isinstance(error, dict) else error)
-    if kind == "RATE_LIMITED" or "rate limit" in message.lower():
-        # A secondary limit says how long in Retry-After, whatever the status it came with.
-        retry_after = answer.headers.get("retry-after")
-        if retry_after is not None:
-            return RateLimited(answer.url, retry_after_time(answer.url, retry_after, now), secondary=True)
+    # A secondary limit says how long in Retry-After, whatever the status and the words it came with.
+    retry_after = answer.headers.get("retry-after")
+    if retry_after is not None:
+        return RateLimited(answer.url, retry_after_time(answer.url, retry_after, now), secondary=True)
+    if kind == "RATE_LIMITED" or says_limited(message):
         limit_reset = answer.headers.get("x-ratelimit-reset", "")
         reset_at = reset_time(limit_reset) if limit_reset.isdigit() else now + timedelta(minutes=1)
         if reset_at is None:

@@ -122,7 +122,7 @@ def interpret(
     if status in (400, 410) and _about_api_version(body):
         raise ApiVersionUnsupported(url, API_VERSION, status, _message(body))
     # A secondary limit comes as a 403 or 429, but GraphQL's may come with another status: its message says.
-    if status in (403, 429) or ("retry-after" in headers and "rate limit" in _message(body).lower()):
+    if status in (403, 429) or ("retry-after" in headers and says_limited(_message(body))):
         limited = _rate_limited(url, status, headers, body, now, service)
         if limited:
             raise limited
@@ -210,7 +210,7 @@ def _rate_limited(
         if limit is None:
             raise BadResponse(url, f"implausible X-RateLimit-Reset {headers.get('x-ratelimit-reset', '')[:30]!r}")
         return RateLimited(url, limit.reset_at, secondary=False, service=service)
-    if status == 429 or "rate limit" in _message(body).lower():
+    if status == 429 or says_limited(_message(body)):
         return RateLimited(url, now + SECONDARY_LIMIT_DEFAULT_WAIT, secondary=True, service=service)
     return None
 
@@ -231,6 +231,12 @@ def retry_after_time(url: str, value: str, now: datetime) -> datetime:
     if abs(when - now) > PLAUSIBLE_WAIT:
         raise BadResponse(url, f"implausible Retry-After {value[:40]!r}")
     return when
+
+
+def says_limited(message: str) -> bool:
+    """GitHub's words for a rate limit: "rate limit", or for a secondary one formerly "abuse detection"."""
+    message = message.lower()
+    return "rate limit" in message or "abuse detection" in message
 
 
 def _about_api_version(body: bytes) -> bool:

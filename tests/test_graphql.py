@@ -407,3 +407,10 @@ def test_a_node_with_fields_of_the_wrong_type_fails_its_repository(change):
                                   {"data": {"rateLimit": {"cost": True}}}, ["x"]])
 def test_a_cost_no_query_has_counts_as_one(body):
     assert query_cost(graphql_answer(body)) == 1
+
+
+def test_a_query_error_with_a_retry_after_is_waited_out_whatever_its_words():
+    body = {"errors": [{"message": "You have triggered an abuse detection mechanism."}]}
+    with pytest.raises(RateLimited) as caught:
+        parse_batch(graphql_answer(body, {"retry-after": "20"}), [DEPS], NOW)
+    assert caught.value.reset_at == NOW + timedelta(seconds=20)
