@@ -128,6 +128,7 @@ def run(
 
     `on_done` is told each package's outcome as it ends (synced, unchanged, failed, skipped): the progress bar.
     """
+    config.github_token()  # a malformed token is a configuration error before anything is asked or recorded
     report = RunReport(command=command, started=clock(), packages=len(packages))
     began = time.monotonic()
     try:
@@ -143,7 +144,6 @@ def run(
 
 
 async def _run(store, packages, config, report, clock, sleep, transport, on_done) -> None:
-    config.github_token()  # a malformed token is a configuration error before anything is opened or asked
     http = Http(config, clock=clock, sleep=sleep, transport=transport)
     syncer = _Syncer(store, config, http, report, clock, on_done or _ignore)
     workers = min(config.concurrency * PACKAGES_PER_SLOT, len(packages))

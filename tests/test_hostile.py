@@ -232,3 +232,5 @@ def test_a_token_with_whitespace_or_control_characters_is_a_config_error_naming_
     assert "$GITHUB_TOKEN holds whitespace or control characters" in synced.stderr
     assert token.strip() not in synced.stdout + synced.stderr
     assert "ghp_with" not in synced.stdout + synced.stderr
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        assert db.execute("SELECT count(*) FROM sync_run").fetchone() == (0,)  # no run was started
