@@ -199,6 +199,7 @@ def test_a_graphql_secondary_limit_in_a_200_is_waited_out_by_its_retry_after(tmp
     assert len(hostile.seen) == 1 and len(queries) == 1  # the limited query, then the one that ran
     for record in records:
         assert after[record["slug"]]["repo_watchers"] == world.expected_fields(record)["repo_watchers"]
+    assert_token_nowhere(tmp_path, synced)
 
 
 def test_github_unreachable_while_pypi_answers_stops_with_75_naming_it_and_fails_nothing(tmp_path):
