@@ -264,6 +264,7 @@ def test_utc_by_any_case(tmp_path, name):
         ("[http]\nretries = -1\n", "http.retries must be at least 0, not -1"),
         ("[http]\ntimeout = 0\n", "http.timeout must be at least 0.1, not 0"),
         ("[http]\nbackoff = -0.5\n", "http.backoff must be at least 0, not -0.5"),
+        ("[http]\nmax_body = 100\n", "http.max_body must be at least 1024, not 100"),
     ],
 )
 def test_values_below_their_minimum(tmp_path, text, expected):
@@ -300,3 +301,8 @@ def test_parse_duration_refuses(text):
     with pytest.raises(ValueError) as caught:
         config.parse_duration(text)
     assert str(caught.value) == f"{text!r} is not a duration like 90s, 15m, 24h or 7d"
+
+
+def test_max_body_is_bytes_after_decompression_eight_mib_by_default(tmp_path):
+    assert config.load(str(write(tmp_path / "c.toml", ""))).max_body == 8 * 1024 * 1024
+    assert config.load(str(write(tmp_path / "d.toml", "[http]\nmax_body = 65536\n"))).max_body == 65536
