@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS package (
 
 -- Due packages are picked oldest first; never-fetched ones (NULL) lead.
 CREATE INDEX IF NOT EXISTS package_last_fetched ON package (last_fetched);
+-- The same order as sync reads it, a page at a time by keyset: (position, id) after the last page's.
+CREATE INDEX IF NOT EXISTS package_due_order ON package (coalesce(last_fetched, ''), id);
+-- The same order as sync reads it, a page at a time by keyset: (position, id) after the last page's.
+CREATE INDEX IF NOT EXISTS package_due_order ON package (coalesce(last_fetched, ''), id);
 
 -- How fetching a package has gone, kept apart so the API table stays clean.
 CREATE TABLE IF NOT EXISTS fetch_state (

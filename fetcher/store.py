@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
@@ -30,6 +31,9 @@ from fetcher.urls import same_pypi_project, same_repo_url
 SQLITE_HEADER = b"SQLite format 3\x00"
 # How long a write waits for another connection's write to end; sync's own writes take milliseconds.
 BUSY_TIMEOUT_MS = 30000
+
+# Due packages are read this many at a time (a few hundred kB of rows, whatever the catalogue's size).
+SCHEDULE_PAGE = 500
 
 # Changes to tables that already exist, in order; PRAGMA user_version counts
 # how many a store has had. Append, never edit, and change schema.sql to the
@@ -163,35 +167,47 @@ class Store:
 
     # -- what to fetch -------------------------------------------------------
 
-    def due_packages(self, stale_after: timedelta | None, limit: int | None, now: datetime | None = None) -> list[dict]:
+    def due_packages(
+        self, stale_after: timedelta | None, limit: int | None, now: datetime | None = None
+    ) -> "DuePackages":
         """Packages due at `now` (every one when stale_after is None), never-fetched and oldest first.
 
-        A package that keeps failing rests between tries (fetcher.due).
+        A package that keeps failing rests between tries (fetcher.due). The list is read a page
+        at a time as it is iterated, never whole: see DuePackages.
         """
-        now = now or datetime.now(timezone.utc)
-        schedule = self._fetch_schedule()
-        ids = [row["id"] for row in schedule if stale_after is None or _is_due(row, stale_after, now)]
-        return self._rows_by_id(ids[:limit] if limit is not None else ids)
+        return DuePackages(self, stale_after, limit, now or datetime.now(timezone.utc))
 
     def resting(self, stale_after: timedelta, now: datetime) -> int:
         """How many failing packages are resting: not due now only because they failed."""
-        return sum(1 for row in self._fetch_schedule() if row["failures"] and not _is_due(row, stale_after, now))
+        return sum(1 for row in self._schedule() if row["failures"] and not _is_due(row, stale_after, now))
 
-    def _fetch_schedule(self) -> list[dict]:
-        """id, last fetch and failures of every package, in due order; small rows, so 10,000 stay cheap."""
-        return self._select(
-            """SELECT package.id, last_fetched, coalesce(consecutive_failures, 0) AS failures, last_error_at
-               FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
-               ORDER BY last_fetched IS NOT NULL, last_fetched, package.id""",
-            [],
-        )
+    def _schedule(self, begun: str | None = None) -> Iterator[dict]:
+        """id, last fetch and failures of every package in due order, read SCHEDULE_PAGE rows at a time.
+
+        Keyset paging on (coalesce(last_fetched, ''), id), the order never-fetched first then oldest,
+        which the index package_due_order serves: each page costs the same however far in it is.
+        With `begun` (a stored date-time), packages attempted since then are left out: a package
+        this run wrote moves to the end of the order and must not come round again.
+        """
+        after: tuple[str, int] = ("", -1)
+        while True:
+            page = self._select(
+                f"""SELECT package.id, coalesce(last_fetched, '') AS position, last_fetched,
+                          coalesce(consecutive_failures, 0) AS failures, last_error_at
+                   FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
+                   WHERE (coalesce(last_fetched, ''), package.id) > (?, ?)
+                     {"AND coalesce(last_attempt, '') < ?" if begun else ""}
+                   ORDER BY coalesce(last_fetched, ''), package.id LIMIT ?""",
+                [*after, *([begun] if begun else []), SCHEDULE_PAGE],
+            )
+            yield from page
+            if len(page) < SCHEDULE_PAGE:
+                return
+            after = (page[-1]["position"], page[-1]["id"])
 
     def _rows_by_id(self, ids: list[int]) -> list[dict]:
-        rows: dict[int, dict] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            for row in self._select(f"SELECT * FROM package WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
-                rows[row["id"]] = row
+        rows = {row["id"]: row for row in self._select(
+            f"SELECT * FROM package WHERE id IN ({', '.join('?' * len(ids))})", ids)}
         return [rows[i] for i in ids if i in rows]
 
     def packages(self, slugs: list[str]) -> list[dict]:
@@ -323,7 +339,7 @@ class Store:
         """What `fetcher status` shows, read from the store alone."""
         return {
             "repo_urls": [row[0] for row in self.db.conn.execute("SELECT repo_url FROM package")],
-            "due": sum(1 for row in self._fetch_schedule() if _is_due(row, stale_after, now)),
+            "due": sum(1 for row in self._schedule() if _is_due(row, stale_after, now)),
             "resting": self.resting(stale_after, now),
             "never_fetched": self._one("SELECT count(*) FROM package WHERE last_fetched IS NULL"),
             "oldest_fetch": self._one("SELECT min(last_fetched) FROM package"),
@@ -469,6 +485,40 @@ def _open_for_reading(path: Path) -> sqlite_utils.Database:
         db = sqlite_utils.Database(sqlite3.connect(f"{uri}?immutable=1", uri=True))
         _check_package_table(db, path)
     return db
+
+
+class DuePackages:
+    """The packages a sync fetches, in due order, read from the store a page at a time as it goes.
+
+    len() counts them (a walk over the schedule that keeps nothing); iterating reads the next
+    page only once the previous one is taken, and keeps nothing of a package it has handed on.
+    Iterated once, by the run that asked for it.
+    """
+
+    def __init__(self, store: Store, stale_after: timedelta | None, limit: int | None, now: datetime):
+        self._store = store
+        self._stale_after = stale_after
+        self._limit = limit
+        self._now = now
+        self._count: int | None = None
+
+    def _due_ids(self, begun: str | None) -> Iterator[int]:
+        for row in self._store._schedule(begun):
+            if self._stale_after is None or _is_due(row, self._stale_after, self._now):
+                yield row["id"]
+
+    def __len__(self) -> int:
+        if self._count is None:
+            ids = self._due_ids(to_stored_datetime(self._now))
+            self._count = sum(1 for _ in (islice(ids, self._limit) if self._limit is not None else ids))
+        return self._count
+
+    def __iter__(self) -> Iterator[dict]:
+        ids = self._due_ids(to_stored_datetime(self._now))
+        if self._limit is not None:
+            ids = islice(ids, self._limit)
+        while page := list(islice(ids, SCHEDULE_PAGE)):
+            yield from self._store._rows_by_id(page)
 
 
 def _is_due(row: dict, stale_after: timedelta, now: datetime) -> bool:

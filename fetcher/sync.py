@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import islice
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterable
 
 import httpx
 
@@ -127,7 +127,7 @@ class RunReport:
 
 def run(
     store: Store,
-    packages: list[dict],
+    packages: Iterable[dict],
     config: Config,
     command: str,
     *,
@@ -139,6 +139,9 @@ def run(
     resting: int = 0,
 ) -> RunReport:
     """Fetch and write `packages`; record the run, however it ends; return what happened.
+
+    `packages` is iterated once, as the run goes (a store's DuePackages reads it a page at a time),
+    and its len() is what the summary counts against.
 
     `on_done` is told each package's outcome as it ends (synced, unchanged, failed, skipped): the progress bar.
     SIGTERM/SIGINT (through `signals`) stop it cleanly; an unexpected error is recorded as

@@ -245,7 +245,7 @@ def test_an_edit_while_the_package_is_in_flight_wins_and_nothing_fetched_is_writ
     assert row["last_fetched"] is None  # still due
     assert store.fetch_state("pkg") is None
     assert report.skips == {"links edited during the run": 1} and report.exit_code == 0
-    assert store.due_packages(configuration.parse_duration("1h"), None, configuration_now())[0]["slug"] == "pkg"
+    assert list(store.due_packages(configuration.parse_duration("1h"), None, configuration_now()))[0]["slug"] == "pkg"
 
 
 @respx.mock
@@ -287,7 +287,7 @@ def test_a_package_removed_in_flight_is_not_written(config_file, respx_mock, mon
     report = sync.run(store, store.due_packages(None, None), config, "sync", clock=configuration_now)
 
     assert report.skips == {"links edited during the run": 1}
-    assert store.due_packages(None, None) == []
+    assert list(store.due_packages(None, None)) == []
 
 
 @respx.mock
