@@ -29,8 +29,6 @@ CREATE TABLE IF NOT EXISTS package (
 CREATE INDEX IF NOT EXISTS package_last_fetched ON package (last_fetched);
 -- The same order as sync reads it, a page at a time by keyset: (position, id) after the last page's.
 CREATE INDEX IF NOT EXISTS package_due_order ON package (coalesce(last_fetched, ''), id);
--- The same order as sync reads it, a page at a time by keyset: (position, id) after the last page's.
-CREATE INDEX IF NOT EXISTS package_due_order ON package (coalesce(last_fetched, ''), id);
 
 -- How fetching a package has gone, kept apart so the API table stays clean.
 CREATE TABLE IF NOT EXISTS fetch_state (
@@ -54,6 +52,7 @@ CREATE TABLE IF NOT EXISTS resource_cache (
     last_modified TEXT,
     value         TEXT NOT NULL,    -- JSON
     fetched_at    TEXT NOT NULL,
+    token_env     TEXT,             -- the pool token that asked: GitHub's ETags hold for that token only
     PRIMARY KEY (package_id, resource)
 );
 
@@ -90,6 +89,20 @@ CREATE TABLE IF NOT EXISTS rate_limit (
     reset     TEXT NOT NULL,      -- when the window starts afresh
     seen_at   TEXT NOT NULL,
     PRIMARY KEY (token_env, resource)
+);
+
+-- Per run, per token of the pool (github.token_env) and resource (core, graphql): the points the run
+-- spent of it and what was left when last heard from. A token GitHub rejected (401) is marked.
+CREATE TABLE IF NOT EXISTS run_token (
+    run_id    INTEGER NOT NULL REFERENCES sync_run (id) ON DELETE CASCADE,
+    token_env TEXT NOT NULL,      -- the variable the token was read from, never the token
+    resource  TEXT NOT NULL,
+    spent     INTEGER NOT NULL,
+    remaining INTEGER,            -- NULL when no answer reported it
+    budget    INTEGER,
+    reset     TEXT,
+    rejected  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, token_env, resource)
 );
 
 -- Settings the last sync ran with that the views below need (stale_after_seconds).

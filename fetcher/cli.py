@@ -78,10 +78,10 @@ def _quiet_closed_output() -> None:
 
 
 def _secrets() -> list[str]:
-    """Every value the token could be read from: the configured variable and the default one."""
+    """Every value a token could be read from: each variable of the pool and the default one."""
     names = {"GITHUB_TOKEN"}
     try:
-        names.add(_config().github_token_env)
+        names.update(_config().token_envs)
     except FetcherError:
         pass
     return [os.environ[name] for name in names if os.environ.get(name)]

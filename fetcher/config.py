@@ -23,7 +23,7 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
     "github": {
         "api_url": ("https://api.github.com", (str,)),
         "graphql_url": ("https://api.github.com/graphql", (str,)),
-        "token_env": ("GITHUB_TOKEN", (str,)),
+        "token_env": ("GITHUB_TOKEN", (str, list)),  # one variable's name, or a list of them: a pool
         "graphql": (True, (bool,)),
         "pace": (True, (bool,)),
     },
@@ -44,6 +44,7 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
 
 # A token is printable ASCII without spaces: it goes into an HTTP header as it is.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 LONGEST_DURATION = timedelta(days=3650)  # past ten years a duration is a typo, and near timedelta's limit
@@ -87,20 +88,34 @@ class Config:
     backoff: float
     timezone: tzinfo
     max_body: int = DEFAULTS["http"]["max_body"][0]
+    # Every variable of github.token_env, in order (github_token_env is the first): the token pool.
+    github_token_envs: tuple[str, ...] = ()
 
-    def github_token(self) -> str | None:
-        """Read the token from the environment at the moment it is needed; never kept in the config.
+    @property
+    def token_envs(self) -> tuple[str, ...]:
+        return self.github_token_envs or (self.github_token_env,)
+
+    def github_tokens(self) -> list[tuple[str, str]]:
+        """(variable, token) for each variable of github.token_env that is set, read at the moment it is needed.
 
         A token with whitespace or control characters in it (a line ending from an env file
         written on Windows, a pasted space) is refused naming the variable, never the value.
         """
-        token = os.environ.get(self.github_token_env) or None
-        if token is not None and not _TOKEN.fullmatch(token):
-            raise ConfigError(
-                f"${self.github_token_env} holds whitespace or control characters (a stray line ending?): "
-                "set it to the token alone"
-            )
-        return token
+        tokens = []
+        for name in self.token_envs:
+            token = os.environ.get(name) or None
+            if token is not None and not _TOKEN.fullmatch(token):
+                raise ConfigError(
+                    f"${name} holds whitespace or control characters (a stray line ending?): set it to the token alone"
+                )
+            if token is not None:
+                tokens.append((name, token))
+        return tokens
+
+    def github_token(self) -> str | None:
+        """The first token of the pool (None without one): whether GitHub is asked with a token at all."""
+        tokens = self.github_tokens()
+        return tokens[0][1] if tokens else None
 
 
 def choose_file(explicit: str | None) -> tuple[Path, bool]:
@@ -170,6 +185,7 @@ def _build(data: dict, source: str, base: Path) -> Config:
         return value
 
     zone = _zone(get("output", "timezone"), source)
+    token_envs = _token_envs(get("github", "token_env"), source)
     for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url")):
         if not _is_api_url(get(section, key)):
             raise ConfigError(f"{source}: {section}.{key} must be an http(s) URL, not {get(section, key)!r}")
@@ -178,7 +194,8 @@ def _build(data: dict, source: str, base: Path) -> Config:
         store_path=base / Path(get("store", "path")).expanduser(),
         github_api_url=get("github", "api_url").rstrip("/"),
         github_graphql_url=get("github", "graphql_url"),
-        github_token_env=get("github", "token_env"),
+        github_token_env=token_envs[0],
+        github_token_envs=token_envs,
         graphql=get("github", "graphql"),
         pace=get("github", "pace"),
         pypi_url=get("pypi", "url").rstrip("/"),
@@ -191,6 +208,19 @@ def _build(data: dict, source: str, base: Path) -> Config:
         timezone=zone,
         max_body=number("http", "max_body"),
     )
+
+
+def _token_envs(value: str | list, source: str) -> tuple[str, ...]:
+    """github.token_env: one variable's name or a list of distinct names, each a name a shell can set."""
+    names = [value] if isinstance(value, str) else value
+    if not names:
+        raise ConfigError(f"{source}: github.token_env must name at least one variable")
+    for name in names:
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+            raise ConfigError(f"{source}: github.token_env: {name!r} is not an environment variable's name")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{source}: github.token_env names a variable twice")
+    return tuple(names)
 
 
 def _zone(name: str, source: str) -> tzinfo:

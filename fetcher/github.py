@@ -21,6 +21,7 @@ from fetcher.http import Http, origin
 from fetcher.interpret import API_VERSION, Answer, next_link
 from fetcher.pieces import Cached, Validators, contributors_settled, for_repo, unchanged_since_push
 from fetcher.steps import first_failure_wins, nothing
+from fetcher.tokens import TokenPool
 from fetcher.urls import RepoRef
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
@@ -46,17 +47,17 @@ class RepoFetch:
 
 
 class GitHub:
-    def __init__(self, http: Http, api_url: str, graphql_url: str, token: str | None, clock: Callable[[], datetime]):
+    def __init__(self, http: Http, api_url: str, graphql_url: str, tokens: TokenPool, clock: Callable[[], datetime]):
         self._http = http
         self._api_url = api_url
         self._graphql_url = graphql_url
         self._clock = clock
         self._headers = dict(API_HEADERS)
         self._api_origin = origin(api_url)
-        if token:
-            # Http adds it to requests to these origins only, never to a URL an answer names elsewhere.
-            http.grant(api_url, f"Bearer {token}")
-            http.grant(graphql_url, f"Bearer {token}")
+        if tokens:
+            # Http adds one of them to requests to these origins only, never to a URL an answer names elsewhere.
+            http.grant_pool(api_url, tokens)
+            http.grant_pool(graphql_url, tokens)
 
     # -- GraphQL ---------------------------------------------------------------
 
@@ -73,7 +74,9 @@ class GitHub:
         return results
 
     def _read_batch(self, refs: list[RepoRef], answer: Answer) -> tuple[int, list[dict | Exception]]:
-        return graphql.query_cost(answer), graphql.parse_batch(answer, refs, self._clock())
+        cost = graphql.query_cost(answer)
+        self._http.spend(answer, "graphql", cost)
+        return cost, graphql.parse_batch(answer, refs, self._clock())
 
     # -- one repository ---------------------------------------------------------
 
@@ -160,7 +163,7 @@ class GitHub:
             self._check_next_page(url, asked, len(pages))
             asked.add(url)
             old = before.get(url)
-            validators = Validators(old.get("etag"), old.get("last_modified")) if old else None
+            validators = Validators(old.get("etag"), old.get("last_modified"), old.get("token_env")) if old else None
             answer = await self._http.get(url, kind="contributors", headers=self._headers, validators=validators)
             if answer.status == 304 and old:
                 page = old
@@ -175,6 +178,7 @@ class GitHub:
                     "last_modified": answer.headers.get("last-modified"),
                     "logins": normalize.contributor_logins(answer),
                     "next": next_link(answer.headers),
+                    "token_env": answer.token_env,
                 }
             pages.append(page)
             url = page["next"]

@@ -10,7 +10,7 @@ import logging
 import ssl
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, TypeVar
 
@@ -18,11 +18,12 @@ import httpx
 
 from fetcher import __version__, policy
 from fetcher.config import Config
-from fetcher.errors import BadResponse, RateLimited, Transient, Unreachable
+from fetcher.errors import BadResponse, RateLimited, TokenRejected, Transient, Unreachable
 from fetcher.interpret import GITHUB, PYPI, Answer, RateLimit, interpret, lower_headers, rate_limit
 from fetcher.logs import event
 from fetcher.pacing import MAX_CONCURRENT, Pacer
 from fetcher.pieces import Cached, Validators
+from fetcher.tokens import AllRested, Token, TokenPool
 
 USER_AGENT = f"fetcher/{__version__} (package-metadata sync worker)"
 # A rate-limit wait at least this long is announced on stderr when it starts.
@@ -88,6 +89,7 @@ class Http:
         self.counts = RequestCounts()
         self.answered: set[str] = set()  # origins that sent any HTTP answer in this run
         self._credentials: dict[str, str] = {}  # origin -> Authorization value
+        self._pools: dict[str, TokenPool] = {}  # origin -> the tokens its requests are shared among
         self._max_body = config.max_body
         self._deadline = config.timeout * DEADLINE_TIMEOUTS
         self.rate_limits: dict[str, RateLimit] = {}  # what is left of each budget, as last reported
@@ -112,6 +114,18 @@ class Http:
         """Send `authorization` with every request to the origin of `url`, and to no other."""
         self._credentials[origin(url)] = authorization
 
+    def grant_pool(self, url: str, pool: TokenPool) -> None:
+        """Send each request to the origin of `url` with one of the pool's tokens (fetcher.tokens), to no other."""
+        self._pools[origin(url)] = pool
+
+    def spend(self, answer: Answer, resource: str, points: int) -> None:
+        """Count `points` an answer's body says it cost (GraphQL) against the token that asked."""
+        for pool in self._pools.values():
+            for token in pool.tokens:
+                if token.env == answer.token_env:
+                    token.spent[resource] += points
+                    return
+
     async def get(
         self,
         url: str,
@@ -125,7 +139,9 @@ class Http:
         With `validators` the request is conditional and may come back 304.
         """
         sent = {**(headers or {}), **(validators.headers() if validators else {})}
-        return await self._with_retries("GET", url, kind, sent, None, None)
+        # An ETag is only good with the token that made it: ask with that one while it can be.
+        prefer = validators.token_env if validators and sent else None
+        return await self._with_retries("GET", url, kind, sent, None, None, prefer)
 
     async def get_piece(
         self,
@@ -140,7 +156,8 @@ class Http:
         answer = await self.get(url, kind=kind, headers=headers, validators=cached.validators if cached else None)
         if answer.status == 304 and cached is not None:
             return cached
-        return Cached(read(answer), self._clock(), answer.headers.get("etag"), answer.headers.get("last-modified"))
+        return Cached(read(answer), self._clock(), answer.headers.get("etag"), answer.headers.get("last-modified"),
+                      answer.token_env)
 
     async def post(self, url: str, *, kind: str, headers: dict[str, str], json: dict, read: Callable[[Answer], T]) -> T:
         """POST and read the answer with `read`, inside the retries: a failure `read` raises is retried like any."""
@@ -153,16 +170,50 @@ class Http:
         finally:
             self.counts.retries += retrying.statistics.get("attempt_number", 1) - 1
 
-    async def _send(self, method: str, url: str, kind: str, headers: dict[str, str], json: dict | None, read):
-        group = _budget_group(kind)
-        await self._wait_for_rate_limit(group, url, kind)
-        if self._pacer and kind != "pypi":
-            await self._pacer.wait_turn(kind)
+    async def _send(
+        self, method: str, url: str, kind: str, headers: dict[str, str], json: dict | None, read,
+        prefer: str | None = None,
+    ):
         try:
             host = origin(url)
         except httpx.InvalidURL as exc:
             raise BadResponse(url[:200], f"invalid URL: {exc}") from None
-        authorization = self._credentials.get(host)
+        pool = self._pools.get(host)
+        if not pool:
+            return await self._send_as(method, url, kind, headers, json, read, host, None, None)
+        group = _budget_group(kind)
+        while True:  # a token rejected or spent is left for the next; the last one's failure goes up
+            token = await self._token(pool, group, url, kind, prefer)
+            try:
+                return await self._send_as(method, url, kind, headers, json, read, host, pool, token)
+            except TokenRejected:
+                if not pool.reject(token):
+                    raise
+            except RateLimited as limited:
+                pool.rest(token, group, limited.reset_at)
+                if all(other.rests(group, self._clock()) for other in pool.live):
+                    raise
+
+    async def _token(self, pool: TokenPool, group: str, url: str, kind: str, prefer: str | None) -> Token:
+        """The pool's token for this request; while every one rests, wait for the first reset if allowed."""
+        while True:
+            try:
+                return pool.choose(group, self._clock(), prefer)
+            except AllRested as rested:
+                failure = RateLimited(url, rested.until, secondary=False, service=GITHUB)
+                delay = policy.rate_limit_delay(failure, self._clock())
+                if delay > self._max_rate_limit_wait.total_seconds():
+                    raise failure from None
+                self._waiting(delay, rested.until)
+                await self._sleep(delay)
+
+    async def _send_as(self, method, url, kind, headers, json, read, host, pool: TokenPool | None, token: Token | None):
+        group = _budget_group(kind)
+        if token is None:
+            await self._wait_for_rate_limit(group, url, kind)
+        if self._pacer and kind != "pypi":
+            await self._pacer.wait_turn(kind)
+        authorization = token.authorization if token else self._credentials.get(host)
         if authorization:
             headers = {**headers, "Authorization": authorization}
         async with self._slots:
@@ -172,13 +223,16 @@ class Http:
             except TimeoutError:
                 raise Transient(url, f"no complete answer within {self._deadline:g}s") from None
         seen = lower_headers(response.headers)
-        self._account(group, response.status_code, seen, hops, authorization is not None)
+        self._account(group, response.status_code, seen, hops, authorization is not None, pool, token)
         try:
             service = PYPI if kind == "pypi" else GITHUB
             answer = interpret(str(response.url), response.status_code, seen, body, self._clock(), service)
+            if token is not None:
+                answer = replace(answer, token_env=token.env)
             return read(answer) if read else answer
         except RateLimited as limited:
-            if limited.service == GITHUB:  # PyPI publishes no budget: its 429 is about this request
+            # PyPI publishes no budget: its 429 is about this request; a pool token rests on its own.
+            if limited.service == GITHUB and token is None:
                 self._paused_until[group] = limited.reset_at
             raise
 
@@ -243,21 +297,27 @@ class Http:
         self.counts.sent += requests
         self.counts.by_kind[kind] += requests
 
-    def _account(self, group: str, status: int, headers: dict[str, str], hops: int, authorized: bool) -> None:
+    def _account(
+        self, group: str, status: int, headers: dict[str, str], hops: int, authorized: bool,
+        pool: TokenPool | None = None, token: Token | None = None,
+    ) -> None:
         if status == 304:
             self.counts.not_modified += 1
         limit = rate_limit(headers)
         if limit is None:
             return
         refused = status in (403, 429) and (limit.remaining == 0 or "retry-after" in headers)
+        # A request refused for the rate limit is free, and so is a 304, but only with a token: GitHub
+        # counts a 304 as free "if the request is made while correctly authorizing with an Authorization header".
+        charged = hops + (not refused and (status != 304 or not authorized)) if group == "core" else 0
+        self.counts.rest_points += charged
+        if pool is not None and token is not None:
+            pool.saw(token, limit, charged=charged, refused=refused)  # each token rests on its own
+            return
         known = self.rate_limits.get(limit.resource)
         # Answers overtake each other: the lowest count in the newest window is the truth.
         if known is None or (limit.reset_at, -limit.remaining) >= (known.reset_at, -known.remaining):
             self.rate_limits[limit.resource] = limit
-        if group == "core":
-            # A request refused for the rate limit is free, and so is a 304, but only with a token: GitHub
-            # counts a 304 as free "if the request is made while correctly authorizing with an Authorization header".
-            self.counts.rest_points += hops + (not refused and (status != 304 or not authorized))
         if limit.remaining == 0 and group != "pypi":
             self._paused_until[group] = limit.reset_at
 

@@ -48,6 +48,7 @@ class Answer:
     status: int
     headers: Mapping[str, str]  # lower-case names
     data: Any  # parsed JSON; None for 204 and 304
+    token_env: str | None = None  # the variable of the pool token that asked (fetcher.tokens), if one did
 
 
 @dataclass(frozen=True)

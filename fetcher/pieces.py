@@ -25,6 +25,7 @@ class Validators:
 
     etag: str | None
     last_modified: str | None
+    token_env: str | None = None  # the pool token that made them: GitHub's ETags hold for that token only
 
     def headers(self) -> dict[str, str]:
         """The conditional headers; a validator that could not be sent back as it is (an answer's
@@ -43,10 +44,11 @@ class Cached:
     fetched_at: datetime
     etag: str | None = None
     last_modified: str | None = None
+    token_env: str | None = None  # the pool token whose answer it is (fetcher.tokens)
 
     @property
     def validators(self) -> Validators:
-        return Validators(self.etag, self.last_modified)
+        return Validators(self.etag, self.last_modified, self.token_env)
 
 
 def for_repo(cached: Cached | None, repo_key: str) -> Cached | None:

@@ -43,6 +43,8 @@ MIGRATIONS: list[str] = [
     """ALTER TABLE sync_run ADD COLUMN rate_limit_wait REAL NOT NULL DEFAULT 0;
        ALTER TABLE fetch_state ADD COLUMN failing_since TEXT;
        UPDATE fetch_state SET failing_since = last_error_at WHERE consecutive_failures > 0;""",
+    # 2: the pool token whose answer a cached piece is: GitHub's ETags hold for that token only.
+    "ALTER TABLE resource_cache ADD COLUMN token_env TEXT;",
 ]
 
 
@@ -253,13 +255,15 @@ class Store:
             )
             for resource, piece in pieces.items():
                 self._execute(
-                    """INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at)
-                       VALUES (?, ?, ?, ?, ?, ?)
+                    """INSERT INTO resource_cache
+                           (package_id, resource, etag, last_modified, value, fetched_at, token_env)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT (package_id, resource) DO UPDATE SET
                            etag = excluded.etag, last_modified = excluded.last_modified,
-                           value = excluded.value, fetched_at = excluded.fetched_at""",
+                           value = excluded.value, fetched_at = excluded.fetched_at, token_env = excluded.token_env""",
                     [package_id, resource, piece.etag, piece.last_modified,
-                     json.dumps(piece.value, ensure_ascii=False), to_stored_datetime(piece.fetched_at)],
+                     json.dumps(piece.value, ensure_ascii=False), to_stored_datetime(piece.fetched_at),
+                     piece.token_env],
                 )
         return CHANGED if changes else UNCHANGED
 
@@ -268,7 +272,8 @@ class Store:
         rows = self._select("SELECT * FROM resource_cache WHERE package_id = ?", [package_id])
         return {
             row["resource"]: Cached(
-                json.loads(row["value"]), parse_datetime(row["fetched_at"]), row["etag"], row["last_modified"]
+                json.loads(row["value"]), parse_datetime(row["fetched_at"]), row["etag"], row["last_modified"],
+                row["token_env"],
             )
             for row in rows
         }
@@ -306,9 +311,18 @@ class Store:
         )
         return next(iter(rows), None)
 
-    def record_run(self, run: dict) -> None:
+    def record_run(self, run: dict, tokens: list[dict] = ()) -> None:
+        """The run's row and, per pool token and resource, what it spent and what was left (run_token)."""
         with self._write():
-            self.db["sync_run"].insert(run)
+            run_id = self.db["sync_run"].insert(run).last_pk
+            for token in tokens:
+                self._execute(
+                    """INSERT INTO run_token (run_id, token_env, resource, spent, remaining, budget, reset, rejected)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [run_id, token["token_env"], token["resource"], token["spent"], token["remaining"],
+                     token["budget"], to_stored_datetime(token["reset"]) if token["reset"] else None,
+                     int(token["rejected"])],
+                )
 
     def save_rate_limits(self, token_env: str, limits: list[dict], seen_at: datetime) -> None:
         """Keep each budget as this run last saw it: {resource, budget, remaining, reset}."""

@@ -36,6 +36,7 @@ from fetcher.records import to_stored_datetime
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.stopping import StopSignals
 from fetcher.store import CHANGED, EDITED, Links, Store
+from fetcher.tokens import TokenPool
 from fetcher.urls import RepoRef, github_hosts, parse_repo_url, pypi_name
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class RunReport:
     stopped: str | None = None  # why the run ended early
     signal: int | None = None  # the signal that stopped it, if one did
     resting: int = 0  # failing packages not due yet (fetcher.due)
+    tokens: list[dict] = field(default_factory=list)  # per pool token and resource: spent, remaining (TokenPool)
 
     @property
     def exit_code(self) -> int:
@@ -97,6 +99,8 @@ class RunReport:
         line += f"; {self.points} GitHub points ({self.graphql_points} GraphQL)"
         if self.points_left is not None:
             line += f", {self.points_left} REST points left"
+        if len({row["token_env"] for row in self.tokens}) > 1:
+            line += "; " + ", ".join(_token_summary(row) for row in self.tokens if row["resource"] == "core")
         if self.rate_limit_wait:
             line += f"; waited {self.rate_limit_wait:.0f}s for rate limits"
         if self.stopped:
@@ -147,7 +151,7 @@ def run(
     SIGTERM/SIGINT (through `signals`) stop it cleanly; an unexpected error is recorded as
     the reason it stopped and raised on.
     """
-    config.github_token()  # a malformed token is a configuration error before anything is asked or recorded
+    config.github_tokens()  # a malformed token is a configuration error before anything is asked or recorded
     report = RunReport(command=command, started=clock(), packages=len(packages), resting=resting)
     began = time.monotonic()
     try:
@@ -171,22 +175,34 @@ def run(
 def _record(store: Store, config: Config, report: RunReport, finished: datetime) -> None:
     """The run's row, the budgets it last saw and the settings the views need."""
     try:
-        store.record_run(report.as_row(finished))
-        token_env = config.github_token_env if config.github_token() else ""
-        store.save_rate_limits(token_env, report.rate_limits, finished)
+        store.record_run(report.as_row(finished), report.tokens)
+        if not config.github_token():
+            store.save_rate_limits("", report.rate_limits, finished)
+        for token_env in dict.fromkeys(row["token_env"] for row in report.tokens):
+            store.save_rate_limits(token_env, [
+                row for row in report.tokens if row["token_env"] == token_env and row["remaining"] is not None
+            ], finished)
         store.save_setting("stale_after_seconds", str(int(config.stale_after.total_seconds())))
     except StoreUnavailable as exc:
         report.stopped = report.stopped or str(exc)  # the run's own row is what could not be written
 
 
 def _secrets(config: Config) -> list[str]:
-    token = config.github_token()
-    return [token] if token else []
+    return [token for _, token in config.github_tokens()]
+
+
+def _token_summary(row: dict) -> str:
+    """One pool token's REST budget in the summary: its variable, never its value."""
+    if row["rejected"]:
+        return f"${row['token_env']} rejected"
+    left = "?" if row["remaining"] is None else row["remaining"]
+    return f"${row['token_env']} {row['spent']} spent, {left} left"
 
 
 async def _run(store, packages, config, report, clock, sleep, transport, on_done, signals) -> None:
     http = Http(config, clock=clock, sleep=sleep, transport=transport)
-    syncer = _Syncer(store, config, http, report, clock, on_done or _ignore)
+    pool = TokenPool(config.github_tokens())
+    syncer = _Syncer(store, config, http, pool, report, clock, on_done or _ignore)
     workers = min(config.concurrency * PACKAGES_PER_SLOT, len(packages))
     queue: asyncio.Queue = asyncio.Queue(maxsize=graphql.BATCH_SIZE)
     main, loop = asyncio.current_task(), asyncio.get_running_loop()
@@ -249,6 +265,11 @@ async def _run(store, packages, config, report, clock, sleep, transport, on_done
         ]
         core = http.rate_limits.get("core")
         report.points_left = core.remaining if core else None
+        report.tokens = pool.report()
+        if pool:
+            left = [row["remaining"] for row in report.tokens
+                    if row["resource"] == "core" and row["remaining"] is not None and not row["rejected"]]
+            report.points_left = sum(left) if left else None
         await http.aclose()
 
 
@@ -259,20 +280,20 @@ class Plan:
 
 
 class _Syncer:
-    def __init__(self, store: Store, config: Config, http: Http, report: RunReport, clock, on_done):
-        token = config.github_token()
+    def __init__(self, store: Store, config: Config, http: Http, pool: TokenPool, report: RunReport, clock,
+                 on_done):
         self.on_done = on_done
-        self.secrets = [token] if token else []
+        self.secrets = pool.secrets
         self.store = store
         self.http = http
         self.report = report
         self.clock = clock
         self.max_wait = config.max_rate_limit_wait
-        self.github = GitHub(http, config.github_api_url, config.github_graphql_url, token, clock)
+        self.github = GitHub(http, config.github_api_url, config.github_graphql_url, pool, clock)
         self.pypi = PyPI(http, config.pypi_url)
         self.github_hosts = github_hosts(config.github_api_url)
         # GitHub's GraphQL API answers only with a token.
-        self.use_graphql = config.graphql and token is not None
+        self.use_graphql = config.graphql and bool(pool)
 
     async def metadata(self, batch: tuple[dict, ...]) -> dict[int, dict | Exception]:
         """package id -> GraphQL metadata (or its failure); empty when REST must be asked instead."""

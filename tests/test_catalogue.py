@@ -96,8 +96,8 @@ def test_clearing_pypi_url_clears_the_version_and_its_cached_piece(config_file, 
     run_cli(config, "import", write(tmp_path, "todo.json", TODO))
     store = config.parent / "test.db"
     with sqlite3.connect(store) as db:
-        db.execute("INSERT INTO resource_cache VALUES (409, 'pypi', '\"e\"', NULL, '{}', '2026-01-01T00:00:00+00:00')")
-        db.execute("INSERT INTO resource_cache VALUES (409, 'repo', '\"r\"', NULL, '{}', '2026-01-01T00:00:00+00:00')")
+        db.execute("INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at) VALUES (409, 'pypi', '\"e\"', NULL, '{}', '2026-01-01T00:00:00+00:00')")
+        db.execute("INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at) VALUES (409, 'repo', '\"r\"', NULL, '{}', '2026-01-01T00:00:00+00:00')")
         db.execute("INSERT INTO fetch_state (package_id, consecutive_failures) VALUES (409, 3)")
 
     run_cli(config, "import", write(tmp_path, "patch.json", {"slug": "django-todo", "pypi_url": ""}))
@@ -115,8 +115,8 @@ def test_a_new_repo_url_clears_the_repository_fields_and_pieces(config_file, run
     config = config_file()
     run_cli(config, "import", write(tmp_path, "todo.json", TODO))
     with sqlite3.connect(config.parent / "test.db") as db:
-        db.execute("INSERT INTO resource_cache VALUES (409, 'pypi', NULL, NULL, '{}', '2026-01-01T00:00:00+00:00')")
-        db.execute("INSERT INTO resource_cache VALUES (409, 'contributors', NULL, NULL, '{}', '2026-01-01T00:00:00+00:00')")
+        db.execute("INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at) VALUES (409, 'pypi', NULL, NULL, '{}', '2026-01-01T00:00:00+00:00')")
+        db.execute("INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at) VALUES (409, 'contributors', NULL, NULL, '{}', '2026-01-01T00:00:00+00:00')")
 
     run_cli(config, "import", write(tmp_path, "p.json", {"slug": "django-todo", "repo_url": "https://github.com/o/new"}))
 
@@ -173,7 +173,7 @@ def test_remove_deletes_packages_with_their_state_and_pieces(config_file, run_cl
     config = config_file()
     run_cli(config, "import", str(FIXTURES / "api-v4-django-todo.json"), str(FIXTURES / "api-v4-django-auth-ldap.json"))
     with sqlite3.connect(config.parent / "test.db") as db:
-        db.execute("INSERT INTO resource_cache VALUES (409, 'pypi', NULL, NULL, '{}', '2026-01-01T00:00:00+00:00')")
+        db.execute("INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at) VALUES (409, 'pypi', NULL, NULL, '{}', '2026-01-01T00:00:00+00:00')")
         db.execute("INSERT INTO fetch_state (package_id, consecutive_failures) VALUES (409, 1)")
 
     result = run_cli(config, "remove", "django-todo")

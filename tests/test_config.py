@@ -54,6 +54,7 @@ def test_built_in_defaults_when_there_is_no_config_toml(in_tmp):
         retries=4,
         backoff=1.0,
         timezone=tz.UTC,
+        github_token_envs=("GITHUB_TOKEN",),
     )
 
 
@@ -358,3 +359,40 @@ def test_parse_duration_refuses_durations_past_ten_years(text):
 def test_max_body_is_bytes_after_decompression_eight_mib_by_default(tmp_path):
     assert config.load(str(write(tmp_path / "c.toml", ""))).max_body == 8 * 1024 * 1024
     assert config.load(str(write(tmp_path / "d.toml", "[http]\nmax_body = 65536\n"))).max_body == 65536
+
+
+def test_token_env_takes_a_list_of_variables_and_reads_the_set_ones_in_order(tmp_path, monkeypatch):
+    path = write(tmp_path / "c.toml", '[github]\ntoken_env = ["T_ONE", "T_TWO", "T_THREE"]\n')
+    for name, value in (("T_ONE", "ghp_first_token"), ("T_THREE", "ghp_third_token")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("T_TWO", raising=False)
+    loaded = config.load(str(path))
+    assert loaded.token_envs == ("T_ONE", "T_TWO", "T_THREE") and loaded.github_token_env == "T_ONE"
+    assert loaded.github_tokens() == [("T_ONE", "ghp_first_token"), ("T_THREE", "ghp_third_token")]
+    assert loaded.github_token() == "ghp_first_token"
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("[]", "github.token_env must name at least one variable"),
+        ('["A", "A"]', "github.token_env names a variable twice"),
+        ('["A", 3]', "github.token_env: 3 is not an environment variable's name"),
+        ('["A B"]', "github.token_env: 'A B' is not an environment variable's name"),
+        ("3", "github.token_env must be a str or list, not 3"),
+    ],
+)
+def test_a_bad_token_env_list_is_named(tmp_path, value, message):
+    path = write(tmp_path / "c.toml", f"[github]\ntoken_env = {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        config.load(str(path))
+    assert message in str(caught.value)
+
+
+def test_a_malformed_token_in_a_pool_is_named_by_its_variable_never_shown(tmp_path, monkeypatch):
+    path = write(tmp_path / "c.toml", '[github]\ntoken_env = ["T_ONE", "T_TWO"]\n')
+    monkeypatch.setenv("T_ONE", "ghp_good_token")
+    monkeypatch.setenv("T_TWO", "ghp_bad token\r")
+    with pytest.raises(ConfigError) as caught:
+        config.load(str(path)).github_tokens()
+    assert "$T_TWO holds whitespace" in str(caught.value) and "ghp_bad" not in str(caught.value)
