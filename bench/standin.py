@@ -764,7 +764,9 @@ def _revalidate(answer: _Answer, last_modified: str, request: Mapping[str, str])
     """Give a 200 its validators, or turn it into a bodiless 304 when the client's copy is current."""
     if answer.status != 200:
         return answer
-    validators = {"ETag": f'W/"{hashlib.sha256(answer.body).hexdigest()}"', "Last-Modified": last_modified}
+    # GitHub's ETags depend on the token that asked ("expected for ETags to be auth token specific").
+    digest = hashlib.sha256(answer.body + request.get("authorization", "").encode()).hexdigest()
+    validators = {"ETag": f'W/"{digest}"', "Last-Modified": last_modified}
     if _not_modified(request, validators["ETag"], last_modified):
         return _Answer(304, headers=validators)
     answer.headers.update(validators)
@@ -1134,6 +1136,7 @@ class StandIn:
         graphql_rate_limited_status: int = 200,
         faults: FaultPlan | None = None,
         hostile: Hostile | None = None,
+        tokens: Mapping[str, int] | None = None,
     ) -> None:
         self.world = world
         self.faults = faults
@@ -1150,6 +1153,11 @@ class StandIn:
         self.last_headers: deque[dict[str, str]] = deque(maxlen=_HEADER_HISTORY)
         self._core = _Budget("core", rate_limit, reset_in)
         self._graphql = _Budget("graphql", graphql_rate_limit, reset_in)
+        # A pool: token -> its REST and GraphQL budgets of that many points each; only these tokens are let in.
+        self.tokens = {
+            token: (_Budget("core", points, reset_in), _Budget("graphql", points, reset_in))
+            for token, points in (tokens or {}).items()
+        }
         self._canned: list[_Canned] = []
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", port), self)
@@ -1224,8 +1232,21 @@ class StandIn:
     def refill(self) -> None:
         """Start a new rate-limit window now, REST and GraphQL alike: as if the hour had passed."""
         with self._lock:
-            self._core.roll(now=True)
-            self._graphql.roll(now=True)
+            for budget in (self._core, self._graphql, *(b for pair in self.tokens.values() for b in pair)):
+                budget.roll(now=True)
+
+    def token_remaining(self, token: str) -> tuple[int, int]:
+        """A pool token's (REST, GraphQL) points left in this window."""
+        with self._lock:
+            core, graphql = self.tokens[token]
+            core.roll()
+            graphql.roll()
+            return core.remaining, graphql.remaining
+
+    def _budgets(self, header: str | None) -> tuple[_Budget, _Budget]:
+        """The (REST, GraphQL) budgets a request is charged to: its token's in a pool, else the one pair."""
+        credential = (header or "").partition(" ")[2]
+        return self.tokens.get(credential, (self._core, self._graphql))
 
     @property
     def points_total(self) -> int:
@@ -1295,13 +1316,14 @@ class StandIn:
         elif not self._authorized(request.get("authorization")):
             answer, charged = _json_answer(401, _BAD_CREDENTIALS), True
         elif parts == ["rate_limit"]:
-            answer, charged = self._rate_limit_status(), False  # free, as on GitHub, even when spent
-        elif self._exhausted():
+            # free, as on GitHub, even when spent
+            answer, charged = self._rate_limit_status(request.get("authorization")), False
+        elif self._exhausted(request.get("authorization")):
             answer, charged = _json_answer(403, _RATE_LIMITED), False
         else:
             answer = _github_answer(self.world, self.url, parts, raw_query, request, self.stats_delay)
             charged = answer.status != 304
-        answer.headers = {**self._charge(charged), **answer.headers}
+        answer.headers = {**self._charge(charged, request.get("authorization")), **answer.headers}
         return answer, charged
 
     def _graphql_answer(
@@ -1313,24 +1335,25 @@ class StandIn:
             answer = canned
         elif header is None:
             answer = _json_answer(401, _GRAPHQL_UNAUTHENTICATED)
-        elif self.token is not None and not self._authorized(header):
+        elif (self.token is not None or self.tokens) and not self._authorized(header):
             answer = _json_answer(401, _GRAPHQL_BAD_CREDENTIALS)
         else:
             query = _graphql_query(body)
             if isinstance(query, _Answer):
                 answer = query
             else:
-                return self._run_graphql(query)
+                return self._run_graphql(query, header)
         with self._lock:
-            self._graphql.roll()
-            limits = self._graphql.headers()
+            graphql = self._budgets(header)[1]
+            graphql.roll()
+            limits = graphql.headers()
         answer.headers = {**limits, **answer.headers}
         return answer, False
 
-    def _run_graphql(self, query: _GraphQLQuery) -> tuple[_Answer, bool]:
+    def _run_graphql(self, query: _GraphQLQuery, header: str | None = None) -> tuple[_Answer, bool]:
         cost = query.cost
         with self._lock:
-            budget = self._graphql
+            budget = self._budgets(header)[1]
             budget.roll()
             admitted = budget.used + cost <= budget.limit
             if admitted:
@@ -1351,11 +1374,11 @@ class StandIn:
             payload["errors"] = errors
         return _json_answer(200, payload, limits), True
 
-    def _rate_limit_status(self) -> _Answer:
+    def _rate_limit_status(self, header: str | None = None) -> _Answer:
         """GET /rate_limit: every budget's limit, remaining, reset and used, under "resources"; "rate" is core."""
         with self._lock:
             budgets = {}
-            for budget in (self._core, self._graphql):
+            for budget in self._budgets(header):
                 budget.roll()
                 budgets[budget.resource] = {
                     "limit": budget.limit, "remaining": budget.remaining, "reset": budget.reset_at, "used": budget.used,
@@ -1364,10 +1387,10 @@ class StandIn:
 
     def _authorized(self, header: str | None) -> bool:
         """Without a token anything goes; with one, GitHub's "Bearer" and "token" schemes both work."""
-        if self.token is None:
+        if self.token is None and not self.tokens:
             return True
         scheme, _, credential = (header or "").partition(" ")
-        return scheme.lower() in ("bearer", "token") and credential == self.token
+        return scheme.lower() in ("bearer", "token") and (credential == self.token or credential in self.tokens)
 
     def _take_canned(self, target: str) -> _Answer | None:
         with self._lock:
@@ -1379,19 +1402,21 @@ class StandIn:
                     return _Answer(canned.status, canned.body, dict(canned.headers))
         return None
 
-    def _exhausted(self) -> bool:
+    def _exhausted(self, header: str | None = None) -> bool:
         with self._lock:
-            self._core.roll()
-            return self._core.used >= self._core.limit
+            core = self._budgets(header)[0]
+            core.roll()
+            return core.used >= core.limit
 
-    def _charge(self, charged: bool) -> dict[str, str]:
+    def _charge(self, charged: bool, header: str | None = None) -> dict[str, str]:
         """Spend a REST point if the answer costs one, and return the rate-limit headers that follow."""
         with self._lock:
-            self._core.roll()
+            core = self._budgets(header)[0]
+            core.roll()
             if charged:
-                self._core.used += 1
+                core.used += 1
                 self.points_charged += 1
-            return self._core.headers()
+            return core.headers()
 
     def _log(self, entry: Logged, request: Mapping[str, str]) -> None:
         """Log entry and headers together, so ``last_headers`` lines up with the tail of ``requests``."""

@@ -64,13 +64,29 @@ def check_store(path: Path) -> Check:
     return Check("store", True, f"{path}: {packages} packages, {shape}")
 
 
-def check_github(config: Config, client: httpx.Client, now: datetime) -> Check:
-    """GET /rate_limit: answers with or without a token, costs nothing, and says what is left."""
+def check_github(config: Config, client: httpx.Client, now: datetime) -> Check | list[Check]:
+    """GET /rate_limit: answers with or without a token, costs nothing, and says what is left.
+
+    With a pool (github.token_env a list of several), one check per variable, each asked with its own token.
+    """
     name = f"GitHub {config.github_api_url}"
     try:
-        token = config.github_token()
+        tokens = dict(config.github_tokens())
     except FetcherError as exc:  # whitespace or control characters in it: named, never shown
         return Check(name, False, str(exc), REJECTED)
+    if len(config.token_envs) == 1:
+        env = config.github_token_env
+        return _check_github_token(config, client, now, name, env, tokens.get(env))
+    return [
+        _check_github_token(config, client, now, f"{name} ${env}", env, tokens[env]) if env in tokens
+        else Check(f"{name} ${env}", True, f"{env} unset: left out of the pool")
+        for env in config.token_envs
+    ]
+
+
+def _check_github_token(
+    config: Config, client: httpx.Client, now: datetime, name: str, token_env: str, token: str | None
+) -> Check:
     headers = {**API_HEADERS, **({"Authorization": f"Bearer {token}"} if token else {})}
     try:
         answer = _get(client, f"{config.github_api_url.rstrip('/')}/rate_limit", headers, now)
@@ -86,8 +102,8 @@ def check_github(config: Config, client: httpx.Client, now: datetime) -> Check:
                      "to show (the token, if any, is first used by sync)")  # fmt: skip
     except TokenRejected:
         if not token:
-            return Check(name, False, f"asks for a token (401): set {config.github_token_env}", REJECTED)
-        return Check(name, False, f"the token in {config.github_token_env} was rejected (401): check it or unset it",
+            return Check(name, False, f"asks for a token (401): set {token_env}", REJECTED)
+        return Check(name, False, f"the token in {token_env} was rejected (401): check it or unset it",
                      REJECTED)  # fmt: skip
     except Unreachable as exc:
         return Check(name, False, f"cannot reach it: {exc}", UNREACHABLE)
@@ -95,7 +111,7 @@ def check_github(config: Config, client: httpx.Client, now: datetime) -> Check:
         return Check(name, False, f"does not answer as GitHub does: {exc}", UNREACHABLE)
     except (KeyError, TypeError, ValueError, OverflowError, OSError):
         return Check(name, False, "GET /rate_limit answered without the budgets GitHub sends", UNREACHABLE)
-    who = f"token from {config.github_token_env} accepted" if token else f"no token ({config.github_token_env} unset)"
+    who = f"token from {token_env} accepted" if token else f"no token ({token_env} unset)"
     return Check(name, True, f"{who}; " + "; ".join(budgets))
 
 
@@ -114,8 +130,8 @@ def check_pypi(config: Config, client: httpx.Client, now: datetime) -> Check:
     return Check(name, True, f"answers (project {project!r} found)")
 
 
-# One check per host: (config, client, now) -> Check.
-HOST_CHECKS: tuple[Callable[[Config, httpx.Client, datetime], Check], ...] = (check_github, check_pypi)
+# One check per host: (config, client, now) -> Check, or a Check per token of a pool.
+HOST_CHECKS: tuple[Callable[[Config, httpx.Client, datetime], Check | list[Check]], ...] = (check_github, check_pypi)
 
 
 def run_checks(load: Callable[[], Config]) -> list[Check]:
@@ -127,7 +143,9 @@ def run_checks(load: Callable[[], Config]) -> list[Check]:
     checks.append(check_store(config.store_path))
     now = utcnow()
     with httpx.Client(timeout=config.timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True) as client:
-        checks.extend(check(config, client, now) for check in HOST_CHECKS)
+        for check in HOST_CHECKS:
+            result = check(config, client, now)
+            checks.extend(result if isinstance(result, list) else [result])
     return checks
 
 

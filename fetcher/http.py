@@ -193,6 +193,8 @@ class Http:
                 pool.rest(token, group, limited.reset_at)
                 if all(other.rests(group, self._clock()) for other in pool.live):
                     raise
+            finally:
+                pool.done(token, group)
 
     async def _token(self, pool: TokenPool, group: str, url: str, kind: str, prefer: str | None) -> Token:
         """The pool's token for this request; while every one rests, wait for the first reset if allowed."""

@@ -30,16 +30,19 @@ class Token:
     budgets: dict[str, RateLimit] = field(default_factory=dict)  # resource -> as last reported
     resting_until: dict[str, datetime] = field(default_factory=dict)  # resource -> its reset, once spent
     spent: Counter = field(default_factory=Counter)  # resource -> points this run spent of it
+    in_flight: Counter = field(default_factory=Counter)  # resource -> requests sent and not yet answered
     rejected: bool = False
 
     @property
     def authorization(self) -> str:
         return f"Bearer {self.value}"
 
-    def left(self, resource: str) -> float:
-        """Points left in a budget as last reported; a budget not heard of yet counts as full."""
+    def left(self, resource: str, now: datetime) -> float:
+        """Points left in a budget as last reported; one not heard of yet, or past its reset, counts as full."""
         budget = self.budgets.get(resource)
-        return budget.remaining if budget is not None else float("inf")
+        if budget is None:
+            return float("inf")
+        return budget.limit if budget.reset_at <= now else budget.remaining
 
     def rests(self, resource: str, now: datetime) -> bool:
         until = self.resting_until.get(resource)
@@ -71,15 +74,25 @@ class TokenPool:
 
     def choose(self, resource: str, now: datetime, prefer: str | None = None) -> Token:
         """The token to ask with: `prefer` (the variable of the token that made an ETag) if it is not
-        resting, else the one with the most left. AllRested when every live token rests."""
+        resting, else the one with the most left. AllRested when every live token rests.
+
+        What is in flight counts as spent already, so requests sent together before any answer
+        (a run's start, when no budget is known) are spread over the pool, not piled on one token.
+        Each choice is ended by `done` when its answer (or failure) is in.
+        """
         awake = [token for token in self.live if not token.rests(resource, now)]
         if not awake:
             raise AllRested(min(token.resting_until[resource] for token in self.live))
-        for token in awake:
-            if token.env == prefer:
-                return token
-        # The first in the configured order wins a tie: a pool with budgets unknown starts with the first.
-        return max(awake, key=lambda token: token.left(resource))
+        chosen = next((token for token in awake if token.env == prefer), None)
+        if chosen is None:
+            # Ties (budgets not known yet) go to the one with least in flight, then the first configured.
+            chosen = max(awake, key=lambda token: (token.left(resource, now) - token.in_flight[resource],
+                                                   -token.in_flight[resource]))
+        chosen.in_flight[resource] += 1
+        return chosen
+
+    def done(self, token: Token, resource: str) -> None:
+        token.in_flight[resource] -= 1
 
     def saw(self, token: Token, limit: RateLimit, *, charged: int, refused: bool) -> None:
         """An answer to `token` reported `limit`: keep the newest, count what it cost, rest it when spent."""
@@ -105,7 +118,7 @@ class TokenPool:
         """Per token variable and resource: points this run spent, points left and the reset, as last seen."""
         rows = []
         for token in self.tokens:
-            for resource in sorted(set(token.budgets) | set(token.spent)):
+            for resource in sorted({"core"} | set(token.budgets) | set(token.spent)):
                 budget = token.budgets.get(resource)
                 rows.append({
                     "token_env": token.env,
