@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS fetch_state (
     last_error_at        TEXT,
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
     note                 TEXT,       -- why part of the record was left as it was
-    failing_since        TEXT        -- the first failure of the current run of failures
+    failing_since        TEXT,       -- the first failure of the current run of failures
+    last_points          INTEGER     -- GitHub REST points the last successful fetch cost (fetcher.budget)
 );
 
 -- What each GitHub or PyPI resource answered last time, per package: its
@@ -75,7 +76,8 @@ CREATE TABLE IF NOT EXISTS sync_run (
     points     INTEGER NOT NULL,   -- GitHub rate-limit points spent: REST answers but 304s, plus GraphQL cost
     seconds    REAL NOT NULL,
     stopped    TEXT,       -- why the run ended early, NULL when it finished
-    rate_limit_wait REAL NOT NULL DEFAULT 0  -- seconds spent waiting for rate limits to reset
+    rate_limit_wait REAL NOT NULL DEFAULT 0, -- seconds spent waiting for rate limits to reset
+    deferred   INTEGER NOT NULL DEFAULT 0  -- due packages left for the next run: the pool could not pay for them
 );
 
 -- Each rate-limit budget as the last run saw it, per token variable ('' when

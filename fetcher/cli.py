@@ -195,9 +195,11 @@ def sync_(all_: bool, limit: int | None, stale_after: timedelta | None) -> None:
             stale = None if all_ else config.stale_after if stale_after is None else stale_after
             packages = store.due_packages(stale, limit, now)
             resting = store.resting(stale, now) if stale is not None else 0
+            deferred = sync.fit_budget(store, packages, config, now)  # leaves for later what the pool cannot pay
             with progress(len(packages), "sync", shown=_shows_progress()) as on_done:
                 report = sync.run(
-                    store, packages, config, "sync", on_done=on_done, signals=signals, resting=resting
+                    store, packages, config, "sync", on_done=on_done, signals=signals, resting=resting,
+                    deferred=deferred,
                 )
     _finish(report)
 

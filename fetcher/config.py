@@ -32,6 +32,7 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
         "concurrency": (16, (int,)),
         "stale_after": ("24h", (str,)),
         "max_rate_limit_wait": ("15m", (str,)),
+        "reserve": (100, (int,)),
     },
     "http": {
         "timeout": (20, (int, float)),
@@ -56,6 +57,7 @@ RANGES = {
     ("http", "retries"): (0, 100),
     ("http", "backoff"): (0, 3600),
     ("http", "max_body"): (1024, 1024**3),
+    ("sync", "reserve"): (0, 1_000_000),
 }
 
 
@@ -90,6 +92,7 @@ class Config:
     max_body: int = DEFAULTS["http"]["max_body"][0]
     # Every variable of github.token_env, in order (github_token_env is the first): the token pool.
     github_token_envs: tuple[str, ...] = ()
+    reserve: int = DEFAULTS["sync"]["reserve"][0]  # points of each token a sync never spends (fetcher.budget)
 
     @property
     def token_envs(self) -> tuple[str, ...]:
@@ -207,6 +210,7 @@ def _build(data: dict, source: str, base: Path) -> Config:
         backoff=float(number("http", "backoff")),
         timezone=zone,
         max_body=number("http", "max_body"),
+        reserve=number("sync", "reserve"),
     )
 
 

@@ -16,14 +16,14 @@ from typing import Awaitable, Callable, TypeVar
 
 import httpx
 
-from fetcher import __version__, policy
+from fetcher import __version__, budget, policy
 from fetcher.config import Config
 from fetcher.errors import BadResponse, RateLimited, TokenRejected, Transient, Unreachable
 from fetcher.interpret import GITHUB, PYPI, Answer, RateLimit, interpret, lower_headers, rate_limit
 from fetcher.logs import event
 from fetcher.pacing import MAX_CONCURRENT, Pacer
 from fetcher.pieces import Cached, Validators
-from fetcher.tokens import AllRested, Token, TokenPool
+from fetcher.tokens import AllRested, Busy, Token, TokenPool
 
 USER_AGENT = f"fetcher/{__version__} (package-metadata sync worker)"
 # A rate-limit wait at least this long is announced on stderr when it starts.
@@ -90,6 +90,7 @@ class Http:
         self.answered: set[str] = set()  # origins that sent any HTTP answer in this run
         self._credentials: dict[str, str] = {}  # origin -> Authorization value
         self._pools: dict[str, TokenPool] = {}  # origin -> the tokens its requests are shared among
+        self._answered = asyncio.Event()  # set as each pool request ends: a token may have points to spare again
         self._max_body = config.max_body
         self._deadline = config.timeout * DEADLINE_TIMEOUTS
         self.rate_limits: dict[str, RateLimit] = {}  # what is left of each budget, as last reported
@@ -178,7 +179,8 @@ class Http:
             host = origin(url)
         except httpx.InvalidURL as exc:
             raise BadResponse(url[:200], f"invalid URL: {exc}") from None
-        pool = self._pools.get(host)
+        # PyPI's requests never take a GitHub token, even where both are served from one origin (a stand-in).
+        pool = self._pools.get(host) if kind != "pypi" else None
         if not pool:
             return await self._send_as(method, url, kind, headers, json, read, host, None, None)
         group = _budget_group(kind)
@@ -195,12 +197,16 @@ class Http:
                     raise
             finally:
                 pool.done(token, group)
+                self._answered.set()
 
     async def _token(self, pool: TokenPool, group: str, url: str, kind: str, prefer: str | None) -> Token:
         """The pool's token for this request; while every one rests, wait for the first reset if allowed."""
         while True:
             try:
                 return pool.choose(group, self._clock(), prefer)
+            except Busy:
+                self._answered.clear()
+                await self._answered.wait()
             except AllRested as rested:
                 failure = RateLimited(url, rested.until, secondary=False, service=GITHUB)
                 delay = policy.rate_limit_delay(failure, self._clock())
@@ -313,6 +319,7 @@ class Http:
         # counts a 304 as free "if the request is made while correctly authorizing with an Authorization header".
         charged = hops + (not refused and (status != 304 or not authorized)) if group == "core" else 0
         self.counts.rest_points += charged
+        budget.charge(charged)  # against the package being fetched: what it costs is its estimate next time
         if pool is not None and token is not None:
             pool.saw(token, limit, charged=charged, refused=refused)  # each token rests on its own
             return

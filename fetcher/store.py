@@ -45,6 +45,9 @@ MIGRATIONS: list[str] = [
        UPDATE fetch_state SET failing_since = last_error_at WHERE consecutive_failures > 0;""",
     # 2: the pool token whose answer a cached piece is: GitHub's ETags hold for that token only.
     "ALTER TABLE resource_cache ADD COLUMN token_env TEXT;",
+    # 3: what each package's last fetch cost (fetcher.budget), and how many due packages a run left for later.
+    """ALTER TABLE fetch_state ADD COLUMN last_points INTEGER;
+       ALTER TABLE sync_run ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;""",
 ]
 
 
@@ -195,7 +198,7 @@ class Store:
         while True:
             page = self._select(
                 f"""SELECT package.id, coalesce(last_fetched, '') AS position, last_fetched,
-                          coalesce(consecutive_failures, 0) AS failures, last_error_at
+                          coalesce(consecutive_failures, 0) AS failures, last_error_at, last_points
                    FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
                    WHERE (coalesce(last_fetched, ''), package.id) > (?, ?)
                      {"AND coalesce(last_attempt, '') < ?" if begun else ""}
@@ -223,7 +226,7 @@ class Store:
 
     def save_fetch(
         self, package_id: int, fields: dict, fetched_at: datetime, note: str | None, pieces: dict[str, Cached],
-        fetched_for: Links,
+        fetched_for: Links, points: int | None = None,
     ) -> str:
         """Write one package's fetched fields and the pieces they came from in one transaction.
 
@@ -246,12 +249,13 @@ class Store:
             self._execute(f"UPDATE package SET {assignments} WHERE id = ?", [*update.values(), package_id])
             self._execute(
                 """INSERT INTO fetch_state
-                       (package_id, last_attempt, last_error, last_error_at, consecutive_failures, note)
-                   VALUES (?, ?, NULL, NULL, 0, ?)
+                       (package_id, last_attempt, last_error, last_error_at, consecutive_failures, note, last_points)
+                   VALUES (?, ?, NULL, NULL, 0, ?, ?)
                    ON CONFLICT (package_id) DO UPDATE SET
                        last_attempt = excluded.last_attempt, last_error = NULL, last_error_at = NULL,
-                       consecutive_failures = 0, note = excluded.note, failing_since = NULL""",
-                [package_id, stamp, note],
+                       consecutive_failures = 0, note = excluded.note, failing_since = NULL,
+                       last_points = coalesce(excluded.last_points, fetch_state.last_points)""",
+                [package_id, stamp, note, points],
             )
             for resource, piece in pieces.items():
                 self._execute(
@@ -338,6 +342,11 @@ class Store:
                     [token_env, limit["resource"], limit["budget"], limit["remaining"],
                      to_stored_datetime(limit["reset"]), stamp],
                 )
+
+    def budgets(self) -> list[dict]:
+        """Each budget as the last run saw it (rate_limit), its reset as a date-time."""
+        return [{**row, "reset": parse_datetime(row["reset"])}
+                for row in self._select("SELECT * FROM rate_limit", [])]
 
     def save_setting(self, name: str, value: str) -> None:
         with self._write():
@@ -516,10 +525,23 @@ class DuePackages:
         self._now = now
         self._count: int | None = None
 
-    def _due_ids(self, begun: str | None) -> Iterator[int]:
+    def _due(self, begun: str | None) -> Iterator[dict]:
         for row in self._store._schedule(begun):
             if self._stale_after is None or _is_due(row, self._stale_after, self._now):
-                yield row["id"]
+                yield row
+
+    def _due_ids(self, begun: str | None) -> Iterator[int]:
+        return (row["id"] for row in self._due(begun))
+
+    def last_points(self) -> Iterator[int | None]:
+        """What each due package's last fetch cost (None: not known), in due order; a walk that keeps nothing."""
+        rows = self._due(None)
+        return (row["last_points"] for row in (islice(rows, self._limit) if self._limit is not None else rows))
+
+    def take(self, count: int) -> None:
+        """Leave all but the first `count` for a later run."""
+        self._limit = count if self._limit is None else min(self._limit, count)
+        self._count = None
 
     def __len__(self) -> int:
         if self._count is None:

@@ -21,7 +21,7 @@ from typing import Awaitable, Callable, Iterable
 
 import httpx
 
-from fetcher import graphql, normalize
+from fetcher import budget, graphql, normalize
 from fetcher.config import Config
 from fetcher import stopping
 from fetcher.errors import (
@@ -35,7 +35,7 @@ from fetcher.pypi import PyPI
 from fetcher.records import to_stored_datetime
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.stopping import StopSignals
-from fetcher.store import CHANGED, EDITED, Links, Store
+from fetcher.store import CHANGED, EDITED, DuePackages, Links, Store
 from fetcher.tokens import TokenPool
 from fetcher.urls import RepoRef, github_hosts, parse_repo_url, pypi_name
 
@@ -71,6 +71,8 @@ class RunReport:
     signal: int | None = None  # the signal that stopped it, if one did
     resting: int = 0  # failing packages not due yet (fetcher.due)
     tokens: list[dict] = field(default_factory=list)  # per pool token and resource: spent, remaining (TokenPool)
+    deferred: int = 0  # due packages left for the next run: the pool could not pay for them (fetcher.budget)
+    deferred_why: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -92,6 +94,8 @@ class RunReport:
             line += " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(self.skips.items())) + ")"
         if self.resting:
             line += f"; {self.resting} resting after failing (due later)"
+        if self.deferred:
+            line += f"; {self.deferred} deferred to the next run: {self.deferred_why}"
         if self.pending:
             line += f"; {self.pending} sparkline{'s' if self.pending != 1 else ''} still computing on GitHub, kept"
         line += f"; {self.requests} requests ({self.not_modified} not modified"
@@ -126,6 +130,7 @@ class RunReport:
             "seconds": round(self.seconds, 3),
             "stopped": self.stopped,
             "rate_limit_wait": round(self.rate_limit_wait, 3),
+            "deferred": self.deferred,
         }
 
 
@@ -141,6 +146,7 @@ def run(
     on_done: Callable[[str], None] | None = None,
     signals: StopSignals | None = None,
     resting: int = 0,
+    deferred: tuple[int, str] = (0, ""),
 ) -> RunReport:
     """Fetch and write `packages`; record the run, however it ends; return what happened.
 
@@ -153,6 +159,7 @@ def run(
     """
     config.github_tokens()  # a malformed token is a configuration error before anything is asked or recorded
     report = RunReport(command=command, started=clock(), packages=len(packages), resting=resting)
+    report.deferred, report.deferred_why = deferred
     began = time.monotonic()
     try:
         with signals.deferred() if signals else contextlib.nullcontext():
@@ -187,6 +194,28 @@ def _record(store: Store, config: Config, report: RunReport, finished: datetime)
         report.stopped = report.stopped or str(exc)  # the run's own row is what could not be written
 
 
+def fit_budget(store: Store, packages: DuePackages, config: Config, now: datetime) -> tuple[int, str]:
+    """Leave for the next run the due packages the pool cannot pay for before max_rate_limit_wait runs out,
+    the least overdue first (fetcher.budget); (how many were left, why)."""
+    envs = [env for env, _ in config.github_tokens()]
+    if not envs:
+        return 0, ""
+    can = budget.capacity(store.budgets(), envs, config.reserve, config.max_rate_limit_wait, now)
+    if can is None:
+        return 0, ""
+    count = len(packages)
+    costs = (budget.estimate(last) for last in packages.last_points())  # one walk that keeps nothing
+    taken, spent, total = budget.affordable(costs, can.points)
+    if taken >= count:
+        return 0, ""
+    packages.take(taken)
+    return count - taken, (
+        f"about {total - spent} points more than the {can.points} the pool's {can.tokens} "
+        f"token{'s' if can.tokens != 1 else ''} can spend before sync.max_rate_limit_wait "
+        f"({_duration(config.max_rate_limit_wait)}) runs out, sync.reserve ({config.reserve}) kept on each"
+    )
+
+
 def _secrets(config: Config) -> list[str]:
     return [token for _, token in config.github_tokens()]
 
@@ -201,7 +230,9 @@ def _token_summary(row: dict) -> str:
 
 async def _run(store, packages, config, report, clock, sleep, transport, on_done, signals) -> None:
     http = Http(config, clock=clock, sleep=sleep, transport=transport)
-    pool = TokenPool(config.github_tokens())
+    # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may.
+    pool = TokenPool(config.github_tokens(), config.reserve if report.command == "sync" else 0)
+    pool.seed(store.budgets(), clock())
     syncer = _Syncer(store, config, http, pool, report, clock, on_done or _ignore)
     workers = min(config.concurrency * PACKAGES_PER_SLOT, len(packages))
     queue: asyncio.Queue = asyncio.Queue(maxsize=graphql.BATCH_SIZE)
@@ -329,7 +360,8 @@ class _Syncer:
     async def sync_one(self, package: dict, meta: dict | Exception | None) -> None:
         slug = package["slug"]
         try:
-            fields, pieces, note, skipped = await self.fetch(package, meta)
+            with budget.counting() as points:  # what it costs is what the next run expects it to cost
+                fields, pieces, note, skipped = await self.fetch(package, meta)
         except (RunRefused, RateLimited, Unreachable) as failure:
             if not self._stops_the_run(failure):
                 self._fail(package, str(failure))
@@ -338,7 +370,7 @@ class _Syncer:
         except (Failure, InputError) as failure:
             self._fail(package, str(failure))
             return
-        saved = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces, Links.of(package))
+        saved = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces, Links.of(package), points[0])
         if saved == EDITED:
             self._edited_meanwhile(package)
             return

@@ -57,9 +57,26 @@ class AllRested(Exception):
         self.until = until
 
 
+class Busy(Exception):
+    """Every token with budget to spare has enough in flight to reach its reserve: wait for an answer."""
+
+
 class TokenPool:
-    def __init__(self, tokens: list[tuple[str, str]]):
+    def __init__(self, tokens: list[tuple[str, str]], reserve: int = 0):
         self.tokens = [Token(env, value) for env, value in tokens]
+        # Points of each budget never spent (a sync keeps [sync] reserve for a person's refresh): a token down
+        # to it rests until its reset like a spent one.
+        self.reserve = reserve
+
+    def seed(self, budgets: list[dict], now: datetime) -> None:
+        """Start from the budgets the last run saw (rows of rate_limit, reset as a date-time) whose window is
+        still open: the reserve holds from the first request, before any answer of this run is in."""
+        by_env = {token.env: token for token in self.tokens}
+        for row in budgets:
+            token = by_env.get(row["token_env"])
+            if token is not None and row["reset"] > now:
+                resource = row["resource"]
+                token.budgets[resource] = RateLimit(row["budget"], row["remaining"], row["reset"], resource)
 
     def __bool__(self) -> bool:
         return bool(self.tokens)
@@ -80,9 +97,19 @@ class TokenPool:
         (a run's start, when no budget is known) are spread over the pool, not piled on one token.
         Each choice is ended by `done` when its answer (or failure) is in.
         """
+        for token in self.live:
+            budget = token.budgets.get(resource)
+            if self.reserve and budget is not None and budget.reset_at > now and budget.remaining <= self.reserve:
+                token.resting_until[resource] = budget.reset_at  # down to the reserve: spent, for a sync
         awake = [token for token in self.live if not token.rests(resource, now)]
         if not awake:
             raise AllRested(min(token.resting_until[resource] for token in self.live))
+        # What is in flight may take a token down to its reserve: such a token waits for its answers. With a
+        # reserve to keep, a token whose budget is not known yet has one request out at a time until it is.
+        awake = [token for token in awake if token.left(resource, now) - token.in_flight[resource] > self.reserve
+                 and not (self.reserve and resource not in token.budgets and token.in_flight[resource])]
+        if not awake:
+            raise Busy()
         chosen = next((token for token in awake if token.env == prefer), None)
         if chosen is None:
             # Ties (budgets not known yet) go to the one with least in flight, then the first configured.

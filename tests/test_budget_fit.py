@@ -1,0 +1,121 @@
+"""A run that fits its budget: the most overdue packages the pool can pay for, the rest deferred (exit 0);
+`[sync] reserve` never spent by a sync."""
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bench.standin import StandIn, World
+from fetcher import budget
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+TOKENS = {"POOL_ONE": "ghp_pool_token_one_AAAAAAAA", "POOL_TWO": "ghp_pool_token_two_BBBBBBBB",
+          "POOL_THREE": "ghp_pool_token_three_CCCCCC"}
+
+
+def row(env, remaining, reset, of=5000):
+    return {"token_env": env, "resource": "core", "budget": of, "remaining": remaining, "reset": reset}
+
+
+def test_capacity_is_each_tokens_points_left_less_the_reserve_and_a_next_window_only_within_the_wait():
+    wait = timedelta(minutes=15)
+    rows = [row("A", 1000, NOW + timedelta(minutes=40)),  # resets after the wait: what is left
+            row("B", 50, NOW + timedelta(minutes=10)),  # resets within it: what is left and a whole window
+            row("C", 0, NOW - timedelta(minutes=1))]  # reset already: a whole window
+    assert budget.capacity(rows, ["A", "B", "C"], 100, wait, NOW) == budget.Capacity(900 + 0 + 4900 + 4900, 3)
+    assert budget.capacity(rows, ["A", "D"], 100, wait, NOW) is None  # D never seen: nothing to plan with
+
+
+def test_the_most_overdue_that_fit_are_taken_and_the_first_that_does_not_fit_ends_the_taking():
+    assert budget.affordable([3, 3, 1, 5, 1], 7) == (3, 7, 13)
+    assert budget.affordable([8, 1], 7) == (0, 0, 9)  # a cheap one never jumps ahead of an older one
+    assert budget.affordable([], 7) == (0, 0, 0)
+    assert [budget.estimate(None), budget.estimate(0), budget.estimate(5)] == [budget.COLD_POINTS, 0, 5]
+
+
+@pytest.fixture
+def world(tmp_path):
+    world, records = World.generate(20, seed=5, renamed=0, missing=0, empty=0, max_contributors=3, cold_stats=0)
+    (tmp_path / "catalog.json").write_text(json.dumps(records))
+    return world
+
+
+def write_config(tmp_path, standin, extra=""):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
+        f'token_env = ["POOL_ONE", "POOL_TWO", "POOL_THREE"]\npace = false\n[pypi]\nurl = "{standin.url}"\n'
+        f'[http]\nbackoff = 0\n[sync]\n{extra}'
+    )
+    return config
+
+
+def due_order(db) -> list[str]:
+    return [slug for (slug,) in db.execute("SELECT slug FROM package ORDER BY coalesce(last_fetched, ''), id")]
+
+
+def test_a_run_with_budget_for_half_syncs_the_most_overdue_half_defers_the_rest_and_the_next_finishes(
+    world, tmp_path, run_cli, monkeypatch
+):
+    for env, value in TOKENS.items():
+        monkeypatch.setenv(env, value)
+    budgets = {"POOL_ONE": 5000, "POOL_TWO": 3000, "POOL_THREE": 1000}
+    with StandIn(world, tokens={TOKENS[env]: points for env, points in budgets.items()}, stats_delay=0) as standin:
+        config = write_config(tmp_path, standin, 'reserve = 100\nmax_rate_limit_wait = "15m"\n')
+        run_cli(config, "import", str(tmp_path / "catalog.json"))
+        first = run_cli(config, "sync")  # every package's cost is learnt, and each token's budget seen
+        store = tmp_path / "store.db"
+        with sqlite3.connect(store) as db:
+            costs = dict(db.execute("SELECT slug, last_points FROM fetch_state JOIN package ON id = package_id"))
+            order = due_order(db)
+            half = sum(costs[slug] for slug in order[:10])
+            # The pool, as the last run saw it: half the due packages' cost left above the reserves,
+            # the reset an hour away (beyond max_rate_limit_wait).
+            later = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+            left = {"POOL_ONE": 100 + half - 2, "POOL_TWO": 101, "POOL_THREE": 101}
+            for env, remaining in left.items():
+                db.execute("UPDATE rate_limit SET remaining = ?, reset = ? WHERE token_env = ? AND resource = 'core'",
+                           [remaining, later, env])  # fmt: skip
+        second = run_cli(config, "sync", "--stale-after", "0s")
+        with sqlite3.connect(store) as db:
+            fetched = {slug for (slug,) in db.execute(
+                "SELECT slug FROM package JOIN sync_run ON sync_run.id = 2 WHERE last_fetched >= sync_run.started")}
+            deferred = db.execute("SELECT deferred, packages FROM sync_run WHERE id = 2").fetchone()
+            # The reset has come: the next run takes the rest.
+            past = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
+            db.execute("UPDATE rate_limit SET reset = ?", [past])
+        third = run_cli(config, "sync", "--stale-after", "0s")
+        with sqlite3.connect(store) as db:
+            fetched_third = {slug for (slug,) in db.execute(
+                "SELECT slug FROM package JOIN sync_run ON sync_run.id = 3 WHERE last_fetched >= sync_run.started")}
+
+    assert first.exit_code == 0 and all(points is not None and points >= 2 for points in costs.values())
+    assert second.exit_code == 0, second.output
+    assert fetched == set(order[:10])  # the most overdue half
+    assert deferred == (10, 10)
+    assert "10 of 10 packages" in second.output and "; 10 deferred to the next run: about " in second.output
+    assert f"more than the {half} the pool's 3 tokens can spend before sync.max_rate_limit_wait (15m)" \
+        in second.output
+    assert third.exit_code == 0 and "20 of 20 packages" in third.output and "deferred" not in third.output
+    assert fetched_third >= set(order[10:])  # the deferred ones, most overdue now, done
+
+
+def test_a_sync_never_spends_the_reserve_and_a_refresh_may(world, tmp_path, run_cli, monkeypatch):
+    for env, value in TOKENS.items():
+        monkeypatch.setenv(env, value)
+    budgets = {"POOL_ONE": 110, "POOL_TWO": 112, "POOL_THREE": 105}
+    with StandIn(world, tokens={TOKENS[env]: points for env, points in budgets.items()}, stats_delay=0) as standin:
+        config = write_config(tmp_path, standin, 'reserve = 100\nmax_rate_limit_wait = "1s"\nconcurrency = 4\n')
+        run_cli(config, "import", str(tmp_path / "catalog.json"))
+        synced = run_cli(config, "sync")
+        kept = {env: standin.token_remaining(TOKENS[env])[0] for env in TOKENS}
+        refreshed = run_cli(config, "refresh", "django-pkg19")
+        after_refresh = sum(standin.token_remaining(TOKENS[env])[0] for env in TOKENS)
+
+    # 27 points above the reserves pay for part of the 40 the packages cost; the run stops there.
+    assert synced.exit_code == 75, synced.output
+    assert kept == {"POOL_ONE": 100, "POOL_TWO": 100, "POOL_THREE": 100}
+    assert refreshed.exit_code == 0, refreshed.output
+    assert after_refresh < 300  # the person's refresh spent from the reserve
