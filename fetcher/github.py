@@ -120,7 +120,7 @@ class GitHub:
         # The weekly counts are asked first, so a 202 starts GitHub computing them while the
         # rest is fetched; the retries come back after the backoff, never hammering.
         fresh, (contributors, last_updated) = await first_failure_wins(
-            self._participation(full_name, weeks, key, pushed_at) if weeks_stale else nothing(), the_rest()
+            self.participation(full_name, weeks, key, pushed_at) if weeks_stale else nothing(), the_rest()
         )
         pending = weeks_stale and fresh is None
         if fresh is not None:
@@ -130,8 +130,8 @@ class GitHub:
         pages = [page["logins"] for page in contributors.value["pages"]]
         return RepoFetch(meta, last_updated, pages, weeks, pending, updates)
 
-    async def _participation(self, full_name, cached, key, pushed_at) -> Cached | None:
-        """The weekly counts, or None when GitHub was still computing them after every retry."""
+    async def participation(self, full_name, cached, key, pushed_at) -> Cached | None:
+        """The weekly counts, or None when GitHub is still computing them (202): asked once, sync comes back."""
         try:
             return await self._conditional(
                 "participation", f"/repos/{full_name}/stats/participation", cached, key,

@@ -165,7 +165,8 @@ class Http:
         return await self._with_retries("POST", url, kind, headers, json, read)
 
     async def _with_retries(self, *request):
-        retrying = policy.retrying(**self._retry)
+        # The weekly counts are asked once per visit: a 202 goes up, and sync comes back for them later.
+        retrying = policy.retrying(**self._retry, pending=request[2] != "participation")
         try:
             return await retrying(self._send, *request)
         finally:

@@ -14,7 +14,7 @@ from typing import Awaitable, Callable
 
 from tenacity import AsyncRetrying, RetryCallState
 
-from fetcher.errors import RateLimited, Transient
+from fetcher.errors import RateLimited, StatsPending, Transient
 from fetcher.logs import event
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,13 @@ def retrying(
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]],
     on_rate_limit_wait: Callable[[float, datetime], None] = lambda seconds, until: None,
+    pending: bool = True,
 ) -> AsyncRetrying:
-    """The retry loop for one request. Rate-limit waits and transient retries are counted apart."""
+    """The retry loop for one request. Rate-limit waits and transient retries are counted apart.
+
+    `pending=False`: a 202 (statistics still computing) is not asked again here but goes up at once, so the
+    package is not held while GitHub computes (sync comes back for it later in the run).
+    """
     failures = {"transient": 0, "rate limit": 0}
 
     def retry(state: RetryCallState) -> bool:
@@ -52,6 +57,8 @@ def retrying(
         failure = state.outcome.exception()
         if isinstance(failure, RateLimited):
             failures["rate limit"] += 1
+        elif isinstance(failure, StatsPending) and not pending:
+            return False
         elif isinstance(failure, Transient):
             failures["transient"] += 1
         else:

@@ -258,18 +258,40 @@ class Store:
                 [package_id, stamp, note, points],
             )
             for resource, piece in pieces.items():
-                self._execute(
-                    """INSERT INTO resource_cache
-                           (package_id, resource, etag, last_modified, value, fetched_at, token_env)
-                       VALUES (?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (package_id, resource) DO UPDATE SET
-                           etag = excluded.etag, last_modified = excluded.last_modified,
-                           value = excluded.value, fetched_at = excluded.fetched_at, token_env = excluded.token_env""",
-                    [package_id, resource, piece.etag, piece.last_modified,
-                     json.dumps(piece.value, ensure_ascii=False), to_stored_datetime(piece.fetched_at),
-                     piece.token_env],
-                )
+                self._save_piece(package_id, resource, piece)
         return CHANGED if changes else UNCHANGED
+
+    def save_sparkline(
+        self, package_id: int, weeks: list[int], piece: Cached, fetched_for: Links, note: str | None, points: int,
+    ) -> bool:
+        """Write the sparkline that came after the rest of the record: commits_over_52, its participation piece,
+        the note; the points it cost are added to the package's. False, and nothing written, when the
+        package's links changed (or it was removed) meanwhile."""
+        with self._write():
+            current = self._row("id = ?", package_id)
+            if current is None or Links.of(current) != fetched_for:
+                return False
+            column = to_columns({"commits_over_52": weeks})["commits_over_52"]
+            if current["commits_over_52"] != column:
+                stamp = to_stored_datetime(piece.fetched_at)
+                self._execute("UPDATE package SET commits_over_52 = ?, modified = ? WHERE id = ?",
+                              [column, stamp, package_id])
+            self._execute("UPDATE fetch_state SET note = ?, last_points = coalesce(last_points, 0) + ? "
+                          "WHERE package_id = ?", [note, points, package_id])
+            self._save_piece(package_id, "participation", piece)
+        return True
+
+    def _save_piece(self, package_id: int, resource: str, piece: Cached) -> None:
+        self._execute(
+            """INSERT INTO resource_cache
+                   (package_id, resource, etag, last_modified, value, fetched_at, token_env)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (package_id, resource) DO UPDATE SET
+                   etag = excluded.etag, last_modified = excluded.last_modified,
+                   value = excluded.value, fetched_at = excluded.fetched_at, token_env = excluded.token_env""",
+            [package_id, resource, piece.etag, piece.last_modified,
+             json.dumps(piece.value, ensure_ascii=False), to_stored_datetime(piece.fetched_at), piece.token_env],
+        )
 
     def cached_pieces(self, package_id: int) -> dict[str, Cached]:
         """What each resource gave this package last time, by resource name."""

@@ -21,7 +21,7 @@ from typing import Awaitable, Callable, Iterable
 
 import httpx
 
-from fetcher import budget, graphql, normalize
+from fetcher import budget, graphql, normalize, policy
 from fetcher.config import Config
 from fetcher import stopping
 from fetcher.errors import (
@@ -56,6 +56,7 @@ class RunReport:
     packages: int
     outcomes: Counter = field(default_factory=Counter)
     pending: int = 0  # synced, but the sparkline was kept as it was
+    sparklines_later: int = 0  # written first with the old sparkline, the new one later in the run
     failures: list[tuple[str, str]] = field(default_factory=list)  # (slug, reason)
     skips: Counter = field(default_factory=Counter)  # reason -> packages
     requests: int = 0
@@ -98,6 +99,8 @@ class RunReport:
             line += f"; {self.deferred} deferred to the next run: {self.deferred_why}"
         if self.pending:
             line += f"; {self.pending} sparkline{'s' if self.pending != 1 else ''} still computing on GitHub, kept"
+        if self.sparklines_later:
+            line += f"; {self.sparklines_later} sparkline{'s' if self.sparklines_later != 1 else ''} written later"
         line += f"; {self.requests} requests ({self.not_modified} not modified"
         line += f", {self.retries} retries)" if self.retries else ")"
         line += f"; {self.points} GitHub points ({self.graphql_points} GraphQL)"
@@ -233,7 +236,7 @@ async def _run(store, packages, config, report, clock, sleep, transport, on_done
     # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may.
     pool = TokenPool(config.github_tokens(), config.reserve if report.command == "sync" else 0)
     pool.seed(store.budgets(), clock())
-    syncer = _Syncer(store, config, http, pool, report, clock, on_done or _ignore)
+    syncer = _Syncer(store, config, http, pool, report, clock, on_done or _ignore, sleep)
     workers = min(config.concurrency * PACKAGES_PER_SLOT, len(packages))
     queue: asyncio.Queue = asyncio.Queue(maxsize=graphql.BATCH_SIZE)
     main, loop = asyncio.current_task(), asyncio.get_running_loop()
@@ -267,6 +270,7 @@ async def _run(store, packages, config, report, clock, sleep, transport, on_done
                 raise asyncio.CancelledError  # a signal came before the run began: ask nothing
             try:
                 async with asyncio.TaskGroup() as group:
+                    syncer.group = group
                     group.create_task(produce())
                     for _ in range(workers):
                         group.create_task(work())
@@ -312,7 +316,7 @@ class Plan:
 
 class _Syncer:
     def __init__(self, store: Store, config: Config, http: Http, pool: TokenPool, report: RunReport, clock,
-                 on_done):
+                 on_done, sleep=asyncio.sleep):
         self.on_done = on_done
         self.secrets = pool.secrets
         self.store = store
@@ -320,6 +324,9 @@ class _Syncer:
         self.report = report
         self.clock = clock
         self.max_wait = config.max_rate_limit_wait
+        self.retries, self.backoff, self.sleep = config.retries, config.backoff, sleep
+        self.group: asyncio.TaskGroup | None = None  # the run's tasks: sparklines asked again join it
+        self._later: dict[int, tuple] = {}  # package id -> what asking its weekly counts again needs
         self.github = GitHub(http, config.github_api_url, config.github_graphql_url, pool, clock)
         self.pypi = PyPI(http, config.pypi_url)
         self.github_hosts = github_hosts(config.github_api_url)
@@ -362,6 +369,7 @@ class _Syncer:
         try:
             with budget.counting() as points:  # what it costs is what the next run expects it to cost
                 fields, pieces, note, skipped = await self.fetch(package, meta)
+                later = self._later.pop(package["id"], None)
         except (RunRefused, RateLimited, Unreachable) as failure:
             if not self._stops_the_run(failure):
                 self._fail(package, str(failure))
@@ -382,6 +390,41 @@ class _Syncer:
             self.report.pending += 1
         log.info("%s: %s", slug, outcome, extra=event("package", slug=slug, outcome=outcome, note=note))
         self.on_done(outcome)
+        if later is not None:
+            # Written with its old sparkline; the weekly counts are asked again later by a task of their
+            # own, so this worker goes on to the next package instead of waiting for GitHub to compute them.
+            # The links as written: a rename GitHub confirmed moved repo_url.
+            written = {**package, "repo_url": fields.get("repo_url", package["repo_url"])}
+            self.group.create_task(self.sparkline_later(written, note, *later))
+
+    async def sparkline_later(self, package: dict, note: str, full_name: str, cached, pushed_at) -> None:
+        """Ask for the weekly counts again after the backoff, up to http.retries times; write them when they come.
+
+        Only the sparkline, its cached piece and the note are written, and only while the package's links
+        are the ones it was fetched for; the rest of the record was written already.
+        """
+        key = full_name.lower()
+        for attempt in range(1, self.retries + 1):
+            await self.sleep(policy.backoff_delay(attempt, self.backoff))
+            try:
+                with budget.counting() as points:
+                    piece = await self.github.participation(full_name, cached, key, pushed_at)
+            except (RunRefused, RateLimited, Unreachable) as failure:
+                if self._stops_the_run(failure):
+                    self._stop_for(failure)
+                return  # the record stands with its old sparkline, noted
+            except Failure as failure:
+                log.info("%s: sparkline not updated: %s", package["slug"], redact(str(failure), self.secrets))
+                return
+            if piece is not None:
+                weeks = shift_weeks(piece.value["weeks"], piece.fetched_at, self.clock())
+                after = None if note == SPARKLINE_PENDING else note.removeprefix(f"{SPARKLINE_PENDING}; ")
+                if self.store.save_sparkline(package["id"], weeks, piece, Links.of(package), after, points[0]):
+                    self.report.pending -= 1
+                    self.report.sparklines_later += 1
+                    log.info("%s: sparkline written", package["slug"],
+                             extra=event("sparkline", slug=package["slug"], attempt=attempt))
+                return
 
     async def fetch(self, package: dict, meta):
         """Everything a package's record needs, or the failure that stops it being written."""
@@ -403,6 +446,8 @@ class _Syncer:
             pieces.update(repo.updates)
             if repo.pending:
                 note = SPARKLINE_PENDING
+                self._later[package["id"]] = (repo.repo["full_name"] or plan.repo.full_name, repo.weeks,
+                                              repo.repo["pushed_at"])
             if repo.contributors_kept:
                 del fields["participants"]
                 note = f"{note}; {CONTRIBUTORS_TOO_LARGE}" if note else CONTRIBUTORS_TOO_LARGE
