@@ -702,7 +702,7 @@ def bench(settings: Settings, json_path: Path | None = None) -> int:
                 run_baseline(settings, chosen, workdir / "baseline", results)
             if settings.scale:
                 (workdir / "scale").mkdir()
-                run_fetcher(settings, settings.scale, (COLD, WARM), workdir / "scale", results, UNLIMITED, True)
+                run_fetcher(settings, settings.scale, phases, workdir / "scale", results, UNLIMITED, True)
     except BenchError as failure:
         error, code = str(failure), 1
     except Interrupted as stop:

@@ -16,7 +16,7 @@ TOP_FAILURES = 10
 LAST_RUNS = 10
 NO_TOKEN = "anonymous"  # the key of the budgets seen without a token
 RUN_FIELDS = ("command", "started", "finished", "seconds", "packages", "synced", "unchanged", "failed", "skipped",
-              "points", "rate_limit_wait", "stopped")  # fmt: skip
+              "points", "rate_limit_wait", "stopped", "deferred")  # fmt: skip
 
 
 def gather(store: Store, config: Config, now: datetime) -> dict:
@@ -83,6 +83,8 @@ def render(status: dict, now: datetime) -> str:
             f"  {utc(_time(run['started']))} {run['command']} {run['seconds']:.1f}s: {run['synced']} synced, "
             f"{run['unchanged']} unchanged, {run['failed']} failed, {run['skipped']} skipped; {run['points']} points"
         )
+        if run.get("deferred"):
+            line += f"; {run['deferred']} deferred (the tokens' budget)"
         if run["rate_limit_wait"]:
             line += f"; waited {run['rate_limit_wait']:.0f}s for rate limits"
         if run["stopped"]:

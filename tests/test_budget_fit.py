@@ -79,6 +79,7 @@ def test_a_run_with_budget_for_half_syncs_the_most_overdue_half_defers_the_rest_
                 db.execute("UPDATE rate_limit SET remaining = ?, reset = ? WHERE token_env = ? AND resource = 'core'",
                            [remaining, later, env])  # fmt: skip
         second = run_cli(config, "sync", "--stale-after", "0s")
+        status = run_cli(config, "status")
         with sqlite3.connect(store) as db:
             fetched = {slug for (slug,) in db.execute(
                 "SELECT slug FROM package JOIN sync_run ON sync_run.id = 2 WHERE last_fetched >= sync_run.started")}
@@ -95,6 +96,7 @@ def test_a_run_with_budget_for_half_syncs_the_most_overdue_half_defers_the_rest_
     assert second.exit_code == 0, second.output
     assert fetched == set(order[:10])  # the most overdue half
     assert deferred == (10, 10)
+    assert "10 unchanged, 0 failed, 0 skipped; 1 points; 10 deferred (the tokens' budget)" in status.output
     assert "10 of 10 packages" in second.output and "; 10 deferred to the next run: about " in second.output
     assert f"more than the {half} the pool's 3 tokens can spend before sync.max_rate_limit_wait (15m)" \
         in second.output
