@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     add("--baseline", choices=("all", "cold", "none"), default=defaults.baseline,
         help="baseline phases: all three, the cold one, or none")  # fmt: skip
     add("--scale", type=int, default=defaults.scale, metavar="N",
-        help="then a fetcher-only cold, warm and warm-pushed run of N packages, for memory and time (0: none)")  # fmt: skip
+        help="then a fetcher-only cold, warm and warm-pushed run of N packages, for memory and time "
+             "(0: none)")  # fmt: skip
     add("--stats-delay", type=_non_negative, default=defaults.stats_delay,
         help="seconds GitHub takes to compute cold statistics")  # fmt: skip
     add("--cold-stats", type=_share, default=defaults.cold_stats,

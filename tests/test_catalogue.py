@@ -15,6 +15,10 @@ TODO = api_record("django-todo")
 FETCHED_OF_TODO = ("repo_forks", "repo_watchers", "repo_description", "participants", "commits_over_52",
                    "last_updated", "pypi_version", "last_fetched", "modified")
 
+# A cached piece of a package, as a test puts one in the store: (package id, resource, ETag).
+CACHED_PIECE = ("INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at)"
+                " VALUES (?, ?, ?, NULL, '{}', '2026-01-01T00:00:00+00:00')")
+
 
 def show(run_cli, config, slug="django-todo") -> dict:
     result = run_cli(config, "show", slug)
@@ -96,8 +100,8 @@ def test_clearing_pypi_url_clears_the_version_and_its_cached_piece(config_file, 
     run_cli(config, "import", write(tmp_path, "todo.json", TODO))
     store = config.parent / "test.db"
     with sqlite3.connect(store) as db:
-        db.execute("INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at) VALUES (409, 'pypi', '\"e\"', NULL, '{}', '2026-01-01T00:00:00+00:00')")
-        db.execute("INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at) VALUES (409, 'repo', '\"r\"', NULL, '{}', '2026-01-01T00:00:00+00:00')")
+        db.execute(CACHED_PIECE, [409, "pypi", '"e"'])
+        db.execute(CACHED_PIECE, [409, "repo", '"r"'])
         db.execute("INSERT INTO fetch_state (package_id, consecutive_failures) VALUES (409, 3)")
 
     run_cli(config, "import", write(tmp_path, "patch.json", {"slug": "django-todo", "pypi_url": ""}))
@@ -115,8 +119,8 @@ def test_a_new_repo_url_clears_the_repository_fields_and_pieces(config_file, run
     config = config_file()
     run_cli(config, "import", write(tmp_path, "todo.json", TODO))
     with sqlite3.connect(config.parent / "test.db") as db:
-        db.execute("INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at) VALUES (409, 'pypi', NULL, NULL, '{}', '2026-01-01T00:00:00+00:00')")
-        db.execute("INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at) VALUES (409, 'contributors', NULL, NULL, '{}', '2026-01-01T00:00:00+00:00')")
+        db.execute(CACHED_PIECE, [409, "pypi", None])
+        db.execute(CACHED_PIECE, [409, "contributors", None])
 
     run_cli(config, "import", write(tmp_path, "p.json", {"slug": "django-todo", "repo_url": "https://github.com/o/new"}))
 
@@ -173,7 +177,7 @@ def test_remove_deletes_packages_with_their_state_and_pieces(config_file, run_cl
     config = config_file()
     run_cli(config, "import", str(FIXTURES / "api-v4-django-todo.json"), str(FIXTURES / "api-v4-django-auth-ldap.json"))
     with sqlite3.connect(config.parent / "test.db") as db:
-        db.execute("INSERT INTO resource_cache (package_id, resource, etag, last_modified, value, fetched_at) VALUES (409, 'pypi', NULL, NULL, '{}', '2026-01-01T00:00:00+00:00')")
+        db.execute(CACHED_PIECE, [409, "pypi", None])
         db.execute("INSERT INTO fetch_state (package_id, consecutive_failures) VALUES (409, 1)")
 
     result = run_cli(config, "remove", "django-todo")

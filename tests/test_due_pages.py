@@ -81,7 +81,8 @@ def test_a_run_over_many_pages_fetches_each_package_once_even_as_its_writes_move
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.setattr(sync.graphql, "BATCH_SIZE", 2)  # pages are read between writes, not all up front
     config = configuration.load(str(config_file("")))
-    routes = {package: pypi_route(respx_mock, package, "2.0") for package in slugs(catalogue.due_packages(None, None, NOW))}
+    every = slugs(catalogue.due_packages(None, None, NOW))
+    routes = {package: pypi_route(respx_mock, package, "2.0") for package in every}
     later = NOW + timedelta(minutes=1)
 
     report = sync.run(catalogue, catalogue.due_packages(None, None, NOW), config, "sync", clock=lambda: later)

@@ -73,7 +73,8 @@ def test_three_tokens_share_the_run_each_budget_its_own_and_every_one_shown_by_n
     assert set(limits) == set(TOKENS)
     lines = checked.stdout.decode().splitlines()
     for env in TOKENS:
-        assert any(line.startswith(f"✓ GitHub {standin.url} ${env}: token from {env} accepted; core ") for line in lines)
+        accepted = f"✓ GitHub {standin.url} ${env}: token from {env} accepted; core "
+        assert any(line.startswith(accepted) for line in lines)
     assert again.returncode == 0, again.stderr
     assert leaked([synced, status, checked, again], tmp_path) == []
 
