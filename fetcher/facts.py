@@ -125,11 +125,12 @@ def graphql_repo_facts(node: dict) -> dict:
     if branch is None:
         count = 0  # an empty repository has no default branch yet
     else:
-        history = ((branch.get("target") or {}).get("history") or {}) if isinstance(branch, dict) else None
-        count = history.get("totalCount") if isinstance(history, dict) else None
-        if not _is_count(count):
+        target = (branch.get("target") if isinstance(branch, dict) else None) or {}
+        history = target.get("history", {}) if isinstance(target, dict) else -1
+        count = history.get("totalCount") if isinstance(history, dict) else -1
+        if count is not None and not _is_count(count):
             raise ValueError("history.totalCount is not a count")
-    archived = node.get("isArchived")
+    archived = node.get("isArchived", False)
     if not isinstance(archived, bool):
         raise ValueError("isArchived is not a boolean")
     return {"archived": archived, "archived_at": archived_at, "commit_count": count}

@@ -20,7 +20,7 @@ from typing import Awaitable, Callable
 
 import httpx
 
-from fetcher import graphql, normalize
+from fetcher import facts, graphql, normalize
 from fetcher.config import Config
 from fetcher.errors import Failure, InputError, RateLimited, RunStopped, TokenRejected, Unreachable
 from fetcher.github import GitHub
@@ -28,7 +28,7 @@ from fetcher.http import Http, utcnow
 from fetcher.logs import redact
 from fetcher.pieces import shift_weeks
 from fetcher.pypi import PyPI
-from fetcher.records import to_stored_datetime
+from fetcher.records import parse_datetime, to_stored_datetime
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.store import Store
 from fetcher.urls import RepoRef, github_hosts, parse_repo_url, pypi_name
@@ -220,7 +220,7 @@ class _Syncer:
     async def sync_one(self, package: dict, meta: dict | Exception | None) -> None:
         slug = package["slug"]
         try:
-            fields, pieces, note, skipped = await self.fetch(package, meta)
+            fields, pieces, note, skipped, found = await self.fetch(package, meta)
         except (TokenRejected, RateLimited, Unreachable) as failure:
             if isinstance(failure, Unreachable) and self.http.counts.answered:
                 self._fail(package, str(failure))
@@ -229,7 +229,7 @@ class _Syncer:
         except (Failure, InputError) as failure:
             self._fail(package, str(failure))
             return
-        changed = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces)
+        changed = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces, found)
         if skipped:
             self.report.outcomes[SKIPPED] += 1
             self.report.skips[skipped] += 1
@@ -250,7 +250,8 @@ class _Syncer:
         cache = self.store.cached_pieces(package["id"])
         repo_step = self.github.fetch_repo(plan.repo, meta, cache) if plan.repo else nothing()
         pypi_step = self.pypi.project(name, cache.get("pypi")) if name else nothing()
-        repo, pypi = await first_failure_wins(repo_step, pypi_step)
+        status_step = self.pypi.status(name, cache.get("pypi_status")) if name else nothing()
+        repo, pypi, status = await first_failure_wins(repo_step, pypi_step, status_step)
         fields, pieces, note = {}, {}, None
         if repo is not None:
             weeks = repo.weeks and shift_weeks(repo.weeks.value["weeks"], repo.weeks.fetched_at, self.clock())
@@ -262,9 +263,29 @@ class _Syncer:
         if pypi is not None:
             fields["pypi_version"] = pypi.value["version"]
             pieces["pypi"] = pypi
+            if pypi.value["documentation_url"] and not package["documentation_url"]:
+                fields["documentation_url"] = pypi.value["documentation_url"]
+        if status is not None:
+            pieces["pypi_status"] = status
         if plan.skipped:
             note = f"GitHub not asked: {plan.skipped}"
-        return fields, pieces, note, plan.skipped
+        return fields, pieces, note, plan.skipped, self.facts_of(package, fields, repo, pypi, status)
+
+    def facts_of(self, package: dict, fields: dict, repo, pypi, status) -> dict:
+        """The facts this fetch established; those it did not reach keep their stored values."""
+        before = self.store.facts(package["id"]) or {}
+        now = self.clock()
+        found = facts.repo_facts(repo.repo, before, now) if repo is not None else {}
+        if pypi is not None:
+            found.update(facts.pypi_derived(pypi.value))
+        if status is not None:
+            found["pypi_status"] = status.value["status"]
+        python3 = found["supports_python3"] if "supports_python3" in found else before.get("supports_python3")
+        stars = fields.get("repo_watchers", package["repo_watchers"])
+        last_updated = fields["last_updated"] if "last_updated" in fields else (
+            package["last_updated"] and parse_datetime(package["last_updated"]))
+        found["score"] = facts.score(stars, last_updated, None if python3 is None else bool(python3), now)
+        return found
 
     def _stop_for(self, failure: Failure):
         """Raise what a failure that concerns the whole run means for it."""
