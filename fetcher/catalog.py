@@ -7,6 +7,7 @@ A file holds one record, a list of records, or one API page
 import json
 import sys
 
+from fetcher import facts
 from fetcher.errors import InputError
 from fetcher.records import validate
 
@@ -23,9 +24,19 @@ def read_catalog(name: str) -> list[dict]:
     except json.JSONDecodeError as exc:
         raise InputError(f"{label}: not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     records = _records_of(document, label)
-    checked = [validate(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
+    checked = [_checked(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
     _refuse_duplicates(checked, label)
     return checked
+
+
+def _checked(record, where: str) -> dict:
+    """One record's store columns; a "facts" object beside the 18 fields is checked and kept under "facts"."""
+    if not (isinstance(record, dict) and "facts" in record):
+        return validate(record, where)
+    columns = validate({name: value for name, value in record.items() if name != "facts"}, where)
+    if record["facts"] is not None:  # null: no facts given, as when the key is left out
+        columns["facts"] = facts.check(record["facts"], f"{where} (slug {record['slug']!r})")
+    return columns
 
 
 def _records_of(document, label: str) -> list:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import click
 
-from fetcher import __version__, config as configuration, logs, sync
+from fetcher import __version__, config as configuration, facts, history as history_, logs, sync
 from fetcher.catalog import read_catalog
 from fetcher.errors import FetcherError
 from fetcher.http import utcnow
@@ -162,24 +162,33 @@ def _finish(report: sync.RunReport) -> None:
 
 @cli.command()
 @click.argument("slug")
+@click.option("--facts", "with_facts", is_flag=True, help='Add a "facts" object after the 18 fields.')
 @reports_errors
-def show(slug: str) -> None:
+def show(slug: str, with_facts: bool) -> None:
     """Print one record as the API serves it."""
     config = _config()
     store = open_store(config.store_path)
-    click.echo(json.dumps(to_api(store.record(slug), config.timezone), indent=2, ensure_ascii=False))
+    row = store.record(slug)
+    record = to_api(row, config.timezone)
+    if with_facts:
+        record["facts"] = facts.to_api(store.facts(row["id"]), config.timezone)
+    click.echo(json.dumps(record, indent=2, ensure_ascii=False))
 
 
 @cli.command()
 @click.option("--jsonl", is_flag=True, help="One record per line instead of a JSON array.")
+@click.option("--facts", "with_facts", is_flag=True, help='Add a "facts" object after the 18 fields of each.')
 @reports_errors
-def export(jsonl: bool) -> None:
+def export(jsonl: bool, with_facts: bool) -> None:
     """Print every record as the API serves it, by slug."""
     config = _config()
     store = open_store(config.store_path)
     first = True
-    for row in store.records():
-        text = json.dumps(to_api(row, config.timezone), ensure_ascii=False)
+    for row in store.records(with_facts):
+        record = to_api(row, config.timezone)
+        if with_facts:
+            record["facts"] = facts.to_api(row["facts"], config.timezone)
+        text = json.dumps(record, ensure_ascii=False)
         if jsonl:
             click.echo(text)
         else:
@@ -187,6 +196,32 @@ def export(jsonl: bool) -> None:
         first = False
     if not jsonl:
         click.echo("[]" if first else "\n]")
+
+
+@cli.command()
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list, oldest first, instead of a table.")
+@reports_errors
+def history(slug: str, as_json: bool) -> None:
+    """Print how a package's stars, forks, participants, commits, version and archive state moved, by UTC day."""
+    config = _config()
+    store = open_store(config.store_path)
+    rows = history_.series(store.history(slug))
+    click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else history_.table(rows))
+
+
+@cli.command()
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="The window, in days.")
+@click.option("--limit", type=click.IntRange(min=1), default=history_.TRENDING_LIMIT, show_default=True,
+              help="List at most K packages.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+@reports_errors
+def trending(days: int, limit: int, as_json: bool) -> None:
+    """List the packages that gained the most stars in the last N days, from the store alone."""
+    config = _config()
+    store = open_store(config.store_path)
+    rows = store.trending(history_.window_start(utcnow(), days), limit)
+    click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else history_.trending_table(rows, days))
 
 
 def main() -> None:
