@@ -381,3 +381,19 @@ def test_query_cost_reads_rate_limit_cost():
 )
 def test_query_cost_defaults_to_one(body):
     assert query_cost(graphql_answer(body)) == 1
+
+
+@pytest.mark.parametrize("change", [
+    {"archivedAt": 17},
+    {"archivedAt": "yesterday"},
+    {"isArchived": "yes"},
+    {"defaultBranchRef": {"target": {"committedDate": "2023-12-19T21:59:33Z", "history": {"totalCount": 10**30}}}},
+    {"defaultBranchRef": {"target": {"committedDate": "2023-12-19T21:59:33Z", "history": {"totalCount": "12"}}}},
+    {"defaultBranchRef": {"target": {"committedDate": "2023-12-19T21:59:33Z", "history": []}}},
+])
+def test_a_hostile_fact_in_one_node_fails_that_repository_alone(change):
+    bad = {**copy.deepcopy(DEPS_NODE), **change}
+    results = parse_batch(graphql_answer(batch_body({"r0": bad, "r1": copy.deepcopy(DEPS_NODE)})), [DEPS, DEPS], NOW)
+
+    assert type(results[0]) is BadResponse
+    assert results[1]["commit_count"] == 176
