@@ -41,8 +41,6 @@ FACT_NAMES = (
 BOOLEAN_FACTS = frozenset({"archived", "supports_python3", "latest_release_yanked"})
 DATETIME_FACTS = frozenset({"archived_at", "latest_release_at"})
 LIST_FACTS = frozenset({"django_versions", "classifiers"})
-# PEP 792's statuses; an index may add others later, so any short word is kept as said.
-PROJECT_STATUSES = ("active", "archived", "quarantined", "deprecated")
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 MAX_COUNT = 2**53  # larger is no real count; it would not even fit SQLite's INTEGER beyond 2**63
@@ -97,6 +95,7 @@ def project_status(answer: Answer) -> str:
         status = _text(status, MAX_TEXT)
     except (TypeError, ValueError):
         raise BadResponse(answer.url, "project-status.status is not a short string") from None
+    # PEP 792 names active, archived, quarantined and deprecated; an index may add more, so any word is kept.
     if not status.isascii() or not status.isidentifier():
         raise BadResponse(answer.url, f"project-status.status {status[:40]!r} is not a status word")
     return status
@@ -162,7 +161,7 @@ def supports_python3(requires_python: str | None, classifiers: list[str]) -> boo
             candidates = (Version(f"3.{minor}.{patch}") for minor in range(0, 40) for patch in (0, 99))
             return any(specifiers.contains(v, prereleases=True) for v in candidates)
     pythons = [c for c in classifiers if c.startswith("Programming Language :: Python ::")]
-    if any(c == "Programming Language :: Python :: 3" or c.startswith("Programming Language :: Python :: 3") for c in pythons):
+    if any(c.startswith("Programming Language :: Python :: 3") for c in pythons):  # 3, 3.12, 3 :: Only
         return True
     if any(c.startswith("Programming Language :: Python :: 2") for c in pythons):
         return False
@@ -201,26 +200,24 @@ def latest_release(body: dict, version) -> tuple[str | None, bool | None]:
     return to_stored_datetime(min(times)), all(yanked)
 
 
+_LABEL_DROP = str.maketrans("", "", string.punctuation + string.whitespace)
+
+
 def normalize_label(label: str) -> str:
     """PEP 753: drop ASCII punctuation and whitespace, lowercase."""
     return label.translate(_LABEL_DROP).lower()
 
 
-_LABEL_DROP = str.maketrans("", "", string.punctuation + string.whitespace)
-
-
 def documentation_url(docs_url, project_urls) -> str | None:
     """PyPI's `docs_url`, else the project URL whose label normalizes to `documentation` or `docs`."""
-    if docs_url and _url(docs_url):
-        return _url(docs_url)
+    if docs_url and (url := _url(docs_url)):
+        return url
     if project_urls is None:
         return None
     if not isinstance(project_urls, dict):
         raise ValueError("project_urls is not an object")
-    for label, url in project_urls.items():
-        if normalize_label(label) in DOC_LABELS and _url(url):
-            return _url(url)
-    return None
+    labelled = (_url(url) for label, url in project_urls.items() if normalize_label(label) in DOC_LABELS)
+    return next((url for url in labelled if url), None)
 
 
 def repo_facts(repo: dict, before: dict, now: datetime) -> dict:
@@ -275,6 +272,11 @@ def score(stars: int, last_updated: datetime | None, python3: bool | None, now: 
         stale = Fraction((months // 3) * stars, 10)
     penalty = 0 if python3 is True else min(Fraction(3 * stars, 10), PYTHON3_PENALTY_CAP)
     return max(int(stars - stale - penalty), SCORE_FLOOR)
+
+
+def utc_day(moment: datetime) -> str:
+    """The UTC date of a moment, as history rows are keyed."""
+    return moment.astimezone(timezone.utc).date().isoformat()
 
 
 # -- storing, printing, importing ---------------------------------------------------
@@ -392,8 +394,3 @@ def _url(value) -> str | None:
     """An http(s) URL as given; None for anything else (a docs link one cannot open is no docs link)."""
     url = _text(value, MAX_URL).strip()
     return url if urlsplit(url).scheme in ("http", "https") else None
-
-
-def utc_day(moment: datetime) -> str:
-    """The UTC date of a moment, as history rows are keyed."""
-    return moment.astimezone(timezone.utc).date().isoformat()

@@ -95,7 +95,8 @@ class GitHub:
             if not unchanged_since_push(commits, pushed_at):
                 commits = updates["commits"] = await self._commits(full_name, commits, key, pushed_at)
             # The commits page asked after a push carries the commit count in its Link: no extra request.
-            return contributors, commits.value["last_updated"], {**meta, "commit_count": commits.value.get("commit_count")}
+            counted = {**meta, "commit_count": commits.value.get("commit_count")}
+            return contributors, commits.value["last_updated"], counted
 
         # The weekly counts are asked first, so a 202 starts GitHub computing them while the
         # rest is fetched; the retries come back after the backoff, never hammering.
@@ -126,7 +127,8 @@ class GitHub:
                                 "commit_count": facts.commit_count(answer)}, pushed_at,
             )
         except EmptyRepository:
-            return Cached({"repo": key, "pushed_at": pushed_at, "last_updated": None, "commit_count": 0}, self._clock())
+            empty = {"repo": key, "pushed_at": pushed_at, "last_updated": None, "commit_count": 0}
+            return Cached(empty, self._clock())
 
     async def _contributors(self, full_name, cached, key, pushed_at) -> Cached:
         """Every page, each asked conditionally against what that page said last time."""

@@ -19,7 +19,10 @@ class PyPI:
         self._url = url
 
     async def project(self, name: str, cached: Cached | None) -> Cached:
-        """The version piece, with the facts; a 304 keeps last time's. Names are PEP 503-normalized, or PyPI redirects."""
+        """The version piece, with the facts; a 304 keeps last time's.
+
+        Names are PEP 503-normalized, or PyPI redirects.
+        """
         name = normalize_pypi_name(name)
         # A piece kept before facts were read holds no facts: ask afresh once, unconditionally.
         if cached is not None and (cached.value.get("name") != name or "classifiers" not in cached.value):

@@ -82,7 +82,8 @@ def test_supports_python3(requires, classifiers, expected):
 def test_docs_url_from_docs_url_or_a_label_that_normalizes_to_docs():
     assert facts.normalize_label("Docs!") == "docs"
     assert facts.normalize_label("Documentation ") == "documentation"
-    assert facts.documentation_url("https://pythonhosted.org/x/", {"Docs": "https://d"}) == "https://pythonhosted.org/x/"
+    docs_url = "https://pythonhosted.org/x/"
+    assert facts.documentation_url(docs_url, {"Docs": "https://d"}) == docs_url
     assert facts.documentation_url(None, {"Home": "https://h", "Read the docs": "https://r",
                                           "DOCS.": "https://docs.example"}) == "https://docs.example"
     assert facts.documentation_url(None, {"Documentation": "javascript:alert(1)"}) is None

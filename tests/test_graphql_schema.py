@@ -1,4 +1,7 @@
-"""Every GraphQL query fetcher sends, validated against GitHub's published schema (tests/fixtures/github-schema.graphql)."""
+"""Every GraphQL query fetcher sends, validated against GitHub's published schema.
+
+The schema is octokit/graphql-schema's SDL of GitHub's public API, in fixtures/github-schema.graphql.
+"""
 
 from pathlib import Path
 
