@@ -104,8 +104,12 @@ def test_commit_count_from_the_last_page_of_link():
             '<https://api.github.com/repositories/1/commits?per_page=1&page=1342>; rel="last"')
     assert facts.commit_count(Answer("u", 200, {"link": link}, [{}])) == 1342
     assert facts.commit_count(Answer("u", 200, {}, [{}])) == 1
+    for link in ('<https://x/?page=99999999999999999999>; rel="last"', '<https://x/?page=abc>; rel="last"',
+                 '<https://x/?page=0>; rel="last"', '<https://x/>; rel="last"'):
+        with pytest.raises(BadResponse):
+            facts.commit_count(Answer("u", 200, {"link": link}, [{}]))
     with pytest.raises(BadResponse):
-        facts.commit_count(Answer("u", 200, {"link": '<https://x/?page=99999999999999999999>; rel="last"'}, [{}]))
+        facts.commit_count(Answer("u", 200, {}, {"message": "not a list"}))
 
 
 def test_project_status_pep_792():
@@ -139,6 +143,8 @@ def test_hostile_pypi_fields_are_a_bad_response(change):
 
 
 @pytest.mark.parametrize("urls", ["files", [1], [{"upload_time_iso_8601": 5}],
+                                  [{"upload_time_iso_8601": "99999-01-01T00:00:00Z"}],
+                                  [{"upload_time_iso_8601": "2024-01-01T00:00:00"}],  # no offset: ambiguous
                                   [{"upload_time_iso_8601": "2024-01-01T00:00:00Z", "yanked": "no"}]])
 def test_hostile_release_files_are_a_bad_response(urls):
     body = pypi_body("nango")
