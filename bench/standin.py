@@ -1030,8 +1030,8 @@ def _graphql_repository(repo: Repo) -> dict[str, Any]:
     """The fields of fetcher's ``Fields`` fragment; a renamed repository answers under its new name."""
     branch = None
     if repo.newest_commit_date is not None:
-        commit = {"committedDate": _iso(_parse_iso(repo.newest_commit_date)), "history": {"totalCount": repo.commit_count}}
-        branch = {"target": commit}
+        committed = _iso(_parse_iso(repo.newest_commit_date))
+        branch = {"target": {"committedDate": committed, "history": {"totalCount": repo.commit_count}}}
     return {
         "nameWithOwner": repo.full_name,
         "url": f"https://github.com/{repo.full_name}",
