@@ -10,6 +10,7 @@ everything already written.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -22,21 +23,26 @@ import httpx
 
 from fetcher import facts, graphql, normalize
 from fetcher.config import Config
-from fetcher.errors import Failure, InputError, RateLimited, RunStopped, TokenRejected, Unreachable
-from fetcher.github import GitHub
+from fetcher import stopping
+from fetcher.errors import (
+    Failure, FetcherError, InputError, RateLimited, RunRefused, RunStopped, StoreUnavailable, Unreachable,
+)
+from fetcher.github import CONTRIBUTORS_TOO_LARGE, GitHub
 from fetcher.http import Http, utcnow
 from fetcher.logs import event, redact
 from fetcher.pieces import shift_weeks
 from fetcher.pypi import PyPI
 from fetcher.records import parse_datetime, to_stored_datetime
 from fetcher.steps import first_failure_wins, nothing
-from fetcher.store import Store
+from fetcher.stopping import StopSignals
+from fetcher.store import CHANGED, EDITED, Links, Store
 from fetcher.urls import RepoRef, github_hosts, parse_repo_url, pypi_name
 
 log = logging.getLogger(__name__)
 
 SYNCED, UNCHANGED, FAILED, SKIPPED = "synced", "unchanged", "failed", "skipped"
 SPARKLINE_PENDING = "sparkline not updated: GitHub was still computing it"
+EDITED_MEANWHILE = "links edited during the run"
 # Packages in progress per request slot: a package waiting to ask GitHub again
 # about a 202 holds no slot, so more packages than slots keep the slots busy.
 PACKAGES_PER_SLOT = 4
@@ -61,9 +67,13 @@ class RunReport:
     rate_limit_wait: float = 0.0  # seconds spent waiting for rate limits to reset
     rate_limits: list[dict] = field(default_factory=list)  # each budget last seen: resource, budget, remaining, reset
     stopped: str | None = None  # why the run ended early
+    signal: int | None = None  # the signal that stopped it, if one did
+    resting: int = 0  # failing packages not due yet (fetcher.due)
 
     @property
     def exit_code(self) -> int:
+        if self.signal is not None:
+            return stopping.exit_code(self.signal)
         if self.stopped:
             return 75
         return 1 if self.outcomes[FAILED] else 0
@@ -78,6 +88,8 @@ class RunReport:
         )
         if self.skips:
             line += " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(self.skips.items())) + ")"
+        if self.resting:
+            line += f"; {self.resting} resting after failing (due later)"
         if self.pending:
             line += f"; {self.pending} sparkline{'s' if self.pending != 1 else ''} still computing on GitHub, kept"
         line += f"; {self.requests} requests ({self.not_modified} not modified"
@@ -123,30 +135,58 @@ def run(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     transport: httpx.AsyncBaseTransport | None = None,
     on_done: Callable[[str], None] | None = None,
+    signals: StopSignals | None = None,
+    resting: int = 0,
 ) -> RunReport:
-    """Fetch and write `packages`; record the run; return what happened.
+    """Fetch and write `packages`; record the run, however it ends; return what happened.
 
     `on_done` is told each package's outcome as it ends (synced, unchanged, failed, skipped): the progress bar.
+    SIGTERM/SIGINT (through `signals`) stop it cleanly; an unexpected error is recorded as
+    the reason it stopped and raised on.
     """
-    report = RunReport(command=command, started=clock(), packages=len(packages))
+    config.github_token()  # a malformed token is a configuration error before anything is asked or recorded
+    report = RunReport(command=command, started=clock(), packages=len(packages), resting=resting)
     began = time.monotonic()
     try:
-        asyncio.run(_run(store, packages, config, report, clock, sleep, transport, on_done))
+        with signals.deferred() if signals else contextlib.nullcontext():
+            asyncio.run(_run(store, packages, config, report, clock, sleep, transport, on_done, signals))
+    except FetcherError as exc:  # one that ends the run, e.g. the token rejected
+        report.stopped = report.stopped or redact(str(exc), _secrets(config))
+        raise
+    except Exception as exc:
+        report.stopped = report.stopped or redact(f"internal error: {type(exc).__name__}: {exc}", _secrets(config))
+        raise
     finally:
         report.seconds = time.monotonic() - began
-        finished = clock()
+        if signals and signals.received and report.signal is None:  # a signal while the run was winding down
+            report.signal = signals.received
+            report.stopped = report.stopped or str(stopping.interrupted(signals.received))
+        _record(store, config, report, clock())
+    return report
+
+
+def _record(store: Store, config: Config, report: RunReport, finished: datetime) -> None:
+    """The run's row, the budgets it last saw and the settings the views need."""
+    try:
         store.record_run(report.as_row(finished))
         token_env = config.github_token_env if config.github_token() else ""
         store.save_rate_limits(token_env, report.rate_limits, finished)
         store.save_setting("stale_after_seconds", str(int(config.stale_after.total_seconds())))
-    return report
+    except StoreUnavailable as exc:
+        report.stopped = report.stopped or str(exc)  # the run's own row is what could not be written
 
 
-async def _run(store, packages, config, report, clock, sleep, transport, on_done) -> None:
+def _secrets(config: Config) -> list[str]:
+    token = config.github_token()
+    return [token] if token else []
+
+
+async def _run(store, packages, config, report, clock, sleep, transport, on_done, signals) -> None:
     http = Http(config, clock=clock, sleep=sleep, transport=transport)
     syncer = _Syncer(store, config, http, report, clock, on_done or _ignore)
     workers = min(config.concurrency * PACKAGES_PER_SLOT, len(packages))
     queue: asyncio.Queue = asyncio.Queue(maxsize=graphql.BATCH_SIZE)
+    main, loop = asyncio.current_task(), asyncio.get_running_loop()
 
     async def produce() -> None:
         # Metadata for the next batch is asked while the packages of this one are fetched.
@@ -161,17 +201,40 @@ async def _run(store, packages, config, report, clock, sleep, transport, on_done
         while (item := await queue.get()) is not None:
             await syncer.sync_one(*item)
 
+    fetching = True
+
+    def cancel() -> None:
+        if fetching:  # once the packages are done, the signal is only noted
+            main.cancel()
+
+    def stop() -> None:
+        # From the signal handler: cancel at the next await, so no write is ever cut in half.
+        loop.call_soon_threadsafe(cancel)
+
     try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(produce())
-            for _ in range(workers):
-                group.create_task(work())
+        with signals.deferred(stop) if signals else contextlib.nullcontext():
+            if signals and signals.received:
+                raise asyncio.CancelledError  # a signal came before the run began: ask nothing
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(produce())
+                    for _ in range(workers):
+                        group.create_task(work())
+            finally:
+                fetching = False
+    except asyncio.CancelledError:
+        if not (signals and signals.received):
+            raise
+        main.uncancel()
+        report.signal, report.stopped = signals.received, str(stopping.interrupted(signals.received))
     except ExceptionGroup as failures:
         # The first task to stop the run cancels the others: their packages stay as they were.
-        reason = next((exc for exc in failures.exceptions if isinstance(exc, RunStopped)), None)
+        reason = next((exc for exc in failures.exceptions if isinstance(exc, (RunStopped, RunRefused))), None)
         if reason is None:
             raise failures.exceptions[0] from None
         report.stopped = str(reason)
+        if isinstance(reason, RunRefused):
+            raise reason from None  # exit 2: the person must change something before the next run
     finally:
         counts = http.counts
         report.requests, report.not_modified, report.retries = counts.sent, counts.not_modified, counts.retries
@@ -218,10 +281,10 @@ class _Syncer:
             return {}
         try:
             results = await self.github.repo_batch([ref for _, ref in wanted])
-        except (TokenRejected, RateLimited) as failure:
+        except (RunRefused, RateLimited) as failure:
             self._stop_for(failure)
         except Failure as failure:
-            if isinstance(failure, Unreachable) and not self.http.counts.answered:
+            if isinstance(failure, Unreachable) and failure.host not in self.http.answered:
                 self._stop_for(failure)
             log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
             self.use_graphql = False
@@ -243,16 +306,19 @@ class _Syncer:
         slug = package["slug"]
         try:
             fields, pieces, note, skipped, found = await self.fetch(package, meta)
-        except (TokenRejected, RateLimited, Unreachable) as failure:
-            if isinstance(failure, Unreachable) and self.http.counts.answered:
+        except (RunRefused, RateLimited, Unreachable) as failure:
+            if not self._stops_the_run(failure):
                 self._fail(package, str(failure))
                 return
             self._stop_for(failure)
         except (Failure, InputError) as failure:
             self._fail(package, str(failure))
             return
-        changed = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces, found)
-        outcome = SKIPPED if skipped else SYNCED if changed else UNCHANGED
+        saved = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces, Links.of(package), found)
+        if saved == EDITED:
+            self._edited_meanwhile(package)
+            return
+        outcome = SKIPPED if skipped else SYNCED if saved == CHANGED else UNCHANGED
         self.report.outcomes[outcome] += 1
         if skipped:
             self.report.skips[skipped] += 1
@@ -282,6 +348,9 @@ class _Syncer:
             pieces.update(repo.updates)
             if repo.pending:
                 note = SPARKLINE_PENDING
+            if repo.contributors_kept:
+                del fields["participants"]
+                note = f"{note}; {CONTRIBUTORS_TOO_LARGE}" if note else CONTRIBUTORS_TOO_LARGE
         if pypi is not None:
             fields["pypi_version"] = pypi.value["version"]
             pieces["pypi"] = pypi
@@ -309,19 +378,43 @@ class _Syncer:
         found["score"] = facts.score(stars, last_updated, None if python3 is None else bool(python3), now)
         return found
 
+    def _stops_the_run(self, failure: Failure) -> bool:
+        """Whether a failure would meet every package alike, or is this package's own.
+
+        A host that cannot be connected to stops the run only if it has not answered in this
+        run (it is down, or the URL is wrong); PyPI's rate limit fails its package, GitHub's
+        stops the run.
+        """
+        if isinstance(failure, Unreachable):
+            return failure.host not in self.http.answered
+        if isinstance(failure, RateLimited):
+            return failure.service == "GitHub"
+        return True
+
     def _stop_for(self, failure: Failure):
         """Raise what a failure that concerns the whole run means for it."""
-        if isinstance(failure, TokenRejected):
+        if isinstance(failure, RunRefused):
             raise failure
         if isinstance(failure, RateLimited):
             raise RunStopped(
                 f"{failure}, beyond sync.max_rate_limit_wait ({_duration(self.max_wait)}); re-run after the reset"
             ) from None
-        raise RunStopped(redact(f"network down? {failure}", self.secrets)) from None
+        host = getattr(failure, "host", "") or "the host"
+        raise RunStopped(redact(f"{host} has not answered in this run (network down? wrong URL?): {failure}",
+                                self.secrets)) from None
+
+    def _edited_meanwhile(self, package: dict) -> None:
+        """Its links changed (or it was removed) while in flight: nothing written, it stays due."""
+        self.report.outcomes[SKIPPED] += 1
+        self.report.skips[EDITED_MEANWHILE] += 1
+        self.on_done(SKIPPED)
+        log.info("%s: not written: its links were edited during the run", package["slug"])
 
     def _fail(self, package: dict, reason: str) -> None:
         reason = redact(reason, self.secrets)  # it is stored and printed
-        self.store.record_failure(package["id"], reason, self.clock())
+        if not self.store.record_failure(package["id"], reason, self.clock(), Links.of(package)):
+            self._edited_meanwhile(package)
+            return
         self.report.outcomes[FAILED] += 1
         self.report.failures.append((package["slug"], reason))
         log.info("%s: failed: %s", package["slug"], reason,
