@@ -21,7 +21,7 @@ from typing import Awaitable, Callable, Iterable
 
 import httpx
 
-from fetcher import budget, graphql, normalize, policy
+from fetcher import budget, facts, graphql, normalize, policy
 from fetcher.config import Config
 from fetcher import stopping
 from fetcher.errors import (
@@ -32,7 +32,7 @@ from fetcher.http import Http, utcnow
 from fetcher.logs import event, redact
 from fetcher.pieces import shift_weeks
 from fetcher.pypi import PyPI
-from fetcher.records import to_stored_datetime
+from fetcher.records import parse_datetime, to_stored_datetime
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.stopping import StopSignals
 from fetcher.store import CHANGED, EDITED, DuePackages, Links, Store
@@ -368,7 +368,7 @@ class _Syncer:
         slug = package["slug"]
         try:
             with budget.counting() as points:  # what it costs is what the next run expects it to cost
-                fields, pieces, note, skipped = await self.fetch(package, meta)
+                fields, pieces, note, skipped, found = await self.fetch(package, meta)
                 later = self._later.pop(package["id"], None)
         except (RunRefused, RateLimited, Unreachable) as failure:
             if not self._stops_the_run(failure):
@@ -378,7 +378,8 @@ class _Syncer:
         except (Failure, InputError) as failure:
             self._fail(package, str(failure))
             return
-        saved = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces, Links.of(package), points[0])
+        saved = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces, Links.of(package), found,
+                                      points[0])
         if saved == EDITED:
             self._edited_meanwhile(package)
             return
@@ -437,7 +438,8 @@ class _Syncer:
         cache = self.store.cached_pieces(package["id"])
         repo_step = self.github.fetch_repo(plan.repo, meta, cache) if plan.repo else nothing()
         pypi_step = self.pypi.project(name, cache.get("pypi")) if name else nothing()
-        repo, pypi = await first_failure_wins(repo_step, pypi_step)
+        status_step = self.pypi.status(name, cache.get("pypi_status")) if name else nothing()
+        repo, pypi, status = await first_failure_wins(repo_step, pypi_step, status_step)
         fields, pieces, note = {}, {}, None
         if repo is not None:
             weeks = repo.weeks and shift_weeks(repo.weeks.value["weeks"], repo.weeks.fetched_at, self.clock())
@@ -454,9 +456,29 @@ class _Syncer:
         if pypi is not None:
             fields["pypi_version"] = pypi.value["version"]
             pieces["pypi"] = pypi
+            if pypi.value["documentation_url"] and not package["documentation_url"]:
+                fields["documentation_url"] = pypi.value["documentation_url"]
+        if status is not None:
+            pieces["pypi_status"] = status
         if plan.skipped:
             note = f"GitHub not asked: {plan.skipped}"
-        return fields, pieces, note, plan.skipped
+        return fields, pieces, note, plan.skipped, self.facts_of(package, fields, repo, pypi, status)
+
+    def facts_of(self, package: dict, fields: dict, repo, pypi, status) -> dict:
+        """The facts this fetch established; those it did not reach keep their stored values."""
+        before = self.store.facts(package["id"]) or {}
+        now = self.clock()
+        found = facts.repo_facts(repo.repo, before, now) if repo is not None else {}
+        if pypi is not None:
+            found.update(facts.pypi_derived(pypi.value))
+        if status is not None:
+            found["pypi_status"] = status.value["status"]
+        python3 = found["supports_python3"] if "supports_python3" in found else before.get("supports_python3")
+        stars = fields.get("repo_watchers", package["repo_watchers"])
+        last_updated = fields["last_updated"] if "last_updated" in fields else (
+            package["last_updated"] and parse_datetime(package["last_updated"]))
+        found["score"] = facts.score(stars, last_updated, None if python3 is None else bool(python3), now)
+        return found
 
     def _stops_the_run(self, failure: Failure) -> bool:
         """Whether a failure would meet every package alike, or is this package's own.
