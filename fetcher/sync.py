@@ -23,7 +23,7 @@ import httpx
 from fetcher import graphql, normalize
 from fetcher.config import Config
 from fetcher.errors import Failure, InputError, RateLimited, RunStopped, TokenRejected, Unreachable
-from fetcher.github import GitHub
+from fetcher.hosts.github import GitHub
 from fetcher.http import Http, utcnow
 from fetcher.logs import redact
 from fetcher.pieces import shift_weeks
