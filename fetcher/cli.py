@@ -10,6 +10,7 @@ from datetime import timedelta
 import click
 
 from fetcher import __version__, config as configuration, logs, sync
+from fetcher.config import BUILTIN_HOSTS
 from fetcher.catalog import read_catalog
 from fetcher.errors import FetcherError
 from fetcher.http import utcnow
@@ -64,9 +65,10 @@ def reports_errors(command):
 
 def _secrets() -> list[str]:
     """Every value the token could be read from: the configured variable and the default one."""
-    names = {"GITHUB_TOKEN"}
+    names = {"GITHUB_TOKEN", *(host["token_env"] for host in BUILTIN_HOSTS.values())}
     try:
         names.add(_config().github_token_env)
+        names.update(host.token_env for host in _config().hosts.values() if host.token_env)
     except FetcherError:
         pass
     return [os.environ[name] for name in names if os.environ.get(name)]

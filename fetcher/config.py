@@ -37,6 +37,16 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
     "output": {"timezone": ("UTC", (str,))},
 }
 
+# Forges other than GitHub, by the host name their repo_urls use. These three are built in;
+# a config may override their keys under [hosts."NAME"] and add self-hosted instances.
+HOST_KINDS = ("gitlab", "forgejo", "bitbucket")
+HOST_KEYS = {"kind": str, "api_url": str, "token_env": str}
+BUILTIN_HOSTS: dict[str, dict[str, str]] = {
+    "gitlab.com": {"kind": "gitlab", "api_url": "https://gitlab.com/api/v4", "token_env": "GITLAB_TOKEN"},
+    "codeberg.org": {"kind": "forgejo", "api_url": "https://codeberg.org/api/v1", "token_env": "CODEBERG_TOKEN"},
+    "bitbucket.org": {"kind": "bitbucket", "api_url": "https://api.bitbucket.org/2.0", "token_env": "BITBUCKET_TOKEN"},
+}
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -47,6 +57,20 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise ValueError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d")
     return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """One forge instance: what it runs, where its API is, and where its token is read from."""
+
+    name: str  # the host name as repo_urls write it, e.g. "gitlab.com"
+    kind: str  # one of HOST_KINDS
+    api_url: str
+    token_env: str | None = None
+
+    def token(self) -> str | None:
+        """Read at the moment it is needed; never kept in the config."""
+        return os.environ.get(self.token_env) or None if self.token_env else None
 
 
 @dataclass(frozen=True)
@@ -66,6 +90,7 @@ class Config:
     retries: int
     backoff: float
     timezone: tzinfo
+    hosts: dict[str, HostConfig]  # host name -> forge, the built-in ones included
 
     def github_token(self) -> str | None:
         """Read the token from the environment at the moment it is needed; never kept in the config."""
@@ -100,6 +125,9 @@ def load(explicit: str | None = None) -> Config:
 
 def _check_keys(data: dict, text: str, source: str) -> None:
     for section, values in data.items():
+        if section == "hosts":
+            _check_hosts(values, text, source)
+            continue
         if section not in DEFAULTS:
             kind = f"section [{section}]" if isinstance(values, dict) else f"key {section}"
             raise ConfigError(f"{source}{_line(text, None, section)}: unknown {kind}")
@@ -115,6 +143,43 @@ def _check_keys(data: dict, text: str, source: str) -> None:
                     f"{source}{_line(text, section, key)}: {section}.{key} must be {_article(wanted)}, "
                     f"not {value!r}"
                 )
+
+
+def _check_hosts(hosts, text: str, source: str) -> None:
+    """[hosts."NAME"] tables: known keys of the right types; a new host names its kind and api_url."""
+    if not isinstance(hosts, dict):
+        raise ConfigError(f"{source}{_line(text, None, 'hosts')}: hosts must be tables like [hosts.\"gitlab.com\"]")
+    for name, table in hosts.items():
+        where = f'hosts."{name}"'
+        line = _line(text, None, f'hosts."{name}"') or _line(text, None, f"hosts.{name}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}{line}: {where} must be a table: [{where}] with kind and api_url")
+        if not name or name != name.strip().lower() or "/" in name:
+            raise ConfigError(f"{source}{line}: {where}: the name must be a lower-case host name like gitlab.com")
+        for key, value in table.items():
+            if key not in HOST_KEYS:
+                raise ConfigError(f"{source}{line}: unknown key {where}.{key} (kind, api_url, token_env)")
+            if not isinstance(value, HOST_KEYS[key]):
+                raise ConfigError(f"{source}{line}: {where}.{key} must be a string, not {value!r}")
+        merged = {**BUILTIN_HOSTS.get(name, {}), **table}
+        for key in ("kind", "api_url"):
+            if key not in merged:
+                raise ConfigError(f"{source}{line}: {where}.{key} is missing")
+        if merged["kind"] not in HOST_KINDS:
+            raise ConfigError(
+                f"{source}{line}: {where}.kind must be one of {', '.join(HOST_KINDS)}, not {merged['kind']!r}"
+            )
+        if not re.match(r"^https?://[^/\s]+", merged["api_url"]):
+            raise ConfigError(f"{source}{line}: {where}.api_url must be an http(s) URL, not {merged['api_url']!r}")
+
+
+def _hosts(data: dict) -> dict[str, HostConfig]:
+    tables = {**{name: {} for name in BUILTIN_HOSTS}, **data.get("hosts", {})}
+    hosts = {}
+    for name, table in tables.items():
+        merged = {**BUILTIN_HOSTS.get(name, {}), **table}
+        hosts[name] = HostConfig(name, merged["kind"], merged["api_url"].rstrip("/"), merged.get("token_env") or None)
+    return hosts
 
 
 def _build(data: dict, source: str, base: Path) -> Config:
@@ -157,6 +222,7 @@ def _build(data: dict, source: str, base: Path) -> Config:
         retries=positive("http", "retries", 0),
         backoff=float(positive("http", "backoff", 0)),
         timezone=zone,
+        hosts=_hosts(data),
     )
 
 

@@ -8,7 +8,7 @@ requests in flight, paced under GitHub's secondary limits when asked to.
 import asyncio
 import ssl
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Awaitable, Callable, TypeVar
 
@@ -36,6 +36,7 @@ class RequestCounts:
     not_modified: int = 0
     retries: int = 0  # further tries after a transient failure or a rate-limit wait
     by_kind: Counter = field(default_factory=Counter)  # repo, contributors, …, graphql, pypi
+    by_host: Counter = field(default_factory=Counter)  # "github", "pypi", or a forge's host name
     rest_points: int = 0  # GitHub REST answers other than 304: each costs a point
     graphql_points: int = 0  # the cost GitHub reports for each query
 
@@ -84,13 +85,15 @@ class Http:
         kind: str,
         headers: dict[str, str] | None = None,
         validators: Validators | None = None,
+        budget: str | None = None,
     ) -> Answer:
         """The answer to GET url, after the retries `policy` allows; else its typed failure.
 
-        With `validators` the request is conditional and may come back 304.
+        With `validators` the request is conditional and may come back 304. `budget` names
+        a forge's own rate limit (its host name); without it the request is GitHub's or PyPI's.
         """
         sent = {**(headers or {}), **(validators.headers() if validators else {})}
-        return await self._with_retries("GET", url, kind, sent, None, None)
+        return await self._with_retries("GET", url, kind, sent, None, None, budget)
 
     async def get_piece(
         self,
@@ -100,9 +103,11 @@ class Http:
         cached: Cached | None,
         read: Callable[[Answer], dict],
         headers: dict[str, str] | None = None,
+        budget: str | None = None,
     ) -> Cached:
         """A resource's piece: asked conditionally when one is cached, kept as it was on a 304, else `read` anew."""
-        answer = await self.get(url, kind=kind, headers=headers, validators=cached.validators if cached else None)
+        answer = await self.get(url, kind=kind, headers=headers, validators=cached.validators if cached else None,
+                                budget=budget)
         if answer.status == 304 and cached is not None:
             return cached
         return Cached(read(answer), self._clock(), answer.headers.get("etag"), answer.headers.get("last-modified"))
@@ -118,23 +123,26 @@ class Http:
         finally:
             self.counts.retries += retrying.statistics.get("attempt_number", 1) - 1
 
-    async def _send(self, method: str, url: str, kind: str, headers: dict[str, str], json: dict | None, read):
-        group = _budget_group(kind)
+    async def _send(self, method: str, url: str, kind: str, headers: dict[str, str], json: dict | None, read,
+                    budget: str | None = None):
+        group = budget or _budget_group(kind)
+        host = budget or ("pypi" if kind == "pypi" else "github")
         await self._wait_for_rate_limit(group, url)
-        if self._pacer and kind != "pypi":
+        # GitHub's secondary limits are GitHub's: a forge is paced by its own rate-limit headers only.
+        if self._pacer and kind != "pypi" and budget is None:
             await self._pacer.wait_turn(kind)
         async with self._slots:
             try:
                 response = await self.client.request(method, url, headers=headers, json=json)
             except httpx.TransportError as exc:
-                self._count_sent(kind, 1)
+                self._count_sent(kind, 1, host)
                 if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
                     raise Unreachable(url, f"cannot connect: {_reason(exc)}") from None
                 if isinstance(exc, httpx.TimeoutException):
                     raise Transient(url, "timed out") from None
                 raise Transient(url, f"connection failed: {_reason(exc)}") from None
         hops = len(response.history)
-        self._count_sent(kind, 1 + hops)
+        self._count_sent(kind, 1 + hops, host)
         self.counts.answered += 1 + hops
         seen = lower_headers(response.headers)
         self._account(group, response.status_code, seen, hops)
@@ -145,10 +153,11 @@ class Http:
             self._paused_until[group] = limited.reset_at
             raise
 
-    def _count_sent(self, kind: str, requests: int) -> None:
+    def _count_sent(self, kind: str, requests: int, host: str) -> None:
         """Counted once on the wire: a request cancelled before it was sent is not."""
         self.counts.sent += requests
         self.counts.by_kind[kind] += requests
+        self.counts.by_host[host] += requests
 
     def _account(self, group: str, status: int, headers: dict[str, str], hops: int) -> None:
         if status == 304:
@@ -156,6 +165,8 @@ class Http:
         limit = rate_limit(headers)
         if limit is None:
             return
+        if group not in ("core", "graphql", "pypi"):
+            limit = replace(limit, resource=group)  # a forge's budget is its own, whatever it calls it
         refused = status in (403, 429) and (limit.remaining == 0 or "retry-after" in headers)
         known = self.rate_limits.get(limit.resource)
         # Answers overtake each other: the lowest count in the newest window is the truth.

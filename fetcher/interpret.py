@@ -51,15 +51,18 @@ def lower_headers(headers: Mapping[str, Any]) -> dict[str, str]:
 
 
 def rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
-    try:
-        return RateLimit(
-            limit=int(headers["x-ratelimit-limit"]),
-            remaining=int(headers["x-ratelimit-remaining"]),
-            reset_at=datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), timezone.utc),
-            resource=headers.get("x-ratelimit-resource", "core"),
-        )
-    except (KeyError, ValueError):
-        return None
+    """GitHub's and Forgejo's X-RateLimit-* headers, or GitLab's RateLimit-* (Unix-time resets both)."""
+    for prefix in ("x-ratelimit-", "ratelimit-"):
+        try:
+            return RateLimit(
+                limit=int(headers[prefix + "limit"]),
+                remaining=int(headers[prefix + "remaining"]),
+                reset_at=datetime.fromtimestamp(int(headers[prefix + "reset"]), timezone.utc),
+                resource=headers.get("x-ratelimit-resource", "core"),
+            )
+        except (KeyError, ValueError, OverflowError, OSError):
+            continue
+    return None
 
 
 _LINK = re.compile(r'<(?P<url>[^>]+)>\s*;\s*rel="?(?P<rel>[^";]+)"?')

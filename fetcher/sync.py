@@ -20,18 +20,17 @@ from typing import Awaitable, Callable
 
 import httpx
 
-from fetcher import graphql, normalize
+from fetcher import graphql
 from fetcher.config import Config
 from fetcher.errors import Failure, InputError, RateLimited, RunStopped, TokenRejected, Unreachable
-from fetcher.hosts.github import GitHub
+from fetcher.hosts import registry
 from fetcher.http import Http, utcnow
 from fetcher.logs import redact
-from fetcher.pieces import shift_weeks
 from fetcher.pypi import PyPI
 from fetcher.records import to_stored_datetime
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.store import Store
-from fetcher.urls import RepoRef, github_hosts, parse_repo_url, pypi_name
+from fetcher.urls import RepoRef, parse_repo_url, pypi_name
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +51,7 @@ class RunReport:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (slug, reason)
     skips: Counter = field(default_factory=Counter)  # reason -> packages
     requests: int = 0
+    by_host: Counter = field(default_factory=Counter)  # "github", "pypi", or a forge's host name -> requests
     not_modified: int = 0
     retries: int = 0
     points: int = 0
@@ -77,6 +77,8 @@ class RunReport:
             line += f"; {self.pending} sparkline{'s' if self.pending != 1 else ''} still computing on GitHub, kept"
         line += f"; {self.requests} requests ({self.not_modified} not modified"
         line += f", {self.retries} retries)" if self.retries else ")"
+        if set(self.by_host) - {"github", "pypi"}:  # forges asked: say which host had how many
+            line += " (" + ", ".join(f"{host} {n}" for host, n in sorted(self.by_host.items())) + ")"
         line += f"; {self.points} GitHub points ({self.graphql_points} GraphQL)"
         if self.points_left is not None:
             line += f", {self.points_left} REST points left"
@@ -159,6 +161,7 @@ async def _run(store, packages, config, report, clock, sleep, transport) -> None
     finally:
         counts = http.counts
         report.requests, report.not_modified, report.retries = counts.sent, counts.not_modified, counts.retries
+        report.by_host = counts.by_host
         report.points, report.graphql_points = counts.points, counts.graphql_points
         core = http.rate_limits.get("core")
         report.points_left = core.remaining if core else None
@@ -167,55 +170,53 @@ async def _run(store, packages, config, report, clock, sleep, transport) -> None
 
 @dataclass(frozen=True)
 class Plan:
+    host: object | None  # the host module's object that answers for the repository (registry.Hosts)
     repo: RepoRef | None
-    skipped: str | None  # why GitHub is not asked, when it is not
+    skipped: str | None  # why no host is asked, when none is
 
 
 class _Syncer:
     def __init__(self, store: Store, config: Config, http: Http, report: RunReport, clock):
-        token = config.github_token()
-        self.secrets = [token] if token else []
+        self.secrets = registry.secrets(config)
         self.store = store
         self.http = http
         self.report = report
         self.clock = clock
         self.max_wait = config.max_rate_limit_wait
-        self.github = GitHub(http, config.github_api_url, config.github_graphql_url, token, clock)
+        self.hosts = registry.Hosts(config, http, clock)
         self.pypi = PyPI(http, config.pypi_url)
-        self.github_hosts = github_hosts(config.github_api_url)
-        # GitHub's GraphQL API answers only with a token.
-        self.use_graphql = config.graphql and token is not None
 
     async def metadata(self, batch: tuple[dict, ...]) -> dict[int, dict | Exception]:
-        """package id -> GraphQL metadata (or its failure); empty when REST must be asked instead."""
-        if not self.use_graphql:
-            return {}
-        planned = [(package["id"], self.plan(package).repo) for package in batch]
-        wanted = [(package_id, ref) for package_id, ref in planned if ref is not None]
+        """package id -> metadata from a host's batch step (GitHub's GraphQL), or its failure; {} when none."""
+        planned = [(package["id"], self.plan(package)) for package in batch]
+        wanted = [(package_id, plan) for package_id, plan in planned
+                  if plan.repo is not None and getattr(plan.host, "batching", False)]
         if not wanted:
             return {}
+        host = wanted[0][1].host  # GitHub is the one host with a batch step
         try:
-            results = await self.github.repo_batch([ref for _, ref in wanted])
+            results = await host.repo_batch([plan.repo for _, plan in wanted])
         except (TokenRejected, RateLimited) as failure:
             self._stop_for(failure)
         except Failure as failure:
             if isinstance(failure, Unreachable) and not self.http.counts.answered:
                 self._stop_for(failure)
             log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
-            self.use_graphql = False
+            host.batching = False
             return {}
         return {package_id: result for (package_id, _), result in zip(wanted, results, strict=True)}
 
     def plan(self, package: dict) -> Plan:
         if not package["repo_url"]:
-            return Plan(None, "no repo_url")
+            return Plan(None, None, "no repo_url")
         try:
-            ref = parse_repo_url(package["repo_url"])
+            host = self.hosts.get(parse_repo_url(package["repo_url"]).host)
+            ref = host.ref(package["repo_url"]) if host is not None else None
         except InputError:
-            return Plan(None, None)  # fetch() meets the same error and fails the package with it
-        if ref.host not in self.github_hosts:
-            return Plan(None, "unsupported host")
-        return Plan(ref, None)
+            return Plan(None, None, None)  # fetch() meets the same error and fails the package with it
+        if host is None:
+            return Plan(None, None, "unsupported host")
+        return Plan(host, ref, None)
 
     async def sync_one(self, package: dict, meta: dict | Exception | None) -> None:
         slug = package["slug"]
@@ -243,19 +244,18 @@ class _Syncer:
         """Everything a package's record needs, or the failure that stops it being written."""
         plan = self.plan(package)
         if plan.repo is None and plan.skipped is None:
-            parse_repo_url(package["repo_url"])  # raises the InputError that explains it
+            ref = parse_repo_url(package["repo_url"])  # raises the InputError that explains it
+            self.hosts.get(ref.host).ref(package["repo_url"])  # or the host's own reading of it does
         if isinstance(meta, Exception):
             raise meta  # the batch already knows the repository is missing: nothing else to ask
         name = pypi_name(package["pypi_url"])
         cache = self.store.cached_pieces(package["id"])
-        repo_step = self.github.fetch_repo(plan.repo, meta, cache) if plan.repo else nothing()
+        repo_step = plan.host.fetch(package["repo_url"], plan.repo, meta, cache) if plan.repo else nothing()
         pypi_step = self.pypi.project(name, cache.get("pypi")) if name else nothing()
         repo, pypi = await first_failure_wins(repo_step, pypi_step)
         fields, pieces, note = {}, {}, None
         if repo is not None:
-            weeks = repo.weeks and shift_weeks(repo.weeks.value["weeks"], repo.weeks.fetched_at, self.clock())
-            fields.update(normalize.repo_fields(
-                package["repo_url"], repo.repo, repo.last_updated, repo.contributor_pages, weeks))
+            fields.update(repo.fields)
             pieces.update(repo.updates)
             if repo.pending:
                 note = SPARKLINE_PENDING
@@ -263,7 +263,7 @@ class _Syncer:
             fields["pypi_version"] = pypi.value["version"]
             pieces["pypi"] = pypi
         if plan.skipped:
-            note = f"GitHub not asked: {plan.skipped}"
+            note = f"repository not asked: {plan.skipped}"
         return fields, pieces, note, plan.skipped
 
     def _stop_for(self, failure: Failure):

@@ -54,6 +54,13 @@ def test_built_in_defaults_when_there_is_no_config_toml(in_tmp):
         retries=4,
         backoff=1.0,
         timezone=tz.UTC,
+        hosts={
+            "gitlab.com": config.HostConfig("gitlab.com", "gitlab", "https://gitlab.com/api/v4", "GITLAB_TOKEN"),
+            "codeberg.org": config.HostConfig("codeberg.org", "forgejo", "https://codeberg.org/api/v1", "CODEBERG_TOKEN"),
+            "bitbucket.org": config.HostConfig(
+                "bitbucket.org", "bitbucket", "https://api.bitbucket.org/2.0", "BITBUCKET_TOKEN"
+            ),
+        },
     )
 
 

@@ -17,9 +17,10 @@ from fetcher import graphql, normalize
 from fetcher.errors import EmptyRepository, StatsPending
 from fetcher.http import Http
 from fetcher.interpret import Answer, next_link
-from fetcher.pieces import Cached, Validators, for_repo, unchanged_since_push
+from fetcher.hosts.base import RepoResult
+from fetcher.pieces import Cached, Validators, for_repo, shift_weeks, unchanged_since_push
 from fetcher.steps import first_failure_wins, nothing
-from fetcher.urls import RepoRef
+from fetcher.urls import RepoRef, parse_repo_url
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
@@ -37,8 +38,11 @@ class RepoFetch:
 
 
 class GitHub:
-    def __init__(self, http: Http, api_url: str, graphql_url: str, token: str | None, clock: Callable[[], datetime]):
+    def __init__(self, http: Http, api_url: str, graphql_url: str, token: str | None, clock: Callable[[], datetime],
+                 batching: bool = True):
         self._http = http
+        # GitHub's GraphQL API answers only with a token; until it fails, metadata comes in batches.
+        self.batching = batching and token is not None
         self._api_url = api_url
         self._graphql_url = graphql_url
         self._clock = clock
@@ -64,6 +68,16 @@ class GitHub:
         return graphql.query_cost(answer), graphql.parse_batch(answer, refs, self._clock())
 
     # -- one repository ---------------------------------------------------------
+
+    def ref(self, repo_url: str) -> RepoRef:
+        return parse_repo_url(repo_url)
+
+    async def fetch(self, repo_url: str, ref: RepoRef, meta: dict | None, cache: dict[str, Cached]) -> RepoResult:
+        """The record fields GitHub gives, with the pieces to keep; `meta` from a batch, or None to ask REST."""
+        repo = await self.fetch_repo(ref, meta, cache)
+        weeks = repo.weeks and shift_weeks(repo.weeks.value["weeks"], repo.weeks.fetched_at, self._clock())
+        fields = normalize.repo_fields(repo_url, repo.repo, repo.last_updated, repo.contributor_pages, weeks)
+        return RepoResult(fields, repo.updates, repo.pending)
 
     async def fetch_repo(self, ref: RepoRef, meta: dict | None, cache: dict[str, Cached]) -> RepoFetch:
         """Everything a record needs from GitHub; `meta` from a GraphQL batch, or None to ask REST."""
