@@ -307,3 +307,54 @@ def test_parse_duration_refuses(text):
     with pytest.raises(ValueError) as caught:
         config.parse_duration(text)
     assert str(caught.value) == f"{text!r} is not a duration like 90s, 15m, 24h or 7d"
+
+
+def test_hosts_tables_override_built_in_forges_and_add_self_hosted_ones(tmp_path):
+    path = write(tmp_path / "config.toml", """
+[hosts."gitlab.com"]
+token_env = "MY_GITLAB"
+
+[hosts."gitlab.gnome.org"]
+kind = "gitlab"
+api_url = "https://gitlab.gnome.org/api/v4/"
+
+[hosts."git.example.org"]
+kind = "forgejo"
+api_url = "http://git.example.org/api/v1"
+token_env = "EXAMPLE_TOKEN"
+""")
+    hosts = config.load(str(path)).hosts
+    assert hosts["gitlab.com"] == config.HostConfig("gitlab.com", "gitlab", "https://gitlab.com/api/v4", "MY_GITLAB")
+    assert hosts["gitlab.gnome.org"] == config.HostConfig(
+        "gitlab.gnome.org", "gitlab", "https://gitlab.gnome.org/api/v4", None)
+    assert hosts["git.example.org"].kind == "forgejo" and hosts["git.example.org"].token_env == "EXAMPLE_TOKEN"
+    assert hosts["bitbucket.org"].api_url == "https://api.bitbucket.org/2.0"
+
+
+def test_a_host_token_is_read_from_its_variable_at_use(tmp_path, monkeypatch):
+    path = write(tmp_path / "config.toml", '[hosts."codeberg.org"]\ntoken_env = "CB"\n')
+    loaded = config.load(str(path))
+    monkeypatch.delenv("CB", raising=False)
+    assert loaded.hosts["codeberg.org"].token() is None
+    monkeypatch.setenv("CB", "codeberg-secret-123")
+    assert loaded.hosts["codeberg.org"].token() == "codeberg-secret-123"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[hosts."git.example.org"]\nkind = "gitea"\napi_url = "https://git.example.org/api/v1"\n',
+         'line 1: hosts."git.example.org".kind must be one of gitlab, forgejo, bitbucket, not \'gitea\''),
+        ('[hosts."git.example.org"]\nkind = "forgejo"\n', 'line 1: hosts."git.example.org".api_url is missing'),
+        ('[hosts."git.example.org"]\napi_url = "https://git.example.org/api/v1"\n',
+         'hosts."git.example.org".kind is missing'),
+        ('[hosts."gitlab.com"]\napi_url = "gitlab.com/api/v4"\n',
+         'hosts."gitlab.com".api_url must be an http(s) URL'),
+        ('[hosts."gitlab.com"]\ntoken = "glpat-in-the-file"\n', 'unknown key hosts."gitlab.com".token'),
+        ('[hosts."gitlab.com"]\nkind = 3\n', 'hosts."gitlab.com".kind must be a string, not 3'),
+        ('[hosts]\n"gitlab.com" = "gitlab"\n', 'hosts."gitlab.com" must be a table'),
+        ('hosts = 1\n', "hosts must be tables"),
+    ],
+)
+def test_malformed_hosts_tables_are_config_errors_naming_the_key(tmp_path, text, message):
+    assert message in load_error(text, tmp_path)
