@@ -213,9 +213,6 @@ class FakeBitbucket(Fake):
                 exchange = fixture("bitbucket", f"api_bitbucket_org_2_0_repositories_Manfre_django_mssql_{resource}")
                 return etagged(request, exchange, {**exchange["body"], "size": size, "next": None})
         commits = fixture("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql_commits_limit_50")
-        if path == f"{base}/refs/branches/main":
-            head = self.graph.nodes[self.graph.heads["main"]]
-            return etagged(request, commits, {"name": "main", "type": "branch", "target": self._commit(commits, head)})
         if path in (f"{base}/commits/main", f"{base}/commits"):
             nodes = self.graph.log(params.get("include", "main"), params.get("exclude"))
             chunk, more, size, number = self.page(nodes, params, "pagelen", 30, "", 100)

@@ -41,15 +41,18 @@ def world() -> World:
 
 
 def github_catalogue(tmp_path: Path) -> Path:
-    """The example catalogue's GitHub packages, and one on a host no config names (skipped)."""
-    records = []
+    """The example catalogue's GitHub packages, and its first other one moved to a host no config names (skipped).
+
+    The forges' packages are synced against their own stand-ins elsewhere."""
+    records, other = [], None
     for record in json.loads(CATALOG.read_text()):
-        if parse_repo_url(record["repo_url"]).host not in GITHUB_HOSTS:
-            record = {**record, "repo_url": record["repo_url"].replace(
-                parse_repo_url(record["repo_url"]).host, "git.example.org")}
-        records.append(record)
+        host = parse_repo_url(record["repo_url"]).host
+        if host in GITHUB_HOSTS:
+            records.append(record)
+        elif other is None:
+            other = {**record, "repo_url": record["repo_url"].replace(host, "git.example.org")}
     path = tmp_path / "packages.json"
-    path.write_text(json.dumps(records))
+    path.write_text(json.dumps([*records, other]))
     return path
 
 

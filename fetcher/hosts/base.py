@@ -129,7 +129,7 @@ class Forge:
         meta = repo.value
         # Pieces are kept under the path the host reports: what the stored repo_url says from now on.
         key = self._key(meta["path"])
-        updates = {"repo": _keyed(repo, key)}
+        updates = {"repo": keyed(repo, key)}
         kept = History.from_json(cached["commits"].value) if cached.get("commits") else None
         if kept is not None and kept.branch != meta["branch"]:
             kept = None  # the default branch changed: its history is another one
@@ -163,7 +163,7 @@ class Forge:
         head_piece = await self.piece("commits", self.head_url(meta), cached,
                                       lambda answer: {"head": _commit_json(self.read_head(answer))})
         if head_piece is cached:  # 304: the head has not moved
-            return _keyed(replace(cached, value={**cached.value, **_pruned(kept, now)}), key), False
+            return keyed(replace(cached, value={**cached.value, **_pruned(kept, now)}), key), False
         head = head_piece.value["head"]
         validators = dict(etag=head_piece.etag, last_modified=head_piece.last_modified)
         if kept is not None and kept.head == (head or {}).get("id"):
@@ -237,7 +237,7 @@ def _utc(text: str) -> str:
     return parse_datetime(text).astimezone(timezone.utc).isoformat()
 
 
-def _keyed(piece: Cached, key: str) -> Cached:
+def keyed(piece: Cached, key: str) -> Cached:
     return replace(piece, value={**piece.value, "repo": key})
 
 

@@ -4,7 +4,7 @@
   `full_name` (a renamed repository answers under its new name).
 - Bitbucket has no stars: `repo_watchers` is the `size` of /watchers, and `repo_forks`
   the `size` of /forks; both asked conditionally on every sync.
-- newest commit: GET /repositories/{workspace}/{repo_slug}/refs/branches/{name}: its `target`.
+- newest commit: GET /repositories/{workspace}/{repo_slug}/commits/{branch}?pagelen=1.
 - commits: GET .../commits/{branch} (or .../commits?include=BRANCH&exclude=OLD for exactly
   the commits made since), 100 a page, following each page's `next`. Bitbucket takes no
   date filter: the whole history is paged once (participants come from it), then only
@@ -18,7 +18,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from fetcher.errors import BadResponse
-from fetcher.hosts.base import Forge, body_list, body_object, commit_date, count_field, text_field
+from fetcher.hosts.base import Forge, keyed, body_list, body_object, commit_date, count_field, text_field
 from fetcher.hosts.history import Commit, History
 from fetcher.interpret import Answer
 from fetcher.pieces import Cached
@@ -54,21 +54,18 @@ class Bitbucket(Forge):
         for resource in ("watchers", "forks"):
             piece = await self.piece(resource, f"{self._base(meta)}/{resource}", cached.get(resource),
                                      lambda answer: {"size": count_field(answer, body_object(answer), "size")})
-            pieces[resource] = piece if piece.value.get("repo") == key else \
-                Cached({**piece.value, "repo": key}, piece.fetched_at, piece.etag, piece.last_modified)
+            pieces[resource] = keyed(piece, key)
         return pieces
 
     def extra_fields(self, meta: dict, pieces: dict[str, Cached], kept: History) -> dict:
         return {"repo_watchers": pieces["watchers"].value["size"], "repo_forks": pieces["forks"].value["size"]}
 
     def head_url(self, meta: dict) -> str:
-        return f"{self._base(meta)}/refs/branches/{quote(meta['branch'], safe='')}"
+        return f"{self._base(meta)}/commits/{quote(meta['branch'], safe='')}?pagelen=1"
 
     def read_head(self, answer: Answer) -> Commit | None:
-        target = body_object(answer).get("target")
-        if not isinstance(target, dict):
-            raise BadResponse(answer.url, "branch lacks its target commit")
-        return _commit(answer, target)
+        commits = self.read_commits(answer)
+        return commits[0] if commits else None
 
     def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
         branch = quote(meta["branch"], safe="")
