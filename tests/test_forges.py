@@ -3,6 +3,7 @@
 import json
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 import respx
 
@@ -351,3 +352,23 @@ def test_gitlab_ratelimit_headers_pause_gitlab_alone(setup, respx_mock):
     assert limited.call_count == 1  # the second GitLab package waits for the reset instead of asking
     assert report.outcomes[sync.FAILED] == 2 and report.outcomes[sync.SYNCED] == 1 and report.stopped is None
     assert all("gitlab.com rate limit until" in reason for _, reason in report.failures)
+
+
+@respx.mock(assert_all_mocked=True)
+def test_a_last_counted_commit_the_host_no_longer_knows_means_counting_again(setup, respx_mock):
+    graph = history()
+    config, store = setup(package("p", "https://gitlab.com/a/b"))
+    fake = FakeGitLab(respx_mock, GITLAB, "a/b", graph)
+    run(config, store)
+    # A force-push, and the old commits were garbage-collected: asking from them answers 404.
+    del graph.nodes["today"], graph.nodes["w51"]
+    graph.commit("x", ("m",), MIDNIGHT + timedelta(hours=2), login="eve", name="Eve E")
+    original = fake.handle
+    fake.handle = lambda request, path, params: (
+        httpx.Response(404, json={"message": "404 Commit Not Found"}) if ".." in params.get("ref_name", "")
+        else original(request, path, params))
+
+    report = run(config, store)
+
+    assert report.exit_code == 0, report.failures
+    assert record(store, "p")["commits_over_52"] == [1] + [0] * 49 + [1, 1]

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Callable
 from urllib.parse import urlsplit
 
-from fetcher.errors import BadResponse, HostUnavailable, RateLimited, TokenRejected, Unreachable
+from fetcher.errors import BadResponse, HostUnavailable, NotFound, RateLimited, TokenRejected, Unreachable
 from fetcher.hosts import history
 from fetcher.hosts.history import Commit, History
 from fetcher.http import Http
@@ -172,7 +172,10 @@ class Forge:
         if head is None:
             counted = history.count(meta["branch"], [], now, with_authors=self.with_authors)
         elif kept is not None and kept.head:
-            new = await self.commits(self.commits_url(meta, kept.head, now))
+            try:
+                new = await self.commits(self.commits_url(meta, kept.head, now))
+            except NotFound:
+                new = []  # the host no longer knows the commit counted last: the history was rewritten
             if new and history.builds_on(kept.head, new):
                 counted = history.add(kept, new, now)
             else:  # the commit counted last is no longer on the branch: count again
