@@ -168,6 +168,8 @@ def test_a_warm_sync_of_unchanged_repositories_sends_only_conditional_requests(s
     run(config, store)
     before = {slug: record(store, slug) for slug in fakes}
     sent = {slug: len(fake.requests) for slug, fake in fakes.items()}
+    # Cold: metadata, newest commit, one page of commits; GitLab its contributors, Bitbucket its watchers and forks.
+    assert sent == {"gl": 4, "sgl": 4, "cb": 3, "sfj": 3, "bb": 5}
 
     report = run(config, store, clock=NOW + timedelta(hours=1))
 
