@@ -184,7 +184,8 @@ class FakeForgejo(Fake):
                 body.append(item)
             headers = {"X-Total-Count": str(len(nodes)), "X-HasMore": str(more).lower()}
             if more:
-                headers["Link"] = f'<{httpx.URL(str(request.url)).copy_merge_params({"page": str(number + 1)})}>; rel="next"'
+                following = httpx.URL(str(request.url)).copy_merge_params({"page": str(number + 1)})
+                headers["Link"] = f'<{following}>; rel="next"'
             return etagged(request, exchange, body, headers)
         return httpx.Response(404, json={"message": "not found"})
 

@@ -66,7 +66,8 @@ def test_every_forge_syncs_right_and_a_second_sync_asks_only_conditionally(tmp_p
             assert got[name] == want[name], (record["repo_url"], name)
         assert parse_datetime(got["last_updated"]) == parse_datetime(want["last_updated"])
     for record in GITHUB_RECORDS:
-        assert exported[record["slug"]]["repo_watchers"] == world.repo(parse_repo_url(record["repo_url"]).full_name).stars
+        repo = world.repo(parse_repo_url(record["repo_url"]).full_name)
+        assert exported[record["slug"]]["repo_watchers"] == repo.stars
 
     # Nothing changed: only conditional requests, at most one per resource read, and no record changed.
     assert all(entry.conditional for entry in warm), [e for e in warm if not e.conditional]

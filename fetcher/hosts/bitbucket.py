@@ -18,7 +18,9 @@ from datetime import datetime
 from urllib.parse import quote
 
 from fetcher.errors import BadResponse
-from fetcher.hosts.base import Forge, keyed, body_list, body_object, commit_date, count_field, text_field
+from fetcher.hosts.base import (
+    Forge, body_list, body_object, commit_date, count_field, keyed, path_field, text_field,
+)
 from fetcher.hosts.history import Commit, History
 from fetcher.interpret import Answer
 from fetcher.pieces import Cached
@@ -42,7 +44,7 @@ class Bitbucket(Forge):
         main = repo.get("mainbranch")
         branch = main.get("name") if isinstance(main, dict) else None
         return {
-            "path": text_field(answer, repo, "full_name", required=True),
+            "path": path_field(answer, repo, "full_name"),
             "stars": None,  # from /watchers (extras)
             "forks": None,  # from /forks (extras)
             "description": text_field(answer, repo, "description"),

@@ -18,7 +18,9 @@ from datetime import datetime
 from urllib.parse import quote
 
 from fetcher.errors import BadResponse
-from fetcher.hosts.base import Forge, body_list, body_object, commit_date, count_field, text_field
+from fetcher.hosts.base import (
+    Forge, body_list, body_object, commit_date, count_field, path_field, text_field,
+)
 from fetcher.hosts.history import Commit
 from fetcher.interpret import Answer, next_link
 from fetcher.urls import RepoRef
@@ -39,7 +41,7 @@ class Forgejo(Forge):
 
     def read_repo(self, answer: Answer) -> dict:
         repo = body_object(answer)
-        full_name = text_field(answer, repo, "full_name", required=True)
+        full_name = path_field(answer, repo, "full_name")
         return {
             "path": full_name,
             "stars": count_field(answer, repo, "stars_count"),

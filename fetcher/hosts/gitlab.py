@@ -16,7 +16,9 @@ from datetime import datetime
 from urllib.parse import quote
 
 from fetcher.hosts import history
-from fetcher.hosts.base import (Forge, body_list, body_object, commit_date, count_field, text_field)
+from fetcher.hosts.base import (
+    Forge, body_list, body_object, commit_date, count_field, path_field, text_field,
+)
 from fetcher.hosts.history import Commit, History
 from fetcher.interpret import Answer, next_link
 from fetcher.errors import BadResponse
@@ -43,7 +45,7 @@ class GitLab(Forge):
             raise BadResponse(answer.url, "project answer lacks its id")
         return {
             "id": project_id,
-            "path": text_field(answer, project, "path_with_namespace", required=True),
+            "path": path_field(answer, project, "path_with_namespace", nested=True),
             "stars": count_field(answer, project, "star_count"),
             "forks": count_field(answer, project, "forks_count"),
             "description": text_field(answer, project, "description"),

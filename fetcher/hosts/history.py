@@ -52,8 +52,10 @@ class History:
         """The kept history, or None when what was kept is not one (an older or foreign piece)."""
         try:
             days, authors = value["days"], value["authors"]
+            counts = [*days.values(), *(authors or {}).values()] if isinstance(days, dict) else [None]
             if not (isinstance(value["branch"], str) and isinstance(days, dict)
-                    and (authors is None or isinstance(authors, dict))):
+                    and (authors is None or isinstance(authors, dict))
+                    and all(isinstance(n, int) and not isinstance(n, bool) for n in counts)):
                 return None
             return cls(value["branch"], value["head"], value["head_date"], dict(days),
                        dict(authors) if authors is not None else None)
