@@ -291,7 +291,7 @@ def path_field(answer: Answer, data: dict, key: str, *, nested: bool = False) ->
     """A repository's path as the host reports it: OWNER/NAME (GitLab: GROUP/.../NAME), no empty part."""
     path = text_field(answer, data, key, required=True)
     parts = path.split("/")
-    if len(parts) < 2 or (len(parts) > 2 and not nested) or not all(part.strip() for part in parts):
+    if len(parts) < 2 or (len(parts) > 2 and not nested) or not all(part.strip(" .") for part in parts):
         raise BadResponse(answer.url, f"{key} {path!r} is not a repository path")
     return path
 
