@@ -377,3 +377,25 @@ def test_a_last_counted_commit_the_host_no_longer_knows_means_counting_again(set
 
     assert report.exit_code == 0, report.failures
     assert record(store, "p")["commits_over_52"] == [1] + [0] * 49 + [1, 1]
+
+
+@respx.mock(assert_all_mocked=True)
+def test_a_forge_token_echoed_in_an_answer_is_scrubbed_from_the_failure_and_the_store(setup, respx_mock, monkeypatch):
+    monkeypatch.setenv("CODEBERG_TOKEN", "codeberg-secret-echoed")
+    respx_mock.get(url__regex=rf"^{CODEBERG}/").respond(400, json={"message": "bad token codeberg-secret-echoed"})
+    config, store = setup(package("p", "https://codeberg.org/a/b", **OLD))
+
+    report = run(config, store)
+
+    assert report.exit_code == 1
+    assert "codeberg-secret-echoed" not in report.failures[0][1] and "***" in report.failures[0][1]
+    assert "codeberg-secret-echoed" not in store.fetch_state("p")["last_error"]
+
+
+def test_a_bad_hosts_table_is_exit_2_naming_the_key(run_cli, config_file):
+    config = config_file('[hosts."git.example.org"]\nkind = "svn"\napi_url = "https://git.example.org/api"\n')
+
+    result = run_cli(config, "sync")
+
+    assert result.exit_code == 2
+    assert 'hosts."git.example.org".kind must be one of gitlab, forgejo, bitbucket' in result.output
