@@ -6,6 +6,7 @@ requests in flight, paced under GitHub's secondary limits when asked to.
 """
 
 import asyncio
+import contextlib
 import ssl
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -64,6 +65,9 @@ class Http:
         self.counts = RequestCounts()
         self.rate_limits: dict[str, RateLimit] = {}  # what is left of each budget, as last reported
         self._slots = asyncio.Semaphore(concurrency)
+        # A forge may hold at most half the slots, so one slow host cannot keep every other one waiting.
+        self._forge_share = max(1, concurrency // 2)
+        self._forge_slots: dict[str, asyncio.Semaphore] = {}
         self._pacer = Pacer(sleep) if config.pace else None
         self._clock = clock
         self._sleep = sleep
@@ -131,7 +135,7 @@ class Http:
         # GitHub's secondary limits are GitHub's: a forge is paced by its own rate-limit headers only.
         if self._pacer and kind != "pypi" and budget is None:
             await self._pacer.wait_turn(kind)
-        async with self._slots:
+        async with self._forge_slot(budget), self._slots:
             try:
                 response = await self.client.request(method, url, headers=headers, json=json)
             except httpx.TransportError as exc:
@@ -152,6 +156,11 @@ class Http:
         except RateLimited as limited:
             self._paused_until[group] = limited.reset_at
             raise
+
+    def _forge_slot(self, budget: str | None):
+        if budget is None:
+            return contextlib.nullcontext()
+        return self._forge_slots.setdefault(budget, asyncio.Semaphore(self._forge_share))
 
     def _count_sent(self, kind: str, requests: int, host: str) -> None:
         """Counted once on the wire: a request cancelled before it was sent is not."""

@@ -399,3 +399,18 @@ def test_a_bad_hosts_table_is_exit_2_naming_the_key(run_cli, config_file):
 
     assert result.exit_code == 2
     assert 'hosts."git.example.org".kind must be one of gitlab, forgejo, bitbucket' in result.output
+
+
+@respx.mock(assert_all_mocked=True)
+def test_an_unreachable_host_fails_its_packages_at_once_and_the_others_go_on(setup, respx_mock):
+    down = respx_mock.get(url__regex=rf"^{SELF_GITLAB}/").mock(side_effect=httpx.ConnectError("connection refused"))
+    FakeForgejo(respx_mock, CODEBERG, "someone/cb", history())
+    config, store = setup(*[package(f"sgl{i}", f"https://gitlab.example.org/a/p{i}", **OLD) for i in range(6)],
+                          package("cb", "https://codeberg.org/someone/cb"), extra="[sync]\nconcurrency = 1\n")
+
+    report = run(config, store)
+
+    assert report.stopped is None and report.outcomes[sync.SYNCED] == 1 and report.outcomes[sync.FAILED] == 6
+    assert all("gitlab.example.org unreachable" in reason for _, reason in report.failures)
+    # One package's tries (1 + 4 retries) reached the host, not six packages' worth.
+    assert down.call_count < 2 * 5

@@ -64,6 +64,8 @@ class Forge:
         self._origin = origin(api_url)
         self._http = http
         self._clock = clock
+        self._answered = False  # some repository of this host was read in this run
+        self._down: str | None = None  # why the host is given up on for this run
 
     # -- what a subclass says ------------------------------------------------------------
 
@@ -108,8 +110,13 @@ class Forge:
 
     async def fetch(self, repo_url: str, ref: RepoRef, meta, cache: dict[str, Cached]) -> RepoResult:
         """Everything a record needs from this forge; its failures are this package's alone."""
+        if self._down is not None:
+            # It could not be reached at all this run: its other packages fail at once, without waiting on it.
+            raise HostUnavailable(self.api_url, self._down)
         try:
-            return await self._fetch(repo_url, ref, cache)
+            result = await self._fetch(repo_url, ref, cache)
+            self._answered = True
+            return result
         except TokenRejected as failure:
             hint = f"check ${self._token_env} or unset it" if self._token_env else "check its token"
             raise HostUnavailable(failure.url, f"{self.name} rejected the token (401): {hint}") from None
@@ -118,8 +125,10 @@ class Forge:
                 failure.url, f"{self.name} rate limit until {failure.reset_at:%Y-%m-%d %H:%M:%S} UTC"
             ) from None
         except Unreachable as failure:
-            reason = str(failure).removesuffix(f" ({failure.url})")
-            raise HostUnavailable(failure.url, f"{self.name} unreachable: {reason}") from None
+            reason = f"{self.name} unreachable: {str(failure).removesuffix(f' ({failure.url})')}"
+            if not self._answered:
+                self._down = reason
+            raise HostUnavailable(failure.url, reason) from None
 
     async def _fetch(self, repo_url: str, ref: RepoRef, cache: dict[str, Cached]) -> RepoResult:
         now = self._clock()
