@@ -9,6 +9,9 @@ server, GraphQL at ``POST /graphql`` and PyPI under ``/pypi/``, so one
 ``StandIn.url`` serves as both REST base URLs and ``StandIn.graphql_url``
 as the GraphQL endpoint.
 
+GitLab, Forgejo (Gitea, Codeberg) and Bitbucket hosts are served under
+``/_forge/{host}/`` when the world has ``forges`` (see ``bench.forges``).
+
 Run ``python -m bench.standin --catalog FILE.json`` to serve a world built
 from a catalog file until Ctrl-C.
 """
@@ -242,6 +245,8 @@ class World:
     renames: dict[str, int] = field(default_factory=dict)
     pypi: dict[str, str] = field(default_factory=dict)
     blocked: set[str] = field(default_factory=set)
+    # GitLab, Forgejo and Bitbucket hosts (bench.forges.Forges), served under /_forge/{host}/
+    forges: Any = None
     _by_id: dict[int, Repo] = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
@@ -304,6 +309,9 @@ class World:
         For the fields fetcher writes; ``last_updated`` as GitHub spells it.
         An empty repository's statistics answer 204: no weeks at all.
         """
+        if self.forges is not None and self.forges.knows(record["repo_url"]):
+            fields = self.forges.expected(record["repo_url"])
+            return {**fields, "pypi_version": self.pypi[normalize_name(pypi_project(record["pypi_url"]) or "")]}
         repo = self.repo(github_full_name(record["repo_url"]) or "")
         return {
             "repo_forks": repo.forks,
@@ -1220,6 +1228,10 @@ class StandIn:
         with self._lock:
             return self.points_charged + self.graphql_points
 
+    def hosts_config(self, token_env: Mapping[str, str] | None = None) -> str:
+        """The ``[hosts."..."]`` tables of a fetcher config for the world's forge hosts, at this stand-in's URLs."""
+        return self.world.forges.hosts_config(self.url, token_env) if self.world.forges is not None else ""
+
     def fail_next(
         self,
         path_prefix: str,
@@ -1254,7 +1266,10 @@ class StandIn:
         split = urlsplit(target)
         parts = _segments(split.path)
         canned = self._take_canned(target)
-        if parts[:1] == ["pypi"]:
+        if parts[:1] == ["_forge"] and self.world.forges is not None:
+            answer = canned or self.world.forges.answer(self.url, method, target, request)
+            charged = False
+        elif parts[:1] == ["pypi"]:
             answer = canned or _pypi_answer(self.world, self.url, parts, request)
             charged = False
         elif method == "POST" and split.path.rstrip("/") == "/graphql":
@@ -1475,10 +1490,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--token", help="require this token in Authorization")
     args = parser.parse_args(argv)
-    world = World.from_catalog(_load_records(args.catalog), seed=args.seed)
+    from bench.forges import add_catalog  # it builds on this module: imported once this one is loaded
+
+    records = _load_records(args.catalog)
+    world = World.from_catalog(records, seed=args.seed)
+    forges = add_catalog(world, records, seed=args.seed)
     with StandIn(world, args.latency, token=args.token, port=args.port) as standin:
-        counts = f"{len(world.repos)} repositories, {len(world.pypi)} PyPI projects"
-        print(f"{standin.url}  ({counts}; Ctrl-C stops)", flush=True)
+        counts = f"{len(world.repos)} repositories, {len(forges.repos)} on other forges, {len(world.pypi)} on PyPI"
+        print(f"{standin.url}  ({counts}; Ctrl-C stops)\n\n{standin.hosts_config()}", flush=True)
         try:
             while True:
                 time.sleep(3600)

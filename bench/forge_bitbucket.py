@@ -1,0 +1,297 @@
+"""Bitbucket Cloud API 2.0 as the stand-in serves it: a repository, its watchers, forks and commits.
+
+Shapes follow developer.atlassian.com/cloud/bitbucket/rest and the answers
+recorded from api.bitbucket.org: paginated envelopes of ``values`` with
+``pagelen`` and ``next`` (absent on the last page); watchers and forks also
+carry ``size`` and ``page`` and default to 10 a page, commits carry neither and
+default to 30; ``pagelen`` is capped at 100. ``/commits/{revision}`` (or
+``/commits`` for the main branch) lists newest first, takes ``include`` and
+``exclude`` (leave out what is reachable from them) and has no
+``since``/``until``. Commit authors are ``{"raw": "Name <email>", "user":
+{...}}`` with ``user`` absent when Bitbucket links no account. Strong ETags
+(and ``Last-Modified`` on commits) with 304s; no rate-limit headers. A renamed
+repository answers 301 with an absolute ``Location`` for the same request under
+its new name; an unknown one 404 with Bitbucket's error envelope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode
+
+from bench.forge_http import Query, Served, json_answer, param, revalidate, whole_number
+from bench.standin import _Answer
+
+if TYPE_CHECKING:
+    from bench.forges import Commit, ForgeHost, ForgeRepo, Forges, Person
+
+JSON = "application/json; charset=utf-8"
+PAGELEN = 10
+COMMITS_PAGELEN = 30
+PAGELEN_MAX = 100
+NOT_FOUND = {
+    "type": "error",
+    "error": {
+        "message": "You may not have access to this repository or it no longer exists in this workspace. "
+        "If you think this repository exists and you have access, make sure you are authenticated."
+    },
+}
+
+
+def serve(
+    forges: Forges,
+    host: ForgeHost,
+    root: str,
+    method: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
+) -> Served:
+    rest = [unquote(part) for part in parts[4:] if part]
+    resource = rest[0] if rest else "repo"
+    if parts[:2] != ["2.0", "repositories"] or len(parts) < 4 or method != "GET":
+        return Served(json_answer(404, {"type": "error", "error": {"message": "Resource not found"}}, JSON), resource)
+    if not _authorized(host, request):
+        return Served(json_answer(401, {"type": "error", "error": {"message": "Unauthorized"}}, JSON), resource)
+    full_name = f"{unquote(parts[2])}/{unquote(parts[3])}"
+    key = f"{host.name}/{full_name}".lower()
+    repo = forges.repos.get(key)
+    if repo is None and key in forges.moved:
+        moved = forges.moved[key]
+        location = f"{root}/2.0/repositories/{moved.path}" + "".join(f"/{quote(part)}" for part in rest)
+        if raw_query:
+            location += f"?{raw_query}"
+        return Served(_Answer(301, b"", {"Location": location}), resource, full_name)
+    if repo is None:
+        return Served(json_answer(404, NOT_FOUND, JSON), resource, full_name)
+    api = f"{root}/2.0/repositories/{repo.path}"
+    slash = "/" if parts[-1] == "" else ""  # next links echo the path as it was asked, trailing slash and all
+    query = parse_qsl(raw_query, keep_blank_values=True)
+    last_modified = None
+    if resource == "repo" and len(rest) == 0:
+        answer = json_answer(200, repo_body(repo, api), JSON)
+    elif resource == "watchers" and len(rest) == 1:
+        answer = _envelope(
+            api + "/watchers" + slash, query, repo.stars, lambda i: _account(f"watcher{repo.id}-{i}", f"Watcher {i}")
+        )
+    elif resource == "forks" and len(rest) == 1:
+        answer = _envelope(api + "/forks" + slash, query, repo.forks, lambda i: _fork(repo, root, i))
+    elif resource == "commits" and len(rest) <= 2:
+        answer = _commits(repo, api, rest[1] if len(rest) == 2 else None, query, slash)
+        last_modified = repo.newest
+    else:
+        answer = json_answer(404, {"type": "error", "error": {"message": "Resource not found"}}, JSON)
+    if host.etags:
+        answer = revalidate(answer, request, weak=False, last_modified=last_modified)
+    return Served(answer, resource, repo.path)
+
+
+def _authorized(host: ForgeHost, request: Mapping[str, str]) -> bool:
+    if host.token is None:
+        return True
+    scheme, _, credential = (request.get("authorization") or "").partition(" ")
+    if not credential:
+        return True
+    return scheme.lower() == "bearer" and credential == host.token
+
+
+def _uuid(*parts: object) -> str:
+    return "{" + str(uuid.UUID(hashlib.md5(":".join(map(str, parts)).encode()).hexdigest())) + "}"
+
+
+def _account(nickname: str, display_name: str) -> dict[str, Any]:
+    ident = _uuid("user", nickname)
+    return {
+        "display_name": display_name,
+        "links": {
+            "self": {"href": f"https://api.bitbucket.org/2.0/users/{quote(ident)}"},
+            "avatar": {"href": f"https://secure.gravatar.com/avatar/{hashlib.md5(nickname.encode()).hexdigest()}"},
+            "html": {"href": f"https://bitbucket.org/{quote(ident)}/"},
+        },
+        "type": "user",
+        "uuid": ident,
+        "account_id": f"557058:{ident[1:-1]}",
+        "nickname": nickname,
+    }
+
+
+def _repo_links(api: str, web: str, path: str) -> dict[str, Any]:
+    return {
+        "self": {"href": api},
+        "html": {"href": web},
+        "avatar": {"href": f"https://bytebucket.org/ravatar/{quote(_uuid('repo', path))}?ts=python"},
+        "pullrequests": {"href": f"{api}/pullrequests"},
+        "commits": {"href": f"{api}/commits"},
+        "forks": {"href": f"{api}/forks"},
+        "watchers": {"href": f"{api}/watchers"},
+        "branches": {"href": f"{api}/refs/branches"},
+        "tags": {"href": f"{api}/refs/tags"},
+        "downloads": {"href": f"{api}/downloads"},
+        "source": {"href": f"{api}/src"},
+        "clone": [
+            {"name": "https", "href": f"{web}.git"},
+            {"name": "ssh", "href": f"git@bitbucket.org:{path}.git"},
+        ],
+        "issues": {"href": f"{api}/issues"},
+        "hooks": {"href": f"{api}/hooks"},
+    }
+
+
+def _repository(
+    path: str, api: str, description: str | None, created: str, updated: str, branch: str, parent: dict[str, Any] | None
+) -> dict[str, Any]:
+    workspace, slug = path.split("/")
+    web = f"https://bitbucket.org/{path}"
+    return {
+        "type": "repository",
+        "full_name": path,
+        "links": _repo_links(api, web, path),
+        "name": slug,
+        "slug": slug.lower(),
+        "description": description or "",
+        "scm": "git",
+        "website": "",
+        "owner": _account(workspace, workspace),
+        "workspace": {
+            "type": "workspace",
+            "uuid": _uuid("user", workspace),
+            "name": workspace,
+            "slug": workspace,
+            "links": {
+                "avatar": {"href": f"https://bitbucket.org/workspaces/{workspace}/avatar/"},
+                "html": {"href": f"https://bitbucket.org/{workspace}/"},
+                "self": {"href": f"https://api.bitbucket.org/2.0/workspaces/{workspace}"},
+            },
+        },
+        "is_private": False,
+        "project": {
+            "type": "project",
+            "key": "PROJ",
+            "uuid": _uuid("project", workspace),
+            "name": "Untitled project",
+            "links": {
+                "self": {"href": f"https://api.bitbucket.org/2.0/workspaces/{workspace}/projects/PROJ"},
+                "html": {"href": f"https://bitbucket.org/{workspace}/workspace/projects/PROJ"},
+            },
+        },
+        "fork_policy": "allow_forks",
+        "created_on": created,
+        "updated_on": updated,
+        "size": 4_004_226,
+        "language": "python",
+        "uuid": _uuid("repo", path),
+        "mainbranch": {"name": branch, "type": "branch"},
+        "override_settings": {"default_merge_strategy": False, "branching_model": False},
+        "parent": parent,
+        "has_issues": True,
+        "has_wiki": False,
+    }
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
+    updated = _stamp(repo.newest or repo.created)
+    return _repository(repo.path, api, repo.description, _stamp(repo.created), updated, repo.default_branch, None)
+
+
+def _fork(repo: ForgeRepo, root: str, index: int) -> dict[str, Any]:
+    path = f"forker{index}/{repo.name}"
+    parent = {
+        "type": "repository",
+        "full_name": repo.path,
+        "links": {
+            "self": {"href": f"{root}/2.0/repositories/{repo.path}"},
+            "html": {"href": f"https://bitbucket.org/{repo.path}"},
+        },
+        "name": repo.name,
+        "uuid": _uuid("repo", repo.path),
+    }
+    created = _stamp(repo.created)
+    return _repository(path, f"{root}/2.0/repositories/{path}", "", created, created, repo.default_branch, parent)
+
+
+def _envelope(url: str, query: Query, size: int, item: Any) -> _Answer:
+    """Watchers and forks: ``size``, ``page``, ``pagelen``, ``next`` while more remain, ``values``."""
+    pagelen = min(whole_number(param(query, "pagelen"), PAGELEN), PAGELEN_MAX)
+    page = whole_number(param(query, "page"), 1)
+    begin = (page - 1) * pagelen
+    body: dict[str, Any] = {"pagelen": pagelen, "size": size, "page": page}
+    if begin + pagelen < size:
+        kept = [(name, value) for name, value in query if name != "page"]
+        body["next"] = f"{url}?{urlencode([*kept, ('page', str(page + 1))])}"
+    body["values"] = [item(index) for index in range(begin, min(begin + pagelen, size))]
+    return json_answer(200, body, JSON)
+
+
+def _author(person: Person) -> dict[str, Any]:
+    author: dict[str, Any] = {"type": "author", "raw": f"{person.name} <{person.email}>"}
+    if person.login:
+        author["user"] = _account(person.login, person.name)
+    return author
+
+
+def commit_body(repo: ForgeRepo, commit: Commit, api: str) -> dict[str, Any]:
+    web = f"https://bitbucket.org/{repo.path}"
+
+    def links(sha: str) -> dict[str, Any]:
+        return {"self": {"href": f"{api}/commit/{sha}"}, "html": {"href": f"{web}/commits/{sha}"}}
+
+    rendered = {"type": "rendered", "raw": commit.message, "markup": "markdown", "html": f"<p>{commit.message}</p>"}
+    return {
+        "type": "commit",
+        "hash": commit.sha,
+        "date": _stamp(commit.committed),
+        "author": _author(commit.author),
+        "message": commit.message,
+        "summary": rendered,
+        "links": {
+            **links(commit.sha),
+            "diff": {"href": f"{api}/diff/{commit.sha}"},
+            "approve": {"href": f"{api}/commit/{commit.sha}/approve"},
+            "comments": {"href": f"{api}/commit/{commit.sha}/comments"},
+            "statuses": {"href": f"{api}/commit/{commit.sha}/statuses"},
+            "patch": {"href": f"{api}/patch/{commit.sha}"},
+        },
+        "parents": [{"hash": sha, "links": links(sha), "type": "commit"} for sha in commit.parents],
+        "rendered": {"message": rendered},
+        "repository": {
+            "type": "repository",
+            "full_name": repo.path,
+            "links": {"self": {"href": api}, "html": {"href": web}},
+            "name": repo.name,
+            "uuid": _uuid("repo", repo.path),
+        },
+    }
+
+
+def _commits(repo: ForgeRepo, api: str, revision: str | None, query: Query, slash: str) -> _Answer:
+    includes = [value for name, value in query if name == "include"] or [revision]
+    starts = [repo.resolve(item) for item in includes]
+    if any(start is None for start in starts):
+        return json_answer(404, {"type": "error", "error": {"message": f"Commit not found: {includes[0]}"}}, JSON)
+    shown: dict[str, Commit] = {}
+    for start in starts:
+        shown.update((commit.sha, commit) for commit in repo.history(start))
+    for name, value in query:
+        if name == "exclude":
+            hidden = repo.resolve(value)
+            for commit in repo.history(hidden) if hidden else []:
+                shown.pop(commit.sha, None)
+    history = sorted(shown.values(), key=lambda commit: commit.committed, reverse=True)
+    pagelen = min(whole_number(param(query, "pagelen"), COMMITS_PAGELEN), PAGELEN_MAX)
+    page = whole_number(param(query, "page"), 1)
+    begin = (page - 1) * pagelen
+    body: dict[str, Any] = {"values": [commit_body(repo, commit, api) for commit in history[begin : begin + pagelen]]}
+    body["pagelen"] = pagelen
+    if begin + pagelen < len(history):
+        kept = [(name, value) for name, value in query if name != "page"]
+        where = (f"{api}/commits/{quote(revision)}" if revision else f"{api}/commits") + slash
+        body["next"] = f"{where}?{urlencode([*kept, ('page', str(page + 1))])}"
+    return json_answer(200, body, JSON)

@@ -1,0 +1,316 @@
+"""GitLab REST API v4 as the stand-in serves it: a project, its commits and its contributors.
+
+Shapes, parameters and headers follow docs.gitlab.com/api (projects, commits,
+repositories, rest#pagination, rate limits) and the answers recorded from
+gitlab.com: offset pagination with ``X-Page``/``X-Per-Page``/``X-Next-Page``/
+``X-Prev-Page`` and a ``Link`` header; the commits list sends no ``X-Total``
+(GitLab leaves it out for performance) and its ``last`` link is the next page
+while there is one; contributors send ``X-Total`` and ``X-Total-Pages``. Weak
+ETags with 304s, ``RateLimit-*`` headers on every answer and 429 past the limit.
+A project asked for by an old path after a rename or transfer answers 301 to
+``/projects/{id}`` with the rest of the path and the query, as GitLab does for
+GET requests since 16.4 (with the host's ``follow_moves``: 200 with the project
+under its new path); an unknown one 404 ``{"message": "404 Project Not Found"}``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, unquote
+
+from bench.forge_http import Query, Served, json_answer, page_links, param, parse_instant, revalidate, whole_number
+from bench.standin import _Answer
+
+if TYPE_CHECKING:
+    from bench.forges import Commit, ForgeHost, ForgeRepo, Forges
+
+JSON = "application/json"
+PER_PAGE = 20
+PER_PAGE_MAX = 100
+# GitLab counts contributors over the newest 2,000 commits of the branch, merges left out.
+CONTRIBUTOR_COMMITS = 2000
+WINDOW = 60.0
+_NOT_FOUND_ROUTE = {"error": "404 Not Found"}
+
+
+def serve(
+    forges: Forges,
+    host: ForgeHost,
+    root: str,
+    method: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
+) -> Served:
+    limits, exceeded = _rate(host, request)
+    if exceeded:
+        retry = limits["RateLimit-Reset"]
+        answer = _Answer(
+            429,
+            b"Retry later\n",
+            {"Content-Type": "text/plain", **limits, "Retry-After": str(max(1, int(retry) - int(time.time())))},
+        )
+        return Served(answer, _resource(parts))
+    served = _route(forges, host, root, method, parts, raw_query, request)
+    served.answer.headers.update(limits)
+    return served
+
+
+def _resource(parts: list[str]) -> str:
+    rest = "/".join(parts[4:])
+    return {"": "repo", "repository/commits": "commits", "repository/contributors": "contributors"}.get(rest, rest)
+
+
+def _route(
+    forges: Forges,
+    host: ForgeHost,
+    root: str,
+    method: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
+) -> Served:
+    if parts[:3] != ["api", "v4", "projects"] or len(parts) < 4 or method != "GET":
+        return Served(json_answer(404, _NOT_FOUND_ROUTE, JSON), _resource(parts))
+    if not _authorized(host, request):
+        return Served(json_answer(401, {"message": "401 Unauthorized"}, JSON), _resource(parts))
+    ident, rest = unquote(parts[3]), [unquote(part) for part in parts[4:]]
+    resource = _resource(parts)
+    if ident.isdigit():
+        repo = forges.by_id.get((host.name, int(ident)))
+    else:
+        key = f"{host.name}/{ident}".lower()
+        repo = forges.repos.get(key)
+        moved = forges.moved.get(key)
+        if repo is None and moved is not None and host.follow_moves:
+            repo = moved
+        elif repo is None and moved is not None:
+            location = f"{root}/api/v4/projects/{moved.id}" + "".join(f"/{quote(part, safe='')}" for part in rest)
+            if raw_query:
+                location += f"?{raw_query}"
+            return Served(_Answer(301, b"", {"Location": location}), resource, ident)
+    if repo is None:
+        return Served(json_answer(404, {"message": "404 Project Not Found"}, JSON), resource, ident)
+    query = parse_qsl(raw_query, keep_blank_values=True)
+    api = f"{root}/api/v4/projects/{repo.id}"
+    if resource == "repo":
+        answer = json_answer(200, project_body(repo, api), JSON)
+    elif resource == "commits":
+        answer = _commits(repo, api, query)
+    elif resource == "contributors":
+        answer = _contributors(repo, api, query)
+    else:
+        answer = json_answer(404, _NOT_FOUND_ROUTE, JSON)
+    if host.etags:
+        answer = revalidate(answer, request, weak=True)
+    return Served(answer, resource, repo.path)
+
+
+def _authorized(host: ForgeHost, request: Mapping[str, str]) -> bool:
+    """Public projects need no token; a token sent must be the right one (PRIVATE-TOKEN or Bearer)."""
+    if host.token is None:
+        return True
+    private = request.get("private-token")
+    scheme, _, credential = (request.get("authorization") or "").partition(" ")
+    if private is None and not credential:
+        return True
+    return private == host.token or (scheme.lower() == "bearer" and credential == host.token)
+
+
+def _rate(host: ForgeHost, request: Mapping[str, str]) -> tuple[dict[str, str], bool]:
+    """Count the request in the host's minute; GitLab's RateLimit-* headers after it, and whether it is over."""
+    now = time.time()
+    if now - host.window_started >= WINDOW:
+        host.window_started, host.window_used = now, 0
+    host.window_used += 1
+    reset = math.ceil(host.window_started + WINDOW)
+    signed_in = "authorization" in request or "private-token" in request
+    headers = {
+        "RateLimit-Name": "throttle_authenticated_api" if signed_in else "throttle_unauthenticated_api",
+        "RateLimit-Limit": str(host.rate_limit),
+        "RateLimit-Observed": str(host.window_used),
+        "RateLimit-Remaining": str(max(0, host.rate_limit - host.window_used)),
+        "RateLimit-Reset": str(reset),
+        "RateLimit-ResetTime": datetime.fromtimestamp(reset, timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT"),
+    }
+    return headers, host.window_used > host.rate_limit
+
+
+def _stamp(moment: datetime) -> str:
+    """GitLab's spelling of a commit date: milliseconds and the committer's own offset."""
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _utc_stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def project_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
+    namespace = repo.owner
+    web = f"https://{repo.host}/{repo.path}"
+    newest = repo.newest or repo.created
+    parent_kind = "group" if "/" in namespace or not namespace.startswith("user") else "user"
+    return {
+        "id": repo.id,
+        "description": repo.description,
+        "name": repo.name,
+        "name_with_namespace": " / ".join(repo.path.split("/")),
+        "path": repo.name,
+        "path_with_namespace": repo.path,
+        "created_at": _utc_stamp(repo.created),
+        "default_branch": repo.default_branch if repo.head else None,
+        "tag_list": [],
+        "topics": [],
+        "ssh_url_to_repo": f"git@{repo.host}:{repo.path}.git",
+        "http_url_to_repo": f"{web}.git",
+        "web_url": web,
+        "readme_url": f"{web}/-/blob/{repo.default_branch}/README.md",
+        "forks_count": repo.forks,
+        "avatar_url": None,
+        "star_count": repo.stars,
+        "last_activity_at": _utc_stamp(newest),
+        "namespace": {
+            "id": repo.id // 7,
+            "name": namespace.rsplit("/", 1)[-1],
+            "path": namespace.rsplit("/", 1)[-1],
+            "kind": parent_kind,
+            "full_path": namespace,
+            "parent_id": repo.id // 11 if "/" in namespace else None,
+            "avatar_url": None,
+            "web_url": f"https://{repo.host}/{'groups/' if parent_kind == 'group' else ''}{namespace}",
+        },
+        "_links": {
+            "self": api,
+            "issues": f"{api}/issues",
+            "merge_requests": f"{api}/merge_requests",
+            "repo_branches": f"{api}/repository/branches",
+            "labels": f"{api}/labels",
+            "events": f"{api}/events",
+            "members": f"{api}/members",
+        },
+        "empty_repo": repo.head is None,
+        "archived": repo.archived,
+        "visibility": "public",
+        "open_issues_count": repo.stars % 17,
+        "updated_at": _utc_stamp(newest),
+    }
+
+
+def commit_body(repo: ForgeRepo, commit: Commit) -> dict[str, Any]:
+    return {
+        "id": commit.sha,
+        "short_id": commit.sha[:8],
+        "created_at": _stamp(commit.committed),
+        "parent_ids": list(commit.parents),
+        "title": commit.message.splitlines()[0],
+        "message": commit.message + "\n",
+        "author_name": commit.author.name,
+        "author_email": commit.author.email,
+        "authored_date": _stamp(commit.authored),
+        "committer_name": commit.committer.name,
+        "committer_email": commit.committer.email,
+        "committed_date": _stamp(commit.committed),
+        "trailers": {},
+        "extended_trailers": {},
+        "web_url": f"https://{repo.host}/{repo.path}/-/commit/{commit.sha}",
+    }
+
+
+def _paging(query: Query) -> tuple[int, int]:
+    per_page = min(whole_number(param(query, "per_page"), PER_PAGE), PER_PAGE_MAX)
+    return whole_number(param(query, "page"), 1), per_page
+
+
+def _commits(repo: ForgeRepo, api: str, query: Query) -> _Answer:
+    """``ref_name``, ``since``/``until`` (committer date, both inclusive, as git log), ``first_parent``, paging."""
+    since_text, until_text = param(query, "since"), param(query, "until")
+    since, until = parse_instant(since_text), parse_instant(until_text)
+    for name, text, value in (("since", since_text, since), ("until", until_text, until)):
+        if text and value is None:
+            return json_answer(400, {"error": f"{name} is invalid"}, JSON)
+    start = repo.resolve(param(query, "ref_name"))
+    if start is None:
+        return json_answer(404, {"message": "404 Commit Not Found"}, JSON)
+    if (param(query, "first_parent") or "").lower() == "true":
+        history = _first_parents(repo, start)
+    else:
+        history = repo.history(start)
+    chosen = [
+        commit
+        for commit in history
+        if (since is None or commit.committed >= since) and (until is None or commit.committed <= until)
+    ]
+    page, per_page = _paging(query)
+    begin = (page - 1) * per_page
+    items = chosen[begin : begin + per_page]
+    more = len(chosen) > begin + per_page
+    full = [*query, ("id", str(repo.id))]
+    if param(query, "order") is None:
+        full.append(("order", "default"))
+    if param(query, "trailers") is None:
+        full.append(("trailers", "false"))
+    full = [pair for pair in full if pair[0] != "per_page"] + [("per_page", str(per_page))]
+    rels = ([("prev", page - 1)] if page > 1 else []) + ([("next", page + 1)] if more else [])
+    rels += [("first", 1), ("last", page + 1 if more else page)]
+    headers = {
+        "Link": page_links(f"{api}/repository/commits", full, rels),
+        "X-Next-Page": str(page + 1) if more else "",
+        "X-Page": str(page),
+        "X-Per-Page": str(per_page),
+        "X-Prev-Page": str(page - 1) if page > 1 else "",
+    }
+    return json_answer(200, [commit_body(repo, commit) for commit in items], JSON, headers)
+
+
+def _first_parents(repo: ForgeRepo, start: str) -> list[Commit]:
+    chain, sha = [], start
+    while sha in repo.commits:
+        commit = repo.commits[sha]
+        chain.append(commit)
+        sha = commit.parents[0] if commit.parents else ""
+    return chain
+
+
+def contributors(repo: ForgeRepo, order_by: str = "commits", sort: str = "asc") -> list[dict[str, Any]]:
+    """GitLab's contributors: the newest 2,000 non-merge commits grouped by author email, named by the newest."""
+    groups: dict[str, dict[str, Any]] = {}
+    counted = [commit for commit in repo.history() if not commit.is_merge][:CONTRIBUTOR_COMMITS]
+    for commit in counted:
+        email = commit.author.email
+        group = groups.setdefault(
+            email, {"name": commit.author.name, "email": email, "commits": 0, "additions": 0, "deletions": 0}
+        )
+        group["commits"] += 1
+    ranked = sorted(groups.values(), key=lambda group: group[order_by], reverse=sort == "desc")
+    return ranked
+
+
+def _contributors(repo: ForgeRepo, api: str, query: Query) -> _Answer:
+    order_by = param(query, "order_by") or "commits"
+    sort = param(query, "sort") or "asc"
+    if order_by not in ("email", "name", "commits"):
+        return json_answer(400, {"error": "order_by does not have a valid value"}, JSON)
+    if sort not in ("asc", "desc"):
+        return json_answer(400, {"error": "sort does not have a valid value"}, JSON)
+    everyone = contributors(repo, order_by, sort)
+    page, per_page = _paging(query)
+    total_pages = max(1, math.ceil(len(everyone) / per_page))
+    begin = (page - 1) * per_page
+    full = [pair for pair in query if pair[0] not in ("per_page", "order_by", "sort")]
+    full += [("id", str(repo.id)), ("order_by", order_by), ("per_page", str(per_page)), ("sort", sort)]
+    rels = ([("prev", page - 1)] if page > 1 else []) + ([("next", page + 1)] if page < total_pages else [])
+    rels += [("first", 1), ("last", total_pages)]
+    headers = {
+        "Link": page_links(f"{api}/repository/contributors", full, rels),
+        "X-Next-Page": str(page + 1) if page < total_pages else "",
+        "X-Page": str(page),
+        "X-Per-Page": str(per_page),
+        "X-Prev-Page": str(page - 1) if page > 1 else "",
+        "X-Total": str(len(everyone)),
+        "X-Total-Pages": str(total_pages),
+    }
+    return json_answer(200, everyone[begin : begin + per_page], JSON, headers)

@@ -1,0 +1,105 @@
+"""What the forge stand-ins share about HTTP: JSON answers, validators and 304s, paging parameters.
+
+Each forge spells these differently (GitLab's weak ETags, Bitbucket's strong
+ones, Forgejo's ``limit``); the spelling is the caller's, the mechanics are here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from bench.standin import _Answer, _not_modified
+
+Query = list[tuple[str, str]]
+
+
+def json_answer(status: int, payload: Any, content_type: str, headers: Mapping[str, str] | None = None) -> _Answer:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return _Answer(status, body, {"Content-Type": content_type, **(headers or {})})
+
+
+def revalidate(
+    answer: _Answer, request: Mapping[str, str], *, weak: bool, last_modified: datetime | None = None
+) -> _Answer:
+    """Give a 200 its ETag (and Last-Modified), or make it a bodiless 304 when the client's copy is current.
+
+    The ETag hashes the body, so it changes exactly when the answer does. The
+    304 keeps the answer's other headers (paging, rate limits), as the hosts do.
+    """
+    if answer.status != 200:
+        return answer
+    digest = hashlib.md5(answer.body).hexdigest()
+    validators = {"ETag": f'W/"{digest}"' if weak else f'"{digest}"'}
+    if last_modified is not None:
+        validators["Last-Modified"] = http_date(last_modified)
+    if _not_modified(request, validators["ETag"], validators.get("Last-Modified", "")):
+        kept = {name: value for name, value in answer.headers.items() if name != "Content-Type"}
+        return _Answer(304, b"", {**kept, **validators})
+    answer.headers.update(validators)
+    return answer
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+
+
+def whole_number(text: str | None, default: int) -> int:
+    """A paging parameter as the forges read it: missing, malformed or below 1 means the default."""
+    try:
+        value = int(text or "")
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def param(query: Query, name: str) -> str | None:
+    """The last value given for ``name``, as Rails, Go and Django read repeated parameters."""
+    found = None
+    for key, value in query:
+        if key == name:
+            found = value
+    return found
+
+
+def flag(query: Query, name: str, default: bool) -> bool:
+    value = param(query, name)
+    if value is None or value == "":
+        return default
+    return value.lower() not in ("false", "0", "no", "off")
+
+
+def parse_instant(text: str | None) -> datetime | None:
+    """An ISO 8601 instant; a missing offset is taken as UTC. None if absent or unreadable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class Served:
+    """A forge's answer with what it was about, for the request log: the resource and the repository's path."""
+
+    answer: _Answer
+    resource: str = ""
+    repo: str | None = None
+
+
+def page_links(url: str, query: Query, pages: list[tuple[str, int]], sep: str = ", ") -> str:
+    """A Link header of ``pages`` (rel, page number); the client's other parameters kept, sorted as the hosts do."""
+    kept = [(name, value) for name, value in query if name != "page"]
+    links = []
+    for rel, number in pages:
+        params = sorted([*kept, ("page", str(number))])
+        links.append(f'<{url}?{urlencode(params)}>; rel="{rel}"')
+    return sep.join(links)
