@@ -1,6 +1,7 @@
 """GitLab, Forgejo and Bitbucket through a whole sync (respx fakes built from recorded answers, no network)."""
 
 import json
+import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -414,3 +415,29 @@ def test_an_unreachable_host_fails_its_packages_at_once_and_the_others_go_on(set
     assert all("gitlab.example.org unreachable" in reason for _, reason in report.failures)
     # One package's tries (1 + 4 retries) reached the host, not six packages' worth.
     assert down.call_count < 2 * 5
+
+
+@respx.mock(assert_all_mocked=True)
+def test_forge_tokens_show_nowhere_even_verbose(run_cli, config_file, respx_mock, monkeypatch, tmp_path):
+    secrets = {"GITLAB_TOKEN": "glpat-verbose-secret-1", "EXAMPLE_GITLAB_TOKEN": "glpat-verbose-secret-2"}
+    config = config_file(HOSTS)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps([package("gl", "https://gitlab.com/a/b"),
+                                   package("sgl", "https://gitlab.example.org/c/d")]))
+    assert run_cli(config, "import", str(catalog)).exit_code == 0
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    # Errors whose messages carry the request's headers, were anything to print them.
+    respx_mock.get(url__regex=rf"^{GITLAB}/").mock(
+        side_effect=httpx.ConnectError("refused (Authorization: Bearer glpat-verbose-secret-1)"))
+    respx_mock.get(url__regex=rf"^{SELF_GITLAB}/").respond(
+        400, json={"message": "token glpat-verbose-secret-2 is malformed"})
+
+    result = run_cli(config, "--verbose", "sync")
+
+    assert result.exit_code == 1
+    assert "failed gl: gitlab.com unreachable: cannot connect: refused (Authorization: Bearer ***)" in result.stderr
+    assert "HTTP Request: GET" in result.stderr
+    for value in secrets.values():
+        assert value not in result.output
+        assert value not in "\n".join(sqlite3.connect(tmp_path / "test.db").iterdump())
