@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS fetch_state (
     last_error           TEXT,
     last_error_at        TEXT,
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
-    note                 TEXT        -- why part of the record was left as it was
+    note                 TEXT,       -- why part of the record was left as it was
+    failing_since        TEXT        -- the first failure of the current run of failures
 );
 
 -- What each GitHub or PyPI resource answered last time, per package: its
@@ -70,5 +71,88 @@ CREATE TABLE IF NOT EXISTS sync_run (
     graphql_points INTEGER NOT NULL,
     points     INTEGER NOT NULL,   -- GitHub rate-limit points spent: REST answers but 304s, plus GraphQL cost
     seconds    REAL NOT NULL,
-    stopped    TEXT        -- why the run ended early, NULL when it finished
+    stopped    TEXT,       -- why the run ended early, NULL when it finished
+    rate_limit_wait REAL NOT NULL DEFAULT 0  -- seconds spent waiting for rate limits to reset
 );
+
+-- Each rate-limit budget as the last run saw it, per token variable ('' when
+-- no token was set) and resource (GitHub's core, graphql, ...), so `fetcher
+-- status` can tell what is left without asking.
+CREATE TABLE IF NOT EXISTS rate_limit (
+    token_env TEXT NOT NULL,
+    resource  TEXT NOT NULL,
+    budget    INTEGER NOT NULL,   -- points a window holds
+    remaining INTEGER NOT NULL,
+    reset     TEXT NOT NULL,      -- when the window starts afresh
+    seen_at   TEXT NOT NULL,
+    PRIMARY KEY (token_env, resource)
+);
+
+-- Settings the last sync ran with that the views below need (stale_after_seconds).
+CREATE TABLE IF NOT EXISTS setting (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Views for a person browsing the store (Datasette, sqlite3). Dropped and
+-- created at every start, so a changed definition reaches existing stores.
+
+-- Each package with how fetching it goes and when it is next due.
+DROP VIEW IF EXISTS package_status;
+CREATE VIEW package_status AS
+SELECT
+    package.id,
+    package.slug,
+    package.title,
+    package.repo_url,
+    package.last_fetched,
+    CASE WHEN package.last_fetched IS NULL THEN NULL
+         ELSE strftime('%Y-%m-%dT%H:%M:%SZ', package.last_fetched, '+' || CAST(
+             COALESCE((SELECT value FROM setting WHERE name = 'stale_after_seconds'), 86400) AS INTEGER
+         ) || ' seconds')
+    END AS due_at,
+    COALESCE(fetch_state.consecutive_failures, 0) AS consecutive_failures,
+    fetch_state.last_attempt,
+    fetch_state.last_error,
+    fetch_state.failing_since,
+    fetch_state.last_error_at,
+    fetch_state.note
+FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id;
+
+-- The packages whose last fetch failed, the longest-failing first.
+DROP VIEW IF EXISTS failing;
+CREATE VIEW failing AS
+SELECT
+    package.slug,
+    fetch_state.consecutive_failures,
+    fetch_state.failing_since,
+    fetch_state.last_error,
+    fetch_state.last_error_at,
+    package.last_fetched AS last_good_fetch
+FROM fetch_state JOIN package ON package.id = fetch_state.package_id
+WHERE fetch_state.consecutive_failures > 0
+ORDER BY fetch_state.consecutive_failures DESC, fetch_state.failing_since, package.slug;
+
+-- Each sync or refresh, newest first, with how long it took.
+DROP VIEW IF EXISTS runs;
+CREATE VIEW runs AS
+SELECT
+    id,
+    command,
+    started,
+    finished,
+    round(seconds, 1) AS seconds,
+    round(rate_limit_wait, 1) AS rate_limit_wait,
+    packages,
+    synced,
+    unchanged,
+    failed,
+    skipped,
+    pending AS sparklines_kept,
+    requests,
+    not_modified,
+    retries,
+    points,
+    stopped
+FROM sync_run
+ORDER BY id DESC;

@@ -4,8 +4,9 @@ Phases, each a fresh subprocess: cold (``fetcher sync`` of a never-fetched
 catalogue), warm with nothing changed (``sync --all``), and warm after a
 seeded share of the repositories was pushed to (``sync --all``). The
 baseline (``bench/baseline.py``) runs the same phases against a fresh
-stand-in of the same seed. Prints Markdown tables and writes them, with every
-number, as JSON (``bench/results.json`` unless ``--json``).
+stand-in of the same seed. Prints Markdown tables; ``--json PATH`` writes them,
+with every number, as JSON. The committed figures (``bench/results.json``,
+``bench/soak.json``) change only when named with ``--json``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.run import RESULTS, Settings, bench
+from bench.run import Settings, bench
 from bench.soak import soak
-
-SOAK_RESULTS = Path(__file__).with_name("soak.json")
 
 
 def _share(text: str) -> float:
@@ -69,12 +68,15 @@ def main(argv: list[str] | None = None) -> int:
         help="fetcher's stand-in budget, points an hour, refilled before each phase")  # fmt: skip
     add("--timeout", type=_positive(float), default=defaults.timeout,
         help="seconds any one run may take before it is killed")  # fmt: skip
-    add("--json", type=Path, default=argparse.SUPPRESS, help="where to write the results (default: bench/results.json)")
+    add("--json", type=Path, default=None, metavar="PATH",
+        help="write the results as JSON to PATH (the committed ones: bench/results.json, bench/soak.json)")  # fmt: skip
+    add("--tty", action="store_true",
+        help="fetcher's stderr on a pseudo-terminal, so it draws its progress bar (what the bar costs)")  # fmt: skip
     add("--faults", action="store_true", help="instead: a soak run with seeded faults (see bench/soak.py)")
     add("--rounds", type=_positive(int), default=3, help="with --faults: rounds with faults on, before one without")
     args = parser.parse_args(argv)
     if args.faults:
-        return soak(args.packages, args.seed, args.rounds, getattr(args, "json", SOAK_RESULTS))
+        return soak(args.packages, args.seed, args.rounds, args.json)
     settings = Settings(
         packages=args.packages,
         latency=args.latency,
@@ -87,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         cold_stats=args.cold_stats,
         rate_limit=args.rate_limit,
         timeout=args.timeout,
+        tty=args.tty,
     )
-    return bench(settings, getattr(args, "json", RESULTS))
+    return bench(settings, args.json)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,6 @@ from urllib.parse import urlsplit
 from bench.standin import Logged, StandIn, World
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results.json"
 TOKEN = "bench-token"
 # The baseline's stand-in, and the scale run's, are not rate limited: the one would be cut short, the
 # other is about memory and CPU. Their points are counted all the same.
@@ -59,6 +59,7 @@ class Settings:
     cold_stats: float = 0.3
     rate_limit: int = 5000  # fetcher's stand-in: points an hour, REST and GraphQL each; refilled before each phase
     timeout: float = 3600.0  # per subprocess
+    tty: bool = False  # fetcher's stderr on a pseudo-terminal, so it draws its progress bar
 
     def label(self, phase: str) -> str:
         return {COLD: "cold", WARM: "warm, nothing changed", PUSHED: f"warm, {self.pushed * 100:g}% pushed"}[phase]
@@ -77,11 +78,19 @@ class Process:
     stderr: str
 
 
-def run_process(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> Process:
-    """Run argv to its end (killed after ``timeout`` s) and read its peak RSS and CPU time from wait4."""
+def run_process(argv: list[str], env: dict[str, str], cwd: Path, timeout: float, tty: bool = False) -> Process:
+    """Run argv to its end (killed after ``timeout`` s) and read its peak RSS and CPU time from wait4.
+
+    With ``tty`` its stderr is a pseudo-terminal, read (and kept) as a person's terminal would be.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        terminal = Terminal(err) if tty else None
         started = time.perf_counter()
-        child = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+        child = subprocess.Popen(
+            argv, stdout=out, stderr=terminal.child_end if terminal else err, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+        )
+        if terminal:
+            terminal.started()
         deadline = started + timeout
         killed = False
         pid = 0
@@ -103,6 +112,8 @@ def run_process(argv: list[str], env: dict[str, str], cwd: Path, timeout: float)
             raise
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
+        if terminal:
+            terminal.drain()
         out.seek(0)
         err.seek(0)
         stderr = err.read().decode(errors="replace")
@@ -116,6 +127,32 @@ def run_process(argv: list[str], env: dict[str, str], cwd: Path, timeout: float)
             stdout=out.read().decode(errors="replace"),
             stderr=stderr,
         )
+
+
+class Terminal:
+    """A pseudo-terminal for a child's stderr; a thread copies what it shows into ``sink``."""
+
+    def __init__(self, sink):
+        self.controller, self.child_end = os.openpty()
+        self._thread = threading.Thread(target=self._copy, args=(sink,), daemon=True)
+        self._thread.start()
+
+    def started(self) -> None:
+        os.close(self.child_end)  # the child holds its own copy: the terminal closes when the child ends
+
+    def _copy(self, sink) -> None:
+        while True:
+            try:
+                chunk = os.read(self.controller, 65536)
+            except OSError:  # EIO: every writer has closed its end
+                break
+            if not chunk:
+                break
+            sink.write(chunk)
+
+    def drain(self) -> None:
+        self._thread.join(timeout=10)
+        os.close(self.controller)
 
 
 def child_env(token: str | None = TOKEN) -> dict[str, str]:
@@ -249,7 +286,7 @@ def measure(
     concurrency: int,
 ) -> Run:
     before, cpu_before = Mark.of(standin), _own_cpu()
-    process = run_process(argv, env, cwd, settings.timeout)
+    process = run_process(argv, env, cwd, settings.timeout, tty=settings.tty and client == "fetcher")
     after, own_cpu = Mark.of(standin), _own_cpu() - cpu_before
     requests = count_requests(standin.requests[before.requests : after.requests])
     lines = [line for line in process.stdout.splitlines() if line.strip()]
@@ -614,7 +651,7 @@ class Results:
     """Everything measured so far; written to the JSON file after every run, so a stopped benchmark keeps it."""
 
     settings: Settings
-    path: Path
+    path: Path | None  # None: nothing written
     runs: list[Run] = field(default_factory=list)
     scale: list[Run] = field(default_factory=list)
     worlds: list[dict[str, int]] = field(default_factory=list)
@@ -638,12 +675,13 @@ class Results:
         }
         table = render(result, self.runs, self.scale)
         result["table"] = table
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         return table
 
 
-def bench(settings: Settings, json_path: Path = RESULTS) -> int:
+def bench(settings: Settings, json_path: Path | None = None) -> int:
     """Run everything, print the tables, write the JSON.
 
     Exit 0 when every run finished (fetcher exits 0, 1 or 75), 1 when one could not, 143 on SIGTERM and

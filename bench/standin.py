@@ -12,8 +12,9 @@ as the GraphQL endpoint.
 GitLab, Forgejo (Gitea, Codeberg) and Bitbucket hosts are served under
 ``/_forge/{host}/`` when the world has ``forges`` (see ``bench.forges``).
 
-Run ``python -m bench.standin --catalog FILE.json`` to serve a world built
-from a catalog file until Ctrl-C.
+Run ``fetcher-standin --catalog FILE.json`` (or ``python -m bench.standin``)
+to serve a world built from a catalog file, or ``--packages N`` for a
+generated one, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import random
 import re
 import socket
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -1289,6 +1291,8 @@ class StandIn:
             answer, charged = canned, canned.status != 304
         elif not self._authorized(request.get("authorization")):
             answer, charged = _json_answer(401, _BAD_CREDENTIALS), True
+        elif parts == ["rate_limit"]:
+            answer, charged = self._rate_limit_status(), False  # free, as on GitHub, even when spent
         elif self._exhausted():
             answer, charged = _json_answer(403, _RATE_LIMITED), False
         else:
@@ -1343,6 +1347,17 @@ class StandIn:
         if errors:
             payload["errors"] = errors
         return _json_answer(200, payload, limits), True
+
+    def _rate_limit_status(self) -> _Answer:
+        """GET /rate_limit: every budget's limit, remaining, reset and used, under "resources"; "rate" is core."""
+        with self._lock:
+            budgets = {}
+            for budget in (self._core, self._graphql):
+                budget.roll()
+                budgets[budget.resource] = {
+                    "limit": budget.limit, "remaining": budget.remaining, "reset": budget.reset_at, "used": budget.used,
+                }  # fmt: skip
+        return _json_answer(200, {"resources": budgets, "rate": budgets["core"]})
 
     def _authorized(self, header: str | None) -> bool:
         """Without a token anything goes; with one, GitHub's "Bearer" and "token" schemes both work."""
@@ -1480,24 +1495,73 @@ def _load_records(path: Path) -> list[dict[str, Any]]:
     return list(data)
 
 
+def config_for(url: str, store: str = "packages.db") -> str:
+    """A fetcher config.toml that points every host at the stand-in at ``url``."""
+    return (
+        f"# fetcher against the stand-in at {url}\n"
+        f'[store]\npath = "{store}"\n\n'
+        f'[github]\napi_url = "{url}"\ngraphql_url = "{url}/graphql"\n'
+        "pace = false                    # the stand-in has no secondary rate limits\n\n"
+        f'[pypi]\nurl = "{url}"\n'
+    )
+
+
+def _fetcher_reads(config: str) -> bool:
+    """Whether the installed fetcher accepts this config (one that predates forge hosts refuses [hosts] tables)."""
+    from fetcher.config import load
+    from fetcher.errors import ConfigError
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "config.toml"
+        path.write_text(config, encoding="utf-8")
+        try:
+            load(str(path))
+        except ConfigError:
+            return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.standin", description="Serve a stand-in GitHub and PyPI API for a catalog."
+        prog="fetcher-standin",
+        description="Serve a stand-in GitHub and PyPI API on 127.0.0.1 for a catalogue, or for N generated packages. "
+        "Prints a fetcher config.toml that points at it on stdout.",
     )
-    parser.add_argument("--catalog", type=Path, required=True, help="JSON file of package records")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--catalog", type=Path, help="JSON file of package records to serve")
+    source.add_argument("--packages", type=int, metavar="N", help="generate N packages (write them with --catalog-out)")
+    parser.add_argument("--catalog-out", type=Path, metavar="PATH", help="with --packages: write their catalogue here")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds slept before each answer")
+    parser.add_argument("--rate-limit", type=int, default=5000, help="points an hour, REST and GraphQL each")
+    parser.add_argument("--stats-delay", type=float, default=1.0, help="seconds cold statistics answer 202")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--token", help="require this token in Authorization")
     args = parser.parse_args(argv)
     from bench.forges import add_catalog  # it builds on this module: imported once this one is loaded
 
-    records = _load_records(args.catalog)
-    world = World.from_catalog(records, seed=args.seed)
-    forges = add_catalog(world, records, seed=args.seed)
-    with StandIn(world, args.latency, token=args.token, port=args.port) as standin:
-        counts = f"{len(world.repos)} repositories, {len(forges.repos)} on other forges, {len(world.pypi)} on PyPI"
-        print(f"{standin.url}  ({counts}; Ctrl-C stops)\n\n{standin.hosts_config()}", flush=True)
+    if args.packages is not None:
+        if args.packages < 1:
+            parser.error("--packages must be at least 1")
+        world, records = World.generate(args.packages, seed=args.seed)
+        if args.catalog_out:
+            args.catalog_out.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+        forge_repos = 0
+    else:
+        records = _load_records(args.catalog)
+        world = World.from_catalog(records, seed=args.seed)
+        forge_repos = len(add_catalog(world, records, seed=args.seed).repos)
+    with StandIn(world, args.latency, token=args.token, port=args.port, rate_limit=args.rate_limit,
+                 graphql_rate_limit=args.rate_limit, stats_delay=args.stats_delay) as standin:  # fmt: skip
+        config, hosts = config_for(standin.url), standin.hosts_config()
+        if hosts and _fetcher_reads(config + "\n" + hosts):
+            config += "\n" + hosts
+        elif hosts:
+            print("fetcher-standin: this fetcher reads no [hosts] tables: the forge hosts are left out of the config",
+                  file=sys.stderr)  # fmt: skip
+        print(config, flush=True)
+        counts = f"{len(world.repos)} repositories, {forge_repos} on other forges, {len(world.pypi)} on PyPI"
+        print(f"fetcher-standin: serving {standin.url} ({counts}); Ctrl-C stops", file=sys.stderr, flush=True)
         try:
             while True:
                 time.sleep(3600)

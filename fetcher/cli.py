@@ -9,13 +9,15 @@ from datetime import timedelta
 
 import click
 
-from fetcher import __version__, config as configuration, logs, sync
+from fetcher import __version__, check as checks, config as configuration, logs, status as overview, sync
 from fetcher.config import BUILTIN_HOSTS
 from fetcher.catalog import read_catalog
-from fetcher.errors import FetcherError
+from fetcher.errors import FetcherError, StoreError
 from fetcher.http import utcnow
 from fetcher.lock import run_lock
-from fetcher.logs import redact
+from fetcher.logs import event, redact
+from fetcher.pretty import render as render_record
+from fetcher.progress import progress
 from fetcher.records import to_api, validate
 from fetcher.store import open_store
 from fetcher.urls import pypi_name
@@ -75,18 +77,35 @@ def _secrets() -> list[str]:
 
 
 def _error(message: str) -> None:
+    if _option("log_format") == "json":
+        log.error(message, extra=event("error"))  # one more JSON line, scrubbed by the formatter
+        return
     click.echo(f"fetcher: {redact(message, _secrets())}", err=True)
+
+
+def _option(name: str):
+    """A global option's value."""
+    return click.get_current_context().find_root().params.get(name)
+
+
+def _say(text: str) -> None:
+    """Output that only says all went well: none with --quiet."""
+    if not _option("quiet"):
+        click.echo(text)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="PATH", help="Config file (default: $FETCHER_CONFIG, else ./config.toml).")
 @click.option("-v", "--verbose", is_flag=True, help="Log each package and retry; show tracebacks.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success; failures still go to stderr (for cron).")
+@click.option("--log-format", type=click.Choice(logs.FORMATS), default="text", show_default=True,
+              help="json: one JSON object per line on stderr for each event.")  # fmt: skip
 @click.version_option(__version__, prog_name="fetcher")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, config_path: str | None, verbose: bool, quiet: bool, log_format: str) -> None:
     """Keep package records fresh from GitHub and PyPI in a SQLite store."""
     ctx.obj = config_path
-    logs.configure(verbose, _secrets())
+    logs.configure(verbose, _secrets(), log_format, quiet)
 
 
 def _config() -> configuration.Config:
@@ -103,7 +122,7 @@ def import_(files: tuple[str, ...]) -> None:
     store = open_store(config.store_path)
     for name, records in catalogs:
         result = store.import_records(records, utcnow())
-        click.echo(
+        _say(
             f"imported {name}: {len(records)} records "
             f"({result.inserted} new, {result.updated} updated, {result.unchanged} unchanged)"
         )
@@ -124,7 +143,7 @@ def add(slug: str, repo_url: str, pypi_url: str, title: str | None) -> None:
         pypi_name(pypi_url)  # refuses a URL that names no PyPI project
     store = open_store(config.store_path)
     store.add_package(slug, repo_url, pypi_url, title or slug, utcnow())
-    click.echo(f"added {slug}")
+    _say(f"added {slug}")
 
 
 @cli.command("sync")
@@ -138,7 +157,9 @@ def sync_(all_: bool, limit: int | None, stale_after: timedelta | None) -> None:
     store = open_store(config.store_path)
     with run_lock(config.store_path, "sync"):
         cutoff = None if all_ else utcnow() - (stale_after or config.stale_after)
-        report = sync.run(store, store.due_packages(cutoff, limit), config, "sync")
+        packages = store.due_packages(cutoff, limit)
+        with progress(len(packages), "sync", shown=_shows_progress()) as on_done:
+            report = sync.run(store, packages, config, "sync", on_done=on_done)
     _finish(report)
 
 
@@ -151,24 +172,85 @@ def refresh(slugs: tuple[str, ...]) -> None:
     store = open_store(config.store_path)
     packages = store.packages(list(slugs))
     with run_lock(config.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
-        report = sync.run(store, packages, config, "refresh")
+        with progress(len(packages), "refresh", shown=_shows_progress()) as on_done:
+            report = sync.run(store, packages, config, "refresh", on_done=on_done)
     _finish(report)
 
 
+def _shows_progress() -> bool:
+    """The bar is for a person watching: not under --quiet, and not among JSON log lines."""
+    return not _option("quiet") and _option("log_format") == "text"
+
+
 def _finish(report: sync.RunReport) -> None:
-    for slug, reason in report.failures:
-        click.echo(f"failed {slug}: {redact(reason, _secrets())}", err=True)
-    click.echo(report.summary())
+    """Failures on stderr; the summary on stdout, or on stderr under --quiet when the run did not go well."""
+    summary = redact(report.summary(), _secrets())
+    if _option("log_format") == "json":
+        for slug, reason in report.failures:
+            log.warning("failed %s: %s", slug, reason, extra=event("failure", slug=slug, reason=reason))
+        level = logging.WARNING if report.exit_code else logging.INFO
+        log.log(level, summary, extra=event("run", **report.as_row(utcnow()), exit_code=report.exit_code))
+    else:
+        for slug, reason in report.failures:
+            click.echo(f"failed {slug}: {redact(reason, _secrets())}", err=True)
+        if not _option("quiet"):
+            click.echo(summary)
+        elif report.exit_code:
+            click.echo(summary, err=True)
     sys.exit(report.exit_code)
 
 
 @cli.command()
-@click.argument("slug")
 @reports_errors
-def show(slug: str) -> None:
+def check() -> None:
+    """Is the set-up right? The config, the store, and each host with its token; one line each.
+
+    Exits 0 when all pass, 75 when a host cannot be reached, 2 for a rejected token or a bad config or store.
+    """
+    results = checks.run_checks(_config)
+    for result in results:
+        if result.ok:
+            _say(redact(result.line(), _secrets()))
+        else:
+            click.echo(redact(result.line(), _secrets()))
+    sys.exit(checks.exit_code(results))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for monitoring.")
+@reports_errors
+def status(as_json: bool) -> None:
+    """What is due, what fails and why, the last runs and the rate limits left; asks no server.
+
+    Exits 1 when a package has failed 3 or more times in a row.
+    """
+    config = _config()
+    if not config.store_path.exists():  # a monitoring check pointed at the wrong path must not pass
+        raise StoreError(f"{config.store_path}: no store here yet (`fetcher import` creates it)")
+    store = open_store(config.store_path)
+    now = utcnow()
+    facts = overview.gather(store, config, now)
+    code = overview.exit_code(facts)
+    if _option("quiet") and not code:
+        sys.exit(0)  # for cron: a word only when a package keeps failing
+    if as_json:
+        click.echo(redact(json.dumps(facts, indent=2, ensure_ascii=False), _secrets()))
+    else:
+        click.echo(redact(overview.render(facts, now), _secrets()))
+    sys.exit(code)
+
+
+@cli.command()
+@click.argument("slug")
+@click.option("--pretty", is_flag=True, help="For a person: links, counts, the sparkline, times, the fetch state.")
+@reports_errors
+def show(slug: str, pretty: bool) -> None:
     """Print one record as the API serves it."""
     config = _config()
     store = open_store(config.store_path)
+    if pretty:
+        click.echo(redact(render_record(store.record(slug), store.fetch_state(slug), utcnow()), _secrets()))
+        return
     click.echo(json.dumps(to_api(store.record(slug), config.timezone), indent=2, ensure_ascii=False))
 
 

@@ -12,6 +12,7 @@ from dateutil import tz
 from fetcher.errors import ConfigError
 
 DEFAULT_FILE = "config.toml"
+BUILT_IN = "built-in defaults"  # the source of a config read from no file
 
 # section -> key -> (default, accepted types); durations are strings parsed below.
 DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
@@ -75,7 +76,7 @@ class HostConfig:
 
 @dataclass(frozen=True)
 class Config:
-    source: str  # the file it came from, or "built-in defaults"
+    source: str  # the file it came from, or BUILT_IN
     store_path: Path
     github_api_url: str
     github_graphql_url: str
@@ -111,7 +112,7 @@ def load(explicit: str | None = None) -> Config:
     if not path.exists():
         if named:
             raise ConfigError(f"{path}: config file not found")
-        return _build({}, "built-in defaults", Path.cwd())
+        return _build({}, BUILT_IN, Path.cwd())
     try:
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text)

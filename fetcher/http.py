@@ -6,11 +6,13 @@ requests in flight, paced under GitHub's secondary limits when asked to.
 """
 
 import asyncio
+import asyncio
 import contextlib
+import logging
 import ssl
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, TypeVar
 
 import httpx
@@ -19,10 +21,14 @@ from fetcher import __version__, policy
 from fetcher.config import Config
 from fetcher.errors import RateLimited, Transient, Unreachable
 from fetcher.interpret import Answer, RateLimit, interpret, lower_headers, rate_limit
+from fetcher.logs import event
 from fetcher.pacing import MAX_CONCURRENT, Pacer
 from fetcher.pieces import Cached, Validators
 
 USER_AGENT = f"fetcher/{__version__} (package-metadata sync worker)"
+# A rate-limit wait at least this long is announced on stderr when it starts.
+ANNOUNCED_WAIT = 5.0
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -40,6 +46,7 @@ class RequestCounts:
     by_host: Counter = field(default_factory=Counter)  # "github", "pypi", or a forge's host name
     rest_points: int = 0  # GitHub REST answers other than 304: each costs a point
     graphql_points: int = 0  # the cost GitHub reports for each query
+    rate_limit_wait: float = 0.0  # seconds of the run spent waiting for a rate limit to reset
 
     @property
     def points(self) -> int:
@@ -78,7 +85,9 @@ class Http:
             max_rate_limit_wait=config.max_rate_limit_wait,
             clock=clock,
             sleep=sleep,
+            on_rate_limit_wait=self._waiting,
         )
+        self._waiting_until: datetime | None = None  # the end of the rate-limit wait under way
         # budget group -> when its rate limit resets, once an answer said none is left
         self._paused_until: dict[str, datetime] = {}
 
@@ -197,9 +206,27 @@ class Http:
         if delay > self._max_rate_limit_wait.total_seconds():
             raise failure
         if delay > 0:
+            self._waiting(delay, until)
             await self._sleep(delay)
         if self._paused_until.get(group) == until:
             del self._paused_until[group]
+
+    def _waiting(self, seconds: float, until: datetime) -> None:
+        """Count a rate-limit wait once however many requests wait it out together; announce a long one."""
+        now = self._clock()
+        end = now + timedelta(seconds=seconds)
+        if self._waiting_until is not None and self._waiting_until > now:
+            if end > self._waiting_until:
+                self.counts.rate_limit_wait += (end - self._waiting_until).total_seconds()
+                self._waiting_until = end
+            return
+        self._waiting_until = end
+        self.counts.rate_limit_wait += seconds
+        level = logging.WARNING if seconds >= ANNOUNCED_WAIT else logging.INFO
+        log.log(
+            level, "waiting %.0fs for the rate limit to reset, until %s UTC", seconds, f"{until:%Y-%m-%d %H:%M:%S}",
+            extra=event("rate_limit_wait", seconds=round(seconds, 3), until=until.isoformat()),
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,7 +1,14 @@
-"""Logging for the command line: quiet by default, every line scrubbed of secrets."""
+"""Logging for the command line: quiet by default, every line scrubbed of secrets.
 
+Events worth a machine's attention are logged with `extra=event(NAME, fact=...)`;
+`--log-format json` writes each record as one JSON object per line with its
+time, level, event and facts as fields.
+"""
+
+import json
 import logging
 import sys
+from datetime import datetime, timezone
 
 MASK = "***"
 # Masking a value this short would garble every line it occurs in, and no real token is this short.
@@ -26,7 +33,42 @@ def redact(text: str, secrets: list[str]) -> str:
     return text
 
 
-def configure(verbose: bool, secrets: list[str]) -> None:
+class JsonLines(Redacting):
+    """One JSON object per record: time (UTC), level, event, message and the event's facts; then masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "event": getattr(record, "event", "log"),
+            "message": record.getMessage(),
+            **{name: value for name, value in getattr(record, "facts", {}).items() if value is not None},
+        }
+        if record.exc_info:
+            line["traceback"] = self.formatException(record.exc_info)
+        # A secret with a quote or backslash in it is written escaped: mask that spelling too.
+        escaped = [json.dumps(secret, ensure_ascii=False)[1:-1] for secret in self.secrets]
+        return redact(json.dumps(line, ensure_ascii=False, default=str), [*self.secrets, *escaped])
+
+
+def event(name: str, **facts) -> dict:
+    """The `extra` of a log call that is an event: `log.info("...", extra=event("retry", delay=2.0))`."""
+    return {"event": name, "facts": facts}
+
+
+FORMATS = ("text", "json")
+
+
+def configure(verbose: bool, secrets: list[str], log_format: str = "text", quiet: bool = False) -> None:
+    """Text: warnings; every event with --verbose; errors only with --quiet.
+
+    JSON: every event; warnings and errors only with --quiet.
+    """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(Redacting(secrets))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
+    if log_format == "json":
+        handler.setFormatter(JsonLines(secrets))
+        level = logging.WARNING if quiet and not verbose else logging.INFO
+    else:
+        handler.setFormatter(Redacting(secrets))
+        level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, handlers=[handler], force=True)

@@ -15,6 +15,7 @@ from typing import Awaitable, Callable
 from tenacity import AsyncRetrying, RetryCallState
 
 from fetcher.errors import RateLimited, Transient
+from fetcher.logs import event
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def retrying(
     max_rate_limit_wait: timedelta,
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]],
+    on_rate_limit_wait: Callable[[float, datetime], None] = lambda seconds, until: None,
 ) -> AsyncRetrying:
     """The retry loop for one request. Rate-limit waits and transient retries are counted apart."""
     failures = {"transient": 0, "rate limit": 0}
@@ -70,7 +72,14 @@ def retrying(
         return failures["transient"] > retries
 
     def before_sleep(state: RetryCallState) -> None:
-        log.info("retrying in %.1fs: %s", state.upcoming_sleep, state.outcome.exception())
+        failure = state.outcome.exception()
+        if isinstance(failure, RateLimited):
+            on_rate_limit_wait(state.upcoming_sleep, failure.reset_at)
+        log.info(
+            "retrying in %.1fs: %s", state.upcoming_sleep, failure,
+            extra=event("retry", delay=round(state.upcoming_sleep, 3), reason=str(failure),
+                        url=getattr(failure, "url", None)),
+        )
 
     return AsyncRetrying(
         retry=retry,

@@ -25,7 +25,12 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 # Changes to tables that already exist, in order; PRAGMA user_version counts
 # how many a store has had. Append, never edit, and change schema.sql to the
 # shape they lead to: a new store is created from it directly.
-MIGRATIONS: list[str] = []
+MIGRATIONS: list[str] = [
+    # 1: the time a run waited for rate limits; when a package's current run of failures began.
+    """ALTER TABLE sync_run ADD COLUMN rate_limit_wait REAL NOT NULL DEFAULT 0;
+       ALTER TABLE fetch_state ADD COLUMN failing_since TEXT;
+       UPDATE fetch_state SET failing_since = last_error_at WHERE consecutive_failures > 0;""",
+]
 
 
 @dataclass(frozen=True)
@@ -88,10 +93,7 @@ class Store:
 
     def due_packages(self, fetched_before: datetime | None, limit: int | None) -> list[dict]:
         """Packages last fetched before the cutoff (all when None), never-fetched and oldest first."""
-        where, params = "", []
-        if fetched_before is not None:
-            where = "WHERE last_fetched IS NULL OR last_fetched < ?"
-            params.append(to_stored_datetime(fetched_before))
+        where, params = _due(fetched_before)
         sql = f"SELECT * FROM package {where} ORDER BY last_fetched IS NOT NULL, last_fetched, id"
         if limit is not None:
             sql += " LIMIT ?"
@@ -127,7 +129,7 @@ class Store:
                    VALUES (?, ?, NULL, NULL, 0, ?)
                    ON CONFLICT (package_id) DO UPDATE SET
                        last_attempt = excluded.last_attempt, last_error = NULL, last_error_at = NULL,
-                       consecutive_failures = 0, note = excluded.note""",
+                       consecutive_failures = 0, note = excluded.note, failing_since = NULL""",
                 [package_id, stamp, note],
             )
             for resource, piece in pieces.items():
@@ -158,13 +160,16 @@ class Store:
         with self.db.atomic():
             self._execute(
                 """INSERT INTO fetch_state
-                       (package_id, last_attempt, last_error, last_error_at, consecutive_failures, note)
-                   VALUES (?, ?, ?, ?, 1, NULL)
+                       (package_id, last_attempt, last_error, last_error_at, consecutive_failures, note,
+                        failing_since)
+                   VALUES (?, ?, ?, ?, 1, NULL, ?)
                    ON CONFLICT (package_id) DO UPDATE SET
                        last_attempt = excluded.last_attempt, last_error = excluded.last_error,
                        last_error_at = excluded.last_error_at,
-                       consecutive_failures = fetch_state.consecutive_failures + 1""",
-                [package_id, stamp, message, stamp],
+                       consecutive_failures = fetch_state.consecutive_failures + 1,
+                       failing_since = CASE WHEN fetch_state.consecutive_failures = 0 THEN excluded.failing_since
+                                            ELSE COALESCE(fetch_state.failing_since, excluded.failing_since) END""",
+                [package_id, stamp, message, stamp, stamp],
             )
 
     def fetch_state(self, slug: str) -> dict | None:
@@ -177,6 +182,50 @@ class Store:
     def record_run(self, run: dict) -> None:
         with self.db.atomic():
             self.db["sync_run"].insert(run)
+
+    def save_rate_limits(self, token_env: str, limits: list[dict], seen_at: datetime) -> None:
+        """Keep each budget as this run last saw it: {resource, budget, remaining, reset}."""
+        stamp = to_stored_datetime(seen_at)
+        with self.db.atomic():
+            for limit in limits:
+                self._execute(
+                    """INSERT INTO rate_limit (token_env, resource, budget, remaining, reset, seen_at)
+                       VALUES (?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (token_env, resource) DO UPDATE SET
+                           budget = excluded.budget, remaining = excluded.remaining,
+                           reset = excluded.reset, seen_at = excluded.seen_at""",
+                    [token_env, limit["resource"], limit["budget"], limit["remaining"],
+                     to_stored_datetime(limit["reset"]), stamp],
+                )
+
+    def save_setting(self, name: str, value: str) -> None:
+        with self.db.atomic():
+            self._execute(
+                """INSERT INTO setting (name, value) VALUES (?, ?)
+                   ON CONFLICT (name) DO UPDATE SET value = excluded.value""",
+                [name, value],
+            )
+
+    # -- the operator's view -----------------------------------------------------
+
+    def overview(self, fetched_before: datetime, pending_note: str, failures: int, runs: int) -> dict:
+        """What `fetcher status` shows, read from the store alone."""
+        where, params = _due(fetched_before)
+        return {
+            "repo_urls": [row[0] for row in self.db.conn.execute("SELECT repo_url FROM package")],
+            "due": self._one(f"SELECT count(*) FROM package {where}", params),
+            "never_fetched": self._one("SELECT count(*) FROM package WHERE last_fetched IS NULL"),
+            "oldest_fetch": self._one("SELECT min(last_fetched) FROM package"),
+            "failing": self._one("SELECT count(*) FROM fetch_state WHERE consecutive_failures > 0"),
+            "worst_failures": self._one("SELECT coalesce(max(consecutive_failures), 0) FROM fetch_state"),
+            "failures": self._select(
+                "SELECT slug, consecutive_failures, failing_since AS since, last_error FROM failing LIMIT ?",
+                [failures],
+            ),
+            "sparklines_kept": self._one("SELECT count(*) FROM fetch_state WHERE note = ?", [pending_note]),
+            "runs": self._select("SELECT * FROM sync_run ORDER BY id DESC LIMIT ?", [runs]),
+            "rate_limits": self._select("SELECT * FROM rate_limit ORDER BY token_env, resource", []),
+        }
 
     # -- reading records -------------------------------------------------------
 
@@ -196,6 +245,10 @@ class Store:
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
 
+    def _one(self, sql: str, params: list | None = None):
+        """The single value a query answers."""
+        return self.db.conn.execute(sql, params or []).fetchone()[0]
+
     def _execute(self, sql: str, params: list) -> None:
         """A write inside the caller's atomic() block."""
         self.db.conn.execute(sql, params)
@@ -208,6 +261,13 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _due(fetched_before: datetime | None) -> tuple[str, list]:
+    """The one definition of a due package: last fetched before the cutoff, or never (all when None)."""
+    if fetched_before is None:
+        return "", []
+    return "WHERE last_fetched IS NULL OR last_fetched < ?", [to_stored_datetime(fetched_before)]
 
 
 def open_store(path: Path) -> Store:
@@ -229,6 +289,24 @@ def open_store(path: Path) -> Store:
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot use the store: {exc}") from None
     return Store(db, path)
+
+
+def store_state(path: Path) -> tuple[int, int, int] | None:
+    """(migrations applied, migrations known, packages) of the store at path, read without writing; None if absent.
+
+    Raises StoreError for what `open_store` would refuse.
+    """
+    _refuse_foreign_file(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            packages = db.execute("SELECT count(*) FROM package").fetchone()[0] if "package" in tables else 0
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot use the store: {exc}") from None
+    return version, len(MIGRATIONS), packages
 
 
 def _refuse_foreign_file(path: Path) -> None:

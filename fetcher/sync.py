@@ -14,7 +14,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import Awaitable, Callable
 
@@ -25,7 +25,7 @@ from fetcher.config import Config
 from fetcher.errors import Failure, InputError, RateLimited, RunStopped, TokenRejected, Unreachable
 from fetcher.hosts import registry
 from fetcher.http import Http, utcnow
-from fetcher.logs import redact
+from fetcher.logs import event, redact
 from fetcher.pypi import PyPI
 from fetcher.records import to_stored_datetime
 from fetcher.steps import first_failure_wins, nothing
@@ -58,6 +58,8 @@ class RunReport:
     graphql_points: int = 0
     points_left: int | None = None
     seconds: float = 0.0
+    rate_limit_wait: float = 0.0  # seconds spent waiting for rate limits to reset
+    rate_limits: list[dict] = field(default_factory=list)  # each budget last seen: resource, budget, remaining, reset
     stopped: str | None = None  # why the run ended early
 
     @property
@@ -70,7 +72,10 @@ class RunReport:
         """One line a person can take in at a glance."""
         done = sum(self.outcomes.values())
         counts = ", ".join(f"{self.outcomes[k]} {k}" for k in (SYNCED, UNCHANGED, FAILED, SKIPPED))
-        line = f"{self.command}: {done} of {self.packages} packages in {self.seconds:.1f}s: {counts}"
+        line = (
+            f"{self.command}: {done} of {self.packages} packages in {self.seconds:.1f}s, "
+            f"started {self.started.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC: {counts}"
+        )
         if self.skips:
             line += " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(self.skips.items())) + ")"
         if self.pending:
@@ -82,6 +87,8 @@ class RunReport:
         line += f"; {self.points} GitHub points ({self.graphql_points} GraphQL)"
         if self.points_left is not None:
             line += f", {self.points_left} REST points left"
+        if self.rate_limit_wait:
+            line += f"; waited {self.rate_limit_wait:.0f}s for rate limits"
         if self.stopped:
             line += f"; stopped early: {self.stopped}"
         return line
@@ -104,6 +111,7 @@ class RunReport:
             "points": self.points,
             "seconds": round(self.seconds, 3),
             "stopped": self.stopped,
+            "rate_limit_wait": round(self.rate_limit_wait, 3),
         }
 
 
@@ -116,21 +124,30 @@ def run(
     clock: Callable[[], datetime] = utcnow,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     transport: httpx.AsyncBaseTransport | None = None,
+    on_done: Callable[[str], None] | None = None,
 ) -> RunReport:
-    """Fetch and write `packages`; record the run; return what happened."""
+    """Fetch and write `packages`; record the run; return what happened.
+
+    `on_done` is told each package's outcome as it ends (synced, unchanged, failed, skipped): the progress bar.
+    """
     report = RunReport(command=command, started=clock(), packages=len(packages))
     began = time.monotonic()
     try:
-        asyncio.run(_run(store, packages, config, report, clock, sleep, transport))
+        asyncio.run(_run(store, packages, config, report, clock, sleep, transport, on_done))
     finally:
         report.seconds = time.monotonic() - began
-        store.record_run(report.as_row(clock()))
+        finished = clock()
+        store.record_run(report.as_row(finished))
+        # Each budget belongs to its token: GitHub's resources to GitHub's, a forge's (named by its host) to its own.
+        for token_env, limits in _budgets_by_token(config, report.rate_limits).items():
+            store.save_rate_limits(token_env, limits, finished)
+        store.save_setting("stale_after_seconds", str(int(config.stale_after.total_seconds())))
     return report
 
 
-async def _run(store, packages, config, report, clock, sleep, transport) -> None:
+async def _run(store, packages, config, report, clock, sleep, transport, on_done) -> None:
     http = Http(config, clock=clock, sleep=sleep, transport=transport)
-    syncer = _Syncer(store, config, http, report, clock)
+    syncer = _Syncer(store, config, http, report, clock, on_done or _ignore)
     workers = min(config.concurrency * PACKAGES_PER_SLOT, len(packages))
     queue: asyncio.Queue = asyncio.Queue(maxsize=graphql.BATCH_SIZE)
 
@@ -163,6 +180,11 @@ async def _run(store, packages, config, report, clock, sleep, transport) -> None
         report.requests, report.not_modified, report.retries = counts.sent, counts.not_modified, counts.retries
         report.by_host = counts.by_host
         report.points, report.graphql_points = counts.points, counts.graphql_points
+        report.rate_limit_wait = counts.rate_limit_wait
+        report.rate_limits = [
+            {"resource": name, "budget": limit.limit, "remaining": limit.remaining, "reset": limit.reset_at}
+            for name, limit in sorted(http.rate_limits.items())
+        ]
         core = http.rate_limits.get("core")
         report.points_left = core.remaining if core else None
         await http.aclose()
@@ -176,7 +198,8 @@ class Plan:
 
 
 class _Syncer:
-    def __init__(self, store: Store, config: Config, http: Http, report: RunReport, clock):
+    def __init__(self, store: Store, config: Config, http: Http, report: RunReport, clock, on_done):
+        self.on_done = on_done
         self.secrets = registry.secrets(config)
         self.store = store
         self.http = http
@@ -231,14 +254,14 @@ class _Syncer:
             self._fail(package, str(failure))
             return
         changed = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces)
+        outcome = SKIPPED if skipped else SYNCED if changed else UNCHANGED
+        self.report.outcomes[outcome] += 1
         if skipped:
-            self.report.outcomes[SKIPPED] += 1
             self.report.skips[skipped] += 1
-        else:
-            self.report.outcomes[SYNCED if changed else UNCHANGED] += 1
         if note == SPARKLINE_PENDING:
             self.report.pending += 1
-        log.info("%s: %s", slug, "changed" if changed else "unchanged")
+        log.info("%s: %s", slug, outcome, extra=event("package", slug=slug, outcome=outcome, note=note))
+        self.on_done(outcome)
 
     async def fetch(self, package: dict, meta):
         """Everything a package's record needs, or the failure that stops it being written."""
@@ -281,7 +304,26 @@ class _Syncer:
         self.store.record_failure(package["id"], reason, self.clock())
         self.report.outcomes[FAILED] += 1
         self.report.failures.append((package["slug"], reason))
-        log.info("%s: failed: %s", package["slug"], reason)
+        log.info("%s: failed: %s", package["slug"], reason,
+                 extra=event("package", slug=package["slug"], outcome=FAILED, reason=reason))
+        self.on_done(FAILED)
+
+
+def _ignore(outcome: str) -> None:
+    pass
+
+
+def _budgets_by_token(config: Config, limits: list[dict]) -> dict[str, list[dict]]:
+    """token variable ("" without a token) -> the budgets seen with it."""
+    grouped: dict[str, list[dict]] = {}
+    for limit in limits:
+        forge = config.hosts.get(limit["resource"])
+        if forge is not None:
+            token_env = forge.token_env if forge.token() else ""
+        else:
+            token_env = config.github_token_env if config.github_token() else ""
+        grouped.setdefault(token_env, []).append(limit)
+    return grouped
 
 
 def batched(items: list, size: int):

@@ -308,19 +308,22 @@ def test_migrations_run_once_on_an_older_store_and_never_on_a_new_one(config_fil
 
     config = config_file()
     assert run_cli(config, "import", TODO).exit_code == 0
+    current = len(store_module.MIGRATIONS)
     with sqlite3.connect(tmp_path / "test.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (0,)
-    monkeypatch.setattr(store_module, "MIGRATIONS", ["ALTER TABLE package ADD COLUMN stars_last_week INTEGER"])
+        assert db.execute("PRAGMA user_version").fetchone() == (current,)
+    monkeypatch.setattr(
+        store_module, "MIGRATIONS", [*store_module.MIGRATIONS, "ALTER TABLE package ADD COLUMN stars_last_week INTEGER"]
+    )
 
     assert run_cli(config, "export").exit_code == 0
     assert run_cli(config, "export").exit_code == 0  # applied once, not again
 
     with sqlite3.connect(tmp_path / "test.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (current + 1,)
         assert "stars_last_week" in [row[1] for row in db.execute("PRAGMA table_info(package)")]
     fresh = config_file(extra="").parent / "fresh"
     fresh.mkdir()
     (fresh / "config.toml").write_text('[store]\npath = "new.db"\n')
     assert run_cli(fresh / "config.toml", "export").exit_code == 0
     with sqlite3.connect(fresh / "new.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)  # created as schema.sql says, nothing to migrate
+        assert db.execute("PRAGMA user_version").fetchone() == (current + 1,)  # created as schema.sql says, nothing to migrate

@@ -1,0 +1,47 @@
+"""`fetcher show SLUG --pretty`: one record for a person, with its fetch state."""
+
+import json
+from datetime import datetime
+
+from fetcher.display import ago, sparkline
+from fetcher.records import parse_datetime
+
+
+def render(row: dict, state: dict | None, now: datetime) -> str:
+    """The stored row and its fetch_state row (None when never attempted) as a few labelled lines."""
+    weeks = json.loads(row["commits_over_52"] or "[]")
+    participants = json.loads(row["participants"] or "[]")
+    lines = [row["title"] or row["slug"]]
+    if row["repo_description"]:
+        lines.append(row["repo_description"])
+    lines.append("")
+    for label, url in (("repository", row["repo_url"]), ("PyPI", row["pypi_url"]), ("docs", row["documentation_url"])):
+        if url:
+            lines.append(f"{label + ':':<14}{url}")
+    if row["pypi_version"]:
+        lines.append(f"{'version:':<14}{row['pypi_version']}")
+    lines += [
+        f"{'stars:':<14}{row['repo_watchers']:,}    forks: {row['repo_forks']:,}"
+        f"    participants: {len(participants):,}",
+        f"{'52 weeks:':<14}{sparkline(weeks) if weeks else '(none yet)'}"
+        + (f"  {sum(weeks):,} commits, at most {max(weeks):,} a week" if weeks else ""),
+        f"{'last commit:':<14}{_when(row['last_updated'], now)}",
+        f"{'last fetch:':<14}{_when(row['last_fetched'], now)}",
+    ]
+    if state and state["consecutive_failures"]:
+        since = state.get("failing_since") or state["last_error_at"]
+        lines.append(
+            f"{'failing:':<14}{state['consecutive_failures']} time{'s' if state['consecutive_failures'] != 1 else ''}"
+            f" in a row, since {_when(since, now)}"
+        )
+        lines.append(f"{'last error:':<14}{state['last_error']}")
+    if state and state["note"]:
+        lines.append(f"{'note:':<14}{state['note']}")
+    return "\n".join(lines)
+
+
+def _when(stamp: str | None, now: datetime) -> str:
+    if not stamp:
+        return "never"
+    moment = parse_datetime(stamp)
+    return f"{ago(moment, now)} ({moment:%Y-%m-%d %H:%M} UTC)"

@@ -1,0 +1,108 @@
+"""`fetcher status`: the store at a glance, from the store alone (no request is sent)."""
+
+from collections import Counter
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from fetcher.config import Config
+from fetcher.display import ago, size, utc
+from fetcher.records import parse_datetime
+from fetcher.store import Store
+from fetcher.sync import SPARKLINE_PENDING
+
+# A package failing this many times in a row makes `status` exit 1, for a monitoring check.
+ALARM_FAILURES = 3
+TOP_FAILURES = 10
+LAST_RUNS = 10
+NO_TOKEN = "anonymous"  # the key of the budgets seen without a token
+RUN_FIELDS = ("command", "started", "finished", "seconds", "packages", "synced", "unchanged", "failed", "skipped",
+              "points", "rate_limit_wait", "stopped")  # fmt: skip
+
+
+def gather(store: Store, config: Config, now: datetime) -> dict:
+    """Everything `status` shows, as the JSON object `status --json` prints."""
+    facts = store.overview(now - config.stale_after, SPARKLINE_PENDING, TOP_FAILURES, LAST_RUNS)
+    hosts = Counter(_host(url) for url in facts["repo_urls"])
+    limits: dict[str, dict] = {}
+    for row in facts["rate_limits"]:
+        limits.setdefault(row["token_env"] or NO_TOKEN, {})[row["resource"]] = {
+            "remaining": row["remaining"], "limit": row["budget"], "reset": row["reset"], "seen_at": row["seen_at"],
+        }  # fmt: skip
+    return {
+        "packages": len(facts["repo_urls"]),
+        "by_host": dict(sorted(hosts.items(), key=lambda item: (-item[1], item[0]))),
+        "due": facts["due"],
+        "never_fetched": facts["never_fetched"],
+        "oldest_fetch": facts["oldest_fetch"],
+        "stale_after_seconds": int(config.stale_after.total_seconds()),
+        "failing": facts["failing"],
+        "failures": facts["failures"],
+        "sparklines_kept": facts["sparklines_kept"],
+        "runs": [{name: run[name] for name in RUN_FIELDS} for run in facts["runs"]],
+        "rate_limits": limits,
+        "store": {"path": str(store.path.resolve()), "bytes": _store_bytes(store)},
+        "worst_failures": facts["worst_failures"],
+    }
+
+
+def exit_code(status: dict) -> int:
+    return 1 if status["worst_failures"] >= ALARM_FAILURES else 0
+
+
+def render(status: dict, now: datetime) -> str:
+    """One screen for a person."""
+    hosts = ", ".join(f"{host} {count}" for host, count in status["by_host"].items())
+    oldest = _time(status["oldest_fetch"])
+    lines = [
+        f"store       {status['store']['path']} ({size(status['store']['bytes'])})",
+        f"packages    {status['packages']}" + (f" ({hosts})" if hosts else ""),
+        f"due         {status['due']} now, {status['never_fetched']} never fetched; "
+        f"oldest fetch {utc(oldest)}" + (f" ({ago(oldest, now)})" if oldest else ""),
+        f"sparklines  {status['sparklines_kept']} kept while GitHub was still computing them",
+        f"failing     {status['failing']} package{'' if status['failing'] == 1 else 's'}",
+    ]
+    for failure in status["failures"]:
+        since = _time(failure["since"])
+        lines.append(
+            f"  {failure['slug']}: {failure['consecutive_failures']} in a row since {utc(since)} "
+            f"({ago(since, now)}): {_one_line(failure['last_error'])}"
+        )
+    lines.append("rate limits" + ("" if status["rate_limits"] else "  none seen yet"))
+    for token, budgets in status["rate_limits"].items():
+        for resource, budget in budgets.items():
+            reset = _time(budget["reset"])
+            lines.append(
+                f"  {token} {resource}: {budget['remaining']} of {budget['limit']} left, resets {utc(reset)} "
+                f"({ago(reset, now)}); seen {ago(_time(budget['seen_at']), now)}"
+            )
+    lines.append("last runs" + ("" if status["runs"] else "   none yet"))
+    for run in status["runs"]:
+        line = (
+            f"  {utc(_time(run['started']))} {run['command']} {run['seconds']:.1f}s: {run['synced']} synced, "
+            f"{run['unchanged']} unchanged, {run['failed']} failed, {run['skipped']} skipped; {run['points']} points"
+        )
+        if run["rate_limit_wait"]:
+            line += f"; waited {run['rate_limit_wait']:.0f}s for rate limits"
+        if run["stopped"]:
+            line += f"; stopped early: {_one_line(run['stopped'])}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _host(repo_url: str) -> str:
+    host = urlsplit(repo_url).hostname if repo_url else None
+    return host.removeprefix("www.") if host else "none"
+
+
+def _time(stamp: str | None) -> datetime | None:
+    return parse_datetime(stamp) if stamp else None
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _store_bytes(store: Store) -> int:
+    """The database with its write-ahead log: what the store takes on disk."""
+    files = (store.path, store.path.with_name(store.path.name + "-wal"))
+    return sum(path.stat().st_size for path in files if path.exists())

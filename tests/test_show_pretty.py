@@ -1,0 +1,67 @@
+"""`fetcher show SLUG --pretty`: the record for a person; the default output stays the API's JSON."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from fetcher.display import ago, size, sparkline
+from fetcher.store import open_store
+from tests.conftest import FIXTURES, api_record
+
+TODO = str(FIXTURES / "api-v4-django-todo.json")
+WEEKS = [0] * 44 + [0, 1, 2, 3, 4, 5, 6, 7]
+
+
+def test_sparkline_scales_to_the_busiest_week():
+    assert sparkline([0, 1, 2, 3, 4, 5, 6, 7]) == "▁▂▃▄▅▆▇█"
+    assert sparkline([0, 50, 100]) == "▁▅█"
+    assert sparkline([0] * 3) == "▁▁▁" and sparkline([]) == ""
+
+
+def test_relative_times_and_sizes():
+    now = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+    assert ago(now - timedelta(seconds=20), now) == "just now"
+    assert ago(now - timedelta(minutes=1), now) == "1 minute ago"
+    assert ago(now - timedelta(days=3, hours=5), now) == "3 days ago"
+    assert ago(now + timedelta(hours=2), now) == "in 2 hours"
+    assert ago(now - timedelta(days=800), now) == "2 years ago"
+    assert ago(None, now) == "never"
+    assert (size(812), size(90_192), size(3_400_000)) == ("812 bytes", "90.2 kB", "3.4 MB")
+
+
+def test_show_pretty_draws_the_record_and_its_fetch_state(config_file, run_cli, tmp_path):
+    config = config_file()
+    run_cli(config, "import", TODO)
+    store = open_store(tmp_path / "test.db")
+    package_id = store.packages(["django-todo"])[0]["id"]
+    fetched = datetime.now(timezone.utc) - timedelta(hours=3, minutes=5)
+    store.save_fetch(package_id, {"commits_over_52": WEEKS}, fetched, None, {})
+    store.record_failure(package_id, "server error 502 (https://api.github.com/repos/shacker/django-todo)",
+                         fetched + timedelta(hours=1))  # fmt: skip
+
+    result = run_cli(config, "show", "django-todo", "--pretty")
+
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "django-todo"
+    assert "repository:   https://github.com/shacker/django-todo" in lines
+    assert "PyPI:         http://pypi.python.org/pypi/django-todo" in lines
+    assert "docs:         https://github.com/shacker/django-todo/wiki/Overview-and-screenshots" in lines
+    assert "version:      2.5.0" in lines
+    assert "stars:        845    forks: 285    participants: 20" in lines
+    assert f"52 weeks:     {'▁' * 44}▁▂▃▄▅▆▇█  28 commits, at most 7 a week" in lines
+    assert "last commit:  4 years ago (2022-11-03 06:16 UTC)" in lines
+    assert f"last fetch:   3 hours ago ({fetched:%Y-%m-%d %H:%M} UTC)" in lines
+    failed = fetched + timedelta(hours=1)
+    assert f"failing:      1 time in a row, since 2 hours ago ({failed:%Y-%m-%d %H:%M} UTC)" in lines
+    assert "last error:   server error 502 (https://api.github.com/repos/shacker/django-todo)" in lines
+
+
+def test_show_without_pretty_is_the_api_json_byte_for_byte(config_file, run_cli):
+    config = config_file(timezone="America/New_York")  # the zone Django Packages prints in
+    run_cli(config, "import", TODO)
+
+    result = run_cli(config, "show", "django-todo")
+
+    expected = api_record("django-todo")
+    assert json.loads(result.stdout) == expected
+    assert result.stdout == json.dumps(expected, indent=2, ensure_ascii=False) + "\n"
