@@ -3,7 +3,7 @@
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from pathlib import Path
 
@@ -68,6 +68,7 @@ class HostConfig:
     kind: str  # one of HOST_KINDS
     api_url: str
     token_env: str | None = None
+    named: bool = field(default=False, compare=False)  # a [hosts] table in the config file names it
 
     def token(self) -> str | None:
         """Read at the moment it is needed; never kept in the config."""
@@ -179,7 +180,8 @@ def _hosts(data: dict) -> dict[str, HostConfig]:
     hosts = {}
     for name, table in tables.items():
         merged = {**BUILTIN_HOSTS.get(name, {}), **table}
-        hosts[name] = HostConfig(name, merged["kind"], merged["api_url"].rstrip("/"), merged.get("token_env") or None)
+        hosts[name] = HostConfig(name, merged["kind"], merged["api_url"].rstrip("/"), merged.get("token_env") or None,
+                                 named=name in data.get("hosts", {}))
     return hosts
 
 

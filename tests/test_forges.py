@@ -441,3 +441,29 @@ def test_forge_tokens_show_nowhere_even_verbose(run_cli, config_file, respx_mock
     for value in secrets.values():
         assert value not in result.output
         assert value not in "\n".join(sqlite3.connect(tmp_path / "test.db").iterdump())
+
+
+@respx.mock(assert_all_mocked=True)
+def test_check_probes_each_forge_the_config_names_or_has_a_token_for(run_cli, config_file, respx_mock, monkeypatch):
+    reset = int((NOW + timedelta(hours=1)).timestamp())
+    respx_mock.get("https://api.github.com/rate_limit").respond(
+        json={"resources": {"core": {"limit": 60, "remaining": 60, "reset": reset}}})
+    respx_mock.get("https://pypi.org/pypi/pip/json").respond(json={"info": {"version": "25.0"}})
+    monkeypatch.setenv("EXAMPLE_GITLAB_TOKEN", "glpat-check-secret-1")
+    monkeypatch.setenv("BITBUCKET_TOKEN", "bitbucket-check-secret")
+    gitlab = respx_mock.get(f"{SELF_GITLAB}/projects", params={"per_page": "1"}).respond(401, json={"message": "401"})
+    forgejo = respx_mock.get(f"{SELF_FORGEJO}/version").respond(json={"version": "9.0.3"})
+    bitbucket = respx_mock.get(f"{BITBUCKET}/repositories", params={"pagelen": "1"}).respond(json={"values": []})
+
+    result = run_cli(config_file(HOSTS), "check")
+
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 2  # a rejected token is the person's to fix
+    assert f"✗ gitlab.example.org (gitlab) {SELF_GITLAB}: the token in EXAMPLE_GITLAB_TOKEN was rejected (401)" in lines
+    assert f"✓ git.example.org (forgejo) {SELF_FORGEJO}: answers; no token" in lines
+    assert f"✓ bitbucket.org (bitbucket) {BITBUCKET}: answers; token from BITBUCKET_TOKEN accepted" in lines
+    assert not any("gitlab.com" in line or "codeberg.org" in line for line in lines)  # named nowhere, no token
+    assert gitlab.calls[0].request.headers["authorization"] == "Bearer glpat-check-secret-1"
+    assert "authorization" not in forgejo.calls[0].request.headers
+    assert bitbucket.calls[0].request.headers["authorization"] == "Bearer bitbucket-check-secret"
+    assert "glpat-check-secret-1" not in result.output

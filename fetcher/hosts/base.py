@@ -53,6 +53,7 @@ class Forge:
     """A forge reached by REST: the shared order; subclasses say what to ask and how to read it."""
 
     kind = ""
+    probe_path = ""  # one cheap request that shows the API answers and takes the token (`fetcher check`)
     with_authors = True  # participants counted from the history (False: the host lists contributors)
 
     def __init__(self, name: str, api_url: str, token: str | None, token_env: str | None,
@@ -72,7 +73,8 @@ class Forge:
     def ref(self, repo_url: str) -> RepoRef:
         return parse_repo_url(repo_url)
 
-    def auth_headers(self, token: str) -> dict[str, str]:
+    @staticmethod
+    def auth_headers(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
     def repo_url(self, ref: RepoRef) -> str:

@@ -31,6 +31,8 @@ _RAW_AUTHOR = re.compile(r"^\s*(?P<name>[^<]*?)\s*(<[^>]*>)?\s*$")
 
 class Bitbucket(Forge):
     kind = "bitbucket"
+    # The public repository list: answers without a token, and refuses (401) a token Bitbucket does not accept.
+    probe_path = "/repositories?pagelen=1"
 
     def repo_url(self, ref) -> str:
         return f"{self.api_url}/repositories/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}"

@@ -32,8 +32,11 @@ LEAN = "stat=false&verification=false&files=false"
 
 class Forgejo(Forge):
     kind = "forgejo"
+    # The instance's version: answers without a token, and refuses (401) a token it does not accept.
+    probe_path = "/version"
 
-    def auth_headers(self, token: str) -> dict[str, str]:
+    @staticmethod
+    def auth_headers(token: str) -> dict[str, str]:
         return {"Authorization": f"token {token}"}
 
     def repo_url(self, ref: RepoRef) -> str:

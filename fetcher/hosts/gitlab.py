@@ -30,6 +30,8 @@ PER_PAGE = 100
 
 class GitLab(Forge):
     kind = "gitlab"
+    # The public project list: answers without a token, and refuses (401) a token GitLab does not accept.
+    probe_path = "/projects?per_page=1"
     with_authors = False  # GitLab lists contributors itself
 
     def ref(self, repo_url: str) -> RepoRef:
