@@ -106,10 +106,15 @@ SELECT
     package.title,
     package.repo_url,
     package.last_fetched,
-    CASE WHEN package.last_fetched IS NULL THEN NULL
-         ELSE strftime('%Y-%m-%dT%H:%M:%SZ', package.last_fetched, '+' || CAST(
-             COALESCE((SELECT value FROM setting WHERE name = 'stale_after_seconds'), 86400) AS INTEGER
+    -- fetcher.due in SQL: stale_after after the last fetch or, while failing, a rest of
+    -- stale_after x 2^(failures - 1) after the last failure, at most 30 days (or stale_after).
+    CASE WHEN COALESCE(fetch_state.consecutive_failures, 0) > 0 AND fetch_state.last_error_at IS NOT NULL
+         THEN strftime('%Y-%m-%dT%H:%M:%SZ', fetch_state.last_error_at, '+' || min(
+             setting_stale.seconds * (1 << min(fetch_state.consecutive_failures - 1, 30)),
+             max(2592000, setting_stale.seconds)
          ) || ' seconds')
+         WHEN package.last_fetched IS NULL THEN NULL
+         ELSE strftime('%Y-%m-%dT%H:%M:%SZ', package.last_fetched, '+' || setting_stale.seconds || ' seconds')
     END AS due_at,
     COALESCE(fetch_state.consecutive_failures, 0) AS consecutive_failures,
     fetch_state.last_attempt,
@@ -117,7 +122,11 @@ SELECT
     fetch_state.failing_since,
     fetch_state.last_error_at,
     fetch_state.note
-FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id;
+FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
+CROSS JOIN (
+    SELECT CAST(COALESCE((SELECT value FROM setting WHERE name = 'stale_after_seconds'), 86400) AS INTEGER)
+        AS seconds
+) AS setting_stale;
 
 -- The packages whose last fetch failed, the longest-failing first.
 DROP VIEW IF EXISTS failing;

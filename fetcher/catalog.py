@@ -6,12 +6,19 @@ A file holds one record, a list of records, or one API page
 
 import json
 import sys
+from dataclasses import dataclass
 
 from fetcher.errors import InputError
 from fetcher.records import validate
 
 
-def read_catalog(name: str) -> list[dict]:
+@dataclass(frozen=True)
+class Catalog:
+    records: list[dict]  # store columns, checked
+    next_page: str | None = None  # an API page's `next`: the listing goes on there
+
+
+def read_catalog(name: str) -> Catalog:
     """Every record of one file as store columns; InputError naming the file and record otherwise."""
     label = "<stdin>" if name == "-" else name
     try:
@@ -25,7 +32,16 @@ def read_catalog(name: str) -> list[dict]:
     records = _records_of(document, label)
     checked = [validate(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
     _refuse_duplicates(checked, label)
-    return checked
+    return Catalog(checked, _next_page(document, label))
+
+
+def _next_page(document, label: str) -> str | None:
+    if not (isinstance(document, dict) and "results" in document and "slug" not in document):
+        return None
+    following = document.get("next")
+    if following is not None and not isinstance(following, str):
+        raise InputError(f"{label}: 'next' must be a URL or null")
+    return following or None
 
 
 def _records_of(document, label: str) -> list:

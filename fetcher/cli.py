@@ -12,17 +12,18 @@ import click
 from fetcher import __version__, check as checks, config as configuration, logs, status as overview, sync
 from fetcher.config import BUILTIN_HOSTS
 from fetcher.catalog import read_catalog
-from fetcher.errors import FetcherError, StoreError
+from fetcher.errors import FetcherError, StoreError, StoreUnavailable
 from fetcher.http import utcnow
 from fetcher.lock import run_lock
 from fetcher.logs import event, redact
 from fetcher.pretty import render as render_record
 from fetcher.progress import progress
 from fetcher.records import to_api, validate
-from fetcher.store import open_store
-from fetcher.urls import pypi_name
+from fetcher.stopping import StopSignals
+from fetcher.store import Store, open_store
 
 EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
+EXIT_CLOSED_OUTPUT = 141  # stdout closed by its reader (`| head`): what a shell reports for SIGPIPE
 REFRESH_LOCK_WAIT = 30  # seconds a refresh waits for a running sync before giving up with 75
 
 log = logging.getLogger("fetcher")
@@ -54,6 +55,8 @@ def reports_errors(command):
         except FetcherError as exc:
             _error(str(exc))
             sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            _quiet_closed_output()
         except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:
@@ -63,6 +66,16 @@ def reports_errors(command):
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+def _quiet_closed_output() -> None:
+    """The reader of stdout went away (`fetcher export | head -1`): stop quietly, as `cat` would.
+
+    Whatever is still buffered goes to /dev/null, or Python would complain about it at exit.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_CLOSED_OUTPUT)
 
 
 def _secrets() -> list[str]:
@@ -112,6 +125,14 @@ def _config() -> configuration.Config:
     return configuration.load(click.get_current_context().find_root().obj)
 
 
+def _store(config: configuration.Config, *, create: bool = False, read_only: bool = False) -> Store:
+    """The configured store; only import and add may create it. Its errors say which config named it."""
+    try:
+        return open_store(config.store_path, create=create, read_only=read_only)
+    except (StoreError, StoreUnavailable) as exc:
+        raise type(exc)(f"{exc} (config: {config.source})") from None
+
+
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True)
 @reports_errors
@@ -119,13 +140,20 @@ def import_(files: tuple[str, ...]) -> None:
     """Load package records (API v4 shape) from JSON FILES; '-' reads stdin."""
     config = _config()
     catalogs = [(name, read_catalog(name)) for name in files]  # check every file before writing any
-    store = open_store(config.store_path)
-    for name, records in catalogs:
-        result = store.import_records(records, utcnow())
+    store = _store(config, create=True)
+    for name, catalog in catalogs:
+        if catalog.next_page is not None:
+            _warn(f"{name}: one page of a longer listing; the next page, not imported, is {catalog.next_page}")
+        result = store.import_records(catalog.records, utcnow())
+        kept = f"; {result.kept_fetched} kept the store's newer fetched values" if result.kept_fetched else ""
         _say(
-            f"imported {name}: {len(records)} records "
-            f"({result.inserted} new, {result.updated} updated, {result.unchanged} unchanged)"
+            f"imported {name}: {len(catalog.records)} records "
+            f"({result.inserted} new, {result.updated} updated, {result.unchanged} unchanged{kept})"
         )
+
+
+def _warn(message: str) -> None:
+    click.echo(f"fetcher: warning: {redact(message, _secrets())}", err=True)
 
 
 @cli.command()
@@ -139,11 +167,19 @@ def add(slug: str, repo_url: str, pypi_url: str, title: str | None) -> None:
     config = _config()
     record = {"slug": slug, "repo_url": repo_url, "pypi_url": pypi_url, "title": title or slug}
     validate(record, "add")
-    if pypi_url:
-        pypi_name(pypi_url)  # refuses a URL that names no PyPI project
-    store = open_store(config.store_path)
+    store = _store(config, create=True)
     store.add_package(slug, repo_url, pypi_url, title or slug, utcnow())
     _say(f"added {slug}")
+
+
+@cli.command()
+@click.argument("slugs", nargs=-1, required=True)
+@reports_errors
+def remove(slugs: tuple[str, ...]) -> None:
+    """Delete these packages, with their fetch state, from the store."""
+    config = _config()
+    removed = _store(config).remove_packages(list(slugs))
+    _say(f"removed {', '.join(removed)}")
 
 
 @cli.command("sync")
@@ -154,12 +190,17 @@ def add(slug: str, repo_url: str, pypi_url: str, title: str | None) -> None:
 def sync_(all_: bool, limit: int | None, stale_after: timedelta | None) -> None:
     """Fetch every package that is due, oldest first."""
     config = _config()
-    store = open_store(config.store_path)
-    with run_lock(config.store_path, "sync"):
-        cutoff = None if all_ else utcnow() - (stale_after or config.stale_after)
-        packages = store.due_packages(cutoff, limit)
-        with progress(len(packages), "sync", shown=_shows_progress()) as on_done:
-            report = sync.run(store, packages, config, "sync", on_done=on_done)
+    with StopSignals() as signals:
+        store = _store(config)
+        with run_lock(config.store_path, "sync"):
+            now = utcnow()
+            stale = None if all_ else config.stale_after if stale_after is None else stale_after
+            packages = store.due_packages(stale, limit, now)
+            resting = store.resting(stale, now) if stale is not None else 0
+            with progress(len(packages), "sync", shown=_shows_progress()) as on_done:
+                report = sync.run(
+                    store, packages, config, "sync", on_done=on_done, signals=signals, resting=resting
+                )
     _finish(report)
 
 
@@ -169,11 +210,12 @@ def sync_(all_: bool, limit: int | None, stale_after: timedelta | None) -> None:
 def refresh(slugs: tuple[str, ...]) -> None:
     """Fetch these packages now, whatever their age."""
     config = _config()
-    store = open_store(config.store_path)
-    packages = store.packages(list(slugs))
-    with run_lock(config.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
-        with progress(len(packages), "refresh", shown=_shows_progress()) as on_done:
-            report = sync.run(store, packages, config, "refresh", on_done=on_done)
+    with StopSignals() as signals:
+        store = _store(config)
+        packages = store.packages(list(slugs))
+        with run_lock(config.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
+            with progress(len(packages), "refresh", shown=_shows_progress()) as on_done:
+                report = sync.run(store, packages, config, "refresh", on_done=on_done, signals=signals)
     _finish(report)
 
 
@@ -225,9 +267,7 @@ def status(as_json: bool) -> None:
     Exits 1 when a package has failed 3 or more times in a row.
     """
     config = _config()
-    if not config.store_path.exists():  # a monitoring check pointed at the wrong path must not pass
-        raise StoreError(f"{config.store_path}: no store here yet (`fetcher import` creates it)")
-    store = open_store(config.store_path)
+    store = _store(config)  # a monitoring check pointed at the wrong path must not pass
     now = utcnow()
     facts = overview.gather(store, config, now)
     code = overview.exit_code(facts)
@@ -247,11 +287,11 @@ def status(as_json: bool) -> None:
 def show(slug: str, pretty: bool) -> None:
     """Print one record as the API serves it."""
     config = _config()
-    store = open_store(config.store_path)
+    store = _store(config, read_only=True)
     if pretty:
         click.echo(redact(render_record(store.record(slug), store.fetch_state(slug), utcnow()), _secrets()))
         return
-    click.echo(json.dumps(to_api(store.record(slug), config.timezone), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(_api(store.record(slug), config), indent=2, ensure_ascii=False))
 
 
 @cli.command()
@@ -260,10 +300,12 @@ def show(slug: str, pretty: bool) -> None:
 def export(jsonl: bool) -> None:
     """Print every record as the API serves it, by slug."""
     config = _config()
-    store = open_store(config.store_path)
+    store = _store(config, read_only=True)
+    for row in store.records():  # every record must print before the first is out: never half an array
+        _api(row, config)
     first = True
     for row in store.records():
-        text = json.dumps(to_api(row, config.timezone), ensure_ascii=False)
+        text = json.dumps(_api(row, config), ensure_ascii=False)
         if jsonl:
             click.echo(text)
         else:
@@ -271,6 +313,14 @@ def export(jsonl: bool) -> None:
         first = False
     if not jsonl:
         click.echo("[]" if first else "\n]")
+
+
+def _api(row: dict, config: configuration.Config) -> dict:
+    """The record as the API serves it; a value another program stored unreadably is named, not a crash."""
+    try:
+        return to_api(row, config.timezone)
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"{config.store_path}: package {row['slug']!r} cannot be printed: {exc}") from None
 
 
 def main() -> None:

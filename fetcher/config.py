@@ -1,12 +1,15 @@
 """Load and check the configuration: config.toml plus built-in defaults."""
 
+import math
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 from dateutil import tz
 
 from fetcher.errors import ConfigError
@@ -48,16 +51,28 @@ BUILTIN_HOSTS: dict[str, dict[str, str]] = {
     "bitbucket.org": {"kind": "bitbucket", "api_url": "https://api.bitbucket.org/2.0", "token_env": "BITBUCKET_TOKEN"},
 }
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+LONGEST_DURATION = timedelta(days=3650)  # past ten years a duration is a typo, and near timedelta's limit
+
+# The range each number may take: (least, most). Beyond the most it is a typo, not a setting.
+RANGES = {
+    ("sync", "concurrency"): (1, 1000),
+    ("http", "timeout"): (0.1, 3600),
+    ("http", "retries"): (0, 100),
+    ("http", "backoff"): (0, 3600),
+}
 
 
 def parse_duration(text: str) -> timedelta:
-    """'90s', '15m', '24h', '7d' -> timedelta; anything else is a ValueError."""
-    match = _DURATION.match(text)
+    """'90s', '15m', '24h', '7d' -> timedelta; anything else (or past ten years) is a ValueError."""
+    match = _DURATION.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d")
-    return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+    seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
+    if not seconds <= LONGEST_DURATION.total_seconds():
+        raise ValueError(f"{text!r} is longer than {LONGEST_DURATION.days}d")
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -171,7 +186,7 @@ def _check_hosts(hosts, text: str, source: str) -> None:
             raise ConfigError(
                 f"{source}{line}: {where}.kind must be one of {', '.join(HOST_KINDS)}, not {merged['kind']!r}"
             )
-        if not re.match(r"^https?://[^/\s]+", merged["api_url"]):
+        if not _is_api_url(merged["api_url"]):
             raise ConfigError(f"{source}{line}: {where}.api_url must be an http(s) URL, not {merged['api_url']!r}")
 
 
@@ -195,19 +210,20 @@ def _build(data: dict, source: str, base: Path) -> Config:
         except ValueError as exc:
             raise ConfigError(f"{source}: {section}.{key}: {exc}") from None
 
-    def positive(section: str, key: str, minimum: float):
+    def number(section: str, key: str):
         value = get(section, key)
-        if value < minimum:
-            raise ConfigError(f"{source}: {section}.{key} must be at least {minimum}, not {value!r}")
+        least, most = RANGES[section, key]
+        if not math.isfinite(value):  # nan and inf compare false with everything: caught here, not below
+            raise ConfigError(f"{source}: {section}.{key} must be a finite number, not {value!r}")
+        if value < least:
+            raise ConfigError(f"{source}: {section}.{key} must be at least {least}, not {value!r}")
+        if value > most:
+            raise ConfigError(f"{source}: {section}.{key} must be at most {most}, not {value!r}")
         return value
 
-    zone_name = get("output", "timezone")
-    # gettz("") would quietly mean the machine's local zone: not what a config file should say.
-    zone = tz.UTC if zone_name.upper() == "UTC" else tz.gettz(zone_name) if zone_name.strip() else None
-    if zone is None:
-        raise ConfigError(f"{source}: output.timezone: unknown time zone {zone_name!r}")
+    zone = _zone(get("output", "timezone"), source)
     for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url")):
-        if not re.match(r"^https?://[^/\s]+", get(section, key)):
+        if not _is_api_url(get(section, key)):
             raise ConfigError(f"{source}: {section}.{key} must be an http(s) URL, not {get(section, key)!r}")
     return Config(
         source=source,
@@ -218,15 +234,44 @@ def _build(data: dict, source: str, base: Path) -> Config:
         graphql=get("github", "graphql"),
         pace=get("github", "pace"),
         pypi_url=get("pypi", "url").rstrip("/"),
-        concurrency=positive("sync", "concurrency", 1),
+        concurrency=number("sync", "concurrency"),
         stale_after=duration("sync", "stale_after"),
         max_rate_limit_wait=duration("sync", "max_rate_limit_wait"),
-        timeout=positive("http", "timeout", 0.1),
-        retries=positive("http", "retries", 0),
-        backoff=float(positive("http", "backoff", 0)),
+        timeout=number("http", "timeout"),
+        retries=number("http", "retries"),
+        backoff=float(number("http", "backoff")),
         timezone=zone,
         hosts=_hosts(data),
     )
+
+
+def _zone(name: str, source: str) -> tzinfo:
+    """A zone by its IANA name; never a file path, and never the machine's zone by accident."""
+    # gettz("") would quietly mean the machine's local zone, and gettz("/path") reads any file as a zone.
+    if name.upper() == "UTC":
+        return tz.UTC
+    zone = None
+    if name.strip() and not name.startswith(("/", ".", "~")) and ".." not in name:
+        try:
+            zone = tz.gettz(name)
+        except (OSError, ValueError):
+            zone = None
+    if zone is None:
+        raise ConfigError(f"{source}: output.timezone: unknown time zone {name!r}")
+    return zone
+
+
+def _is_api_url(value: str) -> bool:
+    """http(s)://HOST[:PORT][/PATH], nothing else: checked here so a bad one never reaches a request."""
+    if not re.fullmatch(r"https?://[^\s/?#@]+(/[^\s?#]*)?", value):
+        return False
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # a ValueError for a port that is not a number up to 65535
+        httpx.URL(value)
+    except (ValueError, httpx.InvalidURL):
+        return False
+    return bool(parts.hostname) and port != 0
 
 
 def _line(text: str, section: str | None, key: str) -> str:

@@ -112,3 +112,15 @@ class RunStopped(FetcherError):
 
 class StoreBusy(RunStopped):
     """Another fetch run holds the store: this one did nothing and can be run again."""
+
+
+class StoreUnavailable(RunStopped):
+    """The store cannot be written now (disk full, read-only, locked by another writer); nothing was lost."""
+
+
+class Interrupted(RunStopped):
+    """SIGTERM or SIGINT: the command stopped where it was; 130 for Ctrl-C, as shells report it."""
+
+    def __init__(self, signal_name: str, exit_code: int):
+        self.exit_code = exit_code
+        super().__init__(f"interrupted by {signal_name}")

@@ -19,7 +19,12 @@ POLL_SECONDS = 0.2
 
 
 def lock_path(store_path: Path) -> Path:
-    return store_path.with_name(store_path.name + ".lock")
+    """STORE.lock beside the database file itself, symlinks resolved: every way to the store meets one lock.
+
+    A second name made by a hard link is refused when the store is opened (fetcher.store).
+    """
+    real = store_path.resolve()
+    return real.with_name(real.name + ".lock")
 
 
 @contextmanager

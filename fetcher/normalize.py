@@ -4,6 +4,7 @@ Pure functions. An answer of the wrong shape is a BadResponse naming its URL,
 so one odd answer fails its package instead of writing nonsense.
 """
 
+import re
 
 from fetcher.errors import BadResponse, InputError
 from fetcher.interpret import Answer
@@ -79,7 +80,7 @@ def repo_fields(
         "repo_forks": repo["forks"],
         "repo_watchers": repo["stars"],
         "repo_description": repo["description"] or "",
-        "repo_url": canonical_repo_url(stored_repo_url, repo["html_url"]),
+        "repo_url": canonical_repo_url(stored_repo_url, repo["full_name"], repo["html_url"]),
         "participants": participants(contributor_pages),
         "last_updated": parse_datetime(last_updated) if last_updated else None,
     }
@@ -88,13 +89,28 @@ def repo_fields(
     return fields
 
 
-def canonical_repo_url(stored: str, html_url: str) -> str:
-    """Keep the URL as the catalogue wrote it unless the repository now lives elsewhere."""
+def canonical_repo_url(stored: str, full_name: str, html_url: str) -> str:
+    """The repo_url to keep: as the catalogue wrote it, unless GitHub confirmed a rename.
+
+    A rename is confirmed when the answer's full name is another repository than the one
+    the stored URL names, and its html_url is exactly https://HOST/Owner/Name for that full
+    name on the stored URL's host. Anything else (an empty, odd or foreign html_url) keeps
+    the person's URL: an answer never wipes it or points it at another host.
+    """
     try:
-        moved = not parse_repo_url(stored).same_repo(parse_repo_url(html_url))
+        asked = parse_repo_url(stored)
     except InputError:
-        moved = True
-    return html_url.rstrip("/") if moved else stored
+        return stored
+    match = _PLAIN_REPO_URL.fullmatch(html_url)
+    if match is None or match["name"].lower() != full_name.lower() or asked.full_name.lower() == full_name.lower():
+        return stored
+    if match["host"].lower().removeprefix("www.") != asked.host.removeprefix("www."):
+        return stored
+    return f"https://{match['host'].lower()}/{match['name']}"
+
+
+# https://HOST/Owner/Name and nothing more, in the characters GitHub allows in owner and repository names.
+_PLAIN_REPO_URL = re.compile(r"https://(?P<host>[A-Za-z0-9.-]+)/(?P<name>[A-Za-z0-9-]+/[A-Za-z0-9._-]+)/?")
 
 
 def participants(pages: list[list[str]]) -> list[str]:

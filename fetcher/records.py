@@ -12,7 +12,7 @@ from datetime import datetime, timezone, tzinfo
 from dateutil import parser as dateparser
 
 from fetcher.errors import InputError
-from fetcher.urls import parse_repo_url
+from fetcher.urls import parse_repo_url, pypi_name
 
 API_FIELDS = (
     "category",
@@ -37,7 +37,14 @@ API_FIELDS = (
 
 DATETIME_FIELDS = frozenset({"last_updated", "last_fetched", "created", "modified"})
 LIST_FIELDS = frozenset({"grids", "commits_over_52", "participants"})
-# The fields a fetch writes; the rest belong to whoever curates the catalogue.
+# The rest (title, category, grids, repo_url, pypi_url, documentation_url) is the catalogue, the person's:
+# import takes it as given and a sync never writes it (bar the repo_url of a rename GitHub confirmed).
+# The fetched fields import takes only from a record fetched later than the stored one:
+IMPORTED_FETCHED_FIELDS = frozenset({
+    "repo_forks", "repo_watchers", "repo_description", "participants", "commits_over_52", "last_updated",
+    "pypi_version", "last_fetched", "modified",
+})
+# The fields a fetch writes (repo_url only for a rename GitHub confirmed).
 FETCHED_FIELDS = (
     "last_updated",
     "repo_url",
@@ -49,7 +56,10 @@ FETCHED_FIELDS = (
     "participants",
 )
 
-_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # matched whole: `$` would let a final newline through
+# Every stored date-time must print in every time zone (offsets reach a day either side of UTC).
+EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=timezone.utc)
 
 
 def _is_int(value) -> bool:
@@ -59,7 +69,7 @@ def _is_int(value) -> bool:
 def _check_type(field: str, value) -> str | None:
     """Why `value` cannot be `field`, or None when it can."""
     if field == "slug":
-        return None if isinstance(value, str) and _SLUG.match(value) else "must be a non-empty slug"
+        return None if isinstance(value, str) and _SLUG.fullmatch(value) else "must be a non-empty slug"
     if field == "id":
         return None if _is_int(value) and value > 0 else "must be a positive integer"
     if field in ("repo_forks", "repo_watchers"):
@@ -95,9 +105,11 @@ def parse_datetime(text: str) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"{text!r} has no UTC offset")
     try:
-        value.astimezone(timezone.utc)
+        in_range = EARLIEST <= value.astimezone(timezone.utc) <= LATEST
     except OverflowError:
-        raise ValueError(f"{text!r} is out of range in UTC") from None
+        in_range = False
+    if not in_range:
+        raise ValueError(f"{text!r} is out of range: date-times must lie between 0001-01-02 and 9999-12-30 UTC")
     return value
 
 
@@ -123,11 +135,12 @@ def validate(record: object, where: str) -> dict:
         problem = _check_type(field, value)
         if problem:
             raise InputError(f"{where}: {field} {problem}, got {json.dumps(value)[:60]}")
-    if record.get("repo_url"):
-        try:
+    try:
+        if record.get("repo_url"):
             parse_repo_url(record["repo_url"])
-        except InputError as exc:
-            raise InputError(f"{where}: {exc}") from None
+        pypi_name(record.get("pypi_url"))  # the same check `add` makes
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
     return to_columns(record)
 
 
@@ -151,6 +164,18 @@ def to_api(row: dict, zone: tzinfo) -> dict:
         if field in LIST_FIELDS:
             value = json.loads(value)
         elif field in DATETIME_FIELDS and value is not None:
-            value = parse_datetime(value).astimezone(zone).isoformat()
+            value = _in_zone(datetime.fromisoformat(value), zone).isoformat()
         record[field] = value
     return record
+
+
+def _in_zone(value: datetime, zone: tzinfo) -> datetime:
+    """The date-time in `zone`; in UTC when the zone would take it past year 1 or 9999.
+
+    Import refuses such dates, but a store written before that rule, or by another program,
+    may hold one: printing it in UTC beats dying in the middle of an export.
+    """
+    try:
+        return value.astimezone(zone)
+    except (OverflowError, ValueError):
+        return value.astimezone(timezone.utc)

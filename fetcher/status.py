@@ -21,7 +21,7 @@ RUN_FIELDS = ("command", "started", "finished", "seconds", "packages", "synced",
 
 def gather(store: Store, config: Config, now: datetime) -> dict:
     """Everything `status` shows, as the JSON object `status --json` prints."""
-    facts = store.overview(now - config.stale_after, SPARKLINE_PENDING, TOP_FAILURES, LAST_RUNS)
+    facts = store.overview(config.stale_after, now, SPARKLINE_PENDING, TOP_FAILURES, LAST_RUNS)
     hosts = Counter(_host(url) for url in facts["repo_urls"])
     limits: dict[str, dict] = {}
     for row in facts["rate_limits"]:
@@ -36,6 +36,7 @@ def gather(store: Store, config: Config, now: datetime) -> dict:
         "oldest_fetch": facts["oldest_fetch"],
         "stale_after_seconds": int(config.stale_after.total_seconds()),
         "failing": facts["failing"],
+        "resting": facts["resting"],
         "failures": facts["failures"],
         "sparklines_kept": facts["sparklines_kept"],
         "runs": [{name: run[name] for name in RUN_FIELDS} for run in facts["runs"]],
@@ -59,7 +60,8 @@ def render(status: dict, now: datetime) -> str:
         f"due         {status['due']} now, {status['never_fetched']} never fetched; "
         f"oldest fetch {utc(oldest)}" + (f" ({ago(oldest, now)})" if oldest else ""),
         f"sparklines  {status['sparklines_kept']} kept while GitHub was still computing them",
-        f"failing     {status['failing']} package{'' if status['failing'] == 1 else 's'}",
+        f"failing     {status['failing']} package{'' if status['failing'] == 1 else 's'}"
+        f" ({status['resting']} resting until their next try)",
     ]
     for failure in status["failures"]:
         since = _time(failure["since"])

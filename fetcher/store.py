@@ -1,26 +1,35 @@
 """The SQLite store: shaped in one place, asked by name.
 
 `open_store` applies schema.sql (idempotent) and the migrations at every
-start. Everything else in fetcher goes through the Store methods and writes
-no SQL of its own. Each package's update is its own transaction, so a crash
-loses at most the packages in flight.
+start (unless opened read-only, to read). Everything else in fetcher goes
+through the Store methods and writes no SQL of its own. Each package's update
+is its own short transaction, checked against the links it was fetched for,
+so a crash loses at most the packages in flight and a person's edit is never
+overwritten.
 """
 
+import contextlib
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
 import sqlite_utils
 
-from fetcher.errors import InputError, StoreError, UnknownPackage
+from fetcher import due
+from fetcher.errors import InputError, StoreError, StoreUnavailable, UnknownPackage
 from fetcher.pieces import Cached
-from fetcher.records import API_FIELDS, parse_datetime, to_columns, to_stored_datetime
+from fetcher.records import (
+    API_FIELDS, FETCHED_FIELDS, IMPORTED_FETCHED_FIELDS, parse_datetime, to_columns, to_stored_datetime,
+)
+from fetcher.urls import same_pypi_project, same_repo_url
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+# How long a write waits for another connection's write to end; sync's own writes take milliseconds.
+BUSY_TIMEOUT_MS = 30000
 
 # Changes to tables that already exist, in order; PRAGMA user_version counts
 # how many a store has had. Append, never edit, and change schema.sql to the
@@ -33,11 +42,36 @@ MIGRATIONS: list[str] = [
 ]
 
 
+# What a fetch clears when the link it came from is changed or cleared: the record's repository
+# fields (and every cached piece but PyPI's), or its PyPI version (and the PyPI piece).
+REPO_CLEARED = {
+    "repo_forks": 0, "repo_watchers": 0, "repo_description": "", "participants": "[]",
+    "commits_over_52": "[]", "last_updated": None,
+}
+PYPI_CLEARED = {"pypi_version": None}
+
+# What save_fetch did.
+CHANGED, UNCHANGED, EDITED = "changed", "unchanged", "edited"
+
+
 @dataclass(frozen=True)
 class ImportResult:
     inserted: int
     updated: int
     unchanged: int
+    kept_fetched: int = 0  # records whose fetched values were older than the store's, so not taken
+
+
+@dataclass(frozen=True)
+class Links:
+    """The catalogue links a fetch was made for; its answers are written only while they still hold."""
+
+    repo_url: str
+    pypi_url: str | None
+
+    @classmethod
+    def of(cls, row: dict) -> "Links":
+        return cls(row["repo_url"], row["pypi_url"])
 
 
 class Store:
@@ -50,12 +84,16 @@ class Store:
     def import_records(self, records: list[dict], now: datetime) -> ImportResult:
         """Upsert validated records by slug, all or nothing.
 
-        Fields a record leaves out are kept (or defaulted on a new row); `modified`
-        moves only when a value changed and the record did not give it.
+        Catalogue fields (title, category, grids, the links) are taken as given. Fetched
+        fields are taken only from a record fetched later than the stored one, so an old
+        file never puts stale stars or versions back. A changed or cleared link clears what
+        was fetched from it, and the package is due at once. Fields a record leaves out are
+        kept (or defaulted on a new row); `modified` moves when a value changed and the
+        record did not give it.
         """
         stamp = to_stored_datetime(now)
-        inserted = updated = 0
-        with self.db.atomic():
+        inserted = updated = kept = 0
+        with self._write():
             for columns in records:
                 existing = self._row("slug = ?", columns["slug"])
                 self._check_id_free(columns, existing)
@@ -63,12 +101,36 @@ class Store:
                     self.db["package"].insert({"created": stamp, "modified": stamp, **columns})
                     inserted += 1
                     continue
-                changes = {k: v for k, v in columns.items() if existing[k] != v}
+                newer = columns.get("last_fetched") is not None and (
+                    existing["last_fetched"] is None or columns["last_fetched"] > existing["last_fetched"]
+                )
+                given = {k: v for k, v in columns.items() if newer or k not in IMPORTED_FETCHED_FIELDS}
+                if any(existing[k] != v for k, v in columns.items() if k not in given):
+                    kept += 1
+                cleared = self._cleared_by_new_links(existing, given)
+                if cleared:
+                    given = {**cleared, **given} if newer else {**given, **cleared}
+                changes = {k: v for k, v in given.items() if existing[k] != v}
                 if changes:
                     changes.setdefault("modified", stamp)
                     self.db["package"].update(existing["id"], changes)
                     updated += 1
-        return ImportResult(inserted, updated, len(records) - inserted - updated)
+        return ImportResult(inserted, updated, len(records) - inserted - updated, kept)
+
+    def _cleared_by_new_links(self, existing: dict, given: dict) -> dict:
+        """The fetched columns a changed repo_url or pypi_url voids; their cached pieces go too."""
+        cleared = {}
+        if "repo_url" in given and not same_repo_url(existing["repo_url"], given["repo_url"]):
+            cleared.update(REPO_CLEARED)
+            self._execute("DELETE FROM resource_cache WHERE package_id = ? AND resource != 'pypi'", [existing["id"]])
+        if "pypi_url" in given and not same_pypi_project(existing["pypi_url"], given["pypi_url"]):
+            cleared.update(PYPI_CLEARED)
+            self._execute("DELETE FROM resource_cache WHERE package_id = ? AND resource = 'pypi'", [existing["id"]])
+        if cleared:
+            # A new link is a fresh start: due at once, and no rest earned by the old link's failures.
+            cleared["last_fetched"] = None
+            self._execute("DELETE FROM fetch_state WHERE package_id = ?", [existing["id"]])
+        return cleared
 
     def _check_id_free(self, columns: dict, existing: dict | None) -> None:
         if "id" not in columns:
@@ -83,22 +145,54 @@ class Store:
         if self._row("slug = ?", slug) is not None:
             raise InputError(f"a package with slug {slug!r} already exists")
         stamp = to_stored_datetime(now)
-        with self.db.atomic():
+        with self._write():
             self.db["package"].insert(
                 {"slug": slug, "title": title, "repo_url": repo_url, "pypi_url": pypi_url,
                  "created": stamp, "modified": stamp}
             )
 
+    def remove_packages(self, slugs: list[str]) -> list[str]:
+        """Delete these packages with their fetch state and cached pieces, all or none; the slugs removed."""
+        with self._write():
+            rows = self.packages(slugs)  # UnknownPackage, before anything is deleted
+            for start in range(0, len(rows), 500):
+                ids = [row["id"] for row in rows[start : start + 500]]
+                # fetch_state and resource_cache follow by ON DELETE CASCADE (foreign_keys is on).
+                self._execute(f"DELETE FROM package WHERE id IN ({', '.join('?' * len(ids))})", ids)
+        return [row["slug"] for row in rows]
+
     # -- what to fetch -------------------------------------------------------
 
-    def due_packages(self, fetched_before: datetime | None, limit: int | None) -> list[dict]:
-        """Packages last fetched before the cutoff (all when None), never-fetched and oldest first."""
-        where, params = _due(fetched_before)
-        sql = f"SELECT * FROM package {where} ORDER BY last_fetched IS NOT NULL, last_fetched, id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return list(self.db.query(sql, params))
+    def due_packages(self, stale_after: timedelta | None, limit: int | None, now: datetime | None = None) -> list[dict]:
+        """Packages due at `now` (every one when stale_after is None), never-fetched and oldest first.
+
+        A package that keeps failing rests between tries (fetcher.due).
+        """
+        now = now or datetime.now(timezone.utc)
+        schedule = self._fetch_schedule()
+        ids = [row["id"] for row in schedule if stale_after is None or _is_due(row, stale_after, now)]
+        return self._rows_by_id(ids[:limit] if limit is not None else ids)
+
+    def resting(self, stale_after: timedelta, now: datetime) -> int:
+        """How many failing packages are resting: not due now only because they failed."""
+        return sum(1 for row in self._fetch_schedule() if row["failures"] and not _is_due(row, stale_after, now))
+
+    def _fetch_schedule(self) -> list[dict]:
+        """id, last fetch and failures of every package, in due order; small rows, so 10,000 stay cheap."""
+        return self._select(
+            """SELECT package.id, last_fetched, coalesce(consecutive_failures, 0) AS failures, last_error_at
+               FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
+               ORDER BY last_fetched IS NOT NULL, last_fetched, package.id""",
+            [],
+        )
+
+    def _rows_by_id(self, ids: list[int]) -> list[dict]:
+        rows: dict[int, dict] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in self._select(f"SELECT * FROM package WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+                rows[row["id"]] = row
+        return [rows[i] for i in ids if i in rows]
 
     def packages(self, slugs: list[str]) -> list[dict]:
         rows = {row["slug"]: row for row in self._rows_by_slug(slugs)}
@@ -110,13 +204,22 @@ class Store:
     # -- what a fetch wrote ----------------------------------------------------
 
     def save_fetch(
-        self, package_id: int, fields: dict, fetched_at: datetime, note: str | None, pieces: dict[str, Cached]
-    ) -> bool:
-        """Write one package's fields and the pieces they came from in one transaction; True when a value changed."""
+        self, package_id: int, fields: dict, fetched_at: datetime, note: str | None, pieces: dict[str, Cached],
+        fetched_for: Links,
+    ) -> str:
+        """Write one package's fetched fields and the pieces they came from in one transaction.
+
+        CHANGED or UNCHANGED; EDITED when the package's links are no longer the ones it was
+        fetched for (or it was removed) while the fetch was in flight: then nothing is written,
+        and the package stays due.
+        """
         stamp = to_stored_datetime(fetched_at)
-        with self.db.atomic():
+        with self._write():
             current = self._row("id = ?", package_id)
-            changes = {k: v for k, v in to_columns(fields).items() if current[k] != v}
+            if current is None or Links.of(current) != fetched_for:
+                return EDITED
+            fetched = to_columns({k: v for k, v in fields.items() if k in FETCHED_FIELDS})
+            changes = {k: v for k, v in fetched.items() if current[k] != v}
             update = {**changes, "last_fetched": stamp}
             if changes:
                 update["modified"] = stamp
@@ -142,7 +245,7 @@ class Store:
                     [package_id, resource, piece.etag, piece.last_modified,
                      json.dumps(piece.value, ensure_ascii=False), to_stored_datetime(piece.fetched_at)],
                 )
-        return bool(changes)
+        return CHANGED if changes else UNCHANGED
 
     def cached_pieces(self, package_id: int) -> dict[str, Cached]:
         """What each resource gave this package last time, by resource name."""
@@ -154,10 +257,17 @@ class Store:
             for row in rows
         }
 
-    def record_failure(self, package_id: int, message: str, at: datetime) -> None:
-        """Keep every field as it was; note the error and count it."""
+    def record_failure(self, package_id: int, message: str, at: datetime, fetched_for: Links) -> bool:
+        """Keep every field as it was; note the error and count it.
+
+        False, and nothing noted, when the package's links changed (or it was removed) while
+        it was in flight: the failure was the old link's, not the package's.
+        """
         stamp = to_stored_datetime(at)
-        with self.db.atomic():
+        with self._write():
+            current = self._row("id = ?", package_id)
+            if current is None or Links.of(current) != fetched_for:
+                return False
             self._execute(
                 """INSERT INTO fetch_state
                        (package_id, last_attempt, last_error, last_error_at, consecutive_failures, note,
@@ -171,6 +281,7 @@ class Store:
                                             ELSE COALESCE(fetch_state.failing_since, excluded.failing_since) END""",
                 [package_id, stamp, message, stamp, stamp],
             )
+        return True
 
     def fetch_state(self, slug: str) -> dict | None:
         rows = self.db.query(
@@ -180,13 +291,13 @@ class Store:
         return next(iter(rows), None)
 
     def record_run(self, run: dict) -> None:
-        with self.db.atomic():
+        with self._write():
             self.db["sync_run"].insert(run)
 
     def save_rate_limits(self, token_env: str, limits: list[dict], seen_at: datetime) -> None:
         """Keep each budget as this run last saw it: {resource, budget, remaining, reset}."""
         stamp = to_stored_datetime(seen_at)
-        with self.db.atomic():
+        with self._write():
             for limit in limits:
                 self._execute(
                     """INSERT INTO rate_limit (token_env, resource, budget, remaining, reset, seen_at)
@@ -199,7 +310,7 @@ class Store:
                 )
 
     def save_setting(self, name: str, value: str) -> None:
-        with self.db.atomic():
+        with self._write():
             self._execute(
                 """INSERT INTO setting (name, value) VALUES (?, ?)
                    ON CONFLICT (name) DO UPDATE SET value = excluded.value""",
@@ -208,12 +319,12 @@ class Store:
 
     # -- the operator's view -----------------------------------------------------
 
-    def overview(self, fetched_before: datetime, pending_note: str, failures: int, runs: int) -> dict:
+    def overview(self, stale_after: timedelta, now: datetime, pending_note: str, failures: int, runs: int) -> dict:
         """What `fetcher status` shows, read from the store alone."""
-        where, params = _due(fetched_before)
         return {
             "repo_urls": [row[0] for row in self.db.conn.execute("SELECT repo_url FROM package")],
-            "due": self._one(f"SELECT count(*) FROM package {where}", params),
+            "due": sum(1 for row in self._fetch_schedule() if _is_due(row, stale_after, now)),
+            "resting": self.resting(stale_after, now),
             "never_fetched": self._one("SELECT count(*) FROM package WHERE last_fetched IS NULL"),
             "oldest_fetch": self._one("SELECT min(last_fetched) FROM package"),
             "failing": self._one("SELECT count(*) FROM fetch_state WHERE consecutive_failures > 0"),
@@ -236,6 +347,37 @@ class Store:
         """Every package row, by slug; streamed, so an export of any size stays small."""
         return self.db.query(f"SELECT {', '.join(API_FIELDS)} FROM package ORDER BY slug")
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """One short write transaction, taken at its start (BEGIN IMMEDIATE).
+
+        A deferred transaction that reads and then writes fails at once, without the busy
+        wait, when another connection wrote in between; taking the write lock first waits
+        its turn instead. A full disk, a read-only file or a lock held past the busy timeout
+        becomes StoreUnavailable naming the store (exit 75): nothing was written.
+        """
+        with self._unavailable_as_error():
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.db.conn.execute("COMMIT")
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.conn.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def _unavailable_as_error(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise _unavailable(self.path, exc) or exc from None
+
     def _row(self, where: str, value) -> dict | None:
         return next(iter(self._select(f"SELECT * FROM package WHERE {where}", [value])), None)
 
@@ -257,35 +399,36 @@ class Store:
         for start in range(0, len(slugs), 500):
             chunk = slugs[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            yield from self.db.query(f"SELECT * FROM package WHERE slug IN ({marks})", chunk)
+            yield from self._select(f"SELECT * FROM package WHERE slug IN ({marks})", chunk)
 
     def close(self) -> None:
         self.db.close()
 
 
-def _due(fetched_before: datetime | None) -> tuple[str, list]:
-    """The one definition of a due package: last fetched before the cutoff, or never (all when None)."""
-    if fetched_before is None:
-        return "", []
-    return "WHERE last_fetched IS NULL OR last_fetched < ?", [to_stored_datetime(fetched_before)]
-
-
-def open_store(path: Path) -> Store:
-    """Open (or create) the store at path, shaped to the current schema.
+def open_store(path: Path, *, create: bool = True, read_only: bool = False) -> Store:
+    """Open the store at path (creating it only when `create`), shaped to the current schema.
 
     A file that is not an SQLite database is refused untouched; a database
-    that holds other tables too is fine.
+    that holds other tables too is fine. `read_only` opens it for reading
+    alone: nothing is shaped or migrated, so a store the user may not write
+    (or one another program is writing) can still be read.
     """
+    if not (create or path.exists()):
+        raise StoreError(f"{path}: no store there (`fetcher import FILE` or `fetcher add` creates one)")
     _refuse_foreign_file(path)
     try:
+        if read_only:
+            return Store(_open_for_reading(path), path)
         db = sqlite_utils.Database(path)
-        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys = ON")
         db.enable_wal()
         # In WAL mode NORMAL loses nothing when the process dies, only the last commits on power loss,
         # and spares an fsync per package.
         db.execute("PRAGMA synchronous = NORMAL")
         _apply_schema(db, path)
+    except sqlite3.OperationalError as exc:
+        raise _unavailable(path, exc) or StoreError(f"{path}: cannot use the store: {exc}") from None
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot use the store: {exc}") from None
     return Store(db, path)
@@ -309,11 +452,60 @@ def store_state(path: Path) -> tuple[int, int, int] | None:
     return version, len(MIGRATIONS), packages
 
 
+def _open_for_reading(path: Path) -> sqlite_utils.Database:
+    real = path.resolve()
+    uri = real.as_uri()
+    db = sqlite_utils.Database(sqlite3.connect(f"{uri}?mode=ro", uri=True))
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    try:
+        _check_package_table(db, path)
+    except sqlite3.OperationalError as exc:
+        # WAL wants a -shm file beside the store, and this user may not make one. With no -wal there
+        # either, no writer has the store open (it would have made both), so the file alone is the
+        # whole store: read it as it is.
+        if exc.sqlite_errorname != "SQLITE_READONLY_DIRECTORY" or real.with_name(real.name + "-wal").exists():
+            raise
+        db.close()
+        db = sqlite_utils.Database(sqlite3.connect(f"{uri}?immutable=1", uri=True))
+        _check_package_table(db, path)
+    return db
+
+
+def _is_due(row: dict, stale_after: timedelta, now: datetime) -> bool:
+    def when(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text) if text else None
+
+    return due.is_due(when(row["last_fetched"]), row["failures"], when(row["last_error_at"]), stale_after, now)
+
+
+# SQLite's messages for a store that cannot be written now but can be later: what each means.
+_UNAVAILABLE = {
+    "database or disk is full": "the disk is full",
+    "attempt to write a readonly database": "the store is read-only",
+    "database is locked": "another program held the store's write lock past the busy timeout",
+}
+
+
+def _unavailable(path: Path, exc: sqlite3.OperationalError) -> StoreUnavailable | None:
+    """The StoreUnavailable an SQLite error means, or None when it means something else."""
+    for message, meaning in _UNAVAILABLE.items():
+        if message in str(exc).lower():
+            return StoreUnavailable(f"{path}: cannot write the store: {meaning}; nothing was lost, re-run when it can")
+    return None
+
+
 def _refuse_foreign_file(path: Path) -> None:
     if path.is_dir():
         raise StoreError(f"{path}: store path is a directory")
     if not path.parent.is_dir():
         raise StoreError(f"{path}: directory {path.parent} does not exist")
+    if path.exists() and path.stat().st_nlink > 1:
+        # SQLite names its journal after the path: two names for one file mean two journals and two
+        # run locks, and a store corrupted by writers that cannot see each other.
+        raise StoreError(
+            f"{path}: the store file has {path.stat().st_nlink} hard links; SQLite cannot keep it safe through "
+            "more than one name: remove the other links (a symlink is fine)"
+        )
     if path.exists() and path.stat().st_size > 0:
         with path.open("rb") as handle:
             if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
@@ -328,16 +520,22 @@ def _apply_schema(db: sqlite_utils.Database, path: Path) -> None:
             db.execute(statement)
         if fresh:  # schema.sql is the current shape: no migration is owed
             db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-    columns = set(db["package"].columns_dict)
-    if not set(API_FIELDS) <= columns:
-        missing = ", ".join(sorted(set(API_FIELDS) - columns))
-        raise StoreError(f"{path}: table 'package' belongs to something else (no {missing})")
+    _check_package_table(db, path)
     version = db.execute("PRAGMA user_version").fetchone()[0]
     for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
         with db.atomic():
             for statement in _statements(migration):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")
+
+
+def _check_package_table(db: sqlite_utils.Database, path: Path) -> None:
+    if "package" not in db.table_names():
+        raise StoreError(f"{path}: not a fetcher store (no table 'package')")
+    columns = set(db["package"].columns_dict)
+    if not set(API_FIELDS) <= columns:
+        missing = ", ".join(sorted(set(API_FIELDS) - columns))
+        raise StoreError(f"{path}: table 'package' belongs to something else (no {missing})")
 
 
 def _statements(script: str) -> list[str]:

@@ -10,6 +10,7 @@ everything already written.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -22,20 +23,25 @@ import httpx
 
 from fetcher import graphql
 from fetcher.config import Config
-from fetcher.errors import Failure, InputError, RateLimited, RunStopped, TokenRejected, Unreachable
+from fetcher import stopping
+from fetcher.errors import (
+    Failure, FetcherError, InputError, RateLimited, RunStopped, StoreUnavailable, TokenRejected, Unreachable,
+)
 from fetcher.hosts import registry
 from fetcher.http import Http, utcnow
 from fetcher.logs import event, redact
 from fetcher.pypi import PyPI
 from fetcher.records import to_stored_datetime
 from fetcher.steps import first_failure_wins, nothing
-from fetcher.store import Store
+from fetcher.stopping import StopSignals
+from fetcher.store import CHANGED, EDITED, Links, Store
 from fetcher.urls import RepoRef, parse_repo_url, pypi_name
 
 log = logging.getLogger(__name__)
 
 SYNCED, UNCHANGED, FAILED, SKIPPED = "synced", "unchanged", "failed", "skipped"
 SPARKLINE_PENDING = "sparkline not updated: GitHub was still computing it"
+EDITED_MEANWHILE = "links edited during the run"
 # Packages in progress per request slot: a package waiting to ask GitHub again
 # about a 202 holds no slot, so more packages than slots keep the slots busy.
 PACKAGES_PER_SLOT = 4
@@ -61,9 +67,13 @@ class RunReport:
     rate_limit_wait: float = 0.0  # seconds spent waiting for rate limits to reset
     rate_limits: list[dict] = field(default_factory=list)  # each budget last seen: resource, budget, remaining, reset
     stopped: str | None = None  # why the run ended early
+    signal: int | None = None  # the signal that stopped it, if one did
+    resting: int = 0  # failing packages not due yet (fetcher.due)
 
     @property
     def exit_code(self) -> int:
+        if self.signal is not None:
+            return stopping.exit_code(self.signal)
         if self.stopped:
             return 75
         return 1 if self.outcomes[FAILED] else 0
@@ -78,6 +88,8 @@ class RunReport:
         )
         if self.skips:
             line += " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(self.skips.items())) + ")"
+        if self.resting:
+            line += f"; {self.resting} resting after failing (due later)"
         if self.pending:
             line += f"; {self.pending} sparkline{'s' if self.pending != 1 else ''} still computing on GitHub, kept"
         line += f"; {self.requests} requests ({self.not_modified} not modified"
@@ -125,31 +137,53 @@ def run(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     transport: httpx.AsyncBaseTransport | None = None,
     on_done: Callable[[str], None] | None = None,
+    signals: StopSignals | None = None,
+    resting: int = 0,
 ) -> RunReport:
-    """Fetch and write `packages`; record the run; return what happened.
+    """Fetch and write `packages`; record the run, however it ends; return what happened.
 
     `on_done` is told each package's outcome as it ends (synced, unchanged, failed, skipped): the progress bar.
+    SIGTERM/SIGINT (through `signals`) stop it cleanly; an unexpected error is recorded as
+    the reason it stopped and raised on.
     """
-    report = RunReport(command=command, started=clock(), packages=len(packages))
+    report = RunReport(command=command, started=clock(), packages=len(packages), resting=resting)
     began = time.monotonic()
     try:
-        asyncio.run(_run(store, packages, config, report, clock, sleep, transport, on_done))
+        with signals.deferred() if signals else contextlib.nullcontext():
+            asyncio.run(_run(store, packages, config, report, clock, sleep, transport, on_done, signals))
+    except FetcherError as exc:  # one that ends the run, e.g. the token rejected
+        report.stopped = report.stopped or redact(str(exc), registry.secrets(config))
+        raise
+    except Exception as exc:
+        report.stopped = report.stopped or redact(f"internal error: {type(exc).__name__}: {exc}", registry.secrets(config))
+        raise
     finally:
         report.seconds = time.monotonic() - began
-        finished = clock()
+        if signals and signals.received and report.signal is None:  # a signal while the run was winding down
+            report.signal = signals.received
+            report.stopped = report.stopped or str(stopping.interrupted(signals.received))
+        _record(store, config, report, clock())
+    return report
+
+
+def _record(store: Store, config: Config, report: RunReport, finished: datetime) -> None:
+    """The run's row, the budgets it last saw and the settings the views need."""
+    try:
         store.record_run(report.as_row(finished))
         # Each budget belongs to its token: GitHub's resources to GitHub's, a forge's (named by its host) to its own.
         for token_env, limits in _budgets_by_token(config, report.rate_limits).items():
             store.save_rate_limits(token_env, limits, finished)
         store.save_setting("stale_after_seconds", str(int(config.stale_after.total_seconds())))
-    return report
+    except StoreUnavailable as exc:
+        report.stopped = report.stopped or str(exc)  # the run's own row is what could not be written
 
 
-async def _run(store, packages, config, report, clock, sleep, transport, on_done) -> None:
+async def _run(store, packages, config, report, clock, sleep, transport, on_done, signals) -> None:
     http = Http(config, clock=clock, sleep=sleep, transport=transport)
     syncer = _Syncer(store, config, http, report, clock, on_done or _ignore)
     workers = min(config.concurrency * PACKAGES_PER_SLOT, len(packages))
     queue: asyncio.Queue = asyncio.Queue(maxsize=graphql.BATCH_SIZE)
+    main, loop = asyncio.current_task(), asyncio.get_running_loop()
 
     async def produce() -> None:
         # Metadata for the next batch is asked while the packages of this one are fetched.
@@ -164,11 +198,32 @@ async def _run(store, packages, config, report, clock, sleep, transport, on_done
         while (item := await queue.get()) is not None:
             await syncer.sync_one(*item)
 
+    fetching = True
+
+    def cancel() -> None:
+        if fetching:  # once the packages are done, the signal is only noted
+            main.cancel()
+
+    def stop() -> None:
+        # From the signal handler: cancel at the next await, so no write is ever cut in half.
+        loop.call_soon_threadsafe(cancel)
+
     try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(produce())
-            for _ in range(workers):
-                group.create_task(work())
+        with signals.deferred(stop) if signals else contextlib.nullcontext():
+            if signals and signals.received:
+                raise asyncio.CancelledError  # a signal came before the run began: ask nothing
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(produce())
+                    for _ in range(workers):
+                        group.create_task(work())
+            finally:
+                fetching = False
+    except asyncio.CancelledError:
+        if not (signals and signals.received):
+            raise
+        main.uncancel()
+        report.signal, report.stopped = signals.received, str(stopping.interrupted(signals.received))
     except ExceptionGroup as failures:
         # The first task to stop the run cancels the others: their packages stay as they were.
         reason = next((exc for exc in failures.exceptions if isinstance(exc, RunStopped)), None)
@@ -253,8 +308,11 @@ class _Syncer:
         except (Failure, InputError) as failure:
             self._fail(package, str(failure))
             return
-        changed = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces)
-        outcome = SKIPPED if skipped else SYNCED if changed else UNCHANGED
+        saved = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces, Links.of(package))
+        if saved == EDITED:
+            self._edited_meanwhile(package)
+            return
+        outcome = SKIPPED if skipped else SYNCED if saved == CHANGED else UNCHANGED
         self.report.outcomes[outcome] += 1
         if skipped:
             self.report.skips[skipped] += 1
@@ -299,9 +357,18 @@ class _Syncer:
             ) from None
         raise RunStopped(redact(f"network down? {failure}", self.secrets)) from None
 
+    def _edited_meanwhile(self, package: dict) -> None:
+        """Its links changed (or it was removed) while in flight: nothing written, it stays due."""
+        self.report.outcomes[SKIPPED] += 1
+        self.report.skips[EDITED_MEANWHILE] += 1
+        self.on_done(SKIPPED)
+        log.info("%s: not written: its links were edited during the run", package["slug"])
+
     def _fail(self, package: dict, reason: str) -> None:
         reason = redact(reason, self.secrets)  # it is stored and printed
-        self.store.record_failure(package["id"], reason, self.clock())
+        if not self.store.record_failure(package["id"], reason, self.clock(), Links.of(package)):
+            self._edited_meanwhile(package)
+            return
         self.report.outcomes[FAILED] += 1
         self.report.failures.append((package["slug"], reason))
         log.info("%s: failed: %s", package["slug"], reason,

@@ -71,6 +71,19 @@ def _host_and_segments(url: str) -> tuple[str, list[str]]:
     return host, segments
 
 
+def same_repo_url(a: str, b: str) -> bool:
+    """Whether two repo_urls name the same repository, whatever form each is written in."""
+    try:
+        ref_a, ref_b = parse_repo_url(a), parse_repo_url(b)
+    except InputError:
+        return a.strip() == b.strip()
+    return _bare_host(ref_a.host) == _bare_host(ref_b.host) and ref_a.same_repo(ref_b)
+
+
+def _bare_host(host: str) -> str:
+    return host.removeprefix("www.")
+
+
 def github_hosts(api_url: str) -> frozenset[str]:
     """github.com, plus the host of a GitHub Enterprise (or stand-in) API."""
     api_host = (urlsplit(api_url).hostname or "").lower()
@@ -96,6 +109,15 @@ def pypi_name(pypi_url: str | None) -> str | None:
         if segments[0] in ("project", "pypi", "simple"):
             return segments[1]
     raise InputError(f"pypi_url {pypi_url!r} is not a PyPI project URL")
+
+
+def same_pypi_project(a: str | None, b: str | None) -> bool:
+    """Whether two pypi_urls name the same project (both empty counts as the same)."""
+    try:
+        name_a, name_b = pypi_name(a), pypi_name(b)
+    except InputError:
+        return (a or "").strip() == (b or "").strip()
+    return (name_a and normalize_pypi_name(name_a)) == (name_b and normalize_pypi_name(name_b))
 
 
 def normalize_pypi_name(name: str) -> str:

@@ -2,6 +2,8 @@
 
 import copy
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -138,3 +140,16 @@ def run_cli(monkeypatch):
         return CliRunner().invoke(cli, argv, input=input, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def shared_tmp():
+    """A directory another user can reach, for tests that drop root.
+
+    Not under tmp_path: pytest keeps its base directory private (0700), and a pytest started
+    meanwhile (another checkout's) makes it so again however a test has opened it up.
+    """
+    path = Path(tempfile.mkdtemp(prefix="fetcher-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -75,7 +75,7 @@ def test_a_bad_record_rejects_its_file_and_writes_nothing(config_file, run_cli, 
 
     assert result.exit_code == 2
     assert result.stderr.strip() == f"fetcher: {bad}: record 2: no slug"
-    assert export(run_cli, config) == []
+    assert not (config.parent / "test.db").exists()
 
 
 def test_wrong_types_are_named_with_file_record_and_field(config_file, run_cli, tmp_path):
@@ -136,14 +136,19 @@ def test_add_refuses_a_repo_url_that_is_not_a_url(config_file, run_cli):
 
 
 def test_show_of_an_unknown_slug_is_exit_2(config_file, run_cli):
-    result = run_cli(config_file(), "show", "nope")
+    config = config_file()
+    run_cli(config, "import", TODO)
+    result = run_cli(config, "show", "nope")
 
     assert result.exit_code == 2
     assert result.stderr.strip() == "fetcher: no package with slug 'nope' in the store"
 
 
-def test_export_empty_store_is_an_empty_array_and_jsonl_is_one_record_a_line(config_file, run_cli):
+def test_export_empty_store_is_an_empty_array_and_jsonl_is_one_record_a_line(config_file, run_cli, tmp_path):
     config = config_file()
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    run_cli(config, "import", str(empty))
     assert export(run_cli, config) == []
     run_cli(config, "import", TODO, LDAP)
 
@@ -244,6 +249,9 @@ def test_rejected_token_is_exit_2_with_a_message_and_no_secret(config_file, run_
     assert result.exit_code == 2
     assert "GitHub rejected the token (401 Bad credentials)" in result.stderr
     assert "TOPSECRET" not in result.output
+    with sqlite3.connect(config.parent / "test.db") as db:
+        (stopped,) = db.execute("SELECT stopped FROM sync_run").fetchone()
+    assert stopped.startswith("GitHub rejected the token (401 Bad credentials)") and "TOPSECRET" not in stopped
 
 
 def test_missing_explicit_config_is_exit_2(run_cli, tmp_path):
@@ -315,8 +323,11 @@ def test_migrations_run_once_on_an_older_store_and_never_on_a_new_one(config_fil
         store_module, "MIGRATIONS", [*store_module.MIGRATIONS, "ALTER TABLE package ADD COLUMN stars_last_week INTEGER"]
     )
 
-    assert run_cli(config, "export").exit_code == 0
-    assert run_cli(config, "export").exit_code == 0  # applied once, not again
+    assert run_cli(config, "export").exit_code == 0  # a reading command writes nothing, migrations included
+    with sqlite3.connect(tmp_path / "test.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (current,)
+    assert run_cli(config, "import", TODO).exit_code == 0
+    assert run_cli(config, "import", TODO).exit_code == 0  # applied once, not again
 
     with sqlite3.connect(tmp_path / "test.db") as db:
         assert db.execute("PRAGMA user_version").fetchone() == (current + 1,)
@@ -324,6 +335,38 @@ def test_migrations_run_once_on_an_older_store_and_never_on_a_new_one(config_fil
     fresh = config_file(extra="").parent / "fresh"
     fresh.mkdir()
     (fresh / "config.toml").write_text('[store]\npath = "new.db"\n')
-    assert run_cli(fresh / "config.toml", "export").exit_code == 0
+    assert run_cli(fresh / "config.toml", "import", TODO).exit_code == 0
     with sqlite3.connect(fresh / "new.db") as db:
         assert db.execute("PRAGMA user_version").fetchone() == (current + 1,)  # created as schema.sql says, nothing to migrate
+
+
+def test_export_in_any_zone_never_dies_mid_array_on_an_extreme_stored_date(config_file, run_cli):
+    config = config_file(timezone="America/New_York")
+    run_cli(config, "import", TODO, LDAP)
+    with sqlite3.connect(config.parent / "test.db") as db:  # a date import now refuses, stored before it did
+        db.execute("UPDATE package SET last_updated = '0001-01-01T00:00:00+00:00' WHERE slug = 'django-auth-ldap'")
+
+    records = export(run_cli, config)
+
+    assert [r["last_updated"] for r in records][0] == "0001-01-01T00:00:00+00:00"
+    assert records[1]["last_updated"] == "2022-11-03T02:16:36-04:00"
+
+
+def test_add_refuses_a_slug_with_a_trailing_newline(config_file, run_cli):
+    result = run_cli(config_file(), "add", "pkg\n", "--repo-url", "https://github.com/o/pkg")
+
+    assert result.exit_code == 2
+    assert result.stderr == "fetcher: add (slug 'pkg\\n'): slug must be a non-empty slug, got \"pkg\\n\"\n"
+
+
+def test_a_record_another_program_stored_unreadably_stops_export_before_its_first_byte(config_file, run_cli):
+    config = config_file()
+    run_cli(config, "import", TODO, LDAP)
+    with sqlite3.connect(config.parent / "test.db") as db:
+        db.execute("UPDATE package SET participants = 'not json' WHERE slug = 'django-todo'")
+
+    result = run_cli(config, "export")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"fetcher: {config.parent / 'test.db'}: package 'django-todo' cannot be printed: ")

@@ -358,3 +358,55 @@ def test_a_host_token_is_read_from_its_variable_at_use(tmp_path, monkeypatch):
 )
 def test_malformed_hosts_tables_are_config_errors_naming_the_key(tmp_path, text, message):
     assert message in load_error(text, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("[http]\nbackoff = inf\n", "http.backoff must be a finite number, not inf"),
+        ("[http]\ntimeout = nan\n", "http.timeout must be a finite number, not nan"),
+        ("[http]\ntimeout = -inf\n", "http.timeout must be a finite number, not -inf"),
+        ("[http]\ntimeout = 1e9\n", "http.timeout must be at most 3600, not 1000000000.0"),
+        ("[http]\nretries = 1000000\n", "http.retries must be at most 100, not 1000000"),
+        ("[sync]\nconcurrency = 100000\n", "sync.concurrency must be at most 1000, not 100000"),
+    ],
+)
+def test_values_that_are_not_finite_or_past_their_maximum(tmp_path, text, expected):
+    assert load_error(text, tmp_path) == f"{tmp_path / 'bad.toml'}: {expected}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://api.github.com:notaport",
+        "https://api.github.com:99999",
+        "https://api.github.com:0",
+        "https://exa mple.com",
+        "https://[::1",
+        "https://api.github.com?x=1",
+        "https://api.github.com/#frag",
+        "https://user:pass@api.github.com",
+        "https://",
+        "https://api.github.com\n",
+    ],
+)
+def test_a_bad_api_url_is_refused_at_load(tmp_path, value):
+    message = load_error(f'[github]\napi_url = "{value.encode("unicode_escape").decode()}"\n', tmp_path)
+    assert message == f"{tmp_path / 'bad.toml'}: github.api_url must be an http(s) URL, not {value!r}"
+
+
+@pytest.mark.parametrize("value", ["http://127.0.0.1:8080", "https://ghe.example.com/api/v3", "https://[::1]:8443/api"])
+def test_good_api_urls_pass(tmp_path, value):
+    assert config.load(str(write(tmp_path / "c.toml", f'[github]\napi_url = "{value}"\n'))).github_api_url == value
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "/usr/share/zoneinfo/UTC", "./zone", "../../etc/hostname", "~/tz"])
+def test_a_time_zone_given_as_a_file_path_is_refused(tmp_path, name):
+    message = load_error(f'[output]\ntimezone = "{name}"\n', tmp_path)
+    assert message == f"{tmp_path / 'bad.toml'}: output.timezone: unknown time zone {name!r}"
+
+
+@pytest.mark.parametrize("text", ["99999999999999999999d", "3651d", "1e5d"])
+def test_parse_duration_refuses_durations_past_ten_years(text):
+    with pytest.raises(ValueError):
+        config.parse_duration(text)

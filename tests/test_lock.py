@@ -119,3 +119,18 @@ def test_refresh_waits_thirty_seconds_by_default():
     from fetcher import cli
 
     assert cli.REFRESH_LOCK_WAIT == 30
+
+
+def test_a_store_reached_through_a_symlink_is_held_by_the_same_lock(tmp_path):
+    real = tmp_path / "data" / "packages.db"
+    real.parent.mkdir()
+    link = tmp_path / "link.db"
+    link.symlink_to(real)
+    holder = hold_lock(real, 30)
+    try:
+        with pytest.raises(StoreBusy):
+            with run_lock(link, "sync"):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()

@@ -393,25 +393,57 @@ def test_repo_fields_use_html_url_when_the_repo_moved():
     ],
 )
 def test_repo_url_kept_as_stored_when_it_names_the_same_repo(stored):
-    assert canonical_repo_url(stored, "https://github.com/django/deps") == stored
+    assert canonical_repo_url(stored, "django/deps", "https://github.com/django/deps") == stored
 
 
-@pytest.mark.parametrize(
-    "stored", ["https://github.com/pydanny/dj-paginator", "https://github.com/django/deps-old", "not a url", ""]
-)
-def test_repo_url_switches_to_html_url_when_the_repo_moved(stored):
-    assert canonical_repo_url(stored, "https://github.com/django/deps") == "https://github.com/django/deps"
+@pytest.mark.parametrize("stored", ["https://github.com/pydanny/dj-paginator", "https://github.com/django/deps-old"])
+def test_repo_url_switches_to_html_url_when_github_confirms_a_rename(stored):
+    assert canonical_repo_url(stored, "django/deps", "https://github.com/django/deps") == "https://github.com/django/deps"
 
 
 def test_canonical_repo_url_drops_a_trailing_slash_of_html_url():
-    assert canonical_repo_url("https://github.com/old/name", "https://github.com/new/name/") == (
+    assert canonical_repo_url("https://github.com/old/name", "new/name", "https://github.com/new/name/") == (
         "https://github.com/new/name"
     )
 
 
 def test_canonical_repo_url_of_a_renamed_owner():
-    assert canonical_repo_url("https://github.com/audreyr/cookiecutter", "https://github.com/cookiecutter/cookiecutter") == (
-        "https://github.com/cookiecutter/cookiecutter"
+    assert canonical_repo_url(
+        "https://github.com/audreyr/cookiecutter", "cookiecutter/cookiecutter", "https://github.com/cookiecutter/cookiecutter"
+    ) == "https://github.com/cookiecutter/cookiecutter"
+
+
+@pytest.mark.parametrize(
+    "full_name, html_url",
+    [
+        ("new/name", ""),  # an empty html_url never wipes the catalogue's URL
+        ("new/name", "https://evil.example/new/name"),  # another host
+        ("new/name", "http://github.com/new/name"),  # not https
+        ("new/name", "https://github.com/new/name/tree/main"),  # more than Owner/Name
+        ("new/name", "https://github.com/new/name?x=1"),
+        ("new/name", "https://github.com:8443/new/name"),
+        ("new/name", "https://github.com/other/repo"),  # html_url disagrees with the full name
+        ("", "https://github.com/new/name"),  # no full name: nothing confirmed
+        ("old/name", "https://github.com/new/name"),  # the full name asked: no rename
+        ("new/name", "https://user@github.com/new/name"),
+        ("new/name", "https://github.com/new/name\n"),
+    ],
+)
+def test_repo_url_is_kept_unless_the_rename_is_confirmed_on_the_same_host(full_name, html_url):
+    assert canonical_repo_url("https://github.com/old/name", full_name, html_url) == "https://github.com/old/name"
+
+
+@pytest.mark.parametrize("stored", ["not a url", ""])
+def test_a_repo_url_fetcher_cannot_read_is_never_replaced(stored):
+    assert canonical_repo_url(stored, "django/deps", "https://github.com/django/deps") == stored
+
+
+def test_a_github_enterprise_rename_stays_on_its_host():
+    assert canonical_repo_url("https://ghe.example.com/a/b", "c/d", "https://ghe.example.com/c/d") == (
+        "https://ghe.example.com/c/d"
+    )
+    assert canonical_repo_url("https://ghe.example.com/a/b", "c/d", "https://github.com/c/d") == (
+        "https://ghe.example.com/a/b"
     )
 
 

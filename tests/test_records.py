@@ -250,3 +250,34 @@ def test_round_trip_survives_json_text():
     fixture = api_record("django-auth-ldap")
     stored = json.loads(json.dumps(validate(fixture, WHERE)))
     assert json.dumps(to_api(stored, NEW_YORK), indent=2) == json.dumps(fixture, indent=2)
+
+
+# -- whole slugs, dates every zone can print -------------------------------------------
+
+
+def test_a_slug_with_a_trailing_newline_is_refused():
+    with pytest.raises(InputError) as refused:
+        validate({"slug": "pkg\n"}, "file.json: record 1")
+    assert "slug must be a non-empty slug" in str(refused.value)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "9999-12-31T00:00:00-05:00",
+                                  "0001-01-01T12:00:00+14:00"])
+def test_dates_some_zone_could_not_print_are_refused(text):
+    with pytest.raises(InputError) as refused:
+        validate({"slug": "pkg", "last_updated": text}, "file.json: record 1")
+    assert "out of range" in str(refused.value)
+
+
+@pytest.mark.parametrize("text", ["0001-01-02T00:00:00Z", "9999-12-30T23:59:59Z"])
+def test_the_extremes_allowed_print_in_every_zone(text):
+    columns = validate({"slug": "pkg", "last_updated": text}, "x")
+    for zone in ("America/New_York", "Pacific/Kiritimati", "Etc/GMT+12", "UTC"):
+        row = {field: None for field in API_FIELDS} | {"grids": "[]", "commits_over_52": "[]", "participants": "[]"}
+        assert to_api({**row, "last_updated": columns["last_updated"]}, tz.gettz(zone))["last_updated"]
+
+
+def test_a_stored_date_a_zone_cannot_print_is_printed_in_utc():
+    row = {field: None for field in API_FIELDS} | {"grids": "[]", "commits_over_52": "[]", "participants": "[]"}
+    row["last_updated"] = "0001-01-01T00:00:00+00:00"  # written before import refused it, or by another program
+    assert to_api(row, tz.gettz("America/New_York"))["last_updated"] == "0001-01-01T00:00:00+00:00"

@@ -4,7 +4,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from fetcher.pieces import Cached
-from fetcher.store import open_store
+from fetcher.store import Links, open_store
 from fetcher.sync import SPARKLINE_PENDING
 from tests.conftest import FIXTURES
 
@@ -29,10 +29,10 @@ def a_store_with_history(config_file, run_cli, tmp_path, failures: int):
     store = open_store(tmp_path / "test.db")
     todo, ldap = store.packages(["django-todo", "django-auth-ldap"])
     store.save_fetch(todo["id"], {"repo_forks": 3}, NOW - timedelta(hours=2), SPARKLINE_PENDING,
-                     {"pypi": Cached({"version": "1.0"}, NOW, None, None)})  # fmt: skip
+                     {"pypi": Cached({"version": "1.0"}, NOW, None, None)}, Links.of(todo))  # fmt: skip
     for hours in range(failures, 0, -1):
         store.record_failure(ldap["id"], f"not found (https://api.github.com/repos/x/y) #{hours}",
-                             NOW - timedelta(hours=hours))  # fmt: skip
+                             NOW - timedelta(hours=hours), Links.of(ldap))  # fmt: skip
     for number in range(12):
         store.record_run(run_row("sync", NOW - timedelta(hours=12 - number), points=number))
     store.record_run(run_row("refresh", NOW - timedelta(minutes=5), stopped="network down?", rate_limit_wait=61.5))
@@ -52,7 +52,8 @@ def test_status_json_has_every_key_with_the_values_of_the_store(config_file, run
     status = json.loads(result.stdout)
     assert status["packages"] == 3
     assert status["by_host"] == {"github.com": 2, "gitlab.com": 1}
-    assert status["due"] == 2 and status["never_fetched"] == 1
+    # django-auth-ldap failed 3 times, the last an hour ago: it rests 4 x 24 h, so only brand-new is due.
+    assert status["due"] == 1 and status["never_fetched"] == 1 and status["resting"] == 1
     assert status["oldest_fetch"] == "2026-02-15T19:29:59.434883+00:00"
     assert status["failing"] == 1
     assert status["failures"] == [{
@@ -82,9 +83,9 @@ def test_status_for_a_person_names_the_failing_package_and_why(config_file, run_
     text = run_cli(config, "status").stdout
 
     assert "packages    3 (github.com 2, gitlab.com 1)" in text
-    assert "due         2 now, 1 never fetched; oldest fetch 2026-02-15 19:29:59 UTC (" in text
+    assert "due         1 now, 1 never fetched; oldest fetch 2026-02-15 19:29:59 UTC (" in text
     assert "sparklines  1 kept while GitHub was still computing them" in text
-    assert "failing     1 package\n  django-auth-ldap: 3 in a row since" in text
+    assert "failing     1 package (1 resting until their next try)\n  django-auth-ldap: 3 in a row since" in text
     assert "not found (https://api.github.com/repos/x/y) #1" in text
     assert "GITHUB_TOKEN core: 4321 of 5000 left, resets" in text
     assert "refresh 3.2s: 1 synced, 0 unchanged, 1 failed, 0 skipped; 7 points; waited 62s for rate limits; " \
@@ -103,8 +104,8 @@ def test_status_exits_0_while_no_package_has_failed_three_times_in_a_row(config_
 def test_a_success_ends_the_run_of_failures_and_a_new_failure_starts_a_new_one(config_file, run_cli, tmp_path):
     config, store, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=3)
     ldap = store.packages(["django-auth-ldap"])[0]
-    store.save_fetch(ldap["id"], {}, NOW - timedelta(minutes=30), None, {})
-    store.record_failure(ldap["id"], "server error 502", NOW - timedelta(minutes=10))
+    store.save_fetch(ldap["id"], {}, NOW - timedelta(minutes=30), None, {}, Links.of(ldap))
+    store.record_failure(ldap["id"], "server error 502", NOW - timedelta(minutes=10), Links.of(ldap))
 
     status = json.loads(run_cli(config, "status", "--json").stdout)
 
@@ -118,13 +119,13 @@ def test_status_without_a_store_is_an_error_and_creates_none(config_file, run_cl
     result = run_cli(config_file(), "status")
 
     assert result.exit_code == 2
-    assert "test.db: no store here yet (`fetcher import` creates it)" in result.stderr
+    assert "test.db: no store there (`fetcher import FILE` or `fetcher add` creates one) (config: " in result.stderr
     assert not (tmp_path / "test.db").exists()
 
 
 def test_status_of_an_empty_store(config_file, run_cli):
     config = config_file()
-    run_cli(config, "export")  # creates the store
+    run_cli(config, "import", "-", input="[]")  # creates the store, empty
     result = run_cli(config, "status")
 
     assert result.exit_code == 0
@@ -136,7 +137,7 @@ def test_quiet_status_speaks_only_when_a_package_keeps_failing(config_file, run_
     config, store, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=2)
     assert run_cli(config, "--quiet", "status").stdout == ""
     ldap = store.packages(["django-auth-ldap"])[0]
-    store.record_failure(ldap["id"], "server error 502", NOW)
+    store.record_failure(ldap["id"], "server error 502", NOW, Links.of(ldap))
 
     result = run_cli(config, "--quiet", "status")
 

@@ -1,0 +1,38 @@
+"""When a package is next due: its age, or, while it keeps failing, a rest that doubles. Pure functions.
+
+A package is due once its last successful fetch is `stale_after` old. One
+that failed N times in a row rests `stale_after × 2^(N−1)` after its last
+failure, at most MAX_REST (or `stale_after`, if that is longer), so a
+repository that is gone for good costs one request a month, not one a run.
+"""
+
+from datetime import datetime, timedelta
+
+MAX_REST = timedelta(days=30)
+
+
+def rest(stale_after: timedelta, failures: int) -> timedelta:
+    """How long a package that failed `failures` times in a row waits after its last failure."""
+    cap = max(MAX_REST, stale_after)
+    # Float seconds and a bounded exponent: a package that failed a thousand times overflows nothing.
+    seconds = stale_after.total_seconds() * 2.0 ** min(max(failures - 1, 0), 64)
+    return min(timedelta(seconds=min(seconds, cap.total_seconds())), cap)
+
+
+def next_due(
+    last_fetched: datetime | None, failures: int, last_failure: datetime | None, stale_after: timedelta
+) -> datetime | None:
+    """When the package is next due; None: now, whatever the time (never fetched, never failed)."""
+    if failures > 0 and last_failure is not None:
+        return last_failure + rest(stale_after, failures)
+    if last_fetched is None:
+        return None
+    return last_fetched + stale_after
+
+
+def is_due(
+    last_fetched: datetime | None, failures: int, last_failure: datetime | None, stale_after: timedelta,
+    now: datetime,
+) -> bool:
+    due = next_due(last_fetched, failures, last_failure, stale_after)
+    return due is None or due <= now
