@@ -44,6 +44,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from bench.faults import TRANSPORT, Fault, FaultPlan
+from bench.hostile import Hostile
 
 WEEKS = 52
 # The "now" of generated worlds: a fixed instant, so one seed always builds the same world.
@@ -1132,9 +1133,11 @@ class StandIn:
         graphql_rate_limit: int = 5000,
         graphql_rate_limited_status: int = 200,
         faults: FaultPlan | None = None,
+        hostile: Hostile | None = None,
     ) -> None:
         self.world = world
         self.faults = faults
+        self.hostile = hostile  # bench/hostile.py: chosen resources answer what no honest server would
         self.latency = latency
         self.token = token
         self.stats_delay = stats_delay
@@ -1446,6 +1449,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, body: bytes) -> None:
         request = {name.lower(): value for name, value in self.headers.items()}
         standin = self.server.standin
+        if standin.hostile is not None and standin.hostile.answer(self, request):
+            return
         fault = standin.faults.draw(self.command, self.path) if standin.faults else None
         if fault is not None and fault.kind in TRANSPORT:
             self._act_out(fault, standin)

@@ -22,7 +22,7 @@ from fetcher.errors import FetcherError, Failure, NotFound, TokenRejected, Unrea
 from fetcher.hosts.github import API_HEADERS
 from fetcher.hosts.registry import KINDS
 from fetcher.http import USER_AGENT, utcnow
-from fetcher.interpret import interpret, lower_headers
+from fetcher.interpret import GITHUB, PYPI, interpret, lower_headers
 from fetcher.store import store_state
 
 UNREACHABLE = 75  # as for a sync that cannot reach its hosts: try again later
@@ -69,7 +69,10 @@ def check_store(path: Path) -> Check:
 def check_github(config: Config, client: httpx.Client, now: datetime) -> Check:
     """GET /rate_limit: answers with or without a token, costs nothing, and says what is left."""
     name = f"GitHub {config.github_api_url}"
-    token = config.github_token()
+    try:
+        token = config.github_token()
+    except FetcherError as exc:  # whitespace or control characters in it: named, never shown
+        return Check(name, False, str(exc), REJECTED)
     headers = {**API_HEADERS, **({"Authorization": f"Bearer {token}"} if token else {})}
     try:
         answer = _get(client, f"{config.github_api_url.rstrip('/')}/rate_limit", headers, now)
@@ -92,7 +95,7 @@ def check_github(config: Config, client: httpx.Client, now: datetime) -> Check:
         return Check(name, False, f"cannot reach it: {exc}", UNREACHABLE)
     except Failure as exc:
         return Check(name, False, f"does not answer as GitHub does: {exc}", UNREACHABLE)
-    except (KeyError, TypeError, ValueError, OverflowError):
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
         return Check(name, False, "GET /rate_limit answered without the budgets GitHub sends", UNREACHABLE)
     who = f"token from {config.github_token_env} accepted" if token else f"no token ({config.github_token_env} unset)"
     return Check(name, True, f"{who}; " + "; ".join(budgets))
@@ -103,7 +106,7 @@ def check_pypi(config: Config, client: httpx.Client, now: datetime) -> Check:
     name = f"PyPI {config.pypi_url}"
     project = PYPI_PROBE
     try:
-        _get(client, f"{config.pypi_url.rstrip('/')}/pypi/{project}/json", {}, now)
+        _get(client, f"{config.pypi_url.rstrip('/')}/pypi/{project}/json", {}, now, PYPI)
     except NotFound:
         return Check(name, True, f"answers (no project {project!r})")
     except Unreachable as exc:
@@ -172,12 +175,12 @@ def exit_code(checks: list[Check]) -> int:
     return UNREACHABLE if UNREACHABLE in codes else codes[0]
 
 
-def _get(client: httpx.Client, url: str, headers: dict[str, str], now: datetime):
+def _get(client: httpx.Client, url: str, headers: dict[str, str], now: datetime, service: str = GITHUB):
     try:
         response = client.get(url, headers=headers)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         raise Unreachable(url, f"cannot connect: {exc or type(exc).__name__}") from None
     except httpx.HTTPError as exc:
         raise Unreachable(url, f"no answer: {exc or type(exc).__name__}") from None
-    return interpret(url, response.status_code, lower_headers(response.headers), response.content, now)
+    return interpret(url, response.status_code, lower_headers(response.headers), response.content, now, service)
 

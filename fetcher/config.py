@@ -37,6 +37,7 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
         "timeout": (20, (int, float)),
         "retries": (4, (int,)),
         "backoff": (1.0, (int, float)),
+        "max_body": (8 * 1024 * 1024, (int,)),
     },
     "output": {"timezone": ("UTC", (str,))},
 }
@@ -51,6 +52,8 @@ BUILTIN_HOSTS: dict[str, dict[str, str]] = {
     "bitbucket.org": {"kind": "bitbucket", "api_url": "https://api.bitbucket.org/2.0", "token_env": "BITBUCKET_TOKEN"},
 }
 
+# A token is printable ASCII without spaces: it goes into an HTTP header as it is.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 LONGEST_DURATION = timedelta(days=3650)  # past ten years a duration is a typo, and near timedelta's limit
@@ -61,6 +64,7 @@ RANGES = {
     ("http", "timeout"): (0.1, 3600),
     ("http", "retries"): (0, 100),
     ("http", "backoff"): (0, 3600),
+    ("http", "max_body"): (1024, 1024**3),
 }
 
 
@@ -108,10 +112,21 @@ class Config:
     backoff: float
     timezone: tzinfo
     hosts: dict[str, HostConfig]  # host name -> forge, the built-in ones included
+    max_body: int = DEFAULTS["http"]["max_body"][0]
 
     def github_token(self) -> str | None:
-        """Read the token from the environment at the moment it is needed; never kept in the config."""
-        return os.environ.get(self.github_token_env) or None
+        """Read the token from the environment at the moment it is needed; never kept in the config.
+
+        A token with whitespace or control characters in it (a line ending from an env file
+        written on Windows, a pasted space) is refused naming the variable, never the value.
+        """
+        token = os.environ.get(self.github_token_env) or None
+        if token is not None and not _TOKEN.fullmatch(token):
+            raise ConfigError(
+                f"${self.github_token_env} holds whitespace or control characters (a stray line ending?): "
+                "set it to the token alone"
+            )
+        return token
 
 
 def choose_file(explicit: str | None) -> tuple[Path, bool]:
@@ -242,6 +257,7 @@ def _build(data: dict, source: str, base: Path) -> Config:
         backoff=float(number("http", "backoff")),
         timezone=zone,
         hosts=_hosts(data),
+        max_body=number("http", "max_body"),
     )
 
 

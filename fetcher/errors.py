@@ -53,6 +53,10 @@ class Transient(Failure):
 class Unreachable(Transient):
     """The host could not be connected to at all."""
 
+    def __init__(self, url: str, message: str, host: str = ""):
+        self.host = host  # scheme://host:port: a run stops for a host that has not answered yet
+        super().__init__(url, message)
+
 
 class StatsPending(Transient):
     """202: GitHub is still computing statistics for this repository."""
@@ -62,11 +66,14 @@ class StatsPending(Transient):
 
 
 class RateLimited(Failure):
-    def __init__(self, url: str, reset_at: datetime, secondary: bool):
+    def __init__(self, url: str, reset_at: datetime, secondary: bool, service: str = "GitHub"):
         self.reset_at = reset_at
         self.secondary = secondary
+        self.service = service  # GitHub's limit stops the run; another service's fails the package
         kind = "secondary rate limit" if secondary else "rate limit exhausted"
-        super().__init__(url, f"GitHub {kind} until {reset_at:%Y-%m-%d %H:%M:%S} UTC")
+        if service != "GitHub":
+            kind = "rate limit"
+        super().__init__(url, f"{service} {kind} until {reset_at:%Y-%m-%d %H:%M:%S} UTC")
 
 
 class NotFound(Failure):
@@ -85,13 +92,32 @@ class EmptyRepository(Failure):
         super().__init__(url, "repository is empty")
 
 
-class TokenRejected(Failure):
-    """401: every further GitHub request would fail the same way."""
+class RunRefused(Failure):
+    """GitHub refuses every request of this run the same way: stop with exit 2, the person must change something."""
 
     exit_code = 2
 
+
+class TokenRejected(RunRefused):
+    """401: every further GitHub request would fail the same way."""
+
     def __init__(self, url: str):
         super().__init__(url, "GitHub rejected the token (401 Bad credentials): check it or unset it")
+
+
+class ApiVersionUnsupported(RunRefused):
+    """GitHub no longer serves the REST API version fetcher pins in X-GitHub-Api-Version."""
+
+    def __init__(self, url: str, version: str, status: int, message: str):
+        super().__init__(
+            url,
+            f"GitHub no longer supports REST API version {version} (HTTP {status}{message}): upgrade fetcher "
+            "to a release that sends a supported X-GitHub-Api-Version",
+        )
+
+
+class ContributorsTooLarge(Failure):
+    """403: GitHub will not list the contributors of a repository this large through the API."""
 
 
 class BadResponse(Failure):

@@ -5,14 +5,15 @@ minimum of one point, where REST would charge one per repository. Pure
 functions: `github.py` sends the query.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from fetcher.errors import BadResponse, NotFound, RateLimited, Transient
-from fetcher.interpret import Answer
+from fetcher.interpret import Answer, reset_time, retry_after_time, says_limited
 from fetcher.records import parse_datetime
 from fetcher.urls import RepoRef
 
 BATCH_SIZE = 100
+MAX_QUERY_COST = 5000
 
 _FRAGMENT = """fragment Fields on Repository {
   nameWithOwner url description forkCount stargazerCount pushedAt isArchived
@@ -35,10 +36,12 @@ def build_query(refs: list[RepoRef]) -> dict:
 
 
 def query_cost(answer: Answer) -> int:
-    """The points GitHub says the query cost (1 when it does not say)."""
+    """The points GitHub says the query cost (1 when it does not say, or says what no query costs)."""
     data = answer.data.get("data") if isinstance(answer.data, dict) else None
-    cost = ((data or {}).get("rateLimit") or {}).get("cost")
-    return cost if isinstance(cost, int) and cost >= 0 else 1
+    limits = data.get("rateLimit") if isinstance(data, dict) else None
+    cost = limits.get("cost") if isinstance(limits, dict) else None
+    # No query costs more than an hour's budget (5,000 points); a larger figure would only inflate the counts.
+    return cost if isinstance(cost, int) and not isinstance(cost, bool) and 0 <= cost <= MAX_QUERY_COST else 1
 
 
 def parse_batch(answer: Answer, refs: list[RepoRef], now: datetime) -> list[dict | Exception]:
@@ -49,10 +52,12 @@ def parse_batch(answer: Answer, refs: list[RepoRef], now: datetime) -> list[dict
     body = answer.data if isinstance(answer.data, dict) else {}
     data = body.get("data")
     errors = body.get("errors") or []
+    if not isinstance(errors, list):
+        errors = [errors]
     by_alias: dict[str, dict] = {}
     for error in errors:
         path = error.get("path") if isinstance(error, dict) else None
-        if path:
+        if isinstance(path, list) and path:
             by_alias.setdefault(str(path[0]), error)
         else:
             raise _query_failure(answer, error, now)
@@ -78,8 +83,10 @@ def repo_meta(node: dict) -> dict:
     committed = (branch.get("target") or {}).get("committedDate")
     forks, stars, description = node["forkCount"], node["stargazerCount"], node.get("description")
     counts_ok = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (forks, stars))
-    if not (counts_ok and isinstance(node["url"], str) and (description is None or isinstance(description, str))):
-        raise ValueError("counts, url or description of the wrong type")
+    strings_ok = isinstance(node["url"], str) and isinstance(node["nameWithOwner"], str)
+    optional_ok = all(v is None or isinstance(v, str) for v in (description, node.get("pushedAt"), committed))
+    if not (counts_ok and strings_ok and optional_ok):
+        raise ValueError("counts, names, url, description or dates of the wrong type")
     return {
         "full_name": node["nameWithOwner"],
         "html_url": node["url"],
@@ -98,18 +105,20 @@ def _alias_failure(ref: RepoRef, error: dict | None, url: str) -> Exception:
         return NotFound(f"{url} ({ref.full_name})", 404)
     if kind == "FORBIDDEN" and "block" in str(error.get("message", "")).lower():
         return NotFound(f"{url} ({ref.full_name})", 451)
-    return BadResponse(url, f"GraphQL error for {ref.full_name}: {error.get('message', kind)}")
+    return BadResponse(url, f"GraphQL error for {ref.full_name}: {str(error.get('message', kind))[:200]}")
 
 
 def _query_failure(answer: Answer, error, now: datetime) -> Exception:
     kind = error.get("type") if isinstance(error, dict) else None
-    message = error.get("message", "") if isinstance(error, dict) else str(error)
-    if kind == "RATE_LIMITED" or "rate limit" in message.lower():
-        limit_reset = answer.headers.get("x-ratelimit-reset")
-        reset_at = (
-            datetime.fromtimestamp(int(limit_reset), timezone.utc)
-            if limit_reset and limit_reset.isdigit()
-            else now + timedelta(minutes=1)
-        )
+    message = str(error.get("message", "") if isinstance(error, dict) else error)
+    # A secondary limit says how long in Retry-After, whatever the status and the words it came with.
+    retry_after = answer.headers.get("retry-after")
+    if retry_after is not None:
+        return RateLimited(answer.url, retry_after_time(answer.url, retry_after, now), secondary=True)
+    if kind == "RATE_LIMITED" or says_limited(message):
+        limit_reset = answer.headers.get("x-ratelimit-reset", "")
+        reset_at = reset_time(limit_reset) if limit_reset.isdigit() else now + timedelta(minutes=1)
+        if reset_at is None:
+            return BadResponse(answer.url, f"implausible X-RateLimit-Reset {limit_reset[:30]!r}")
         return RateLimited(answer.url, reset_at, secondary=False)
-    return Transient(answer.url, f"GraphQL error: {message or kind}")
+    return Transient(answer.url, f"GraphQL error: {str(message or kind)[:200]}")

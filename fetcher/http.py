@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -19,8 +20,8 @@ import httpx
 
 from fetcher import __version__, policy
 from fetcher.config import Config
-from fetcher.errors import RateLimited, Transient, Unreachable
-from fetcher.interpret import Answer, RateLimit, interpret, lower_headers, rate_limit
+from fetcher.errors import BadResponse, RateLimited, Transient, Unreachable
+from fetcher.interpret import GITHUB, PYPI, Answer, RateLimit, interpret, lower_headers, rate_limit
 from fetcher.logs import event
 from fetcher.pacing import MAX_CONCURRENT, Pacer
 from fetcher.pieces import Cached, Validators
@@ -30,6 +31,21 @@ USER_AGENT = f"fetcher/{__version__} (package-metadata sync worker)"
 ANNOUNCED_WAIT = 5.0
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A whole request (connecting, redirects, the last byte of the body) gets this many times
+# http.timeout, which bounds each connect and each read: a body trickling a byte at a time
+# never trips a per-read timeout.
+DEADLINE_TIMEOUTS = 3
+# GitHub answers a renamed repository with one redirect; a chain longer than this is a loop.
+MAX_REDIRECTS = 5
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> str:
+    """scheme://host:port of a URL: what a token is bound to. Raises httpx.InvalidURL for no URL."""
+    parsed = httpx.URL(url)
+    if parsed.scheme not in _DEFAULT_PORTS or not parsed.host:
+        raise httpx.InvalidURL(f"not an http(s) URL: {url[:100]!r}")
+    return f"{parsed.scheme}://{parsed.host}:{parsed.port or _DEFAULT_PORTS[parsed.scheme]}"
 
 
 def utcnow() -> datetime:
@@ -65,11 +81,19 @@ class Http:
         concurrency = min(config.concurrency, MAX_CONCURRENT) if config.pace else config.concurrency
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(config.timeout),
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=True,
+            # Only gzip, which read_bounded inflates a bounded slice at a time.
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
+            # Redirects are followed in _follow, by httpx's next_request, which drops Authorization
+            # on a redirect to another origin.
+            follow_redirects=False,
             transport=transport or PoolShards(concurrency),
         )
         self.counts = RequestCounts()
+        self.answered: set[str] = set()  # origins that sent any HTTP answer in this run
+        # (origin, path prefix) -> Authorization value; None: that API sends none (a forge without a token)
+        self._credentials: dict[tuple[str, str], str | None] = {}
+        self._max_body = config.max_body
+        self._deadline = config.timeout * DEADLINE_TIMEOUTS
         self.rate_limits: dict[str, RateLimit] = {}  # what is left of each budget, as last reported
         self._slots = asyncio.Semaphore(concurrency)
         # A forge may hold at most half the slots, so one slow host cannot keep every other one waiting.
@@ -90,6 +114,20 @@ class Http:
         self._waiting_until: datetime | None = None  # the end of the rate-limit wait under way
         # budget group -> when its rate limit resets, once an answer said none is left
         self._paused_until: dict[str, datetime] = {}
+
+    def grant(self, url: str, authorization: str | None) -> None:
+        """Send `authorization` with every request to the origin of `url` under its path, and to no other.
+
+        The longest grant that covers a URL decides, so two APIs on one origin (a GitHub Enterprise and a
+        GitLab on the same server, or the stand-in) each get their own token; None sends none there.
+        """
+        self._credentials[(origin(url), httpx.URL(url).path.rstrip("/"))] = authorization
+
+    def _authorization(self, host: str, url: str) -> str | None:
+        path = httpx.URL(url).path
+        covering = [(len(prefix), value) for (where, prefix), value in self._credentials.items()
+                    if where == host and (path == prefix or path.startswith(prefix + "/"))]
+        return max(covering, key=lambda pair: pair[0])[1] if covering else None
 
     async def get(
         self,
@@ -139,45 +177,103 @@ class Http:
     async def _send(self, method: str, url: str, kind: str, headers: dict[str, str], json: dict | None, read,
                     budget: str | None = None):
         group = budget or _budget_group(kind)
-        host = budget or ("pypi" if kind == "pypi" else "github")
-        await self._wait_for_rate_limit(group, url)
+        label = budget or ("pypi" if kind == "pypi" else "github")  # whose requests, for the summary
+        await self._wait_for_rate_limit(group, url, kind)
         # GitHub's secondary limits are GitHub's: a forge is paced by its own rate-limit headers only.
         if self._pacer and kind != "pypi" and budget is None:
             await self._pacer.wait_turn(kind)
+        try:
+            host = origin(url)
+        except httpx.InvalidURL as exc:
+            raise BadResponse(url[:200], f"invalid URL: {exc}") from None
+        authorization = self._authorization(host, url)
+        if authorization:
+            headers = {**headers, "Authorization": authorization}
         async with self._forge_slot(budget), self._slots:
             try:
-                response = await self.client.request(method, url, headers=headers, json=json)
-            except httpx.TransportError as exc:
-                self._count_sent(kind, 1, host)
-                if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-                    raise Unreachable(url, f"cannot connect: {_reason(exc)}") from None
-                if isinstance(exc, httpx.TimeoutException):
-                    raise Transient(url, "timed out") from None
-                raise Transient(url, f"connection failed: {_reason(exc)}") from None
-        hops = len(response.history)
-        self._count_sent(kind, 1 + hops, host)
-        self.counts.answered += 1 + hops
+                async with asyncio.timeout(self._deadline):
+                    response, hops, body = await self._exchange(method, url, (kind, label), host, headers, json)
+            except TimeoutError:
+                raise Transient(url, f"no complete answer within {self._deadline:g}s") from None
         seen = lower_headers(response.headers)
-        self._account(group, response.status_code, seen, hops)
+        self._account(group, response.status_code, seen, hops, authorization is not None)
         try:
-            answer = interpret(str(response.url), response.status_code, seen, response.content, self._clock())
+            service = PYPI if kind == "pypi" else GITHUB
+            answer = interpret(str(response.url), response.status_code, seen, body, self._clock(), service)
             return read(answer) if read else answer
         except RateLimited as limited:
-            self._paused_until[group] = limited.reset_at
+            if limited.service == GITHUB:  # PyPI publishes no budget: its 429 is about this request
+                self._paused_until[group] = limited.reset_at
             raise
+
+    async def _exchange(self, method, url, counted, host, headers, json) -> tuple[httpx.Response, int, bytes]:
+        """One request and its redirects, its body read within max_body; every httpx failure typed."""
+        try:
+            request = self.client.build_request(method, url, headers=headers, json=json)
+            response, hops = await self._follow(request, counted, host)
+        except httpx.TooManyRedirects:
+            raise BadResponse(url, f"more than {MAX_REDIRECTS} redirects (a redirect loop?)") from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise Unreachable(url, f"cannot connect: {_reason(exc)}", host) from None
+        except httpx.UnsupportedProtocol as exc:
+            raise BadResponse(url, f"redirected where fetcher does not go: {_reason(exc)}") from None
+        except httpx.TimeoutException:
+            raise Transient(url, "timed out") from None
+        except httpx.RemoteProtocolError as exc:
+            if "location header" in str(exc).lower():  # httpx's words for a Location that is no URL
+                raise BadResponse(url, f"redirected to no URL: {_reason(exc)}") from None
+            raise Transient(url, f"connection failed: {_reason(exc)}") from None
+        except httpx.TransportError as exc:
+            raise Transient(url, f"connection failed: {_reason(exc)}") from None
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            # A header httpx cannot take, and the like: the answer's fault, not ours.
+            raise BadResponse(url, f"unusable answer: {type(exc).__name__}: {_reason(exc)}") from None
+        try:
+            return response, hops, await read_bounded(response, self._max_body, url)
+        except httpx.TimeoutException:
+            raise Transient(url, "timed out") from None
+        except httpx.TransportError as exc:
+            raise Transient(url, f"connection failed: {_reason(exc)}") from None
+        except httpx.HTTPError as exc:
+            raise BadResponse(url, f"unusable answer: {type(exc).__name__}: {_reason(exc)}") from None
+        finally:
+            await response.aclose()
+
+    async def _follow(self, request: httpx.Request, counted: tuple[str, str], host: str) -> tuple[httpx.Response, int]:
+        """Send, following up to MAX_REDIRECTS redirects; the final response, its body unread, and the hops.
+
+        httpx's own following reads each redirect's body whole, whatever its size; here it is never read.
+        """
+        hops = 0
+        while True:
+            try:
+                response = await self.client.send(request, stream=True)
+            except httpx.HTTPError:
+                self._count_sent(*counted)
+                raise
+            self._count_sent(*counted)
+            self.counts.answered += 1
+            self.answered.add(host)
+            if response.next_request is None:
+                return response, hops
+            await response.aclose()
+            if hops == MAX_REDIRECTS:
+                raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
+            hops += 1
+            request = response.next_request
 
     def _forge_slot(self, budget: str | None):
         if budget is None:
             return contextlib.nullcontext()
         return self._forge_slots.setdefault(budget, asyncio.Semaphore(self._forge_share))
 
-    def _count_sent(self, kind: str, requests: int, host: str) -> None:
-        """Counted once on the wire: a request cancelled before it was sent is not."""
-        self.counts.sent += requests
-        self.counts.by_kind[kind] += requests
-        self.counts.by_host[host] += requests
+    def _count_sent(self, kind: str, label: str) -> None:
+        """One request counted once on the wire: a request cancelled before it was sent is not."""
+        self.counts.sent += 1
+        self.counts.by_kind[kind] += 1
+        self.counts.by_host[label] += 1
 
-    def _account(self, group: str, status: int, headers: dict[str, str], hops: int) -> None:
+    def _account(self, group: str, status: int, headers: dict[str, str], hops: int, authorized: bool) -> None:
         if status == 304:
             self.counts.not_modified += 1
         limit = rate_limit(headers)
@@ -191,17 +287,18 @@ class Http:
         if known is None or (limit.reset_at, -limit.remaining) >= (known.reset_at, -known.remaining):
             self.rate_limits[limit.resource] = limit
         if group == "core":
-            # A 304 is free, and so is a request refused for the rate limit.
-            self.counts.rest_points += hops + (status != 304 and not refused)
-        if limit.remaining == 0:
+            # A request refused for the rate limit is free, and so is a 304, but only with a token: GitHub
+            # counts a 304 as free "if the request is made while correctly authorizing with an Authorization header".
+            self.counts.rest_points += hops + (not refused and (status != 304 or not authorized))
+        if limit.remaining == 0 and group != "pypi":
             self._paused_until[group] = limit.reset_at
 
-    async def _wait_for_rate_limit(self, group: str, url: str) -> None:
+    async def _wait_for_rate_limit(self, group: str, url: str, kind: str) -> None:
         """Once a budget is spent, ask nothing more of it until the reset."""
         until = self._paused_until.get(group)
         if until is None:
             return
-        failure = RateLimited(url, until, secondary=False)
+        failure = RateLimited(url, until, secondary=False, service=PYPI if kind == "pypi" else GITHUB)
         delay = policy.rate_limit_delay(failure, self._clock())
         if delay > self._max_rate_limit_wait.total_seconds():
             raise failure
@@ -269,4 +366,37 @@ def _budget_group(kind: str) -> str:
 
 
 def _reason(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__
+    return str(exc)[:200] or type(exc).__name__
+
+
+async def read_bounded(response: httpx.Response, limit: int, url: str) -> bytes:
+    """The body, gzip inflated a bounded slice at a time: past `limit` bytes it is a BadResponse.
+
+    httpx's own decoder would inflate each network chunk whole (a gzip bomb
+    turns 64 KB into 64 MB at once), so the raw bytes are read and inflated
+    here with zlib's max_length.
+    """
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip", "x-gzip", ""):
+        raise BadResponse(url, f"answer in an encoding fetcher did not ask for: {encoding[:30]!r}")
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding in ("gzip", "x-gzip") else None
+    body = bytearray()
+    too_large = BadResponse(url, f"answer larger than http.max_body ({limit} bytes)")
+    async for raw in response.aiter_raw():
+        if inflate is None:
+            body += raw
+        else:
+            data = raw
+            while data and not inflate.eof:
+                try:
+                    body += inflate.decompress(data, limit + 1 - len(body))
+                except zlib.error:
+                    raise BadResponse(url, "garbled gzip in the answer") from None
+                if len(body) > limit:
+                    raise too_large
+                data = inflate.unconsumed_tail
+        if len(body) > limit:
+            raise too_large
+    if inflate is not None and not inflate.eof and body:
+        raise Transient(url, "gzip answer cut short")
+    return bytes(body)

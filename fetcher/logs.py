@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 # Masking a value this short would garble every line it occurs in, and no real token is this short.
@@ -27,10 +28,21 @@ class Redacting(logging.Formatter):
 
 
 def redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= SHORTEST_SECRET:
-            text = text.replace(secret, MASK)
+    """Mask each secret however a message may spell it: as is, stripped, repr- or JSON-escaped, URL-encoded."""
+    for spelling in sorted({s for secret in secrets for s in spellings(secret)}, key=len, reverse=True):
+        text = text.replace(spelling, MASK)
     return text
+
+
+def spellings(secret: str) -> set[str]:
+    """The ways a secret shows up in text, each long enough to mask without garbling every line."""
+    if not secret:
+        return set()
+    forms = {secret, secret.strip(), repr(secret)[1:-1], ascii(secret)[1:-1], json.dumps(secret)[1:-1],
+             json.dumps(secret, ensure_ascii=False)[1:-1], quote(secret, safe=""), quote_plus(secret, safe="")}
+    # A token in bytes shows as b'...' with the same escapes as repr; as UTF-8 bytes escaped.
+    forms.add(repr(secret.encode("utf-8", "backslashreplace"))[2:-1])
+    return {form for form in forms if len(form) >= SHORTEST_SECRET}
 
 
 class JsonLines(Redacting):
@@ -46,9 +58,8 @@ class JsonLines(Redacting):
         }
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)
-        # A secret with a quote or backslash in it is written escaped: mask that spelling too.
-        escaped = [json.dumps(secret, ensure_ascii=False)[1:-1] for secret in self.secrets]
-        return redact(json.dumps(line, ensure_ascii=False, default=str), [*self.secrets, *escaped])
+        # redact masks the JSON-escaped spelling of a secret too.
+        return redact(json.dumps(line, ensure_ascii=False, default=str), self.secrets)
 
 
 def event(name: str, **facts) -> dict:

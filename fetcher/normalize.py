@@ -23,6 +23,8 @@ def repo_piece(answer: Answer) -> dict:
         raise BadResponse(answer.url, "repository answer lacks forks_count, watchers_count or html_url")
     if description is not None and not isinstance(description, str):
         raise BadResponse(answer.url, "repository description is not a string")
+    if not all(v is None or isinstance(v, str) for v in (repo.get("full_name"), repo.get("pushed_at"))):
+        raise BadResponse(answer.url, "repository full_name or pushed_at is not a string")
     return {
         "full_name": repo.get("full_name") or "",
         "html_url": html_url,

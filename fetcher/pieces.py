@@ -5,9 +5,18 @@ counts, a contributors list, the weekly commit counts, a PyPI version), kept
 in the store with the validators of the answer it came from. Pure functions.
 """
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from fetcher.records import parse_datetime
+
+# Printable ASCII: what a header value may carry back to the server unchanged.
+_SENDABLE = re.compile(r"[\x20-\x7e]+")
+# GitHub's contributors "may return information that is a few hours old": after a push
+# they are asked again (conditionally) on every sync until a day has passed since it.
+CONTRIBUTORS_SETTLE = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -18,10 +27,12 @@ class Validators:
     last_modified: str | None
 
     def headers(self) -> dict[str, str]:
+        """The conditional headers; a validator that could not be sent back as it is (an answer's
+        non-ASCII or control characters) is left out, and the resource is asked in full instead."""
         sent = {}
-        if self.etag:
+        if self.etag and _SENDABLE.fullmatch(self.etag):
             sent["If-None-Match"] = self.etag
-        if self.last_modified:
+        if self.last_modified and _SENDABLE.fullmatch(self.last_modified):
             sent["If-Modified-Since"] = self.last_modified
         return sent
 
@@ -52,6 +63,21 @@ def unchanged_since_push(cached: Cached | None, pushed_at: str | None) -> bool:
     true; an unknown pushedAt proves nothing.
     """
     return cached is not None and pushed_at is not None and cached.value.get("pushed_at") == pushed_at
+
+
+def contributors_settled(cached: Cached | None, pushed_at: str | None) -> bool:
+    """The contributors list still stands: no push since it was taken, and it was taken a day or more after the last one.
+
+    Before that, GitHub's cached list may not show the push yet; a conditional
+    ask is free with a token when nothing changed.
+    """
+    if not unchanged_since_push(cached, pushed_at):
+        return False
+    try:
+        pushed = parse_datetime(pushed_at)
+    except (TypeError, ValueError):
+        return True  # no time to count from: the same pushedAt is all there is to go by
+    return cached.fetched_at >= pushed + CONTRIBUTORS_SETTLE
 
 
 def shift_weeks(weeks: list[int], fetched_at: datetime, now: datetime) -> list[int]:

@@ -61,7 +61,7 @@ def render(status: dict, now: datetime) -> str:
         f"oldest fetch {utc(oldest)}" + (f" ({ago(oldest, now)})" if oldest else ""),
         f"sparklines  {status['sparklines_kept']} kept while GitHub was still computing them",
         f"failing     {status['failing']} package{'' if status['failing'] == 1 else 's'}"
-        f" ({status['resting']} resting until their next try)",
+        + (f" ({status['resting']} resting until their next try)" if status["resting"] else ""),
     ]
     for failure in status["failures"]:
         since = _time(failure["since"])

@@ -3,7 +3,7 @@
 import asyncio
 from typing import Awaitable
 
-from fetcher.errors import RateLimited, TokenRejected, Unreachable
+from fetcher.errors import RateLimited, RunRefused, Unreachable
 
 
 async def nothing() -> None:
@@ -12,7 +12,7 @@ async def nothing() -> None:
 
 
 # Failures that end the run outrank those that end one package.
-_SEVERITY = (TokenRejected, RateLimited, Unreachable)
+_SEVERITY = (RunRefused, RateLimited, Unreachable)
 
 
 async def first_failure_wins(*steps: Awaitable) -> list:

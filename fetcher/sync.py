@@ -25,7 +25,7 @@ from fetcher import graphql
 from fetcher.config import Config
 from fetcher import stopping
 from fetcher.errors import (
-    Failure, FetcherError, InputError, RateLimited, RunStopped, StoreUnavailable, TokenRejected, Unreachable,
+    Failure, FetcherError, InputError, RateLimited, RunRefused, RunStopped, StoreUnavailable, Unreachable,
 )
 from fetcher.hosts import registry
 from fetcher.http import Http, utcnow
@@ -146,6 +146,7 @@ def run(
     SIGTERM/SIGINT (through `signals`) stop it cleanly; an unexpected error is recorded as
     the reason it stopped and raised on.
     """
+    config.github_token()  # a malformed token is a configuration error before anything is asked or recorded
     report = RunReport(command=command, started=clock(), packages=len(packages), resting=resting)
     began = time.monotonic()
     try:
@@ -226,10 +227,12 @@ async def _run(store, packages, config, report, clock, sleep, transport, on_done
         report.signal, report.stopped = signals.received, str(stopping.interrupted(signals.received))
     except ExceptionGroup as failures:
         # The first task to stop the run cancels the others: their packages stay as they were.
-        reason = next((exc for exc in failures.exceptions if isinstance(exc, RunStopped)), None)
+        reason = next((exc for exc in failures.exceptions if isinstance(exc, (RunStopped, RunRefused))), None)
         if reason is None:
             raise failures.exceptions[0] from None
         report.stopped = str(reason)
+        if isinstance(reason, RunRefused):
+            raise reason from None  # exit 2: the person must change something before the next run
     finally:
         counts = http.counts
         report.requests, report.not_modified, report.retries = counts.sent, counts.not_modified, counts.retries
@@ -274,10 +277,10 @@ class _Syncer:
         host = wanted[0][1].host  # GitHub is the one host with a batch step
         try:
             results = await host.repo_batch([plan.repo for _, plan in wanted])
-        except (TokenRejected, RateLimited) as failure:
+        except (RunRefused, RateLimited) as failure:
             self._stop_for(failure)
         except Failure as failure:
-            if isinstance(failure, Unreachable) and not self.http.counts.answered:
+            if isinstance(failure, Unreachable) and failure.host not in self.http.answered:
                 self._stop_for(failure)
             log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
             host.batching = False
@@ -300,8 +303,8 @@ class _Syncer:
         slug = package["slug"]
         try:
             fields, pieces, note, skipped = await self.fetch(package, meta)
-        except (TokenRejected, RateLimited, Unreachable) as failure:
-            if isinstance(failure, Unreachable) and self.http.counts.answered:
+        except (RunRefused, RateLimited, Unreachable) as failure:
+            if not self._stops_the_run(failure):
                 self._fail(package, str(failure))
                 return
             self._stop_for(failure)
@@ -340,6 +343,8 @@ class _Syncer:
             pieces.update(repo.updates)
             if repo.pending:
                 note = SPARKLINE_PENDING
+            if repo.note:  # what the host kept as it was, and why
+                note = f"{note}; {repo.note}" if note else repo.note
         if pypi is not None:
             fields["pypi_version"] = pypi.value["version"]
             pieces["pypi"] = pypi
@@ -347,15 +352,30 @@ class _Syncer:
             note = f"repository not asked: {plan.skipped}"
         return fields, pieces, note, plan.skipped
 
+    def _stops_the_run(self, failure: Failure) -> bool:
+        """Whether a failure would meet every package alike, or is this package's own.
+
+        A host that cannot be connected to stops the run only if it has not answered in this
+        run (it is down, or the URL is wrong); PyPI's rate limit fails its package, GitHub's
+        stops the run.
+        """
+        if isinstance(failure, Unreachable):
+            return failure.host not in self.http.answered
+        if isinstance(failure, RateLimited):
+            return failure.service == "GitHub"
+        return True
+
     def _stop_for(self, failure: Failure):
         """Raise what a failure that concerns the whole run means for it."""
-        if isinstance(failure, TokenRejected):
+        if isinstance(failure, RunRefused):
             raise failure
         if isinstance(failure, RateLimited):
             raise RunStopped(
                 f"{failure}, beyond sync.max_rate_limit_wait ({_duration(self.max_wait)}); re-run after the reset"
             ) from None
-        raise RunStopped(redact(f"network down? {failure}", self.secrets)) from None
+        host = getattr(failure, "host", "") or "the host"
+        raise RunStopped(redact(f"{host} has not answered in this run (network down? wrong URL?): {failure}",
+                                self.secrets)) from None
 
     def _edited_meanwhile(self, package: dict) -> None:
         """Its links changed (or it was removed) while in flight: nothing written, it stays due."""

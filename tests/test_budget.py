@@ -294,3 +294,104 @@ def test_the_run_is_recorded_with_its_requests_and_points(setup, respx_mock):
     assert {k: recorded_run[k] for k in ("packages", "synced", "requests", "not_modified", "graphql_points", "points")} == {
         "packages": 1, "synced": 1, "requests": 4, "not_modified": 0, "graphql_points": 1, "points": 3}
     assert "4 requests (0 not modified); 3 GitHub points (1 GraphQL), 4996 REST points left" in report.summary()
+
+
+@respx.mock
+def test_contributors_are_asked_again_conditionally_for_a_day_after_a_push(setup, respx_mock):
+    # GitHub's contributors "may return information that is a few hours old": a day after a push, they stand.
+    config, store = setup(package("a"))
+    gql = FakeGraphQL(respx_mock)
+    gql.add("o/a", pushed_at="2026-11-02T11:00:00Z")  # an hour before T0
+    repo = GitHubRepo(respx_mock, "o/a", contributors=["x"])
+    pypi_route(respx_mock, "a", "1.0")
+
+    for hours in (0, 2, 30, 31, 40):
+        sync_all(config, store, Clock(T0 + timedelta(hours=hours)))
+
+    # Asked at T0, T0+2h and T0+30h (the first ask a day or more after the push), then no more.
+    assert repo.contributors.call_count == 3
+    assert all("If-None-Match" in call.request.headers for call in repo.contributors.calls[1:])
+    assert repo.participation.call_count == 1  # the weekly counts are not cached for hours: once per push
+
+
+@respx.mock
+def test_without_a_token_a_304_costs_a_point(setup, respx_mock, monkeypatch):
+    # GitHub: a 304 is free "if the request is made while correctly authorizing with an Authorization header".
+    monkeypatch.delenv("GITHUB_TOKEN")
+    config, store = setup(package("a"))
+    repo = GitHubRepo(respx_mock, "o/a", forks=5)
+    pypi_route(respx_mock, "a", "1.0")
+    sync_all(config, store, Clock(T0))
+    repo.repo.mock(return_value=httpx.Response(304, headers={
+        "X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "57", "X-RateLimit-Reset": "1793000000"}))
+
+    report = sync_all(config, store, Clock(T0 + timedelta(hours=1)))
+
+    assert (report.not_modified, report.points) == (1, 1)
+    assert all("Authorization" not in call.request.headers for call in respx_mock.calls)
+
+
+@respx.mock
+def test_contributors_pages_are_capped_and_the_package_fails_past_the_cap(setup, respx_mock, monkeypatch):
+    from fetcher.hosts import github
+
+    monkeypatch.setattr(github, "MAX_CONTRIBUTOR_PAGES", 3)
+    config, store = setup(package("a"), package("b"), github="graphql = false")
+    repo = GitHubRepo(respx_mock, "o/a")
+    GitHubRepo(respx_mock, "o/b", contributors=["b-dev"])
+    pypi_route(respx_mock, "a", "1.0")
+    pypi_route(respx_mock, "b", "1.0")
+
+    def endless(request):  # every page links to one more
+        page = int(request.url.params.get("page", "1"))
+        following = f"{API}/repositories/1/contributors?per_page=100&page={page + 1}"
+        return httpx.Response(200, json=[{"login": f"p{page}"}], headers={"Link": f'<{following}>; rel="next"'})
+
+    repo.contributors.mock(side_effect=endless)
+    pages = respx_mock.get(url__regex=rf"^{API}/repositories/1/contributors").mock(side_effect=endless)
+
+    report = sync_all(config, store, Clock(T0))
+
+    assert repo.contributors.call_count + pages.call_count == 3
+    assert report.failures == [("a", f"more than 3 pages of contributors ({API}/repositories/1/contributors"
+                                     "?per_page=100&page=4)")]
+    assert row(store, "b")["participants"] == ["b-dev"]
+
+
+@respx.mock
+def test_a_304_for_contributors_never_asked_conditionally_fails_the_package_not_its_participants(setup, respx_mock):
+    config, store = setup(package("a"), github="graphql = false")
+    repo = GitHubRepo(respx_mock, "o/a")
+    pypi_route(respx_mock, "a", "1.0")
+    repo.contributors.mock(return_value=httpx.Response(304))
+
+    report = sync_all(config, store, Clock(T0))
+
+    assert report.failures == [("a", "304 for a contributors page not asked conditionally "
+                                     f"({API}/repos/o/a/contributors?per_page=100)")]
+    assert row(store, "a")["last_fetched"] is None
+
+
+@respx.mock
+def test_contributors_too_large_keep_the_participants_and_are_asked_again_only_after_a_push(setup, respx_mock):
+    config, store = setup(package("a"))
+    gql = FakeGraphQL(respx_mock)
+    gql.add("o/a", stars=5, pushed_at="2026-10-01T00:00:00Z")
+    repo = GitHubRepo(respx_mock, "o/a", contributors=["x", "y"])
+    pypi_route(respx_mock, "a", "1.0")
+    sync_all(config, store, Clock(T0))
+    gql.nodes["o/a"].update(stargazerCount=6, pushedAt="2026-11-02T13:00:00Z")
+    too_large = {"message": "The history or contributor list is too large to list contributors for this "
+                            "repository via the API.",
+                 "documentation_url": "https://docs.github.com/rest/repos/repos#list-repository-contributors"}
+    repo.contributors.mock(return_value=httpx.Response(403, json=too_large))
+
+    report = sync_all(config, store, Clock(T0 + timedelta(days=2)))
+    again = sync_all(config, store, Clock(T0 + timedelta(days=4)))
+
+    assert report.failures == [] and report.outcomes[sync.SYNCED] == 1
+    assert row(store, "a")["participants"] == ["x", "y"] and row(store, "a")["repo_watchers"] == 6
+    note = next(store.db.query("SELECT note FROM fetch_state"))["note"]
+    assert note == "participants not updated: GitHub will not list contributors of a repository this large"
+    assert repo.contributors.call_count == 2  # the first sync, the one after the push; not the one after that
+    assert again.outcomes[sync.UNCHANGED] == 1

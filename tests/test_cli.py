@@ -233,7 +233,8 @@ def test_network_down_is_one_line_and_exit_75(config_file, run_cli, respx_mock):
 
     assert result.exit_code == 75
     assert "Traceback" not in result.output
-    assert "stopped early: network down? cannot connect: [Errno 111] Connection refused" in result.stdout
+    assert ("stopped early: https://api.github.com:443 has not answered in this run (network down? wrong URL?): "
+            "cannot connect: [Errno 111] Connection refused") in result.stdout
 
 
 @respx.mock

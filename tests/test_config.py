@@ -271,6 +271,7 @@ def test_utc_by_any_case(tmp_path, name):
         ("[http]\nretries = -1\n", "http.retries must be at least 0, not -1"),
         ("[http]\ntimeout = 0\n", "http.timeout must be at least 0.1, not 0"),
         ("[http]\nbackoff = -0.5\n", "http.backoff must be at least 0, not -0.5"),
+        ("[http]\nmax_body = 100\n", "http.max_body must be at least 1024, not 100"),
     ],
 )
 def test_values_below_their_minimum(tmp_path, text, expected):
@@ -410,3 +411,8 @@ def test_a_time_zone_given_as_a_file_path_is_refused(tmp_path, name):
 def test_parse_duration_refuses_durations_past_ten_years(text):
     with pytest.raises(ValueError):
         config.parse_duration(text)
+
+
+def test_max_body_is_bytes_after_decompression_eight_mib_by_default(tmp_path):
+    assert config.load(str(write(tmp_path / "c.toml", ""))).max_body == 8 * 1024 * 1024
+    assert config.load(str(write(tmp_path / "d.toml", "[http]\nmax_body = 65536\n"))).max_body == 65536

@@ -374,3 +374,43 @@ def test_query_cost_reads_rate_limit_cost():
 )
 def test_query_cost_defaults_to_one(body):
     assert query_cost(graphql_answer(body)) == 1
+
+
+def test_a_secondary_limit_in_a_200_is_waited_out_by_its_retry_after():
+    body = {"errors": [{"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}]}
+    with pytest.raises(RateLimited) as caught:
+        parse_batch(graphql_answer(body, {"retry-after": "45"}), [DEPS], NOW)
+    assert caught.value.reset_at == NOW + timedelta(seconds=45) and caught.value.secondary
+
+
+def test_an_absurd_reset_on_a_rate_limited_query_is_a_bad_response():
+    body = {"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}]}
+    with pytest.raises(BadResponse, match="implausible X-RateLimit-Reset"):
+        parse_batch(graphql_answer(body, {"x-ratelimit-reset": str(10**30)}), [DEPS], NOW)
+
+
+@pytest.mark.parametrize("errors", [7, "boom", [{"path": 3, "message": 5}], [None]])
+def test_errors_of_any_shape_are_a_typed_failure(errors):
+    with pytest.raises((Transient, BadResponse)):
+        parse_batch(graphql_answer({"errors": errors}), [DEPS], NOW)
+
+
+@pytest.mark.parametrize("change", [{"nameWithOwner": 7}, {"pushedAt": 12}, {"description": ["x"]},
+                                    {"defaultBranchRef": {"target": {"committedDate": 5}}}])
+def test_a_node_with_fields_of_the_wrong_type_fails_its_repository(change):
+    body = {"data": {"r0": {**DEPS_NODE, **change}}}
+    [result] = parse_batch(graphql_answer(body), [DEPS], NOW)
+    assert isinstance(result, BadResponse)
+
+
+@pytest.mark.parametrize("body", [{"data": [1]}, {"data": {"rateLimit": [2]}}, {"data": {"rateLimit": {"cost": 2**62}}},
+                                  {"data": {"rateLimit": {"cost": True}}}, ["x"]])
+def test_a_cost_no_query_has_counts_as_one(body):
+    assert query_cost(graphql_answer(body)) == 1
+
+
+def test_a_query_error_with_a_retry_after_is_waited_out_whatever_its_words():
+    body = {"errors": [{"message": "You have triggered an abuse detection mechanism."}]}
+    with pytest.raises(RateLimited) as caught:
+        parse_batch(graphql_answer(body, {"retry-after": "20"}), [DEPS], NOW)
+    assert caught.value.reset_at == NOW + timedelta(seconds=20)

@@ -5,7 +5,6 @@ from datetime import datetime, timezone
 import pytest
 
 from fetcher.errors import BadResponse
-from fetcher.hosts.base import origin
 from fetcher.hosts.bitbucket import Bitbucket
 from fetcher.hosts.forgejo import Forgejo
 from fetcher.hosts.gitlab import GitLab
@@ -16,8 +15,18 @@ from tests.forges import fixture
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
 
-def host(kind, name="h", api="https://h.example/api", token=None):
-    return kind(name, api, token, "TOKEN_ENV", http=None, clock=lambda: NOW)
+class Grants:
+    """What a host asks the HTTP layer to send with its requests."""
+
+    def __init__(self):
+        self.granted = {}
+
+    def grant(self, url, authorization):
+        self.granted[url] = authorization
+
+
+def host(kind, name="h", api="https://h.example/api", token=None, http=None):
+    return kind(name, api, token, "TOKEN_ENV", http=http or Grants(), clock=lambda: NOW)
 
 
 def answer(exchange: dict, body=None) -> Answer:
@@ -119,12 +128,17 @@ def test_a_commits_answer_of_the_wrong_shape_is_a_bad_response(body):
         host(Bitbucket).read_commits(answer(exchange, body))
 
 
-def test_the_token_goes_to_the_api_origin_only():
-    gitlab = host(GitLab, api="https://gitlab.example.org/api/v4", token="glpat-secret-123")
-    assert gitlab.headers("https://gitlab.example.org/api/v4/projects/1") == {"Authorization": "Bearer glpat-secret-123"}
-    assert gitlab.headers("https://gitlab.example.org:8443/api/v4/projects/1") == {}
-    assert gitlab.headers("http://gitlab.example.org/api/v4/projects/1") == {}
-    assert gitlab.headers("https://evil.example/api/v4/projects/1") == {}
-    forgejo = host(Forgejo, api="https://codeberg.org/api/v1", token="cb-secret-1234")
-    assert forgejo.headers("https://codeberg.org/api/v1/repos/a/b") == {"Authorization": "token cb-secret-1234"}
-    assert origin("https://A.example/x") == origin("https://a.example:443/y")
+def test_each_host_grants_its_token_to_its_own_api_url_and_refuses_links_outside_it():
+    grants = Grants()
+    gitlab = host(GitLab, api="https://gitlab.example.org/api/v4", token="glpat-secret-123", http=grants)
+    host(Forgejo, name="cb", api="https://codeberg.org/api/v1", token="cb-secret-1234", http=grants)
+    host(Forgejo, name="plain", api="https://git.example.org/api/v1", http=grants)
+    assert grants.granted == {"https://gitlab.example.org/api/v4": "Bearer glpat-secret-123",
+                              "https://codeberg.org/api/v1": "token cb-secret-1234",
+                              "https://git.example.org/api/v1": None}  # none: no other API's token lent there
+    gitlab._check_origin("https://gitlab.example.org/api/v4/projects/1?page=2")
+    for elsewhere in ("https://gitlab.example.org:8443/api/v4/projects/1", "http://gitlab.example.org/api/v4/x",
+                      "https://evil.example/api/v4/projects/1", "https://gitlab.example.org/api/v4x/projects",
+                      "https://gitlab.example.org/other/api", "not a url"):
+        with pytest.raises(BadResponse):
+            gitlab._check_origin(elsewhere)

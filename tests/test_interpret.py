@@ -284,3 +284,101 @@ def test_no_next_link_on_the_last_page():
 
 def test_next_link_without_quotes():
     assert next_link({"link": "<https://x/?page=2>; rel=next"}) == "https://x/?page=2"
+
+
+# Untrusted bodies and headers: bounded, typed, never a crash.
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b'{"forks_count": 9223372036854775808}', "number out of range in the answer: 9223372036854775808"),
+    (b'{"forks_count": -9223372036854775809}', "number out of range"),
+    (b'{"n": 1' + b"0" * 400 + b"}", "number out of range"),
+    (b'{"n": 1e999}', "number out of range"),
+    (b'{"n": NaN}', "number out of range"),
+    (b'{"description": "\\ud800"}', "invalid Unicode (a lone surrogate) in the answer"),
+    (b'{"description": "x\\udfff"}', "invalid Unicode (a lone surrogate) in the answer"),
+    (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply in the answer"),
+    (b'{"a": "\xff"}', "answer is not UTF-8"),
+])
+def test_a_body_that_cannot_be_stored_as_it_is_is_a_bad_response(body, reason):
+    with pytest.raises(BadResponse) as caught:
+        interpret(URL, 200, {}, body, NOW)
+    assert reason in str(caught.value)
+
+
+def test_numbers_at_the_edges_of_64_bits_and_surrogate_pairs_are_data():
+    body = b'{"max": 9223372036854775807, "min": -9223372036854775808, "emoji": "\\ud83d\\ude00", "f": 1.5}'
+    assert interpret(URL, 200, {}, body, NOW).data == {
+        "max": 2**63 - 1, "min": -(2**63), "emoji": "\U0001F600", "f": 1.5}
+
+
+@pytest.mark.parametrize("retry_after", ["99999999999999999999", "86401", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_an_absurd_retry_after_is_a_bad_response_not_a_wait_or_a_crash(retry_after):
+    with pytest.raises(BadResponse, match="implausible Retry-After"):
+        interpret(URL, 403, {"retry-after": retry_after}, b'{"message": "secondary rate limit"}', NOW)
+
+
+def test_a_retry_after_date_without_a_zone_is_taken_as_utc():
+    limited = failure(RateLimited, status=429, headers={"Retry-After": "Sat, 13 Jan 2024 02:47:46 -0000"})
+    assert limited.reset_at == NOW + timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("reset", [str(10**30), "-5", str(2**63)])
+def test_an_absurd_rate_limit_reset_is_no_budget_and_refusing_with_it_is_a_bad_response(reset):
+    headers = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+    assert rate_limit(headers) is None
+    with pytest.raises(BadResponse, match="implausible X-RateLimit-Reset"):
+        interpret(URL, 403, headers, b'{"message": "API rate limit exceeded"}', NOW)
+
+
+def test_a_secondary_limit_is_waited_out_by_its_retry_after_whatever_the_status():
+    body = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
+    limited = failure(RateLimited, status=502, headers={"Retry-After": "30"}, body=body)
+    assert limited.reset_at == NOW + timedelta(seconds=30) and limited.secondary
+    # Without such a message, a Retry-After on a 404 is no reason to wait.
+    assert failure(NotFound, status=404, headers={"Retry-After": "30"}, body={"message": "Not Found"}).status == 404
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_pypi_refusing_is_pypis_failure_of_the_package(status):
+    with pytest.raises(BadResponse) as caught:
+        interpret("https://pypi.org/pypi/x/json", status, {}, b'{"message": "Forbidden"}', NOW, "PyPI")
+    assert str(caught.value) == f"PyPI answered HTTP {status}: Forbidden (https://pypi.org/pypi/x/json)"
+    assert not isinstance(caught.value, TokenRejected)
+
+
+def test_pypi_rate_limit_is_pypis():
+    with pytest.raises(RateLimited) as caught:
+        interpret("https://pypi.org/pypi/x/json", 429, {"retry-after": "60"}, b"", NOW, "PyPI")
+    assert caught.value.service == "PyPI"
+    assert str(caught.value).startswith("PyPI rate limit until 2024-01-13 02:47:46 UTC")
+
+
+@pytest.mark.parametrize("status", [400, 410])
+def test_an_unsupported_api_version_refuses_the_run(status):
+    from fetcher.errors import ApiVersionUnsupported
+
+    body = {"message": "The X-GitHub-Api-Version header value 2022-11-28 is no longer supported"}
+    refused = failure(ApiVersionUnsupported, status=status, body=body)
+    assert refused.exit_code == 2
+    assert "upgrade fetcher to a release that sends a supported X-GitHub-Api-Version" in str(refused)
+
+
+def test_a_410_about_anything_else_is_gone():
+    assert failure(NotFound, status=410, body={"message": "Repository access blocked"}).status == 410
+
+
+def test_contributors_too_large_is_its_own_failure():
+    from fetcher.errors import ContributorsTooLarge
+
+    body = {"message": "The history or contributor list is too large to list contributors for this repository "
+                       "via the API."}
+    assert "too large" in str(failure(ContributorsTooLarge, status=403, body=body))
+
+
+def test_an_error_message_is_one_line_of_valid_unicode():
+    with pytest.raises(BadResponse) as caught:
+        interpret(URL, 418, {}, json.dumps({"message": "a\nb\ud800" + "x" * 500}).encode(), NOW)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 300
+    message.encode("utf-8")

@@ -162,3 +162,30 @@ def test_mixed_offsets_count_utc_dates():
 @pytest.mark.parametrize("back", [timedelta(hours=1), timedelta(days=7), timedelta(days=400)])
 def test_a_fetched_at_in_the_future_does_not_shift(back):
     assert shift_weeks(WEEKS, FETCHED, FETCHED - back) == WEEKS
+
+
+# contributors_settled
+
+
+def test_contributors_taken_within_a_day_of_the_push_are_asked_again():
+    from fetcher.pieces import contributors_settled
+
+    pushed = "2024-01-10T00:00:00Z"  # twelve hours before FETCHED
+    cached = Cached({"repo": "django/deps", "pushed_at": pushed}, FETCHED)
+    assert contributors_settled(cached, pushed) is False
+    later = Cached(cached.value, FETCHED + timedelta(hours=12))
+    assert contributors_settled(later, pushed) is True
+    assert contributors_settled(later, "2024-01-11T00:00:00Z") is False  # a push since
+    assert contributors_settled(None, pushed) is False
+
+
+def test_contributors_with_an_unreadable_pushed_at_stand_while_it_stays_the_same():
+    from fetcher.pieces import contributors_settled
+
+    cached = Cached({"repo": "django/deps", "pushed_at": "yesterday"}, FETCHED)
+    assert contributors_settled(cached, "yesterday") is True
+
+
+def test_a_validator_that_cannot_be_sent_back_is_left_out():
+    assert Validators('W/"caf\xe9"', "Thu, 04 Jan 2024\r\n15:56:35 GMT").headers() == {}
+    assert Validators('W/"ok"', "\x00").headers() == {"If-None-Match": 'W/"ok"'}

@@ -126,3 +126,15 @@ def test_an_unwritable_store_is_one_line_naming_it_and_exit_75(shared_tmp):
     assert result.stderr.startswith(f"fetcher: {store}: cannot write the store: the store is read-only; ")
     assert len(result.stderr.strip().splitlines()) == 1
     assert store.read_bytes() == before
+
+
+@pytest.mark.parametrize("token", [TOKEN, TOKEN + "\r", TOKEN + "\n", " " + TOKEN + "\t", TOKEN + "\x00é"])
+def test_redaction_covers_the_token_however_a_message_spells_it(token):
+    from urllib.parse import quote
+
+    from fetcher.logs import redact
+
+    for spelled in (token, repr(token), json.dumps(token), quote(token, safe=""), str(token.encode()),
+                    f"Bearer {token.strip()}", ascii(token)):
+        text = redact(f"before {spelled} after", [token])
+        assert "SECRETSECRET" not in text and "***" in text, spelled

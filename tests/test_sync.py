@@ -451,7 +451,7 @@ def test_no_connection_at_all_stops_the_run_as_network_down(setup, respx_mock):
     report = run(config, store)
 
     assert report.exit_code == 75
-    assert report.stopped.startswith("network down? cannot connect")
+    assert report.stopped.startswith("https://api.github.com:443 has not answered in this run (network down? wrong URL?): cannot connect")
     assert stored(store) == before and store.fetch_state("pkg") is None
 
 

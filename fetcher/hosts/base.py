@@ -15,18 +15,21 @@ only what to ask its API and how to read the answers:
    when they do not build on the old head, the history was rewritten, and it is
    counted again from scratch.
 
-The token is attached only to requests for the host's own API origin.
+The token is granted to requests under the host's own API URL only (Http.grant).
 """
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
-from urllib.parse import urlsplit
 
-from fetcher.errors import BadResponse, HostUnavailable, NotFound, RateLimited, TokenRejected, Unreachable
+import httpx
+
+from fetcher.errors import (
+    BadResponse, HostUnavailable, NotFound, RateLimited, RunRefused, TokenRejected, Unreachable,
+)
 from fetcher.hosts import history
 from fetcher.hosts.history import Commit, History
-from fetcher.http import Http
+from fetcher.http import Http, origin
 from fetcher.interpret import Answer
 from fetcher.pieces import Cached, for_repo
 from fetcher.records import parse_datetime
@@ -40,13 +43,8 @@ MAX_PAGES = 400
 class RepoResult:
     fields: dict  # the record fields this host gave
     updates: dict[str, Cached]  # resource -> piece to keep for next time
-    pending: bool = False  # part of the record was kept because the host was still computing it
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
+    pending: bool = False  # the sparkline was kept because the host was still computing it
+    note: str | None = None  # another part of the record the host kept as it was, and why
 
 
 class Forge:
@@ -60,10 +58,11 @@ class Forge:
                  http: Http, clock: Callable[[], datetime]):
         self.name = name
         self.api_url = api_url
-        self._token = token
         self._token_env = token_env
-        self._origin = origin(api_url)
         self._http = http
+        # The token goes with requests under this API's URL only (and none at all without one: another
+        # API on the same origin never lends its own).
+        http.grant(api_url, self.auth_headers(token)["Authorization"] if token else None)
         self._clock = clock
         self._answered = False  # some repository of this host was read in this run
         self._down: str | None = None  # why the host is given up on for this run
@@ -122,6 +121,8 @@ class Forge:
         except TokenRejected as failure:
             hint = f"check ${self._token_env} or unset it" if self._token_env else "check its token"
             raise HostUnavailable(failure.url, f"{self.name} rejected the token (401): {hint}") from None
+        except RunRefused as failure:  # read as GitHub's would be, but a forge's refusal is its packages' alone
+            raise HostUnavailable(failure.url, f"{self.name} refused: {failure}") from None
         except RateLimited as failure:
             raise HostUnavailable(
                 failure.url, f"{self.name} rate limit until {failure.reset_at:%Y-%m-%d %H:%M:%S} UTC"
@@ -208,21 +209,14 @@ class Forge:
 
     # -- requests ----------------------------------------------------------------------
 
-    def headers(self, url: str) -> dict[str, str]:
-        """The token goes to this host's API origin only, never to a URL an answer pointed elsewhere."""
-        if self._token and origin(url) == self._origin:
-            return self.auth_headers(self._token)
-        return {}
-
     async def get(self, url: str, kind: str, cached: Cached | None = None) -> Answer:
         self._check_origin(url)
-        return await self._http.get(url, kind=kind, headers=self.headers(url),
-                                    validators=cached.validators if cached else None, budget=self.name)
+        return await self._http.get(url, kind=kind, validators=cached.validators if cached else None,
+                                    budget=self.name)
 
     async def piece(self, kind: str, url: str, cached: Cached | None, read: Callable[[Answer], dict]) -> Cached:
         self._check_origin(url)
-        return await self._http.get_piece(url, kind=kind, cached=cached, read=read, headers=self.headers(url),
-                                          budget=self.name)
+        return await self._http.get_piece(url, kind=kind, cached=cached, read=read, budget=self.name)
 
     async def pages(self, url: str, kind: str):
         """Each page of a paged answer, following the host's next links: never off the API origin,
@@ -240,8 +234,14 @@ class Forge:
             next_url = self.next_page(answer)
 
     def _check_origin(self, url: str) -> None:
-        if origin(url) != self._origin:
-            raise BadResponse(url, f"{self.name} pointed outside its API ({self.api_url})")
+        """Every URL asked is under this host's API: a next link an answer points elsewhere is refused."""
+        try:
+            inside = origin(url) == origin(self.api_url) and (
+                httpx.URL(url).path + "/").startswith(httpx.URL(self.api_url).path.rstrip("/") + "/")
+        except httpx.InvalidURL:
+            inside = False
+        if not inside:
+            raise BadResponse(url[:200], f"{self.name} pointed outside its API ({self.api_url})")
 
     def _key(self, path: str) -> str:
         return f"{self.name}/{path}".lower()

@@ -13,16 +13,24 @@ from datetime import datetime
 from functools import partial
 from typing import Callable
 
+import httpx
+
 from fetcher import graphql, normalize
-from fetcher.errors import EmptyRepository, StatsPending
-from fetcher.http import Http
-from fetcher.interpret import Answer, next_link
+from fetcher.errors import BadResponse, ContributorsTooLarge, EmptyRepository, StatsPending
 from fetcher.hosts.base import RepoResult
-from fetcher.pieces import Cached, Validators, for_repo, shift_weeks, unchanged_since_push
+from fetcher.http import Http, origin
+from fetcher.interpret import API_VERSION, Answer, next_link
+from fetcher.pieces import Cached, Validators, contributors_settled, for_repo, shift_weeks, unchanged_since_push
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.urls import RepoRef, parse_repo_url
 
-API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
+# GitHub links only "the first 500 author email addresses in the repository" to accounts, so a
+# real list is at most 5 pages of 100 (the rest are anonymous, which fetcher does not ask for).
+# Ten times that bounds what a broken or hostile pager can cost (a point a page) without ever
+# cutting a real list short.
+MAX_CONTRIBUTOR_PAGES = 50
+CONTRIBUTORS_TOO_LARGE = "participants not updated: GitHub will not list contributors of a repository this large"
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class RepoFetch:
     weeks: Cached | None  # None: GitHub is still computing them and none were kept
     pending: bool  # the weekly counts were still being computed after every ask
     updates: dict[str, Cached]  # resource -> piece to keep for next time
+    contributors_kept: bool = False  # GitHub would not list them: the stored participants stand
 
 
 class GitHub:
@@ -47,8 +56,11 @@ class GitHub:
         self._graphql_url = graphql_url
         self._clock = clock
         self._headers = dict(API_HEADERS)
+        self._api_origin = origin(api_url)
         if token:
-            self._headers["Authorization"] = f"Bearer {token}"
+            # Http adds it to requests to these origins only, never to a URL an answer names elsewhere.
+            http.grant(api_url, f"Bearer {token}")
+            http.grant(graphql_url, f"Bearer {token}")
 
     # -- GraphQL ---------------------------------------------------------------
 
@@ -77,7 +89,10 @@ class GitHub:
         repo = await self.fetch_repo(ref, meta, cache)
         weeks = repo.weeks and shift_weeks(repo.weeks.value["weeks"], repo.weeks.fetched_at, self._clock())
         fields = normalize.repo_fields(repo_url, repo.repo, repo.last_updated, repo.contributor_pages, weeks)
-        return RepoResult(fields, repo.updates, repo.pending)
+        if repo.contributors_kept:  # GitHub would not list them: the stored participants stand
+            del fields["participants"]
+        note = CONTRIBUTORS_TOO_LARGE if repo.contributors_kept else None
+        return RepoResult(fields, repo.updates, repo.pending, note)
 
     async def fetch_repo(self, ref: RepoRef, meta: dict | None, cache: dict[str, Cached]) -> RepoFetch:
         """Everything a record needs from GitHub; `meta` from a GraphQL batch, or None to ask REST."""
@@ -101,8 +116,14 @@ class GitHub:
 
         async def the_rest() -> tuple[Cached, str | None]:
             contributors = cached.get("contributors")
-            if not unchanged_since_push(contributors, pushed_at):
-                contributors = updates["contributors"] = await self._contributors(full_name, contributors, key, pushed_at)
+            if not contributors_settled(contributors, pushed_at):
+                try:
+                    contributors = updates["contributors"] = await self._contributors(
+                        full_name, contributors, key, pushed_at)
+                except ContributorsTooLarge:
+                    # The stored participants stand; remembered, so it is asked again only after a push.
+                    contributors = updates["contributors"] = Cached(
+                        {"repo": key, "pushed_at": pushed_at, "too_large": True}, self._clock())
             if "last_updated" in meta:
                 return contributors, meta["last_updated"]
             commits = cached.get("commits")
@@ -118,6 +139,8 @@ class GitHub:
         pending = weeks_stale and fresh is None
         if fresh is not None:
             weeks = updates["participation"] = fresh
+        if contributors.value.get("too_large"):
+            return RepoFetch(meta, last_updated, [], weeks, pending, updates, contributors_kept=True)
         pages = [page["logins"] for page in contributors.value["pages"]]
         return RepoFetch(meta, last_updated, pages, weeks, pending, updates)
 
@@ -141,17 +164,26 @@ class GitHub:
             return Cached({"repo": key, "pushed_at": pushed_at, "last_updated": None}, self._clock())
 
     async def _contributors(self, full_name, cached, key, pushed_at) -> Cached:
-        """Every page, each asked conditionally against what that page said last time."""
-        before = {page["url"]: page for page in cached.value["pages"]} if cached else {}
+        """Every page, each asked conditionally against what that page said last time.
+
+        A page's Link rel="next" is followed only to the API's own origin, each page once and
+        at most MAX_CONTRIBUTOR_PAGES: a loop or a foreign URL fails the package.
+        """
+        before = {page["url"]: page for page in cached.value.get("pages", [])} if cached else {}
         pages = []
         url: str | None = f"{self._api_url}/repos/{full_name}/contributors?per_page=100"
+        asked: set[str] = set()
         while url:
+            self._check_next_page(url, asked, len(pages))
+            asked.add(url)
             old = before.get(url)
             validators = Validators(old.get("etag"), old.get("last_modified")) if old else None
             answer = await self._http.get(url, kind="contributors", headers=self._headers, validators=validators)
             if answer.status == 304 and old:
                 page = old
-            elif answer.status in (204, 304):
+            elif answer.status == 304:  # "not modified" of a page never asked conditionally: no list to keep
+                raise BadResponse(url, "304 for a contributors page not asked conditionally")
+            elif answer.status == 204:  # an empty repository
                 break
             else:
                 page = {
@@ -164,6 +196,20 @@ class GitHub:
             pages.append(page)
             url = page["next"]
         return Cached({"repo": key, "pushed_at": pushed_at, "pages": pages}, self._clock())
+
+    def _check_next_page(self, url: str, asked: set[str], pages: int) -> None:
+        """A contributors page URL fit to ask: the API's origin, not asked before, within the cap."""
+        shown = url[:200]
+        try:
+            where = origin(url)
+        except httpx.InvalidURL:
+            raise BadResponse(shown, "contributors Link rel=\"next\" is not a valid URL") from None
+        if where != self._api_origin:
+            raise BadResponse(shown, f"contributors Link rel=\"next\" points outside the API ({where}): not followed")
+        if url in asked:
+            raise BadResponse(shown, "contributors Link rel=\"next\" leads back to a page already read")
+        if pages >= MAX_CONTRIBUTOR_PAGES:
+            raise BadResponse(shown, f"more than {MAX_CONTRIBUTOR_PAGES} pages of contributors")
 
     async def _conditional(
         self, kind: str, path: str, cached: Cached | None, key: str,
