@@ -90,8 +90,14 @@ class HostConfig:
     named: bool = field(default=False, compare=False)  # a [hosts] table in the config file names it
 
     def token(self) -> str | None:
-        """Read at the moment it is needed; never kept in the config."""
-        return os.environ.get(self.token_env) or None if self.token_env else None
+        """Read at the moment it is needed; never kept in the config; refused, like GitHub's, with whitespace in it."""
+        token = os.environ.get(self.token_env) or None if self.token_env else None
+        if token is not None and not _TOKEN.fullmatch(token):
+            raise ConfigError(
+                f"${self.token_env} holds whitespace or control characters (a stray line ending?): "
+                "set it to the token alone"
+            )
+        return token
 
 
 @dataclass(frozen=True)

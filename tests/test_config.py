@@ -416,3 +416,11 @@ def test_parse_duration_refuses_durations_past_ten_years(text):
 def test_max_body_is_bytes_after_decompression_eight_mib_by_default(tmp_path):
     assert config.load(str(write(tmp_path / "c.toml", ""))).max_body == 8 * 1024 * 1024
     assert config.load(str(write(tmp_path / "d.toml", "[http]\nmax_body = 65536\n"))).max_body == 65536
+
+
+def test_a_forge_token_with_a_line_ending_is_refused_naming_its_variable(tmp_path, monkeypatch):
+    loaded = config.load(str(write(tmp_path / "config.toml", '[hosts."gitlab.com"]\ntoken_env = "GL"\n')))
+    monkeypatch.setenv("GL", "glpat-secret-value\r\n")
+    with pytest.raises(ConfigError) as caught:
+        loaded.hosts["gitlab.com"].token()
+    assert "$GL holds whitespace" in str(caught.value) and "glpat-secret-value" not in str(caught.value)

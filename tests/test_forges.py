@@ -467,3 +467,18 @@ def test_check_probes_each_forge_the_config_names_or_has_a_token_for(run_cli, co
     assert "authorization" not in forgejo.calls[0].request.headers
     assert bitbucket.calls[0].request.headers["authorization"] == "Bearer bitbucket-check-secret"
     assert "glpat-check-secret-1" not in result.output
+
+
+def test_a_forge_token_with_whitespace_stops_sync_with_exit_2_naming_the_variable(run_cli, config_file, monkeypatch,
+                                                                                 tmp_path):
+    config = config_file(HOSTS)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps([package("gl", "https://gitlab.com/a/b")]))
+    assert run_cli(config, "import", str(catalog)).exit_code == 0
+    monkeypatch.setenv("GITLAB_TOKEN", "glpat-with-newline\n")
+
+    result = run_cli(config, "sync")
+
+    assert result.exit_code == 2
+    assert "$GITLAB_TOKEN holds whitespace or control characters" in result.output
+    assert "glpat-with-newline" not in result.output
