@@ -75,6 +75,42 @@ CREATE TABLE IF NOT EXISTS sync_run (
     rate_limit_wait REAL NOT NULL DEFAULT 0  -- seconds spent waiting for rate limits to reset
 );
 
+-- What a directory shows beside the record (never inside the 18 API fields):
+-- one row per package, written by a sync in the same transaction as its
+-- record, or by `import` from a record's "facts" object. NULL: not known.
+-- Booleans are 0/1; lists are JSON; date-times are ISO 8601 in UTC.
+CREATE TABLE IF NOT EXISTS facts (
+    package_id            INTEGER PRIMARY KEY REFERENCES package (id) ON DELETE CASCADE,
+    archived              INTEGER,  -- the repository is archived (read-only)
+    archived_at           TEXT,     -- since when: as the host says, else when fetcher first saw it
+    commit_count          INTEGER,  -- commits on the default branch
+    license               TEXT,     -- PEP 639 expression, else a short license, else License classifiers
+    requires_python       TEXT,     -- PyPI info.requires_python
+    supports_python3      INTEGER,  -- from requires_python, else the Python 3 classifiers
+    django_versions       TEXT,     -- JSON list from "Framework :: Django :: X.Y", sorted as versions
+    classifiers           TEXT,     -- JSON list, as PyPI gives it
+    latest_release_at     TEXT,     -- first upload of the files of PyPI's info.version
+    latest_release_yanked INTEGER,
+    pypi_status           TEXT,     -- PEP 792: active, archived, quarantined, deprecated
+    score                 INTEGER,  -- Django Packages' score (README: "The score")
+    modified              TEXT      -- when a fact last changed
+);
+
+-- How tracked values moved: one row per package and UTC day on which one of
+-- them changed, holding the new values. Nothing is written on a day nothing
+-- changed; several changes on one day update that day's row.
+CREATE TABLE IF NOT EXISTS history (
+    package_id   INTEGER NOT NULL REFERENCES package (id) ON DELETE CASCADE,
+    date         TEXT NOT NULL,     -- YYYY-MM-DD, UTC
+    stars        INTEGER,
+    forks        INTEGER,
+    participants INTEGER,           -- how many participants
+    commit_count INTEGER,
+    pypi_version TEXT,
+    archived     INTEGER,
+    PRIMARY KEY (package_id, date)
+);
+
 -- Each rate-limit budget as the last run saw it, per token variable ('' when
 -- no token was set) and resource (GitHub's core, graphql, ...), so `fetcher
 -- status` can tell what is left without asking.

@@ -172,7 +172,7 @@ KINDS = ("graphql", "repo", "contributors", "participation", "commits", "pypi", 
 def request_kind(entry: Logged) -> str:
     path = urlsplit(entry.path).path
     parts = path.split("/")[1:]
-    if parts[:1] == ["pypi"]:
+    if parts[:1] in (["pypi"], ["simple"]):  # the JSON API and the JSON Index API (project status)
         return "pypi"
     if entry.method == "POST" and path.rstrip("/") == "/graphql":
         return "graphql"

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from bench import standin_facts
 from bench.faults import TRANSPORT, Fault, FaultPlan
 from bench.hostile import Hostile
 
@@ -167,6 +168,7 @@ class Repo:
     newest_commit_date: str | None = None
     pushed_at: str = ""
     archived: bool = False
+    archived_at: str | None = None  # None for an archived repository: standin_facts.archived_at says
     pending_asks: int = 0
     owner_type: str = "User"
     created_at: str = "2015-01-01T00:00:00Z"
@@ -248,6 +250,8 @@ class World:
     renames: dict[str, int] = field(default_factory=dict)
     pypi: dict[str, str] = field(default_factory=dict)
     blocked: set[str] = field(default_factory=set)
+    # PEP 503 name -> what PyPI says of it beside the version; unset ones are seeded from the name
+    pypi_facts: dict[str, standin_facts.ProjectFacts] = field(default_factory=dict)
     # GitLab, Forgejo and Bitbucket hosts (bench.forges.Forges), served under /_forge/{host}/
     forges: Any = None
     _by_id: dict[int, Repo] = field(init=False, repr=False, compare=False)
@@ -919,8 +923,23 @@ def _pypi_answer(world: World, base: str, parts: list[str], request: Mapping[str
     if parts[1] != canonical:
         return _Answer(301, headers={"Location": f"{base}/pypi/{canonical}/json"})
     serial = {"X-PyPI-Last-Serial": str(_last_serial(canonical))}
-    answer = _json_answer(200, _pypi_body(canonical, version), serial)
+    body = standin_facts.dress_pypi(_pypi_body(canonical, version), world, canonical, version)
+    answer = _json_answer(200, body, serial)
     return _revalidate(answer, _PYPI_LAST_MODIFIED, request)
+
+
+def _simple_answer(world: World, base: str, parts: list[str], request: Mapping[str, str]) -> _Answer:
+    """PyPI's JSON Index API project page, ``/simple/NAME/``; other names 404, unnormalized ones 301."""
+    if len(parts) != 3 or parts[2] != "":
+        return _json_answer(404, _PYPI_NOT_FOUND)
+    canonical = normalize_name(parts[1])
+    version = world.pypi.get(canonical)
+    if version is None:
+        return _json_answer(404, _PYPI_NOT_FOUND)
+    if parts[1] != canonical:
+        return _Answer(301, headers={"Location": f"{base}/simple/{canonical}/"})
+    page = standin_facts.simple_page(world, canonical, version)
+    return _revalidate(_Answer(200, page, {"Content-Type": standin_facts.SIMPLE_JSON}), _PYPI_LAST_MODIFIED, request)
 
 
 # --- GraphQL -------------------------------------------------------------------
@@ -1012,7 +1031,8 @@ def _graphql_repository(repo: Repo) -> dict[str, Any]:
     """The fields of fetcher's ``Fields`` fragment; a renamed repository answers under its new name."""
     branch = None
     if repo.newest_commit_date is not None:
-        branch = {"target": {"committedDate": _iso(_parse_iso(repo.newest_commit_date))}}
+        committed = _iso(_parse_iso(repo.newest_commit_date))
+        branch = {"target": {"committedDate": committed, "history": {"totalCount": repo.commit_count}}}
     return {
         "nameWithOwner": repo.full_name,
         "url": f"https://github.com/{repo.full_name}",
@@ -1021,6 +1041,7 @@ def _graphql_repository(repo: Repo) -> dict[str, Any]:
         "stargazerCount": repo.stars,
         "pushedAt": _iso(_parse_iso(repo.pushed_at)),
         "isArchived": repo.archived,
+        "archivedAt": standin_facts.archived_at(repo),
         "defaultBranchRef": branch,
     }
 
@@ -1276,6 +1297,9 @@ class StandIn:
             charged = False
         elif parts[:1] == ["pypi"]:
             answer = canned or _pypi_answer(self.world, self.url, parts, request)
+            charged = False
+        elif parts[:1] == ["simple"]:
+            answer = canned or _simple_answer(self.world, self.url, parts, request)
             charged = False
         elif method == "POST" and split.path.rstrip("/") == "/graphql":
             answer, charged = self._graphql_answer(canned, request, body)

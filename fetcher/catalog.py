@@ -8,6 +8,7 @@ import json
 import sys
 from dataclasses import dataclass
 
+from fetcher import facts
 from fetcher.errors import InputError
 from fetcher.records import validate
 
@@ -30,7 +31,7 @@ def read_catalog(name: str) -> Catalog:
     except json.JSONDecodeError as exc:
         raise InputError(f"{label}: not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     records = _records_of(document, label)
-    checked = [validate(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
+    checked = [_checked(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
     _refuse_duplicates(checked, label)
     return Catalog(checked, _next_page(document, label))
 
@@ -42,6 +43,16 @@ def _next_page(document, label: str) -> str | None:
     if following is not None and not isinstance(following, str):
         raise InputError(f"{label}: 'next' must be a URL or null")
     return following or None
+
+
+def _checked(record, where: str) -> dict:
+    """One record's store columns; a "facts" object beside the 18 fields is checked and kept under "facts"."""
+    if not (isinstance(record, dict) and "facts" in record):
+        return validate(record, where)
+    columns = validate({name: value for name, value in record.items() if name != "facts"}, where)
+    if record["facts"] is not None:  # null: no facts given, as when the key is left out
+        columns["facts"] = facts.check(record["facts"], f"{where} (slug {record['slug']!r})")
+    return columns
 
 
 def _records_of(document, label: str) -> list:

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import click
 
-from fetcher import __version__, check as checks, config as configuration, logs, status as overview, sync
+from fetcher import __version__, check as checks, config as configuration, facts as facts_, logs, sync
+from fetcher import history as history_, status as overview
 from fetcher.config import BUILTIN_HOSTS
 from fetcher.catalog import read_catalog
 from fetcher.errors import FetcherError, StoreError, StoreUnavailable
@@ -283,29 +284,38 @@ def status(as_json: bool) -> None:
 @cli.command()
 @click.argument("slug")
 @click.option("--pretty", is_flag=True, help="For a person: links, counts, the sparkline, times, the fetch state.")
+@click.option("--facts", "with_facts", is_flag=True, help='Add a "facts" object after the 18 fields.')
 @reports_errors
-def show(slug: str, pretty: bool) -> None:
+def show(slug: str, pretty: bool, with_facts: bool) -> None:
     """Print one record as the API serves it."""
     config = _config()
     store = _store(config, read_only=True)
     if pretty:
         click.echo(redact(render_record(store.record(slug), store.fetch_state(slug), utcnow()), _secrets()))
         return
-    click.echo(json.dumps(_api(store.record(slug), config), indent=2, ensure_ascii=False))
+    row = store.record(slug)
+    record = _api(row, config)
+    if with_facts:
+        record["facts"] = facts_.to_api(store.facts(row["id"]), config.timezone)
+    click.echo(json.dumps(record, indent=2, ensure_ascii=False))
 
 
 @cli.command()
 @click.option("--jsonl", is_flag=True, help="One record per line instead of a JSON array.")
+@click.option("--facts", "with_facts", is_flag=True, help='Add a "facts" object after the 18 fields of each.')
 @reports_errors
-def export(jsonl: bool) -> None:
+def export(jsonl: bool, with_facts: bool) -> None:
     """Print every record as the API serves it, by slug."""
     config = _config()
     store = _store(config, read_only=True)
     for row in store.records():  # every record must print before the first is out: never half an array
         _api(row, config)
     first = True
-    for row in store.records():
-        text = json.dumps(_api(row, config), ensure_ascii=False)
+    for row in store.records(with_facts):
+        record = _api(row, config)
+        if with_facts:
+            record["facts"] = facts_.to_api(row["facts"], config.timezone)
+        text = json.dumps(record, ensure_ascii=False)
         if jsonl:
             click.echo(text)
         else:
@@ -313,6 +323,32 @@ def export(jsonl: bool) -> None:
         first = False
     if not jsonl:
         click.echo("[]" if first else "\n]")
+
+
+@cli.command()
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list, oldest first, instead of a table.")
+@reports_errors
+def history(slug: str, as_json: bool) -> None:
+    """Print how a package's stars, forks, participants, commits, version and archive state moved, by UTC day."""
+    config = _config()
+    store = _store(config, read_only=True)
+    rows = history_.series(store.history(slug))
+    click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else history_.table(rows))
+
+
+@cli.command()
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="The window, in days.")
+@click.option("--limit", type=click.IntRange(min=1), default=history_.TRENDING_LIMIT, show_default=True,
+              help="List at most K packages.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+@reports_errors
+def trending(days: int, limit: int, as_json: bool) -> None:
+    """List the packages that gained the most stars in the last N days, from the store alone."""
+    config = _config()
+    store = _store(config, read_only=True)
+    rows = store.trending(history_.window_start(utcnow(), days), limit)
+    click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else history_.trending_table(rows, days))
 
 
 def _api(row: dict, config: configuration.Config) -> dict:

@@ -7,6 +7,7 @@ functions: `github.py` sends the query.
 
 from datetime import datetime, timedelta
 
+from fetcher import facts
 from fetcher.errors import BadResponse, NotFound, RateLimited, Transient
 from fetcher.interpret import Answer, reset_time, retry_after_time, says_limited
 from fetcher.records import parse_datetime
@@ -15,9 +16,11 @@ from fetcher.urls import RepoRef
 BATCH_SIZE = 100
 MAX_QUERY_COST = 5000
 
+# history(first: 1) asks for no commit, only the count; `first` because GitHub wants it on every
+# connection. It keeps the query at one point per batch: README, "The facts" > "What they cost".
 _FRAGMENT = """fragment Fields on Repository {
-  nameWithOwner url description forkCount stargazerCount pushedAt isArchived
-  defaultBranchRef { target { ... on Commit { committedDate } } }
+  nameWithOwner url description forkCount stargazerCount pushedAt isArchived archivedAt
+  defaultBranchRef { target { ... on Commit { committedDate history(first: 1) { totalCount } } } }
 }"""
 
 
@@ -94,8 +97,8 @@ def repo_meta(node: dict) -> dict:
         "stars": stars,
         "description": description,
         "pushed_at": node.get("pushedAt"),
-        "archived": bool(node.get("isArchived")),
         "last_updated": parse_datetime(committed).isoformat() if committed else None,
+        **facts.graphql_repo_facts(node),  # archived, archived_at, commit_count
     }
 
 

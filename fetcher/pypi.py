@@ -1,7 +1,14 @@
-"""Ask PyPI's JSON API for a project's latest version, conditionally when we asked before."""
+"""Ask PyPI for a project's latest version and facts, conditionally when we asked before.
 
-from fetcher import normalize
+Two free requests per package, both conditional: the JSON API
+(`/pypi/NAME/json`: version, license, Python support, classifiers, the
+latest release) and the JSON Index API (`/simple/NAME/`, PEP 691: the PEP
+792 project status, which the JSON API does not carry).
+"""
+
+from fetcher import facts, normalize
 from fetcher.http import Http
+from fetcher.interpret import Answer
 from fetcher.pieces import Cached
 from fetcher.urls import normalize_pypi_name
 
@@ -12,11 +19,27 @@ class PyPI:
         self._url = url
 
     async def project(self, name: str, cached: Cached | None) -> Cached:
-        """The version piece; a 304 keeps last time's. Names are PEP 503-normalized, or PyPI redirects."""
+        """The version piece, with the facts; a 304 keeps last time's.
+
+        Names are PEP 503-normalized, or PyPI redirects.
+        """
+        name = normalize_pypi_name(name)
+        # A piece kept before facts were read holds no facts: ask afresh once, unconditionally.
+        if cached is not None and (cached.value.get("name") != name or "classifiers" not in cached.value):
+            cached = None
+
+        def read(answer: Answer) -> dict:
+            return {"name": name, "version": normalize.pypi_version(answer), **facts.pypi_facts(answer)}
+
+        return await self._http.get_piece(f"{self._url}/pypi/{name}/json", kind="pypi", cached=cached, read=read)
+
+    async def status(self, name: str, cached: Cached | None) -> Cached:
+        """The PEP 792 status piece from the JSON Index API; a 304 keeps last time's."""
         name = normalize_pypi_name(name)
         if cached is not None and cached.value.get("name") != name:
             cached = None
         return await self._http.get_piece(
-            f"{self._url}/pypi/{name}/json", kind="pypi", cached=cached,
-            read=lambda answer: {"name": name, "version": normalize.pypi_version(answer)},
+            f"{self._url}/simple/{name}/", kind="pypi", cached=cached,
+            headers={"Accept": facts.SIMPLE_JSON},
+            read=lambda answer: {"name": name, "status": facts.project_status(answer)},
         )

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import sqlite_utils
 
-from fetcher import due
+from fetcher import due, facts as facts_
 from fetcher.errors import InputError, StoreError, StoreUnavailable, UnknownPackage
 from fetcher.pieces import Cached
 from fetcher.records import (
@@ -95,11 +95,15 @@ class Store:
         inserted = updated = kept = 0
         with self._write():
             for columns in records:
+                columns = dict(columns)
+                given_facts = columns.pop("facts", None)
                 existing = self._row("slug = ?", columns["slug"])
                 self._check_id_free(columns, existing)
                 if existing is None:
                     self.db["package"].insert({"created": stamp, "modified": stamp, **columns})
                     inserted += 1
+                    if given_facts:
+                        self._save_facts(self._row("slug = ?", columns["slug"])["id"], given_facts, stamp)
                     continue
                 newer = columns.get("last_fetched") is not None and (
                     existing["last_fetched"] is None or columns["last_fetched"] > existing["last_fetched"]
@@ -114,6 +118,10 @@ class Store:
                 if changes:
                     changes.setdefault("modified", stamp)
                     self.db["package"].update(existing["id"], changes)
+                # Facts are fetched data too: an older file does not put stale ones back over a newer sync's.
+                facts_changed = bool(given_facts) and (newer or self.facts(existing["id"]) is None) and \
+                    self._save_facts(existing["id"], given_facts, stamp)
+                if changes or facts_changed:
                     updated += 1
         return ImportResult(inserted, updated, len(records) - inserted - updated, kept)
 
@@ -205,20 +213,23 @@ class Store:
 
     def save_fetch(
         self, package_id: int, fields: dict, fetched_at: datetime, note: str | None, pieces: dict[str, Cached],
-        fetched_for: Links,
+        fetched_for: Links, facts: dict | None = None,
     ) -> str:
-        """Write one package's fetched fields and the pieces they came from in one transaction.
+        """Write one package's fetched fields, its facts and the pieces they came from in one transaction.
 
-        CHANGED or UNCHANGED; EDITED when the package's links are no longer the ones it was
-        fetched for (or it was removed) while the fetch was in flight: then nothing is written,
-        and the package stays due.
+        CHANGED or UNCHANGED (a field or a fact); EDITED when the package's links are no longer the
+        ones it was fetched for (or it was removed) while the fetch was in flight: then nothing is
+        written, and the package stays due. A documentation_url is taken only while the record has
+        none: one a person set is never overwritten. The day's history row is written when a tracked
+        value moved.
         """
         stamp = to_stored_datetime(fetched_at)
         with self._write():
             current = self._row("id = ?", package_id)
             if current is None or Links.of(current) != fetched_for:
                 return EDITED
-            fetched = to_columns({k: v for k, v in fields.items() if k in FETCHED_FIELDS})
+            fetched = to_columns({k: v for k, v in fields.items() if k in FETCHED_FIELDS
+                                  or (k == "documentation_url" and not current["documentation_url"])})
             changes = {k: v for k, v in fetched.items() if current[k] != v}
             update = {**changes, "last_fetched": stamp}
             if changes:
@@ -245,7 +256,94 @@ class Store:
                     [package_id, resource, piece.etag, piece.last_modified,
                      json.dumps(piece.value, ensure_ascii=False), to_stored_datetime(piece.fetched_at)],
                 )
-        return CHANGED if changes else UNCHANGED
+            facts_changed = bool(facts) and self._save_facts(package_id, facts_.to_columns(facts), stamp)
+            self._track(package_id, {**current, **changes}, fetched_at)
+        return CHANGED if changes or facts_changed else UNCHANGED
+
+    def _save_facts(self, package_id: int, columns: dict, stamp: str) -> bool:
+        """Upsert the facts given (columns), leaving the others; True when a value changed."""
+        before = self.facts(package_id) or {}
+        changed = {name: value for name, value in columns.items() if before.get(name) != value}
+        if not changed and before:
+            return False
+        update = {**changed, "modified": stamp}
+        names = ", ".join(update)
+        assignments = ", ".join(f"{name} = excluded.{name}" for name in update)
+        self._execute(
+            f"""INSERT INTO facts (package_id, {names}) VALUES (?, {', '.join('?' * len(update))})
+                ON CONFLICT (package_id) DO UPDATE SET {assignments}""",
+            [package_id, *update.values()],
+        )
+        return bool(changed)
+
+    def _track(self, package_id: int, row: dict, at: datetime) -> None:
+        """Write the day's history row when a tracked value differs from the newest row (or there is none)."""
+        known = self.facts(package_id) or {}
+        values = {
+            "stars": row["repo_watchers"],
+            "forks": row["repo_forks"],
+            "participants": len(json.loads(row["participants"])),
+            "commit_count": known.get("commit_count"),
+            "pypi_version": row["pypi_version"],
+            "archived": known.get("archived"),
+        }
+        last = next(iter(self._select(
+            f"SELECT {', '.join(values)} FROM history WHERE package_id = ? ORDER BY date DESC LIMIT 1",
+            [package_id])), None)
+        if last == values:
+            return
+        assignments = ", ".join(f"{name} = excluded.{name}" for name in values)
+        self._execute(
+            f"""INSERT INTO history (package_id, date, {', '.join(values)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (package_id, date) DO UPDATE SET {assignments}""",
+            [package_id, facts_.utc_day(at), *values.values()],
+        )
+
+    def facts(self, package_id: int) -> dict | None:
+        """The package's facts row as stored, or None before any was written."""
+        if not self._has("facts"):
+            return None
+        return next(iter(self._select("SELECT * FROM facts WHERE package_id = ?", [package_id])), None)
+
+    def _has(self, table: str) -> bool:
+        """A store opened read-only is not shaped: one from before a table existed lacks it, and reads as empty."""
+        return bool(self._select("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]))
+
+    def history(self, slug: str) -> list[dict]:
+        """The package's history rows, oldest first."""
+        package_id = self.record(slug)["id"]
+        if not self._has("history"):
+            return []
+        return self._select(
+            """SELECT date, stars, forks, participants, commit_count, pypi_version, archived
+               FROM history WHERE package_id = ? ORDER BY date""",
+            [package_id],
+        )
+
+    def trending(self, since: str, limit: int) -> list[dict]:
+        """Packages by stars gained since the UTC date `since`: newest stars less those of the day before the window.
+
+        A package first seen inside the window counts from its first row.
+        """
+        if not self._has("history"):
+            return []
+        return self._select(
+            """WITH ends AS (
+                   SELECT package_id,
+                          max(date) AS last_date,
+                          coalesce(max(CASE WHEN date <= ? THEN date END), min(date)) AS first_date
+                   FROM history GROUP BY package_id)
+               SELECT package.slug, newest.stars AS stars, newest.stars - oldest.stars AS gained,
+                      oldest.date AS since
+               FROM ends
+               JOIN package ON package.id = ends.package_id
+               JOIN history AS newest ON newest.package_id = ends.package_id AND newest.date = ends.last_date
+               JOIN history AS oldest ON oldest.package_id = ends.package_id AND oldest.date = ends.first_date
+               WHERE newest.stars - oldest.stars > 0
+               ORDER BY gained DESC, package.slug
+               LIMIT ?""",
+            [since, limit],
+        )
 
     def cached_pieces(self, package_id: int) -> dict[str, Cached]:
         """What each resource gave this package last time, by resource name."""
@@ -343,9 +441,21 @@ class Store:
     def record(self, slug: str) -> dict:
         return self.packages([slug])[0]
 
-    def records(self) -> Iterator[dict]:
-        """Every package row, by slug; streamed, so an export of any size stays small."""
-        return self.db.query(f"SELECT {', '.join(API_FIELDS)} FROM package ORDER BY slug")
+    def records(self, with_facts: bool = False) -> Iterator[dict]:
+        """Every package row, by slug; streamed, so an export of any size stays small.
+
+        With facts, each row also holds its `facts` row under "facts" (None when it has none).
+        """
+        if not with_facts:
+            return self.db.query(f"SELECT {', '.join(API_FIELDS)} FROM package ORDER BY slug")
+        if not self._has("facts"):
+            return ({**row, "facts": None} for row in self.records())
+        columns = ", ".join([*(f"package.{name}" for name in API_FIELDS),
+                             "facts.package_id AS facts__package_id",
+                             *(f"facts.{name} AS facts__{name}" for name in facts_.FACT_NAMES)])
+        rows = self.db.query(
+            f"SELECT {columns} FROM package LEFT JOIN facts ON facts.package_id = package.id ORDER BY slug")
+        return (_split_facts(row) for row in rows)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
@@ -403,6 +513,14 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _split_facts(row: dict) -> dict:
+    record = {name: value for name, value in row.items() if not name.startswith("facts__")}
+    has_facts = row["facts__package_id"] is not None
+    record["facts"] = {name: row[f"facts__{name}"] for name in facts_.FACT_NAMES} if has_facts else None
+    return record
+
 
 
 def open_store(path: Path, *, create: bool = True, read_only: bool = False) -> Store:

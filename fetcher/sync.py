@@ -21,7 +21,7 @@ from typing import Awaitable, Callable
 
 import httpx
 
-from fetcher import graphql
+from fetcher import facts, graphql
 from fetcher.config import Config
 from fetcher import stopping
 from fetcher.errors import (
@@ -31,7 +31,7 @@ from fetcher.hosts import registry
 from fetcher.http import Http, utcnow
 from fetcher.logs import event, redact
 from fetcher.pypi import PyPI
-from fetcher.records import to_stored_datetime
+from fetcher.records import parse_datetime, to_stored_datetime
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.stopping import StopSignals
 from fetcher.store import CHANGED, EDITED, Links, Store
@@ -302,7 +302,7 @@ class _Syncer:
     async def sync_one(self, package: dict, meta: dict | Exception | None) -> None:
         slug = package["slug"]
         try:
-            fields, pieces, note, skipped = await self.fetch(package, meta)
+            fields, pieces, note, skipped, found = await self.fetch(package, meta)
         except (RunRefused, RateLimited, Unreachable) as failure:
             if not self._stops_the_run(failure):
                 self._fail(package, str(failure))
@@ -311,7 +311,7 @@ class _Syncer:
         except (Failure, InputError) as failure:
             self._fail(package, str(failure))
             return
-        saved = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces, Links.of(package))
+        saved = self.store.save_fetch(package["id"], fields, self.clock(), note, pieces, Links.of(package), found)
         if saved == EDITED:
             self._edited_meanwhile(package)
             return
@@ -336,7 +336,8 @@ class _Syncer:
         cache = self.store.cached_pieces(package["id"])
         repo_step = plan.host.fetch(package["repo_url"], plan.repo, meta, cache) if plan.repo else nothing()
         pypi_step = self.pypi.project(name, cache.get("pypi")) if name else nothing()
-        repo, pypi = await first_failure_wins(repo_step, pypi_step)
+        status_step = self.pypi.status(name, cache.get("pypi_status")) if name else nothing()
+        repo, pypi, status = await first_failure_wins(repo_step, pypi_step, status_step)
         fields, pieces, note = {}, {}, None
         if repo is not None:
             fields.update(repo.fields)
@@ -348,9 +349,29 @@ class _Syncer:
         if pypi is not None:
             fields["pypi_version"] = pypi.value["version"]
             pieces["pypi"] = pypi
+            if pypi.value["documentation_url"] and not package["documentation_url"]:
+                fields["documentation_url"] = pypi.value["documentation_url"]
+        if status is not None:
+            pieces["pypi_status"] = status
         if plan.skipped:
             note = f"repository not asked: {plan.skipped}"
-        return fields, pieces, note, plan.skipped
+        return fields, pieces, note, plan.skipped, self.facts_of(package, fields, repo, pypi, status)
+
+    def facts_of(self, package: dict, fields: dict, repo, pypi, status) -> dict:
+        """The facts this fetch established; those it did not reach keep their stored values."""
+        before = self.store.facts(package["id"]) or {}
+        now = self.clock()
+        found = facts.repo_facts(repo.meta, before, now) if repo is not None else {}
+        if pypi is not None:
+            found.update(facts.pypi_derived(pypi.value))
+        if status is not None:
+            found["pypi_status"] = status.value["status"]
+        python3 = found["supports_python3"] if "supports_python3" in found else before.get("supports_python3")
+        stars = fields.get("repo_watchers", package["repo_watchers"])
+        last_updated = fields["last_updated"] if "last_updated" in fields else (
+            package["last_updated"] and parse_datetime(package["last_updated"]))
+        found["score"] = facts.score(stars, last_updated, None if python3 is None else bool(python3), now)
+        return found
 
     def _stops_the_run(self, failure: Failure) -> bool:
         """Whether a failure would meet every package alike, or is this package's own.

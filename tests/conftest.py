@@ -111,7 +111,29 @@ def pypi_route(mock, name: str, version: str, *, base=PYPI):
     body = pypi_body("django-minify-html")
     body["info"]["name"] = name
     body["info"]["version"] = version
+    simple_route(mock, name, base=base)
     return mock.get(f"{base}/pypi/{name}/json").mock(return_value=httpx.Response(200, json=body))
+
+
+def simple_body(name: str, status: str | None = None) -> dict:
+    """A JSON Index API project page (PEP 691, 700, 792), as PyPI serves it with API version 1.4."""
+    body = {"meta": {"api-version": "1.4", "_last-serial": 1}, "name": name, "files": [], "versions": []}
+    if status is not None:
+        body["project-status"] = {"status": status}
+    return body
+
+
+def simple_route(mock, name: str, *, base=PYPI, status: str | None = None):
+    """The project page, 304 to a request that sends back its ETag."""
+    etag = f'"simple-{name}"'
+    headers = {"Content-Type": "application/vnd.pypi.simple.v1+json", "ETag": etag}
+
+    def answer(request):
+        if request.headers.get("If-None-Match") == etag:
+            return httpx.Response(304, headers={"ETag": etag})
+        return httpx.Response(200, json=simple_body(name, status), headers=headers)
+
+    return mock.get(f"{base}/simple/{name}/").mock(side_effect=answer)
 
 
 @pytest.fixture

@@ -106,8 +106,9 @@ class Fake:
 
 class FakeGitLab(Fake):
     def __init__(self, mock, api, path, graph, *, project_id=6812925, stars=33, forks=25, description="An app.",
-                 contributors=("Scott Sharkey", "Dana Spiegel"), moved_to=None, missing=False):
+                 contributors=("Scott Sharkey", "Dana Spiegel"), moved_to=None, missing=False, archived=False):
         super().__init__(mock, api)
+        self.archived = archived
         self.path, self.graph, self.id = path, graph, project_id
         self.stars, self.forks, self.description = stars, forks, description
         self.contributors, self.moved_to, self.missing = list(contributors), moved_to, missing
@@ -120,7 +121,8 @@ class FakeGitLab(Fake):
                 return httpx.Response(404, json={"message": "404 Project Not Found"})
             body = copy.deepcopy(project["body"])
             body.update(id=self.id, path_with_namespace=self.moved_to or self.path, star_count=self.stars,
-                        forks_count=self.forks, description=self.description, default_branch="main")
+                        forks_count=self.forks, description=self.description, default_branch="main",
+                        archived=self.archived)
             return etagged(request, project, body)
         if path == f"/projects/{self.id}/repository/commits":
             exchange = fixture("gitlab", "gitlab_com_api_v4_projects_6812925_repository_commits")

@@ -152,6 +152,7 @@ def test_a_warm_sync_with_nothing_pushed_asks_only_the_batch_and_pypi(setup, res
     new_calls = [call.request for call in respx_mock.calls][asked_before:]
     assert sorted((r.method, r.url.host, r.url.path) for r in new_calls) == [
         ("GET", "pypi.org", "/pypi/a/json"), ("GET", "pypi.org", "/pypi/b/json"),
+        ("GET", "pypi.org", "/simple/a/"), ("GET", "pypi.org", "/simple/b/"),  # PEP 792 status: free
         ("POST", "api.github.com", "/graphql"),
     ]
     assert all(not repo.contributors.call_count > 1 for repo in repos.values())
@@ -218,11 +219,12 @@ def test_rest_mode_asks_conditionally_and_a_304_costs_nothing(setup, respx_mock)
     report = sync_all(config, store, Clock(T0 + timedelta(hours=1)))
 
     assert report.exit_code == 0
-    assert (report.requests, report.not_modified, report.points) == (2, 2, 0)
+    # The JSON Index API's project page (PEP 792 status) is the third request, conditional and free too.
+    assert (report.requests, report.not_modified, report.points) == (3, 3, 0)
     assert (repo.contributors.call_count, repo.participation.call_count, repo.commits.call_count) == (1, 1, 1)
     assert row(store, "a")["repo_forks"] == 5 and row(store, "a")["pypi_version"] == "1.0"
     assert report.outcomes[sync.UNCHANGED] == 1
-    assert "2 requests (2 not modified); 0 GitHub points (0 GraphQL)" in report.summary()
+    assert "3 requests (3 not modified); 0 GitHub points (0 GraphQL)" in report.summary()
 
 
 @respx.mock
@@ -292,8 +294,8 @@ def test_the_run_is_recorded_with_its_requests_and_points(setup, respx_mock):
 
     recorded_run = next(store.db.query("SELECT * FROM sync_run"))
     assert {k: recorded_run[k] for k in ("packages", "synced", "requests", "not_modified", "graphql_points", "points")} == {
-        "packages": 1, "synced": 1, "requests": 4, "not_modified": 0, "graphql_points": 1, "points": 3}
-    assert "4 requests (0 not modified); 3 GitHub points (1 GraphQL), 4996 REST points left" in report.summary()
+        "packages": 1, "synced": 1, "requests": 5, "not_modified": 0, "graphql_points": 1, "points": 3}
+    assert "5 requests (0 not modified); 3 GitHub points (1 GraphQL), 4996 REST points left" in report.summary()
 
 
 @respx.mock
@@ -327,7 +329,7 @@ def test_without_a_token_a_304_costs_a_point(setup, respx_mock, monkeypatch):
 
     report = sync_all(config, store, Clock(T0 + timedelta(hours=1)))
 
-    assert (report.not_modified, report.points) == (1, 1)
+    assert (report.not_modified, report.points) == (2, 1)  # the repo's 304 costs a point; PyPI's status 304 none
     assert all("Authorization" not in call.request.headers for call in respx_mock.calls)
 
 

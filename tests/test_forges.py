@@ -482,3 +482,14 @@ def test_a_forge_token_with_whitespace_stops_sync_with_exit_2_naming_the_variabl
     assert result.exit_code == 2
     assert "$GITLAB_TOKEN holds whitespace or control characters" in result.output
     assert "glpat-with-newline" not in result.output
+
+
+@respx.mock(assert_all_mocked=True)
+def test_an_archived_gitlab_project_is_a_fact_beside_its_record(setup, respx_mock):
+    config, store = setup(package("p", "https://gitlab.com/a/b"))
+    FakeGitLab(respx_mock, GITLAB, "a/b", history(), archived=True)
+
+    run(config, store)
+
+    facts = store.facts(store.record("p")["id"])
+    assert facts["archived"] and facts["archived_at"]  # GitLab does not say since when: since fetcher saw it

@@ -35,7 +35,8 @@ DEPS_NODE = {
     "stargazerCount": 401,
     "pushedAt": "2023-12-19T21:59:33Z",
     "isArchived": False,
-    "defaultBranchRef": {"target": {"committedDate": "2023-12-19T21:59:33Z"}},
+    "archivedAt": None,
+    "defaultBranchRef": {"target": {"committedDate": "2023-12-19T21:59:33Z", "history": {"totalCount": 176}}},
 }
 RENAMED_NODE = {
     "nameWithOwner": "cookiecutter/cookiecutter",
@@ -104,8 +105,8 @@ def test_build_query_for_three_repositories():
     ]
     assert lines[6:] == [
         "fragment Fields on Repository {",
-        "  nameWithOwner url description forkCount stargazerCount pushedAt isArchived",
-        "  defaultBranchRef { target { ... on Commit { committedDate } } }",
+        "  nameWithOwner url description forkCount stargazerCount pushedAt isArchived archivedAt",
+        "  defaultBranchRef { target { ... on Commit { committedDate history(first: 1) { totalCount } } } }",
         "}",
     ]
     assert set(sent) == {"query", "variables"}
@@ -150,6 +151,8 @@ def test_parse_batch_as_github_answers_a_partial_failure():
         "description": "Django Enhancement Proposals",
         "pushed_at": "2023-12-19T21:59:33Z",
         "archived": False,
+        "archived_at": None,
+        "commit_count": 176,  # the default branch's history.totalCount
         "last_updated": "2023-12-19T21:59:33+00:00",
     }
     assert isinstance(results[1], NotFound)
@@ -168,6 +171,8 @@ def test_parse_batch_of_a_renamed_repository_carries_its_new_name_and_url():
             "description": RENAMED_NODE["description"],
             "pushed_at": "2024-01-10T09:14:02Z",
             "archived": False,
+            "archived_at": None,
+            "commit_count": None,  # the answer did not say: the stored count stays
             "last_updated": "2024-01-09T17:30:00-08:00",
         }
     ]
@@ -184,6 +189,8 @@ def test_parse_batch_of_an_empty_repository_has_no_last_updated():
             "description": None,
             "pushed_at": "2024-01-02T10:00:00Z",
             "archived": False,
+            "archived_at": None,
+            "commit_count": 0,  # no default branch: nothing committed yet
             "last_updated": None,
         }
     ]
@@ -374,6 +381,22 @@ def test_query_cost_reads_rate_limit_cost():
 )
 def test_query_cost_defaults_to_one(body):
     assert query_cost(graphql_answer(body)) == 1
+
+
+@pytest.mark.parametrize("change", [
+    {"archivedAt": 17},
+    {"archivedAt": "yesterday"},
+    {"isArchived": "yes"},
+    {"defaultBranchRef": {"target": {"committedDate": "2023-12-19T21:59:33Z", "history": {"totalCount": 10**30}}}},
+    {"defaultBranchRef": {"target": {"committedDate": "2023-12-19T21:59:33Z", "history": {"totalCount": "12"}}}},
+    {"defaultBranchRef": {"target": {"committedDate": "2023-12-19T21:59:33Z", "history": []}}},
+])
+def test_a_hostile_fact_in_one_node_fails_that_repository_alone(change):
+    bad = {**copy.deepcopy(DEPS_NODE), **change}
+    results = parse_batch(graphql_answer(batch_body({"r0": bad, "r1": copy.deepcopy(DEPS_NODE)})), [DEPS, DEPS], NOW)
+
+    assert type(results[0]) is BadResponse
+    assert results[1]["commit_count"] == 176
 
 
 def test_a_secondary_limit_in_a_200_is_waited_out_by_its_retry_after():

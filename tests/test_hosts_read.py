@@ -41,7 +41,7 @@ def test_gitlab_project_recorded_with_nested_groups():
         "id": 6812925, "path": "lansharkconsulting/django/django-encrypted-model-fields", "stars": 33, "forks": 25,
         "description": "A set of fields that wrap standard Django fields with encryption provided by the python "
                        "cryptography library.",
-        "branch": "develop",
+        "branch": "develop", "archived": False,
     }
 
 
@@ -82,7 +82,7 @@ def test_forgejo_repository_and_commits_from_the_swagger_built_fixture():
     forgejo = host(Forgejo)
     repo = forgejo.read_repo(answer(fixture("forgejo", "repos_someone_django_thing")))
     assert repo == {"path": "someone/django-thing", "stars": 21, "forks": 4, "description": "A Django app.",
-                    "branch": "main"}
+                    "branch": "main", "archived": False, "archived_at": None}  # 1970-01-01 means never archived
     page = answer(fixture("forgejo", "repos_someone_django_thing_commits"))
     (commit,) = forgejo.read_commits(page)
     assert (commit.id, commit.parents, commit.author) == ("3f1c", ("2e0b",), "someone")
@@ -142,3 +142,10 @@ def test_each_host_grants_its_token_to_its_own_api_url_and_refuses_links_outside
                       "https://gitlab.example.org/other/api", "not a url"):
         with pytest.raises(BadResponse):
             gitlab._check_origin(elsewhere)
+
+
+def test_an_archived_forgejo_repository_says_since_when():
+    exchange = fixture("forgejo", "repos_someone_django_thing")
+    body = {**exchange["body"], "archived": True, "archived_at": "2025-06-01T10:00:00+02:00"}
+    repo = host(Forgejo).read_repo(answer(exchange, body))
+    assert repo["archived"] is True and repo["archived_at"].startswith("2025-06-01T08:00:00")

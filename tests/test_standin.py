@@ -298,7 +298,8 @@ def test_pypi_redirects_unnormalized_names_and_is_never_charged(standin: StandIn
     body = reply.json
     assert (body["info"]["name"], body["info"]["version"]) == ("django-todo", "2.5.0")
     assert body["info"]["release_url"] == "https://pypi.org/project/django-todo/2.5.0/"
-    assert (body["releases"], body["urls"], body["vulnerabilities"]) == ({"2.5.0": []}, [], [])
+    assert body["releases"] == {"2.5.0": body["urls"]} and body["vulnerabilities"] == []
+    assert [f["filename"] for f in body["urls"]] == ["django-todo-2.5.0.tar.gz", "django_todo-2.5.0-py3-none-any.whl"]
     assert get(standin, "/pypi/django-todo/json", {"If-None-Match": reply.headers["ETag"]}).status == 304
     for unknown in ("/pypi/no-such-thing/json", "/pypi/No_Such_Thing/json"):
         missing = get(standin, unknown)
@@ -578,7 +579,8 @@ def test_graphql_answers_each_alias_with_nulls_and_errors() -> None:
             "stargazerCount": 845,
             "pushedAt": NEWEST,
             "isArchived": False,
-            "defaultBranchRef": {"target": {"committedDate": NEWEST}},
+            "archivedAt": None,
+            "defaultBranchRef": {"target": {"committedDate": NEWEST, "history": {"totalCount": 120}}},
         }
         assert (data["r1"]["nameWithOwner"], data["r1"]["url"]) == (
             "jazzband/django-auth-ldap", "https://github.com/jazzband/django-auth-ldap",

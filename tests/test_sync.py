@@ -90,7 +90,7 @@ def test_a_package_is_fetched_and_every_field_written(setup, respx_mock):
     assert row["pypi_version"] == "2.0.1"
     assert row["last_fetched"] == row["modified"] == "2026-11-22T12:00:00.000000+00:00"
     assert row["repo_url"] == "https://github.com/owner/pkg"
-    assert (report.outcomes[sync.SYNCED], report.requests, report.exit_code) == (1, 5, 0)
+    assert (report.outcomes[sync.SYNCED], report.requests, report.exit_code) == (1, 6, 0)  # 4 GitHub, 2 PyPI
     assert store.fetch_state("pkg")["consecutive_failures"] == 0
 
 
@@ -185,7 +185,7 @@ def test_a_renamed_repository_is_followed_and_its_new_url_stored(setup, respx_mo
     assert row["repo_url"] == "https://github.com/New-Owner/New-Name"
     assert row["repo_forks"] == 5
     assert gh.contributors.called and gh.commits.called and gh.participation.called
-    assert report.requests == 6  # the redirect hop counts
+    assert report.requests == 7  # the redirect hop counts, and PyPI is asked twice (version, status)
 
 
 @respx.mock
@@ -386,7 +386,7 @@ def test_a_primary_rate_limit_that_resets_soon_is_waited_for(setup, respx_mock):
 
     assert stored(store)["repo_forks"] == 4 and report.exit_code == 0
     assert 300 <= sleeps.delays[0] <= 302  # until the reset, plus a second of slack
-    assert (report.requests, report.points) == (6, 4)  # the refused request cost nothing
+    assert (report.requests, report.points) == (7, 4)  # the refused request cost nothing; 2 of 7 are PyPI
 
 
 @pytest.mark.parametrize("status", [403, 429])

@@ -18,7 +18,7 @@ only what to ask its API and how to read the answers:
 The token is granted to requests under the host's own API URL only (Http.grant).
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -45,6 +45,8 @@ class RepoResult:
     updates: dict[str, Cached]  # resource -> piece to keep for next time
     pending: bool = False  # the sparkline was kept because the host was still computing it
     note: str | None = None  # another part of the record the host kept as it was, and why
+    meta: dict = field(default_factory=dict)  # the repository as the host reported it: facts read its optional
+    # keys (archived, archived_at, commit_count); a key a host does not report keeps its stored fact
 
 
 class Forge:
@@ -165,7 +167,7 @@ class Forge:
             fields["repo_url"] = f"https://{ref.host}/{meta['path']}"
         else:
             fields["repo_url"] = repo_url
-        return RepoResult(fields, updates)
+        return RepoResult(fields, updates, meta={k: meta[k] for k in ("archived", "archived_at") if k in meta})
 
     async def _history(self, meta, cached: Cached | None, kept: History | None, key: str, now):
         """The commits piece, and whether the branch moved since it was taken."""

@@ -23,6 +23,7 @@ from fetcher.hosts.base import (
 )
 from fetcher.hosts.history import Commit
 from fetcher.interpret import Answer, next_link
+from fetcher.records import to_stored_datetime
 from fetcher.urls import RepoRef
 
 LIMIT = 50
@@ -52,6 +53,7 @@ class Forgejo(Forge):
             "description": text_field(answer, repo, "description"),
             # An empty repository has no commits to ask about (the commits list answers 409).
             "branch": None if repo.get("empty") is True else (text_field(answer, repo, "default_branch") or None),
+            **_archive(answer, repo),
         }
 
     def _commits_base(self, meta: dict) -> str:
@@ -87,6 +89,15 @@ class Forgejo(Forge):
 
     def next_page(self, answer: Answer) -> str | None:
         return next_link(answer.headers)
+
+
+def _archive(answer: Answer, repo: dict) -> dict:
+    """`archived`, and `archived_at` when it is (Forgejo says 1970-01-01 for a repository never archived)."""
+    archived = repo.get("archived")
+    if not isinstance(archived, bool):
+        return {"archived": None}
+    at = commit_date(answer, repo["archived_at"]) if archived and repo.get("archived_at") else None
+    return {"archived": archived, "archived_at": to_stored_datetime(at) if at else None}
 
 
 def _participant(item: dict, inner: dict) -> str | None:

@@ -15,7 +15,7 @@ from typing import Callable
 
 import httpx
 
-from fetcher import graphql, normalize
+from fetcher import facts, graphql, normalize
 from fetcher.errors import BadResponse, ContributorsTooLarge, EmptyRepository, StatsPending
 from fetcher.hosts.base import RepoResult
 from fetcher.http import Http, origin
@@ -92,7 +92,7 @@ class GitHub:
         if repo.contributors_kept:  # GitHub would not list them: the stored participants stand
             del fields["participants"]
         note = CONTRIBUTORS_TOO_LARGE if repo.contributors_kept else None
-        return RepoResult(fields, repo.updates, repo.pending, note)
+        return RepoResult(fields, repo.updates, repo.pending, note, repo.repo)
 
     async def fetch_repo(self, ref: RepoRef, meta: dict | None, cache: dict[str, Cached]) -> RepoFetch:
         """Everything a record needs from GitHub; `meta` from a GraphQL batch, or None to ask REST."""
@@ -125,15 +125,17 @@ class GitHub:
                     contributors = updates["contributors"] = Cached(
                         {"repo": key, "pushed_at": pushed_at, "too_large": True}, self._clock())
             if "last_updated" in meta:
-                return contributors, meta["last_updated"]
+                return contributors, meta["last_updated"], meta
             commits = cached.get("commits")
             if not unchanged_since_push(commits, pushed_at):
                 commits = updates["commits"] = await self._commits(full_name, commits, key, pushed_at)
-            return contributors, commits.value["last_updated"]
+            # The commits page asked after a push carries the commit count in its Link: no extra request.
+            counted = {**meta, "commit_count": commits.value.get("commit_count")}
+            return contributors, commits.value["last_updated"], counted
 
         # The weekly counts are asked first, so a 202 starts GitHub computing them while the
         # rest is fetched; the retries come back after the backoff, never hammering.
-        fresh, (contributors, last_updated) = await first_failure_wins(
+        fresh, (contributors, last_updated, meta) = await first_failure_wins(
             self._participation(full_name, weeks, key, pushed_at) if weeks_stale else nothing(), the_rest()
         )
         pending = weeks_stale and fresh is None
@@ -158,10 +160,12 @@ class GitHub:
         try:
             return await self._conditional(
                 "commits", f"/repos/{full_name}/commits?per_page=1", cached, key,
-                lambda answer: {"last_updated": normalize.newest_commit_date(answer)}, pushed_at,
+                lambda answer: {"last_updated": normalize.newest_commit_date(answer),
+                                "commit_count": facts.commit_count(answer)}, pushed_at,
             )
         except EmptyRepository:
-            return Cached({"repo": key, "pushed_at": pushed_at, "last_updated": None}, self._clock())
+            empty = {"repo": key, "pushed_at": pushed_at, "last_updated": None, "commit_count": 0}
+            return Cached(empty, self._clock())
 
     async def _contributors(self, full_name, cached, key, pushed_at) -> Cached:
         """Every page, each asked conditionally against what that page said last time.

@@ -52,6 +52,7 @@ class GitLab(Forge):
             "forks": count_field(answer, project, "forks_count"),
             "description": text_field(answer, project, "description"),
             "branch": text_field(answer, project, "default_branch") or None,  # None: an empty project
+            "archived": project.get("archived") if isinstance(project.get("archived"), bool) else None,
         }
 
     def _commits_base(self, meta: dict) -> str:

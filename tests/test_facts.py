@@ -1,0 +1,216 @@
+"""The facts' pure derivations, against answers recorded from the live PyPI and hand-computed scores."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from fetcher import facts
+from fetcher.errors import BadResponse, InputError
+from fetcher.interpret import Answer
+from tests.conftest import pypi_body
+
+UTC = timezone.utc
+
+
+def answer(body, headers=None, url="https://pypi.org/pypi/x/json") -> Answer:
+    return Answer(url, 200, headers or {}, body)
+
+
+# name -> (license, requires_python, Django versions, docs URL, supports_python3, latest release, yanked)
+RECORDED = {
+    "django": ("BSD-3-Clause", ">=3.8", [], "https://docs.djangoproject.com/", True,
+               "2022-02-01T07:56:23.036066+00:00"),
+    "djangorestframework": ("BSD", ">=3.6", ["2.2", "3.0", "3.1", "3.2", "4.0"], None, True,
+                            "2021-12-15T15:18:42.237445+00:00"),
+    "wagtail": ("BSD", ">=3.7", ["3.2", "4.0"], None, True, "2022-02-11T13:58:20.278624+00:00"),
+    "django-crispy-forms": ("MIT", ">=3.7", ["2.2", "3.2", "4.0"], None, True,
+                            "2022-01-25T08:08:34.739304+00:00"),
+    "django-minify-html": ("MIT", ">=3.8", ["2.2", "3.0", "3.1", "3.2", "4.0"], None, True,
+                           "2021-12-28T10:37:18.583101+00:00"),
+    # nango's license field is empty: the License classifier names it.
+    "nango": ("MIT License", ">=3.8", [], None, True, "2022-02-12T23:39:48.897997+00:00"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_recorded_pypi_answers(name):
+    license_, requires, django, docs, python3, released = RECORDED[name]
+    piece = facts.pypi_facts(answer(pypi_body(name)))
+    derived = facts.pypi_derived(piece)
+    assert derived["license"] == license_
+    assert derived["requires_python"] == requires
+    assert derived["django_versions"] == django
+    assert piece["documentation_url"] == docs
+    assert derived["supports_python3"] is python3
+    assert derived["latest_release_at"] == released
+    assert derived["latest_release_yanked"] is False
+    assert derived["classifiers"] == pypi_body(name)["info"]["classifiers"]
+
+
+def test_license_prefers_the_expression_and_refuses_a_pasted_text():
+    text = "Copyright (c) 2010, Someone\nAll rights reserved.\n\nRedistribution and use ..."
+    assert facts.choose_license("MIT OR Apache-2.0", "MIT", []) == "MIT OR Apache-2.0"
+    assert facts.choose_license(None, text, ["License :: OSI Approved :: BSD License"]) == "BSD License"
+    assert facts.choose_license(None, "x" * 101, []) is None
+    assert facts.choose_license(None, "UNKNOWN", ["License :: OSI Approved"]) is None
+    assert facts.choose_license(None, "", ["License :: OSI Approved :: MIT License",
+                                          "License :: OSI Approved :: Apache Software License"]) == \
+        "MIT License OR Apache Software License"
+
+
+def test_django_versions_sort_as_versions_not_strings():
+    classifiers = ["Framework :: Django :: 4.10", "Framework :: Django :: 4.2", "Framework :: Django",
+                   "Framework :: Django :: 10.0", "Framework :: Django :: 4.2", "Framework :: Django :: x"]
+    assert facts.django_versions(classifiers) == ["4.2", "4.10", "10.0"]
+
+
+@pytest.mark.parametrize("requires, classifiers, expected", [
+    (">=3.8", [], True),
+    ("<3", ["Programming Language :: Python :: 3"], False),  # requires_python says, so it wins
+    (">=2.7, !=3.0.*, !=3.1.*", [], True),
+    ("==2.7.*", [], False),
+    (None, ["Programming Language :: Python :: 3 :: Only"], True),
+    (None, ["Programming Language :: Python :: 2.7"], False),
+    ("not a specifier", ["Programming Language :: Python :: 3.9"], True),
+    (None, ["Framework :: Django"], None),
+    ("", [], None),
+])
+def test_supports_python3(requires, classifiers, expected):
+    assert facts.supports_python3(requires, classifiers) is expected
+
+
+def test_docs_url_from_docs_url_or_a_label_that_normalizes_to_docs():
+    assert facts.normalize_label("Docs!") == "docs"
+    assert facts.normalize_label("Documentation ") == "documentation"
+    docs_url = "https://pythonhosted.org/x/"
+    assert facts.documentation_url(docs_url, {"Docs": "https://d"}) == docs_url
+    assert facts.documentation_url(None, {"Home": "https://h", "Read the docs": "https://r",
+                                          "DOCS.": "https://docs.example"}) == "https://docs.example"
+    assert facts.documentation_url(None, {"Documentation": "javascript:alert(1)"}) is None
+    assert facts.documentation_url(None, None) is None
+
+
+def test_latest_release_from_releases_when_urls_is_empty_and_yanked_when_every_file_is():
+    body = {"info": {"version": "2.0"}, "urls": [], "releases": {"2.0": [
+        {"upload_time_iso_8601": "2024-05-02T10:00:00.5Z", "yanked": True},
+        {"upload_time_iso_8601": "2024-05-01T09:00:00Z", "yanked": True},
+    ]}}
+    assert facts.latest_release(body, "2.0") == ("2024-05-01T09:00:00.000000+00:00", True)
+    assert facts.latest_release({"urls": []}, "1.0") == (None, None)
+
+
+def test_commit_count_from_the_last_page_of_link():
+    link = ('<https://api.github.com/repositories/1/commits?per_page=1&page=2>; rel="next", '
+            '<https://api.github.com/repositories/1/commits?per_page=1&page=1342>; rel="last"')
+    assert facts.commit_count(Answer("u", 200, {"link": link}, [{}])) == 1342
+    assert facts.commit_count(Answer("u", 200, {}, [{}])) == 1
+    for link in ('<https://x/?page=99999999999999999999>; rel="last"', '<https://x/?page=abc>; rel="last"',
+                 '<https://x/?page=0>; rel="last"', '<https://x/>; rel="last"'):
+        with pytest.raises(BadResponse):
+            facts.commit_count(Answer("u", 200, {"link": link}, [{}]))
+    with pytest.raises(BadResponse):
+        facts.commit_count(Answer("u", 200, {}, {"message": "not a list"}))
+
+
+def test_project_status_pep_792():
+    page = {"meta": {"api-version": "1.4"}, "name": "x", "files": []}
+    assert facts.project_status(answer(page)) == "active"
+    assert facts.project_status(answer({**page, "project-status": {"status": "archived", "reason": "done"}})) == \
+        "archived"
+    assert facts.project_status(answer({**page, "project-status": {}})) == "active"
+    for bad in ({"status": 5}, {"status": "a b"}, {"status": "x" * 500}, {"status": "\ud800"}, "archived"):
+        with pytest.raises(BadResponse):
+            facts.project_status(answer({**page, "project-status": bad}))
+    with pytest.raises(BadResponse):
+        facts.project_status(answer(["not", "a", "page"]))
+
+
+@pytest.mark.parametrize("change", [
+    {"classifiers": "Framework :: Django"},
+    {"classifiers": [1, 2]},
+    {"classifiers": ["\ud800"]},
+    {"license": 5},
+    {"license_expression": ["MIT"]},
+    {"requires_python": "x" * 5000},
+    {"project_urls": ["https://docs"]},
+    {"docs_url": 7},
+])
+def test_hostile_pypi_fields_are_a_bad_response(change):
+    body = pypi_body("nango")
+    body["info"].update(change)
+    with pytest.raises(BadResponse):
+        facts.pypi_facts(answer(body))
+
+
+@pytest.mark.parametrize("urls", ["files", [1], [{"upload_time_iso_8601": 5}],
+                                  [{"upload_time_iso_8601": "99999-01-01T00:00:00Z"}],
+                                  [{"upload_time_iso_8601": "2024-01-01T00:00:00"}],  # no offset: ambiguous
+                                  [{"upload_time_iso_8601": "2024-01-01T00:00:00Z", "yanked": "no"}]])
+def test_hostile_release_files_are_a_bad_response(urls):
+    body = pypi_body("nango")
+    body["urls"] = urls
+    with pytest.raises(BadResponse):
+        facts.pypi_facts(answer(body))
+
+
+def test_graphql_repo_facts_and_hostile_nodes():
+    node = {"isArchived": True, "archivedAt": "2023-04-05T06:07:08Z",
+            "defaultBranchRef": {"target": {"committedDate": "x", "history": {"totalCount": 1234}}}}
+    assert facts.graphql_repo_facts(node) == {
+        "archived": True, "archived_at": "2023-04-05T06:07:08.000000+00:00", "commit_count": 1234}
+    assert facts.graphql_repo_facts({"isArchived": False, "defaultBranchRef": None})["commit_count"] == 0
+    for bad in ({"isArchived": "yes", "defaultBranchRef": None},
+                {**node, "archivedAt": 17},
+                {**node, "defaultBranchRef": {"target": {"history": {"totalCount": 10**30}}}},
+                {**node, "defaultBranchRef": {"target": {"history": {"totalCount": -1}}}}):
+        with pytest.raises((TypeError, ValueError)):
+            facts.graphql_repo_facts(bad)
+
+
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("last_updated, stars, python3, expected", [
+    # 2 whole months: no staleness penalty; 3 months: a tenth of the stars.
+    (datetime(2026, 4, 15, 12, 0, 1, tzinfo=UTC), 1000, True, 1000),   # 2 months, 29 days, 23:59:59
+    (datetime(2026, 3, 15, 12, 0, 1, tzinfo=UTC), 1000, True, 1000),   # one second short of 3 months
+    (datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC), 1000, True, 900),    # exactly 3 months
+    (datetime(2025, 12, 15, 12, 0, 1, tzinfo=UTC), 1000, True, 900),   # just short of 6 months
+    (datetime(2025, 12, 15, 12, 0, 0, tzinfo=UTC), 1000, True, 800),   # 6 months
+    (datetime(2025, 9, 15, 12, 0, 0, tzinfo=UTC), 1000, True, 700),    # 9 months
+    (datetime(2025, 9, 15, 12, 0, 0, tzinfo=UTC), 1000, None, 400),    # unknown Python 3: −300
+    (datetime(2025, 9, 15, 12, 0, 0, tzinfo=UTC), 5000, False, 5000 - 1500 - 1000),  # penalty capped at 1000
+    (datetime(2026, 6, 1, tzinfo=UTC), 7, False, 4),                    # 7 − 2.1 = 4.9, truncated
+    (None, 1000, True, 900),                                            # no last_updated: stars / 10
+    (datetime(2016, 6, 15, 12, 0, tzinfo=UTC), 1000, True, -500),       # 40 quarters: 1000 − 4000 → floor
+    (datetime(2016, 6, 15, 12, 0, tzinfo=UTC), 100, True, -300),        # 100 − 400, above the floor
+    (datetime(2030, 1, 1, tzinfo=UTC), 10, True, 10),                   # a date in the future: no bonus
+])
+def test_score(last_updated, stars, python3, expected):
+    assert facts.score(stars, last_updated, python3, NOW) == expected
+
+
+def test_repo_facts_archived_then_unarchived():
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    seen = facts.repo_facts({"archived": True, "commit_count": 5}, {}, first)
+    assert seen == {"archived": True, "archived_at": "2026-01-01T00:00:00.000000+00:00", "commit_count": 5}
+    later = facts.repo_facts({"archived": True}, seen, datetime(2026, 2, 1, tzinfo=UTC))
+    assert later["archived_at"] == seen["archived_at"]  # when first seen, not when seen again
+    assert facts.repo_facts({"archived": False}, later, first) == {"archived": False, "archived_at": None}
+    told = facts.repo_facts({"archived": True, "archived_at": "2020-01-01T00:00:00.000000+00:00"}, {}, first)
+    assert told["archived_at"] == "2020-01-01T00:00:00.000000+00:00"
+    assert facts.repo_facts({}, later, first) == {}  # a host that says nothing changes nothing
+
+
+def test_imported_facts_are_checked():
+    columns = facts.check({"archived": True, "django_versions": ["4.2"], "archived_at": "2024-01-01T00:00:00Z",
+                           "score": -12}, "f.json: record 1")
+    assert columns == {"archived": 1, "django_versions": '["4.2"]',
+                       "archived_at": "2024-01-01T00:00:00.000000+00:00", "score": -12}
+    for bad, field in (({"archived": "yes"}, "facts.archived"), ({"commit_count": 1.5}, "facts.commit_count"),
+                       ({"classifiers": "x"}, "facts.classifiers"), ({"stars": 1}, "unknown fact stars"),
+                       ({"archived_at": "yesterday"}, "facts.archived_at")):
+        with pytest.raises(InputError, match=f"f.json: record 1: {field}"):
+            facts.check(bad, "f.json: record 1")
+    with pytest.raises(InputError, match="facts must be a JSON object"):
+        facts.check([], "f.json: record 1")

@@ -1,0 +1,266 @@
+"""Facts and history through real syncs against the loopback stand-in: filled, kept, cheap, and tracked by day."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from dateutil.relativedelta import relativedelta
+
+from bench import standin_facts
+from bench.standin import StandIn, World, normalize_name
+from fetcher import config as configuration, sync
+from fetcher.records import parse_datetime, validate
+from fetcher.store import open_store
+from fetcher.urls import pypi_name
+
+T0 = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)
+TOKEN = "ghp_facts_token"
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def no_sleep(seconds: float) -> None:
+    return None
+
+
+@pytest.fixture
+def generated():
+    world, records = World.generate(24, seed=3, renamed=0.05, missing=0, empty=0.1, cold_stats=0)
+    archived = next(repo for repo in world.repos.values() if not repo.empty and not repo.archived)
+    archived.archived, archived.archived_at = True, "2025-05-06T07:08:09Z"
+    # One project says everything the hard way: a PEP 639 expression and a PEP 792 status.
+    name = normalize_name(pypi_name(records[0]["pypi_url"]))
+    world.pypi_facts[name] = standin_facts.ProjectFacts(
+        license="Copyright (c) 2020 Someone\n\nPermission is hereby granted...", license_expression="MIT",
+        requires_python=">=3.9", classifiers=["Framework :: Django :: 4.2", "Framework :: Django :: 4.10",
+                                               "Framework :: Django :: 5.0"],
+        docs_url="https://pythonhosted.org/x/", uploaded_at="2025-01-02T03:04:05.000000Z", status="quarantined")
+    return world, records
+
+
+@pytest.fixture
+def syncing(tmp_path, monkeypatch):
+    """A store and a sync function against a running stand-in of `world`; GraphQL on or off."""
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    servers = []
+
+    def start(world, records, *, graphql=True):
+        standin = StandIn(world, token=TOKEN)
+        servers.append(standin)
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f'[store]\npath = "facts.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.graphql_url}"\n'
+            f'pace = false\ngraphql = {"true" if graphql else "false"}\n[pypi]\nurl = "{standin.url}"\n'
+            f'[http]\nbackoff = 0\ntimeout = 5\n'
+        )
+        config = configuration.load(str(path))
+        store = open_store(config.store_path)
+        store.import_records([validate(r, "test") for r in records], T0)
+
+        def run(now: datetime):
+            return sync.run(store, store.due_packages(None, None), config, "sync", clock=Clock(now), sleep=no_sleep)
+
+        return standin, store, run
+
+    yield start
+    for standin in servers:
+        standin.close()
+
+
+def expected_facts(world: World, record: dict, now: datetime, graphql: bool = True) -> dict:
+    """Every fact, computed here from the stand-in's own data, not with fetcher's functions.
+
+    REST does not say when a repository was archived: then it is when the sync first saw it.
+    """
+    repo = world.repo(record["repo_url"].split("github.com/")[1])
+    name = normalize_name(pypi_name(record["pypi_url"]))
+    project = standin_facts.facts_for(world, name)
+    if project.license_expression:
+        license_ = project.license_expression
+    elif project.license:
+        license_ = project.license
+    else:
+        license_ = next(c.split(" :: ")[-1] for c in project.classifiers if c.startswith("License"))
+    python3 = {">=3.8": True, ">=3.9": True, ">=3.10": True, "<3": False, ">=2.7, !=3.0.*": True}.get(
+        project.requires_python)
+    if project.requires_python is None:
+        python3 = "Programming Language :: Python :: 3" in project.classifiers or (
+            False if "Programming Language :: Python :: 2.7" in project.classifiers else None)
+    django = sorted((c.split(" :: ")[2] for c in project.classifiers if c.startswith("Framework :: Django :: ")),
+                    key=lambda v: tuple(int(p) for p in v.split(".")))
+    stars = repo.stars
+    if repo.newest_commit_date:
+        delta = relativedelta(now, parse_datetime(repo.newest_commit_date))
+        quarters = (delta.years * 12 + delta.months) // 3
+        stale = quarters * stars / 10
+    else:
+        stale = stars / 10
+    score = max(int(stars - stale - (0 if python3 else min(stars * 3 / 10, 1000))), -500)
+    archived_at = None
+    if repo.archived and not graphql:
+        archived_at = now.isoformat()
+    elif repo.archived:
+        archived_at = repo.archived_at or (
+            parse_datetime(repo.newest_commit_date) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "archived": repo.archived,
+        "archived_at": archived_at and parse_datetime(archived_at),
+        "commit_count": 0 if repo.empty else repo.commit_count,
+        "license": license_,
+        "requires_python": project.requires_python,
+        "supports_python3": python3,
+        "django_versions": django,
+        "classifiers": project.classifiers,
+        "latest_release_at": parse_datetime(project.uploaded_at),
+        "latest_release_yanked": project.yanked,
+        "pypi_status": project.status or "active",
+        "score": score,
+    }
+
+
+def stored_facts(store, slug: str) -> dict:
+    row = store.facts(store.record(slug)["id"])
+    got = {name: row[name] for name in expected_names()}
+    for name in ("archived", "supports_python3", "latest_release_yanked"):
+        got[name] = None if got[name] is None else bool(got[name])
+    for name in ("django_versions", "classifiers"):
+        got[name] = json.loads(got[name])
+    for name in ("archived_at", "latest_release_at"):
+        got[name] = got[name] and parse_datetime(got[name])
+    return got
+
+
+def expected_names():
+    return ("archived", "archived_at", "commit_count", "license", "requires_python", "supports_python3",
+            "django_versions", "classifiers", "latest_release_at", "latest_release_yanked", "pypi_status", "score")
+
+
+def history_rows(store) -> int:
+    return store.db.execute("SELECT count(*) FROM history").fetchone()[0]
+
+
+@pytest.mark.parametrize("graphql", [True, False], ids=["graphql", "rest"])
+def test_a_sync_fills_every_fact_with_what_the_standin_serves(generated, syncing, graphql):
+    world, records = generated
+    standin, store, run = syncing(world, records, graphql=graphql)
+
+    report = run(T0)
+
+    assert report.exit_code == 0, report.failures
+    assert report.outcomes[sync.SYNCED] == len(records)
+    for record in records:
+        assert stored_facts(store, record["slug"]) == expected_facts(world, record, T0, graphql), record["slug"]
+    special = store.record(records[0]["slug"])
+    assert special["documentation_url"] == "https://pythonhosted.org/x/"  # PyPI's docs_url
+    statuses = {stored_facts(store, r["slug"])["pypi_status"] for r in records}
+    assert {"quarantined", "active"} <= statuses and len(statuses) >= 3
+    archived = [r for r in records if stored_facts(store, r["slug"])["archived"]]
+    assert archived and all(stored_facts(store, r["slug"])["archived_at"] for r in archived)
+    # Each label normalizing to "documentation" filled an empty documentation_url; none was invented.
+    for record in records[1:]:
+        project = standin_facts.facts_for(world, normalize_name(pypi_name(record["pypi_url"])))
+        assert store.record(record["slug"])["documentation_url"] == (project.project_urls or {}).get(
+            "Documentation", ""), record["slug"]
+    assert history_rows(store) == len(records)  # the starting row of each
+
+
+def test_a_documentation_url_a_person_set_is_never_overwritten(generated, syncing):
+    world, records = generated
+    records[0]["documentation_url"] = "https://docs.example.org/mine/"
+    standin, store, run = syncing(world, records)
+
+    run(T0)
+
+    assert store.record(records[0]["slug"])["documentation_url"] == "https://docs.example.org/mine/"
+
+
+@pytest.mark.parametrize("graphql", [True, False], ids=["graphql", "rest"])
+def test_a_warm_sync_with_nothing_changed_costs_what_it_did_and_writes_no_history(generated, syncing, graphql):
+    world, records = generated
+    standin, store, run = syncing(world, records, graphql=graphql)
+    run(T0)
+    rows, points, requests = history_rows(store), standin.points_total, len(standin.requests)
+
+    warm = run(T0 + timedelta(days=1))
+
+    # Before the facts, a warm sync cost one GraphQL point per batch (GraphQL) or nothing (REST, every answer a 304).
+    assert standin.points_total - points == (1 if graphql else 0)
+    assert warm.outcomes[sync.UNCHANGED] == len(records)
+    assert history_rows(store) == rows
+    pypi = [entry for entry in standin.requests[requests:] if entry.path.startswith(("/pypi/", "/simple/"))]
+    # Two free conditional requests per package on PyPI: the JSON API and the project status, both 304.
+    assert len(pypi) == 2 * len(records)
+    assert {entry.status for entry in pypi} == {304}
+
+
+def test_archived_then_unarchived(generated, syncing):
+    world, records = generated
+    record = records[5]
+    repo = world.repo(record["repo_url"].split("github.com/")[1])
+    repo.archived, repo.archived_at = False, None
+    standin, store, run = syncing(world, records, graphql=False)  # REST says archived, never since when
+    slug = record["slug"]
+
+    run(T0)
+    assert (stored_facts(store, slug)["archived"], stored_facts(store, slug)["archived_at"]) == (False, None)
+    repo.archived = True
+    run(T0 + timedelta(days=1))
+    assert stored_facts(store, slug)["archived"] is True
+    assert stored_facts(store, slug)["archived_at"] == T0 + timedelta(days=1)  # when fetcher first saw it
+    run(T0 + timedelta(days=2))
+    assert stored_facts(store, slug)["archived_at"] == T0 + timedelta(days=1)
+    repo.archived = False
+    run(T0 + timedelta(days=3))
+
+    assert (stored_facts(store, slug)["archived"], stored_facts(store, slug)["archived_at"]) == (False, None)
+    assert [row["archived"] for row in store.history(slug)] == [0, 1, 0]
+    assert [row["date"] for row in store.history(slug)] == ["2026-11-02", "2026-11-03", "2026-11-05"]
+
+
+def test_history_has_a_row_per_day_a_tracked_value_changed(generated, syncing):
+    world, records = generated
+    standin, store, run = syncing(world, records)
+    slug, other = records[2]["slug"], records[3]["slug"]
+    repo = world.repo(records[2]["repo_url"].split("github.com/")[1])
+    stars = repo.stars
+
+    run(T0)
+    repo.stars += 10
+    run(T0 + timedelta(hours=2))  # the same day: that day's row is updated
+    repo.stars += 5
+    run(T0 + timedelta(hours=5))
+    run(T0 + timedelta(days=1))  # nothing changed: nothing written
+    run(T0 + timedelta(days=2))
+    world.push(repo.full_name, commits=3, when="2026-11-05T09:00:00Z")
+    world.pypi[normalize_name(pypi_name(records[2]["pypi_url"]))] = "99.0"
+    run(T0 + timedelta(days=3))
+
+    rows = store.history(slug)
+    assert [(row["date"], row["stars"]) for row in rows] == [("2026-11-02", stars + 15), ("2026-11-05", stars + 15)]
+    assert rows[1]["commit_count"] == rows[0]["commit_count"] + 3 and rows[1]["pypi_version"] == "99.0"
+    assert len(store.history(other)) == 1
+    assert history_rows(store) == len(records) + 1
+
+
+def test_a_hostile_status_answer_fails_its_package_only(generated, syncing):
+    world, records = generated
+    standin, store, run = syncing(world, records)
+    run(T0)
+    name = normalize_name(pypi_name(records[4]["pypi_url"]))
+    before = stored_facts(store, records[4]["slug"])
+    standin.fail_next(f"/simple/{name}/", 200, body={"name": name, "project-status": {"status": 12}})
+    standin.fail_next(f"/pypi/{normalize_name(pypi_name(records[6]['pypi_url']))}/json", 200,
+                      body=b'{"info": {"version": "1.0", "classifiers": ["\\ud800"]}}')
+
+    report = run(T0 + timedelta(days=1))
+
+    assert sorted(slug for slug, _ in report.failures) == sorted([records[4]["slug"], records[6]["slug"]])
+    assert report.outcomes[sync.UNCHANGED] == len(records) - 2
+    assert stored_facts(store, records[4]["slug"]) == before  # kept as it was
+    assert "project-status.status" in dict(report.failures)[records[4]["slug"]]
