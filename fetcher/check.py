@@ -3,7 +3,8 @@
 The config is read, the store opens (or would be created) at the current
 schema, and each configured host answers, with one free request each (GitHub:
 `GET /rate_limit`, which its rate limit does not count; PyPI: one project's
-JSON). A host contributes its check as one function in HOST_CHECKS: given the
+JSON; each forge in [hosts] the config file names or whose token is set: its
+kind's probe). A host contributes its check as one function in HOST_CHECKS: given the
 config and an HTTP client, it returns a Check.
 """
 
@@ -18,7 +19,8 @@ import httpx
 from fetcher.config import BUILT_IN, Config
 from fetcher.display import ago
 from fetcher.errors import FetcherError, Failure, NotFound, TokenRejected, Unreachable
-from fetcher.github import API_HEADERS
+from fetcher.hosts.github import API_HEADERS
+from fetcher.hosts.registry import KINDS
 from fetcher.http import USER_AGENT, utcnow
 from fetcher.interpret import GITHUB, PYPI, interpret, lower_headers
 from fetcher.store import store_state
@@ -130,6 +132,39 @@ def check_pypi(config: Config, client: httpx.Client, now: datetime) -> Check:
     return Check(name, True, f"answers (project {project!r} found)")
 
 
+def check_forges(config: Config, client: httpx.Client, now: datetime) -> list[Check]:
+    """Each forge the config file names, or whose token is set: one cheap request (its kind's probe)."""
+    checks = []
+    for host in config.hosts.values():
+        token = host.token()
+        if not (host.named or token):
+            continue  # a built-in forge no one configured: nothing of it to check yet
+        forge = KINDS[host.kind]
+        name = f"{host.name} ({host.kind}) {host.api_url}"
+        headers = forge.auth_headers(token) if token else {}
+        who = f"token from {host.token_env} accepted" if token else "no token"
+        try:
+            _get(client, f"{host.api_url}{forge.probe_path}", headers, now)
+        except NotFound:
+            checks.append(Check(name, True, f"answers (404 for {forge.probe_path}); {who}"))
+            continue
+        except TokenRejected:
+            if not token:
+                where = host.token_env or f'hosts."{host.name}".token_env'
+                checks.append(Check(name, False, f"asks for a token (401): set {where}", REJECTED))
+            else:
+                checks.append(Check(name, False, f"the token in {host.token_env} was rejected (401)", REJECTED))
+            continue
+        except Unreachable as exc:
+            checks.append(Check(name, False, f"cannot reach it: {exc}", UNREACHABLE))
+            continue
+        except Failure as exc:
+            checks.append(Check(name, False, f"does not answer as {host.kind} does: {exc}", UNREACHABLE))
+            continue
+        checks.append(Check(name, True, f"answers; {who}"))
+    return checks
+
+
 # One check per host: (config, client, now) -> Check, or a Check per token of a pool.
 HOST_CHECKS: tuple[Callable[[Config, httpx.Client, datetime], Check | list[Check]], ...] = (check_github, check_pypi)
 
@@ -146,6 +181,7 @@ def run_checks(load: Callable[[], Config]) -> list[Check]:
         for check in HOST_CHECKS:
             result = check(config, client, now)
             checks.extend(result if isinstance(result, list) else [result])
+        checks.extend(check_forges(config, client, now))
     return checks
 
 

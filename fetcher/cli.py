@@ -11,6 +11,7 @@ import click
 
 from fetcher import __version__, check as checks, config as configuration, facts as facts_, logs, sync
 from fetcher import history as history_, status as overview
+from fetcher.config import BUILTIN_HOSTS
 from fetcher.catalog import read_catalog
 from fetcher.errors import FetcherError, StoreError, StoreUnavailable
 from fetcher.http import utcnow
@@ -79,10 +80,11 @@ def _quiet_closed_output() -> None:
 
 
 def _secrets() -> list[str]:
-    """Every value a token could be read from: each variable of the pool and the default one."""
-    names = {"GITHUB_TOKEN"}
+    """Every value a token could be read from: each variable of the GitHub pool, each forge's, and the defaults."""
+    names = {"GITHUB_TOKEN", *(host["token_env"] for host in BUILTIN_HOSTS.values())}
     try:
         names.update(_config().token_envs)
+        names.update(host.token_env for host in _config().hosts.values() if host.token_env)
     except FetcherError:
         pass
     return [os.environ[name] for name in names if os.environ.get(name)]

@@ -4,7 +4,7 @@ import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -43,6 +43,16 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
     "output": {"timezone": ("UTC", (str,))},
 }
 
+# Forges other than GitHub, by the host name their repo_urls use. These three are built in;
+# a config may override their keys under [hosts."NAME"] and add self-hosted instances.
+HOST_KINDS = ("gitlab", "forgejo", "bitbucket")
+HOST_KEYS = {"kind": str, "api_url": str, "token_env": str}
+BUILTIN_HOSTS: dict[str, dict[str, str]] = {
+    "gitlab.com": {"kind": "gitlab", "api_url": "https://gitlab.com/api/v4", "token_env": "GITLAB_TOKEN"},
+    "codeberg.org": {"kind": "forgejo", "api_url": "https://codeberg.org/api/v1", "token_env": "CODEBERG_TOKEN"},
+    "bitbucket.org": {"kind": "bitbucket", "api_url": "https://api.bitbucket.org/2.0", "token_env": "BITBUCKET_TOKEN"},
+}
+
 # A token is printable ASCII without spaces: it goes into an HTTP header as it is.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -73,6 +83,27 @@ def parse_duration(text: str) -> timedelta:
 
 
 @dataclass(frozen=True)
+class HostConfig:
+    """One forge instance: what it runs, where its API is, and where its token is read from."""
+
+    name: str  # the host name as repo_urls write it, e.g. "gitlab.com"
+    kind: str  # one of HOST_KINDS
+    api_url: str
+    token_env: str | None = None
+    named: bool = field(default=False, compare=False)  # a [hosts] table in the config file names it
+
+    def token(self) -> str | None:
+        """Read at the moment it is needed; never kept in the config; refused, like GitHub's, with whitespace in it."""
+        token = os.environ.get(self.token_env) or None if self.token_env else None
+        if token is not None and not _TOKEN.fullmatch(token):
+            raise ConfigError(
+                f"${self.token_env} holds whitespace or control characters (a stray line ending?): "
+                "set it to the token alone"
+            )
+        return token
+
+
+@dataclass(frozen=True)
 class Config:
     source: str  # the file it came from, or BUILT_IN
     store_path: Path
@@ -89,6 +120,7 @@ class Config:
     retries: int
     backoff: float
     timezone: tzinfo
+    hosts: dict[str, HostConfig]  # host name -> forge, the built-in ones included
     max_body: int = DEFAULTS["http"]["max_body"][0]
     # Every variable of github.token_env, in order (github_token_env is the first): the token pool.
     github_token_envs: tuple[str, ...] = ()
@@ -149,6 +181,9 @@ def load(explicit: str | None = None) -> Config:
 
 def _check_keys(data: dict, text: str, source: str) -> None:
     for section, values in data.items():
+        if section == "hosts":
+            _check_hosts(values, text, source)
+            continue
         if section not in DEFAULTS:
             kind = f"section [{section}]" if isinstance(values, dict) else f"key {section}"
             raise ConfigError(f"{source}{_line(text, None, section)}: unknown {kind}")
@@ -164,6 +199,44 @@ def _check_keys(data: dict, text: str, source: str) -> None:
                     f"{source}{_line(text, section, key)}: {section}.{key} must be {_article(wanted)}, "
                     f"not {value!r}"
                 )
+
+
+def _check_hosts(hosts, text: str, source: str) -> None:
+    """[hosts."NAME"] tables: known keys of the right types; a new host names its kind and api_url."""
+    if not isinstance(hosts, dict):
+        raise ConfigError(f"{source}{_line(text, None, 'hosts')}: hosts must be tables like [hosts.\"gitlab.com\"]")
+    for name, table in hosts.items():
+        where = f'hosts."{name}"'
+        line = _line(text, None, f'hosts."{name}"') or _line(text, None, f"hosts.{name}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}{line}: {where} must be a table: [{where}] with kind and api_url")
+        if not name or name != name.strip().lower() or "/" in name:
+            raise ConfigError(f"{source}{line}: {where}: the name must be a lower-case host name like gitlab.com")
+        for key, value in table.items():
+            if key not in HOST_KEYS:
+                raise ConfigError(f"{source}{line}: unknown key {where}.{key} (kind, api_url, token_env)")
+            if not isinstance(value, HOST_KEYS[key]):
+                raise ConfigError(f"{source}{line}: {where}.{key} must be a string, not {value!r}")
+        merged = {**BUILTIN_HOSTS.get(name, {}), **table}
+        for key in ("kind", "api_url"):
+            if key not in merged:
+                raise ConfigError(f"{source}{line}: {where}.{key} is missing")
+        if merged["kind"] not in HOST_KINDS:
+            raise ConfigError(
+                f"{source}{line}: {where}.kind must be one of {', '.join(HOST_KINDS)}, not {merged['kind']!r}"
+            )
+        if not _is_api_url(merged["api_url"]):
+            raise ConfigError(f"{source}{line}: {where}.api_url must be an http(s) URL, not {merged['api_url']!r}")
+
+
+def _hosts(data: dict) -> dict[str, HostConfig]:
+    tables = {**{name: {} for name in BUILTIN_HOSTS}, **data.get("hosts", {})}
+    hosts = {}
+    for name, table in tables.items():
+        merged = {**BUILTIN_HOSTS.get(name, {}), **table}
+        hosts[name] = HostConfig(name, merged["kind"], merged["api_url"].rstrip("/"), merged.get("token_env") or None,
+                                 named=name in data.get("hosts", {}))
+    return hosts
 
 
 def _build(data: dict, source: str, base: Path) -> Config:
@@ -209,6 +282,7 @@ def _build(data: dict, source: str, base: Path) -> Config:
         retries=number("http", "retries"),
         backoff=float(number("http", "backoff")),
         timezone=zone,
+        hosts=_hosts(data),
         max_body=number("http", "max_body"),
         reserve=number("sync", "reserve"),
     )

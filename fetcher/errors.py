@@ -124,6 +124,11 @@ class BadResponse(Failure):
     """An answer we cannot use and will not get better by asking again."""
 
 
+class HostUnavailable(Failure):
+    """A forge other than GitHub refused (token, rate limit) or could not be reached: its packages
+    fail, keeping their values, and every other host goes on."""
+
+
 # The run as a whole cannot go on now but can be re-run later: exit 75.
 
 

@@ -6,6 +6,8 @@ requests in flight, paced under GitHub's secondary limits when asked to.
 """
 
 import asyncio
+import asyncio
+import contextlib
 import logging
 import ssl
 import zlib
@@ -16,7 +18,7 @@ from typing import Awaitable, Callable, TypeVar
 
 import httpx
 
-from fetcher import __version__, budget, policy
+from fetcher import __version__, budget as points_budget, policy
 from fetcher.config import Config
 from fetcher.errors import BadResponse, RateLimited, TokenRejected, Transient, Unreachable
 from fetcher.interpret import GITHUB, PYPI, Answer, RateLimit, interpret, lower_headers, rate_limit
@@ -58,6 +60,7 @@ class RequestCounts:
     not_modified: int = 0
     retries: int = 0  # further tries after a transient failure or a rate-limit wait
     by_kind: Counter = field(default_factory=Counter)  # repo, contributors, …, graphql, pypi
+    by_host: Counter = field(default_factory=Counter)  # "github", "pypi", or a forge's host name
     rest_points: int = 0  # GitHub REST answers other than 304: each costs a point
     graphql_points: int = 0  # the cost GitHub reports for each query
     rate_limit_wait: float = 0.0  # seconds of the run spent waiting for a rate limit to reset
@@ -88,13 +91,17 @@ class Http:
         )
         self.counts = RequestCounts()
         self.answered: set[str] = set()  # origins that sent any HTTP answer in this run
-        self._credentials: dict[str, str] = {}  # origin -> Authorization value
-        self._pools: dict[str, TokenPool] = {}  # origin -> the tokens its requests are shared among
+        # (origin, path prefix) -> Authorization value; None: that API sends none (a forge without a token)
+        self._credentials: dict[tuple[str, str], str | None] = {}
+        self._pools: dict[str, TokenPool] = {}  # origin -> the GitHub tokens its requests are shared among
         self._answered = asyncio.Event()  # set as each pool request ends: a token may have points to spare again
         self._max_body = config.max_body
         self._deadline = config.timeout * DEADLINE_TIMEOUTS
         self.rate_limits: dict[str, RateLimit] = {}  # what is left of each budget, as last reported
         self._slots = asyncio.Semaphore(concurrency)
+        # A forge may hold at most half the slots, so one slow host cannot keep every other one waiting.
+        self._forge_share = max(1, concurrency // 2)
+        self._forge_slots: dict[str, asyncio.Semaphore] = {}
         self._pacer = Pacer(sleep) if config.pace else None
         self._clock = clock
         self._sleep = sleep
@@ -111,12 +118,22 @@ class Http:
         # budget group -> when its rate limit resets, once an answer said none is left
         self._paused_until: dict[str, datetime] = {}
 
-    def grant(self, url: str, authorization: str) -> None:
-        """Send `authorization` with every request to the origin of `url`, and to no other."""
-        self._credentials[origin(url)] = authorization
+    def grant(self, url: str, authorization: str | None) -> None:
+        """Send `authorization` with every request to the origin of `url` under its path, and to no other.
+
+        The longest grant that covers a URL decides, so two APIs on one origin (a GitHub Enterprise and a
+        GitLab on the same server, or the stand-in) each get their own token; None sends none there.
+        """
+        self._credentials[(origin(url), httpx.URL(url).path.rstrip("/"))] = authorization
+
+    def _authorization(self, host: str, url: str) -> str | None:
+        path = httpx.URL(url).path
+        covering = [(len(prefix), value) for (where, prefix), value in self._credentials.items()
+                    if where == host and (path == prefix or path.startswith(prefix + "/"))]
+        return max(covering, key=lambda pair: pair[0])[1] if covering else None
 
     def grant_pool(self, url: str, pool: TokenPool) -> None:
-        """Send each request to the origin of `url` with one of the pool's tokens (fetcher.tokens), to no other."""
+        """Send each GitHub request to the origin of `url` with one of the pool's tokens (fetcher.tokens)."""
         self._pools[origin(url)] = pool
 
     def spend(self, answer: Answer, resource: str, points: int) -> None:
@@ -134,15 +151,17 @@ class Http:
         kind: str,
         headers: dict[str, str] | None = None,
         validators: Validators | None = None,
+        budget: str | None = None,
     ) -> Answer:
         """The answer to GET url, after the retries `policy` allows; else its typed failure.
 
-        With `validators` the request is conditional and may come back 304.
+        With `validators` the request is conditional and may come back 304. `budget` names
+        a forge's own rate limit (its host name); without it the request is GitHub's or PyPI's.
         """
         sent = {**(headers or {}), **(validators.headers() if validators else {})}
         # An ETag is only good with the token that made it: ask with that one while it can be.
         prefer = validators.token_env if validators and sent else None
-        return await self._with_retries("GET", url, kind, sent, None, None, prefer)
+        return await self._with_retries("GET", url, kind, sent, None, None, budget, prefer)
 
     async def get_piece(
         self,
@@ -152,9 +171,11 @@ class Http:
         cached: Cached | None,
         read: Callable[[Answer], dict],
         headers: dict[str, str] | None = None,
+        budget: str | None = None,
     ) -> Cached:
         """A resource's piece: asked conditionally when one is cached, kept as it was on a 304, else `read` anew."""
-        answer = await self.get(url, kind=kind, headers=headers, validators=cached.validators if cached else None)
+        answer = await self.get(url, kind=kind, headers=headers, validators=cached.validators if cached else None,
+                                budget=budget)
         if answer.status == 304 and cached is not None:
             return cached
         return Cached(read(answer), self._clock(), answer.headers.get("etag"), answer.headers.get("last-modified"),
@@ -172,23 +193,21 @@ class Http:
         finally:
             self.counts.retries += retrying.statistics.get("attempt_number", 1) - 1
 
-    async def _send(
-        self, method: str, url: str, kind: str, headers: dict[str, str], json: dict | None, read,
-        prefer: str | None = None,
-    ):
+    async def _send(self, method: str, url: str, kind: str, headers: dict[str, str], json: dict | None, read,
+                    budget: str | None = None, prefer: str | None = None):
         try:
             host = origin(url)
         except httpx.InvalidURL as exc:
             raise BadResponse(url[:200], f"invalid URL: {exc}") from None
-        # PyPI's requests never take a GitHub token, even where both are served from one origin (a stand-in).
-        pool = self._pools.get(host) if kind != "pypi" else None
+        # Only GitHub's requests take a pool token: never PyPI's or a forge's, even on one origin (a stand-in).
+        pool = self._pools.get(host) if kind != "pypi" and budget is None else None
         if not pool:
-            return await self._send_as(method, url, kind, headers, json, read, host, None, None)
+            return await self._send_as(method, url, kind, headers, json, read, budget, host, None, None)
         group = _budget_group(kind)
         while True:  # a token rejected or spent is left for the next; the last one's failure goes up
-            token = await self._token(pool, group, url, kind, prefer)
+            token = await self._token(pool, group, url, prefer)
             try:
-                return await self._send_as(method, url, kind, headers, json, read, host, pool, token)
+                return await self._send_as(method, url, kind, headers, json, read, budget, host, pool, token)
             except TokenRejected:
                 if not pool.reject(token):
                     raise
@@ -200,7 +219,7 @@ class Http:
                 pool.done(token, group)
                 self._answered.set()
 
-    async def _token(self, pool: TokenPool, group: str, url: str, kind: str, prefer: str | None) -> Token:
+    async def _token(self, pool: TokenPool, group: str, url: str, prefer: str | None) -> Token:
         """The pool's token for this request; while every one rests, wait for the first reset if allowed."""
         while True:
             try:
@@ -216,19 +235,22 @@ class Http:
                 self._waiting(delay, rested.until)
                 await self._sleep(delay)
 
-    async def _send_as(self, method, url, kind, headers, json, read, host, pool: TokenPool | None, token: Token | None):
-        group = _budget_group(kind)
+    async def _send_as(self, method, url, kind, headers, json, read, budget, host, pool: TokenPool | None,
+                       token: Token | None):
+        group = budget or _budget_group(kind)
+        label = budget or ("pypi" if kind == "pypi" else "github")  # whose requests, for the summary
         if token is None:
             await self._wait_for_rate_limit(group, url, kind)
-        if self._pacer and kind != "pypi":
+        # GitHub's secondary limits are GitHub's: a forge is paced by its own rate-limit headers only.
+        if self._pacer and kind != "pypi" and budget is None:
             await self._pacer.wait_turn(kind)
-        authorization = token.authorization if token else self._credentials.get(host)
+        authorization = token.authorization if token else self._authorization(host, url)
         if authorization:
             headers = {**headers, "Authorization": authorization}
-        async with self._slots:
+        async with self._forge_slot(budget), self._slots:
             try:
                 async with asyncio.timeout(self._deadline):
-                    response, hops, body = await self._exchange(method, url, kind, host, headers, json)
+                    response, hops, body = await self._exchange(method, url, (kind, label), host, headers, json)
             except TimeoutError:
                 raise Transient(url, f"no complete answer within {self._deadline:g}s") from None
         seen = lower_headers(response.headers)
@@ -245,11 +267,11 @@ class Http:
                 self._paused_until[group] = limited.reset_at
             raise
 
-    async def _exchange(self, method, url, kind, host, headers, json) -> tuple[httpx.Response, int, bytes]:
+    async def _exchange(self, method, url, counted, host, headers, json) -> tuple[httpx.Response, int, bytes]:
         """One request and its redirects, its body read within max_body; every httpx failure typed."""
         try:
             request = self.client.build_request(method, url, headers=headers, json=json)
-            response, hops = await self._follow(request, kind, host)
+            response, hops = await self._follow(request, counted, host)
         except httpx.TooManyRedirects:
             raise BadResponse(url, f"more than {MAX_REDIRECTS} redirects (a redirect loop?)") from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -278,7 +300,7 @@ class Http:
         finally:
             await response.aclose()
 
-    async def _follow(self, request: httpx.Request, kind: str, host: str) -> tuple[httpx.Response, int]:
+    async def _follow(self, request: httpx.Request, counted: tuple[str, str], host: str) -> tuple[httpx.Response, int]:
         """Send, following up to MAX_REDIRECTS redirects; the final response, its body unread, and the hops.
 
         httpx's own following reads each redirect's body whole, whatever its size; here it is never read.
@@ -288,9 +310,9 @@ class Http:
             try:
                 response = await self.client.send(request, stream=True)
             except httpx.HTTPError:
-                self._count_sent(kind, 1)
+                self._count_sent(*counted)
                 raise
-            self._count_sent(kind, 1)
+            self._count_sent(*counted)
             self.counts.answered += 1
             self.answered.add(host)
             if response.next_request is None:
@@ -301,10 +323,16 @@ class Http:
             hops += 1
             request = response.next_request
 
-    def _count_sent(self, kind: str, requests: int) -> None:
-        """Counted once on the wire: a request cancelled before it was sent is not."""
-        self.counts.sent += requests
-        self.counts.by_kind[kind] += requests
+    def _forge_slot(self, budget: str | None):
+        if budget is None:
+            return contextlib.nullcontext()
+        return self._forge_slots.setdefault(budget, asyncio.Semaphore(self._forge_share))
+
+    def _count_sent(self, kind: str, label: str) -> None:
+        """One request counted once on the wire: a request cancelled before it was sent is not."""
+        self.counts.sent += 1
+        self.counts.by_kind[kind] += 1
+        self.counts.by_host[label] += 1
 
     def _account(
         self, group: str, status: int, headers: dict[str, str], hops: int, authorized: bool,
@@ -315,12 +343,14 @@ class Http:
         limit = rate_limit(headers)
         if limit is None:
             return
+        if group not in ("core", "graphql", "pypi"):
+            limit = replace(limit, resource=group)  # a forge's budget is its own, whatever it calls it
         refused = status in (403, 429) and (limit.remaining == 0 or "retry-after" in headers)
         # A request refused for the rate limit is free, and so is a 304, but only with a token: GitHub
         # counts a 304 as free "if the request is made while correctly authorizing with an Authorization header".
         charged = hops + (not refused and (status != 304 or not authorized)) if group == "core" else 0
         self.counts.rest_points += charged
-        budget.charge(charged)  # against the package being fetched: what it costs is its estimate next time
+        points_budget.charge(charged)  # against the package being fetched: what it costs is its estimate next time
         if pool is not None and token is not None:
             pool.saw(token, limit, charged=charged, refused=refused)  # each token rests on its own
             return

@@ -68,15 +68,18 @@ def lower_headers(headers: Mapping[str, Any]) -> dict[str, str]:
 
 
 def rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
-    """The budget an answer reports; None when it reports none, or numbers no server means."""
-    try:
-        limit, remaining = int(headers["x-ratelimit-limit"]), int(headers["x-ratelimit-remaining"])
-        reset_at = reset_time(headers["x-ratelimit-reset"])
-    except (KeyError, ValueError):
-        return None
-    if reset_at is None or not (0 <= remaining <= INT_MAX and 0 <= limit <= INT_MAX):
-        return None
-    return RateLimit(limit, remaining, reset_at, headers.get("x-ratelimit-resource", "core"))
+    """The budget an answer reports (GitHub's and Forgejo's X-RateLimit-*, GitLab's RateLimit-*); None when it
+    reports none, or numbers no server means."""
+    for prefix in ("x-ratelimit-", "ratelimit-"):
+        try:
+            limit, remaining = int(headers[prefix + "limit"]), int(headers[prefix + "remaining"])
+            reset_at = reset_time(headers[prefix + "reset"])
+        except (KeyError, ValueError):
+            continue
+        if reset_at is None or not (0 <= remaining <= INT_MAX and 0 <= limit <= INT_MAX):
+            return None
+        return RateLimit(limit, remaining, reset_at, headers.get("x-ratelimit-resource", "core"))
+    return None
 
 
 def reset_time(value: str) -> datetime | None:
@@ -206,10 +209,11 @@ def _rate_limited(
     retry_after = headers.get("retry-after")
     if retry_after is not None:
         return RateLimited(url, retry_after_time(url, retry_after, now), secondary=True, service=service)
-    if headers.get("x-ratelimit-remaining") == "0":
+    if headers.get("x-ratelimit-remaining") == "0" or headers.get("ratelimit-remaining") == "0":  # GitLab: no X-
         limit = rate_limit(headers)
         if limit is None:
-            raise BadResponse(url, f"implausible X-RateLimit-Reset {headers.get('x-ratelimit-reset', '')[:30]!r}")
+            name = "X-RateLimit-Reset" if "x-ratelimit-remaining" in headers else "RateLimit-Reset"
+            raise BadResponse(url, f"implausible {name} {headers.get(name.lower(), '')[:30]!r}")
         return RateLimited(url, limit.reset_at, secondary=False, service=service)
     if status == 429 or says_limited(_message(body)):
         return RateLimited(url, now + SECONDARY_LIMIT_DEFAULT_WAIT, secondary=True, service=service)

@@ -21,23 +21,23 @@ from typing import Awaitable, Callable, Iterable
 
 import httpx
 
-from fetcher import budget, facts, graphql, normalize, policy
+from fetcher import budget, facts, graphql, policy
 from fetcher.config import Config
 from fetcher import stopping
 from fetcher.errors import (
     Failure, FetcherError, InputError, RateLimited, RunRefused, RunStopped, StoreUnavailable, Unreachable,
 )
-from fetcher.github import CONTRIBUTORS_TOO_LARGE, GitHub
+from fetcher.hosts import registry
 from fetcher.http import Http, utcnow
 from fetcher.logs import event, redact
-from fetcher.pieces import shift_weeks
 from fetcher.pypi import PyPI
 from fetcher.records import parse_datetime, to_stored_datetime
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.stopping import StopSignals
+from fetcher.pieces import for_repo, shift_weeks
 from fetcher.store import CHANGED, EDITED, DuePackages, Links, Store
 from fetcher.tokens import TokenPool
-from fetcher.urls import RepoRef, github_hosts, parse_repo_url, pypi_name
+from fetcher.urls import RepoRef, parse_repo_url, pypi_name
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class RunReport:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (slug, reason)
     skips: Counter = field(default_factory=Counter)  # reason -> packages
     requests: int = 0
+    by_host: Counter = field(default_factory=Counter)  # "github", "pypi", or a forge's host name -> requests
     not_modified: int = 0
     retries: int = 0
     points: int = 0
@@ -103,6 +104,8 @@ class RunReport:
             line += f"; {self.sparklines_later} sparkline{'s' if self.sparklines_later != 1 else ''} written later"
         line += f"; {self.requests} requests ({self.not_modified} not modified"
         line += f", {self.retries} retries)" if self.retries else ")"
+        if set(self.by_host) - {"github", "pypi"}:  # forges asked: say which host had how many
+            line += " (" + ", ".join(f"{host} {n}" for host, n in sorted(self.by_host.items())) + ")"
         line += f"; {self.points} GitHub points ({self.graphql_points} GraphQL)"
         if self.points_left is not None:
             line += f", {self.points_left} REST points left"
@@ -168,10 +171,10 @@ def run(
         with signals.deferred() if signals else contextlib.nullcontext():
             asyncio.run(_run(store, packages, config, report, clock, sleep, transport, on_done, signals))
     except FetcherError as exc:  # one that ends the run, e.g. the token rejected
-        report.stopped = report.stopped or redact(str(exc), _secrets(config))
+        report.stopped = report.stopped or redact(str(exc), registry.secrets(config))
         raise
     except Exception as exc:
-        report.stopped = report.stopped or redact(f"internal error: {type(exc).__name__}: {exc}", _secrets(config))
+        report.stopped = report.stopped or redact(f"internal error: {type(exc).__name__}: {exc}", registry.secrets(config))
         raise
     finally:
         report.seconds = time.monotonic() - began
@@ -186,8 +189,10 @@ def _record(store: Store, config: Config, report: RunReport, finished: datetime)
     """The run's row, the budgets it last saw and the settings the views need."""
     try:
         store.record_run(report.as_row(finished), report.tokens)
-        if not config.github_token():
-            store.save_rate_limits("", report.rate_limits, finished)
+        # Each budget belongs to its token: GitHub's resources to GitHub's, a forge's (named by its host) to its own;
+        # a pool's, to each token of it by its variable.
+        for token_env, limits in _budgets_by_token(config, report.rate_limits).items():
+            store.save_rate_limits(token_env, limits, finished)
         for token_env in dict.fromkeys(row["token_env"] for row in report.tokens):
             store.save_rate_limits(token_env, [
                 row for row in report.tokens if row["token_env"] == token_env and row["remaining"] is not None
@@ -217,10 +222,6 @@ def fit_budget(store: Store, packages: DuePackages, config: Config, now: datetim
         f"token{'s' if can.tokens != 1 else ''} can spend before sync.max_rate_limit_wait "
         f"({_duration(config.max_rate_limit_wait)}) runs out, sync.reserve ({config.reserve}) kept on each"
     )
-
-
-def _secrets(config: Config) -> list[str]:
-    return [token for _, token in config.github_tokens()]
 
 
 def _token_summary(row: dict) -> str:
@@ -292,6 +293,7 @@ async def _run(store, packages, config, report, clock, sleep, transport, on_done
     finally:
         counts = http.counts
         report.requests, report.not_modified, report.retries = counts.sent, counts.not_modified, counts.retries
+        report.by_host = counts.by_host
         report.points, report.graphql_points = counts.points, counts.graphql_points
         report.rate_limit_wait = counts.rate_limit_wait
         report.rate_limits = [
@@ -310,15 +312,16 @@ async def _run(store, packages, config, report, clock, sleep, transport, on_done
 
 @dataclass(frozen=True)
 class Plan:
+    host: object | None  # the host module's object that answers for the repository (registry.Hosts)
     repo: RepoRef | None
-    skipped: str | None  # why GitHub is not asked, when it is not
+    skipped: str | None  # why no host is asked, when none is
 
 
 class _Syncer:
     def __init__(self, store: Store, config: Config, http: Http, pool: TokenPool, report: RunReport, clock,
                  on_done, sleep=asyncio.sleep):
         self.on_done = on_done
-        self.secrets = pool.secrets
+        self.secrets = registry.secrets(config)
         self.store = store
         self.http = http
         self.report = report
@@ -327,42 +330,40 @@ class _Syncer:
         self.retries, self.backoff, self.sleep = config.retries, config.backoff, sleep
         self.group: asyncio.TaskGroup | None = None  # the run's tasks: sparklines asked again join it
         self._later: dict[int, tuple] = {}  # package id -> what asking its weekly counts again needs
-        self.github = GitHub(http, config.github_api_url, config.github_graphql_url, pool, clock)
+        self.hosts = registry.Hosts(config, http, clock, pool)
         self.pypi = PyPI(http, config.pypi_url)
-        self.github_hosts = github_hosts(config.github_api_url)
-        # GitHub's GraphQL API answers only with a token.
-        self.use_graphql = config.graphql and bool(pool)
 
     async def metadata(self, batch: tuple[dict, ...]) -> dict[int, dict | Exception]:
-        """package id -> GraphQL metadata (or its failure); empty when REST must be asked instead."""
-        if not self.use_graphql:
-            return {}
-        planned = [(package["id"], self.plan(package).repo) for package in batch]
-        wanted = [(package_id, ref) for package_id, ref in planned if ref is not None]
+        """package id -> metadata from a host's batch step (GitHub's GraphQL), or its failure; {} when none."""
+        planned = [(package["id"], self.plan(package)) for package in batch]
+        wanted = [(package_id, plan) for package_id, plan in planned
+                  if plan.repo is not None and getattr(plan.host, "batching", False)]
         if not wanted:
             return {}
+        host = wanted[0][1].host  # GitHub is the one host with a batch step
         try:
-            results = await self.github.repo_batch([ref for _, ref in wanted])
+            results = await host.repo_batch([plan.repo for _, plan in wanted])
         except (RunRefused, RateLimited) as failure:
             self._stop_for(failure)
         except Failure as failure:
             if isinstance(failure, Unreachable) and failure.host not in self.http.answered:
                 self._stop_for(failure)
             log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
-            self.use_graphql = False
+            host.batching = False
             return {}
         return {package_id: result for (package_id, _), result in zip(wanted, results, strict=True)}
 
     def plan(self, package: dict) -> Plan:
         if not package["repo_url"]:
-            return Plan(None, "no repo_url")
+            return Plan(None, None, "no repo_url")
         try:
-            ref = parse_repo_url(package["repo_url"])
+            host = self.hosts.get(parse_repo_url(package["repo_url"]).host)
+            ref = host.ref(package["repo_url"]) if host is not None else None
         except InputError:
-            return Plan(None, None)  # fetch() meets the same error and fails the package with it
-        if ref.host not in self.github_hosts:
-            return Plan(None, "unsupported host")
-        return Plan(ref, None)
+            return Plan(None, None, None)  # fetch() meets the same error and fails the package with it
+        if host is None:
+            return Plan(None, None, "unsupported host")
+        return Plan(host, ref, None)
 
     async def sync_one(self, package: dict, meta: dict | Exception | None) -> None:
         slug = package["slug"]
@@ -409,7 +410,7 @@ class _Syncer:
             await self.sleep(policy.backoff_delay(attempt, self.backoff))
             try:
                 with budget.counting() as points:
-                    piece = await self.github.participation(full_name, cached, key, pushed_at)
+                    piece = await self.hosts.github.participation(full_name, cached, key, pushed_at)
             except (RunRefused, RateLimited, Unreachable) as failure:
                 if self._stops_the_run(failure):
                     self._stop_for(failure)
@@ -431,28 +432,29 @@ class _Syncer:
         """Everything a package's record needs, or the failure that stops it being written."""
         plan = self.plan(package)
         if plan.repo is None and plan.skipped is None:
-            parse_repo_url(package["repo_url"])  # raises the InputError that explains it
+            ref = parse_repo_url(package["repo_url"])  # raises the InputError that explains it
+            self.hosts.get(ref.host).ref(package["repo_url"])  # or the host's own reading of it does
         if isinstance(meta, Exception):
             raise meta  # the batch already knows the repository is missing: nothing else to ask
         name = pypi_name(package["pypi_url"])
         cache = self.store.cached_pieces(package["id"])
-        repo_step = self.github.fetch_repo(plan.repo, meta, cache) if plan.repo else nothing()
+        repo_step = plan.host.fetch(package["repo_url"], plan.repo, meta, cache) if plan.repo else nothing()
         pypi_step = self.pypi.project(name, cache.get("pypi")) if name else nothing()
         status_step = self.pypi.status(name, cache.get("pypi_status")) if name else nothing()
         repo, pypi, status = await first_failure_wins(repo_step, pypi_step, status_step)
         fields, pieces, note = {}, {}, None
         if repo is not None:
-            weeks = repo.weeks and shift_weeks(repo.weeks.value["weeks"], repo.weeks.fetched_at, self.clock())
-            fields.update(normalize.repo_fields(
-                package["repo_url"], repo.repo, repo.last_updated, repo.contributor_pages, weeks))
+            fields.update(repo.fields)
             pieces.update(repo.updates)
             if repo.pending:
                 note = SPARKLINE_PENDING
-                self._later[package["id"]] = (repo.repo["full_name"] or plan.repo.full_name, repo.weeks,
-                                              repo.repo["pushed_at"])
-            if repo.contributors_kept:
-                del fields["participants"]
-                note = f"{note}; {CONTRIBUTORS_TOO_LARGE}" if note else CONTRIBUTORS_TOO_LARGE
+                if plan.host is self.hosts.github:  # asked again later by a task of its own (sparkline_later)
+                    asked = plan.repo.full_name
+                    self._later[package["id"]] = (repo.meta.get("full_name") or asked,
+                                                  for_repo(cache.get("participation"), asked.lower()),
+                                                  repo.meta.get("pushed_at"))
+            if repo.note:  # what the host kept as it was, and why
+                note = f"{note}; {repo.note}" if note else repo.note
         if pypi is not None:
             fields["pypi_version"] = pypi.value["version"]
             pieces["pypi"] = pypi
@@ -461,14 +463,14 @@ class _Syncer:
         if status is not None:
             pieces["pypi_status"] = status
         if plan.skipped:
-            note = f"GitHub not asked: {plan.skipped}"
+            note = f"repository not asked: {plan.skipped}"
         return fields, pieces, note, plan.skipped, self.facts_of(package, fields, repo, pypi, status)
 
     def facts_of(self, package: dict, fields: dict, repo, pypi, status) -> dict:
         """The facts this fetch established; those it did not reach keep their stored values."""
         before = self.store.facts(package["id"]) or {}
         now = self.clock()
-        found = facts.repo_facts(repo.repo, before, now) if repo is not None else {}
+        found = facts.repo_facts(repo.meta, before, now) if repo is not None else {}
         if pypi is not None:
             found.update(facts.pypi_derived(pypi.value))
         if status is not None:
@@ -526,6 +528,19 @@ class _Syncer:
 
 def _ignore(outcome: str) -> None:
     pass
+
+
+def _budgets_by_token(config: Config, limits: list[dict]) -> dict[str, list[dict]]:
+    """token variable ("" without a token) -> the budgets seen with it."""
+    grouped: dict[str, list[dict]] = {}
+    for limit in limits:
+        forge = config.hosts.get(limit["resource"])
+        if forge is not None:
+            token_env = forge.token_env if forge.token() else ""
+        else:
+            token_env = config.github_token_env if config.github_token() else ""
+        grouped.setdefault(token_env, []).append(limit)
+    return grouped
 
 
 def batched(items: list, size: int):

@@ -30,6 +30,32 @@ class RepoRef:
 
 def parse_repo_url(url: str) -> RepoRef:
     """https://github.com/o/r, http://, www., trailing /, .git, /tree/... and git@host:o/r.git."""
+    host, segments = _host_and_segments(url)
+    owner, name = segments[0], segments[1]
+    if name.endswith(".git"):
+        name = name[: -len(".git")]
+    if not owner or not name:
+        raise InputError(f"repo_url {url!r} does not name an owner and a repository")
+    return RepoRef(host=host.lower(), owner=owner, name=name)
+
+
+def parse_nested_repo_url(url: str) -> RepoRef:
+    """GitLab: groups nest, so every segment up to GitLab's "/-/" (tree, blob, merge_requests...) is the path.
+
+    https://gitlab.com/group/subgroup/project/-/tree/main -> owner "group/subgroup", name "project".
+    """
+    host, segments = _host_and_segments(url)
+    if "-" in segments:
+        segments = segments[: segments.index("-")]
+    if len(segments) < 2:
+        raise InputError(f"repo_url {url!r} does not name a group and a project")
+    name = segments[-1][: -len(".git")] if segments[-1].endswith(".git") else segments[-1]
+    if not name:
+        raise InputError(f"repo_url {url!r} does not name a group and a project")
+    return RepoRef(host=host.lower(), owner="/".join(segments[:-1]), name=name)
+
+
+def _host_and_segments(url: str) -> tuple[str, list[str]]:
     text = url.strip()
     scp = _SCP_FORM.match(text)
     if scp:
@@ -42,12 +68,7 @@ def parse_repo_url(url: str) -> RepoRef:
     segments = [s for s in path.split("/") if s]
     if len(segments) < 2:
         raise InputError(f"repo_url {url!r} does not name an owner and a repository")
-    owner, name = segments[0], segments[1]
-    if name.endswith(".git"):
-        name = name[: -len(".git")]
-    if not owner or not name:
-        raise InputError(f"repo_url {url!r} does not name an owner and a repository")
-    return RepoRef(host=host.lower(), owner=owner, name=name)
+    return host, segments
 
 
 def same_repo_url(a: str, b: str) -> bool:

@@ -335,7 +335,7 @@ def test_without_a_token_a_304_costs_a_point(setup, respx_mock, monkeypatch):
 
 @respx.mock
 def test_contributors_pages_are_capped_and_the_package_fails_past_the_cap(setup, respx_mock, monkeypatch):
-    from fetcher import github
+    from fetcher.hosts import github
 
     monkeypatch.setattr(github, "MAX_CONTRIBUTOR_PAGES", 3)
     config, store = setup(package("a"), package("b"), github="graphql = false")

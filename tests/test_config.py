@@ -55,6 +55,13 @@ def test_built_in_defaults_when_there_is_no_config_toml(in_tmp):
         backoff=1.0,
         timezone=tz.UTC,
         github_token_envs=("GITHUB_TOKEN",),
+        hosts={
+            "gitlab.com": config.HostConfig("gitlab.com", "gitlab", "https://gitlab.com/api/v4", "GITLAB_TOKEN"),
+            "codeberg.org": config.HostConfig("codeberg.org", "forgejo", "https://codeberg.org/api/v1", "CODEBERG_TOKEN"),
+            "bitbucket.org": config.HostConfig(
+                "bitbucket.org", "bitbucket", "https://api.bitbucket.org/2.0", "BITBUCKET_TOKEN"
+            ),
+        },
     )
 
 
@@ -304,6 +311,57 @@ def test_parse_duration_refuses(text):
     assert str(caught.value) == f"{text!r} is not a duration like 90s, 15m, 24h or 7d"
 
 
+def test_hosts_tables_override_built_in_forges_and_add_self_hosted_ones(tmp_path):
+    path = write(tmp_path / "config.toml", """
+[hosts."gitlab.com"]
+token_env = "MY_GITLAB"
+
+[hosts."gitlab.gnome.org"]
+kind = "gitlab"
+api_url = "https://gitlab.gnome.org/api/v4/"
+
+[hosts."git.example.org"]
+kind = "forgejo"
+api_url = "http://git.example.org/api/v1"
+token_env = "EXAMPLE_TOKEN"
+""")
+    hosts = config.load(str(path)).hosts
+    assert hosts["gitlab.com"] == config.HostConfig("gitlab.com", "gitlab", "https://gitlab.com/api/v4", "MY_GITLAB")
+    assert hosts["gitlab.gnome.org"] == config.HostConfig(
+        "gitlab.gnome.org", "gitlab", "https://gitlab.gnome.org/api/v4", None)
+    assert hosts["git.example.org"].kind == "forgejo" and hosts["git.example.org"].token_env == "EXAMPLE_TOKEN"
+    assert hosts["bitbucket.org"].api_url == "https://api.bitbucket.org/2.0"
+
+
+def test_a_host_token_is_read_from_its_variable_at_use(tmp_path, monkeypatch):
+    path = write(tmp_path / "config.toml", '[hosts."codeberg.org"]\ntoken_env = "CB"\n')
+    loaded = config.load(str(path))
+    monkeypatch.delenv("CB", raising=False)
+    assert loaded.hosts["codeberg.org"].token() is None
+    monkeypatch.setenv("CB", "codeberg-secret-123")
+    assert loaded.hosts["codeberg.org"].token() == "codeberg-secret-123"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[hosts."git.example.org"]\nkind = "gitea"\napi_url = "https://git.example.org/api/v1"\n',
+         'line 1: hosts."git.example.org".kind must be one of gitlab, forgejo, bitbucket, not \'gitea\''),
+        ('[hosts."git.example.org"]\nkind = "forgejo"\n', 'line 1: hosts."git.example.org".api_url is missing'),
+        ('[hosts."git.example.org"]\napi_url = "https://git.example.org/api/v1"\n',
+         'hosts."git.example.org".kind is missing'),
+        ('[hosts."gitlab.com"]\napi_url = "gitlab.com/api/v4"\n',
+         'hosts."gitlab.com".api_url must be an http(s) URL'),
+        ('[hosts."gitlab.com"]\ntoken = "glpat-in-the-file"\n', 'unknown key hosts."gitlab.com".token'),
+        ('[hosts."gitlab.com"]\nkind = 3\n', 'hosts."gitlab.com".kind must be a string, not 3'),
+        ('[hosts]\n"gitlab.com" = "gitlab"\n', 'hosts."gitlab.com" must be a table'),
+        ('hosts = 1\n', "hosts must be tables"),
+    ],
+)
+def test_malformed_hosts_tables_are_config_errors_naming_the_key(tmp_path, text, message):
+    assert message in load_error(text, tmp_path)
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -396,3 +454,11 @@ def test_a_malformed_token_in_a_pool_is_named_by_its_variable_never_shown(tmp_pa
     with pytest.raises(ConfigError) as caught:
         config.load(str(path)).github_tokens()
     assert "$T_TWO holds whitespace" in str(caught.value) and "ghp_bad" not in str(caught.value)
+
+
+def test_a_forge_token_with_a_line_ending_is_refused_naming_its_variable(tmp_path, monkeypatch):
+    loaded = config.load(str(write(tmp_path / "config.toml", '[hosts."gitlab.com"]\ntoken_env = "GL"\n')))
+    monkeypatch.setenv("GL", "glpat-secret-value\r\n")
+    with pytest.raises(ConfigError) as caught:
+        loaded.hosts["gitlab.com"].token()
+    assert "$GL holds whitespace" in str(caught.value) and "glpat-secret-value" not in str(caught.value)

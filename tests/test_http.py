@@ -167,3 +167,16 @@ def test_a_redirects_body_is_never_read(config_file, respx_mock):
     respx_mock.get(f"{API}/repositories/1").mock(return_value=httpx.Response(200, json={"id": 1}))
 
     assert get(http(config_file), f"{API}/repos/o/old").data == {"id": 1}
+
+
+def test_grants_are_by_api_url_the_longest_deciding_and_none_sending_none(config_file):
+    client = http(config_file)
+    client.grant("http://127.0.0.1:8000", "Bearer github-token-0001")  # a GitHub stand-in at the origin's root
+    client.grant("http://127.0.0.1:8000/_forge/gitlab.com/api/v4", "Bearer gitlab-token-0001")
+    client.grant("http://127.0.0.1:8000/_forge/codeberg.org/api/v1", None)
+    origin = "http://127.0.0.1:8000"
+    assert client._authorization(origin, f"{origin}/repos/a/b") == "Bearer github-token-0001"
+    assert client._authorization(origin, f"{origin}/_forge/gitlab.com/api/v4/projects/1") == "Bearer gitlab-token-0001"
+    assert client._authorization(origin, f"{origin}/_forge/codeberg.org/api/v1/repos/a/b") is None
+    assert client._authorization(origin, f"{origin}/_forge/gitlab.com/api/v4x") == "Bearer github-token-0001"
+    assert client._authorization("http://127.0.0.1:8001", "http://127.0.0.1:8001/repos/a/b") is None

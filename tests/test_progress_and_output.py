@@ -9,16 +9,26 @@ from pathlib import Path
 
 import pytest
 
+from bench.forges import add_catalog
 from bench.standin import StandIn, World
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "examples" / "packages.json"
 TOKEN = "ghp_output_token_0123456789"
+COUNT = len(json.loads(CATALOG.read_text()))  # every package syncs: GitHub's and the other forges'
+
+
+def catalogue_world(seed: int) -> World:
+    """The example catalogue's repositories, GitHub's and the other forges' (served under the stand-in's /_forge/)."""
+    records = json.loads(CATALOG.read_text())
+    world = World.from_catalog(records, seed=seed)
+    add_catalog(world, records, seed=seed)
+    return world
 
 
 @pytest.fixture
 def standin():
-    with StandIn(World.from_catalog(json.loads(CATALOG.read_text()), seed=5), token=TOKEN, stats_delay=0) as server:
+    with StandIn(catalogue_world(5), token=TOKEN, stats_delay=0) as server:
         yield server
 
 
@@ -27,7 +37,7 @@ def config(standin, tmp_path) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\n'
                     f'graphql_url = "{standin.url}/graphql"\npace = false\n[pypi]\nurl = "{standin.url}"\n'
-                    f'[http]\nbackoff = 0\ntimeout = 5\n')  # fmt: skip
+                    f'[http]\nbackoff = 0\ntimeout = 5\n\n{standin.hosts_config()}')  # fmt: skip
     assert fetcher(path, "import", str(CATALOG)).returncode == 0
     return path
 
@@ -70,10 +80,10 @@ def test_the_progress_bar_is_drawn_on_a_terminal_and_erased_at_the_end(config):
     code, stdout, shown = fetcher_with_a_terminal(config, "sync")
 
     assert code == 0
-    assert "sync  [" in shown and "0/13" in shown and "13/13" in shown  # label, bar, packages done of all
+    assert "sync  [" in shown and f"0/{COUNT}" in shown and f"{COUNT}/{COUNT}" in shown  # label, bar, packages done of all
     assert "0 failed" in shown and "/s" in shown  # failures so far, rate
     assert shown.rstrip().endswith("\r\x1b[2K\x1b[?25h")  # erased: nothing of the bar stays on screen
-    assert "13 of 13 packages" in stdout  # the summary stands alone
+    assert f"{COUNT} of {COUNT} packages" in stdout  # the summary stands alone
     assert TOKEN not in shown
 
 
@@ -82,14 +92,14 @@ def test_no_progress_output_when_stderr_is_not_a_terminal(config):
 
     assert result.returncode == 0
     assert result.stderr == ""
-    assert "13 of 13 packages" in result.stdout
+    assert f"{COUNT} of {COUNT} packages" in result.stdout
 
 
 def test_the_summary_says_when_its_run_started(config):
     summary = fetcher(config, "sync").stdout
 
-    assert summary.startswith("sync: 13 of 13 packages in ")
-    assert ", started 20" in summary and " UTC: 12 synced, 0 unchanged, 0 failed, 1 skipped" in summary
+    assert summary.startswith(f"sync: {COUNT} of {COUNT} packages in ")
+    assert ", started 20" in summary and f" UTC: {COUNT} synced, 0 unchanged, 0 failed, 0 skipped" in summary
 
 
 def test_quiet_prints_nothing_on_success(config):
@@ -108,7 +118,7 @@ def test_quiet_still_reports_a_failure_and_the_summary_on_stderr(config, standin
     assert result.returncode == 1
     assert result.stdout == ""
     assert "failed django-crispy-forms: not found" in result.stderr
-    assert "sync: 13 of 13 packages" in result.stderr and "1 failed" in result.stderr
+    assert f"sync: {COUNT} of {COUNT} packages" in result.stderr and "1 failed" in result.stderr
 
 
 def test_quiet_reports_why_a_run_stopped(config):
@@ -133,15 +143,15 @@ def test_every_json_log_line_parses_and_none_holds_the_token(config, standin):
     for event in events:
         by_event.setdefault(event["event"], []).append(event)
     outcomes = {event["slug"]: event["outcome"] for event in by_event["package"]}
-    assert len(outcomes) == 13 and outcomes["django-crispy-forms"] == "failed"
+    assert len(outcomes) == COUNT and outcomes["django-crispy-forms"] == "failed"
     assert outcomes["django-debug-toolbar"] == "synced"
     (retried,) = [retry for retry in by_event["retry"] if retry["reason"].startswith("server error 502")]
     assert retried["url"].endswith("/repos/jazzband/django-debug-toolbar/contributors?per_page=100")
     assert by_event["failure"] == [{**by_event["failure"][0], "level": "warning", "slug": "django-crispy-forms"}]
     assert by_event["failure"][0]["reason"].startswith("not found")
     (run,) = by_event["run"]
-    assert (run["command"], run["packages"], run["failed"], run["exit_code"]) == ("sync", 13, 1, 1)
-    assert run["message"].startswith("sync: 13 of 13 packages")
+    assert (run["command"], run["packages"], run["failed"], run["exit_code"]) == ("sync", COUNT, 1, 1)
+    assert run["message"].startswith(f"sync: {COUNT} of {COUNT} packages")
 
 
 def test_json_errors_are_json_too_and_scrubbed(config):
@@ -155,12 +165,12 @@ def test_json_errors_are_json_too_and_scrubbed(config):
 
 
 def test_quiet_still_says_why_a_run_stopped_early(tmp_path):
-    world = World.from_catalog(json.loads(CATALOG.read_text()), seed=5)
+    world = catalogue_world(5)
     with StandIn(world, token=TOKEN, stats_delay=0, rate_limit=4, graphql_rate_limit=4) as scarce:
         config = tmp_path / "config.toml"
         config.write_text(f'[store]\npath = "store.db"\n[github]\napi_url = "{scarce.url}"\n'
                           f'graphql_url = "{scarce.url}/graphql"\npace = false\n[pypi]\nurl = "{scarce.url}"\n'
-                          f'[sync]\nmax_rate_limit_wait = "1s"\n[http]\nbackoff = 0\n')  # fmt: skip
+                          f'[sync]\nmax_rate_limit_wait = "1s"\n[http]\nbackoff = 0\n\n{scarce.hosts_config()}')  # fmt: skip
         assert fetcher(config, "--quiet", "import", str(CATALOG)).returncode == 0
         result = fetcher(config, "--quiet", "sync")
 

@@ -331,7 +331,7 @@ def test_an_empty_repository_syncs_to_empty_values(setup, respx_mock):
 
 @respx.mock(assert_all_mocked=True)
 def test_another_host_is_skipped_for_repo_stats_but_pypi_is_fetched(setup, respx_mock):
-    config, store = setup(package(repo="https://gitlab.com/group/pkg", **OLD))
+    config, store = setup(package(repo="https://git.example.org/group/pkg", **OLD))
     pypi_route(respx_mock, "pkg", "3.1")
 
     report = run(config, store)
@@ -340,7 +340,7 @@ def test_another_host_is_skipped_for_repo_stats_but_pypi_is_fetched(setup, respx
     assert row["pypi_version"] == "3.1" and row["repo_forks"] == 7
     assert report.outcomes[sync.SKIPPED] == 1 and report.exit_code == 0
     assert "1 skipped (1 unsupported host)" in report.summary()
-    assert store.fetch_state("pkg")["note"] == "GitHub not asked: unsupported host"
+    assert store.fetch_state("pkg")["note"] == "repository not asked: unsupported host"
     assert all("pypi" in str(call.request.url) for call in respx_mock.calls)
 
 

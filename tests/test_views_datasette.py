@@ -10,6 +10,7 @@ import pytest
 import yaml
 from datasette.app import Datasette
 
+from bench.forges import add_catalog
 from bench.standin import StandIn, World
 from fetcher.records import parse_datetime
 from fetcher.store import MIGRATIONS, open_store
@@ -19,19 +20,22 @@ CATALOG = ROOT / "examples" / "packages.json"
 METADATA = ROOT / "examples" / "metadata.yaml"
 TOKEN = "ghp_datasette_token_0123456789"
 MISSING = "shacker/django-todo"
+COUNT = len(json.loads(CATALOG.read_text()))  # GitHub's packages and the other forges'
 
 
 @pytest.fixture(scope="module")
 def store_path(tmp_path_factory) -> Path:
     """The example catalogue synced from the stand-in, one repository gone missing."""
     folder = tmp_path_factory.mktemp("datasette")
-    world = World.from_catalog(json.loads(CATALOG.read_text()), seed=11)
+    records = json.loads(CATALOG.read_text())
+    world = World.from_catalog(records, seed=11)
+    add_catalog(world, records, seed=11)  # the catalogue's GitLab, Codeberg and Bitbucket repositories too
     world._by_id.pop(world.repos.pop(MISSING).id)
     with StandIn(world, token=TOKEN, stats_delay=0) as standin:
         config = folder / "config.toml"
         config.write_text(f'[store]\npath = "packages.db"\n[github]\napi_url = "{standin.url}"\n'
                           f'graphql_url = "{standin.url}/graphql"\npace = false\n[pypi]\nurl = "{standin.url}"\n'
-                          f'[sync]\nstale_after = "6h"\n[http]\nbackoff = 0\n')  # fmt: skip
+                          f'[sync]\nstale_after = "6h"\n[http]\nbackoff = 0\n\n{standin.hosts_config()}')  # fmt: skip
         from click.testing import CliRunner
 
         from fetcher.cli import cli
@@ -61,7 +65,7 @@ def ask(store_path: Path, *paths: str) -> list:
 def test_package_status_gives_each_package_its_fetch_state_and_due_time(store_path):
     (rows,) = ask(store_path, "/packages/package_status.json?_shape=array&_size=max")
 
-    assert len(rows) == 13
+    assert len(rows) == COUNT
     by_slug = {row["slug"]: row for row in rows}
     fetched = by_slug["django-debug-toolbar"]
     due = parse_datetime(fetched["due_at"])
@@ -84,7 +88,7 @@ def test_runs_show_the_sync_with_its_duration(store_path):
     (rows,) = ask(store_path, "/packages/runs.json?_shape=array")
 
     (run,) = rows
-    assert (run["command"], run["packages"], run["synced"], run["failed"], run["skipped"]) == ("sync", 13, 11, 1, 1)
+    assert (run["command"], run["packages"], run["synced"], run["failed"], run["skipped"]) == ("sync", COUNT, COUNT - 1, 1, 0)
     finished, started = parse_datetime(run["finished"]), parse_datetime(run["started"])
     assert 0 < run["seconds"] <= (finished - started).total_seconds() + 0.1
     assert run["rate_limit_wait"] == 0 and run["stopped"] is None
@@ -129,4 +133,4 @@ def test_the_metadata_sorts_and_facets_the_views(store_path):
     assert [(value["value"], value["count"]) for value in runs["facet_results"]["command"]["results"]] == [("sync", 1)]
     assert " order by due_at " in status["query"]["sql"]
     failures = {value["value"]: value["count"] for value in status["facet_results"]["consecutive_failures"]["results"]}
-    assert failures == {0: 12, 1: 1}
+    assert failures == {0: COUNT - 1, 1: 1}

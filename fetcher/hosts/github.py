@@ -17,12 +17,13 @@ import httpx
 
 from fetcher import facts, graphql, normalize
 from fetcher.errors import BadResponse, ContributorsTooLarge, EmptyRepository, StatsPending
+from fetcher.hosts.base import RepoResult
 from fetcher.http import Http, origin
 from fetcher.interpret import API_VERSION, Answer, next_link
-from fetcher.pieces import Cached, Validators, contributors_settled, for_repo, unchanged_since_push
+from fetcher.pieces import Cached, Validators, contributors_settled, for_repo, shift_weeks, unchanged_since_push
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.tokens import TokenPool
-from fetcher.urls import RepoRef
+from fetcher.urls import RepoRef, parse_repo_url
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
 # GitHub links only "the first 500 author email addresses in the repository" to accounts, so a
@@ -47,8 +48,11 @@ class RepoFetch:
 
 
 class GitHub:
-    def __init__(self, http: Http, api_url: str, graphql_url: str, tokens: TokenPool, clock: Callable[[], datetime]):
+    def __init__(self, http: Http, api_url: str, graphql_url: str, tokens: TokenPool, clock: Callable[[], datetime],
+                 batching: bool = True):
         self._http = http
+        # GitHub's GraphQL API answers only with a token; until it fails, metadata comes in batches.
+        self.batching = batching and bool(tokens)
         self._api_url = api_url
         self._graphql_url = graphql_url
         self._clock = clock
@@ -79,6 +83,19 @@ class GitHub:
         return cost, graphql.parse_batch(answer, refs, self._clock())
 
     # -- one repository ---------------------------------------------------------
+
+    def ref(self, repo_url: str) -> RepoRef:
+        return parse_repo_url(repo_url)
+
+    async def fetch(self, repo_url: str, ref: RepoRef, meta: dict | None, cache: dict[str, Cached]) -> RepoResult:
+        """The record fields GitHub gives, with the pieces to keep; `meta` from a batch, or None to ask REST."""
+        repo = await self.fetch_repo(ref, meta, cache)
+        weeks = repo.weeks and shift_weeks(repo.weeks.value["weeks"], repo.weeks.fetched_at, self._clock())
+        fields = normalize.repo_fields(repo_url, repo.repo, repo.last_updated, repo.contributor_pages, weeks)
+        if repo.contributors_kept:  # GitHub would not list them: the stored participants stand
+            del fields["participants"]
+        note = CONTRIBUTORS_TOO_LARGE if repo.contributors_kept else None
+        return RepoResult(fields, repo.updates, repo.pending, note, repo.repo)
 
     async def fetch_repo(self, ref: RepoRef, meta: dict | None, cache: dict[str, Cached]) -> RepoFetch:
         """Everything a record needs from GitHub; `meta` from a GraphQL batch, or None to ask REST."""

@@ -1,0 +1,109 @@
+"""Bitbucket Cloud, REST API 2.0.
+
+- repository: GET /repositories/{workspace}/{repo_slug}: `description`, `mainbranch`,
+  `full_name` (a renamed repository answers under its new name).
+- Bitbucket has no stars: `repo_watchers` is the `size` of /watchers, and `repo_forks`
+  the `size` of /forks; both asked conditionally on every sync.
+- newest commit: GET /repositories/{workspace}/{repo_slug}/commits/{branch}?pagelen=1.
+- commits: GET .../commits/{branch} (or .../commits?include=BRANCH&exclude=OLD for exactly
+  the commits made since), 100 a page, following each page's `next`. Bitbucket takes no
+  date filter: the whole history is paged once (participants come from it), then only
+  what is new.
+- participants: the linked user's `nickname`, else the name in `author.raw`.
+- the token goes as `Authorization: Bearer`; `Retry-After` is read by http.py.
+"""
+
+import re
+from datetime import datetime
+from urllib.parse import quote
+
+from fetcher.errors import BadResponse
+from fetcher.hosts.base import (
+    Forge, body_list, body_object, commit_date, count_field, keyed, path_field, text_field,
+)
+from fetcher.hosts.history import Commit, History
+from fetcher.interpret import Answer
+from fetcher.pieces import Cached
+
+PAGELEN = 100
+_RAW_AUTHOR = re.compile(r"^\s*(?P<name>[^<]*?)\s*(<[^>]*>)?\s*$")
+
+
+class Bitbucket(Forge):
+    kind = "bitbucket"
+    # The public repository list: answers without a token, and refuses (401) a token Bitbucket does not accept.
+    probe_path = "/repositories?pagelen=1"
+
+    def repo_url(self, ref) -> str:
+        return f"{self.api_url}/repositories/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}"
+
+    def _base(self, meta: dict) -> str:
+        workspace, slug = meta["path"].split("/", 1)
+        return f"{self.api_url}/repositories/{quote(workspace, safe='')}/{quote(slug, safe='')}"
+
+    def read_repo(self, answer: Answer) -> dict:
+        repo = body_object(answer)
+        main = repo.get("mainbranch")
+        branch = main.get("name") if isinstance(main, dict) else None
+        return {
+            "path": path_field(answer, repo, "full_name"),
+            "stars": None,  # from /watchers (extras)
+            "forks": None,  # from /forks (extras)
+            "description": text_field(answer, repo, "description"),
+            "branch": branch if isinstance(branch, str) and branch else None,
+        }
+
+    async def extras(self, meta: dict, cached: dict[str, Cached], key: str, head_moved: bool) -> dict[str, Cached]:
+        pieces = {}
+        for resource in ("watchers", "forks"):
+            piece = await self.piece(resource, f"{self._base(meta)}/{resource}", cached.get(resource),
+                                     lambda answer: {"size": count_field(answer, body_object(answer), "size")})
+            pieces[resource] = keyed(piece, key)
+        return pieces
+
+    def extra_fields(self, meta: dict, pieces: dict[str, Cached], kept: History) -> dict:
+        return {"repo_watchers": pieces["watchers"].value["size"], "repo_forks": pieces["forks"].value["size"]}
+
+    def head_url(self, meta: dict) -> str:
+        return f"{self._base(meta)}/commits/{quote(meta['branch'], safe='')}?pagelen=1"
+
+    def read_head(self, answer: Answer) -> Commit | None:
+        commits = self.read_commits(answer)
+        return commits[0] if commits else None
+
+    def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
+        branch = quote(meta["branch"], safe="")
+        if exclude:
+            return f"{self._base(meta)}/commits?include={branch}&exclude={quote(exclude, safe='')}&pagelen={PAGELEN}"
+        return f"{self._base(meta)}/commits/{branch}?pagelen={PAGELEN}"
+
+    def read_commits(self, answer: Answer) -> list[Commit]:
+        return [_commit(answer, item) for item in body_list(answer, "values")]
+
+    def next_page(self, answer: Answer) -> str | None:
+        following = body_object(answer).get("next")
+        return following if isinstance(following, str) and following else None
+
+
+def _commit(answer: Answer, item) -> Commit:
+    parents = item.get("parents") if isinstance(item, dict) else None
+    if not isinstance(parents, list):
+        raise BadResponse(answer.url, "commit lacks its parents")
+    return Commit(
+        id=text_field(answer, item, "hash", required=True),
+        parents=tuple(p["hash"] for p in parents if isinstance(p, dict) and isinstance(p.get("hash"), str)),
+        committed=commit_date(answer, item.get("date")),
+        author=_participant(item.get("author")),
+    )
+
+
+def _participant(author) -> str | None:
+    """The user's nickname where Bitbucket links the commit to one, else the name in `raw` ("Name <email>")."""
+    if not isinstance(author, dict):
+        return None
+    user = author.get("user")
+    if isinstance(user, dict) and isinstance(user.get("nickname"), str) and user["nickname"]:
+        return user["nickname"]
+    raw = author.get("raw")
+    match = _RAW_AUTHOR.match(raw) if isinstance(raw, str) else None
+    return match["name"] if match and match["name"] else None

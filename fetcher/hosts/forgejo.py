@@ -1,0 +1,110 @@
+"""Forgejo, Gitea and Codeberg, REST API v1.
+
+- repository: GET /repos/{owner}/{repo}: `stars_count` (not `watchers_count`, which
+  counts subscribers), `forks_count`, `description`, `default_branch`, `empty`,
+  `full_name` (a renamed repository answers under its new name).
+- newest commit: GET /repos/{owner}/{repo}/commits?sha=BRANCH&limit=1, with the
+  per-commit diff stats, verification and file lists switched off (stat, verification,
+  files = false) since none of them is read.
+- commits: the same list, 50 a page (the default most an instance serves), followed by
+  its Link header; `not=OLD` lists exactly the commits made since. The whole history is
+  paged once (participants come from it), so `since` is not needed.
+- participants: each commit's linked user's login, else the author's name.
+- the token goes as `Authorization: token`; `X-RateLimit-*` (where an instance sends
+  them) and `Retry-After` are read by http.py.
+"""
+
+from datetime import datetime
+from urllib.parse import quote
+
+from fetcher.errors import BadResponse
+from fetcher.hosts.base import (
+    Forge, body_list, body_object, commit_date, count_field, path_field, text_field,
+)
+from fetcher.hosts.history import Commit
+from fetcher.interpret import Answer, next_link
+from fetcher.records import to_stored_datetime
+from fetcher.urls import RepoRef
+
+LIMIT = 50
+# Diff stats, signature checks and file lists cost the server work and are never read.
+LEAN = "stat=false&verification=false&files=false"
+
+
+class Forgejo(Forge):
+    kind = "forgejo"
+    # The instance's version: answers without a token, and refuses (401) a token it does not accept.
+    probe_path = "/version"
+
+    @staticmethod
+    def auth_headers(token: str) -> dict[str, str]:
+        return {"Authorization": f"token {token}"}
+
+    def repo_url(self, ref: RepoRef) -> str:
+        return f"{self.api_url}/repos/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}"
+
+    def read_repo(self, answer: Answer) -> dict:
+        repo = body_object(answer)
+        full_name = path_field(answer, repo, "full_name")
+        return {
+            "path": full_name,
+            "stars": count_field(answer, repo, "stars_count"),
+            "forks": count_field(answer, repo, "forks_count"),
+            "description": text_field(answer, repo, "description"),
+            # An empty repository has no commits to ask about (the commits list answers 409).
+            "branch": None if repo.get("empty") is True else (text_field(answer, repo, "default_branch") or None),
+            **_archive(answer, repo),
+        }
+
+    def _commits_base(self, meta: dict) -> str:
+        owner, name = meta["path"].split("/", 1)
+        return f"{self.api_url}/repos/{quote(owner, safe='')}/{quote(name, safe='')}/commits"
+
+    def head_url(self, meta: dict) -> str:
+        return f"{self._commits_base(meta)}?sha={quote(meta['branch'], safe='')}&limit=1&{LEAN}"
+
+    def read_head(self, answer: Answer) -> Commit | None:
+        commits = self.read_commits(answer)
+        return commits[0] if commits else None
+
+    def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
+        url = f"{self._commits_base(meta)}?sha={quote(meta['branch'], safe='')}&limit={LIMIT}&{LEAN}"
+        return f"{url}&not={quote(exclude, safe='')}" if exclude else url
+
+    def read_commits(self, answer: Answer) -> list[Commit]:
+        commits = []
+        for item in body_list(answer):
+            inner = item.get("commit") if isinstance(item, dict) else None
+            committer = inner.get("committer") if isinstance(inner, dict) else None
+            parents = item.get("parents") if isinstance(item, dict) else None
+            if not (isinstance(committer, dict) and isinstance(parents, list)):
+                raise BadResponse(answer.url, "commit lacks its committer or parents")
+            commits.append(Commit(
+                id=text_field(answer, item, "sha", required=True),
+                parents=tuple(p["sha"] for p in parents if isinstance(p, dict) and isinstance(p.get("sha"), str)),
+                committed=commit_date(answer, committer.get("date")),
+                author=_participant(item, inner),
+            ))
+        return commits
+
+    def next_page(self, answer: Answer) -> str | None:
+        return next_link(answer.headers)
+
+
+def _archive(answer: Answer, repo: dict) -> dict:
+    """`archived`, and `archived_at` when it is (Forgejo says 1970-01-01 for a repository never archived)."""
+    archived = repo.get("archived")
+    if not isinstance(archived, bool):
+        return {"archived": None}
+    at = commit_date(answer, repo["archived_at"]) if archived and repo.get("archived_at") else None
+    return {"archived": archived, "archived_at": to_stored_datetime(at) if at else None}
+
+
+def _participant(item: dict, inner: dict) -> str | None:
+    """The login where the host links the commit to a user, else the author's name."""
+    user = item.get("author")
+    if isinstance(user, dict) and isinstance(user.get("login"), str) and user["login"]:
+        return user["login"]
+    author = inner.get("author")
+    name = author.get("name") if isinstance(author, dict) else None
+    return name if isinstance(name, str) and name else None

@@ -1,0 +1,104 @@
+"""GitLab (gitlab.com and self-hosted), REST API v4.
+
+- project: GET /projects/:id with the URL-encoded full path (groups nest: the whole
+  path is the project): `star_count`, `forks_count`, `description`, `default_branch`,
+  `path_with_namespace` (a moved project answers under its new path).
+- newest commit: GET /projects/:id/repository/commits?ref_name=BRANCH&per_page=1.
+- commits: the same list, 100 a page (GitLab's most), followed by its Link header:
+  `since` the window's start when counting from scratch, else the revision range
+  `OLD..BRANCH`, which lists exactly the commits made since.
+- participants: GET /projects/:id/repository/contributors?order_by=commits&sort=desc,
+  asked only when the branch moved. GitLab gives names, not usernames: names, each once.
+- the token goes as `Authorization: Bearer`; `RateLimit-*` and `Retry-After` are read by http.py.
+"""
+
+from datetime import datetime
+from urllib.parse import quote
+
+from fetcher.hosts import history
+from fetcher.hosts.base import (
+    Forge, body_list, body_object, commit_date, count_field, path_field, text_field,
+)
+from fetcher.hosts.history import Commit, History
+from fetcher.interpret import Answer, next_link
+from fetcher.errors import BadResponse
+from fetcher.pieces import Cached
+from fetcher.urls import RepoRef, parse_nested_repo_url
+
+PER_PAGE = 100
+
+
+class GitLab(Forge):
+    kind = "gitlab"
+    # The public project list: answers without a token, and refuses (401) a token GitLab does not accept.
+    probe_path = "/projects?per_page=1"
+    with_authors = False  # GitLab lists contributors itself
+
+    def ref(self, repo_url: str) -> RepoRef:
+        return parse_nested_repo_url(repo_url)
+
+    def repo_url(self, ref: RepoRef) -> str:
+        return f"{self.api_url}/projects/{quote(ref.full_name, safe='')}"
+
+    def read_repo(self, answer: Answer) -> dict:
+        project = body_object(answer)
+        project_id = project.get("id")
+        if not isinstance(project_id, int) or isinstance(project_id, bool):
+            raise BadResponse(answer.url, "project answer lacks its id")
+        return {
+            "id": project_id,
+            "path": path_field(answer, project, "path_with_namespace", nested=True),
+            "stars": count_field(answer, project, "star_count"),
+            "forks": count_field(answer, project, "forks_count"),
+            "description": text_field(answer, project, "description"),
+            "branch": text_field(answer, project, "default_branch") or None,  # None: an empty project
+            "archived": project.get("archived") if isinstance(project.get("archived"), bool) else None,
+        }
+
+    def _commits_base(self, meta: dict) -> str:
+        return f"{self.api_url}/projects/{meta['id']}/repository/commits"
+
+    def head_url(self, meta: dict) -> str:
+        return f"{self._commits_base(meta)}?ref_name={quote(meta['branch'], safe='')}&per_page=1"
+
+    def read_head(self, answer: Answer) -> Commit | None:
+        commits = self.read_commits(answer)
+        return commits[0] if commits else None
+
+    def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
+        branch = quote(meta["branch"], safe="")
+        if exclude:
+            return f"{self._commits_base(meta)}?ref_name={quote(exclude, safe='')}..{branch}&per_page={PER_PAGE}"
+        since = history.window_start(now).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{self._commits_base(meta)}?ref_name={branch}&since={since}&per_page={PER_PAGE}"
+
+    def read_commits(self, answer: Answer) -> list[Commit]:
+        commits = []
+        for item in body_list(answer):
+            if not isinstance(item, dict) or not isinstance(item.get("parent_ids"), list):
+                raise BadResponse(answer.url, "commit lacks its id or parent_ids")
+            commits.append(Commit(
+                id=text_field(answer, item, "id", required=True),
+                parents=tuple(str(parent) for parent in item["parent_ids"]),
+                committed=commit_date(answer, item.get("committed_date")),
+            ))
+        return commits
+
+    def next_page(self, answer: Answer) -> str | None:
+        return next_link(answer.headers)
+
+    async def extras(self, meta: dict, cached: dict[str, Cached], key: str, head_moved: bool) -> dict[str, Cached]:
+        kept = cached.get("contributors")
+        if kept is not None and not head_moved:
+            return {}  # contributors cannot change without a push
+        names: list[str] = []
+        url = (f"{self.api_url}/projects/{meta['id']}/repository/contributors"
+               f"?order_by=commits&sort=desc&per_page={PER_PAGE}")
+        async for answer in self.pages(url, "contributors"):
+            names.extend(item["name"] for item in body_list(answer)
+                         if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"])
+        return {"contributors": Cached({"repo": key, "names": list(dict.fromkeys(names))}, self._clock())}
+
+    def extra_fields(self, meta: dict, pieces: dict[str, Cached], kept: History) -> dict:
+        contributors = pieces.get("contributors")
+        return {"participants": list(contributors.value["names"]) if contributors else []}
