@@ -226,19 +226,25 @@ def _paging(query: Query) -> tuple[int, int]:
 
 
 def _commits(repo: ForgeRepo, api: str, query: Query) -> _Answer:
-    """``ref_name``, ``since``/``until`` (committer date, both inclusive, as git log), ``first_parent``, paging."""
+    """``ref_name`` (a branch, a sha, or a revision range ``A..B``; an unknown revision 404s), ``since``/``until``
+    (committer date, both inclusive, as git log), ``first_parent``, paging."""
     since_text, until_text = param(query, "since"), param(query, "until")
     since, until = parse_instant(since_text), parse_instant(until_text)
     for name, text, value in (("since", since_text, since), ("until", until_text, until)):
         if text and value is None:
             return json_answer(400, {"error": f"{name} is invalid"}, JSON)
-    start = repo.resolve(param(query, "ref_name"))
-    if start is None:
+    ref_name = param(query, "ref_name") or ""
+    excluded, _, included = ref_name.rpartition("..") if ".." in ref_name else ("", "", ref_name)
+    start, stop = repo.resolve(included), repo.resolve(excluded) if excluded else None
+    if start is None or (excluded and stop is None):
         return json_answer(404, {"message": "404 Commit Not Found"}, JSON)
     if (param(query, "first_parent") or "").lower() == "true":
         history = _first_parents(repo, start)
     else:
         history = repo.history(start)
+    if stop is not None:  # a revision range A..B: reachable from B and not from A, as git log lists it
+        reachable = {commit.sha for commit in repo.history(stop)}
+        history = [commit for commit in history if commit.sha not in reachable]
     chosen = [
         commit
         for commit in history

@@ -87,15 +87,14 @@ def test_every_forge_syncs_right_asks_only_conditionally_when_unchanged_and_only
         {slug: {k: v for k, v in r.items() if k != "last_fetched"} for slug, r in exported.items()}
     assert second.returncode == first.returncode, second.stderr
 
-    # After new commits: every record right again, and only the new commits listed (GitLab's stand-in takes no
-    # revision range yet, so GitLab counts its window again: right values, more commits listed).
+    # After new commits: every record right again, and only the new commits listed on every forge.
     assert third.returncode == first.returncode, third.stderr
     for record in present:
         want = world.forges.expected(record["repo_url"])
         got = pushed[record["slug"]]
         assert (got["commits_over_52"], got["participants"]) == (want["commits_over_52"], want["participants"])
         assert parse_datetime(got["last_updated"]) == parse_datetime(want["last_updated"]), record["repo_url"]
-    for host in ("codeberg.org", "git.example.org", "bitbucket.org"):
+    for host in ("gitlab.com", "gitlab.example.org", "codeberg.org", "git.example.org", "bitbucket.org"):
         listed = [e.items for e in pushed_log if e.host == host and e.resource == "commits" and e.status == 200]
         repos = sum(1 for r in present if parse_repo_url(r["repo_url"]).host == host)
         # Per repository: the newest commit (one), then the three new ones.
