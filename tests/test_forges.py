@@ -493,3 +493,53 @@ def test_an_archived_gitlab_project_is_a_fact_beside_its_record(setup, respx_moc
 
     facts = store.facts(store.record("p")["id"])
     assert facts["archived"] and facts["archived_at"]  # GitLab does not say since when: since fetcher saw it
+
+
+@respx.mock(assert_all_mocked=True)
+def test_commit_count_is_forgejos_total_and_bitbuckets_paged_history_and_unknown_on_gitlab(setup, respx_mock):
+    graphs, fakes, records = five_hosts(respx_mock)
+    config, store = setup(*records)
+    run(config, store)
+    cold = {slug: store.facts(store.record(slug)["id"])["commit_count"] for slug in fakes}
+    for graph in graphs.values():
+        graph.commit("n1", ("today",), MIDNIGHT + timedelta(hours=2), login="dave", name="Dave D")
+        graph.commit("n2", ("n1",), MIDNIGHT + timedelta(hours=3), login="dave", name="Dave D")
+    sent = {slug: len(fake.requests) for slug, fake in fakes.items()}
+
+    run(config, store, clock=NOW + timedelta(days=1))
+
+    pushed = {slug: store.facts(store.record(slug)["id"])["commit_count"] for slug in fakes}
+    # Eight commits reach `today` (the feature branch's through the merge): Forgejo's X-Total-Count says so in the
+    # newest-commit answer, Bitbucket's history paging counts them, then adds the two new ones. GitLab's commits
+    # list sends no total and only the window is paged: unknown.
+    assert cold == {"gl": None, "sgl": None, "cb": 8, "sfj": 8, "bb": 8}
+    assert pushed == {"gl": None, "sgl": None, "cb": 10, "sfj": 10, "bb": 10}
+    # The Forgejo count came with the newest commit, and Bitbucket's from the two new commits listed: no request more.
+    assert {slug: len(f.requests) - sent[slug] for slug, f in fakes.items()} == {
+        "gl": 4, "sgl": 4, "cb": 3, "sfj": 3, "bb": 5}
+
+
+class LyingForgejo(FakeForgejo):
+    """Forgejo whose newest-commit answer carries an X-Total-Count that is no count, once told to."""
+
+    lie: str | None = None
+
+    def handle(self, request, path, params):
+        answer = super().handle(request, path, params)
+        if self.lie is not None and params.get("limit") == "1":
+            answer.headers["X-Total-Count"] = self.lie
+        return answer
+
+
+@respx.mock(assert_all_mocked=True)
+def test_a_forgejo_total_that_is_no_count_fails_its_package_keeping_its_facts(setup, respx_mock):
+    config, store = setup(package("thing", "https://codeberg.org/someone/django-thing", **OLD))
+    fake = LyingForgejo(respx_mock, CODEBERG, "someone/django-thing", history())
+    run(config, store)
+    fake.graph.commit("n1", ("today",), MIDNIGHT + timedelta(hours=2))
+    fake.lie = "-3"
+
+    report = run(config, store, clock=NOW + timedelta(days=1))
+
+    assert report.exit_code == 1 and "X-Total-Count '-3' is not a commit count" in str(report.failures)
+    assert store.facts(store.record("thing")["id"])["commit_count"] == 8

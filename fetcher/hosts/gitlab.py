@@ -33,6 +33,9 @@ class GitLab(Forge):
     # The public project list: answers without a token, and refuses (401) a token GitLab does not accept.
     probe_path = "/projects?per_page=1"
     with_authors = False  # GitLab lists contributors itself
+    # Only the window's commits are paged, and the commits list sends no total (GitLab leaves X-Total out of it):
+    # the commit count stays unknown.
+    whole_history = False
 
     def ref(self, repo_url: str) -> RepoRef:
         return parse_nested_repo_url(repo_url)
