@@ -489,12 +489,10 @@ class Forges:
             "participants": participants,
         }
 
-    def expected_commit_count(self, repo_url: str) -> int | None:
+    def expected_commit_count(self, repo_url: str) -> int:
         """The ``commit_count`` fact a sync stores: every commit of the default branch, merges included
-        (Forgejo's ``X-Total-Count``, Bitbucket's whole history paged); None on GitLab, whose commits list
-        sends no total and of which only the window is paged."""
-        repo = self.repo(repo_url)
-        return None if self.hosts[repo.host].kind == "gitlab" else len(repo.history())
+        (GitLab's head ``sequence``, Forgejo's ``X-Total-Count``, Bitbucket's whole history paged)."""
+        return len(self.repo(repo_url).history())
 
     def knows(self, repo_url: str) -> bool:
         host = (urlsplit(repo_url).hostname or "").lower()

@@ -171,6 +171,22 @@ def test_gitlab_revision_range_lists_only_what_is_new_and_pages(world: World) ->
     assert empty.status_code == 200 and empty.json() == []
 
 
+def test_gitlab_commit_sequence_counts_the_ancestors(client: httpx.Client, world: World) -> None:
+    repo = world.forges.repo(GITLAB_REPO)
+    commits = f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits"
+    history = repo.history()
+
+    answer = client.get(f"{commits}/{repo.head}/sequence")
+    older = client.get(f"{commits}/{history[5].sha}/sequence")
+
+    assert answer.json() == {"count": len(history)} and answer.headers["ETag"].startswith('W/"')
+    assert older.json() == {"count": len(repo.history(history[5].sha))} and older.json()["count"] < len(history)
+    first_parents = client.get(f"{commits}/{repo.head}/sequence?first_parent=true").json()["count"]
+    assert first_parents < len(history)  # merges bring side branches in
+    assert client.get(f"{commits}/{'f' * 40}/sequence").status_code == 404
+    assert [entry.resource for entry in world.forges.requests("gitlab.com")][-1] == "sequence"
+
+
 def test_gitlab_contributors_group_by_email_and_sort(client: httpx.Client, world: World) -> None:
     real = recorded("gitlab", "gitlab_com_api_v4_projects_6812925_repository_contributors")
     repo = world.forges.repo(GITLAB_REPO)

@@ -96,6 +96,11 @@ class Forge:
         """The branch's total commit count where the newest-commit answer gives it (None: it does not)."""
         return None
 
+    async def count_total(self, meta: dict, head: str) -> int | None:
+        """The branch's total commit count up to `head` where the host has a count endpoint, asked only when
+        the head moved and nothing else gave it (None: it has none)."""
+        return None
+
     def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
         """The first page of the branch's commits, newest first: those not reachable from `exclude`,
         or (None) every commit the counts need."""
@@ -208,6 +213,8 @@ class Forge:
                                     now, **whole)
         if head_piece.value.get("total") is not None:  # the host's own count beats what was paged
             counted = replace(counted, total=head_piece.value["total"])
+        elif counted.total is None and head is not None:
+            counted = replace(counted, total=await self.count_total(meta, head["id"]))
         if head is not None:  # the branch's head, as the host named it, is what was counted up to
             counted = replace(counted, head=head["id"], head_date=_utc(head["date"]))
         return Cached({"repo": key, **counted.as_json()}, now, **validators), True
