@@ -5,7 +5,8 @@ repositories, rest#pagination, rate limits) and the answers recorded from
 gitlab.com: offset pagination with ``X-Page``/``X-Per-Page``/``X-Next-Page``/
 ``X-Prev-Page`` and a ``Link`` header; the commits list sends no ``X-Total``
 (GitLab leaves it out for performance) and its ``last`` link is the next page
-while there is one; contributors send ``X-Total`` and ``X-Total-Pages``. Weak
+while there is one; contributors send ``X-Total`` and ``X-Total-Pages``; a commit's ``sequence`` (GitLab 16.9+)
+counts its ancestors. Weak
 ETags with 304s, ``RateLimit-*`` headers on every answer and 429 past the limit.
 A project asked for by an old path after a rename or transfer answers 301 to
 ``/projects/{id}`` with the rest of the path and the query, as GitLab does for
@@ -62,6 +63,8 @@ def serve(
 
 def _resource(parts: list[str]) -> str:
     rest = "/".join(parts[4:])
+    if len(parts) == 8 and parts[4:6] == ["repository", "commits"] and parts[7] == "sequence":
+        return "sequence"
     return {"": "repo", "repository/commits": "commits", "repository/contributors": "contributors"}.get(rest, rest)
 
 
@@ -103,6 +106,8 @@ def _route(
         answer = _commits(repo, api, query)
     elif resource == "contributors":
         answer = _contributors(repo, api, query)
+    elif resource == "sequence":
+        answer = _sequence(repo, rest[2], query)
     else:
         answer = json_answer(404, _NOT_FOUND_ROUTE, JSON)
     if host.etags:
@@ -226,19 +231,25 @@ def _paging(query: Query) -> tuple[int, int]:
 
 
 def _commits(repo: ForgeRepo, api: str, query: Query) -> _Answer:
-    """``ref_name``, ``since``/``until`` (committer date, both inclusive, as git log), ``first_parent``, paging."""
+    """``ref_name`` (a branch, a sha, or a revision range ``A..B``; an unknown revision 404s), ``since``/``until``
+    (committer date, both inclusive, as git log), ``first_parent``, paging."""
     since_text, until_text = param(query, "since"), param(query, "until")
     since, until = parse_instant(since_text), parse_instant(until_text)
     for name, text, value in (("since", since_text, since), ("until", until_text, until)):
         if text and value is None:
             return json_answer(400, {"error": f"{name} is invalid"}, JSON)
-    start = repo.resolve(param(query, "ref_name"))
-    if start is None:
+    ref_name = param(query, "ref_name") or ""
+    excluded, _, included = ref_name.rpartition("..") if ".." in ref_name else ("", "", ref_name)
+    start, stop = repo.resolve(included), repo.resolve(excluded) if excluded else None
+    if start is None or (excluded and stop is None):
         return json_answer(404, {"message": "404 Commit Not Found"}, JSON)
     if (param(query, "first_parent") or "").lower() == "true":
         history = _first_parents(repo, start)
     else:
         history = repo.history(start)
+    if stop is not None:  # a revision range A..B: reachable from B and not from A, as git log lists it
+        reachable = {commit.sha for commit in repo.history(stop)}
+        history = [commit for commit in history if commit.sha not in reachable]
     chosen = [
         commit
         for commit in history
@@ -264,6 +275,16 @@ def _commits(repo: ForgeRepo, api: str, query: Query) -> _Answer:
         "X-Prev-Page": str(page - 1) if page > 1 else "",
     }
     return json_answer(200, [commit_body(repo, commit) for commit in items], JSON, headers)
+
+
+def _sequence(repo: ForgeRepo, sha: str, query: Query) -> _Answer:
+    """GitLab 16.9+'s commit sequence: ``git rev-list --count`` of the commit (``first_parent``: its first parents)."""
+    start = repo.resolve(sha)
+    if start is None:
+        return json_answer(404, {"message": "404 Commit Not Found"}, JSON)
+    if (param(query, "first_parent") or "").lower() == "true":
+        return json_answer(200, {"count": len(_first_parents(repo, start))}, JSON)
+    return json_answer(200, {"count": len(repo.history(start))}, JSON)
 
 
 def _first_parents(repo: ForgeRepo, start: str) -> list[Commit]:

@@ -489,6 +489,11 @@ class Forges:
             "participants": participants,
         }
 
+    def expected_commit_count(self, repo_url: str) -> int:
+        """The ``commit_count`` fact a sync stores: every commit of the default branch, merges included
+        (GitLab's head ``sequence``, Forgejo's ``X-Total-Count``, Bitbucket's whole history paged)."""
+        return len(self.repo(repo_url).history())
+
     def knows(self, repo_url: str) -> bool:
         host = (urlsplit(repo_url).hostname or "").lower()
         return host in self.hosts

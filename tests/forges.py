@@ -106,9 +106,11 @@ class Fake:
 
 class FakeGitLab(Fake):
     def __init__(self, mock, api, path, graph, *, project_id=6812925, stars=33, forks=25, description="An app.",
-                 contributors=("Scott Sharkey", "Dana Spiegel"), moved_to=None, missing=False, archived=False):
+                 contributors=("Scott Sharkey", "Dana Spiegel"), moved_to=None, missing=False, archived=False,
+                 sequence=True):
         super().__init__(mock, api)
         self.archived = archived
+        self.sequence = sequence  # GitLab 16.9+ counts a commit's ancestors; an older instance 404s
         self.path, self.graph, self.id = path, graph, project_id
         self.stars, self.forks, self.description = stars, forks, description
         self.contributors, self.moved_to, self.missing = list(contributors), moved_to, missing
@@ -140,6 +142,11 @@ class FakeGitLab(Fake):
                 following = httpx.URL(str(request.url)).copy_merge_params({"page": str(number + 1)})
                 link = {"Link": f'<{following}>; rel="next"'}
             return etagged(request, exchange, body, link)
+        sha = path.removeprefix(f"/projects/{self.id}/repository/commits/").removesuffix("/sequence")
+        if self.sequence and path == f"/projects/{self.id}/repository/commits/{sha}/sequence":
+            if sha not in self.graph.nodes:
+                return httpx.Response(404, json={"message": "404 Commit Not Found"})
+            return httpx.Response(200, json={"count": len(self.graph.reachable(sha))})
         if path == f"/projects/{self.id}/repository/contributors":
             exchange = fixture("gitlab", "gitlab_com_api_v4_projects_6812925_repository_contributors")
             body = [{"name": name, "email": f"{i}@example.org", "commits": 10 - i, "additions": 0, "deletions": 0}

@@ -171,8 +171,9 @@ def test_a_warm_sync_of_unchanged_repositories_sends_only_conditional_requests(s
     run(config, store)
     before = {slug: record(store, slug) for slug in fakes}
     sent = {slug: len(fake.requests) for slug, fake in fakes.items()}
-    # Cold: metadata, newest commit, one page of commits; GitLab its contributors, Bitbucket its watchers and forks.
-    assert sent == {"gl": 4, "sgl": 4, "cb": 3, "sfj": 3, "bb": 5}
+    # Cold: metadata, newest commit, one page of commits; GitLab its commit count and contributors, Bitbucket its
+    # watchers and forks.
+    assert sent == {"gl": 5, "sgl": 5, "cb": 3, "sfj": 3, "bb": 5}
 
     report = run(config, store, clock=NOW + timedelta(hours=1))
 
@@ -493,3 +494,68 @@ def test_an_archived_gitlab_project_is_a_fact_beside_its_record(setup, respx_moc
 
     facts = store.facts(store.record("p")["id"])
     assert facts["archived"] and facts["archived_at"]  # GitLab does not say since when: since fetcher saw it
+
+
+@respx.mock(assert_all_mocked=True)
+def test_commit_count_is_forgejos_total_bitbuckets_paged_history_and_gitlabs_sequence(setup, respx_mock):
+    graphs, fakes, records = five_hosts(respx_mock)
+    config, store = setup(*records)
+    run(config, store)
+    cold = {slug: store.facts(store.record(slug)["id"])["commit_count"] for slug in fakes}
+    for graph in graphs.values():
+        graph.commit("n1", ("today",), MIDNIGHT + timedelta(hours=2), login="dave", name="Dave D")
+        graph.commit("n2", ("n1",), MIDNIGHT + timedelta(hours=3), login="dave", name="Dave D")
+    sent = {slug: len(fake.requests) for slug, fake in fakes.items()}
+
+    run(config, store, clock=NOW + timedelta(days=1))
+
+    pushed = {slug: store.facts(store.record(slug)["id"])["commit_count"] for slug in fakes}
+    # Eight commits reach `today` (the feature branch's through the merge): Forgejo's X-Total-Count says so in the
+    # newest-commit answer, Bitbucket's history paging counts them, then adds the two new ones; GitLab (whose
+    # commits list sends no total, and of which only the window is paged) asks the head's sequence.
+    assert cold == {"gl": 8, "sgl": 8, "cb": 8, "sfj": 8, "bb": 8}
+    assert pushed == {"gl": 10, "sgl": 10, "cb": 10, "sfj": 10, "bb": 10}
+    # Cold, GitLab asked its head's sequence once; after the push the two new commits listed were added to the kept
+    # count (Forgejo's came with the newest commit): no request more on any host.
+    sequences = [r.url.path for r in fakes["gl"].requests if r.url.path.endswith("/sequence")]
+    assert sequences == ["/api/v4/projects/6812925/repository/commits/today/sequence"]
+    assert {slug: len(f.requests) - sent[slug] for slug, f in fakes.items()} == {
+        "gl": 4, "sgl": 4, "cb": 3, "sfj": 3, "bb": 5}
+
+
+@respx.mock(assert_all_mocked=True)
+def test_a_gitlab_older_than_the_sequence_endpoint_leaves_the_commit_count_unknown(setup, respx_mock):
+    config, store = setup(package("p", "https://gitlab.com/a/b"))
+    FakeGitLab(respx_mock, GITLAB, "a/b", history(), sequence=False)
+
+    report = run(config, store)
+
+    assert report.exit_code == 0, report.failures
+    assert store.facts(store.record("p")["id"])["commit_count"] is None
+    assert record(store, "p")["commits_over_52"] == EXPECTED_WEEKS
+
+
+class LyingForgejo(FakeForgejo):
+    """Forgejo whose newest-commit answer carries an X-Total-Count that is no count, once told to."""
+
+    lie: str | None = None
+
+    def handle(self, request, path, params):
+        answer = super().handle(request, path, params)
+        if self.lie is not None and params.get("limit") == "1":
+            answer.headers["X-Total-Count"] = self.lie
+        return answer
+
+
+@respx.mock(assert_all_mocked=True)
+def test_a_forgejo_total_that_is_no_count_fails_its_package_keeping_its_facts(setup, respx_mock):
+    config, store = setup(package("thing", "https://codeberg.org/someone/django-thing", **OLD))
+    fake = LyingForgejo(respx_mock, CODEBERG, "someone/django-thing", history())
+    run(config, store)
+    fake.graph.commit("n1", ("today",), MIDNIGHT + timedelta(hours=2))
+    fake.lie = "-3"
+
+    report = run(config, store, clock=NOW + timedelta(days=1))
+
+    assert report.exit_code == 1 and "X-Total-Count '-3' is not a commit count" in str(report.failures)
+    assert store.facts(store.record("thing")["id"])["commit_count"] == 8

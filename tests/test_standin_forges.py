@@ -149,6 +149,44 @@ def test_gitlab_since_and_until_are_inclusive_on_the_committer_date(client: http
     assert client.get(f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits?since=yesterday").status_code == 400
 
 
+def test_gitlab_revision_range_lists_only_what_is_new_and_pages(world: World) -> None:
+    repo = world.forges.repo(GITLAB_REPO)
+    head, branch = repo.head, repo.default_branch
+    new = world.forges.push(GITLAB_REPO, 3, when=NOW, merge=True)
+    commits = f"/_forge/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits"
+    with StandIn(world) as standin, httpx.Client(base_url=standin.url) as client:
+        answer = client.get(f"{commits}?ref_name={head[:12]}..{branch}&per_page=100")
+        paged = gitlab_all(client, f"{commits}?ref_name={head}..{branch}&per_page=2")
+        open_ended = client.get(f"{commits}?ref_name={head}..")
+        unknown = client.get(f"{commits}?ref_name={'0' * 40}..{branch}")
+        empty = client.get(f"{commits}?ref_name={branch}..{head}")
+
+    # The merge and both its sides: reachable from the new head, not from the old one; newest first.
+    want = [commit.sha for commit in sorted(new, key=lambda commit: commit.committed, reverse=True)]
+    assert [item["id"] for item in answer.json()] == want and len(want) == 3
+    assert answer.headers["X-Next-Page"] == "" and "X-Total" not in answer.headers
+    assert [item["id"] for item in paged] == want  # two pages of two and one
+    assert [item["id"] for item in open_ended.json()] == want  # A.. is A..HEAD, as in git
+    assert unknown.status_code == 404 and unknown.json() == {"message": "404 Commit Not Found"}
+    assert empty.status_code == 200 and empty.json() == []
+
+
+def test_gitlab_commit_sequence_counts_the_ancestors(client: httpx.Client, world: World) -> None:
+    repo = world.forges.repo(GITLAB_REPO)
+    commits = f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits"
+    history = repo.history()
+
+    answer = client.get(f"{commits}/{repo.head}/sequence")
+    older = client.get(f"{commits}/{history[5].sha}/sequence")
+
+    assert answer.json() == {"count": len(history)} and answer.headers["ETag"].startswith('W/"')
+    assert older.json() == {"count": len(repo.history(history[5].sha))} and older.json()["count"] < len(history)
+    first_parents = client.get(f"{commits}/{repo.head}/sequence?first_parent=true").json()["count"]
+    assert first_parents < len(history)  # merges bring side branches in
+    assert client.get(f"{commits}/{'f' * 40}/sequence").status_code == 404
+    assert [entry.resource for entry in world.forges.requests("gitlab.com")][-1] == "sequence"
+
+
 def test_gitlab_contributors_group_by_email_and_sort(client: httpx.Client, world: World) -> None:
     real = recorded("gitlab", "gitlab_com_api_v4_projects_6812925_repository_contributors")
     repo = world.forges.repo(GITLAB_REPO)

@@ -55,6 +55,7 @@ class Forge:
     kind = ""
     probe_path = ""  # one cheap request that shows the API answers and takes the token (`fetcher check`)
     with_authors = True  # participants counted from the history (False: the host lists contributors)
+    whole_history = True  # a count from scratch pages the whole history (False: only the window's commits)
 
     def __init__(self, name: str, api_url: str, token: str | None, token_env: str | None,
                  http: Http, clock: Callable[[], datetime]):
@@ -90,6 +91,15 @@ class Forge:
 
     def read_head(self, answer: Answer) -> Commit | None:
         raise NotImplementedError
+
+    def read_total(self, answer: Answer) -> int | None:
+        """The branch's total commit count where the newest-commit answer gives it (None: it does not)."""
+        return None
+
+    async def count_total(self, meta: dict, head: str) -> int | None:
+        """The branch's total commit count up to `head` where the host has a count endpoint, asked only when
+        the head moved and nothing else gave it (None: it has none)."""
+        return None
 
     def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
         """The first page of the branch's commits, newest first: those not reachable from `exclude`,
@@ -167,15 +177,17 @@ class Forge:
             fields["repo_url"] = f"https://{ref.host}/{meta['path']}"
         else:
             fields["repo_url"] = repo_url
-        return RepoResult(fields, updates, meta={k: meta[k] for k in ("archived", "archived_at") if k in meta})
+        found = {k: meta[k] for k in ("archived", "archived_at") if k in meta}
+        return RepoResult(fields, updates, meta={**found, "commit_count": counted.total})
 
     async def _history(self, meta, cached: Cached | None, kept: History | None, key: str, now):
         """The commits piece, and whether the branch moved since it was taken."""
         if meta["branch"] is None:  # an empty repository has no branch yet
-            return Cached({"repo": key, **History("", None, None, {}, {} if self.with_authors else None)
+            return Cached({"repo": key, **History("", None, None, {}, {} if self.with_authors else None, 0)
                            .as_json()}, now), False
         head_piece = await self.piece("commits", self.head_url(meta), cached,
-                                      lambda answer: {"head": _commit_json(self.read_head(answer))})
+                                      lambda answer: {"head": _commit_json(self.read_head(answer)),
+                                                      "total": self.read_total(answer)})
         if head_piece is cached:  # 304: the head has not moved
             return keyed(replace(cached, value={**cached.value, **_pruned(kept, now)}), key), False
         head = head_piece.value["head"]
@@ -183,8 +195,9 @@ class Forge:
         if kept is not None and kept.head == (head or {}).get("id"):
             counted = History.from_json({**kept.as_json(), **_pruned(kept, now)})
             return Cached({"repo": key, **counted.as_json()}, now, **validators), False
+        whole = dict(with_authors=self.with_authors, whole=self.whole_history)
         if head is None:
-            counted = history.count(meta["branch"], [], now, with_authors=self.with_authors)
+            counted = history.count(meta["branch"], [], now, **whole)
         elif kept is not None and kept.head:
             try:
                 new = await self.commits(self.commits_url(meta, kept.head, now))
@@ -194,10 +207,14 @@ class Forge:
                 counted = history.add(kept, new, now)
             else:  # the commit counted last is no longer on the branch: count again
                 counted = history.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
-                                        now, with_authors=self.with_authors)
+                                        now, **whole)
         else:
             counted = history.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
-                                    now, with_authors=self.with_authors)
+                                    now, **whole)
+        if head_piece.value.get("total") is not None:  # the host's own count beats what was paged
+            counted = replace(counted, total=head_piece.value["total"])
+        elif counted.total is None and head is not None:
+            counted = replace(counted, total=await self.count_total(meta, head["id"]))
         if head is not None:  # the branch's head, as the host named it, is what was counted up to
             counted = replace(counted, head=head["id"], head_date=_utc(head["date"]))
         return Cached({"repo": key, **counted.as_json()}, now, **validators), True

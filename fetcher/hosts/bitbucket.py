@@ -10,6 +10,7 @@
   date filter: the whole history is paged once (participants come from it), then only
   what is new.
 - participants: the linked user's `nickname`, else the name in `author.raw`.
+- commit count: what that paging counted (the whole history), the new commits added to it.
 - the token goes as `Authorization: Bearer`; `Retry-After` is read by http.py.
 """
 

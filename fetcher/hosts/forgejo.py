@@ -10,6 +10,7 @@
   its Link header; `not=OLD` lists exactly the commits made since. The whole history is
   paged once (participants come from it), so `since` is not needed.
 - participants: each commit's linked user's login, else the author's name.
+- commit count: the newest-commit answer's `X-Total-Count` (the branch's total).
 - the token goes as `Authorization: token`; `X-RateLimit-*` (where an instance sends
   them) and `Retry-After` are read by http.py.
 """
@@ -18,6 +19,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from fetcher.errors import BadResponse
+from fetcher.facts import MAX_COUNT
 from fetcher.hosts.base import (
     Forge, body_list, body_object, commit_date, count_field, path_field, text_field,
 )
@@ -66,6 +68,15 @@ class Forgejo(Forge):
     def read_head(self, answer: Answer) -> Commit | None:
         commits = self.read_commits(answer)
         return commits[0] if commits else None
+
+    def read_total(self, answer: Answer) -> int | None:
+        """The commits list's `X-Total-Count`: the branch's commit count, in the newest-commit answer itself."""
+        text = answer.headers.get("x-total-count")
+        if text is None:
+            return None
+        if not (text.strip().isascii() and text.strip().isdigit() and int(text) <= MAX_COUNT):
+            raise BadResponse(answer.url, f"X-Total-Count {text[:40]!r} is not a commit count")
+        return int(text)
 
     def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
         url = f"{self._commits_base(meta)}?sha={quote(meta['branch'], safe='')}&limit={LIMIT}&{LEAN}"

@@ -7,6 +7,9 @@
 - commits: the same list, 100 a page (GitLab's most), followed by its Link header:
   `since` the window's start when counting from scratch, else the revision range
   `OLD..BRANCH`, which lists exactly the commits made since.
+- commit count: GET /projects/:id/repository/commits/HEAD/sequence (`git rev-list --count`;
+  GitLab 16.9+), asked only when the branch moved; project `statistics` would need the
+  Reporter role, and the commits list sends no `X-Total`.
 - participants: GET /projects/:id/repository/contributors?order_by=commits&sort=desc,
   asked only when the branch moved. GitLab gives names, not usernames: names, each once.
 - the token goes as `Authorization: Bearer`; `RateLimit-*` and `Retry-After` are read by http.py.
@@ -21,7 +24,8 @@ from fetcher.hosts.base import (
 )
 from fetcher.hosts.history import Commit, History
 from fetcher.interpret import Answer, next_link
-from fetcher.errors import BadResponse
+from fetcher.errors import BadResponse, NotFound
+from fetcher.facts import MAX_COUNT
 from fetcher.pieces import Cached
 from fetcher.urls import RepoRef, parse_nested_repo_url
 
@@ -33,6 +37,9 @@ class GitLab(Forge):
     # The public project list: answers without a token, and refuses (401) a token GitLab does not accept.
     probe_path = "/projects?per_page=1"
     with_authors = False  # GitLab lists contributors itself
+    # Only the window's commits are paged, and the commits list sends no total (GitLab leaves X-Total out of it):
+    # the commit count comes from the commit's sequence instead.
+    whole_history = False
 
     def ref(self, repo_url: str) -> RepoRef:
         return parse_nested_repo_url(repo_url)
@@ -86,6 +93,17 @@ class GitLab(Forge):
 
     def next_page(self, answer: Answer) -> str | None:
         return next_link(answer.headers)
+
+    async def count_total(self, meta: dict, head: str) -> int | None:
+        """`git rev-list --count` of the head: its sequence (GitLab 16.9+; an older instance 404s: unknown)."""
+        try:
+            answer = await self.get(f"{self._commits_base(meta)}/{quote(head, safe='')}/sequence", "commits")
+        except NotFound:
+            return None
+        count = body_object(answer).get("count")
+        if not (isinstance(count, int) and not isinstance(count, bool) and 0 < count <= MAX_COUNT):
+            raise BadResponse(answer.url, f"commit sequence {str(count)[:40]!r} is not a commit count")
+        return count
 
     async def extras(self, meta: dict, cached: dict[str, Cached], key: str, head_moved: bool) -> dict[str, Cached]:
         kept = cached.get("contributors")

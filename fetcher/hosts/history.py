@@ -10,6 +10,8 @@ as per-day counts so that later syncs only add what is new:
   excludes its end). Merge commits (more than one parent) are not counted.
 - per-author counts (every commit, merges included, as GitHub's contributors count
   them), for the forges whose participants come from the history.
+- the branch's total commit count (merges included, as `git rev-list --count`), where
+  the whole history was counted: kept, and the new commits added to it.
 
 Pure functions over plain values: the host modules ask, this module counts.
 """
@@ -42,10 +44,11 @@ class History:
     head_date: str | None  # the head's committer date (ISO 8601, UTC): the record's last_updated
     days: dict[str, int] = field(default_factory=dict)  # "YYYY-MM-DD" (UTC) -> commits counted that day
     authors: dict[str, int] | None = None  # None where the host lists contributors itself
+    total: int | None = None  # every commit up to the head; None where only the window was counted
 
     def as_json(self) -> dict:
         return {"branch": self.branch, "head": self.head, "head_date": self.head_date,
-                "days": self.days, "authors": self.authors}
+                "days": self.days, "authors": self.authors, "total": self.total}
 
     @classmethod
     def from_json(cls, value: dict) -> "History | None":
@@ -57,8 +60,11 @@ class History:
                     and (authors is None or isinstance(authors, dict))
                     and all(isinstance(n, int) and not isinstance(n, bool) for n in counts)):
                 return None
+            total = value.get("total")  # absent from a piece kept before totals were
+            if not (total is None or (isinstance(total, int) and not isinstance(total, bool) and total >= 0)):
+                total = None
             return cls(value["branch"], value["head"], value["head_date"], dict(days),
-                       dict(authors) if authors is not None else None)
+                       dict(authors) if authors is not None else None, total)
         except (KeyError, TypeError):
             return None
 
@@ -87,9 +93,10 @@ def participants(authors: dict[str, int]) -> list[str]:
     return [name for name, _ in sorted(authors.items(), key=lambda item: (-item[1], item[0]))]
 
 
-def count(branch: str, commits: list[Commit], now: datetime, *, with_authors: bool) -> History:
-    """A history counted from scratch: `commits` newest first, the branch's head first of all."""
-    empty = History(branch, None, None, {}, {} if with_authors else None)
+def count(branch: str, commits: list[Commit], now: datetime, *, with_authors: bool, whole: bool = False) -> History:
+    """A history counted from scratch: `commits` newest first, the branch's head first of all;
+    `whole`: they are the branch's whole history, so their number is its total."""
+    empty = History(branch, None, None, {}, {} if with_authors else None, 0 if whole else None)
     return add(empty, commits, now) if commits else empty
 
 
@@ -106,7 +113,8 @@ def add(history: History, new: list[Commit], now: datetime) -> History:
         if authors is not None and commit.author:
             authors[commit.author] = authors.get(commit.author, 0) + 1
     head = new[0]
-    return History(history.branch, head.id, _iso(head.committed), _pruned(days, now), authors)
+    total = history.total + len(new) if history.total is not None else None
+    return History(history.branch, head.id, _iso(head.committed), _pruned(days, now), authors, total)
 
 
 def builds_on(old_head: str, new: list[Commit]) -> bool:
