@@ -27,8 +27,8 @@ import httpx
 from fetcher.errors import (
     BadResponse, HostUnavailable, NotFound, RateLimited, RunRefused, TokenRejected, Unreachable,
 )
-from fetcher.hosts import history
-from fetcher.hosts.history import Commit, History
+from fetcher.hosts import commit_counts
+from fetcher.hosts.commit_counts import Commit, History
 from fetcher.http import Http, origin
 from fetcher.interpret import Answer
 from fetcher.pieces import Cached, for_repo
@@ -167,11 +167,11 @@ class Forge:
             "repo_forks": meta["forks"],
             "repo_description": meta["description"] or "",
             "last_updated": parse_datetime(counted.head_date) if counted.head_date else None,
-            "commits_over_52": history.weekly_counts(counted.days, now) if counted.head else [],
+            "commits_over_52": commit_counts.weekly_counts(counted.days, now) if counted.head else [],
             **self.extra_fields(meta, {**cached, **extras}, counted),
         }
         if counted.authors is not None:
-            fields["participants"] = history.participants(counted.authors)
+            fields["participants"] = commit_counts.participants(counted.authors)
         if self._key(meta["path"]) != asked:
             # The host reports the project under another path: it moved, and says where.
             fields["repo_url"] = f"https://{ref.host}/{meta['path']}"
@@ -197,19 +197,19 @@ class Forge:
             return Cached({"repo": key, **counted.as_json()}, now, **validators), False
         whole = dict(with_authors=self.with_authors, whole=self.whole_history)
         if head is None:
-            counted = history.count(meta["branch"], [], now, **whole)
+            counted = commit_counts.count(meta["branch"], [], now, **whole)
         elif kept is not None and kept.head:
             try:
                 new = await self.commits(self.commits_url(meta, kept.head, now))
             except NotFound:
                 new = []  # the host no longer knows the commit counted last: the history was rewritten
-            if new and history.builds_on(kept.head, new):
-                counted = history.add(kept, new, now)
+            if new and commit_counts.builds_on(kept.head, new):
+                counted = commit_counts.add(kept, new, now)
             else:  # the commit counted last is no longer on the branch: count again
-                counted = history.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
+                counted = commit_counts.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
                                         now, **whole)
         else:
-            counted = history.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
+            counted = commit_counts.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
                                     now, **whole)
         if head_piece.value.get("total") is not None:  # the host's own count beats what was paged
             counted = replace(counted, total=head_piece.value["total"])
@@ -276,7 +276,7 @@ def keyed(piece: Cached, key: str) -> Cached:
 
 def _pruned(kept: History, now: datetime) -> dict:
     """The kept counts with the days no window can reach any more dropped."""
-    return {"days": history.add(kept, [], now).days}
+    return {"days": commit_counts.add(kept, [], now).days}
 
 
 def _commit_json(commit: Commit | None) -> dict | None:

@@ -22,7 +22,7 @@ from fetcher.errors import BadResponse
 from fetcher.hosts.base import (
     Forge, body_list, body_object, commit_date, count_field, keyed, path_field, text_field,
 )
-from fetcher.hosts.history import Commit, History
+from fetcher.hosts.commit_counts import Commit, History
 from fetcher.interpret import Answer
 from fetcher.pieces import Cached
 

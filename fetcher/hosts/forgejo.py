@@ -23,7 +23,7 @@ from fetcher.facts import MAX_COUNT
 from fetcher.hosts.base import (
     Forge, body_list, body_object, commit_date, count_field, path_field, text_field,
 )
-from fetcher.hosts.history import Commit
+from fetcher.hosts.commit_counts import Commit
 from fetcher.interpret import Answer, next_link
 from fetcher.records import to_stored_datetime
 from fetcher.urls import RepoRef

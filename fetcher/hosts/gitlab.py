@@ -18,11 +18,11 @@
 from datetime import datetime
 from urllib.parse import quote
 
-from fetcher.hosts import history
+from fetcher.hosts import commit_counts
 from fetcher.hosts.base import (
     Forge, body_list, body_object, commit_date, count_field, path_field, text_field,
 )
-from fetcher.hosts.history import Commit, History
+from fetcher.hosts.commit_counts import Commit, History
 from fetcher.interpret import Answer, next_link
 from fetcher.errors import BadResponse, NotFound
 from fetcher.facts import MAX_COUNT
@@ -76,7 +76,7 @@ class GitLab(Forge):
         branch = quote(meta["branch"], safe="")
         if exclude:
             return f"{self._commits_base(meta)}?ref_name={quote(exclude, safe='')}..{branch}&per_page={PER_PAGE}"
-        since = history.window_start(now).strftime("%Y-%m-%dT%H:%M:%SZ")
+        since = commit_counts.window_start(now).strftime("%Y-%m-%dT%H:%M:%SZ")
         return f"{self._commits_base(meta)}?ref_name={branch}&since={since}&per_page={PER_PAGE}"
 
     def read_commits(self, answer: Answer) -> list[Commit]:
