@@ -90,7 +90,9 @@ class Forge:
         raise NotImplementedError
 
     def read_head(self, answer: Answer) -> Commit | None:
-        raise NotImplementedError
+        """The newest commit of the head_url answer (None: the branch has none): a one-commit list on every forge."""
+        commits = self.read_commits(answer)
+        return commits[0] if commits else None
 
     def read_total(self, answer: Answer) -> int | None:
         """The branch's total commit count where the newest-commit answer gives it (None: it does not)."""

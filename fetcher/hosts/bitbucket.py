@@ -68,10 +68,6 @@ class Bitbucket(Forge):
     def head_url(self, meta: dict) -> str:
         return f"{self._base(meta)}/commits/{quote(meta['branch'], safe='')}?pagelen=1"
 
-    def read_head(self, answer: Answer) -> Commit | None:
-        commits = self.read_commits(answer)
-        return commits[0] if commits else None
-
     def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
         branch = quote(meta["branch"], safe="")
         if exclude:

@@ -65,10 +65,6 @@ class Forgejo(Forge):
     def head_url(self, meta: dict) -> str:
         return f"{self._commits_base(meta)}?sha={quote(meta['branch'], safe='')}&limit=1&{LEAN}"
 
-    def read_head(self, answer: Answer) -> Commit | None:
-        commits = self.read_commits(answer)
-        return commits[0] if commits else None
-
     def read_total(self, answer: Answer) -> int | None:
         """The commits list's `X-Total-Count`: the branch's commit count, in the newest-commit answer itself."""
         text = answer.headers.get("x-total-count")

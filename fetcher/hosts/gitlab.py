@@ -68,10 +68,6 @@ class GitLab(Forge):
     def head_url(self, meta: dict) -> str:
         return f"{self._commits_base(meta)}?ref_name={quote(meta['branch'], safe='')}&per_page=1"
 
-    def read_head(self, answer: Answer) -> Commit | None:
-        commits = self.read_commits(answer)
-        return commits[0] if commits else None
-
     def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
         branch = quote(meta["branch"], safe="")
         if exclude:
