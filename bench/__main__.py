@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds GitHub takes to compute cold statistics")  # fmt: skip
     add("--cold-stats", type=_share, default=defaults.cold_stats,
         help="share of repositories whose statistics start cold")  # fmt: skip
+    add("--stats-asks", type=int, default=defaults.stats_asks, metavar="N",
+        help="above 0: cold statistics answer 202 to their first 1 to N asks (seeded), instead of for "
+             "--stats-delay seconds")  # fmt: skip
     add("--rate-limit", type=_positive(int), default=defaults.rate_limit,
         help="fetcher's stand-in budget, points an hour, refilled before each phase")  # fmt: skip
     add("--timeout", type=_positive(float), default=defaults.timeout,
@@ -88,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         scale=max(0, args.scale),
         stats_delay=args.stats_delay,
         cold_stats=args.cold_stats,
+        stats_asks=max(0, args.stats_asks),
         rate_limit=args.rate_limit,
         timeout=args.timeout,
         tty=args.tty,

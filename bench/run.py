@@ -2,7 +2,8 @@
 
 Every number is the benchmark's own observation: requests and rate-limit
 points are counted at the stand-in, wall time around each subprocess, peak
-RSS and CPU time from ``os.wait4``. See ``python -m bench --help``.
+RSS as the child reports it (``bench/peak.py`` says why not ``wait4``'s), CPU time
+from ``os.wait4``. See ``python -m bench --help``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.peak import PEAK_FILE
 from bench.standin import Logged, StandIn, World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +44,9 @@ COLD, WARM, PUSHED = "cold", "warm-unchanged", "warm-pushed"
 POINTS_TARGETS = ((COLD, 3.0), (WARM, 0.02), (PUSHED, 0.35))
 SPEEDUP_TARGET = 15.0
 FLOOR_TARGET = 1.5
-SCALE_RSS_MB = 150.0
+SCALE_RSS_MB = 200.0
+SCALE_RSS_GROWTH = 1.10  # peak RSS at --scale N over that at --packages, phase by phase: memory flat in the catalogue
+WARM_LINEAR = 1.20  # warm seconds per package at --scale N over that at --packages: wall time linear in packages due
 SCALE_CPU_MS = 2.0
 
 
@@ -57,6 +61,7 @@ class Settings:
     scale: int = 0
     stats_delay: float = 1.0
     cold_stats: float = 0.3
+    stats_asks: int = 0  # above 0: cold statistics answer 202 to their first 1..stats_asks asks, not for stats_delay
     rate_limit: int = 5000  # fetcher's stand-in: points an hour, REST and GraphQL each; refilled before each phase
     timeout: float = 3600.0  # per subprocess
     tty: bool = False  # fetcher's stderr on a pseudo-terminal, so it draws its progress bar
@@ -72,22 +77,28 @@ class Settings:
 class Process:
     exit_code: int
     wall: float
-    peak_rss_mb: float
+    peak_rss_mb: float | None  # None when the child did not report it (killed, or no /proc)
     cpu_s: float
     stdout: str
     stderr: str
 
 
 def run_process(argv: list[str], env: dict[str, str], cwd: Path, timeout: float, tty: bool = False) -> Process:
-    """Run argv to its end (killed after ``timeout`` s) and read its peak RSS and CPU time from wait4.
+    """Run ``[python, "-m", MODULE, ARGS...]`` to its end (killed after ``timeout`` s), with its CPU time and peak RSS.
 
-    With ``tty`` its stderr is a pseudo-terminal, read (and kept) as a person's terminal would be.
+    The module runs under ``bench.peak``, which reports the child's own peak RSS. With ``tty`` its stderr is
+    a pseudo-terminal, read (and kept) as a person's terminal would be.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    python, flag, *module_args = argv
+    if flag != "-m":
+        raise ValueError(f"run_process runs a module (python -m MODULE ...), not {argv[:3]}")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(prefix="peak-") as peak:
         terminal = Terminal(err) if tty else None
         started = time.perf_counter()
         child = subprocess.Popen(
-            argv, stdout=out, stderr=terminal.child_end if terminal else err, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+            [python, "-m", "bench.peak", *module_args], stdout=out, stderr=terminal.child_end if terminal else err,
+            stdin=subprocess.DEVNULL, env={**env, PEAK_FILE: peak.name}, cwd=cwd,
         )
         if terminal:
             terminal.started()
@@ -122,7 +133,7 @@ def run_process(argv: list[str], env: dict[str, str], cwd: Path, timeout: float,
         return Process(
             exit_code=child.returncode,
             wall=wall,
-            peak_rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
+            peak_rss_mb=int(reported) / 1024 if (reported := Path(peak.name).read_text()) else None,
             cpu_s=usage.ru_utime + usage.ru_stime,
             stdout=out.read().decode(errors="replace"),
             stderr=stderr,
@@ -257,7 +268,7 @@ class Run:
     concurrency: int
     latency_floor_s: float
     wall_over_floor: float | None
-    peak_rss_mb: float
+    peak_rss_mb: float | None
     cpu_s: float
     cpu_ms_per_package: float
     standin_cpu_s: float  # the bench process meanwhile: mostly the stand-in; near wall time means it was the bottleneck
@@ -314,7 +325,7 @@ def measure(
         concurrency=concurrency,
         latency_floor_s=round(floor, 3),
         wall_over_floor=round(process.wall / floor, 2) if floor else None,
-        peak_rss_mb=round(process.peak_rss_mb, 1),
+        peak_rss_mb=None if process.peak_rss_mb is None else round(process.peak_rss_mb, 1),
         cpu_s=round(process.cpu_s, 3),
         cpu_ms_per_package=round(process.cpu_s * 1000 / per, 3),
         standin_cpu_s=round(own_cpu, 3),
@@ -327,7 +338,7 @@ def measure(
 
 
 def make_world(settings: Settings, packages: int) -> tuple[World, list[dict[str, Any]]]:
-    return World.generate(packages, seed=settings.seed, cold_stats=settings.cold_stats)
+    return World.generate(packages, seed=settings.seed, cold_stats=settings.cold_stats, stats_asks=settings.stats_asks)
 
 
 def describe(world: World, packages: int) -> dict[str, int]:
@@ -339,7 +350,7 @@ def describe(world: World, packages: int) -> dict[str, int]:
         "renamed": len(world.renames),
         "missing": packages - len(world.repos),
         "empty": sum(repo.empty for repo in repos),
-        "cold_stats": sum(repo.stats_cold for repo in repos),
+        "cold_stats": sum(repo.stats_cold or repo.pending_asks > 0 for repo in repos),
     }
 
 
@@ -507,7 +518,7 @@ COLUMNS = (
     ("pts/pkg", lambda r: f"{r.points_per_package:.3f}"),
     ("floor s", lambda r: f"{r.latency_floor_s:.2f}"),
     ("wall/floor", lambda r: "-" if r.wall_over_floor is None else f"{r.wall_over_floor:.2f}"),
-    ("RSS MB", lambda r: f"{r.peak_rss_mb:.0f}"),
+    ("RSS MB", lambda r: "?" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f}"),
     ("CPU ms/pkg", lambda r: f"{r.cpu_ms_per_package:.2f}"),
 )
 
@@ -571,8 +582,17 @@ def targets(runs: list[Run], scale: list[Run]) -> list[dict[str, Any]]:
         met = None if ratio is None else ratio <= FLOOR_TARGET
         add(f"cold: wall time <= {FLOOR_TARGET:g}x the latency floor", ratio, met)
     for run in scale:
-        rss = run.peak_rss_mb
-        add(f"scale {run.packages}, {run.label}: peak RSS < {SCALE_RSS_MB:g} MB", rss, rss < SCALE_RSS_MB)
+        rss, small = run.peak_rss_mb, by.get(("fetcher", run.phase))
+        add(f"scale {run.packages}, {run.label}: peak RSS < {SCALE_RSS_MB:g} MB", rss,
+            None if rss is None else rss < SCALE_RSS_MB)  # fmt: skip
+        if small and small.peak_rss_mb and rss is not None:
+            growth = round(rss / small.peak_rss_mb, 2)
+            add(f"scale {run.packages}, {run.label}: peak RSS <= {SCALE_RSS_GROWTH:g}x that at {small.packages}",
+                growth, growth <= SCALE_RSS_GROWTH)  # fmt: skip
+        if small and run.phase != COLD and small.wall_s and run.packages:
+            per_package = round((run.wall_s / run.packages) / (small.wall_s / small.packages), 2)
+            add(f"scale {run.packages}, {run.label}: wall time per package <= {WARM_LINEAR:g}x that at "
+                f"{small.packages}", per_package, per_package <= WARM_LINEAR)  # fmt: skip
         add(
             f"scale {run.packages}, {run.label}: CPU < {SCALE_CPU_MS:g} ms/package",
             run.cpu_ms_per_package,
@@ -586,7 +606,10 @@ def render(result: dict[str, Any], runs: list[Run], scale: list[Run]) -> str:
     world = result["worlds"][0] if result["worlds"] else {}
     parts = [
         f"{settings['packages']} packages, latency {settings['latency']:g}s, concurrency {settings['concurrency']}, "
-        f"{settings['cold_stats'] * 100:g}% of statistics cold ({settings['stats_delay']:g}s to compute), "
+        f"{settings['cold_stats'] * 100:g}% of statistics cold ("
+        + (f"202 to their first 1 to {settings['stats_asks']} asks), " if settings.get("stats_asks")
+           else f"{settings['stats_delay']:g}s to compute), ")
+        + 
         f"{settings['pushed'] * 100:g}% pushed, seed {settings['seed']}",
     ]
     if settings["baseline"] != "none":

@@ -399,6 +399,7 @@ class World:
         empty: float = 0.01,
         max_contributors: int = 600,
         cold_stats: float = 0.3,
+        stats_asks: int = 0,
     ) -> tuple[World, list[dict[str, Any]]]:
         """``n`` synthetic packages for benchmarks: the world and its catalog records.
 
@@ -409,6 +410,9 @@ class World:
         Statistics are time-based: ``round(share * non-empty repositories)`` of
         them start cold (202 until the stand-in's ``stats_delay`` has passed
         since the first ask), the rest warm, as if somebody asked recently.
+        With ``stats_asks`` above 0 the cold ones are count-based instead: each
+        answers 202 to its first 1 to ``stats_asks`` asks (seeded), however fast
+        they come, and as many again after a push.
         """
         rng = random.Random(seed)
         counts = [round(n * share) for share in (renamed, missing, empty)]
@@ -436,7 +440,10 @@ class World:
         stats_rng = random.Random(f"cold-stats:{seed}")
         computed = [repo for repo in world.repos.values() if not repo.empty]
         for repo in stats_rng.sample(computed, round(len(computed) * cold_stats)):
-            repo.stats_cold = True
+            if stats_asks:
+                repo.pending_asks = repo._asks_per_push = stats_rng.randint(1, stats_asks)
+            else:
+                repo.stats_cold = True
         return world, records
 
 
