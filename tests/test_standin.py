@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bench.run import count_requests
+from bench.run import count_requests, run_process
 from bench.standin import Logged, Repo, StandIn, World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -715,7 +716,9 @@ def test_request_kinds_are_counted_per_endpoint() -> None:
 
 def test_bench_runs_end_to_end(tmp_path: Path) -> None:
     results = tmp_path / "results.json"
-    command = ["-m", "bench", "--packages", "30", "--latency", "0", "--baseline", "cold", "--json", str(results)]
+    # 200 points an hour: the cold phase leaves too little for the next phases unless the hour passes between them.
+    command = ["-m", "bench", "--packages", "30", "--latency", "0", "--baseline", "cold", "--rate-limit", "200",
+               "--json", str(results)]
     started = time.monotonic()
     done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=60)
 
@@ -752,3 +755,33 @@ def test_soak_runs_end_to_end_and_loses_nothing(tmp_path: Path) -> None:
     assert faulted["right"] + faulted["sparkline_kept"] + faulted["untouched_with_error"] == 40
     assert clean["right"] == 40 and clean["exit_code"] == 0
     assert "| records lost |" in done.stdout
+
+
+def test_a_childs_peak_rss_is_its_own_not_the_bench_processs() -> None:
+    # The bench holds the whole generated world while it runs fetcher. wait4's ru_maxrss carries the
+    # parent's high-water mark into the child across fork and exec; the figure must be the child's own.
+    ballast = b"x" * (160 * 1024 * 1024)  # written, so resident in this process
+    child = run_process([sys.executable, "-m", "platform"], {**os.environ, "PYTHONPATH": str(ROOT)}, ROOT, 30)
+    del ballast
+
+    assert child.exit_code == 0 and child.stdout.strip()
+    assert child.peak_rss_mb is not None and 2 < child.peak_rss_mb < 80, child.peak_rss_mb
+
+
+def test_run_process_refuses_what_is_not_a_module() -> None:
+    with pytest.raises(ValueError, match="python -m MODULE"):
+        run_process([sys.executable, "-c", "pass"], dict(os.environ), ROOT, 30)
+
+
+def test_generated_cold_statistics_can_be_count_based() -> None:
+    world, _ = World.generate(200, seed=3, cold_stats=0.4, stats_asks=3)
+    counted = [repo for repo in world.repos.values() if repo.pending_asks]
+    computed = [repo for repo in world.repos.values() if not repo.empty]
+
+    assert len(counted) == round(len(computed) * 0.4)
+    assert {repo.pending_asks for repo in counted} == {1, 2, 3}
+    assert not any(repo.stats_cold for repo in world.repos.values())
+    repo = counted[0]
+    asks = repo.pending_asks
+    answers = [world.stats_ready(repo) for _ in range(asks + 1)]
+    assert answers == [False] * asks + [True]
