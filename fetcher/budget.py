@@ -5,10 +5,11 @@ the run goes), or COLD_POINTS for a package never fetched with the count kept. O
 cost last time is what they cost this time give or take the packages pushed since, so the sum is a fair forecast.
 GraphQL is left out: a point per hundred packages, from a budget of its own.
 
-What the pool can pay is read from the budgets the last run saw (table `rate_limit`), without asking: each
-token's points left, or its whole budget once its reset has passed, less `[sync] reserve`; plus one more window
-when its reset comes within `max_rate_limit_wait`. A token never seen is not counted on: with any such token
-nothing is planned and the run takes every due package, as without a pool.
+What the pool can pay is read from the budgets the last run saw (table `rate_limit`; a token no run has seen is
+asked first, see sync.fit_budget): each token's points left, or its whole budget once its reset has passed, less
+`[sync] reserve`; plus one more window when its reset comes within `max_rate_limit_wait`. A token whose budget is
+still not known is not counted on: with any such token nothing is planned and the run takes every due package,
+as without a pool.
 """
 
 from contextlib import contextmanager

@@ -27,7 +27,7 @@ from fetcher import stopping
 from fetcher.errors import (
     Failure, FetcherError, InputError, RateLimited, RunRefused, RunStopped, StoreUnavailable, Unreachable,
 )
-from fetcher.hosts import registry
+from fetcher.hosts import github, registry
 from fetcher.http import Http, utcnow
 from fetcher.logs import event, redact
 from fetcher.pypi import PyPI
@@ -205,9 +205,16 @@ def _record(store: Store, config: Config, report: RunReport, finished: datetime)
 def fit_budget(store: Store, packages: DuePackages, config: Config, now: datetime) -> tuple[int, str]:
     """Leave for the next run the due packages the pool cannot pay for before max_rate_limit_wait runs out,
     the least overdue first (fetcher.budget); (how many were left, why)."""
-    envs = [env for env, _ in config.github_tokens()]
+    tokens = config.github_tokens()
+    envs = [env for env, _ in tokens]
     if not envs:
         return 0, ""
+    # A token no run has seen yet is asked what it has left (free), so even the first run with it is planned.
+    seen = {row["token_env"] for row in store.budgets() if row["resource"] == "core"}
+    unseen = [(env, token) for env, token in tokens if env not in seen]
+    if unseen:
+        for env, limits in github.ask_budgets(config.github_api_url, unseen, config.timeout, now).items():
+            store.save_rate_limits(env, limits, now)
     can = budget.capacity(store.budgets(), envs, config.reserve, config.max_rate_limit_wait, now)
     if can is None:
         return 0, ""

@@ -5,10 +5,12 @@ import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from bench.standin import StandIn, World
 from fetcher import budget
+from fetcher.hosts import github
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 TOKENS = {"POOL_ONE": "ghp_pool_token_one_AAAAAAAA", "POOL_TWO": "ghp_pool_token_two_BBBBBBBB",
@@ -111,13 +113,109 @@ def test_a_sync_never_spends_the_reserve_and_a_refresh_may(world, tmp_path, run_
     with StandIn(world, tokens={TOKENS[env]: points for env, points in budgets.items()}, stats_delay=0) as standin:
         config = write_config(tmp_path, standin, 'reserve = 100\nmax_rate_limit_wait = "1s"\nconcurrency = 4\n')
         run_cli(config, "import", str(tmp_path / "catalog.json"))
-        synced = run_cli(config, "sync")
+        planned = run_cli(config, "sync")  # planned from what each token has left: what fits, the rest deferred
+        after_plan = {env: standin.token_remaining(TOKENS[env])[0] for env in TOKENS}
+        with sqlite3.connect(tmp_path / "store.db") as db:
+            # A plan that believes every package free: the pool itself must stop at the reserves.
+            db.execute("INSERT INTO fetch_state (package_id, last_points) SELECT id, 0 FROM package WHERE true "
+                       "ON CONFLICT (package_id) DO UPDATE SET last_points = 0")
+        unplanned = run_cli(config, "sync", "--all")
         kept = {env: standin.token_remaining(TOKENS[env])[0] for env in TOKENS}
         refreshed = run_cli(config, "refresh", "django-pkg19")
         after_refresh = sum(standin.token_remaining(TOKENS[env])[0] for env in TOKENS)
 
-    # 27 points above the reserves pay for part of the 40 the packages cost; the run stops there.
-    assert synced.exit_code == 75, synced.output
+    # 27 points above the reserves pay for 9 of the 20 packages at 3 points each (never fetched).
+    assert planned.exit_code == 0, planned.output
+    assert "9 of 9 packages" in planned.output and "; 11 deferred to the next run" in planned.output
+    assert all(left >= 100 for left in after_plan.values()), after_plan
+    assert unplanned.exit_code == 75, unplanned.output  # the packages cost more than was left above the reserves
     assert kept == {"POOL_ONE": 100, "POOL_TWO": 100, "POOL_THREE": 100}
     assert refreshed.exit_code == 0, refreshed.output
     assert after_refresh < 300  # the person's refresh spent from the reserve
+
+
+def test_a_rate_limit_answer_gives_core_and_graphql_and_leaves_out_what_is_doubtful():
+    now = datetime.fromtimestamp(1372697000, timezone.utc)
+    body = {  # GitHub's documented example of GET /rate_limit
+        "resources": {
+            "core": {"limit": 5000, "remaining": 4999, "reset": 1372700873, "used": 1},
+            "search": {"limit": 30, "remaining": 18, "reset": 1372697452, "used": 12},
+            "graphql": {"limit": 5000, "remaining": 4993, "reset": 1372700389, "used": 7},
+        },
+        "rate": {"limit": 5000, "remaining": 4999, "reset": 1372700873, "used": 1},
+    }
+    assert github.read_rate_limit(body, now) == [
+        {"resource": "core", "budget": 5000, "remaining": 4999,
+         "reset": datetime.fromtimestamp(1372700873, timezone.utc)},
+        {"resource": "graphql", "budget": 5000, "remaining": 4993,
+         "reset": datetime.fromtimestamp(1372700389, timezone.utc)},
+    ]  # fmt: skip
+    doubtful = {"resources": {
+        "core": {"limit": 5000, "remaining": -1, "reset": 1372700873},
+        "graphql": {"limit": 5000, "remaining": True, "reset": 1372700389},
+    }}  # fmt: skip
+    far = {"resources": {"core": {"limit": 5000, "remaining": 10, "reset": 1372697000 + 2 * 86400}}}
+    assert github.read_rate_limit(doubtful, now) == []
+    assert github.read_rate_limit(far, now) == []  # a reset days away is no budget to plan with
+    assert github.read_rate_limit({"resources": {"core": {"limit": 10, "remaining": 99, "reset": 0}}}, now)[0][
+        "remaining"] == 10  # never more left than the window holds
+    assert [github.read_rate_limit(body, now) for body in ([], None, {"resources": []}, {"resources": {"core": 1}})] \
+        == [[], [], [], []]
+
+
+def test_each_unseen_token_is_asked_its_budget_with_itself_and_a_bad_answer_leaves_it_out(respx_mock):
+    now = datetime.now(timezone.utc)
+    reset = int(now.timestamp()) + 1800
+    good = {"resources": {"core": {"limit": 5000, "remaining": 1234, "reset": reset}}}
+    answers = {"Bearer tok-one": httpx.Response(200, json=good),
+               "Bearer tok-two": httpx.Response(401, json={"message": "Bad credentials"}),
+               "Bearer tok-three": httpx.Response(200, content=b" " * (github.RATE_LIMIT_BODY_MAX + 1)),
+               "Bearer tok-four": httpx.Response(302, headers={"Location": "https://elsewhere.example/"})}
+    route = respx_mock.get("https://api.example.com/rate_limit").mock(
+        side_effect=lambda request: answers[request.headers["Authorization"]])
+    tokens = [("ONE", "tok-one"), ("TWO", "tok-two"), ("THREE", "tok-three"), ("FOUR", "tok-four")]
+
+    found = github.ask_budgets("https://api.example.com/", tokens, 5, now)
+
+    assert found == {"ONE": [{"resource": "core", "budget": 5000, "remaining": 1234,
+                              "reset": datetime.fromtimestamp(reset, timezone.utc)}]}
+    assert [call.request.headers["Authorization"] for call in route.calls] == [f"Bearer {t}" for _, t in tokens]
+    assert len(respx_mock.calls) == 4  # the redirect was not followed
+
+
+def test_a_first_run_asks_each_tokens_budget_and_fits_it(world, tmp_path, run_cli, monkeypatch):
+    # Three tokens of different budgets, never seen by this store: the first sync asks what each has left
+    # (GET /rate_limit, free), takes the most overdue packages that fits, defers the rest and exits 0;
+    # after the reset the next run takes the rest.
+    for env, value in TOKENS.items():
+        monkeypatch.setenv(env, value)
+    above = {"POOL_ONE": 16, "POOL_TWO": 9, "POOL_THREE": 5}  # 30 points above the reserves: 10 cold packages
+    budgets = {env: 100 + points for env, points in above.items()}
+    with StandIn(world, tokens={TOKENS[env]: points for env, points in budgets.items()}, stats_delay=0) as standin:
+        config = write_config(tmp_path, standin, 'reserve = 100\nmax_rate_limit_wait = "15m"\n')
+        run_cli(config, "import", str(tmp_path / "catalog.json"))
+        with sqlite3.connect(tmp_path / "store.db") as db:
+            order = due_order(db)
+        first = run_cli(config, "sync")
+        kept = {env: standin.token_remaining(TOKENS[env])[0] for env in TOKENS}
+        asked = [entry.path for entry in standin.requests if entry.path == "/rate_limit"]
+        with sqlite3.connect(tmp_path / "store.db") as db:
+            fetched = {slug for (slug,) in db.execute("SELECT slug FROM package WHERE last_fetched IS NOT NULL")}
+            run = db.execute("SELECT packages, deferred, stopped FROM sync_run").fetchone()
+            standin.refill()
+            past = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
+            db.execute("UPDATE rate_limit SET reset = ?", [past])  # the hour has passed, as the refill says
+        second = run_cli(config, "sync")
+        with sqlite3.connect(tmp_path / "store.db") as db:
+            never = db.execute("SELECT count(*) FROM package WHERE last_fetched IS NULL").fetchone()[0]
+
+    assert first.exit_code == 0, first.output
+    assert len(asked) == 3  # one GET /rate_limit per token, before anything else
+    assert run == (10, 10, None)
+    assert fetched == set(order[:10])  # the most overdue (here: the first imported) half
+    assert "10 of 10 packages" in first.output and "; 10 deferred to the next run: about 30 points more than the " \
+        "30 the pool's 3 tokens can spend" in first.output
+    assert all(left >= 100 for left in kept.values()), kept  # the reserves kept
+    assert second.exit_code == 0, second.output
+    assert "10 of 10 packages" in second.output and "deferred" not in second.output
+    assert never == 0

@@ -9,7 +9,7 @@ computing them while the rest is fetched, and the retries come back later.
 """
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Callable
 
@@ -18,8 +18,8 @@ import httpx
 from fetcher import facts, graphql, normalize
 from fetcher.errors import BadResponse, ContributorsTooLarge, EmptyRepository, StatsPending
 from fetcher.hosts.base import RepoResult
-from fetcher.http import Http, origin
-from fetcher.interpret import API_VERSION, Answer, next_link
+from fetcher.http import USER_AGENT, Http, origin
+from fetcher.interpret import API_VERSION, GITHUB, Answer, interpret, lower_headers, next_link
 from fetcher.pieces import Cached, Validators, contributors_settled, for_repo, shift_weeks, unchanged_since_push
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.tokens import TokenPool
@@ -235,3 +235,58 @@ class GitHub:
         if kind == "repo":
             return piece
         return replace(piece, value={**piece.value, "pushed_at": pushed_at})
+
+
+# --- what each token has left, asked before a run is planned ------------------------
+
+RATE_LIMIT_BODY_MAX = 64 * 1024  # GET /rate_limit answers about 2 KiB
+
+
+def read_rate_limit(data: object, now: datetime) -> list[dict]:
+    """GET /rate_limit's core and graphql budgets as {resource, budget, remaining, reset}; [] when it says neither.
+
+    A budget whose numbers are not plain non-negative integers, or whose reset is more than a day away,
+    is left out: the plan then knows as little of it as before it asked.
+    """
+    resources = data.get("resources") if isinstance(data, dict) else None
+    if not isinstance(resources, dict):
+        return []
+    budgets = []
+    for resource in ("core", "graphql"):
+        entry = resources.get(resource)
+        numbers = [entry.get(key) for key in ("limit", "remaining", "reset")] if isinstance(entry, dict) else []
+        if len(numbers) != 3 or not all(type(number) is int and number >= 0 for number in numbers):
+            continue
+        limit, remaining, reset = numbers
+        if reset > (now + timedelta(days=1)).timestamp():
+            continue
+        budgets.append({"resource": resource, "budget": limit, "remaining": min(remaining, limit),
+                        "reset": datetime.fromtimestamp(reset, timezone.utc)})
+    return budgets
+
+
+def ask_budgets(api_url: str, tokens: list[tuple[str, str]], timeout: float, now: datetime) -> dict[str, list[dict]]:
+    """token variable -> its budgets, from GET /rate_limit asked with each token (GitHub does not count it).
+
+    Whatever goes wrong with one token's answer (no answer, not 200, too long, not GitHub's shape) leaves
+    that token out: this only spares a plan from guessing, it never stops a run.
+    """
+    url = f"{api_url.rstrip('/')}/rate_limit"
+    found: dict[str, list[dict]] = {}
+    with httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=False) as client:
+        for token_env, token in tokens:
+            try:
+                with client.stream("GET", url, headers={**API_HEADERS, "Authorization": f"Bearer {token}"}) as answer:
+                    if answer.status_code != 200:
+                        continue
+                    body = bytearray()
+                    for chunk in answer.iter_bytes():
+                        body += chunk
+                        if len(body) > RATE_LIMIT_BODY_MAX:
+                            raise BadResponse(url, "GET /rate_limit answered more than it ever does")
+                    data = interpret(url, 200, lower_headers(answer.headers), bytes(body), now, GITHUB).data
+            except Exception:  # noqa: BLE001 -- whatever it is, the run goes on unplanned, as without this
+                continue
+            if budgets := read_rate_limit(data, now):
+                found[token_env] = budgets
+    return found
