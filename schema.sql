@@ -77,7 +77,10 @@ CREATE TABLE IF NOT EXISTS sync_run (
     seconds    REAL NOT NULL,
     stopped    TEXT,       -- why the run ended early, NULL when it finished
     rate_limit_wait REAL NOT NULL DEFAULT 0, -- seconds spent waiting for rate limits to reset
-    deferred   INTEGER NOT NULL DEFAULT 0  -- due packages left for the next run: the pool could not pay for them
+    deferred   INTEGER NOT NULL DEFAULT 0, -- due packages left for the next run: the pool could not pay for them
+    -- Per GitHub token variable (never the token), as JSON: {"VAR": {"core": {"spent": N, "left": N},
+    -- "graphql": {...}, "rejected": false}}; "left" is null when no answer said. NULL: no token.
+    tokens     TEXT
 );
 
 -- What a directory shows beside the record (never inside the 18 API fields):

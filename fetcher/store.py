@@ -48,6 +48,8 @@ MIGRATIONS: list[str] = [
     # 3: what each package's last fetch cost (fetcher.budget), and how many due packages a run left for later.
     """ALTER TABLE fetch_state ADD COLUMN last_points INTEGER;
        ALTER TABLE sync_run ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;""",
+    # 4: the run's row itself says, per token variable, what it spent and what was left (run_token has the detail).
+    "ALTER TABLE sync_run ADD COLUMN tokens TEXT;",
 ]
 
 

@@ -11,6 +11,7 @@ everything already written.
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import Counter
@@ -137,7 +138,16 @@ class RunReport:
             "stopped": self.stopped,
             "rate_limit_wait": round(self.rate_limit_wait, 3),
             "deferred": self.deferred,
+            "tokens": json.dumps(self.by_token()) if self.tokens else None,
         }
+
+    def by_token(self) -> dict[str, dict]:
+        """Per token variable: each budget's points spent and left, and whether GitHub rejected the token."""
+        tokens: dict[str, dict] = {}
+        for row in self.tokens:
+            token = tokens.setdefault(row["token_env"], {"rejected": bool(row["rejected"])})
+            token[row["resource"]] = {"spent": row["spent"], "left": row["remaining"]}
+        return tokens
 
 
 def run(

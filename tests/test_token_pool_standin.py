@@ -60,6 +60,11 @@ def test_three_tokens_share_the_run_each_budget_its_own_and_every_one_shown_by_n
     with sqlite3.connect(tmp_path / "store.db") as db:
         rows = {env: (spent, remaining) for env, spent, remaining in db.execute(
             "SELECT token_env, spent, remaining FROM run_token WHERE run_id = 1 AND resource = 'core'")}
+        (tokens,) = db.execute("SELECT tokens FROM sync_run WHERE id = 1").fetchone()
+    # The run's own row says the same, per token variable.
+    assert {env: (token["core"]["spent"], token["core"]["left"]) for env, token in json.loads(tokens).items()} \
+        == rows
+    assert not any(token["rejected"] for token in json.loads(tokens).values())
     # Each token's spend and what is left, as the stand-in charged its own budget.
     for env, value in TOKENS.items():
         assert env in rows
@@ -99,7 +104,10 @@ def test_a_rejected_token_is_dropped_named_by_its_variable_and_the_run_goes_on(p
     with sqlite3.connect(tmp_path / "store.db") as db:
         # A row per budget it was tried on (requests in flight may have tried it on both): each one rejected.
         rows = db.execute("SELECT resource, rejected FROM run_token WHERE token_env = 'POOL_TWO'").fetchall()
+        (tokens,) = db.execute("SELECT tokens FROM sync_run").fetchone()
     assert rows and {rejected for _, rejected in rows} == {1}, rows
+    assert {env: token["rejected"] for env, token in json.loads(tokens).items()} == {
+        "POOL_ONE": False, "POOL_TWO": True, "POOL_THREE": False}
     assert leaked([synced], tmp_path) == []
 
 
