@@ -183,6 +183,15 @@ def test_each_unseen_token_is_asked_its_budget_with_itself_and_a_bad_answer_leav
     assert len(respx_mock.calls) == 4  # the redirect was not followed
 
 
+def test_when_github_cannot_be_reached_the_budgets_are_asked_once_not_per_token(respx_mock):
+    route = respx_mock.get("https://api.example.com/rate_limit").mock(side_effect=httpx.ConnectTimeout("timed out"))
+
+    found = github.ask_budgets("https://api.example.com", [("ONE", "a"), ("TWO", "b"), ("THREE", "c")], 5,
+                               datetime.now(timezone.utc))
+
+    assert found == {} and route.call_count == 1
+
+
 def test_a_first_run_asks_each_tokens_budget_and_fits_it(world, tmp_path, run_cli, monkeypatch):
     # Three tokens of different budgets, never seen by this store: the first sync asks what each has left
     # (GET /rate_limit, free), takes the most overdue packages that fits, defers the rest and exits 0;

@@ -285,6 +285,8 @@ def ask_budgets(api_url: str, tokens: list[tuple[str, str]], timeout: float, now
                         if len(body) > RATE_LIMIT_BODY_MAX:
                             raise BadResponse(url, "GET /rate_limit answered more than it ever does")
                     data = interpret(url, 200, lower_headers(answer.headers), bytes(body), now, GITHUB).data
+            except httpx.TransportError:
+                break  # no connection for one token is none for the others: do not wait on each in turn
             except Exception:  # noqa: BLE001 -- whatever it is, the run goes on unplanned, as without this
                 continue
             if budgets := read_rate_limit(data, now):
