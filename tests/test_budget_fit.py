@@ -3,6 +3,7 @@
 
 import json
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -54,19 +55,32 @@ def write_config(tmp_path, standin, extra=""):
     return config
 
 
+@pytest.fixture
+def pool(world, tmp_path, run_cli, monkeypatch):
+    """open_pool(budgets by variable, [sync] settings): the stand-in with the three tokens of those budgets,
+    fetcher configured for it and the catalogue imported; yields (stand-in, config)."""
+    for env, value in TOKENS.items():
+        monkeypatch.setenv(env, value)
+
+    @contextmanager
+    def open_pool(budgets: dict[str, int], sync: str):
+        with StandIn(world, tokens={TOKENS[env]: points for env, points in budgets.items()}, stats_delay=0) as standin:
+            config = write_config(tmp_path, standin, sync)
+            run_cli(config, "import", str(tmp_path / "catalog.json"))
+            yield standin, config
+
+    return open_pool
+
+
 def due_order(db) -> list[str]:
     return [slug for (slug,) in db.execute("SELECT slug FROM package ORDER BY coalesce(last_fetched, ''), id")]
 
 
 def test_a_run_with_budget_for_half_syncs_the_most_overdue_half_defers_the_rest_and_the_next_finishes(
-    world, tmp_path, run_cli, monkeypatch
+    pool, tmp_path, run_cli
 ):
-    for env, value in TOKENS.items():
-        monkeypatch.setenv(env, value)
     budgets = {"POOL_ONE": 5000, "POOL_TWO": 3000, "POOL_THREE": 1000}
-    with StandIn(world, tokens={TOKENS[env]: points for env, points in budgets.items()}, stats_delay=0) as standin:
-        config = write_config(tmp_path, standin, 'reserve = 100\nmax_rate_limit_wait = "15m"\n')
-        run_cli(config, "import", str(tmp_path / "catalog.json"))
+    with pool(budgets, 'reserve = 100\nmax_rate_limit_wait = "15m"\n') as (standin, config):
         first = run_cli(config, "sync")  # every package's cost is learnt, and each token's budget seen
         store = tmp_path / "store.db"
         with sqlite3.connect(store) as db:
@@ -106,13 +120,9 @@ def test_a_run_with_budget_for_half_syncs_the_most_overdue_half_defers_the_rest_
     assert fetched_third >= set(order[10:])  # the deferred ones, most overdue now, done
 
 
-def test_a_sync_never_spends_the_reserve_and_a_refresh_may(world, tmp_path, run_cli, monkeypatch):
-    for env, value in TOKENS.items():
-        monkeypatch.setenv(env, value)
+def test_a_sync_never_spends_the_reserve_and_a_refresh_may(pool, tmp_path, run_cli):
     budgets = {"POOL_ONE": 110, "POOL_TWO": 112, "POOL_THREE": 105}
-    with StandIn(world, tokens={TOKENS[env]: points for env, points in budgets.items()}, stats_delay=0) as standin:
-        config = write_config(tmp_path, standin, 'reserve = 100\nmax_rate_limit_wait = "1s"\nconcurrency = 4\n')
-        run_cli(config, "import", str(tmp_path / "catalog.json"))
+    with pool(budgets, 'reserve = 100\nmax_rate_limit_wait = "1s"\nconcurrency = 4\n') as (standin, config):
         planned = run_cli(config, "sync")  # planned from what each token has left: what fits, the rest deferred
         after_plan = {env: standin.token_remaining(TOKENS[env])[0] for env in TOKENS}
         with sqlite3.connect(tmp_path / "store.db") as db:
@@ -135,7 +145,6 @@ def test_a_sync_never_spends_the_reserve_and_a_refresh_may(world, tmp_path, run_
 
 
 def test_a_rate_limit_answer_gives_core_and_graphql_and_leaves_out_what_is_doubtful():
-    now = datetime.fromtimestamp(1372697000, timezone.utc)
     body = {  # GitHub's documented example of GET /rate_limit
         "resources": {
             "core": {"limit": 5000, "remaining": 4999, "reset": 1372700873, "used": 1},
@@ -144,7 +153,7 @@ def test_a_rate_limit_answer_gives_core_and_graphql_and_leaves_out_what_is_doubt
         },
         "rate": {"limit": 5000, "remaining": 4999, "reset": 1372700873, "used": 1},
     }
-    assert github.read_rate_limit(body, now) == [
+    assert github.read_rate_limit(body) == [
         {"resource": "core", "budget": 5000, "remaining": 4999,
          "reset": datetime.fromtimestamp(1372700873, timezone.utc)},
         {"resource": "graphql", "budget": 5000, "remaining": 4993,
@@ -154,12 +163,15 @@ def test_a_rate_limit_answer_gives_core_and_graphql_and_leaves_out_what_is_doubt
         "core": {"limit": 5000, "remaining": -1, "reset": 1372700873},
         "graphql": {"limit": 5000, "remaining": True, "reset": 1372700389},
     }}  # fmt: skip
-    far = {"resources": {"core": {"limit": 5000, "remaining": 10, "reset": 1372697000 + 2 * 86400}}}
-    assert github.read_rate_limit(doubtful, now) == []
-    assert github.read_rate_limit(far, now) == []  # a reset days away is no budget to plan with
-    assert github.read_rate_limit({"resources": {"core": {"limit": 10, "remaining": 99, "reset": 0}}}, now)[0][
+    in_two_days = int((datetime.now(timezone.utc) + timedelta(days=2)).timestamp())
+    far = {"resources": {"core": {"limit": 5000, "remaining": 10, "reset": in_two_days}}}
+    huge = {"resources": {"core": {"limit": 5000, "remaining": 10, "reset": 10**30}}}
+    assert github.read_rate_limit(doubtful) == []
+    assert github.read_rate_limit(far) == []  # a reset days away is no budget to plan with
+    assert github.read_rate_limit(huge) == []
+    assert github.read_rate_limit({"resources": {"core": {"limit": 10, "remaining": 99, "reset": 0}}})[0][
         "remaining"] == 10  # never more left than the window holds
-    assert [github.read_rate_limit(body, now) for body in ([], None, {"resources": []}, {"resources": {"core": 1}})] \
+    assert [github.read_rate_limit(body) for body in ([], None, {"resources": []}, {"resources": {"core": 1}})] \
         == [[], [], [], []]
 
 
@@ -170,17 +182,20 @@ def test_each_unseen_token_is_asked_its_budget_with_itself_and_a_bad_answer_leav
     answers = {"Bearer tok-one": httpx.Response(200, json=good),
                "Bearer tok-two": httpx.Response(401, json={"message": "Bad credentials"}),
                "Bearer tok-three": httpx.Response(200, content=b" " * (github.RATE_LIMIT_BODY_MAX + 1)),
-               "Bearer tok-four": httpx.Response(302, headers={"Location": "https://elsewhere.example/"})}
+               "Bearer tok-four": httpx.Response(302, headers={"Location": "https://elsewhere.example/"}),
+               "Bearer tok-five": httpx.Response(200, content=b'{"resources": {"core": "\xff\xfe"}}'),
+               "Bearer tok-six": httpx.Response(200, content=b'{"resources": {"core": {"limit": 1e999}}}')}
     route = respx_mock.get("https://api.example.com/rate_limit").mock(
         side_effect=lambda request: answers[request.headers["Authorization"]])
-    tokens = [("ONE", "tok-one"), ("TWO", "tok-two"), ("THREE", "tok-three"), ("FOUR", "tok-four")]
+    tokens = [("ONE", "tok-one"), ("TWO", "tok-two"), ("THREE", "tok-three"), ("FOUR", "tok-four"),
+              ("FIVE", "tok-five"), ("SIX", "tok-six")]
 
     found = github.ask_budgets("https://api.example.com/", tokens, 5, now)
 
     assert found == {"ONE": [{"resource": "core", "budget": 5000, "remaining": 1234,
                               "reset": datetime.fromtimestamp(reset, timezone.utc)}]}
     assert [call.request.headers["Authorization"] for call in route.calls] == [f"Bearer {t}" for _, t in tokens]
-    assert len(respx_mock.calls) == 4  # the redirect was not followed
+    assert len(respx_mock.calls) == 6  # the redirect was not followed
 
 
 def test_when_github_cannot_be_reached_the_budgets_are_asked_once_not_per_token(respx_mock):
@@ -192,17 +207,13 @@ def test_when_github_cannot_be_reached_the_budgets_are_asked_once_not_per_token(
     assert found == {} and route.call_count == 1
 
 
-def test_a_first_run_asks_each_tokens_budget_and_fits_it(world, tmp_path, run_cli, monkeypatch):
+def test_a_first_run_asks_each_tokens_budget_and_fits_it(pool, tmp_path, run_cli):
     # Three tokens of different budgets, never seen by this store: the first sync asks what each has left
     # (GET /rate_limit, free), takes the most overdue packages that fits, defers the rest and exits 0;
     # after the reset the next run takes the rest.
-    for env, value in TOKENS.items():
-        monkeypatch.setenv(env, value)
     above = {"POOL_ONE": 16, "POOL_TWO": 9, "POOL_THREE": 5}  # 30 points above the reserves: 10 cold packages
     budgets = {env: 100 + points for env, points in above.items()}
-    with StandIn(world, tokens={TOKENS[env]: points for env, points in budgets.items()}, stats_delay=0) as standin:
-        config = write_config(tmp_path, standin, 'reserve = 100\nmax_rate_limit_wait = "15m"\n')
-        run_cli(config, "import", str(tmp_path / "catalog.json"))
+    with pool(budgets, 'reserve = 100\nmax_rate_limit_wait = "15m"\n') as (standin, config):
         with sqlite3.connect(tmp_path / "store.db") as db:
             order = due_order(db)
         first = run_cli(config, "sync")

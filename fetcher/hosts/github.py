@@ -9,7 +9,7 @@ computing them while the rest is fetched, and the retries come back later.
 """
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import partial
 from typing import Callable
 
@@ -19,7 +19,7 @@ from fetcher import facts, graphql, normalize
 from fetcher.errors import BadResponse, ContributorsTooLarge, EmptyRepository, StatsPending
 from fetcher.hosts.base import RepoResult
 from fetcher.http import USER_AGENT, Http, origin
-from fetcher.interpret import API_VERSION, GITHUB, Answer, interpret, lower_headers, next_link
+from fetcher.interpret import API_VERSION, GITHUB, Answer, interpret, lower_headers, next_link, reset_time
 from fetcher.pieces import Cached, Validators, contributors_settled, for_repo, shift_weeks, unchanged_since_push
 from fetcher.steps import first_failure_wins, nothing
 from fetcher.tokens import TokenPool
@@ -242,11 +242,12 @@ class GitHub:
 RATE_LIMIT_BODY_MAX = 64 * 1024  # GET /rate_limit answers about 2 KiB
 
 
-def read_rate_limit(data: object, now: datetime) -> list[dict]:
+def read_rate_limit(data: object) -> list[dict]:
     """GET /rate_limit's core and graphql budgets as {resource, budget, remaining, reset}; [] when it says neither.
 
-    A budget whose numbers are not plain non-negative integers, or whose reset is more than a day away,
-    is left out: the plan then knows as little of it as before it asked.
+    A budget whose numbers are not plain non-negative integers, or whose reset is no time a budget resets
+    at (interpret.reset_time: more than a day away), is left out: the plan then knows as little of it as
+    before it asked.
     """
     resources = data.get("resources") if isinstance(data, dict) else None
     if not isinstance(resources, dict):
@@ -258,10 +259,10 @@ def read_rate_limit(data: object, now: datetime) -> list[dict]:
         if len(numbers) != 3 or not all(type(number) is int and number >= 0 for number in numbers):
             continue
         limit, remaining, reset = numbers
-        if reset > (now + timedelta(days=1)).timestamp():
-            continue
-        budgets.append({"resource": resource, "budget": limit, "remaining": min(remaining, limit),
-                        "reset": datetime.fromtimestamp(reset, timezone.utc)})
+        reset_at = reset_time(str(reset))
+        if reset_at is not None:
+            budgets.append({"resource": resource, "budget": limit, "remaining": min(remaining, limit),
+                            "reset": reset_at})
     return budgets
 
 
@@ -289,6 +290,6 @@ def ask_budgets(api_url: str, tokens: list[tuple[str, str]], timeout: float, now
                 break  # no connection for one token is none for the others: do not wait on each in turn
             except Exception:  # noqa: BLE001 -- whatever it is, the run goes on unplanned, as without this
                 continue
-            if budgets := read_rate_limit(data, now):
+            if budgets := read_rate_limit(data):
                 found[token_env] = budgets
     return found
