@@ -4,6 +4,7 @@ import copy
 import json
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,22 @@ from fetcher.cli import cli
 FIXTURES = Path(__file__).parent / "fixtures"
 API = "https://api.github.com"
 PYPI = "https://pypi.org"
+
+
+class Clock:
+    """A clock a test sets: `clock.now = ...` moves it."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def no_sleep(seconds: float) -> None:
+    return None
+
+
 # Headers that describe the recorded transfer, not the answer; httpx sets its own.
 _TRANSFER_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 

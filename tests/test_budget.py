@@ -10,7 +10,7 @@ import respx
 from fetcher import config as configuration, sync
 from fetcher.records import validate
 from fetcher.store import open_store
-from tests.conftest import API, GitHubRepo, pypi_route, recorded, response_from
+from tests.conftest import API, Clock, GitHubRepo, no_sleep, pypi_route, recorded, response_from
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)  # a Monday
 GRAPHQL = f"{API}/graphql"
@@ -64,18 +64,6 @@ class FakeGraphQL:
         return httpx.Response(200, json=payload, headers={
             "X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4999", "X-RateLimit-Used": "1",
             "X-RateLimit-Reset": "1793000000", "X-RateLimit-Resource": "graphql"})
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-async def no_sleep(seconds: float) -> None:
-    return None
 
 
 @pytest.fixture

@@ -12,21 +12,10 @@ from fetcher import config as configuration, sync
 from fetcher.records import parse_datetime, validate
 from fetcher.store import open_store
 from fetcher.urls import pypi_name
+from tests.conftest import Clock, no_sleep
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)
 TOKEN = "ghp_facts_token"
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-async def no_sleep(seconds: float) -> None:
-    return None
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import respx
 from fetcher import config as configuration, sync
 from fetcher.records import parse_datetime, validate
 from fetcher.store import open_store
+from tests.conftest import no_sleep
 from tests.forges import FakeBitbucket, FakeForgejo, FakeGitLab, Graph
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
@@ -53,9 +54,6 @@ def setup(tmp_path, config_file, monkeypatch):
 
 
 def run(config, store, clock=NOW):
-    async def no_sleep(_):
-        return None
-
     return sync.run(store, store.due_packages(None, None), config, "sync", sleep=no_sleep, clock=lambda: clock)
 
 

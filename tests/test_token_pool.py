@@ -21,6 +21,7 @@ from fetcher.errors import TokenRejected
 from fetcher.http import Http
 from fetcher.interpret import RateLimit
 from fetcher.tokens import AllRested, TokenPool
+from tests.conftest import Clock
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
@@ -87,14 +88,6 @@ def test_a_rejected_token_is_dropped_with_one_warning_naming_its_variable(caplog
 # -- through Http: the headers of each token's answers -------------------------------------------
 
 
-class Clock:
-    def __init__(self):
-        self.now = NOW
-
-    def __call__(self):
-        return self.now
-
-
 def config_for(tmp_path, envs=("POOL_ONE", "POOL_TWO", "POOL_THREE")):
     path = tmp_path / "c.toml"
     path.write_text(f'[github]\ntoken_env = {json.dumps(list(envs))}\npace = false\n[http]\nbackoff = 0\n')
@@ -113,7 +106,7 @@ def ask(http: Http, times: int) -> list[str]:
 
 @respx.mock
 def test_requests_move_to_the_other_tokens_while_a_spent_one_rests_and_come_back_after_its_reset(tmp_path):
-    clock, reset = Clock(), NOW + timedelta(minutes=5)
+    clock, reset = Clock(NOW), NOW + timedelta(minutes=5)
     remaining = {ONE: 0, TWO: 50, THREE: 40}
 
     def answer(request):
@@ -155,7 +148,7 @@ def test_a_401_drops_the_token_and_the_request_goes_on_with_another_until_none_i
 
     respx.get(f"{API}/repos/o/r").mock(side_effect=answer)
     pool = TokenPool(list(ENVS.items()))
-    http = Http(config_for(tmp_path), clock=Clock())
+    http = Http(config_for(tmp_path), clock=Clock(NOW))
     http.grant_pool(API, pool)
     with caplog.at_level(logging.WARNING):
         assert ask(http, 2) == ["POOL_TWO", "POOL_TWO"]
@@ -165,7 +158,7 @@ def test_a_401_drops_the_token_and_the_request_goes_on_with_another_until_none_i
     assert [token.env for token in pool.live] == ["POOL_TWO", "POOL_THREE"]
 
     accepted.clear()
-    http = Http(config_for(tmp_path), clock=Clock())
+    http = Http(config_for(tmp_path), clock=Clock(NOW))
     http.grant_pool(API, pool)
     with pytest.raises(TokenRejected):
         ask(http, 1)
