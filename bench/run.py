@@ -618,12 +618,11 @@ def targets(runs: list[Run], scale: list[Run]) -> list[dict[str, Any]]:
 def render(result: dict[str, Any], runs: list[Run], scale: list[Run]) -> str:
     settings = result["settings"]
     world = result["worlds"][0] if result["worlds"] else {}
+    cold = (f"202 to their first 1 to {settings['stats_asks']} asks" if settings.get("stats_asks")
+            else f"{settings['stats_delay']:g}s to compute")  # fmt: skip
     parts = [
         f"{settings['packages']} packages, latency {settings['latency']:g}s, concurrency {settings['concurrency']}, "
-        f"{settings['cold_stats'] * 100:g}% of statistics cold ("
-        + (f"202 to their first 1 to {settings['stats_asks']} asks), " if settings.get("stats_asks")
-           else f"{settings['stats_delay']:g}s to compute), ")
-        + 
+        f"{settings['cold_stats'] * 100:g}% of statistics cold ({cold}), "
         f"{settings['pushed'] * 100:g}% pushed, seed {settings['seed']}",
     ]
     if settings["baseline"] != "none":

@@ -921,16 +921,28 @@ def _github_answer(
     return _revalidate(answer, _http_date(repo.pushed_at), request)
 
 
-def _pypi_answer(world: World, base: str, parts: list[str], request: Mapping[str, str]) -> _Answer:
-    """PyPI looks names up normalized: unknown names are 404, known ones spelled otherwise 301."""
-    if len(parts) != 3 or parts[2] != "json":
+def _pypi_project(world: World, base: str, parts: list[str], last: str) -> tuple[str, str] | _Answer:
+    """The project ``/ROOT/NAME/LAST`` names, as (normalized name, version); else its answer.
+
+    PyPI looks names up normalized: unknown names are 404, known ones spelled otherwise 301.
+    """
+    if len(parts) != 3 or parts[2] != last:
         return _json_answer(404, _PYPI_NOT_FOUND)
     canonical = normalize_name(parts[1])
     version = world.pypi.get(canonical)
     if version is None:
         return _json_answer(404, _PYPI_NOT_FOUND)
     if parts[1] != canonical:
-        return _Answer(301, headers={"Location": f"{base}/pypi/{canonical}/json"})
+        return _Answer(301, headers={"Location": f"{base}/{parts[0]}/{canonical}/{last}"})
+    return canonical, version
+
+
+def _pypi_answer(world: World, base: str, parts: list[str], request: Mapping[str, str]) -> _Answer:
+    """PyPI's JSON API project page, ``/pypi/NAME/json``."""
+    project = _pypi_project(world, base, parts, "json")
+    if isinstance(project, _Answer):
+        return project
+    canonical, version = project
     serial = {"X-PyPI-Last-Serial": str(_last_serial(canonical))}
     body = standin_facts.dress_pypi(_pypi_body(canonical, version), world, canonical, version)
     answer = _json_answer(200, body, serial)
@@ -938,15 +950,11 @@ def _pypi_answer(world: World, base: str, parts: list[str], request: Mapping[str
 
 
 def _simple_answer(world: World, base: str, parts: list[str], request: Mapping[str, str]) -> _Answer:
-    """PyPI's JSON Index API project page, ``/simple/NAME/``; other names 404, unnormalized ones 301."""
-    if len(parts) != 3 or parts[2] != "":
-        return _json_answer(404, _PYPI_NOT_FOUND)
-    canonical = normalize_name(parts[1])
-    version = world.pypi.get(canonical)
-    if version is None:
-        return _json_answer(404, _PYPI_NOT_FOUND)
-    if parts[1] != canonical:
-        return _Answer(301, headers={"Location": f"{base}/simple/{canonical}/"})
+    """PyPI's JSON Index API project page, ``/simple/NAME/``."""
+    project = _pypi_project(world, base, parts, "")
+    if isinstance(project, _Answer):
+        return project
+    canonical, version = project
     page = standin_facts.simple_page(world, canonical, version)
     return _revalidate(_Answer(200, page, {"Content-Type": standin_facts.SIMPLE_JSON}), _PYPI_LAST_MODIFIED, request)
 
