@@ -17,12 +17,12 @@ from typing import Callable
 import httpx
 
 from fetcher.config import BUILT_IN, Config
-from fetcher.display import ago
+from fetcher.show.text import ago
 from fetcher.errors import FetcherError, Failure, NotFound, TokenRejected, Unreachable
-from fetcher.hosts.github import API_HEADERS
+from fetcher.hosts.github.host import API_HEADERS
 from fetcher.hosts.registry import KINDS
-from fetcher.http import USER_AGENT, utcnow
-from fetcher.interpret import GITHUB, PYPI, interpret, lower_headers
+from fetcher.net.client import USER_AGENT, utcnow
+from fetcher.net.answer import GITHUB, PYPI, interpret, lower_headers
 from fetcher.store import store_state
 
 UNREACHABLE = 75  # as for a sync that cannot reach its hosts: try again later

@@ -10,16 +10,17 @@ from datetime import timedelta
 import click
 
 from fetcher import __version__, check as checks, config as configuration, facts as facts_, logs, sync
-from fetcher import history as history_, status as overview
+from fetcher.show import history as history_
+from fetcher.show import status as overview
 from fetcher.config import BUILTIN_HOSTS
-from fetcher.catalog import read_catalog
+from fetcher.catalogue import read_catalog
 from fetcher.errors import FetcherError, StoreError, StoreUnavailable
-from fetcher.http import utcnow
-from fetcher.lock import run_lock
+from fetcher.net.client import utcnow
+from fetcher.run.lock import run_lock
 from fetcher.logs import event, redact
-from fetcher.pretty import render as render_record
-from fetcher.progress import progress
-from fetcher.records import to_api, validate
+from fetcher.show.record import render as render_record
+from fetcher.show.progress import progress
+from fetcher.record import to_api, validate
 from fetcher.stopping import StopSignals
 from fetcher.store import Store, open_store
 

@@ -20,8 +20,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from fetcher.errors import BadResponse, InputError
-from fetcher.interpret import Answer
-from fetcher.records import parse_datetime, to_stored_datetime
+from fetcher.net.answer import Answer
+from fetcher.record import parse_datetime, to_stored_datetime
 
 # The facts, in the order `show --facts` prints them; their names are the API's.
 FACT_NAMES = (

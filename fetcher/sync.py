@@ -22,23 +22,27 @@ from typing import Awaitable, Callable, Iterable
 
 import httpx
 
-from fetcher import budget, facts, graphql, policy
+from fetcher import facts
+from fetcher.hosts.github import budget
+from fetcher.hosts.github import graphql
+from fetcher.net import retry as policy
 from fetcher.config import Config
 from fetcher import stopping
 from fetcher.errors import (
     Failure, FetcherError, InputError, RateLimited, RunRefused, RunStopped, StoreUnavailable, Unreachable,
 )
-from fetcher.hosts import github, registry
-from fetcher.http import Http, utcnow
+from fetcher.hosts import registry
+from fetcher.hosts.github import host as github
+from fetcher.net.client import Http, utcnow
 from fetcher.logs import event, redact
-from fetcher.pypi import PyPI
-from fetcher.records import parse_datetime, to_stored_datetime
-from fetcher.steps import first_failure_wins, nothing
+from fetcher.hosts.pypi import PyPI
+from fetcher.record import parse_datetime, to_stored_datetime
+from fetcher.side_by_side import first_failure_wins, nothing
 from fetcher.stopping import StopSignals
-from fetcher.pieces import for_repo, shift_weeks
+from fetcher.cache import for_repo, shift_weeks
 from fetcher.store import CHANGED, EDITED, DuePackages, Links, Store
-from fetcher.tokens import TokenPool
-from fetcher.urls import RepoRef, parse_repo_url, pypi_name
+from fetcher.hosts.github.tokens import TokenPool
+from fetcher.links import RepoRef, parse_repo_url, pypi_name
 
 log = logging.getLogger(__name__)
 

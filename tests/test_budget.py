@@ -8,7 +8,7 @@ import pytest
 import respx
 
 from fetcher import config as configuration, sync
-from fetcher.records import validate
+from fetcher.record import validate
 from fetcher.store import open_store
 from tests.conftest import API, Clock, GitHubRepo, no_sleep, pypi_route, recorded, response_from
 
@@ -323,7 +323,7 @@ def test_without_a_token_a_304_costs_a_point(setup, respx_mock, monkeypatch):
 
 @respx.mock
 def test_contributors_pages_are_capped_and_the_package_fails_past_the_cap(setup, respx_mock, monkeypatch):
-    from fetcher.hosts import github
+    from fetcher.hosts.github import host as github
 
     monkeypatch.setattr(github, "MAX_CONTRIBUTOR_PAGES", 3)
     config, store = setup(package("a"), package("b"), github="graphql = false")

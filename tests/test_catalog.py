@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from fetcher.catalog import read_catalog
+from fetcher.catalogue import read_catalog
 from fetcher.errors import InputError
-from fetcher.records import validate
+from fetcher.record import validate
 from tests.conftest import api_record
 
 LDAP = api_record("django-auth-ldap")

@@ -7,7 +7,7 @@ import httpx
 import respx
 
 from fetcher import config as configuration, sync
-from fetcher.records import validate
+from fetcher.record import validate
 from fetcher.store import open_store
 from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route
 

@@ -6,7 +6,7 @@ import sqlite3
 import httpx
 import respx
 
-from fetcher.records import API_FIELDS
+from fetcher.record import API_FIELDS
 from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route
 
 LDAP = str(FIXTURES / "api-v4-django-auth-ldap.json")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.standin import StandIn, World
-from fetcher.records import parse_datetime
+from fetcher.record import parse_datetime
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = 40

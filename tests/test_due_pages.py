@@ -7,7 +7,7 @@ import pytest
 import respx
 
 from fetcher import config as configuration, store as store_module, sync
-from fetcher.records import validate
+from fetcher.record import validate
 from fetcher.store import open_store
 from tests.conftest import pypi_route
 

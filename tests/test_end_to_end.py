@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 import respx
 
-from fetcher.records import API_FIELDS, parse_datetime
+from fetcher.record import API_FIELDS, parse_datetime
 from tests.conftest import FIXTURES, GitHubRepo, api_record, pypi_route
 
 SLUGS = ("django-auth-ldap", "django-todo")

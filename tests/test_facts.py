@@ -6,7 +6,7 @@ import pytest
 
 from fetcher import facts
 from fetcher.errors import BadResponse, InputError
-from fetcher.interpret import Answer
+from fetcher.net.answer import Answer
 from tests.conftest import pypi_body
 
 UTC = timezone.utc

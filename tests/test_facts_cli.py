@@ -4,7 +4,7 @@ import json
 from datetime import datetime, timezone
 
 from fetcher.facts import FACT_NAMES
-from fetcher.records import API_FIELDS
+from fetcher.record import API_FIELDS
 from fetcher.store import Links, open_store
 from tests.conftest import FIXTURES, api_record
 

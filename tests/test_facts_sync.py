@@ -9,9 +9,9 @@ from dateutil.relativedelta import relativedelta
 from bench import standin_facts
 from bench.standin import StandIn, World, normalize_name
 from fetcher import config as configuration, sync
-from fetcher.records import parse_datetime, validate
+from fetcher.record import parse_datetime, validate
 from fetcher.store import open_store
-from fetcher.urls import pypi_name
+from fetcher.links import pypi_name
 from tests.conftest import Clock, no_sleep
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ import pytest
 import respx
 
 from fetcher import config as configuration, sync
-from fetcher.records import parse_datetime, validate
+from fetcher.record import parse_datetime, validate
 from fetcher.store import open_store
 from tests.conftest import no_sleep
 from tests.forges import FakeBitbucket, FakeForgejo, FakeGitLab, Graph

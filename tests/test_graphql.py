@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from fetcher.errors import BadResponse, NotFound, RateLimited, Transient
-from fetcher.graphql import BATCH_SIZE, build_query, parse_batch, query_cost, repo_meta
-from fetcher.interpret import Answer
-from fetcher.urls import RepoRef, parse_repo_url
+from fetcher.hosts.github.graphql import BATCH_SIZE, build_query, parse_batch, query_cost, repo_meta
+from fetcher.net.answer import Answer
+from fetcher.links import RepoRef, parse_repo_url
 
 URL = "https://api.github.com/graphql"
 NOW = datetime(2024, 1, 13, 2, 46, 46, tzinfo=timezone.utc)

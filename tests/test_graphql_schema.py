@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from graphql import build_schema, parse, validate
 
-from fetcher.graphql import BATCH_SIZE, build_query
-from fetcher.urls import RepoRef
+from fetcher.hosts.github.graphql import BATCH_SIZE, build_query
+from fetcher.links import RepoRef
 
 SCHEMA = Path(__file__).parent / "fixtures" / "github-schema.graphql"
 

@@ -18,7 +18,7 @@ import pytest
 
 from bench.hostile import Hostile
 from bench.standin import StandIn, World
-from fetcher.http import DEADLINE_TIMEOUTS
+from fetcher.net.client import DEADLINE_TIMEOUTS
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "ghp_hostile_token_0123456789abcdef"

@@ -8,8 +8,8 @@ from fetcher.errors import BadResponse
 from fetcher.hosts.bitbucket import Bitbucket
 from fetcher.hosts.forgejo import Forgejo
 from fetcher.hosts.gitlab import GitLab
-from fetcher.interpret import Answer, lower_headers
-from fetcher.urls import parse_nested_repo_url
+from fetcher.net.answer import Answer, lower_headers
+from fetcher.links import parse_nested_repo_url
 from tests.forges import fixture
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)

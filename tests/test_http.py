@@ -9,7 +9,7 @@ import respx
 
 from fetcher import config as configuration
 from fetcher.errors import BadResponse, Transient, Unreachable
-from fetcher.http import MAX_REDIRECTS, Http, origin
+from fetcher.net.client import MAX_REDIRECTS, Http, origin
 
 API = "https://api.github.com"
 SECRET = "Bearer ghp_http_token_0123456789"

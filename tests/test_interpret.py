@@ -15,7 +15,7 @@ from fetcher.errors import (
     TokenRejected,
     Transient,
 )
-from fetcher.interpret import Answer, RateLimit, interpret, lower_headers, next_link, rate_limit
+from fetcher.net.answer import Answer, RateLimit, interpret, lower_headers, next_link, rate_limit
 from tests.conftest import recorded
 
 # The recorded exchanges were made at "Date: Sat, 13 Jan 2024 02:46:46 GMT".

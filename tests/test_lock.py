@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from fetcher.errors import StoreBusy
-from fetcher.lock import lock_path, run_lock
+from fetcher.run.lock import lock_path, run_lock
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from fetcher.lock import run_lock
+from fetcher.run.lock import run_lock
 with run_lock(Path(sys.argv[1]), "sync"):
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))

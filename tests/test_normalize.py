@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from fetcher.errors import BadResponse
-from fetcher.interpret import Answer, lower_headers
-from fetcher.normalize import (
+from fetcher.net.answer import Answer, lower_headers
+from fetcher.hosts.github.answers import (
     canonical_repo_url,
     contributor_logins,
     newest_commit_date,

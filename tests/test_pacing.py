@@ -5,7 +5,7 @@ from bisect import bisect_left
 
 import pytest
 
-from fetcher.pacing import GRAPHQL_POINTS_PER_MINUTE, HEADROOM, MAX_CONCURRENT, REST_POINTS_PER_MINUTE, Pacer
+from fetcher.hosts.github.pacing import GRAPHQL_POINTS_PER_MINUTE, HEADROOM, MAX_CONCURRENT, REST_POINTS_PER_MINUTE, Pacer
 
 REST_INTERVAL = 60 / (900 * 0.9)  # 0.0740… s: 810 a minute
 GRAPHQL_INTERVAL = 60 / (2000 * 0.9)  # 0.0333… s: 1,800 a minute

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from fetcher import policy
+from fetcher.net import retry as policy
 from fetcher.errors import BadResponse, NotFound, RateLimited, StatsPending, TokenRejected, Transient, Unreachable
 
 NOW = datetime(2024, 1, 13, 2, 46, 46, tzinfo=timezone.utc)

@@ -3,7 +3,7 @@
 import io
 import logging
 
-from fetcher.progress import ERASE_LINE, SHOW_CURSOR, progress
+from fetcher.show.progress import ERASE_LINE, SHOW_CURSOR, progress
 
 
 class Terminal(io.StringIO):
@@ -41,9 +41,9 @@ def test_a_line_logged_meanwhile_starts_on_a_cleared_line():
     try:
         with progress(2, "sync", stream=screen) as done:
             done("synced")
-            logging.getLogger("fetcher.http").warning("waiting 300s for the rate limit to reset")
+            logging.getLogger("fetcher.net.client").warning("waiting 300s for the rate limit to reset")
             done("synced")
-        logging.getLogger("fetcher.http").warning("after the run")
+        logging.getLogger("fetcher.net.client").warning("after the run")
     finally:
         root.removeHandler(handler)
 

@@ -7,7 +7,7 @@ import pytest
 from dateutil import tz
 
 from fetcher.errors import InputError
-from fetcher.records import API_FIELDS, parse_datetime, to_api, to_columns, validate
+from fetcher.record import API_FIELDS, parse_datetime, to_api, to_columns, validate
 from tests.conftest import api_record
 
 NEW_YORK = tz.gettz("America/New_York")

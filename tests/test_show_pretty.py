@@ -3,7 +3,7 @@
 import json
 from datetime import datetime, timedelta, timezone
 
-from fetcher.display import ago, size, sparkline
+from fetcher.show.text import ago, size, sparkline
 from fetcher.store import Links, open_store
 from tests.conftest import FIXTURES, api_record
 

@@ -6,7 +6,7 @@ import json
 
 from bench.standin import StandIn, World
 from fetcher import config as configuration, sync
-from fetcher.records import validate
+from fetcher.record import validate
 from fetcher.store import open_store
 
 OLD_WEEKS = [1] * 52

@@ -3,7 +3,7 @@
 import json
 from datetime import datetime, timedelta, timezone
 
-from fetcher.pieces import Cached
+from fetcher.cache import Cached
 from fetcher.store import Links, open_store
 from fetcher.sync import SPARKLINE_PENDING
 from tests.conftest import FIXTURES

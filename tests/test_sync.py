@@ -9,7 +9,7 @@ import pytest
 import respx
 
 from fetcher import config as configuration, sync
-from fetcher.records import validate
+from fetcher.record import validate
 from fetcher.store import open_store
 from tests.conftest import API, PYPI, GitHubRepo, pypi_route, recorded, response_from
 
@@ -136,7 +136,7 @@ def test_participation_retries_span_about_fifteen_seconds_by_default():
 
 
 def sync_policy_delay(attempt):
-    from fetcher.policy import backoff_delay
+    from fetcher.net.retry import backoff_delay
 
     return backoff_delay(attempt, configuration.DEFAULTS["http"]["backoff"][0])
 

@@ -18,9 +18,9 @@ import respx
 from bench.standin import StandIn, World
 from fetcher import config as configuration
 from fetcher.errors import TokenRejected
-from fetcher.http import Http
-from fetcher.interpret import RateLimit
-from fetcher.tokens import AllRested, TokenPool
+from fetcher.net.client import Http
+from fetcher.net.answer import RateLimit
+from fetcher.hosts.github.tokens import AllRested, TokenPool
 from tests.conftest import Clock
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,7 +3,7 @@
 import pytest
 
 from fetcher.errors import InputError
-from fetcher.urls import RepoRef, github_hosts, normalize_pypi_name, parse_repo_url, pypi_name
+from fetcher.links import RepoRef, github_hosts, normalize_pypi_name, parse_repo_url, pypi_name
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from datasette.app import Datasette
 
 from bench.forges import add_catalog
 from bench.standin import StandIn, World
-from fetcher.records import parse_datetime
+from fetcher.record import parse_datetime
 from fetcher.store import MIGRATIONS, open_store
 
 ROOT = Path(__file__).resolve().parent.parent

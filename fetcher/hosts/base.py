@@ -29,11 +29,11 @@ from fetcher.errors import (
 )
 from fetcher.hosts import commit_counts
 from fetcher.hosts.commit_counts import Commit, History
-from fetcher.http import Http, origin
-from fetcher.interpret import Answer
-from fetcher.pieces import Cached, for_repo
-from fetcher.records import parse_datetime
-from fetcher.urls import RepoRef, parse_repo_url
+from fetcher.net.client import Http, origin
+from fetcher.net.answer import Answer
+from fetcher.cache import Cached, for_repo
+from fetcher.record import parse_datetime
+from fetcher.links import RepoRef, parse_repo_url
 
 # Pages one resource may take: a history this long is paged once, then only what is new.
 MAX_PAGES = 400

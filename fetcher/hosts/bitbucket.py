@@ -23,8 +23,8 @@ from fetcher.hosts.base import (
     Forge, body_list, body_object, commit_date, count_field, keyed, path_field, text_field,
 )
 from fetcher.hosts.commit_counts import Commit, History
-from fetcher.interpret import Answer
-from fetcher.pieces import Cached
+from fetcher.net.answer import Answer
+from fetcher.cache import Cached
 
 PAGELEN = 100
 _RAW_AUTHOR = re.compile(r"^\s*(?P<name>[^<]*?)\s*(<[^>]*>)?\s*$")

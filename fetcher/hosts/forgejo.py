@@ -24,9 +24,9 @@ from fetcher.hosts.base import (
     Forge, body_list, body_object, commit_date, count_field, path_field, text_field,
 )
 from fetcher.hosts.commit_counts import Commit
-from fetcher.interpret import Answer, next_link
-from fetcher.records import to_stored_datetime
-from fetcher.urls import RepoRef
+from fetcher.net.answer import Answer, next_link
+from fetcher.record import to_stored_datetime
+from fetcher.links import RepoRef
 
 LIMIT = 50
 # Diff stats, signature checks and file lists cost the server work and are never read.

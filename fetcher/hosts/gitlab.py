@@ -23,11 +23,11 @@ from fetcher.hosts.base import (
     Forge, body_list, body_object, commit_date, count_field, path_field, text_field,
 )
 from fetcher.hosts.commit_counts import Commit, History
-from fetcher.interpret import Answer, next_link
+from fetcher.net.answer import Answer, next_link
 from fetcher.errors import BadResponse, NotFound
 from fetcher.facts import MAX_COUNT
-from fetcher.pieces import Cached
-from fetcher.urls import RepoRef, parse_nested_repo_url
+from fetcher.cache import Cached
+from fetcher.links import RepoRef, parse_nested_repo_url
 
 PER_PAGE = 100
 

@@ -9,11 +9,11 @@ from fetcher.config import Config
 from fetcher.hosts.base import Forge
 from fetcher.hosts.bitbucket import Bitbucket
 from fetcher.hosts.forgejo import Forgejo
-from fetcher.hosts.github import GitHub
+from fetcher.hosts.github.host import GitHub
 from fetcher.hosts.gitlab import GitLab
-from fetcher.http import Http
-from fetcher.tokens import TokenPool
-from fetcher.urls import github_hosts
+from fetcher.net.client import Http
+from fetcher.hosts.github.tokens import TokenPool
+from fetcher.links import github_hosts
 
 KINDS: dict[str, type[Forge]] = {"gitlab": GitLab, "forgejo": Forgejo, "bitbucket": Bitbucket}
 

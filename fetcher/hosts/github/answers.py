@@ -7,9 +7,9 @@ so one odd answer fails its package instead of writing nonsense.
 import re
 
 from fetcher.errors import BadResponse, InputError
-from fetcher.interpret import Answer
-from fetcher.records import parse_datetime
-from fetcher.urls import parse_repo_url
+from fetcher.net.answer import Answer
+from fetcher.record import parse_datetime
+from fetcher.links import parse_repo_url
 
 WEEKS = 52
 

@@ -5,8 +5,8 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from fetcher.config import Config
-from fetcher.display import ago, size, utc
-from fetcher.records import parse_datetime
+from fetcher.show.text import ago, size, utc
+from fetcher.record import parse_datetime
 from fetcher.store import Store
 from fetcher.sync import SPARKLINE_PENDING
 

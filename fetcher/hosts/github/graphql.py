@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from fetcher import facts
 from fetcher.errors import BadResponse, NotFound, RateLimited, Transient
-from fetcher.interpret import Answer, reset_time, retry_after_time, says_limited
-from fetcher.records import parse_datetime
-from fetcher.urls import RepoRef
+from fetcher.net.answer import Answer, reset_time, retry_after_time, says_limited
+from fetcher.record import parse_datetime
+from fetcher.links import RepoRef
 
 BATCH_SIZE = 100
 MAX_QUERY_COST = 5000

@@ -22,11 +22,11 @@ import sqlite_utils
 
 from fetcher import due, facts as facts_
 from fetcher.errors import InputError, StoreError, StoreUnavailable, UnknownPackage
-from fetcher.pieces import Cached
-from fetcher.records import (
+from fetcher.cache import Cached
+from fetcher.record import (
     API_FIELDS, FETCHED_FIELDS, IMPORTED_FETCHED_FIELDS, parse_datetime, to_columns, to_stored_datetime,
 )
-from fetcher.urls import same_pypi_project, same_repo_url
+from fetcher.links import same_pypi_project, same_repo_url
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # How long a write waits for another connection's write to end; sync's own writes take milliseconds.

@@ -6,11 +6,12 @@ latest release) and the JSON Index API (`/simple/NAME/`, PEP 691: the PEP
 792 project status, which the JSON API does not carry).
 """
 
-from fetcher import facts, normalize
-from fetcher.http import Http
-from fetcher.interpret import Answer
-from fetcher.pieces import Cached
-from fetcher.urls import normalize_pypi_name
+from fetcher import facts
+from fetcher.hosts.github import answers as normalize
+from fetcher.net.client import Http
+from fetcher.net.answer import Answer
+from fetcher.cache import Cached
+from fetcher.links import normalize_pypi_name
 
 
 class PyPI:

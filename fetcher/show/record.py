@@ -3,8 +3,8 @@
 import json
 from datetime import datetime
 
-from fetcher.display import ago, sparkline
-from fetcher.records import parse_datetime
+from fetcher.show.text import ago, sparkline
+from fetcher.record import parse_datetime
 
 
 def render(row: dict, state: dict | None, now: datetime) -> str:

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fetcher.interpret import RateLimit
+from fetcher.net.answer import RateLimit
 
 log = logging.getLogger(__name__)
 

@@ -15,15 +15,17 @@ from typing import Callable
 
 import httpx
 
-from fetcher import facts, graphql, normalize
+from fetcher import facts
+from fetcher.hosts.github import graphql
+from fetcher.hosts.github import answers as normalize
 from fetcher.errors import BadResponse, ContributorsTooLarge, EmptyRepository, StatsPending
 from fetcher.hosts.base import RepoResult
-from fetcher.http import USER_AGENT, Http, origin
-from fetcher.interpret import API_VERSION, GITHUB, Answer, interpret, lower_headers, next_link, reset_time
-from fetcher.pieces import Cached, Validators, contributors_settled, for_repo, shift_weeks, unchanged_since_push
-from fetcher.steps import first_failure_wins, nothing
-from fetcher.tokens import TokenPool
-from fetcher.urls import RepoRef, parse_repo_url
+from fetcher.net.client import USER_AGENT, Http, origin
+from fetcher.net.answer import API_VERSION, GITHUB, Answer, interpret, lower_headers, next_link, reset_time
+from fetcher.cache import Cached, Validators, contributors_settled, for_repo, shift_weeks, unchanged_since_push
+from fetcher.side_by_side import first_failure_wins, nothing
+from fetcher.hosts.github.tokens import TokenPool
+from fetcher.links import RepoRef, parse_repo_url
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
 # GitHub links only "the first 500 author email addresses in the repository" to accounts, so a

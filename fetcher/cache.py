@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from fetcher.records import parse_datetime
+from fetcher.record import parse_datetime
 
 # Printable ASCII: what a header value may carry back to the server unchanged.
 _SENDABLE = re.compile(r"[\x20-\x7e]+")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fetcher import facts
 from fetcher.errors import InputError
-from fetcher.records import validate
+from fetcher.record import validate
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import datetime, timezone, tzinfo
 from dateutil import parser as dateparser
 
 from fetcher.errors import InputError
-from fetcher.urls import parse_repo_url, pypi_name
+from fetcher.links import parse_repo_url, pypi_name
 
 API_FIELDS = (
     "category",

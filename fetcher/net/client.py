@@ -18,14 +18,16 @@ from typing import Awaitable, Callable, TypeVar
 
 import httpx
 
-from fetcher import __version__, budget as points_budget, policy
+from fetcher import __version__
+from fetcher.hosts.github import budget as points_budget
+from fetcher.net import retry as policy
 from fetcher.config import Config
 from fetcher.errors import BadResponse, RateLimited, TokenRejected, Transient, Unreachable
-from fetcher.interpret import GITHUB, PYPI, Answer, RateLimit, interpret, lower_headers, rate_limit
+from fetcher.net.answer import GITHUB, PYPI, Answer, RateLimit, interpret, lower_headers, rate_limit
 from fetcher.logs import event
-from fetcher.pacing import MAX_CONCURRENT, Pacer
-from fetcher.pieces import Cached, Validators
-from fetcher.tokens import AllRested, Busy, Token, TokenPool
+from fetcher.hosts.github.pacing import MAX_CONCURRENT, Pacer
+from fetcher.cache import Cached, Validators
+from fetcher.hosts.github.tokens import AllRested, Busy, Token, TokenPool
 
 USER_AGENT = f"fetcher/{__version__} (package-metadata sync worker)"
 # A rate-limit wait at least this long is announced on stderr when it starts.
