@@ -1,6 +1,6 @@
 -- The store's shape. Applied at every start by fetcher.store.open_store, so
 -- every statement must be idempotent. Changes to existing tables go in the
--- migrations list in fetcher/store.py, never here.
+-- migrations list in fetcher/store/schema.py, never here.
 
 -- One row per package: exactly the fields the API serves. Lists are JSON
 -- text; date-times are ISO 8601 in UTC.
@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS fetch_state (
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
     note                 TEXT,       -- why part of the record was left as it was
     failing_since        TEXT,       -- the first failure of the current run of failures
-    last_points          INTEGER     -- GitHub REST points the last successful fetch cost (fetcher.budget)
+    last_points          INTEGER,    -- rate-limit points the last successful fetch cost (the run's budget plan)
+    pending              INTEGER NOT NULL DEFAULT 0 -- 1: a part the host was still computing (GitHub's 202) is
+                                     -- not written yet; the package is due until it is
 );
 
 -- What each GitHub or PyPI resource answered last time, per package: its
@@ -165,8 +167,11 @@ SELECT
     package.repo_url,
     package.last_fetched,
     -- fetcher.due in SQL: stale_after after the last fetch or, while failing, a rest of
-    -- stale_after x 2^(failures - 1) after the last failure, at most 30 days (or stale_after).
-    CASE WHEN COALESCE(fetch_state.consecutive_failures, 0) > 0 AND fetch_state.last_error_at IS NOT NULL
+    -- stale_after x 2^(failures - 1) after the last failure, at most 30 days (or stale_after); with a
+    -- part still pending, due again since its last fetch.
+    CASE WHEN COALESCE(fetch_state.pending, 0) = 1 AND package.last_fetched IS NOT NULL
+         THEN strftime('%Y-%m-%dT%H:%M:%SZ', package.last_fetched)
+         WHEN COALESCE(fetch_state.consecutive_failures, 0) > 0 AND fetch_state.last_error_at IS NOT NULL
          THEN strftime('%Y-%m-%dT%H:%M:%SZ', fetch_state.last_error_at, '+' || min(
              setting_stale.seconds * (1 << min(fetch_state.consecutive_failures - 1, 30)),
              max(2592000, setting_stale.seconds)
@@ -179,7 +184,8 @@ SELECT
     fetch_state.last_error,
     fetch_state.failing_since,
     fetch_state.last_error_at,
-    fetch_state.note
+    fetch_state.note,
+    COALESCE(fetch_state.pending, 0) AS pending
 FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
 CROSS JOIN (
     SELECT CAST(COALESCE((SELECT value FROM setting WHERE name = 'stale_after_seconds'), 86400) AS INTEGER)

@@ -14,12 +14,12 @@ from fetcher.record import validate
 
 
 @dataclass(frozen=True)
-class Catalog:
+class CatalogueFile:
     records: list[dict]  # store columns, checked
     next_page: str | None = None  # an API page's `next`: the listing goes on there
 
 
-def read_catalog(name: str) -> Catalog:
+def read_catalogue(name: str) -> CatalogueFile:
     """Every record of one file as store columns; InputError naming the file and record otherwise."""
     label = "<stdin>" if name == "-" else name
     try:
@@ -33,7 +33,7 @@ def read_catalog(name: str) -> Catalog:
     records = _records_of(document, label)
     checked = [_checked(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
     _refuse_duplicates(checked, label)
-    return Catalog(checked, _next_page(document, label))
+    return CatalogueFile(checked, _next_page(document, label))
 
 
 def _next_page(document, label: str) -> str | None:

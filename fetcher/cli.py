@@ -9,19 +9,19 @@ from datetime import timedelta
 
 import click
 
-from fetcher import __version__, check as checks, config as configuration, facts as facts_, logs, sync
-from fetcher.show import history as history_
-from fetcher.show import status as overview
-from fetcher.config import BUILTIN_HOSTS
-from fetcher.catalogue import read_catalog
+from fetcher import __version__, check, config, facts, logs
+from fetcher.catalogue import read_catalogue
 from fetcher.errors import FetcherError, StoreError, StoreUnavailable
-from fetcher.net.client import utcnow
-from fetcher.run.lock import run_lock
 from fetcher.logs import event, redact
-from fetcher.show.record import render as render_record
-from fetcher.show.progress import progress
+from fetcher.net.client import utcnow
 from fetcher.record import to_api, validate
-from fetcher.stopping import StopSignals
+from fetcher.run import loop
+from fetcher.run.lock import run_lock
+from fetcher.run.report import RunReport
+from fetcher.run.signals import StopSignals
+from fetcher.show import history, status
+from fetcher.show.progress import progress
+from fetcher.show.record import render as render_record
 from fetcher.store import Store, open_store
 
 EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
@@ -38,7 +38,7 @@ class Duration(click.ParamType):
         if isinstance(value, timedelta):
             return value
         try:
-            return configuration.parse_duration(value)
+            return config.parse_duration(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -82,7 +82,7 @@ def _quiet_closed_output() -> None:
 
 def _secrets() -> list[str]:
     """Every value a token could be read from: each variable of the GitHub pool, each forge's, and the defaults."""
-    names = {"GITHUB_TOKEN", *(host["token_env"] for host in BUILTIN_HOSTS.values())}
+    names = {"GITHUB_TOKEN", *(host["token_env"] for host in config.BUILTIN_HOSTS.values())}
     try:
         names.update(_config().token_envs)
         names.update(host.token_env for host in _config().hosts.values() if host.token_env)
@@ -123,33 +123,33 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool, quiet: bool,
     logs.configure(verbose, _secrets(), log_format, quiet)
 
 
-def _config() -> configuration.Config:
-    return configuration.load(click.get_current_context().find_root().obj)
+def _config() -> config.Config:
+    return config.load(click.get_current_context().find_root().obj)
 
 
-def _store(config: configuration.Config, *, create: bool = False, read_only: bool = False) -> Store:
+def _store(settings: config.Config, *, create: bool = False, read_only: bool = False) -> Store:
     """The configured store; only import and add may create it. Its errors say which config named it."""
     try:
-        return open_store(config.store_path, create=create, read_only=read_only)
+        return open_store(settings.store_path, create=create, read_only=read_only)
     except (StoreError, StoreUnavailable) as exc:
-        raise type(exc)(f"{exc} (config: {config.source})") from None
+        raise type(exc)(f"{exc} (config: {settings.source})") from None
 
 
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True)
 @reports_errors
-def import_(files: tuple[str, ...]) -> None:
+def import_command(files: tuple[str, ...]) -> None:
     """Load package records (API v4 shape) from JSON FILES; '-' reads stdin."""
-    config = _config()
-    catalogs = [(name, read_catalog(name)) for name in files]  # check every file before writing any
-    store = _store(config, create=True)
-    for name, catalog in catalogs:
-        if catalog.next_page is not None:
-            _warn(f"{name}: one page of a longer listing; the next page, not imported, is {catalog.next_page}")
-        result = store.import_records(catalog.records, utcnow())
+    settings = _config()
+    catalogues = [(name, read_catalogue(name)) for name in files]  # check every file before writing any
+    store = _store(settings, create=True)
+    for name, catalogue in catalogues:
+        if catalogue.next_page is not None:
+            _warn(f"{name}: one page of a longer listing; the next page, not imported, is {catalogue.next_page}")
+        result = store.catalogue.import_records(catalogue.records, utcnow())
         kept = f"; {result.kept_fetched} kept the store's newer fetched values" if result.kept_fetched else ""
         _say(
-            f"imported {name}: {len(catalog.records)} records "
+            f"imported {name}: {len(catalogue.records)} records "
             f"({result.inserted} new, {result.updated} updated, {result.unchanged} unchanged{kept})"
         )
 
@@ -158,77 +158,71 @@ def _warn(message: str) -> None:
     click.echo(f"fetcher: warning: {redact(message, _secrets())}", err=True)
 
 
-@cli.command()
+@cli.command("add")
 @click.argument("slug")
 @click.option("--repo-url", required=True, help="The repository, e.g. https://github.com/OWNER/NAME.")
 @click.option("--pypi-url", default="", help="The PyPI project page, e.g. https://pypi.org/project/NAME/.")
 @click.option("--title", default=None, help="Display title (default: the slug).")
 @reports_errors
-def add(slug: str, repo_url: str, pypi_url: str, title: str | None) -> None:
+def add_command(slug: str, repo_url: str, pypi_url: str, title: str | None) -> None:
     """Register one package."""
-    config = _config()
-    record = {"slug": slug, "repo_url": repo_url, "pypi_url": pypi_url, "title": title or slug}
-    validate(record, "add")
-    store = _store(config, create=True)
-    store.add_package(slug, repo_url, pypi_url, title or slug, utcnow())
+    settings = _config()
+    validate({"slug": slug, "repo_url": repo_url, "pypi_url": pypi_url, "title": title or slug}, "add")
+    _store(settings, create=True).catalogue.add(slug, repo_url, pypi_url, title or slug, utcnow())
     _say(f"added {slug}")
 
 
-@cli.command()
+@cli.command("remove")
 @click.argument("slugs", nargs=-1, required=True)
 @reports_errors
-def remove(slugs: tuple[str, ...]) -> None:
+def remove_command(slugs: tuple[str, ...]) -> None:
     """Delete these packages, with their fetch state, from the store."""
-    config = _config()
-    removed = _store(config).remove_packages(list(slugs))
+    removed = _store(_config()).catalogue.remove(list(slugs))
     _say(f"removed {', '.join(removed)}")
 
 
 @cli.command("sync")
-@click.option("--all", "all_", is_flag=True, help="Fetch every package, however recently fetched.")
+@click.option("--all", "every", is_flag=True, help="Fetch every package, however recently fetched.")
 @click.option("--limit", type=click.IntRange(min=1), help="Fetch at most N packages (the oldest).")
 @click.option("--stale-after", type=Duration(), help="Due once last fetched this long ago (default: config).")
 @reports_errors
-def sync_(all_: bool, limit: int | None, stale_after: timedelta | None) -> None:
+def sync_command(every: bool, limit: int | None, stale_after: timedelta | None) -> None:
     """Fetch every package that is due, oldest first."""
-    config = _config()
-    with StopSignals() as signals:
-        store = _store(config)
-        with run_lock(config.store_path, "sync"):
+    settings = _config()
+    with StopSignals() as stop_signals:
+        store = _store(settings)
+        with run_lock(settings.store_path, "sync"):
             now = utcnow()
-            stale = None if all_ else config.stale_after if stale_after is None else stale_after
-            packages = store.due_packages(stale, limit, now)
-            resting = store.resting(stale, now) if stale is not None else 0
-            deferred = sync.fit_budget(store, packages, config, now)  # leaves for later what the pool cannot pay
-            with progress(len(packages), "sync", shown=_shows_progress()) as on_done:
-                report = sync.run(
-                    store, packages, config, "sync", on_done=on_done, signals=signals, resting=resting,
-                    deferred=deferred,
-                )
+            stale = None if every else settings.stale_after if stale_after is None else stale_after
+            packages = store.schedule.due(stale, limit, now)
+            resting = store.schedule.resting(stale, now) if stale is not None else 0
+            report = loop.run(store, packages, settings, "sync", progress=_progress("sync"),
+                              stop_signals=stop_signals, resting=resting, fit_budget=True)
     _finish(report)
 
 
-@cli.command()
+@cli.command("refresh")
 @click.argument("slugs", nargs=-1, required=True)
 @reports_errors
-def refresh(slugs: tuple[str, ...]) -> None:
+def refresh_command(slugs: tuple[str, ...]) -> None:
     """Fetch these packages now, whatever their age."""
-    config = _config()
-    with StopSignals() as signals:
-        store = _store(config)
-        packages = store.packages(list(slugs))
-        with run_lock(config.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
-            with progress(len(packages), "refresh", shown=_shows_progress()) as on_done:
-                report = sync.run(store, packages, config, "refresh", on_done=on_done, signals=signals)
+    settings = _config()
+    with StopSignals() as stop_signals:
+        store = _store(settings)
+        packages = store.catalogue.packages(list(slugs))
+        with run_lock(settings.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
+            report = loop.run(store, packages, settings, "refresh", progress=_progress("refresh"),
+                              stop_signals=stop_signals)
     _finish(report)
 
 
-def _shows_progress() -> bool:
+def _progress(label: str):
     """The bar is for a person watching: not under --quiet, and not among JSON log lines."""
-    return not _option("quiet") and _option("log_format") == "text"
+    shown = not _option("quiet") and _option("log_format") == "text"
+    return lambda total: progress(total, label, shown=shown)
 
 
-def _finish(report: sync.RunReport) -> None:
+def _finish(report: RunReport) -> None:
     """Failures on stderr; the summary on stdout, or on stderr under --quiet when the run did not go well."""
     summary = redact(report.summary(), _secrets())
     if _option("log_format") == "json":
@@ -246,78 +240,79 @@ def _finish(report: sync.RunReport) -> None:
     sys.exit(report.exit_code)
 
 
-@cli.command()
+@cli.command("check")
 @reports_errors
-def check() -> None:
+def check_command() -> None:
     """Is the set-up right? The config, the store, and each host with its token; one line each.
 
     Exits 0 when all pass, 75 when a host cannot be reached, 2 for a rejected token or a bad config or store.
     """
-    results = checks.run_checks(_config)
+    with StopSignals():
+        results = check.run_checks(_config)
     for result in results:
         if result.ok:
             _say(redact(result.line(), _secrets()))
         else:
             click.echo(redact(result.line(), _secrets()))
-    sys.exit(checks.exit_code(results))
+    sys.exit(check.exit_code(results))
 
 
-@cli.command()
+@cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, for monitoring.")
 @reports_errors
-def status(as_json: bool) -> None:
+def status_command(as_json: bool) -> None:
     """What is due, what fails and why, the last runs and the rate limits left; asks no server.
 
     Exits 1 when a package has failed 3 or more times in a row.
     """
-    config = _config()
-    store = _store(config)  # a monitoring check pointed at the wrong path must not pass
+    settings = _config()
+    store = _store(settings)  # a monitoring check pointed at the wrong path must not pass
     now = utcnow()
-    facts = overview.gather(store, config, now)
-    code = overview.exit_code(facts)
+    gathered = status.gather(store, settings, now)
+    code = status.exit_code(gathered)
     if _option("quiet") and not code:
         sys.exit(0)  # for cron: a word only when a package keeps failing
     if as_json:
-        click.echo(redact(json.dumps(facts, indent=2, ensure_ascii=False), _secrets()))
+        click.echo(redact(json.dumps(gathered, indent=2, ensure_ascii=False), _secrets()))
     else:
-        click.echo(redact(overview.render(facts, now), _secrets()))
+        click.echo(redact(status.render(gathered, now), _secrets()))
     sys.exit(code)
 
 
-@cli.command()
+@cli.command("show")
 @click.argument("slug")
 @click.option("--pretty", is_flag=True, help="For a person: links, counts, the sparkline, times, the fetch state.")
 @click.option("--facts", "with_facts", is_flag=True, help='Add a "facts" object after the 18 fields.')
 @reports_errors
-def show(slug: str, pretty: bool, with_facts: bool) -> None:
+def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     """Print one record as the API serves it."""
-    config = _config()
-    store = _store(config, read_only=True)
+    settings = _config()
+    reads = _store(settings, read_only=True).reads
+    row = reads.record(slug)
     if pretty:
-        click.echo(redact(render_record(store.record(slug), store.fetch_state(slug), utcnow()), _secrets()))
+        click.echo(redact(render_record(row, reads.fetch_state(slug), utcnow()), _secrets()))
         return
-    row = store.record(slug)
-    record = _api(row, config)
+    record = _api(row, settings)
     if with_facts:
-        record["facts"] = facts_.to_api(store.facts(row["id"]), config.timezone)
+        record["facts"] = facts.to_api(reads.facts(row["id"]), settings.timezone)
     click.echo(json.dumps(record, indent=2, ensure_ascii=False))
 
 
-@cli.command()
+@cli.command("export")
 @click.option("--jsonl", is_flag=True, help="One record per line instead of a JSON array.")
 @click.option("--facts", "with_facts", is_flag=True, help='Add a "facts" object after the 18 fields of each.')
 @reports_errors
-def export(jsonl: bool, with_facts: bool) -> None:
+def export_command(jsonl: bool, with_facts: bool) -> None:
     """Print every record as the API serves it, by slug."""
-    config = _config()
-    store = _store(config, read_only=True)
-    for row in store.records():  # every record must print before the first is out: never half an array
-        _api(row, config)
+    settings = _config()
+    reads = _store(settings, read_only=True).reads
+    for row in reads.records():  # every record must print before the first is out: never half an array
+        _api(row, settings)
     first = True
-    for row in store.records(with_facts):
-        record = _api(row, config)
+    for row in reads.records(with_facts):
+        record = _api(row, settings)
         if with_facts:
-            record["facts"] = facts_.to_api(row["facts"], config.timezone)
+            record["facts"] = facts.to_api(row["facts"], settings.timezone)
         text = json.dumps(record, ensure_ascii=False)
         if jsonl:
             click.echo(text)
@@ -328,38 +323,35 @@ def export(jsonl: bool, with_facts: bool) -> None:
         click.echo("[]" if first else "\n]")
 
 
-@cli.command()
+@cli.command("history")
 @click.argument("slug")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list, oldest first, instead of a table.")
 @reports_errors
-def history(slug: str, as_json: bool) -> None:
+def history_command(slug: str, as_json: bool) -> None:
     """Print how a package's stars, forks, participants, commits, version and archive state moved, by UTC day."""
-    config = _config()
-    store = _store(config, read_only=True)
-    rows = history_.series(store.history(slug))
-    click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else history_.table(rows))
+    rows = history.series(_store(_config(), read_only=True).reads.history(slug))
+    click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else history.table(rows))
 
 
-@cli.command()
+@cli.command("trending")
 @click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="The window, in days.")
-@click.option("--limit", type=click.IntRange(min=1), default=history_.TRENDING_LIMIT, show_default=True,
+@click.option("--limit", type=click.IntRange(min=1), default=history.TRENDING_LIMIT, show_default=True,
               help="List at most K packages.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 @reports_errors
-def trending(days: int, limit: int, as_json: bool) -> None:
+def trending_command(days: int, limit: int, as_json: bool) -> None:
     """List the packages that gained the most stars in the last N days, from the store alone."""
-    config = _config()
-    store = _store(config, read_only=True)
-    rows = store.trending(history_.window_start(utcnow(), days), limit)
-    click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else history_.trending_table(rows, days))
+    reads = _store(_config(), read_only=True).reads
+    rows = reads.trending(history.window_start(utcnow(), days), limit)
+    click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else history.trending_table(rows, days))
 
 
-def _api(row: dict, config: configuration.Config) -> dict:
+def _api(row: dict, settings: config.Config) -> dict:
     """The record as the API serves it; a value another program stored unreadably is named, not a crash."""
     try:
-        return to_api(row, config.timezone)
+        return to_api(row, settings.timezone)
     except (ValueError, TypeError) as exc:
-        raise StoreError(f"{config.store_path}: package {row['slug']!r} cannot be printed: {exc}") from None
+        raise StoreError(f"{settings.store_path}: package {row['slug']!r} cannot be printed: {exc}") from None
 
 
 def main() -> None:

@@ -82,6 +82,15 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def format_duration(delta: timedelta) -> str:
+    """A duration as the config writes it: 90s, 15m, 24h, 7d."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 @dataclass(frozen=True)
 class HostConfig:
     """One forge instance: what it runs, where its API is, and where its token is read from."""

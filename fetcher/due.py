@@ -4,6 +4,8 @@ A package is due once its last successful fetch is `stale_after` old. One
 that failed N times in a row rests `stale_after × 2^(N−1)` after its last
 failure, at most MAX_REST (or `stale_after`, if that is longer), so a
 repository that is gone for good costs one request a month, not one a run.
+A package written without a part its host was still computing (GitHub's 202)
+is due at once until that part is written.
 """
 
 from datetime import datetime, timedelta
@@ -20,9 +22,12 @@ def rest(stale_after: timedelta, failures: int) -> timedelta:
 
 
 def next_due(
-    last_fetched: datetime | None, failures: int, last_failure: datetime | None, stale_after: timedelta
+    last_fetched: datetime | None, failures: int, last_failure: datetime | None, stale_after: timedelta,
+    pending: bool = False,
 ) -> datetime | None:
-    """When the package is next due; None: now, whatever the time (never fetched, never failed)."""
+    """When the package is next due; None: now, whatever the time (never fetched, or a part still pending)."""
+    if pending and failures == 0:
+        return None
     if failures > 0 and last_failure is not None:
         return last_failure + rest(stale_after, failures)
     if last_fetched is None:
@@ -32,7 +37,7 @@ def next_due(
 
 def is_due(
     last_fetched: datetime | None, failures: int, last_failure: datetime | None, stale_after: timedelta,
-    now: datetime,
+    now: datetime, pending: bool = False,
 ) -> bool:
-    due = next_due(last_fetched, failures, last_failure, stale_after)
+    due = next_due(last_fetched, failures, last_failure, stale_after, pending)
     return due is None or due <= now

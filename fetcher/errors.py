@@ -66,12 +66,16 @@ class StatsPending(Transient):
 
 
 class RateLimited(Failure):
-    def __init__(self, url: str, reset_at: datetime, secondary: bool, service: str = "GitHub"):
+    """A service's rate limit, until `reset_at`. `ends_run`: every further request of the run would meet it
+    (GitHub's, shared by the whole run); otherwise it is the package's that asked (PyPI's, a forge's)."""
+
+    def __init__(self, url: str, reset_at: datetime, secondary: bool, service: str = "GitHub", ends_run: bool = False):
         self.reset_at = reset_at
         self.secondary = secondary
-        self.service = service  # GitHub's limit stops the run; another service's fails the package
+        self.service = service
+        self.ends_run = ends_run
         kind = "secondary rate limit" if secondary else "rate limit exhausted"
-        if service != "GitHub":
+        if not ends_run:
             kind = "rate limit"
         super().__init__(url, f"{service} {kind} until {reset_at:%Y-%m-%d %H:%M:%S} UTC")
 

@@ -1,26 +1,24 @@
-"""The facts a directory shows beside the record: read from answers, derived, scored. Pure functions.
+"""The facts a directory shows beside the record: derived, scored, stored, printed, imported. Pure functions.
 
 A fact is kept in the `facts` table, never among the 18 API fields. Each is
-read from the cheapest answer that has it (see the README's table): the
-repository piece (GraphQL batch, REST repo or commits page, any host that
-fills the optional keys `archived`, `archived_at`, `commit_count`), PyPI's
-JSON API (license, Python support, classifiers, the latest release) and
-PyPI's JSON Index API (the PEP 792 project status). An answer whose fact has
-the wrong type is a BadResponse: its package fails and keeps what it had.
+read (by the host or index whose answer has it: hosts/github/answers.py,
+hosts/forge.py, hosts/pypi.py) from the cheapest answer that has it: the
+repository's metadata (archived, archived_at, commit_count), PyPI's JSON API
+(license, Python support, classifiers, the latest release) and PyPI's JSON
+Index API (the PEP 792 project status). Here they are derived from those
+readings (Python 3 support, Django versions, the score) and shaped for the
+store, for printing, and from an imported record.
 """
 
 import json
-import string
 from datetime import datetime, timezone
 from fractions import Fraction
-from urllib.parse import parse_qs, urlsplit
 
 from dateutil.relativedelta import relativedelta
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from fetcher.errors import BadResponse, InputError
-from fetcher.net.answer import Answer
+from fetcher.errors import InputError
 from fetcher.record import parse_datetime, to_stored_datetime
 
 # The facts, in the order `show --facts` prints them; their names are the API's.
@@ -41,98 +39,11 @@ FACT_NAMES = (
 BOOLEAN_FACTS = frozenset({"archived", "supports_python3", "latest_release_yanked"})
 DATETIME_FACTS = frozenset({"archived_at", "latest_release_at"})
 LIST_FACTS = frozenset({"django_versions", "classifiers"})
-SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 MAX_COUNT = 2**53  # larger is no real count; it would not even fit SQLite's INTEGER beyond 2**63
-MAX_TEXT = 200  # a license name, a version specifier, a classifier, a status: all far shorter
-MAX_URL = 2000
-MAX_CLASSIFIERS = 1000
 SHORT_LICENSE = 100  # longer, or more than one line, is a license text pasted into the field
 SCORE_FLOOR = -500
 PYTHON3_PENALTY_CAP = 1000
-DOC_LABELS = ("documentation", "docs")
-
-
-# -- reading answers ------------------------------------------------------------
-
-
-def pypi_facts(answer: Answer) -> dict:
-    """PyPI's JSON API answer -> the facts it holds (and the docs URL), as the `pypi` piece keeps them."""
-    body = answer.data if isinstance(answer.data, dict) else None
-    info = body.get("info") if body else None
-    if not isinstance(info, dict):
-        raise BadResponse(answer.url, "PyPI answer lacks info")
-    try:
-        classifiers = _text_list(info.get("classifiers"), MAX_CLASSIFIERS)
-        version = info.get("version")
-        released_at, yanked = latest_release(body, version)
-        return {
-            "license": choose_license(
-                _optional_text(info.get("license_expression"), MAX_TEXT),
-                _optional_text(info.get("license"), None),
-                classifiers,
-            ),
-            "requires_python": _optional_text(info.get("requires_python"), MAX_TEXT) or None,
-            "classifiers": classifiers,
-            "latest_release_at": released_at,
-            "latest_release_yanked": yanked,
-            "documentation_url": documentation_url(info.get("docs_url"), info.get("project_urls")),
-        }
-    except (TypeError, ValueError) as exc:
-        raise BadResponse(answer.url, f"PyPI answer: {exc}") from None
-
-
-def project_status(answer: Answer) -> str:
-    """PyPI's JSON Index API project page -> its PEP 792 status; none said is `active`."""
-    body = answer.data if isinstance(answer.data, dict) else None
-    if body is None or not isinstance(body.get("name"), str):
-        raise BadResponse(answer.url, "JSON Index API answer is not a project page")
-    marker = body.get("project-status")
-    if marker is None:
-        return "active"
-    status = marker.get("status", "active") if isinstance(marker, dict) else None
-    try:
-        status = _text(status, MAX_TEXT)
-    except (TypeError, ValueError):
-        raise BadResponse(answer.url, "project-status.status is not a short string") from None
-    # PEP 792 names active, archived, quarantined and deprecated; an index may add more, so any word is kept.
-    if not status.isascii() or not status.isidentifier():
-        raise BadResponse(answer.url, f"project-status.status {status[:40]!r} is not a status word")
-    return status
-
-
-def commit_count(answer: Answer) -> int:
-    """`commits?per_page=1` -> the default branch's commit count: the `last` page of `Link`, else the list's length."""
-    for part in answer.headers.get("link", "").split(","):
-        url, _, params = part.partition(";")
-        if 'rel="last"' in params.replace(" ", ""):
-            page = parse_qs(urlsplit(url.strip(" <>")).query).get("page", [""])[0]
-            if page.isdigit() and 0 < int(page) <= MAX_COUNT:
-                return int(page)
-            raise BadResponse(answer.url, "commits Link header has no usable last page")
-    if not isinstance(answer.data, list):
-        raise BadResponse(answer.url, "commits answer is not a list")
-    return min(len(answer.data), 1)
-
-
-def graphql_repo_facts(node: dict) -> dict:
-    """The archive state and commit count of a GraphQL repository node; ValueError when of the wrong type."""
-    archived_at = node.get("archivedAt")
-    if archived_at is not None:
-        archived_at = to_stored_datetime(parse_datetime(_text(archived_at, MAX_TEXT)))
-    branch = node.get("defaultBranchRef")
-    if branch is None:
-        count = 0  # an empty repository has no default branch yet
-    else:
-        target = (branch.get("target") if isinstance(branch, dict) else None) or {}
-        history = target.get("history", {}) if isinstance(target, dict) else -1
-        count = history.get("totalCount") if isinstance(history, dict) else -1
-        if count is not None and not _is_count(count):
-            raise ValueError("history.totalCount is not a count")
-    archived = node.get("isArchived", False)
-    if not isinstance(archived, bool):
-        raise ValueError("isArchived is not a boolean")
-    return {"archived": archived, "archived_at": archived_at, "commit_count": count}
 
 
 # -- deriving -------------------------------------------------------------------
@@ -181,45 +92,6 @@ def django_versions(classifiers: list[str]) -> list[str]:
     return sorted(found, key=found.__getitem__)
 
 
-def latest_release(body: dict, version) -> tuple[str | None, bool | None]:
-    """When the files of `version` were first uploaded, and whether that release is yanked."""
-    files = body.get("urls")
-    if not files and isinstance(version, str) and isinstance(body.get("releases"), dict):
-        files = body["releases"].get(version)
-    if files is None:
-        files = []
-    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
-        raise ValueError("release files are not a list of objects")
-    if not files:
-        return None, None
-    times = [parse_datetime(_text(f.get("upload_time_iso_8601"), MAX_TEXT)) for f in files]
-    yanked = [f.get("yanked", False) for f in files]
-    if not all(isinstance(y, bool) for y in yanked):
-        raise ValueError("a release file's yanked is not a boolean")
-    # PyPI yanks a release as a whole: every file of it says so.
-    return to_stored_datetime(min(times)), all(yanked)
-
-
-_LABEL_DROP = str.maketrans("", "", string.punctuation + string.whitespace)
-
-
-def normalize_label(label: str) -> str:
-    """PEP 753: drop ASCII punctuation and whitespace, lowercase."""
-    return label.translate(_LABEL_DROP).lower()
-
-
-def documentation_url(docs_url, project_urls) -> str | None:
-    """PyPI's `docs_url`, else the project URL whose label normalizes to `documentation` or `docs`."""
-    if docs_url and (url := _url(docs_url)):
-        return url
-    if project_urls is None:
-        return None
-    if not isinstance(project_urls, dict):
-        raise ValueError("project_urls is not an object")
-    labelled = (_url(url) for label, url in project_urls.items() if normalize_label(label) in DOC_LABELS)
-    return next((url for url in labelled if url), None)
-
-
 def repo_facts(repo: dict, before: dict, now: datetime) -> dict:
     """archived, archived_at, commit_count from a repository piece's optional keys; unsaid ones keep `before`.
 
@@ -255,6 +127,24 @@ def pypi_derived(piece: dict) -> dict:
         "latest_release_at": piece.get("latest_release_at"),
         "latest_release_yanked": piece.get("latest_release_yanked"),
     }
+
+
+def established(row: dict, fields: dict, repo: dict | None, pypi: dict | None, status: str | None,
+                before: dict, now: datetime) -> dict:
+    """The facts one fetch established for the package `row` (its stored row, `before` its stored facts):
+    from the repository as the host reported it, PyPI's project and its status, each where it was asked;
+    the score from the record as it will be. What the fetch did not reach keeps its stored value."""
+    found = repo_facts(repo, before, now) if repo is not None else {}
+    if pypi is not None:
+        found.update(pypi_derived(pypi))
+    if status is not None:
+        found["pypi_status"] = status
+    python3 = found["supports_python3"] if "supports_python3" in found else before.get("supports_python3")
+    stars = fields.get("repo_watchers", row["repo_watchers"])
+    last_updated = fields["last_updated"] if "last_updated" in fields else (
+        row["last_updated"] and parse_datetime(row["last_updated"]))
+    found["score"] = score(stars, last_updated, None if python3 is None else bool(python3), now)
+    return found
 
 
 def score(stars: int, last_updated: datetime | None, python3: bool | None, now: datetime) -> int:
@@ -352,11 +242,7 @@ def _problem(name: str, value) -> str | None:
     return None if isinstance(value, str) and _utf8(value) else "must be a string or null"
 
 
-# -- checking what an answer says ---------------------------------------------------
-
-
-def _is_count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
+# -- checking imported text ---------------------------------------------------------
 
 
 def _utf8(text: str) -> bool:
@@ -366,31 +252,3 @@ def _utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _text(value, limit: int | None) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    if not _utf8(value):
-        raise ValueError("a string is not valid Unicode")
-    if limit is not None and len(value) > limit:
-        raise ValueError(f"a string is longer than {limit} characters")
-    return value
-
-
-def _optional_text(value, limit: int | None) -> str | None:
-    return None if value is None else _text(value, limit)
-
-
-def _text_list(value, limit: int) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or len(value) > limit:
-        raise ValueError(f"expected a list of at most {limit} strings")
-    return [_text(item, MAX_TEXT) for item in value]
-
-
-def _url(value) -> str | None:
-    """An http(s) URL as given; None for anything else (a docs link one cannot open is no docs link)."""
-    url = _text(value, MAX_URL).strip()
-    return url if urlsplit(url).scheme in ("http", "https") else None

@@ -39,6 +39,11 @@ def parse_repo_url(url: str) -> RepoRef:
     return RepoRef(host=host.lower(), owner=owner, name=name)
 
 
+def repo_host(url: str) -> str:
+    """The host name a repo_url names, lower-cased, in any form parse_repo_url reads; InputError for no URL."""
+    return _host_and_segments(url)[0].lower()
+
+
 def parse_nested_repo_url(url: str) -> RepoRef:
     """GitLab: groups nest, so every segment up to GitLab's "/-/" (tree, blob, merge_requests...) is the path.
 
@@ -123,3 +128,16 @@ def same_pypi_project(a: str | None, b: str | None) -> bool:
 def normalize_pypi_name(name: str) -> str:
     """PEP 503: PyPI redirects any other spelling, which would cost a round trip."""
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Links:
+    """A package's catalogue links as stored: what a fetch was made for, and what its answers are written
+    against (only while they still hold)."""
+
+    repo_url: str
+    pypi_url: str | None
+
+    @classmethod
+    def of(cls, row: dict) -> "Links":
+        return cls(row["repo_url"], row["pypi_url"])

@@ -7,7 +7,9 @@ import httpx
 import pytest
 import respx
 
-from fetcher import config as configuration, sync
+from fetcher.config import load
+from fetcher.run import loop
+from fetcher.run.report import SYNCED, UNCHANGED
 from fetcher.record import validate
 from fetcher.store import open_store
 from tests.conftest import API, Clock, GitHubRepo, no_sleep, pypi_route, recorded, response_from
@@ -71,20 +73,20 @@ def setup(config_file, monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_budget")
 
     def make(*records, github=""):
-        config = configuration.load(str(config_file(github=github)))
+        config = load(str(config_file(github=github)))
         store = open_store(config.store_path)
-        store.import_records([validate(r, "test") for r in records], T0)
+        store.catalogue.import_records([validate(r, "test") for r in records], T0)
         return config, store
 
     return make
 
 
 def sync_all(config, store, clock):
-    return sync.run(store, store.due_packages(None, None), config, "sync", sleep=no_sleep, clock=clock)
+    return loop.run(store, store.schedule.due(None, None), config, "sync", sleep=no_sleep, clock=clock)
 
 
 def row(store, slug):
-    record = store.record(slug)
+    record = store.reads.record(slug)
     return {k: json.loads(v) if k in ("participants", "commits_over_52") else v for k, v in record.items()}
 
 
@@ -117,7 +119,7 @@ def test_one_graphql_query_carries_the_metadata_of_a_batch(setup, respx_mock):
     assert moved["repo_url"] == "https://github.com/new-owner/new-name" and moved["repo_forks"] == 30
     assert "/repos/new-owner/new-name/contributors" in rest_paths(respx_mock)
     assert report.failures == [("gone", f"not found ({GRAPHQL} (o/gone))")]
-    assert (report.graphql_points, report.outcomes[sync.SYNCED]) == (1, 3)
+    assert (report.graphql_points, report.outcomes[SYNCED]) == (1, 3)
     # REST: contributors + participation for three repos; GraphQL: one point.
     assert report.points == 3 * 2 + 1
 
@@ -147,7 +149,7 @@ def test_a_warm_sync_with_nothing_pushed_asks_only_the_batch_and_pypi(setup, res
     assert row(store, "a")["repo_watchers"] == 999
     assert row(store, "a")["participants"] == ["a-dev"] and row(store, "b")["commits_over_52"] == list(range(52))
     assert (first.points, second.points, second.graphql_points) == (5, 1, 1)
-    assert (second.outcomes[sync.SYNCED], second.outcomes[sync.UNCHANGED]) == (1, 1)
+    assert (second.outcomes[SYNCED], second.outcomes[UNCHANGED]) == (1, 1)
 
 
 @respx.mock
@@ -211,7 +213,7 @@ def test_rest_mode_asks_conditionally_and_a_304_costs_nothing(setup, respx_mock)
     assert (report.requests, report.not_modified, report.points) == (3, 3, 0)
     assert (repo.contributors.call_count, repo.participation.call_count, repo.commits.call_count) == (1, 1, 1)
     assert row(store, "a")["repo_forks"] == 5 and row(store, "a")["pypi_version"] == "1.0"
-    assert report.outcomes[sync.UNCHANGED] == 1
+    assert report.outcomes[UNCHANGED] == 1
     assert "3 requests (3 not modified); 0 GitHub points (0 GraphQL)" in report.summary()
 
 
@@ -280,7 +282,7 @@ def test_the_run_is_recorded_with_its_requests_and_points(setup, respx_mock):
 
     report = sync_all(config, store, Clock(T0))
 
-    recorded_run = next(store.db.query("SELECT * FROM sync_run"))
+    recorded_run = next(store.db.rows("SELECT * FROM sync_run"))
     assert {k: recorded_run[k] for k in ("packages", "synced", "requests", "not_modified", "graphql_points", "points")} == {
         "packages": 1, "synced": 1, "requests": 5, "not_modified": 0, "graphql_points": 1, "points": 3}
     assert "5 requests (0 not modified); 3 GitHub points (1 GraphQL), 4996 REST points left" in report.summary()
@@ -379,9 +381,9 @@ def test_contributors_too_large_keep_the_participants_and_are_asked_again_only_a
     report = sync_all(config, store, Clock(T0 + timedelta(days=2)))
     again = sync_all(config, store, Clock(T0 + timedelta(days=4)))
 
-    assert report.failures == [] and report.outcomes[sync.SYNCED] == 1
+    assert report.failures == [] and report.outcomes[SYNCED] == 1
     assert row(store, "a")["participants"] == ["x", "y"] and row(store, "a")["repo_watchers"] == 6
-    note = next(store.db.query("SELECT note FROM fetch_state"))["note"]
+    note = next(store.db.rows("SELECT note FROM fetch_state"))["note"]
     assert note == "participants not updated: GitHub will not list contributors of a repository this large"
     assert repo.contributors.call_count == 2  # the first sync, the one after the push; not the one after that
-    assert again.outcomes[sync.UNCHANGED] == 1
+    assert again.outcomes[UNCHANGED] == 1

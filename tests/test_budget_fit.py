@@ -1,6 +1,7 @@
 """A run that fits its budget: the most overdue packages the pool can pay for, the rest deferred (exit 0);
 `[sync] reserve` never spent by a sync."""
 
+import asyncio
 import json
 import sqlite3
 from contextlib import contextmanager
@@ -10,8 +11,13 @@ import httpx
 import pytest
 
 from bench.standin import StandIn, World
-from fetcher.hosts.github import budget
-from fetcher.hosts.github import host as github
+from fetcher.config import load
+from fetcher.hosts.base import Capacity
+from fetcher.hosts.github.budget import COLD_POINTS, RATE_LIMIT_BODY_MAX, GitHubPlan, read_rate_limit
+from fetcher.hosts.github.rules import GitHubService
+from fetcher.hosts.github.tokens import TokenPool
+from fetcher.net.client import Client
+from fetcher.run.plan import affordable
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 TOKENS = {"POOL_ONE": "ghp_pool_token_one_AAAAAAAA", "POOL_TWO": "ghp_pool_token_two_BBBBBBBB",
@@ -27,15 +33,26 @@ def test_capacity_is_each_tokens_points_left_less_the_reserve_and_a_next_window_
     rows = [row("A", 1000, NOW + timedelta(minutes=40)),  # resets after the wait: what is left
             row("B", 50, NOW + timedelta(minutes=10)),  # resets within it: what is left and a whole window
             row("C", 0, NOW - timedelta(minutes=1))]  # reset already: a whole window
-    assert budget.capacity(rows, ["A", "B", "C"], 100, wait, NOW) == budget.Capacity(900 + 0 + 4900 + 4900, 3)
-    assert budget.capacity(rows, ["A", "D"], 100, wait, NOW) is None  # D never seen: nothing to plan with
+    def plan(envs):
+        return GitHubPlan(None, None, "https://api.github.com", envs, 100, wait)
+
+    assert plan(["A", "B", "C"]).capacity(rows, NOW) == Capacity(900 + 0 + 4900 + 4900, 3)
+    assert plan(["A", "D"]).capacity(rows, NOW) is None  # D never seen: nothing to plan with
 
 
 def test_the_most_overdue_that_fit_are_taken_and_the_first_that_does_not_fit_ends_the_taking():
-    assert budget.affordable([3, 3, 1, 5, 1], 7) == (3, 7, 13)
-    assert budget.affordable([8, 1], 7) == (0, 0, 9)  # a cheap one never jumps ahead of an older one
-    assert budget.affordable([], 7) == (0, 0, 0)
-    assert [budget.estimate(None), budget.estimate(0), budget.estimate(5)] == [budget.COLD_POINTS, 0, 5]
+    def github(*costs):
+        return [("github", cost) for cost in costs]
+
+    assert affordable(github(3, 3, 1, 5, 1), {"github": 7}) == (3, 5, "github", 13 - 7)
+    assert affordable(github(8, 1), {"github": 7}) == (0, 2, "github", 9)  # a cheap one never jumps ahead
+    assert affordable([], {"github": 7}) == (0, 0, None, 0)
+    assert affordable(github(3, 3), {"github": 7}) == (2, 2, None, 0)
+    # A package another host answers for costs GitHub nothing, and is taken while GitHub's fit.
+    assert affordable([("github", 3), (None, 0), ("github", 3), (None, 0)], {"github": 6}) == (4, 4, None, 0)
+    assert affordable([("github", 3), (None, 0), ("github", 4), (None, 0)], {"github": 6}) == (2, 4, "github", 4)
+    plan = GitHubPlan(None, None, "https://api.github.com", ["A"], 100, timedelta(minutes=15))
+    assert [plan.cost(None), plan.cost(0), plan.cost(5)] == [COLD_POINTS, 0, 5]
 
 
 @pytest.fixture
@@ -153,7 +170,7 @@ def test_a_rate_limit_answer_gives_core_and_graphql_and_leaves_out_what_is_doubt
         },
         "rate": {"limit": 5000, "remaining": 4999, "reset": 1372700873, "used": 1},
     }
-    assert github.read_rate_limit(body) == [
+    assert read_rate_limit(body, NOW) == [
         {"resource": "core", "budget": 5000, "remaining": 4999,
          "reset": datetime.fromtimestamp(1372700873, timezone.utc)},
         {"resource": "graphql", "budget": 5000, "remaining": 4993,
@@ -166,22 +183,39 @@ def test_a_rate_limit_answer_gives_core_and_graphql_and_leaves_out_what_is_doubt
     in_two_days = int((datetime.now(timezone.utc) + timedelta(days=2)).timestamp())
     far = {"resources": {"core": {"limit": 5000, "remaining": 10, "reset": in_two_days}}}
     huge = {"resources": {"core": {"limit": 5000, "remaining": 10, "reset": 10**30}}}
-    assert github.read_rate_limit(doubtful) == []
-    assert github.read_rate_limit(far) == []  # a reset days away is no budget to plan with
-    assert github.read_rate_limit(huge) == []
-    assert github.read_rate_limit({"resources": {"core": {"limit": 10, "remaining": 99, "reset": 0}}})[0][
+    assert read_rate_limit(doubtful, NOW) == []
+    assert read_rate_limit(far, NOW) == []  # a reset days away is no budget to plan with
+    assert read_rate_limit(huge, NOW) == []
+    assert read_rate_limit({"resources": {"core": {"limit": 10, "remaining": 99, "reset": 0}}}, NOW)[0][
         "remaining"] == 10  # never more left than the window holds
-    assert [github.read_rate_limit(body) for body in ([], None, {"resources": []}, {"resources": {"core": 1}})] \
+    assert [read_rate_limit(body, NOW) for body in ([], None, {"resources": []}, {"resources": {"core": 1}})] \
         == [[], [], [], []]
 
 
-def test_each_unseen_token_is_asked_its_budget_with_itself_and_a_bad_answer_leaves_it_out(respx_mock):
+def ask_unseen(tmp_path, api: str, tokens: list[tuple[str, str]], now: datetime) -> dict:
+    """What GitHubPlan.ask_unseen finds, through a run's own client, with these tokens never seen before."""
+    path = tmp_path / "c.toml"
+    path.write_text("[http]\nbackoff = 0\ntimeout = 5\n")
+
+    async def go():
+        client = Client(load(str(path)))
+        service = GitHubService(TokenPool(tokens, api_urls=(api,)), client, pace=False)
+        try:
+            return await GitHubPlan(client, service, api, [env for env, _ in tokens], 0, timedelta(minutes=15)) \
+                .ask_unseen([], now)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+def test_each_unseen_token_is_asked_its_budget_with_itself_and_a_bad_answer_leaves_it_out(respx_mock, tmp_path):
     now = datetime.now(timezone.utc)
     reset = int(now.timestamp()) + 1800
     good = {"resources": {"core": {"limit": 5000, "remaining": 1234, "reset": reset}}}
     answers = {"Bearer tok-one": httpx.Response(200, json=good),
                "Bearer tok-two": httpx.Response(401, json={"message": "Bad credentials"}),
-               "Bearer tok-three": httpx.Response(200, content=b" " * (github.RATE_LIMIT_BODY_MAX + 1)),
+               "Bearer tok-three": httpx.Response(200, content=b" " * (RATE_LIMIT_BODY_MAX + 1)),
                "Bearer tok-four": httpx.Response(302, headers={"Location": "https://elsewhere.example/"}),
                "Bearer tok-five": httpx.Response(200, content=b'{"resources": {"core": "\xff\xfe"}}'),
                "Bearer tok-six": httpx.Response(200, content=b'{"resources": {"core": {"limit": 1e999}}}')}
@@ -190,19 +224,19 @@ def test_each_unseen_token_is_asked_its_budget_with_itself_and_a_bad_answer_leav
     tokens = [("ONE", "tok-one"), ("TWO", "tok-two"), ("THREE", "tok-three"), ("FOUR", "tok-four"),
               ("FIVE", "tok-five"), ("SIX", "tok-six")]
 
-    found = github.ask_budgets("https://api.example.com/", tokens, 5, now)
+    found = ask_unseen(tmp_path, "https://api.example.com", tokens, now)
 
     assert found == {"ONE": [{"resource": "core", "budget": 5000, "remaining": 1234,
                               "reset": datetime.fromtimestamp(reset, timezone.utc)}]}
     assert [call.request.headers["Authorization"] for call in route.calls] == [f"Bearer {t}" for _, t in tokens]
-    assert len(respx_mock.calls) == 6  # the redirect was not followed
+    assert len(respx_mock.calls) == 6  # the redirect off the API's origin was not followed
 
 
-def test_when_github_cannot_be_reached_the_budgets_are_asked_once_not_per_token(respx_mock):
+def test_when_github_cannot_be_reached_the_budgets_are_asked_once_not_per_token(respx_mock, tmp_path):
     route = respx_mock.get("https://api.example.com/rate_limit").mock(side_effect=httpx.ConnectTimeout("timed out"))
 
-    found = github.ask_budgets("https://api.example.com", [("ONE", "a"), ("TWO", "b"), ("THREE", "c")], 5,
-                               datetime.now(timezone.utc))
+    found = ask_unseen(tmp_path, "https://api.example.com", [("ONE", "a"), ("TWO", "b"), ("THREE", "c")],
+                       datetime.now(timezone.utc))
 
     assert found == {} and route.call_count == 1
 

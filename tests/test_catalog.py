@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from fetcher.catalogue import read_catalog
+from fetcher.catalogue import read_catalogue
 from fetcher.errors import InputError
 from fetcher.record import validate
 from tests.conftest import api_record
@@ -23,50 +23,50 @@ def write_json(tmp_path, document, name="catalog.json") -> str:
 
 def refused(name: str) -> str:
     with pytest.raises(InputError) as caught:
-        read_catalog(name).records
+        read_catalogue(name).records
     return str(caught.value)
 
 
 def test_a_single_record(tmp_path):
-    records = read_catalog(write_json(tmp_path, LDAP)).records
+    records = read_catalogue(write_json(tmp_path, LDAP)).records
     assert records == [validate(LDAP, "any")]
     assert records[0]["slug"] == "django-auth-ldap"
     assert records[0]["last_updated"] == "2026-02-11T13:53:49.000000+00:00"
 
 
 def test_a_list_of_records_in_order(tmp_path):
-    records = read_catalog(write_json(tmp_path, [TODO, LDAP])).records
+    records = read_catalogue(write_json(tmp_path, [TODO, LDAP])).records
     assert [r["slug"] for r in records] == ["django-todo", "django-auth-ldap"]
     assert [r["id"] for r in records] == [409, 410]
 
 
 def test_an_empty_list(tmp_path):
-    assert read_catalog(write_json(tmp_path, [])).records == []
+    assert read_catalogue(write_json(tmp_path, [])).records == []
 
 
 def test_an_api_page(tmp_path):
     page = {"count": 2, "next": "https://djangopackages.org/api/v4/packages/?page=2", "previous": None,
             "results": [LDAP, TODO]}
-    records = read_catalog(write_json(tmp_path, page)).records
+    records = read_catalogue(write_json(tmp_path, page)).records
     assert [r["slug"] for r in records] == ["django-auth-ldap", "django-todo"]
     assert records[1]["repo_forks"] == 285
 
 
 def test_a_partial_record(tmp_path):
-    assert read_catalog(write_json(tmp_path, {"slug": "nango", "pypi_url": "https://pypi.org/project/nango/"})).records == [
+    assert read_catalogue(write_json(tmp_path, {"slug": "nango", "pypi_url": "https://pypi.org/project/nango/"})).records == [
         {"slug": "nango", "pypi_url": "https://pypi.org/project/nango/"}
     ]
 
 
 def test_standard_input(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps([LDAP, TODO])))
-    assert [r["slug"] for r in read_catalog("-").records] == ["django-auth-ldap", "django-todo"]
+    assert [r["slug"] for r in read_catalogue("-").records] == ["django-auth-ldap", "django-todo"]
 
 
 def test_standard_input_is_named_in_errors(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("[{"))
     with pytest.raises(InputError) as caught:
-        read_catalog("-").records
+        read_catalogue("-").records
     assert str(caught.value) == "<stdin>: not JSON: Expecting property name enclosed in double quotes at line 1, column 3"
 
 
@@ -126,7 +126,7 @@ def test_the_same_slug_twice_with_and_without_an_id_is_refused(tmp_path):
 
 
 def test_the_same_slug_twice_with_the_same_id_is_accepted(tmp_path):
-    records = read_catalog(write_json(tmp_path, [LDAP, {"slug": "django-auth-ldap", "id": 410, "repo_forks": 1}])).records
+    records = read_catalogue(write_json(tmp_path, [LDAP, {"slug": "django-auth-ldap", "id": 410, "repo_forks": 1}])).records
     assert [(r["slug"], r["id"]) for r in records] == [("django-auth-ldap", 410), ("django-auth-ldap", 410)]
     assert records[1] == {"slug": "django-auth-ldap", "id": 410, "repo_forks": 1}
 
@@ -154,5 +154,5 @@ def test_a_file_that_is_not_utf8_cannot_be_read(tmp_path):
 
 def test_invalid_input_exits_2(tmp_path):
     with pytest.raises(InputError) as caught:
-        read_catalog(str(tmp_path / "nowhere.json")).records
+        read_catalogue(str(tmp_path / "nowhere.json")).records
     assert caught.value.exit_code == 2

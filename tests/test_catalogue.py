@@ -6,7 +6,8 @@ import sqlite3
 import httpx
 import respx
 
-from fetcher import config as configuration, sync
+from fetcher.config import load, parse_duration
+from fetcher.run import loop
 from fetcher.record import validate
 from fetcher.store import open_store
 from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route
@@ -211,9 +212,9 @@ def package(**fields) -> dict:
 
 
 def setup_store(config_file, *records):
-    config = configuration.load(str(config_file()))
+    config = load(str(config_file()))
     store = open_store(config.store_path)
-    store.import_records([validate(r, "test") for r in records], configuration_now())
+    store.catalogue.import_records([validate(r, "test") for r in records], configuration_now())
     return config, store
 
 
@@ -234,22 +235,22 @@ def test_an_edit_while_the_package_is_in_flight_wins_and_nothing_fetched_is_writ
     def edit_then_answer(request):
         # The person points the package elsewhere while its repository is being asked.
         other = open_store(config.store_path)
-        other.import_records([validate({"slug": "pkg", "repo_url": "https://github.com/owner/elsewhere"}, "edit")],
+        other.catalogue.import_records([validate({"slug": "pkg", "repo_url": "https://github.com/owner/elsewhere"}, "edit")],
                              configuration_now())
         other.close()
         return repo_answer
 
     gh.repo.mock(side_effect=edit_then_answer)
 
-    report = sync.run(store, store.due_packages(None, None), config, "sync", clock=configuration_now)
+    report = loop.run(store, store.schedule.due(None, None), config, "sync", clock=configuration_now)
 
-    row = store.record("pkg")
+    row = store.reads.record("pkg")
     assert row["repo_url"] == "https://github.com/owner/elsewhere"
     assert row["repo_forks"] == 0 and row["pypi_version"] == "0.9"  # cleared by the edit; not the old repo's 99
     assert row["last_fetched"] is None  # still due
-    assert store.fetch_state("pkg") is None
+    assert store.reads.fetch_state("pkg") is None
     assert report.skips == {"links edited during the run": 1} and report.exit_code == 0
-    assert list(store.due_packages(configuration.parse_duration("1h"), None, configuration_now()))[0]["slug"] == "pkg"
+    assert list(store.schedule.due(parse_duration("1h"), None, configuration_now()))[0]["slug"] == "pkg"
 
 
 @respx.mock
@@ -259,17 +260,17 @@ def test_a_failure_of_a_link_edited_in_flight_is_not_held_against_the_package(co
 
     def edit_then_fail(request):
         other = open_store(config.store_path)
-        other.import_records([validate({"slug": "pkg", "pypi_url": ""}, "edit")], configuration_now())
+        other.catalogue.import_records([validate({"slug": "pkg", "pypi_url": ""}, "edit")], configuration_now())
         other.close()
         return httpx.Response(404, json={"message": "Not Found"})
 
     respx_mock.get(f"{API}/repos/owner/pkg").mock(side_effect=edit_then_fail)
     pypi_route(respx_mock, "pkg", "1.0")
 
-    report = sync.run(store, store.due_packages(None, None), config, "sync", clock=configuration_now)
+    report = loop.run(store, store.schedule.due(None, None), config, "sync", clock=configuration_now)
 
     assert report.exit_code == 0 and report.failures == []
-    assert store.fetch_state("pkg") is None
+    assert store.reads.fetch_state("pkg") is None
 
 
 @respx.mock
@@ -282,16 +283,16 @@ def test_a_package_removed_in_flight_is_not_written(config_file, respx_mock, mon
 
     def remove_then_answer(request):
         other = open_store(config.store_path)
-        other.remove_packages(["pkg"])
+        other.catalogue.remove(["pkg"])
         other.close()
         return answer
 
     gh.repo.mock(side_effect=remove_then_answer)
 
-    report = sync.run(store, store.due_packages(None, None), config, "sync", clock=configuration_now)
+    report = loop.run(store, store.schedule.due(None, None), config, "sync", clock=configuration_now)
 
     assert report.skips == {"links edited during the run": 1}
-    assert list(store.due_packages(None, None)) == []
+    assert list(store.schedule.due(None, None)) == []
 
 
 @respx.mock
@@ -305,8 +306,8 @@ def test_an_empty_or_foreign_html_url_never_replaces_the_repo_url(config_file, r
         body = json.loads(renamed.repo.return_value.content)
         respx_mock.get(f"{API}/repos/owner/{name}").mock(return_value=httpx.Response(200, json={**body, "html_url": html_url}))
 
-    sync.run(store, store.due_packages(None, None), config, "sync", clock=configuration_now)
+    loop.run(store, store.schedule.due(None, None), config, "sync", clock=configuration_now)
 
-    assert store.record("a")["repo_url"] == "https://github.com/owner/a"
-    assert store.record("b")["repo_url"] == "https://github.com/owner/b"
-    assert store.record("a")["repo_forks"] == 10  # the rest of the answer is written
+    assert store.reads.record("a")["repo_url"] == "https://github.com/owner/a"
+    assert store.reads.record("b")["repo_url"] == "https://github.com/owner/b"
+    assert store.reads.record("a")["repo_forks"] == 10  # the rest of the answer is written

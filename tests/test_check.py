@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.standin import StandIn, World
-from fetcher import config as configuration
+from fetcher.config import load
 from fetcher.check import check_config, check_store
 
 CATALOG = Path(__file__).resolve().parent.parent / "examples" / "packages.json"
@@ -106,7 +106,7 @@ def test_without_a_config_file_the_defaults_are_named(tmp_path, run_cli, monkeyp
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FETCHER_CONFIG", raising=False)
 
-    config_check, config = check_config(lambda: configuration.load(None))
+    config_check, config = check_config(lambda: load(None))
 
     assert config_check.line() == (
         "✓ config: no config file: built-in defaults (the values of the shipped config.toml)"

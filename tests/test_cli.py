@@ -313,15 +313,15 @@ def test_bad_duration_option_is_a_usage_error(config_file, run_cli):
 
 
 def test_migrations_run_once_on_an_older_store_and_never_on_a_new_one(config_file, run_cli, tmp_path, monkeypatch):
-    from fetcher import store as store_module
+    from fetcher.store import schema
 
     config = config_file()
     assert run_cli(config, "import", TODO).exit_code == 0
-    current = len(store_module.MIGRATIONS)
+    current = len(schema.MIGRATIONS)
     with sqlite3.connect(tmp_path / "test.db") as db:
         assert db.execute("PRAGMA user_version").fetchone() == (current,)
     monkeypatch.setattr(
-        store_module, "MIGRATIONS", [*store_module.MIGRATIONS, "ALTER TABLE package ADD COLUMN stars_last_week INTEGER"]
+        schema, "MIGRATIONS", [*schema.MIGRATIONS, "ALTER TABLE package ADD COLUMN stars_last_week INTEGER"]
     )
 
     assert run_cli(config, "export").exit_code == 0  # a reading command writes nothing, migrations included

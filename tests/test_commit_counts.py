@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta, timezone
 
 from fetcher.hosts import commit_counts
-from fetcher.hosts.commit_counts import Commit, History
+from fetcher.hosts.commit_counts import Commit, BranchCounts
 
 NOW = datetime(2026, 11, 22, 15, 30, tzinfo=timezone.utc)  # a Sunday afternoon
 MIDNIGHT = datetime(2026, 11, 22, tzinfo=timezone.utc)  # where window 51 ends
@@ -117,6 +117,6 @@ def test_participants_most_commits_first():
 
 def test_a_history_round_trips_through_json_and_foreign_pieces_are_refused():
     counted = commit_counts.count("main", [at(MIDNIGHT - timedelta(days=1), "a")], NOW, with_authors=True)
-    assert History.from_json(counted.as_json()) == counted
-    assert History.from_json({"repo": "x", "pushed_at": "t", "last_updated": None}) is None  # GitHub's commits piece
-    assert History.from_json({"branch": "main", "head": None, "head_date": None, "days": [], "authors": None}) is None
+    assert BranchCounts.from_json(counted.as_json()) == counted
+    assert BranchCounts.from_json({"repo": "x", "pushed_at": "t", "last_updated": None}) is None  # GitHub's commits piece
+    assert BranchCounts.from_json({"branch": "main", "head": None, "head_date": None, "days": [], "authors": None}) is None

@@ -6,7 +6,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import respx
 
-from fetcher import config as configuration, store as store_module, sync
+from fetcher.config import load
+from fetcher.run import loop
+from fetcher.store import schedule
 from fetcher.record import validate
 from fetcher.store import open_store
 from tests.conftest import pypi_route
@@ -22,7 +24,7 @@ def record(slug: str, last_fetched: datetime | None) -> dict:
 
 @pytest.fixture
 def small_pages(monkeypatch):
-    monkeypatch.setattr(store_module, "SCHEDULE_PAGE", 3)
+    monkeypatch.setattr(schedule, "PAGE", 3)
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def catalogue(tmp_path, small_pages):
     records = [record(f"never-{i}", None) for i in (2, 0, 1)]
     records += [record(f"age-{i}", NOW - (10 - i) * DAY) for i in range(6)]
     records += [record("fresh", NOW - timedelta(hours=1)), record("resting", NOW - 40 * DAY)]
-    store.import_records([validate(r, "test") for r in records], NOW)
+    store.catalogue.import_records([validate(r, "test") for r in records], NOW)
     with sqlite3.connect(store.path) as db:
         (package_id,) = db.execute("SELECT id FROM package WHERE slug = 'resting'").fetchone()
         db.execute("INSERT INTO fetch_state (package_id, last_attempt, last_error, last_error_at, consecutive_failures)"
@@ -45,27 +47,27 @@ def slugs(packages) -> list[str]:
 
 
 def test_due_packages_come_never_fetched_then_oldest_first_across_pages_leaving_the_fresh_and_the_resting(catalogue):
-    due = catalogue.due_packages(DAY, None, NOW)
+    due = catalogue.schedule.due(DAY, None, NOW)
 
     assert len(due) == 9
     assert slugs(due) == ["never-2", "never-0", "never-1", "age-0", "age-1", "age-2", "age-3", "age-4", "age-5"]
-    assert catalogue.resting(DAY, NOW) == 1
+    assert catalogue.schedule.resting(DAY, NOW) == 1
 
 
 def test_limit_takes_the_most_overdue_and_all_takes_every_package(catalogue):
-    assert len(catalogue.due_packages(DAY, 4, NOW)) == 4
-    assert slugs(catalogue.due_packages(DAY, 4, NOW)) == ["never-2", "never-0", "never-1", "age-0"]
-    every = catalogue.due_packages(None, None, NOW)
+    assert len(catalogue.schedule.due(DAY, 4, NOW)) == 4
+    assert slugs(catalogue.schedule.due(DAY, 4, NOW)) == ["never-2", "never-0", "never-1", "age-0"]
+    every = catalogue.schedule.due(None, None, NOW)
     assert len(every) == 11
     assert slugs(every) == ["never-2", "never-0", "never-1", "resting", *(f"age-{i}" for i in range(6)), "fresh"]
 
 
 def test_pages_are_read_as_the_run_takes_them_never_the_whole_list(catalogue, monkeypatch):
     read = []
-    original = catalogue._rows_by_id
-    monkeypatch.setattr(catalogue, "_rows_by_id", lambda ids: read.append(len(ids)) or original(ids))
+    original = catalogue.schedule.rows_by_id
+    monkeypatch.setattr(catalogue.schedule, "rows_by_id", lambda ids: read.append(len(ids)) or original(ids))
 
-    due = iter(catalogue.due_packages(DAY, None, NOW))
+    due = iter(catalogue.schedule.due(DAY, None, NOW))
     first = next(due)
 
     assert first["slug"] == "never-2" and read == [3]  # one page of full rows, not nine
@@ -79,14 +81,14 @@ def test_a_run_over_many_pages_fetches_each_package_once_even_as_its_writes_move
 ):
     """A written package moves to the end of the order (its new last_fetched): it must not come round again."""
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
-    monkeypatch.setattr(sync.graphql, "BATCH_SIZE", 2)  # pages are read between writes, not all up front
-    config = configuration.load(str(config_file("")))
-    every = slugs(catalogue.due_packages(None, None, NOW))
+    monkeypatch.setattr(loop, "CHUNK", 2)  # pages are read between writes, not all up front
+    config = load(str(config_file("")))
+    every = slugs(catalogue.schedule.due(None, None, NOW))
     routes = {package: pypi_route(respx_mock, package, "2.0") for package in every}
     later = NOW + timedelta(minutes=1)
 
-    report = sync.run(catalogue, catalogue.due_packages(None, None, NOW), config, "sync", clock=lambda: later)
+    report = loop.run(catalogue, catalogue.schedule.due(None, None, NOW), config, "sync", clock=lambda: later)
 
     assert report.packages == 11 and sum(report.outcomes.values()) == 11
     assert {slug: route.call_count for slug, route in routes.items()} == {slug: 1 for slug in routes}
-    assert all(catalogue.record(slug)["pypi_version"] == "2.0" for slug in routes)
+    assert all(catalogue.reads.record(slug)["pypi_version"] == "2.0" for slug in routes)

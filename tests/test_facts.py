@@ -5,6 +5,8 @@ from datetime import datetime, timezone
 import pytest
 
 from fetcher import facts
+from fetcher.hosts import pypi
+from fetcher.hosts.github import answers
 from fetcher.errors import BadResponse, InputError
 from fetcher.net.answer import Answer
 from tests.conftest import pypi_body
@@ -35,7 +37,7 @@ RECORDED = {
 @pytest.mark.parametrize("name", sorted(RECORDED))
 def test_recorded_pypi_answers(name):
     license_, requires, django, docs, python3, released = RECORDED[name]
-    piece = facts.pypi_facts(answer(pypi_body(name)))
+    piece = pypi.project_facts(answer(pypi_body(name)))
     derived = facts.pypi_derived(piece)
     assert derived["license"] == license_
     assert derived["requires_python"] == requires
@@ -80,14 +82,14 @@ def test_supports_python3(requires, classifiers, expected):
 
 
 def test_docs_url_from_docs_url_or_a_label_that_normalizes_to_docs():
-    assert facts.normalize_label("Docs!") == "docs"
-    assert facts.normalize_label("Documentation ") == "documentation"
+    assert pypi.normalize_label("Docs!") == "docs"
+    assert pypi.normalize_label("Documentation ") == "documentation"
     docs_url = "https://pythonhosted.org/x/"
-    assert facts.documentation_url(docs_url, {"Docs": "https://d"}) == docs_url
-    assert facts.documentation_url(None, {"Home": "https://h", "Read the docs": "https://r",
+    assert pypi.documentation_url(docs_url, {"Docs": "https://d"}) == docs_url
+    assert pypi.documentation_url(None, {"Home": "https://h", "Read the docs": "https://r",
                                           "DOCS.": "https://docs.example"}) == "https://docs.example"
-    assert facts.documentation_url(None, {"Documentation": "javascript:alert(1)"}) is None
-    assert facts.documentation_url(None, None) is None
+    assert pypi.documentation_url(None, {"Documentation": "javascript:alert(1)"}) is None
+    assert pypi.documentation_url(None, None) is None
 
 
 def test_latest_release_from_releases_when_urls_is_empty_and_yanked_when_every_file_is():
@@ -95,34 +97,34 @@ def test_latest_release_from_releases_when_urls_is_empty_and_yanked_when_every_f
         {"upload_time_iso_8601": "2024-05-02T10:00:00.5Z", "yanked": True},
         {"upload_time_iso_8601": "2024-05-01T09:00:00Z", "yanked": True},
     ]}}
-    assert facts.latest_release(body, "2.0") == ("2024-05-01T09:00:00.000000+00:00", True)
-    assert facts.latest_release({"urls": []}, "1.0") == (None, None)
+    assert pypi.latest_release(body, "2.0") == ("2024-05-01T09:00:00.000000+00:00", True)
+    assert pypi.latest_release({"urls": []}, "1.0") == (None, None)
 
 
 def test_commit_count_from_the_last_page_of_link():
     link = ('<https://api.github.com/repositories/1/commits?per_page=1&page=2>; rel="next", '
             '<https://api.github.com/repositories/1/commits?per_page=1&page=1342>; rel="last"')
-    assert facts.commit_count(Answer("u", 200, {"link": link}, [{}])) == 1342
-    assert facts.commit_count(Answer("u", 200, {}, [{}])) == 1
+    assert answers.commit_count(Answer("u", 200, {"link": link}, [{}])) == 1342
+    assert answers.commit_count(Answer("u", 200, {}, [{}])) == 1
     for link in ('<https://x/?page=99999999999999999999>; rel="last"', '<https://x/?page=abc>; rel="last"',
                  '<https://x/?page=0>; rel="last"', '<https://x/>; rel="last"'):
         with pytest.raises(BadResponse):
-            facts.commit_count(Answer("u", 200, {"link": link}, [{}]))
+            answers.commit_count(Answer("u", 200, {"link": link}, [{}]))
     with pytest.raises(BadResponse):
-        facts.commit_count(Answer("u", 200, {}, {"message": "not a list"}))
+        answers.commit_count(Answer("u", 200, {}, {"message": "not a list"}))
 
 
 def test_project_status_pep_792():
     page = {"meta": {"api-version": "1.4"}, "name": "x", "files": []}
-    assert facts.project_status(answer(page)) == "active"
-    assert facts.project_status(answer({**page, "project-status": {"status": "archived", "reason": "done"}})) == \
+    assert pypi.project_status(answer(page)) == "active"
+    assert pypi.project_status(answer({**page, "project-status": {"status": "archived", "reason": "done"}})) == \
         "archived"
-    assert facts.project_status(answer({**page, "project-status": {}})) == "active"
+    assert pypi.project_status(answer({**page, "project-status": {}})) == "active"
     for bad in ({"status": 5}, {"status": "a b"}, {"status": "x" * 500}, {"status": "\ud800"}, "archived"):
         with pytest.raises(BadResponse):
-            facts.project_status(answer({**page, "project-status": bad}))
+            pypi.project_status(answer({**page, "project-status": bad}))
     with pytest.raises(BadResponse):
-        facts.project_status(answer(["not", "a", "page"]))
+        pypi.project_status(answer(["not", "a", "page"]))
 
 
 @pytest.mark.parametrize("change", [
@@ -139,7 +141,7 @@ def test_hostile_pypi_fields_are_a_bad_response(change):
     body = pypi_body("nango")
     body["info"].update(change)
     with pytest.raises(BadResponse):
-        facts.pypi_facts(answer(body))
+        pypi.project_facts(answer(body))
 
 
 @pytest.mark.parametrize("urls", ["files", [1], [{"upload_time_iso_8601": 5}],
@@ -150,21 +152,21 @@ def test_hostile_release_files_are_a_bad_response(urls):
     body = pypi_body("nango")
     body["urls"] = urls
     with pytest.raises(BadResponse):
-        facts.pypi_facts(answer(body))
+        pypi.project_facts(answer(body))
 
 
 def test_graphql_repo_facts_and_hostile_nodes():
     node = {"isArchived": True, "archivedAt": "2023-04-05T06:07:08Z",
             "defaultBranchRef": {"target": {"committedDate": "x", "history": {"totalCount": 1234}}}}
-    assert facts.graphql_repo_facts(node) == {
+    assert answers.graphql_repo_facts(node) == {
         "archived": True, "archived_at": "2023-04-05T06:07:08.000000+00:00", "commit_count": 1234}
-    assert facts.graphql_repo_facts({"isArchived": False, "defaultBranchRef": None})["commit_count"] == 0
+    assert answers.graphql_repo_facts({"isArchived": False, "defaultBranchRef": None})["commit_count"] == 0
     for bad in ({"isArchived": "yes", "defaultBranchRef": None},
                 {**node, "archivedAt": 17},
                 {**node, "defaultBranchRef": {"target": {"history": {"totalCount": 10**30}}}},
                 {**node, "defaultBranchRef": {"target": {"history": {"totalCount": -1}}}}):
         with pytest.raises((TypeError, ValueError)):
-            facts.graphql_repo_facts(bad)
+            answers.graphql_repo_facts(bad)
 
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)

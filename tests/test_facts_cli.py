@@ -5,7 +5,9 @@ from datetime import datetime, timezone
 
 from fetcher.facts import FACT_NAMES
 from fetcher.record import API_FIELDS
-from fetcher.store import Links, open_store
+from fetcher.links import Links
+from fetcher.store import open_store
+from fetcher.store.fetched import FetchedRecord
 from tests.conftest import FIXTURES, api_record
 
 UTC = timezone.utc
@@ -73,10 +75,10 @@ def test_import_refuses_facts_of_the_wrong_type_naming_file_record_and_field(con
 
 def synced(store, slug, day, **values):
     """Write a fetch of `slug` at `day` as a sync would, facts included."""
-    row = store.record(slug)
+    row = store.reads.record(slug)
     fields = {k: v for k, v in values.items() if k in ("repo_watchers", "repo_forks", "pypi_version")}
     found = {k: v for k, v in values.items() if k in FACT_NAMES}
-    return store.save_fetch(row["id"], fields, day, None, {}, Links.of(row), found)
+    return store.fetched.save(row["id"], Links.of(row), FetchedRecord(fields, {}, facts=found), day)
 
 
 def test_history_and_trending_read_the_store(config_file, run_cli, tmp_path):

@@ -8,7 +8,9 @@ from dateutil.relativedelta import relativedelta
 
 from bench import standin_facts
 from bench.standin import StandIn, World, normalize_name
-from fetcher import config as configuration, sync
+from fetcher.config import load
+from fetcher.run import loop
+from fetcher.run.report import SYNCED, UNCHANGED
 from fetcher.record import parse_datetime, validate
 from fetcher.store import open_store
 from fetcher.links import pypi_name
@@ -48,12 +50,12 @@ def syncing(tmp_path, monkeypatch):
             f'pace = false\ngraphql = {"true" if graphql else "false"}\n[pypi]\nurl = "{standin.url}"\n'
             f'[http]\nbackoff = 0\ntimeout = 5\n'
         )
-        config = configuration.load(str(path))
+        config = load(str(path))
         store = open_store(config.store_path)
-        store.import_records([validate(r, "test") for r in records], T0)
+        store.catalogue.import_records([validate(r, "test") for r in records], T0)
 
         def run(now: datetime):
-            return sync.run(store, store.due_packages(None, None), config, "sync", clock=Clock(now), sleep=no_sleep)
+            return loop.run(store, store.schedule.due(None, None), config, "sync", clock=Clock(now), sleep=no_sleep)
 
         return standin, store, run
 
@@ -114,7 +116,7 @@ def expected_facts(world: World, record: dict, now: datetime, graphql: bool = Tr
 
 
 def stored_facts(store, slug: str) -> dict:
-    row = store.facts(store.record(slug)["id"])
+    row = store.reads.facts(store.reads.record(slug)["id"])
     got = {name: row[name] for name in expected_names()}
     for name in ("archived", "supports_python3", "latest_release_yanked"):
         got[name] = None if got[name] is None else bool(got[name])
@@ -142,10 +144,10 @@ def test_a_sync_fills_every_fact_with_what_the_standin_serves(generated, syncing
     report = run(T0)
 
     assert report.exit_code == 0, report.failures
-    assert report.outcomes[sync.SYNCED] == len(records)
+    assert report.outcomes[SYNCED] == len(records)
     for record in records:
         assert stored_facts(store, record["slug"]) == expected_facts(world, record, T0, graphql), record["slug"]
-    special = store.record(records[0]["slug"])
+    special = store.reads.record(records[0]["slug"])
     assert special["documentation_url"] == "https://pythonhosted.org/x/"  # PyPI's docs_url
     statuses = {stored_facts(store, r["slug"])["pypi_status"] for r in records}
     assert {"quarantined", "active"} <= statuses and len(statuses) >= 3
@@ -154,7 +156,7 @@ def test_a_sync_fills_every_fact_with_what_the_standin_serves(generated, syncing
     # Each label normalizing to "documentation" filled an empty documentation_url; none was invented.
     for record in records[1:]:
         project = standin_facts.facts_for(world, normalize_name(pypi_name(record["pypi_url"])))
-        assert store.record(record["slug"])["documentation_url"] == (project.project_urls or {}).get(
+        assert store.reads.record(record["slug"])["documentation_url"] == (project.project_urls or {}).get(
             "Documentation", ""), record["slug"]
     assert history_rows(store) == len(records)  # the starting row of each
 
@@ -166,7 +168,7 @@ def test_a_documentation_url_a_person_set_is_never_overwritten(generated, syncin
 
     run(T0)
 
-    assert store.record(records[0]["slug"])["documentation_url"] == "https://docs.example.org/mine/"
+    assert store.reads.record(records[0]["slug"])["documentation_url"] == "https://docs.example.org/mine/"
 
 
 @pytest.mark.parametrize("graphql", [True, False], ids=["graphql", "rest"])
@@ -180,7 +182,7 @@ def test_a_warm_sync_with_nothing_changed_costs_what_it_did_and_writes_no_histor
 
     # Before the facts, a warm sync cost one GraphQL point per batch (GraphQL) or nothing (REST, every answer a 304).
     assert standin.points_total - points == (1 if graphql else 0)
-    assert warm.outcomes[sync.UNCHANGED] == len(records)
+    assert warm.outcomes[UNCHANGED] == len(records)
     assert history_rows(store) == rows
     pypi = [entry for entry in standin.requests[requests:] if entry.path.startswith(("/pypi/", "/simple/"))]
     # Two free conditional requests per package on PyPI: the JSON API and the project status, both 304.
@@ -208,8 +210,8 @@ def test_archived_then_unarchived(generated, syncing):
     run(T0 + timedelta(days=3))
 
     assert (stored_facts(store, slug)["archived"], stored_facts(store, slug)["archived_at"]) == (False, None)
-    assert [row["archived"] for row in store.history(slug)] == [0, 1, 0]
-    assert [row["date"] for row in store.history(slug)] == ["2026-11-02", "2026-11-03", "2026-11-05"]
+    assert [row["archived"] for row in store.reads.history(slug)] == [0, 1, 0]
+    assert [row["date"] for row in store.reads.history(slug)] == ["2026-11-02", "2026-11-03", "2026-11-05"]
 
 
 def test_history_has_a_row_per_day_a_tracked_value_changed(generated, syncing):
@@ -230,10 +232,10 @@ def test_history_has_a_row_per_day_a_tracked_value_changed(generated, syncing):
     world.pypi[normalize_name(pypi_name(records[2]["pypi_url"]))] = "99.0"
     run(T0 + timedelta(days=3))
 
-    rows = store.history(slug)
+    rows = store.reads.history(slug)
     assert [(row["date"], row["stars"]) for row in rows] == [("2026-11-02", stars + 15), ("2026-11-05", stars + 15)]
     assert rows[1]["commit_count"] == rows[0]["commit_count"] + 3 and rows[1]["pypi_version"] == "99.0"
-    assert len(store.history(other)) == 1
+    assert len(store.reads.history(other)) == 1
     assert history_rows(store) == len(records) + 1
 
 
@@ -250,6 +252,6 @@ def test_a_hostile_status_answer_fails_its_package_only(generated, syncing):
     report = run(T0 + timedelta(days=1))
 
     assert sorted(slug for slug, _ in report.failures) == sorted([records[4]["slug"], records[6]["slug"]])
-    assert report.outcomes[sync.UNCHANGED] == len(records) - 2
+    assert report.outcomes[UNCHANGED] == len(records) - 2
     assert stored_facts(store, records[4]["slug"]) == before  # kept as it was
     assert "project-status.status" in dict(report.failures)[records[4]["slug"]]

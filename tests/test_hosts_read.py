@@ -1,32 +1,25 @@
-"""Reading each forge's answers into pieces: recorded payloads, and answers of the wrong shape."""
+"""Reading each forge's answers: recorded payloads, and answers of the wrong shape."""
 
 from datetime import datetime, timezone
 
 import pytest
 
+import httpx
+
+from fetcher.config import HostConfig
 from fetcher.errors import BadResponse
 from fetcher.hosts.bitbucket import Bitbucket
 from fetcher.hosts.forgejo import Forgejo
 from fetcher.hosts.gitlab import GitLab
-from fetcher.net.answer import Answer, lower_headers
 from fetcher.links import parse_nested_repo_url
+from fetcher.net.answer import Answer, lower_headers
 from tests.forges import fixture
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
 
-class Grants:
-    """What a host asks the HTTP layer to send with its requests."""
-
-    def __init__(self):
-        self.granted = {}
-
-    def grant(self, url, authorization):
-        self.granted[url] = authorization
-
-
-def host(kind, name="h", api="https://h.example/api", token=None, http=None):
-    return kind(name, api, token, "TOKEN_ENV", http=http or Grants(), clock=lambda: NOW)
+def host(kind, name="h", api="https://h.example/api", token_env=None):
+    return kind(HostConfig(name, kind.kind, api, token_env), client=None, share=1)
 
 
 def answer(exchange: dict, body=None) -> Answer:
@@ -128,20 +121,31 @@ def test_a_commits_answer_of_the_wrong_shape_is_a_bad_response(body):
         host(Bitbucket).read_commits(answer(exchange, body))
 
 
-def test_each_host_grants_its_token_to_its_own_api_url_and_refuses_links_outside_it():
-    grants = Grants()
-    gitlab = host(GitLab, api="https://gitlab.example.org/api/v4", token="glpat-secret-123", http=grants)
-    host(Forgejo, name="cb", api="https://codeberg.org/api/v1", token="cb-secret-1234", http=grants)
-    host(Forgejo, name="plain", api="https://git.example.org/api/v1", http=grants)
-    assert grants.granted == {"https://gitlab.example.org/api/v4": "Bearer glpat-secret-123",
-                              "https://codeberg.org/api/v1": "token cb-secret-1234",
-                              "https://git.example.org/api/v1": None}  # none: no other API's token lent there
-    gitlab._check_origin("https://gitlab.example.org/api/v4/projects/1?page=2")
+def test_each_forge_sends_its_token_under_its_own_api_url_only_and_refuses_links_outside_it(monkeypatch):
+    monkeypatch.setenv("GITLAB_SECRET", "glpat-secret-123")
+    monkeypatch.setenv("CODEBERG_SECRET", "cb-secret-1234")
+    gitlab = host(GitLab, api="https://gitlab.example.org/api/v4", token_env="GITLAB_SECRET")
+    codeberg = host(Forgejo, name="cb", api="https://codeberg.org/api/v1", token_env="CODEBERG_SECRET")
+    plain = host(Forgejo, name="plain", api="https://git.example.org/api/v1")
+
+    def sent(forge, url):
+        credential = forge.service.credential
+        if credential is None:
+            return None
+        request = next(credential.auth_flow(httpx.Request("GET", url)))
+        return request.headers.get("Authorization")
+
+    assert sent(gitlab, "https://gitlab.example.org/api/v4/projects/1") == "Bearer glpat-secret-123"
+    assert sent(codeberg, "https://codeberg.org/api/v1/repos/a/b") == "token cb-secret-1234"
+    assert plain.service.credential is None  # no token of another API is lent there
+    assert sent(gitlab, "https://gitlab.example.org/other/api") is None
+    assert sent(codeberg, "https://gitlab.example.org/api/v4/projects/1") is None
+    gitlab.pager().admit("https://gitlab.example.org/api/v4/projects/1?page=2")
     for elsewhere in ("https://gitlab.example.org:8443/api/v4/projects/1", "http://gitlab.example.org/api/v4/x",
                       "https://evil.example/api/v4/projects/1", "https://gitlab.example.org/api/v4x/projects",
                       "https://gitlab.example.org/other/api", "not a url"):
         with pytest.raises(BadResponse):
-            gitlab._check_origin(elsewhere)
+            gitlab.pager().admit(elsewhere)
 
 
 def test_an_archived_forgejo_repository_says_since_when():

@@ -1,4 +1,4 @@
-"""http: every answer read within bounds, every httpx failure typed, the token sent to its own origin only."""
+"""The client: every answer read within bounds, every httpx failure typed, the token sent under its own API only."""
 
 import asyncio
 import gzip
@@ -7,28 +7,38 @@ import httpx
 import pytest
 import respx
 
-from fetcher import config as configuration
+from fetcher.config import load
 from fetcher.errors import BadResponse, Transient, Unreachable
-from fetcher.net.client import MAX_REDIRECTS, Http, origin
+from fetcher.net.client import MAX_REDIRECTS, Client
+from fetcher.net.credentials import Credential, origin, under
+from fetcher.net.request import Request
+from fetcher.net.service import Service
 
 API = "https://api.github.com"
 SECRET = "Bearer ghp_http_token_0123456789"
 
 
-def http(config_file, **keys) -> Http:
+class Api(Service):
+    """A service whose token goes under API only."""
+
+    name = label = "api"
+
+    def __init__(self):
+        super().__init__(Credential(SECRET, (API,), "API_TOKEN"))
+
+
+def http(config_file, **keys) -> Client:
     extra = "".join(f"{key} = {value}\n" for key, value in keys.items())
     path = config_file()
     text = path.read_text().replace("timeout = 5\n", "" if "timeout" in keys else "timeout = 5\n")
     path.write_text(text.replace("[http]\n", f"[http]\nretries = 0\n{extra}"))
-    client = Http(configuration.load(str(path)))
-    client.grant(API, SECRET)
-    return client
+    return Client(load(str(path)))
 
 
-def get(client: Http, url: str, kind: str = "repo"):
+def get(client: Client, url: str, resource: str = "repo"):
     async def run():
         try:
-            return await client.get(url, kind=kind)
+            return await client.send(Api(), Request(url, resource))
         finally:
             await client.aclose()
     return asyncio.run(run())
@@ -54,7 +64,7 @@ def test_the_token_goes_to_its_origin_and_nowhere_else(config_file, respx_mock):
     async def run():
         for url in (f"{API}/repos/o/a", "https://api.github.com:8443/x", "http://api.github.com/x",
                     "https://elsewhere.example/x"):
-            await client.get(url, kind="repo")
+            await client.send(Api(), Request(url, "repo"))
         await client.aclose()
     asyncio.run(run())
 
@@ -64,15 +74,24 @@ def test_the_token_goes_to_its_origin_and_nowhere_else(config_file, respx_mock):
 
 
 @respx.mock
-def test_a_redirect_to_another_origin_is_followed_without_the_token(config_file, respx_mock):
+def test_a_redirect_to_another_origin_is_not_followed(config_file, respx_mock):
     respx_mock.get(f"{API}/repos/o/a").mock(
         return_value=httpx.Response(307, headers={"Location": "https://elsewhere.example/a"}))
-    respx_mock.get("https://elsewhere.example/a").mock(return_value=httpx.Response(200, json={"ok": True}))
+    elsewhere = respx_mock.get("https://elsewhere.example/a").mock(return_value=httpx.Response(200, json={}))
 
-    answer = get(http(config_file), f"{API}/repos/o/a")
+    with pytest.raises(BadResponse, match=r"redirected off the API's origin \(https://api.github.com:443\)"):
+        get(http(config_file), f"{API}/repos/o/a")
+    assert elsewhere.call_count == 0
+    assert [call.request.headers.get("Authorization") for call in respx_mock.calls] == [SECRET]
 
-    assert answer.data == {"ok": True}
-    assert [call.request.headers.get("Authorization") for call in respx_mock.calls] == [SECRET, None]
+
+@respx.mock
+def test_a_redirect_within_the_origin_is_followed_with_the_token_under_the_api(config_file, respx_mock):
+    respx_mock.get(f"{API}/repos/o/a").mock(return_value=httpx.Response(301, headers={"Location": f"{API}/x/1"}))
+    respx_mock.get(f"{API}/x/1").mock(return_value=httpx.Response(200, json={"ok": True}))
+
+    assert get(http(config_file), f"{API}/repos/o/a").data == {"ok": True}
+    assert [call.request.headers.get("Authorization") for call in respx_mock.calls] == [SECRET, SECRET]
 
 
 @respx.mock
@@ -169,14 +188,12 @@ def test_a_redirects_body_is_never_read(config_file, respx_mock):
     assert get(http(config_file), f"{API}/repos/o/old").data == {"id": 1}
 
 
-def test_grants_are_by_api_url_the_longest_deciding_and_none_sending_none(config_file):
-    client = http(config_file)
-    client.grant("http://127.0.0.1:8000", "Bearer github-token-0001")  # a GitHub stand-in at the origin's root
-    client.grant("http://127.0.0.1:8000/_forge/gitlab.com/api/v4", "Bearer gitlab-token-0001")
-    client.grant("http://127.0.0.1:8000/_forge/codeberg.org/api/v1", None)
-    origin = "http://127.0.0.1:8000"
-    assert client._authorization(origin, f"{origin}/repos/a/b") == "Bearer github-token-0001"
-    assert client._authorization(origin, f"{origin}/_forge/gitlab.com/api/v4/projects/1") == "Bearer gitlab-token-0001"
-    assert client._authorization(origin, f"{origin}/_forge/codeberg.org/api/v1/repos/a/b") is None
-    assert client._authorization(origin, f"{origin}/_forge/gitlab.com/api/v4x") == "Bearer github-token-0001"
-    assert client._authorization("http://127.0.0.1:8001", "http://127.0.0.1:8001/repos/a/b") is None
+def test_a_credential_covers_its_api_url_and_the_paths_under_it_only():
+    github = "http://127.0.0.1:8000"  # a GitHub stand-in at the origin's root
+    gitlab = "http://127.0.0.1:8000/_forge/gitlab.com/api/v4"
+    assert under(f"{github}/repos/a/b", github) and under(f"{gitlab}/projects/1", gitlab)
+    assert under(gitlab, gitlab) and under(f"{gitlab}/", gitlab)
+    assert not under(f"{github}/_forge/gitlab.com/api/v4x", gitlab)
+    assert not under("http://127.0.0.1:8001/repos/a/b", github)
+    assert not under("https://127.0.0.1:8000/repos/a/b", github)
+    assert not under("http://[::1/x", github)

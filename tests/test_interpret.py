@@ -1,4 +1,4 @@
-"""interpret: what each recorded GitHub answer means, as data or a typed failure."""
+"""GitHub's rules: what each recorded GitHub answer means, as data or a typed failure; and what any answer shares."""
 
 import json
 from datetime import datetime, timedelta, timezone
@@ -15,7 +15,8 @@ from fetcher.errors import (
     TokenRejected,
     Transient,
 )
-from fetcher.net.answer import Answer, RateLimit, interpret, lower_headers, next_link, rate_limit
+from fetcher.hosts.github.rules import budget_of, read_answer
+from fetcher.net.answer import Answer, Budget, lower_headers, next_link, read_common
 from tests.conftest import recorded
 
 # The recorded exchanges were made at "Date: Sat, 13 Jan 2024 02:46:46 GMT".
@@ -37,7 +38,7 @@ def exchange(name: str = REPO, *, status: int | None = None, body=None, headers:
 
 
 def outcome(name: str = REPO, **changes):
-    return interpret(*exchange(name, **changes), NOW)
+    return read_answer(*exchange(name, **changes), NOW)
 
 
 def failure(kind, name: str = REPO, **changes):
@@ -103,7 +104,7 @@ def test_202_is_stats_pending_and_transient():
 @pytest.mark.parametrize("status", [204, 304])
 def test_204_and_304_have_no_data(status):
     url, _, headers, _ = exchange()
-    answer = interpret(url, status, headers, b"", NOW)
+    answer = read_answer(url, status, headers, b"", NOW)
     assert answer == Answer(URL, status, headers, None)
 
 
@@ -181,7 +182,7 @@ def test_secondary_limit_by_message_alone_waits_a_minute():
         }
     ).encode()
     with pytest.raises(RateLimited) as caught:
-        interpret(URL, 403, {}, body, NOW)
+        read_answer(URL, 403, {}, body, NOW)
     assert caught.value.secondary is True
     assert caught.value.reset_at == datetime(2024, 1, 13, 2, 47, 46, tzinfo=timezone.utc)
 
@@ -205,7 +206,7 @@ def test_other_statuses_are_bad_responses(status):
 
 def test_bad_response_without_a_message():
     with pytest.raises(BadResponse) as caught:
-        interpret(URL, 400, {}, b"<html>nope</html>", NOW)
+        read_answer(URL, 400, {}, b"<html>nope</html>", NOW)
     assert str(caught.value) == f"unexpected HTTP 400 ({URL})"
 
 
@@ -213,7 +214,7 @@ def test_bad_response_without_a_message():
 def test_invalid_json_on_200_is_transient(body):
     url, _, headers, _ = exchange()
     with pytest.raises(Transient) as caught:
-        interpret(url, 200, headers, body, NOW)
+        read_answer(url, 200, headers, body, NOW)
     assert type(caught.value) is Transient
     assert str(caught.value) == f"invalid JSON in the answer ({URL})"
 
@@ -226,20 +227,20 @@ def test_every_failure_carries_its_url():
 
 
 def test_rate_limit_from_recorded_headers():
-    assert rate_limit(lower_headers(recorded(REPO)["headers"])) == RateLimit(
-        limit=5000, remaining=4999, reset_at=datetime(2024, 1, 13, 3, 46, 46, tzinfo=timezone.utc), resource="core"
+    assert budget_of(lower_headers(recorded(REPO)["headers"]), NOW) == Budget(
+        name="core", limit=5000, remaining=4999, reset_at=datetime(2024, 1, 13, 3, 46, 46, tzinfo=timezone.utc)
     )
 
 
 def test_rate_limit_of_the_404():
-    limit = rate_limit(lower_headers(recorded(MISSING)["headers"]))
+    limit = budget_of(lower_headers(recorded(MISSING)["headers"]), NOW)
     assert (limit.limit, limit.remaining, limit.reset_at) == (5000, 4993, RESET)
 
 
 def test_rate_limit_resource_defaults_to_core():
     headers = {"x-ratelimit-limit": "60", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1705117606"}
-    assert rate_limit(headers) == RateLimit(60, 0, RESET, "core")
-    assert rate_limit({**headers, "x-ratelimit-resource": "search"}).resource == "search"
+    assert budget_of(headers, NOW) == Budget("core", 60, 0, RESET)
+    assert budget_of({**headers, "x-ratelimit-resource": "search"}, NOW).name == "search"
 
 
 @pytest.mark.parametrize(
@@ -251,7 +252,7 @@ def test_rate_limit_resource_defaults_to_core():
     ],
 )
 def test_rate_limit_without_usable_headers_is_none(headers):
-    assert rate_limit(headers) is None
+    assert budget_of(headers, NOW) is None
 
 
 def test_next_link_of_the_recorded_commits_page():
@@ -302,20 +303,20 @@ def test_next_link_without_quotes():
 ])
 def test_a_body_that_cannot_be_stored_as_it_is_is_a_bad_response(body, reason):
     with pytest.raises(BadResponse) as caught:
-        interpret(URL, 200, {}, body, NOW)
+        read_answer(URL, 200, {}, body, NOW)
     assert reason in str(caught.value)
 
 
 def test_numbers_at_the_edges_of_64_bits_and_surrogate_pairs_are_data():
     body = b'{"max": 9223372036854775807, "min": -9223372036854775808, "emoji": "\\ud83d\\ude00", "f": 1.5}'
-    assert interpret(URL, 200, {}, body, NOW).data == {
+    assert read_answer(URL, 200, {}, body, NOW).data == {
         "max": 2**63 - 1, "min": -(2**63), "emoji": "\U0001F600", "f": 1.5}
 
 
 @pytest.mark.parametrize("retry_after", ["99999999999999999999", "86401", "Fri, 31 Dec 9999 23:59:59 GMT"])
 def test_an_absurd_retry_after_is_a_bad_response_not_a_wait_or_a_crash(retry_after):
     with pytest.raises(BadResponse, match="implausible Retry-After"):
-        interpret(URL, 403, {"retry-after": retry_after}, b'{"message": "secondary rate limit"}', NOW)
+        read_answer(URL, 403, {"retry-after": retry_after}, b'{"message": "secondary rate limit"}', NOW)
 
 
 def test_a_retry_after_date_without_a_zone_is_taken_as_utc():
@@ -326,9 +327,9 @@ def test_a_retry_after_date_without_a_zone_is_taken_as_utc():
 @pytest.mark.parametrize("reset", [str(10**30), "-5", str(2**63)])
 def test_an_absurd_rate_limit_reset_is_no_budget_and_refusing_with_it_is_a_bad_response(reset):
     headers = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
-    assert rate_limit(headers) is None
+    assert budget_of(headers, NOW) is None
     with pytest.raises(BadResponse, match="implausible X-RateLimit-Reset"):
-        interpret(URL, 403, headers, b'{"message": "API rate limit exceeded"}', NOW)
+        read_answer(URL, 403, headers, b'{"message": "API rate limit exceeded"}', NOW)
 
 
 def test_a_secondary_limit_is_waited_out_by_its_retry_after_whatever_the_status():
@@ -342,14 +343,14 @@ def test_a_secondary_limit_is_waited_out_by_its_retry_after_whatever_the_status(
 @pytest.mark.parametrize("status", [401, 403])
 def test_pypi_refusing_is_pypis_failure_of_the_package(status):
     with pytest.raises(BadResponse) as caught:
-        interpret("https://pypi.org/pypi/x/json", status, {}, b'{"message": "Forbidden"}', NOW, "PyPI")
+        read_common("https://pypi.org/pypi/x/json", status, {}, b'{"message": "Forbidden"}', NOW, "PyPI")
     assert str(caught.value) == f"PyPI answered HTTP {status}: Forbidden (https://pypi.org/pypi/x/json)"
     assert not isinstance(caught.value, TokenRejected)
 
 
 def test_pypi_rate_limit_is_pypis():
     with pytest.raises(RateLimited) as caught:
-        interpret("https://pypi.org/pypi/x/json", 429, {"retry-after": "60"}, b"", NOW, "PyPI")
+        read_common("https://pypi.org/pypi/x/json", 429, {"retry-after": "60"}, b"", NOW, "PyPI")
     assert caught.value.service == "PyPI"
     assert str(caught.value).startswith("PyPI rate limit until 2024-01-13 02:47:46 UTC")
 
@@ -378,7 +379,7 @@ def test_contributors_too_large_is_its_own_failure():
 
 def test_an_error_message_is_one_line_of_valid_unicode():
     with pytest.raises(BadResponse) as caught:
-        interpret(URL, 418, {}, json.dumps({"message": "a\nb\ud800" + "x" * 500}).encode(), NOW)
+        read_answer(URL, 418, {}, json.dumps({"message": "a\nb\ud800" + "x" * 500}).encode(), NOW)
     message = str(caught.value)
     assert "\n" not in message and len(message) < 300
     message.encode("utf-8")

@@ -13,10 +13,10 @@ from fetcher.hosts.github.answers import (
     newest_commit_date,
     participants,
     participation_weeks,
-    pypi_version,
     repo_fields,
-    repo_piece,
+    read_repo,
 )
+from fetcher.hosts.pypi import version as pypi_version
 from tests.conftest import pypi_body, recorded
 
 DEPS = "api_github_com_repos_django_deps"
@@ -72,34 +72,34 @@ def participation(weeks, status: int = 200) -> Answer:
     return Answer(PARTICIPATION_URL, status, {}, None if weeks is None else {"all": weeks, "owner": [0] * 52})
 
 
-# repo_piece
+# read_repo
 
 
-def test_repo_piece_of_django_deps():
-    assert repo_piece(answer(DEPS)) == DEPS_PIECE
+def test_read_repo_of_django_deps():
+    assert read_repo(answer(DEPS)) == DEPS_PIECE
 
 
-def test_repo_piece_of_dj_paginator_which_is_archived():
-    assert repo_piece(answer(PAGINATOR)) == PAGINATOR_PIECE
+def test_read_repo_of_dj_paginator_which_is_archived():
+    assert read_repo(answer(PAGINATOR)) == PAGINATOR_PIECE
 
 
 def test_watchers_count_not_subscribers_is_the_star_count():
     body = recorded(DEPS)["body"]
     body.update(watchers_count=401, stargazers_count=401, subscribers_count=25)
-    assert repo_piece(answer(DEPS, data=body))["stars"] == 401
+    assert read_repo(answer(DEPS, data=body))["stars"] == 401
 
 
-def test_repo_piece_keeps_a_null_description_and_pushed_at_as_none():
+def test_read_repo_keeps_a_null_description_and_pushed_at_as_none():
     body = {**recorded(PAGINATOR)["body"], "description": None, "pushed_at": None}
-    piece = repo_piece(answer(PAGINATOR, data=body))
+    piece = read_repo(answer(PAGINATOR, data=body))
     assert piece["description"] is None
     assert piece["pushed_at"] is None
 
 
-def test_repo_piece_without_full_name_or_archived():
+def test_read_repo_without_full_name_or_archived():
     body = recorded(PAGINATOR)["body"]
     del body["full_name"], body["archived"]
-    piece = repo_piece(answer(PAGINATOR, data=body))
+    piece = read_repo(answer(PAGINATOR, data=body))
     assert piece["full_name"] == ""
     assert piece["archived"] is False
 
@@ -120,7 +120,7 @@ def test_repo_piece_without_full_name_or_archived():
 def test_repository_of_the_wrong_shape_is_a_bad_response(change):
     body = {**recorded(DEPS)["body"], **change}
     with pytest.raises(BadResponse) as caught:
-        repo_piece(answer(DEPS, data=body))
+        read_repo(answer(DEPS, data=body))
     assert str(caught.value) == (
         "repository answer lacks forks_count, watchers_count or html_url (https://api.github.com/repos/django/deps)"
     )
@@ -131,7 +131,7 @@ def test_repository_missing_a_needed_key_is_a_bad_response(key):
     body = recorded(DEPS)["body"]
     del body[key]
     with pytest.raises(BadResponse) as caught:
-        repo_piece(answer(DEPS, data=body))
+        read_repo(answer(DEPS, data=body))
     assert caught.value.url == "https://api.github.com/repos/django/deps"
 
 
@@ -139,14 +139,14 @@ def test_repository_missing_a_needed_key_is_a_bad_response(key):
 def test_repository_description_that_is_not_a_string(description):
     body = {**recorded(DEPS)["body"], "description": description}
     with pytest.raises(BadResponse) as caught:
-        repo_piece(answer(DEPS, data=body))
+        read_repo(answer(DEPS, data=body))
     assert str(caught.value) == "repository description is not a string (https://api.github.com/repos/django/deps)"
 
 
 @pytest.mark.parametrize("data", [[recorded(DEPS)["body"]], None, "django/deps"])
 def test_repository_that_is_not_an_object_is_a_bad_response(data):
     with pytest.raises(BadResponse) as caught:
-        repo_piece(answer(DEPS, data=data))
+        read_repo(answer(DEPS, data=data))
     assert str(caught.value) == "answer is not a JSON object (https://api.github.com/repos/django/deps)"
 
 
@@ -317,7 +317,7 @@ def test_repo_fields_from_the_recorded_django_deps_answers():
     weeks = [1] * 52
     fields = repo_fields(
         "git@github.com:django/deps.git",
-        repo_piece(answer(DEPS)),
+        read_repo(answer(DEPS)),
         newest_commit_date(answer(DEPS_COMMITS)),
         [contributor_logins(answer(DEPS_PEOPLE))],
         participation_weeks(participation(weeks)),
@@ -337,7 +337,7 @@ def test_repo_fields_from_the_recorded_django_deps_answers():
 def test_repo_fields_leave_commits_over_52_out_while_github_computes_them():
     fields = repo_fields(
         "https://github.com/pydanny/dj-paginator",
-        repo_piece(answer(PAGINATOR)),
+        read_repo(answer(PAGINATOR)),
         None,
         [contributor_logins(answer(PAGINATOR_PEOPLE))],
         None,

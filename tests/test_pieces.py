@@ -4,7 +4,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from fetcher.cache import Cached, Validators, for_repo, shift_weeks, unchanged_since_push
+from fetcher.cache import Cached, for_repo
+from fetcher.hosts.github.freshness import contributors_settled, shift_weeks, unchanged_since_push
+from fetcher.net.request import Validators
 
 FETCHED = datetime(2024, 1, 10, 12, 0, tzinfo=timezone.utc)  # a Wednesday, midday UTC
 WEEKS = list(range(1, 53))  # 1..52, oldest week first: every position is recognisable
@@ -168,7 +170,6 @@ def test_a_fetched_at_in_the_future_does_not_shift(back):
 
 
 def test_contributors_taken_within_a_day_of_the_push_are_asked_again():
-    from fetcher.cache import contributors_settled
 
     pushed = "2024-01-10T00:00:00Z"  # twelve hours before FETCHED
     cached = Cached({"repo": "django/deps", "pushed_at": pushed}, FETCHED)
@@ -180,7 +181,6 @@ def test_contributors_taken_within_a_day_of_the_push_are_asked_again():
 
 
 def test_contributors_with_an_unreadable_pushed_at_stand_while_it_stays_the_same():
-    from fetcher.cache import contributors_settled
 
     cached = Cached({"repo": "django/deps", "pushed_at": "yesterday"}, FETCHED)
     assert contributors_settled(cached, "yesterday") is True

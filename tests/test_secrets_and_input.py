@@ -30,10 +30,12 @@ def test_the_token_shows_nowhere_even_verbose_and_on_errors(config_file, run_cli
     GitHubRepo(respx_mock, "django-auth-ldap/django-auth-ldap")
     pypi_route(respx_mock, "django-auth-ldap", "5.3.0")
     pypi_route(respx_mock, "django-todo", "2.5.0")
+    # What the token has left, asked before the run is planned: a GitHub Enterprise without rate limits.
+    respx_mock.get(f"{API}/rate_limit").mock(return_value=httpx.Response(404, json={"message": "Not Found"}))
 
     result = run_cli(config, "--verbose", "sync")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 1, result.stderr[-2000:]
     assert "failed django-todo: cannot connect: refused (Authorization: Bearer ***)" in result.stderr
     assert "HTTP Request: GET" in result.stderr  # verbose really logged the requests
     assert TOKEN not in result.output

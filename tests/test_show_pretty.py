@@ -4,7 +4,9 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from fetcher.show.text import ago, size, sparkline
-from fetcher.store import Links, open_store
+from fetcher.links import Links
+from fetcher.store import open_store
+from fetcher.store.fetched import FetchedRecord
 from tests.conftest import FIXTURES, api_record
 
 TODO = str(FIXTURES / "api-v4-django-todo.json")
@@ -32,12 +34,11 @@ def test_show_pretty_draws_the_record_and_its_fetch_state(config_file, run_cli, 
     config = config_file()
     run_cli(config, "import", TODO)
     store = open_store(tmp_path / "test.db")
-    package = store.packages(["django-todo"])[0]
+    package = store.catalogue.packages(["django-todo"])[0]
     package_id, links = package["id"], Links.of(package)
     fetched = datetime.now(timezone.utc) - timedelta(hours=3, minutes=5)
-    store.save_fetch(package_id, {"commits_over_52": WEEKS}, fetched, None, {}, links)
-    store.record_failure(package_id, "server error 502 (https://api.github.com/repos/shacker/django-todo)",
-                         fetched + timedelta(hours=1), links)  # fmt: skip
+    store.fetched.save(package_id, links, FetchedRecord({"commits_over_52": WEEKS}, {}), fetched)
+    store.fetched.record_failure(package_id, links, "server error 502 (https://api.github.com/repos/shacker/django-todo)", fetched + timedelta(hours=1))  # fmt: skip
 
     result = run_cli(config, "show", "django-todo", "--pretty")
 

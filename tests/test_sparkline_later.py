@@ -5,7 +5,9 @@ import asyncio
 import json
 
 from bench.standin import StandIn, World
-from fetcher import config as configuration, sync
+from fetcher.config import load
+from fetcher.run import loop
+from fetcher.net.client import utcnow
 from fetcher.record import validate
 from fetcher.store import open_store
 
@@ -35,34 +37,35 @@ def test_a_cold_package_is_written_with_its_old_sparkline_then_its_new_one_and_n
             f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
             f'pace = false\n[pypi]\nurl = "{standin.url}"\n[http]\nbackoff = 0.2\nretries = 5\n'
         )
-        config = configuration.load(str(path))
+        config = load(str(path))
         store = open_store(config.store_path)
-        store.import_records([validate(record, "test") for record in records], sync.utcnow())
+        store.catalogue.import_records([validate(record, "test") for record in records], utcnow())
         writes: list[tuple[str, str, list[int]]] = []
-        slugs = {row["id"]: row["slug"] for row in store.db.query("SELECT id, slug FROM package")}
-        save_fetch, save_sparkline = store.save_fetch, store.save_sparkline
+        slugs = {row["id"]: row["slug"] for row in store.db.rows("SELECT id, slug FROM package")}
+        save, save_later = store.fetched.save, store.fetched.save_later
 
-        def fetched(package_id, fields, *args, **kwargs):
-            writes.append(("record", slugs[package_id], fields.get("commits_over_52", "kept")))
-            return save_fetch(package_id, fields, *args, **kwargs)
+        def fetched(package_id, links, record, *args, **kwargs):
+            writes.append(("record", slugs[package_id], record.fields.get("commits_over_52", "kept")))
+            return save(package_id, links, record, *args, **kwargs)
 
-        def sparkline(package_id, weeks, *args, **kwargs):
-            writes.append(("sparkline", slugs[package_id], weeks))
-            return save_sparkline(package_id, weeks, *args, **kwargs)
+        def sparkline(package_id, links, fields, *args, **kwargs):
+            writes.append(("sparkline", slugs[package_id], fields["commits_over_52"]))
+            return save_later(package_id, links, fields, *args, **kwargs)
 
-        monkeypatch.setattr(store, "save_fetch", fetched)
-        monkeypatch.setattr(store, "save_sparkline", sparkline)
-        report = sync.run(store, store.due_packages(None, None), config, "sync", sleep=sleep)
+        monkeypatch.setattr(store.fetched, "save", fetched)
+        monkeypatch.setattr(store.fetched, "save_later", sparkline)
+        report = loop.run(store, store.schedule.due(None, None), config, "sync", sleep=sleep)
 
     assert len(cold) == 6 and report.exit_code == 0
-    assert report.sparklines_later == 6 and report.pending == 0
+    assert report.written_later == 6 and report.pending == 0
     for slug in cold:
         mine = [(kind, weeks) for kind, written, weeks in writes if written == slug]
         assert mine == [("record", "kept"), ("sparkline", world.repo(
             next(r["repo_url"] for r in records if r["slug"] == slug).removeprefix("https://github.com/")
         ).participation)]
-        assert json.loads(store.record(slug)["commits_over_52"]) == mine[1][1]
-        assert store.fetch_state(slug)["note"] is None  # the "still computing" note went with the new sparkline
+        assert json.loads(store.reads.record(slug)["commits_over_52"]) == mine[1][1]
+        state = store.reads.fetch_state(slug)
+        assert state["note"] is None and state["pending"] == 0  # "still computing" went with the new sparkline
     # Every wait for a 202 was a sparkline task's: workers idle while waiting, none.
-    assert sleeps and set(sleeps) == {"_Syncer.sparkline_later"}
+    assert sleeps and set(sleeps) == {"_Run._ask_later"}
     assert "sparklines written later" in report.summary()

@@ -4,8 +4,10 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from fetcher.cache import Cached
-from fetcher.store import Links, open_store
-from fetcher.sync import SPARKLINE_PENDING
+from fetcher.hosts.github.host import SPARKLINE_PENDING
+from fetcher.links import Links
+from fetcher.store import open_store
+from fetcher.store.fetched import FetchedRecord
 from tests.conftest import FIXTURES
 
 LDAP = str(FIXTURES / "api-v4-django-auth-ldap.json")
@@ -27,17 +29,17 @@ def a_store_with_history(config_file, run_cli, tmp_path, failures: int):
     assert run_cli(config, "import", LDAP, TODO).exit_code == 0
     assert run_cli(config, "add", "brand-new", "--repo-url", "https://gitlab.com/someone/brand-new").exit_code == 0
     store = open_store(tmp_path / "test.db")
-    todo, ldap = store.packages(["django-todo", "django-auth-ldap"])
-    store.save_fetch(todo["id"], {"repo_forks": 3}, NOW - timedelta(hours=2), SPARKLINE_PENDING,
-                     {"pypi": Cached({"version": "1.0"}, NOW, None, None)}, Links.of(todo))  # fmt: skip
+    todo, ldap = store.catalogue.packages(["django-todo", "django-auth-ldap"])
+    store.fetched.save(todo["id"], Links.of(todo), FetchedRecord(
+        {"repo_forks": 3}, {"pypi": Cached({"version": "1.0"}, NOW, None, None)}, SPARKLINE_PENDING, pending=True),
+        NOW - timedelta(hours=2))
     for hours in range(failures, 0, -1):
-        store.record_failure(ldap["id"], f"not found (https://api.github.com/repos/x/y) #{hours}",
-                             NOW - timedelta(hours=hours), Links.of(ldap))  # fmt: skip
+        store.fetched.record_failure(ldap["id"], Links.of(ldap), f"not found (https://api.github.com/repos/x/y) #{hours}", NOW - timedelta(hours=hours))  # fmt: skip
     for number in range(12):
-        store.record_run(run_row("sync", NOW - timedelta(hours=12 - number), points=number))
-    store.record_run(run_row("refresh", NOW - timedelta(minutes=5), stopped="network down?", rate_limit_wait=61.5))
+        store.runs.record(run_row("sync", NOW - timedelta(hours=12 - number), points=number))
+    store.runs.record(run_row("refresh", NOW - timedelta(minutes=5), stopped="network down?", rate_limit_wait=61.5))
     reset = NOW + timedelta(minutes=40)
-    store.save_rate_limits("GITHUB_TOKEN", [{"resource": "core", "budget": 5000, "remaining": 4321, "reset": reset},
+    store.runs.save_budgets("GITHUB_TOKEN", [{"resource": "core", "budget": 5000, "remaining": 4321, "reset": reset},
                                             {"resource": "graphql", "budget": 5000, "remaining": 4990, "reset": reset}],
                            NOW)  # fmt: skip
     return config, store, reset
@@ -52,8 +54,9 @@ def test_status_json_has_every_key_with_the_values_of_the_store(config_file, run
     status = json.loads(result.stdout)
     assert status["packages"] == 3
     assert status["by_host"] == {"github.com": 2, "gitlab.com": 1}
-    # django-auth-ldap failed 3 times, the last an hour ago: it rests 4 x 24 h, so only brand-new is due.
-    assert status["due"] == 1 and status["never_fetched"] == 1 and status["resting"] == 1
+    # django-auth-ldap failed 3 times, the last an hour ago: it rests 4 x 24 h. brand-new was never fetched, and
+    # django-todo's sparkline is still pending: those two are due.
+    assert status["due"] == 2 and status["never_fetched"] == 1 and status["resting"] == 1
     assert status["oldest_fetch"] == "2026-02-15T19:29:59.434883+00:00"
     assert status["failing"] == 1
     assert status["failures"] == [{
@@ -83,7 +86,7 @@ def test_status_for_a_person_names_the_failing_package_and_why(config_file, run_
     text = run_cli(config, "status").stdout
 
     assert "packages    3 (github.com 2, gitlab.com 1)" in text
-    assert "due         1 now, 1 never fetched; oldest fetch 2026-02-15 19:29:59 UTC (" in text
+    assert "due         2 now, 1 never fetched; oldest fetch 2026-02-15 19:29:59 UTC (" in text
     assert "sparklines  1 kept while GitHub was still computing them" in text
     assert "failing     1 package (1 resting until their next try)\n  django-auth-ldap: 3 in a row since" in text
     assert "not found (https://api.github.com/repos/x/y) #1" in text
@@ -103,9 +106,9 @@ def test_status_exits_0_while_no_package_has_failed_three_times_in_a_row(config_
 
 def test_a_success_ends_the_run_of_failures_and_a_new_failure_starts_a_new_one(config_file, run_cli, tmp_path):
     config, store, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=3)
-    ldap = store.packages(["django-auth-ldap"])[0]
-    store.save_fetch(ldap["id"], {}, NOW - timedelta(minutes=30), None, {}, Links.of(ldap))
-    store.record_failure(ldap["id"], "server error 502", NOW - timedelta(minutes=10), Links.of(ldap))
+    ldap = store.catalogue.packages(["django-auth-ldap"])[0]
+    store.fetched.save(ldap["id"], Links.of(ldap), FetchedRecord({}, {}), NOW - timedelta(minutes=30))
+    store.fetched.record_failure(ldap["id"], Links.of(ldap), "server error 502", NOW - timedelta(minutes=10))
 
     status = json.loads(run_cli(config, "status", "--json").stdout)
 
@@ -136,8 +139,8 @@ def test_status_of_an_empty_store(config_file, run_cli):
 def test_quiet_status_speaks_only_when_a_package_keeps_failing(config_file, run_cli, tmp_path):
     config, store, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=2)
     assert run_cli(config, "--quiet", "status").stdout == ""
-    ldap = store.packages(["django-auth-ldap"])[0]
-    store.record_failure(ldap["id"], "server error 502", NOW, Links.of(ldap))
+    ldap = store.catalogue.packages(["django-auth-ldap"])[0]
+    store.fetched.record_failure(ldap["id"], Links.of(ldap), "server error 502", NOW)
 
     result = run_cli(config, "--quiet", "status")
 

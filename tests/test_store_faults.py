@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from fetcher import cli, store as store_module, sync
+from fetcher import cli
+from fetcher.run import loop
+from fetcher.store import schema
 from fetcher.store import open_store
 from tests.conftest import FIXTURES, GitHubRepo, pypi_route
 
@@ -57,7 +59,7 @@ def test_a_store_locked_by_another_writer_past_the_busy_timeout_is_75_naming_it(
     config = config_file()
     run_cli(config, "import", TODO)
     store = config.parent / "test.db"
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(schema, "BUSY_TIMEOUT_MS", 50)
     other = sqlite3.connect(store, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:
@@ -81,10 +83,10 @@ def test_an_internal_error_mid_run_is_70_and_the_run_is_recorded_as_stopped(conf
     config = config_file()
     run_cli(config, "import", TODO)
 
-    async def broken(self, package, meta):
+    async def broken(self, item):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(sync._Syncer, "sync_one", broken)
+    monkeypatch.setattr(loop._Run, "_sync_one", broken)
 
     result = run_cli(config, "sync")
 

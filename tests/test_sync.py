@@ -8,7 +8,10 @@ import httpx
 import pytest
 import respx
 
-from fetcher import config as configuration, sync
+from fetcher.config import DEFAULTS, load
+from fetcher.hosts.github.host import SPARKLINE_PENDING
+from fetcher.run import loop
+from fetcher.run.report import FAILED, SKIPPED, SYNCED
 from fetcher.record import validate
 from fetcher.store import open_store
 from tests.conftest import API, PYPI, GitHubRepo, pypi_route, recorded, response_from
@@ -55,21 +58,21 @@ def setup(tmp_path, config_file, monkeypatch):
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
 
     def make(*records, extra="", github=""):
-        config = configuration.load(str(config_file(extra, github=github)))
+        config = load(str(config_file(extra, github=github)))
         store = open_store(config.store_path)
-        store.import_records([validate(r, "test") for r in records], NOW)
+        store.catalogue.import_records([validate(r, "test") for r in records], NOW)
         return config, store
 
     return make
 
 
 def run(config, store, sleeps=None, clock=None):
-    packages = store.due_packages(None, None)
-    return sync.run(store, packages, config, "sync", sleep=sleeps or Sleeps(), clock=clock or (lambda: NOW))
+    packages = store.schedule.due(None, None)
+    return loop.run(store, packages, config, "sync", sleep=sleeps or Sleeps(), clock=clock or (lambda: NOW))
 
 
 def stored(store, slug="pkg") -> dict:
-    row = store.record(slug)
+    row = store.reads.record(slug)
     return {k: json.loads(v) if k in ("participants", "commits_over_52", "grids") else v for k, v in row.items()}
 
 
@@ -90,8 +93,8 @@ def test_a_package_is_fetched_and_every_field_written(setup, respx_mock):
     assert row["pypi_version"] == "2.0.1"
     assert row["last_fetched"] == row["modified"] == "2026-11-22T12:00:00.000000+00:00"
     assert row["repo_url"] == "https://github.com/owner/pkg"
-    assert (report.outcomes[sync.SYNCED], report.requests, report.exit_code) == (1, 6, 0)  # 4 GitHub, 2 PyPI
-    assert store.fetch_state("pkg")["consecutive_failures"] == 0
+    assert (report.outcomes[SYNCED], report.requests, report.exit_code) == (1, 6, 0)  # 4 GitHub, 2 PyPI
+    assert store.reads.fetch_state("pkg")["consecutive_failures"] == 0
 
 
 @respx.mock
@@ -127,7 +130,7 @@ def test_participation_still_202_keeps_the_old_sparkline_and_updates_the_rest(se
     assert row["last_fetched"] == "2026-11-22T12:00:00.000000+00:00"
     assert report.pending == 1 and report.exit_code == 0
     assert "1 sparkline still computing on GitHub, kept" in report.summary()
-    assert store.fetch_state("pkg")["note"] == sync.SPARKLINE_PENDING
+    assert store.reads.fetch_state("pkg")["note"] == SPARKLINE_PENDING
 
 
 def test_participation_retries_span_about_fifteen_seconds_by_default():
@@ -138,7 +141,7 @@ def test_participation_retries_span_about_fifteen_seconds_by_default():
 def sync_policy_delay(attempt):
     from fetcher.net.retry import backoff_delay
 
-    return backoff_delay(attempt, configuration.DEFAULTS["http"]["backoff"][0])
+    return backoff_delay(attempt, DEFAULTS["http"]["backoff"][0])
 
 
 @respx.mock
@@ -214,11 +217,11 @@ def test_a_missing_repository_fails_its_package_and_keeps_every_value(setup, res
     run(config, store)
 
     assert stored(store) == before
-    state = store.fetch_state("pkg")
+    state = store.reads.fetch_state("pkg")
     assert state["consecutive_failures"] == 2
     assert state["last_error"].startswith(("not found", "blocked (451)"))
     assert f"{API}/repos/owner/pkg" in state["last_error"]
-    assert report.outcomes[sync.FAILED] == 1 and report.outcomes[sync.SYNCED] == 1
+    assert report.outcomes[FAILED] == 1 and report.outcomes[SYNCED] == 1
     assert report.exit_code == 1
     assert report.failures == [("pkg", state["last_error"])]
 
@@ -232,10 +235,10 @@ def test_success_after_failures_resets_the_error(setup, respx_mock):
     gh.repo.side_effect = [httpx.Response(404, json={"message": "Not Found"}), ok]
 
     run(config, store)
-    assert store.fetch_state("pkg")["consecutive_failures"] == 1
+    assert store.reads.fetch_state("pkg")["consecutive_failures"] == 1
     run(config, store)
 
-    state = store.fetch_state("pkg")
+    state = store.reads.fetch_state("pkg")
     assert (state["consecutive_failures"], state["last_error"], state["last_error_at"]) == (0, None, None)
 
 
@@ -280,7 +283,7 @@ def test_a_server_error_that_persists_fails_the_package_untouched(setup, respx_m
 
     assert gh.contributors.call_count == 1 + config.retries
     assert stored(store) == before  # not even pypi_version moved: all or nothing
-    assert "server error 500" in store.fetch_state("pkg")["last_error"]
+    assert "server error 500" in store.reads.fetch_state("pkg")["last_error"]
     assert report.exit_code == 1
 
 
@@ -295,8 +298,8 @@ def test_malformed_json_fails_the_package_and_keeps_the_values(setup, respx_mock
     report = run(config, store)
 
     assert stored(store) == before
-    assert store.fetch_state("pkg")["last_error"].startswith("invalid JSON in the answer")
-    assert report.outcomes[sync.FAILED] == 1
+    assert store.reads.fetch_state("pkg")["last_error"].startswith("invalid JSON in the answer")
+    assert report.outcomes[FAILED] == 1
 
 
 @respx.mock
@@ -310,7 +313,7 @@ def test_an_answer_of_the_wrong_shape_fails_the_package(setup, respx_mock):
     run(config, store)
 
     assert stored(store) == before
-    assert "52 weekly counts" in store.fetch_state("pkg")["last_error"]
+    assert "52 weekly counts" in store.reads.fetch_state("pkg")["last_error"]
 
 
 @respx.mock
@@ -326,7 +329,7 @@ def test_an_empty_repository_syncs_to_empty_values(setup, respx_mock):
 
     row = stored(store)
     assert (row["participants"], row["commits_over_52"], row["last_updated"]) == ([], [], None)
-    assert report.outcomes[sync.SYNCED] == 1 and report.exit_code == 0
+    assert report.outcomes[SYNCED] == 1 and report.exit_code == 0
 
 
 @respx.mock(assert_all_mocked=True)
@@ -338,9 +341,9 @@ def test_another_host_is_skipped_for_repo_stats_but_pypi_is_fetched(setup, respx
 
     row = stored(store)
     assert row["pypi_version"] == "3.1" and row["repo_forks"] == 7
-    assert report.outcomes[sync.SKIPPED] == 1 and report.exit_code == 0
+    assert report.outcomes[SKIPPED] == 1 and report.exit_code == 0
     assert "1 skipped (1 unsupported host)" in report.summary()
-    assert store.fetch_state("pkg")["note"] == "repository not asked: unsupported host"
+    assert store.reads.fetch_state("pkg")["note"] == "repository not asked: unsupported host"
     assert all("pypi" in str(call.request.url) for call in respx_mock.calls)
 
 
@@ -354,7 +357,7 @@ def test_pypi_404_fails_the_package_and_keeps_the_github_values_too(setup, respx
     report = run(config, store)
 
     assert stored(store) == before
-    assert store.fetch_state("pkg")["last_error"] == f"not found ({PYPI}/pypi/pkg/json)"
+    assert store.reads.fetch_state("pkg")["last_error"] == f"not found ({PYPI}/pypi/pkg/json)"
     assert report.exit_code == 1
 
 
@@ -436,7 +439,7 @@ def test_a_rate_limit_beyond_the_allowed_wait_stops_the_run_keeping_what_was_don
     assert report.exit_code == 75
     assert stored(store, "aaa")["repo_forks"] == 11
     assert stored(store, "bbb") == before
-    assert store.fetch_state("bbb") is None  # not the package's fault: nothing recorded on it
+    assert store.reads.fetch_state("bbb") is None  # not the package's fault: nothing recorded on it
     assert sleeps.delays == []
     assert "beyond sync.max_rate_limit_wait (15m)" in report.stopped
     assert store.db.execute("SELECT stopped FROM sync_run").fetchone()[0] == report.stopped
@@ -452,7 +455,7 @@ def test_no_connection_at_all_stops_the_run_as_network_down(setup, respx_mock):
 
     assert report.exit_code == 75
     assert report.stopped.startswith("https://api.github.com:443 has not answered in this run (network down? wrong URL?): cannot connect")
-    assert stored(store) == before and store.fetch_state("pkg") is None
+    assert stored(store) == before and store.reads.fetch_state("pkg") is None
 
 
 @respx.mock
@@ -499,7 +502,7 @@ def test_a_rejected_token_stops_the_run(setup, respx_mock, monkeypatch):
 
     with pytest.raises(TokenRejected):
         run(config, store)
-    assert store.fetch_state("pkg") is None
+    assert store.reads.fetch_state("pkg") is None
 
 
 @respx.mock
@@ -530,7 +533,7 @@ def test_requests_in_flight_never_exceed_the_concurrency(setup, respx_mock):
 
     report = run(config, store)
 
-    assert report.outcomes[sync.SYNCED] == 12
+    assert report.outcomes[SYNCED] == 12
     assert peak == 3
 
 
@@ -557,4 +560,4 @@ def test_a_token_rejected_mid_run_keeps_the_packages_already_written(setup, resp
 
     assert stored(store, "aaa")["repo_forks"] == 11
     assert stored(store, "bbb") == before
-    assert store.fetch_state("bbb") is None
+    assert store.reads.fetch_state("bbb") is None

@@ -4,10 +4,6 @@ variable, every one rejected -> exit 2, and no token anywhere but in its own Aut
 import asyncio
 import json
 import logging
-import os
-import sqlite3
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,12 +11,13 @@ import httpx
 import pytest
 import respx
 
-from bench.standin import StandIn, World
-from fetcher import config as configuration
+from fetcher.config import load
 from fetcher.errors import TokenRejected
-from fetcher.net.client import Http
-from fetcher.net.answer import RateLimit
+from fetcher.hosts.github.rules import GitHubService
 from fetcher.hosts.github.tokens import AllRested, TokenPool
+from fetcher.net.answer import Budget
+from fetcher.net.client import Client
+from fetcher.net.request import Request
 from tests.conftest import Clock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +28,7 @@ ENVS = {"POOL_ONE": ONE, "POOL_TWO": TWO, "POOL_THREE": THREE}
 
 
 def limit(remaining: int, reset: datetime = NOW + timedelta(hours=1), resource: str = "core", of: int = 5000):
-    return RateLimit(of, remaining, reset, resource)
+    return Budget(resource, of, remaining, reset)
 
 
 # -- the pool's decisions -------------------------------------------------------------
@@ -85,21 +82,24 @@ def test_a_rejected_token_is_dropped_with_one_warning_naming_its_variable(caplog
     assert pool.reject(one) and not pool.reject(three)
 
 
-# -- through Http: the headers of each token's answers -------------------------------------------
+# -- through the client: the headers of each token's answers ---------------------------------------
 
 
 def config_for(tmp_path, envs=("POOL_ONE", "POOL_TWO", "POOL_THREE")):
     path = tmp_path / "c.toml"
     path.write_text(f'[github]\ntoken_env = {json.dumps(list(envs))}\npace = false\n[http]\nbackoff = 0\n')
-    return configuration.load(str(path))
+    return load(str(path))
 
 
-def ask(http: Http, times: int) -> list[str]:
+def ask(pool: TokenPool, tmp_path, clock, times: int) -> list[str]:
+    """`times` requests one after another, each through a fresh client (the pool is what remembers)."""
     async def go():
+        client = Client(config_for(tmp_path), clock=clock)
+        service = GitHubService(pool, client, pace=False)
         try:
-            return [(await http.get(f"{API}/repos/o/r", kind="repo")).token_env for _ in range(times)]
+            return [(await client.send(service, Request(f"{API}/repos/o/r", "repo"))).token_env for _ in range(times)]
         finally:
-            await http.aclose()
+            await client.aclose()
 
     return asyncio.run(go())
 
@@ -118,15 +118,11 @@ def test_requests_move_to_the_other_tokens_while_a_spent_one_rests_and_come_back
             "x-ratelimit-reset": str(int(at.timestamp())), "x-ratelimit-resource": "core"})
 
     respx.get(f"{API}/repos/o/r").mock(side_effect=answer)
-    pool = TokenPool([(name, value) for name, value in ENVS.items()])
-    http = Http(config_for(tmp_path), clock=clock)
-    http.grant_pool(API, pool)
+    pool = TokenPool([(name, value) for name, value in ENVS.items()], api_urls=(API,))
 
-    first = ask(http, 5)
+    first = ask(pool, tmp_path, clock, 5)
     clock.now = reset + timedelta(seconds=1)
-    http = Http(config_for(tmp_path), clock=clock)  # a fresh client: the pool is what remembers
-    http.grant_pool(API, pool)
-    after_reset = ask(http, 1)
+    after_reset = ask(pool, tmp_path, clock, 1)
 
     # ONE answered "0 left" and rests; THREE is not heard of yet (full) after TWO's first answer;
     # then the one with most left: TWO 49 > THREE 39.
@@ -147,20 +143,16 @@ def test_a_401_drops_the_token_and_the_request_goes_on_with_another_until_none_i
         return httpx.Response(200, json={})
 
     respx.get(f"{API}/repos/o/r").mock(side_effect=answer)
-    pool = TokenPool(list(ENVS.items()))
-    http = Http(config_for(tmp_path), clock=Clock(NOW))
-    http.grant_pool(API, pool)
+    pool = TokenPool(list(ENVS.items()), api_urls=(API,))
     with caplog.at_level(logging.WARNING):
-        assert ask(http, 2) == ["POOL_TWO", "POOL_TWO"]
+        assert ask(pool, tmp_path, Clock(NOW), 2) == ["POOL_TWO", "POOL_TWO"]
     assert [record.getMessage() for record in caplog.records] == [
         "GitHub rejected the token in $POOL_ONE (401): it is left out for the rest of the run",
     ]
     assert [token.env for token in pool.live] == ["POOL_TWO", "POOL_THREE"]
 
     accepted.clear()
-    http = Http(config_for(tmp_path), clock=Clock(NOW))
-    http.grant_pool(API, pool)
     with pytest.raises(TokenRejected):
-        ask(http, 1)
+        ask(pool, tmp_path, Clock(NOW), 1)
     assert pool.live == [] and all(token.rejected for token in pool.tokens)
     assert not any(value in record.getMessage() for record in caplog.records for value in ENVS.values())

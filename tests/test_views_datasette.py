@@ -13,7 +13,8 @@ from datasette.app import Datasette
 from bench.forges import add_catalog
 from bench.standin import StandIn, World
 from fetcher.record import parse_datetime
-from fetcher.store import MIGRATIONS, open_store
+from fetcher.store import open_store
+from fetcher.store.schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "examples" / "packages.json"

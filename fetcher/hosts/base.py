@@ -1,335 +1,142 @@
-"""What every host answers with, and what the forges other than GitHub share.
+"""What every repository host is to the run: the `Host` protocol, what it answers with, and the null host.
 
-A host turns one repository into a `RepoResult`: the record fields it gave and the
-pieces to keep for next time. `sync` knows nothing more of any host than that (and
-that a host may offer a batch step, as GitHub's GraphQL does).
-
-`Forge` is the shared order for GitLab, Forgejo and Bitbucket; each subclass says
-only what to ask its API and how to read the answers:
-
-1. the repository's metadata (conditional): counts, description, default branch, path;
-2. the newest commit of the default branch (conditional): when it is the commit
-   counted last time, nothing more about commits is asked at all;
-3. otherwise only the commits made since (the host's own "new head, excluding the
-   old one" query) are asked and added to the kept per-day (and per-author) counts;
-   when they do not build on the old head, the history was rewritten, and it is
-   counted again from scratch.
-
-The token is granted to requests under the host's own API URL only (Http.grant).
+The run loop knows nothing more of any host than this. For one repository a host says what the
+record gets (`RepoResult`); it may offer a batch step (GitHub's GraphQL: the metadata of many
+repositories in one query) and a part asked again later in the run (GitHub's weekly counts while
+they are still being computed); it checks itself for `fetcher check`, and it may plan what a run
+can afford of its budget. A repository with no host to ask (none given, or on a host fetcher has
+no wing for) gets the null host, which asks nothing and says why.
 """
 
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 
-import httpx
+from fetcher.cache import Cached
+from fetcher.errors import Failure
+from fetcher.links import RepoRef
 
-from fetcher.errors import (
-    BadResponse, HostUnavailable, NotFound, RateLimited, RunRefused, TokenRejected, Unreachable,
-)
-from fetcher.hosts import commit_counts
-from fetcher.hosts.commit_counts import Commit, History
-from fetcher.net.client import Http, origin
-from fetcher.net.answer import Answer
-from fetcher.cache import Cached, for_repo
-from fetcher.record import parse_datetime
-from fetcher.links import RepoRef, parse_repo_url
+UNREACHABLE = 75  # a check that could not reach its host: try again later, as for a sync
+REJECTED = 2  # a check a person must act on: a token, the config or the store
 
-# Pages one resource may take: a history this long is paged once, then only what is new.
-MAX_PAGES = 400
+
+@dataclass(frozen=True)
+class Check:
+    """One line of `fetcher check`."""
+
+    name: str
+    ok: bool
+    detail: str
+    exit_code: int = 0  # when it failed: REJECTED or UNREACHABLE
+
+    def line(self) -> str:
+        return f"{'✓' if self.ok else '✗'} {self.name}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class LaterResult:
+    """What a part asked again later gives the record: its fields and the cached answers to keep."""
+
+    fields: dict
+    updates: dict[str, Cached]
+
+
+@dataclass(frozen=True)
+class Later:
+    """A part of the record the host was still computing: the record is written without it, and the run
+    asks `ask` again after the backoff. `ask` gives the part, or None while it is still being computed."""
+
+    ask: Callable[[], Awaitable[LaterResult | None]]
+    note_after: str | None = None  # the record's note once the part is written
 
 
 @dataclass(frozen=True)
 class RepoResult:
     fields: dict  # the record fields this host gave
-    updates: dict[str, Cached]  # resource -> piece to keep for next time
-    pending: bool = False  # the sparkline was kept because the host was still computing it
-    note: str | None = None  # another part of the record the host kept as it was, and why
+    updates: dict[str, Cached]  # resource -> answer to keep for next time
+    note: str | None = None  # a part of the record the host kept as it was, and why
     meta: dict = field(default_factory=dict)  # the repository as the host reported it: facts read its optional
     # keys (archived, archived_at, commit_count); a key a host does not report keeps its stored fact
+    later: Later | None = None  # a part still being computed, asked again later in the run
+    skipped: str | None = None  # the repository was not asked at all, and why
 
 
-class Forge:
-    """A forge reached by REST: the shared order; subclasses say what to ask and how to read it."""
+@dataclass(frozen=True)
+class Capacity:
+    points: int  # what a host's tokens can spend before max_rate_limit_wait runs out, reserve kept
+    tokens: int
 
-    kind = ""
-    probe_path = ""  # one cheap request that shows the API answers and takes the token (`fetcher check`)
-    with_authors = True  # participants counted from the history (False: the host lists contributors)
-    whole_history = True  # a count from scratch pages the whole history (False: only the window's commits)
 
-    def __init__(self, name: str, api_url: str, token: str | None, token_env: str | None,
-                 http: Http, clock: Callable[[], datetime]):
-        self.name = name
-        self.api_url = api_url
-        self._token_env = token_env
-        self._http = http
-        # The token goes with requests under this API's URL only (and none at all without one: another
-        # API on the same origin never lends its own).
-        http.grant(api_url, self.auth_headers(token)["Authorization"] if token else None)
-        self._clock = clock
-        self._answered = False  # some repository of this host was read in this run
-        self._down: str | None = None  # why the host is given up on for this run
+class BudgetPlan:
+    """What a run can afford of one host's budget: the host's tokens, what each package is expected to cost."""
 
-    # -- what a subclass says ------------------------------------------------------------
+    async def ask_unseen(self, budgets: list[dict], now: datetime) -> dict[str, list[dict]]:
+        """token variable -> its budgets ({resource, budget, remaining, reset}), asked of the host for the tokens
+        `budgets` (rows of rate_limit as the runs saw them) know nothing of; one whose answer does not say is
+        left out."""
+        return {}
+
+    def capacity(self, budgets: list[dict], now: datetime) -> Capacity | None:
+        """What the tokens can pay for, from their budgets as last seen; None when one was never seen."""
+        return None
+
+    def cost(self, last_points: int | None) -> int:
+        """What a package whose last fetch cost `last_points` (None: never fetched) is expected to cost."""
+        return 0
+
+    def shortfall(self, missing: int, capacity: Capacity) -> str:
+        """Why packages were left for the next run, for a person: `missing` points more than `capacity`."""
+        return ""
+
+
+class Host:
+    """One repository host. A subclass says how to read its repo_urls and how to fetch one repository."""
+
+    name = ""  # how messages and the summary name it
+    batch_size = 0  # repositories per batch step; 0: it has none
 
     def ref(self, repo_url: str) -> RepoRef:
-        return parse_repo_url(repo_url)
-
-    @staticmethod
-    def auth_headers(token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
-
-    def repo_url(self, ref: RepoRef) -> str:
+        """The repository a repo_url names, read as this host writes its paths; InputError if it names none."""
         raise NotImplementedError
 
-    def read_repo(self, answer: Answer) -> dict:
-        """-> {"path", "stars", "forks", "description", "branch", "id"}"""
+    async def batch(self, refs: list[RepoRef]) -> list[dict | Failure | None]:
+        """The batch step: per ref, what `fetch` takes as `batched` (metadata, the failure that belongs to
+        that repository alone, or None to ask it alone). A failure that concerns the whole run is raised."""
+        return [None] * len(refs)
+
+    async def fetch(self, repo_url: str, ref: RepoRef, batched: dict | None, cache: dict[str, Cached]) -> RepoResult:
+        """Everything a record needs from this host; a Failure of this package otherwise."""
         raise NotImplementedError
 
-    def head_url(self, meta: dict) -> str:
-        raise NotImplementedError
+    async def check(self) -> list[Check]:
+        """`fetcher check`: one cheap request that shows the API answers and takes the token."""
+        return []
 
-    def read_head(self, answer: Answer) -> Commit | None:
-        """The newest commit of the head_url answer (None: the branch has none): a one-commit list on every forge."""
-        commits = self.read_commits(answer)
-        return commits[0] if commits else None
-
-    def read_total(self, answer: Answer) -> int | None:
-        """The branch's total commit count where the newest-commit answer gives it (None: it does not)."""
+    def plan(self) -> BudgetPlan | None:
+        """How a run fits this host's budget, where it has one to plan with."""
         return None
 
-    async def count_total(self, meta: dict, head: str) -> int | None:
-        """The branch's total commit count up to `head` where the host has a count endpoint, asked only when
-        the head moved and nothing else gave it (None: it has none)."""
+    def secrets(self) -> list[str]:
+        return []
+
+    def token_report(self) -> list[dict]:
+        """Per token of a pool and budget: what the run spent and what was left (table run_token)."""
+        return []
+
+    def points_left(self) -> int | None:
+        """What the run's tokens have left to spend, where this host counts points."""
         return None
 
-    def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
-        """The first page of the branch's commits, newest first: those not reachable from `exclude`,
-        or (None) every commit the counts need."""
-        raise NotImplementedError
 
-    def read_commits(self, answer: Answer) -> list[Commit]:
-        raise NotImplementedError
+class NullHost(Host):
+    """No host to ask: the repository is skipped, saying why, and the rest of the record is fetched."""
 
-    def next_page(self, answer: Answer) -> str | None:
-        raise NotImplementedError
+    def __init__(self, reason: str):
+        self.reason = reason
 
-    async def extras(self, meta: dict, cached: dict[str, Cached], key: str, head_moved: bool) -> dict[str, Cached]:
-        """Further pieces this host needs (Bitbucket's watchers and forks, GitLab's contributors)."""
-        return {}
-
-    def extra_fields(self, meta: dict, pieces: dict[str, Cached], kept: History) -> dict:
-        return {}
-
-    # -- the shared order ----------------------------------------------------------------
-
-    async def fetch(self, repo_url: str, ref: RepoRef, meta, cache: dict[str, Cached]) -> RepoResult:
-        """Everything a record needs from this forge; its failures are this package's alone."""
-        if self._down is not None:
-            # It could not be reached at all this run: its other packages fail at once, without waiting on it.
-            raise HostUnavailable(self.api_url, self._down)
-        try:
-            result = await self._fetch(repo_url, ref, cache)
-            self._answered = True
-            return result
-        except TokenRejected as failure:
-            hint = f"check ${self._token_env} or unset it" if self._token_env else "check its token"
-            raise HostUnavailable(failure.url, f"{self.name} rejected the token (401): {hint}") from None
-        except RunRefused as failure:  # read as GitHub's would be, but a forge's refusal is its packages' alone
-            raise HostUnavailable(failure.url, f"{self.name} refused: {failure}") from None
-        except RateLimited as failure:
-            raise HostUnavailable(
-                failure.url, f"{self.name} rate limit until {failure.reset_at:%Y-%m-%d %H:%M:%S} UTC"
-            ) from None
-        except Unreachable as failure:
-            reason = f"{self.name} unreachable: {str(failure).removesuffix(f' ({failure.url})')}"
-            if not self._answered:
-                self._down = reason
-            raise HostUnavailable(failure.url, reason) from None
-
-    async def _fetch(self, repo_url: str, ref: RepoRef, cache: dict[str, Cached]) -> RepoResult:
-        now = self._clock()
-        asked = self._key(ref.full_name)
-        cached = {resource: for_repo(piece, asked) for resource, piece in cache.items()}
-        repo = await self.piece("repo", self.repo_url(ref), cached.get("repo"), self.read_repo)
-        meta = repo.value
-        # Pieces are kept under the path the host reports: what the stored repo_url says from now on.
-        key = self._key(meta["path"])
-        updates = {"repo": keyed(repo, key)}
-        kept = History.from_json(cached["commits"].value) if cached.get("commits") else None
-        if kept is not None and kept.branch != meta["branch"]:
-            kept = None  # the default branch changed: its history is another one
-        commits, moved = await self._history(meta, cached.get("commits") if kept else None, kept, key, now)
-        updates["commits"] = commits
-        counted = History.from_json(commits.value)
-        extras = await self.extras(meta, cached, key, moved)
-        updates.update(extras)
-        fields = {
-            "repo_watchers": meta["stars"],
-            "repo_forks": meta["forks"],
-            "repo_description": meta["description"] or "",
-            "last_updated": parse_datetime(counted.head_date) if counted.head_date else None,
-            "commits_over_52": commit_counts.weekly_counts(counted.days, now) if counted.head else [],
-            **self.extra_fields(meta, {**cached, **extras}, counted),
-        }
-        if counted.authors is not None:
-            fields["participants"] = commit_counts.participants(counted.authors)
-        if self._key(meta["path"]) != asked:
-            # The host reports the project under another path: it moved, and says where.
-            fields["repo_url"] = f"https://{ref.host}/{meta['path']}"
-        else:
-            fields["repo_url"] = repo_url
-        found = {k: meta[k] for k in ("archived", "archived_at") if k in meta}
-        return RepoResult(fields, updates, meta={**found, "commit_count": counted.total})
-
-    async def _history(self, meta, cached: Cached | None, kept: History | None, key: str, now):
-        """The commits piece, and whether the branch moved since it was taken."""
-        if meta["branch"] is None:  # an empty repository has no branch yet
-            return Cached({"repo": key, **History("", None, None, {}, {} if self.with_authors else None, 0)
-                           .as_json()}, now), False
-        head_piece = await self.piece("commits", self.head_url(meta), cached,
-                                      lambda answer: {"head": _commit_json(self.read_head(answer)),
-                                                      "total": self.read_total(answer)})
-        if head_piece is cached:  # 304: the head has not moved
-            return keyed(replace(cached, value={**cached.value, **_pruned(kept, now)}), key), False
-        head = head_piece.value["head"]
-        validators = dict(etag=head_piece.etag, last_modified=head_piece.last_modified)
-        if kept is not None and kept.head == (head or {}).get("id"):
-            counted = History.from_json({**kept.as_json(), **_pruned(kept, now)})
-            return Cached({"repo": key, **counted.as_json()}, now, **validators), False
-        whole = dict(with_authors=self.with_authors, whole=self.whole_history)
-        if head is None:
-            counted = commit_counts.count(meta["branch"], [], now, **whole)
-        elif kept is not None and kept.head:
-            try:
-                new = await self.commits(self.commits_url(meta, kept.head, now))
-            except NotFound:
-                new = []  # the host no longer knows the commit counted last: the history was rewritten
-            if new and commit_counts.builds_on(kept.head, new):
-                counted = commit_counts.add(kept, new, now)
-            else:  # the commit counted last is no longer on the branch: count again
-                counted = commit_counts.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
-                                        now, **whole)
-        else:
-            counted = commit_counts.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
-                                    now, **whole)
-        if head_piece.value.get("total") is not None:  # the host's own count beats what was paged
-            counted = replace(counted, total=head_piece.value["total"])
-        elif counted.total is None and head is not None:
-            counted = replace(counted, total=await self.count_total(meta, head["id"]))
-        if head is not None:  # the branch's head, as the host named it, is what was counted up to
-            counted = replace(counted, head=head["id"], head_date=_utc(head["date"]))
-        return Cached({"repo": key, **counted.as_json()}, now, **validators), True
-
-    async def commits(self, url: str) -> list[Commit]:
-        """Every commit the paged answer lists, newest first."""
-        found: list[Commit] = []
-        async for answer in self.pages(url, "commits"):
-            found.extend(self.read_commits(answer))
-        return found
-
-    # -- requests ----------------------------------------------------------------------
-
-    async def get(self, url: str, kind: str, cached: Cached | None = None) -> Answer:
-        self._check_origin(url)
-        return await self._http.get(url, kind=kind, validators=cached.validators if cached else None,
-                                    budget=self.name)
-
-    async def piece(self, kind: str, url: str, cached: Cached | None, read: Callable[[Answer], dict]) -> Cached:
-        self._check_origin(url)
-        return await self._http.get_piece(url, kind=kind, cached=cached, read=read, budget=self.name)
-
-    async def pages(self, url: str, kind: str):
-        """Each page of a paged answer, following the host's next links: never off the API origin,
-        never a page twice, never more than MAX_PAGES."""
-        seen: set[str] = set()
-        next_url: str | None = url
-        while next_url:
-            if next_url in seen:
-                raise BadResponse(next_url, f"{self.name} pointed back to a page already read")
-            if len(seen) >= MAX_PAGES:
-                raise BadResponse(url, f"more than {MAX_PAGES} pages")
-            seen.add(next_url)
-            answer = await self.get(next_url, kind)
-            yield answer
-            next_url = self.next_page(answer)
-
-    def _check_origin(self, url: str) -> None:
-        """Every URL asked is under this host's API: a next link an answer points elsewhere is refused."""
-        try:
-            inside = origin(url) == origin(self.api_url) and (
-                httpx.URL(url).path + "/").startswith(httpx.URL(self.api_url).path.rstrip("/") + "/")
-        except httpx.InvalidURL:
-            inside = False
-        if not inside:
-            raise BadResponse(url[:200], f"{self.name} pointed outside its API ({self.api_url})")
-
-    def _key(self, path: str) -> str:
-        return f"{self.name}/{path}".lower()
-
-
-def _utc(text: str) -> str:
-    return parse_datetime(text).astimezone(timezone.utc).isoformat()
-
-
-def keyed(piece: Cached, key: str) -> Cached:
-    return replace(piece, value={**piece.value, "repo": key})
-
-
-def _pruned(kept: History, now: datetime) -> dict:
-    """The kept counts with the days no window can reach any more dropped."""
-    return {"days": commit_counts.add(kept, [], now).days}
-
-
-def _commit_json(commit: Commit | None) -> dict | None:
-    if commit is None:
+    def ref(self, repo_url: str) -> RepoRef | None:
         return None
-    return {"id": commit.id, "date": commit.committed.isoformat()}
 
+    async def fetch(self, repo_url, ref, batched, cache) -> RepoResult:
+        return RepoResult({}, {}, note=f"repository not asked: {self.reason}", skipped=self.reason)
 
-# -- reading untrusted answers: every host's reader goes through these ----------------------
-
-
-def body_object(answer: Answer) -> dict:
-    if not isinstance(answer.data, dict):
-        raise BadResponse(answer.url, "answer is not a JSON object")
-    return answer.data
-
-
-def body_list(answer: Answer, key: str | None = None) -> list:
-    data = body_object(answer).get(key) if key else answer.data
-    if not isinstance(data, list):
-        raise BadResponse(answer.url, f"answer lacks a list{f' under {key!r}' if key else ''}")
-    return data
-
-
-def count_field(answer: Answer, data: dict, key: str) -> int:
-    value = data.get(key)
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        raise BadResponse(answer.url, f"answer lacks a count {key!r}")
-    return value
-
-
-def text_field(answer: Answer, data: dict, key: str, *, required: bool = False) -> str | None:
-    value = data.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and not value):
-        raise BadResponse(answer.url, f"answer lacks a string {key!r}")
-    return value
-
-
-def path_field(answer: Answer, data: dict, key: str, *, nested: bool = False) -> str:
-    """A repository's path as the host reports it: OWNER/NAME (GitLab: GROUP/.../NAME), no empty part."""
-    path = text_field(answer, data, key, required=True)
-    parts = path.split("/")
-    if len(parts) < 2 or (len(parts) > 2 and not nested) or not all(part.strip(" .") for part in parts):
-        raise BadResponse(answer.url, f"{key} {path!r} is not a repository path")
-    return path
-
-
-def commit_date(answer: Answer, text) -> datetime:
-    try:
-        return parse_datetime(text)
-    except (TypeError, ValueError):
-        raise BadResponse(answer.url, f"commit date {text!r} is not an ISO 8601 date-time") from None

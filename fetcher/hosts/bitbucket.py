@@ -11,7 +11,7 @@
   what is new.
 - participants: the linked user's `nickname`, else the name in `author.raw`.
 - commit count: what that paging counted (the whole history), the new commits added to it.
-- the token goes as `Authorization: Bearer`; `Retry-After` is read by http.py.
+- the token goes as `Authorization: Bearer`; `Retry-After` is read by hosts/forge.py.
 """
 
 import re
@@ -19,10 +19,9 @@ from datetime import datetime
 from urllib.parse import quote
 
 from fetcher.errors import BadResponse
-from fetcher.hosts.base import (
-    Forge, body_list, body_object, commit_date, count_field, keyed, path_field, text_field,
-)
-from fetcher.hosts.commit_counts import Commit, History
+from fetcher.hosts.forge import Forge, keyed
+from fetcher.hosts.read import body_list, body_object, commit_date, count_field, path_field, text_field
+from fetcher.hosts.commit_counts import BranchCounts, Commit
 from fetcher.net.answer import Answer
 from fetcher.cache import Cached
 
@@ -55,15 +54,15 @@ class Bitbucket(Forge):
         }
 
     async def extras(self, meta: dict, cached: dict[str, Cached], key: str, head_moved: bool) -> dict[str, Cached]:
-        pieces = {}
+        sizes = {}
         for resource in ("watchers", "forks"):
-            piece = await self.piece(resource, f"{self._base(meta)}/{resource}", cached.get(resource),
-                                     lambda answer: {"size": count_field(answer, body_object(answer), "size")})
-            pieces[resource] = keyed(piece, key)
-        return pieces
+            answer = await self.revalidated(resource, f"{self._base(meta)}/{resource}", cached.get(resource),
+                                            lambda answer: {"size": count_field(answer, body_object(answer), "size")})
+            sizes[resource] = keyed(answer, key)
+        return sizes
 
-    def extra_fields(self, meta: dict, pieces: dict[str, Cached], kept: History) -> dict:
-        return {"repo_watchers": pieces["watchers"].value["size"], "repo_forks": pieces["forks"].value["size"]}
+    def extra_fields(self, meta: dict, cached: dict[str, Cached], kept: BranchCounts) -> dict:
+        return {"repo_watchers": cached["watchers"].value["size"], "repo_forks": cached["forks"].value["size"]}
 
     def head_url(self, meta: dict) -> str:
         return f"{self._base(meta)}/commits/{quote(meta['branch'], safe='')}?pagelen=1"

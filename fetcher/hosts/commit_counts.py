@@ -36,7 +36,7 @@ class Commit:
 
 
 @dataclass(frozen=True)
-class History:
+class BranchCounts:
     """What was counted of a branch, up to and including its `head` commit."""
 
     branch: str
@@ -51,7 +51,7 @@ class History:
                 "days": self.days, "authors": self.authors, "total": self.total}
 
     @classmethod
-    def from_json(cls, value: dict) -> "History | None":
+    def from_json(cls, value: dict) -> "BranchCounts | None":
         """The kept history, or None when what was kept is not one (an older or foreign piece)."""
         try:
             days, authors = value["days"], value["authors"]
@@ -93,14 +93,14 @@ def participants(authors: dict[str, int]) -> list[str]:
     return [name for name, _ in sorted(authors.items(), key=lambda item: (-item[1], item[0]))]
 
 
-def count(branch: str, commits: list[Commit], now: datetime, *, with_authors: bool, whole: bool = False) -> History:
+def count(branch: str, commits: list[Commit], now: datetime, *, with_authors: bool, whole: bool = False) -> BranchCounts:
     """A history counted from scratch: `commits` newest first, the branch's head first of all;
     `whole`: they are the branch's whole history, so their number is its total."""
-    empty = History(branch, None, None, {}, {} if with_authors else None, 0 if whole else None)
+    empty = BranchCounts(branch, None, None, {}, {} if with_authors else None, 0 if whole else None)
     return add(empty, commits, now) if commits else empty
 
 
-def add(history: History, new: list[Commit], now: datetime) -> History:
+def add(history: BranchCounts, new: list[Commit], now: datetime) -> BranchCounts:
     """`history` with the commits made on top of its head added; `new` newest first, new[0] the new head."""
     if not new:
         return replace(history, days=_pruned(history.days, now))
@@ -114,7 +114,7 @@ def add(history: History, new: list[Commit], now: datetime) -> History:
             authors[commit.author] = authors.get(commit.author, 0) + 1
     head = new[0]
     total = history.total + len(new) if history.total is not None else None
-    return History(history.branch, head.id, _iso(head.committed), _pruned(days, now), authors, total)
+    return BranchCounts(history.branch, head.id, _iso(head.committed), _pruned(days, now), authors, total)
 
 
 def builds_on(old_head: str, new: list[Commit]) -> bool:

@@ -12,7 +12,7 @@
 - participants: each commit's linked user's login, else the author's name.
 - commit count: the newest-commit answer's `X-Total-Count` (the branch's total).
 - the token goes as `Authorization: token`; `X-RateLimit-*` (where an instance sends
-  them) and `Retry-After` are read by http.py.
+  them) and `Retry-After` are read by hosts/forge.py.
 """
 
 from datetime import datetime
@@ -20,11 +20,10 @@ from urllib.parse import quote
 
 from fetcher.errors import BadResponse
 from fetcher.facts import MAX_COUNT
-from fetcher.hosts.base import (
-    Forge, body_list, body_object, commit_date, count_field, path_field, text_field,
-)
+from fetcher.hosts.forge import Forge
+from fetcher.hosts.read import body_list, body_object, commit_date, count_field, path_field, text_field
 from fetcher.hosts.commit_counts import Commit
-from fetcher.net.answer import Answer, next_link
+from fetcher.net.answer import Answer, header_number, next_link
 from fetcher.record import to_stored_datetime
 from fetcher.links import RepoRef
 
@@ -39,8 +38,8 @@ class Forgejo(Forge):
     probe_path = "/version"
 
     @staticmethod
-    def auth_headers(token: str) -> dict[str, str]:
-        return {"Authorization": f"token {token}"}
+    def authorization(token: str) -> str:
+        return f"token {token}"
 
     def repo_url(self, ref: RepoRef) -> str:
         return f"{self.api_url}/repos/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}"
@@ -70,9 +69,10 @@ class Forgejo(Forge):
         text = answer.headers.get("x-total-count")
         if text is None:
             return None
-        if not (text.strip().isascii() and text.strip().isdigit() and int(text) <= MAX_COUNT):
+        count = header_number(text)
+        if count is None or count > MAX_COUNT:
             raise BadResponse(answer.url, f"X-Total-Count {text[:40]!r} is not a commit count")
-        return int(text)
+        return count
 
     def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
         url = f"{self._commits_base(meta)}?sha={quote(meta['branch'], safe='')}&limit={LIMIT}&{LEAN}"

@@ -12,17 +12,16 @@
   Reporter role, and the commits list sends no `X-Total`.
 - participants: GET /projects/:id/repository/contributors?order_by=commits&sort=desc,
   asked only when the branch moved. GitLab gives names, not usernames: names, each once.
-- the token goes as `Authorization: Bearer`; `RateLimit-*` and `Retry-After` are read by http.py.
+- the token goes as `Authorization: Bearer`; `RateLimit-*` and `Retry-After` are read by hosts/forge.py.
 """
 
 from datetime import datetime
 from urllib.parse import quote
 
 from fetcher.hosts import commit_counts
-from fetcher.hosts.base import (
-    Forge, body_list, body_object, commit_date, count_field, path_field, text_field,
-)
-from fetcher.hosts.commit_counts import Commit, History
+from fetcher.hosts.forge import Forge
+from fetcher.hosts.read import body_list, body_object, commit_date, count_field, path_field, text_field
+from fetcher.hosts.commit_counts import BranchCounts, Commit
 from fetcher.net.answer import Answer, next_link
 from fetcher.errors import BadResponse, NotFound
 from fetcher.facts import MAX_COUNT
@@ -111,8 +110,8 @@ class GitLab(Forge):
         async for answer in self.pages(url, "contributors"):
             names.extend(item["name"] for item in body_list(answer)
                          if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"])
-        return {"contributors": Cached({"repo": key, "names": list(dict.fromkeys(names))}, self._clock())}
+        return {"contributors": Cached({"repo": key, "names": list(dict.fromkeys(names))}, self.client.clock())}
 
-    def extra_fields(self, meta: dict, pieces: dict[str, Cached], kept: History) -> dict:
-        contributors = pieces.get("contributors")
+    def extra_fields(self, meta: dict, cached: dict[str, Cached], kept: BranchCounts) -> dict:
+        contributors = cached.get("contributors")
         return {"participants": list(contributors.value["names"]) if contributors else []}

@@ -1,7 +1,8 @@
-"""Turn one HTTP answer (status, headers, body) into data or a typed failure.
+"""One HTTP answer (status, headers, body) as plain values, and the readings every service shares.
 
-Pure functions over plain values, no network in sight: this is where what
-GitHub and PyPI mean by each answer is decided, and where most tests point.
+Pure functions, no network in sight. A service's own rules (hosts/github/rules.py, hosts/forge.py,
+hosts/pypi.py) decide what each status means for it; what they all read the same way is here,
+once: the JSON of a body, a header's number, a `Retry-After`, a rate-limit reset, a `Link`.
 """
 
 import json
@@ -12,34 +13,22 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
 
-from fetcher.errors import (
-    ApiVersionUnsupported,
-    BadResponse,
-    ContributorsTooLarge,
-    EmptyRepository,
-    NotFound,
-    RateLimited,
-    StatsPending,
-    TokenRejected,
-    Transient,
-)
+from fetcher.errors import BadResponse, NotFound, RateLimited, Transient
 
-GITHUB, PYPI = "GitHub", "PyPI"
-# GitHub: "If you receive a secondary rate limit without retry-after or
-# x-ratelimit-reset headers, wait for at least one minute."
-SECONDARY_LIMIT_DEFAULT_WAIT = timedelta(minutes=1)
-# GitHub's budgets reset within the hour and its Retry-After is a minute or so: a wait
-# or a reset further from now than this is a broken answer, not a limit to wait for.
+# A wait or a reset further from now than this is a broken answer, not a limit to wait for: every
+# service's budgets reset within the hour, and a Retry-After is a minute or so.
 PLAUSIBLE_WAIT = timedelta(days=1)
+# "If you receive a secondary rate limit without retry-after or x-ratelimit-reset headers, wait for
+# at least one minute" (GitHub); the same is the sensible default for any service that says too little.
+DEFAULT_LIMIT_WAIT = timedelta(minutes=1)
 # SQLite stores integers as signed 64 bits; a larger number in an answer would crash the write.
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
-# The REST API version fetcher is written for (sent as X-GitHub-Api-Version).
-API_VERSION = "2022-11-28"
-# GitHub's 403 for GET /repos/{owner}/{repo}/contributors: "The history or contributor
-# list is too large to list contributors for this repository via the API."
-_TOO_LARGE = "too large to list contributors"
+# The longest digit string a header number may have: more is no count, time or size any server means.
+HEADER_DIGITS = 18
 # A lone UTF-16 surrogate escape (\ud800-\udfff): json.loads accepts it, SQLite cannot store it.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_LINK = re.compile(r'<(?P<url>[^>]+)>\s*;\s*rel="?(?P<rel>[^";]+)"?')
 
 
 @dataclass(frozen=True)
@@ -48,15 +37,17 @@ class Answer:
     status: int
     headers: Mapping[str, str]  # lower-case names
     data: Any  # parsed JSON; None for 204 and 304
-    token_env: str | None = None  # the variable of the pool token that asked (fetcher.tokens), if one did
+    token_env: str | None = None  # the variable of the token that asked, where one did
 
 
 @dataclass(frozen=True)
-class RateLimit:
+class Budget:
+    """What an answer says is left of one rate-limit window."""
+
+    name: str  # GitHub's resource (core, graphql, ...), or the forge's host name
     limit: int
     remaining: int
     reset_at: datetime
-    resource: str
 
 
 def lower_headers(headers: Mapping[str, Any]) -> dict[str, str]:
@@ -67,35 +58,65 @@ def lower_headers(headers: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
-    """The budget an answer reports (GitHub's and Forgejo's X-RateLimit-*, GitLab's RateLimit-*); None when it
-    reports none, or numbers no server means."""
-    for prefix in ("x-ratelimit-", "ratelimit-"):
-        try:
-            limit, remaining = int(headers[prefix + "limit"]), int(headers[prefix + "remaining"])
-            reset_at = reset_time(headers[prefix + "reset"])
-        except (KeyError, ValueError):
-            continue
-        if reset_at is None or not (0 <= remaining <= INT_MAX and 0 <= limit <= INT_MAX):
-            return None
-        return RateLimit(limit, remaining, reset_at, headers.get("x-ratelimit-resource", "core"))
-    return None
+def header_number(text: str | None) -> int | None:
+    """A header's non-negative whole number: ASCII digits only, at most HEADER_DIGITS of them; else None.
 
-
-def reset_time(value: str) -> datetime | None:
-    """X-RateLimit-Reset (epoch seconds) as a time; None when it is no time a budget resets at.
-
-    A past reset is harmless (nothing to wait for); one further ahead than
-    PLAUSIBLE_WAIT is not. The bound is checked on the number first:
-    fromtimestamp overflows on absurd values.
+    `str.isdigit()` takes "²" and "٣", which int() then refuses or reads; a digit string of thousands
+    of digits trips Python's conversion limit. Every number fetcher reads from a header comes through here.
     """
-    seconds = int(value)
-    if not 0 <= seconds <= datetime.now(timezone.utc).timestamp() + PLAUSIBLE_WAIT.total_seconds():
+    if text is None:
+        return None
+    text = text.strip()
+    if len(text) > HEADER_DIGITS or not _ASCII_DIGITS.fullmatch(text):
+        return None
+    return int(text)
+
+
+def digits(text: str | None) -> bool:
+    """Whether a header's value is ASCII digits, of any length: a number, if maybe not one to believe."""
+    return text is not None and _ASCII_DIGITS.fullmatch(text.strip()) is not None
+
+
+def reset_time(text: str | None, now: datetime) -> datetime | None:
+    """An epoch-seconds reset (X-RateLimit-Reset and the like) as a time; None when it is no time a window
+    resets at: not a number, or further ahead than PLAUSIBLE_WAIT. A past reset is harmless."""
+    seconds = header_number(text)
+    if seconds is None or seconds > now.timestamp() + PLAUSIBLE_WAIT.total_seconds():
         return None
     return datetime.fromtimestamp(seconds, timezone.utc)
 
 
-_LINK = re.compile(r'<(?P<url>[^>]+)>\s*;\s*rel="?(?P<rel>[^";]+)"?')
+def budget_from(headers: Mapping[str, str], prefix: str, name: str, now: datetime) -> Budget | None:
+    """The window `{prefix}limit`, `{prefix}remaining` and `{prefix}reset` report; None when they report
+    none, or numbers no server means."""
+    limit = header_number(headers.get(prefix + "limit"))
+    remaining = header_number(headers.get(prefix + "remaining"))
+    reset_at = reset_time(headers.get(prefix + "reset"), now)
+    if limit is None or remaining is None or reset_at is None:
+        return None
+    return Budget(name, limit, remaining, reset_at)
+
+
+def retry_after_time(url: str, value: str, now: datetime) -> datetime:
+    """Retry-After is delta-seconds or an HTTP date; one further away than PLAUSIBLE_WAIT is a BadResponse,
+    and one that cannot be read at all means the default wait."""
+    value = value.strip()
+    seconds = header_number(value)
+    if seconds is not None:
+        if seconds > PLAUSIBLE_WAIT.total_seconds():
+            raise BadResponse(url, f"implausible Retry-After {value[:30]!r}")
+        return now + timedelta(seconds=seconds)
+    if digits(value):  # digits, but too many to be a wait
+        raise BadResponse(url, f"implausible Retry-After {value[:30]!r}")
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return now + DEFAULT_LIMIT_WAIT
+    if when.tzinfo is None:  # "-0000": the RFC's "UTC, but no zone known"
+        when = when.replace(tzinfo=timezone.utc)
+    if abs(when - now) > PLAUSIBLE_WAIT:
+        raise BadResponse(url, f"implausible Retry-After {value[:40]!r}")
+    return when
 
 
 def next_link(headers: Mapping[str, str]) -> str | None:
@@ -106,50 +127,42 @@ def next_link(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def interpret(
-    url: str, status: int, headers: Mapping[str, str], body: bytes, now: datetime, service: str = GITHUB
-) -> Answer:
-    """Data for a usable answer; raise the typed failure for any other.
+def read_common(url: str, status: int, headers: Mapping[str, str], body: bytes, now: datetime, service: str,
+                *, budget: Budget | None = None) -> Answer:
+    """What any service's answer means once its own rules have had their say: data, or a typed failure.
 
-    `service` says whose answer it is: a 401 or a rate limit from PyPI is PyPI's, not GitHub's.
+    A refusal with a `Retry-After`, a 429, or a spent `budget` is that service's rate limit; it fails the
+    package that asked, never the run (a service whose limit ends the run says so in its own rules).
     """
     if status in (200, 203):
         return Answer(url, status, headers, parse_json(url, body))
     if status in (204, 304):
         return Answer(url, status, headers, None)
-    if status == 202 and service == GITHUB:
-        raise StatsPending(url)
-    if service != GITHUB:
-        return _other_service(url, status, headers, body, now, service)
-    if status == 401:
-        raise TokenRejected(url)
-    if status in (400, 410) and _about_api_version(body):
-        raise ApiVersionUnsupported(url, API_VERSION, status, _message(body))
-    # A secondary limit comes as a 403 or 429, but GraphQL's may come with another status: its message says.
-    if status in (403, 429) or ("retry-after" in headers and says_limited(_message(body))):
-        limited = _rate_limited(url, status, headers, body, now, service)
-        if limited:
-            raise limited
-    if status == 403 and _TOO_LARGE in _message(body).lower():
-        raise ContributorsTooLarge(url, f"GitHub will not list them (403{_message(body)})")
-    if status in (404, 410, 451):
-        raise NotFound(url, status)
-    if status == 409:
-        raise EmptyRepository(url)
-    if status >= 500:
-        raise Transient(url, f"server error {status}")
-    raise BadResponse(url, f"unexpected HTTP {status}{_message(body)}")
-
-
-def _other_service(url: str, status: int, headers: Mapping[str, str], body: bytes, now: datetime, service: str):
-    """PyPI and the like: no token, no statistics; a refusal or a limit is theirs and fails the package."""
-    if status == 429 or (status in (403, 503) and "retry-after" in headers):
-        raise _rate_limited(url, 429, headers, body, now, service)
+    limited = rate_limited(url, status, headers, now, service, budget)
+    if limited is not None:
+        raise limited
     if status in (404, 410, 451):
         raise NotFound(url, status)
     if status >= 500:
         raise Transient(url, f"server error {status}")
-    raise BadResponse(url, f"{service} answered HTTP {status}{_message(body)}")
+    raise BadResponse(url, f"{service} answered HTTP {status}{message(body)}")
+
+
+def rate_limited(url: str, status: int, headers: Mapping[str, str], now: datetime, service: str,
+                 budget: Budget | None, *, ends_run: bool = False) -> RateLimited | None:
+    """The rate limit a refusal means: its Retry-After, else its spent budget's reset, else (a 429 that says
+    no more) the default wait; None for a refusal that is not about a limit."""
+    if status not in (403, 429, 503):
+        return None
+    retry_after = headers.get("retry-after")
+    if retry_after is not None:
+        return RateLimited(url, retry_after_time(url, retry_after, now), secondary=True, service=service,
+                           ends_run=ends_run)
+    if status != 503 and budget is not None and budget.remaining == 0:
+        return RateLimited(url, budget.reset_at, secondary=False, service=service, ends_run=ends_run)
+    if status == 429:
+        return RateLimited(url, now + DEFAULT_LIMIT_WAIT, secondary=True, service=service, ends_run=ends_run)
+    return None
 
 
 def parse_json(url: str, body: bytes) -> Any:
@@ -179,6 +192,19 @@ def parse_json(url: str, body: bytes) -> Any:
     return data
 
 
+def message(body: bytes) -> str:
+    """The `{"message": ...}` most APIs put in an error's body, as ": text" for a failure's line; "" without."""
+    try:
+        text = json.loads(body).get("message")
+    except (ValueError, AttributeError, RecursionError):
+        return ""
+    if not isinstance(text, str):
+        return ""
+    # It ends up in one line of stderr and in the store: one line, valid Unicode, not a novel.
+    text = " ".join(text[:200].split()).encode("utf-8", "replace").decode("utf-8")
+    return f": {text}"
+
+
 class _OutOfRange(ValueError):
     pass
 
@@ -201,63 +227,3 @@ def _float(text: str) -> float:
 
 def _no_constant(text: str):
     raise _OutOfRange(text)  # NaN, Infinity: not JSON, and nothing SQLite or an export could hold
-
-
-def _rate_limited(
-    url: str, status: int, headers: Mapping[str, str], body: bytes, now: datetime, service: str = GITHUB
-) -> RateLimited | None:
-    retry_after = headers.get("retry-after")
-    if retry_after is not None:
-        return RateLimited(url, retry_after_time(url, retry_after, now), secondary=True, service=service)
-    if headers.get("x-ratelimit-remaining") == "0" or headers.get("ratelimit-remaining") == "0":  # GitLab: no X-
-        limit = rate_limit(headers)
-        if limit is None:
-            name = "X-RateLimit-Reset" if "x-ratelimit-remaining" in headers else "RateLimit-Reset"
-            raise BadResponse(url, f"implausible {name} {headers.get(name.lower(), '')[:30]!r}")
-        return RateLimited(url, limit.reset_at, secondary=False, service=service)
-    if status == 429 or says_limited(_message(body)):
-        return RateLimited(url, now + SECONDARY_LIMIT_DEFAULT_WAIT, secondary=True, service=service)
-    return None
-
-
-def retry_after_time(url: str, value: str, now: datetime) -> datetime:
-    """Retry-After is delta-seconds or an HTTP date; one further away than PLAUSIBLE_WAIT is a BadResponse."""
-    value = value.strip()
-    if value.isdigit():
-        if int(value[:12]) > PLAUSIBLE_WAIT.total_seconds():
-            raise BadResponse(url, f"implausible Retry-After {value[:30]!r}")
-        return now + timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return now + SECONDARY_LIMIT_DEFAULT_WAIT
-    if when.tzinfo is None:  # "-0000": the RFC's "UTC, but no zone known"
-        when = when.replace(tzinfo=timezone.utc)
-    if abs(when - now) > PLAUSIBLE_WAIT:
-        raise BadResponse(url, f"implausible Retry-After {value[:40]!r}")
-    return when
-
-
-def says_limited(message: str) -> bool:
-    """GitHub's words for a rate limit: "rate limit", or for a secondary one formerly "abuse detection"."""
-    message = message.lower()
-    return "rate limit" in message or "abuse detection" in message
-
-
-def _about_api_version(body: bytes) -> bool:
-    """GitHub says in the message when X-GitHub-Api-Version names a version it no longer serves."""
-    message = _message(body).lower()
-    return "version" in message and "api" in message
-
-
-def _message(body: bytes) -> str:
-    """GitHub's {"message": ...}, for error texts."""
-    try:
-        message = json.loads(body).get("message")
-    except (ValueError, AttributeError, RecursionError):
-        return ""
-    if not isinstance(message, str):
-        return ""
-    # It ends up in one line of stderr and in the store: one line, valid Unicode, not a novel.
-    message = " ".join(message[:200].split()).encode("utf-8", "replace").decode("utf-8")
-    return f": {message}"

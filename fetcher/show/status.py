@@ -2,13 +2,13 @@
 
 from collections import Counter
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from fetcher.config import Config
-from fetcher.show.text import ago, size, utc
+from fetcher.errors import InputError
+from fetcher.links import repo_host
 from fetcher.record import parse_datetime
+from fetcher.show.text import ago, size, utc
 from fetcher.store import Store
-from fetcher.sync import SPARKLINE_PENDING
 
 # A package failing this many times in a row makes `status` exit 1, for a monitoring check.
 ALARM_FAILURES = 3
@@ -21,28 +21,28 @@ RUN_FIELDS = ("command", "started", "finished", "seconds", "packages", "synced",
 
 def gather(store: Store, config: Config, now: datetime) -> dict:
     """Everything `status` shows, as the JSON object `status --json` prints."""
-    facts = store.overview(config.stale_after, now, SPARKLINE_PENDING, TOP_FAILURES, LAST_RUNS)
-    hosts = Counter(_host(url) for url in facts["repo_urls"])
+    overview = store.reads.overview(config.stale_after, now, TOP_FAILURES, LAST_RUNS)
+    hosts = Counter(_host(url) for url in overview["repo_urls"])
     limits: dict[str, dict] = {}
-    for row in facts["rate_limits"]:
+    for row in overview["rate_limits"]:
         limits.setdefault(row["token_env"] or NO_TOKEN, {})[row["resource"]] = {
             "remaining": row["remaining"], "limit": row["budget"], "reset": row["reset"], "seen_at": row["seen_at"],
         }  # fmt: skip
     return {
-        "packages": len(facts["repo_urls"]),
+        "packages": sum(hosts.values()),
         "by_host": dict(sorted(hosts.items(), key=lambda item: (-item[1], item[0]))),
-        "due": facts["due"],
-        "never_fetched": facts["never_fetched"],
-        "oldest_fetch": facts["oldest_fetch"],
+        "due": overview["due"],
+        "never_fetched": overview["never_fetched"],
+        "oldest_fetch": overview["oldest_fetch"],
         "stale_after_seconds": int(config.stale_after.total_seconds()),
-        "failing": facts["failing"],
-        "resting": facts["resting"],
-        "failures": facts["failures"],
-        "sparklines_kept": facts["sparklines_kept"],
-        "runs": [{name: run[name] for name in RUN_FIELDS} for run in facts["runs"]],
+        "failing": overview["failing"],
+        "resting": overview["resting"],
+        "failures": overview["failures"],
+        "sparklines_kept": overview["sparklines_kept"],
+        "runs": [{name: run[name] for name in RUN_FIELDS} for run in overview["runs"]],
         "rate_limits": limits,
         "store": {"path": str(store.path.resolve()), "bytes": _store_bytes(store)},
-        "worst_failures": facts["worst_failures"],
+        "worst_failures": overview["worst_failures"],
     }
 
 
@@ -94,8 +94,11 @@ def render(status: dict, now: datetime) -> str:
 
 
 def _host(repo_url: str) -> str:
-    host = urlsplit(repo_url).hostname if repo_url else None
-    return host.removeprefix("www.") if host else "none"
+    """The host a package's repository is on, read as a sync reads it; "none" for no repo_url or an unreadable one."""
+    try:
+        return repo_host(repo_url).removeprefix("www.") if repo_url else "none"
+    except InputError:
+        return "none"
 
 
 def _time(stamp: str | None) -> datetime | None:

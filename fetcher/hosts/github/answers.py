@@ -1,25 +1,28 @@
-"""Answers -> pieces -> record fields, meaning what Django Packages means by each field.
+"""GitHub's answers -> what is kept of them -> record fields and facts, meaning what Django Packages means.
 
 Pure functions. An answer of the wrong shape is a BadResponse naming its URL,
 so one odd answer fails its package instead of writing nonsense.
 """
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 from fetcher.errors import BadResponse, InputError
-from fetcher.net.answer import Answer
-from fetcher.record import parse_datetime
+from fetcher.facts import MAX_COUNT
+from fetcher.hosts.read import MAX_TEXT, body_object, checked_text, is_count
 from fetcher.links import parse_repo_url
+from fetcher.net.answer import Answer, header_number
+from fetcher.record import parse_datetime, to_stored_datetime
 
 WEEKS = 52
 
 
-def repo_piece(answer: Answer) -> dict:
+def read_repo(answer: Answer) -> dict:
     """GET /repos/{owner}/{name} -> what the record needs of it, plus pushed_at."""
-    repo = _object(answer)
+    repo = body_object(answer)
     forks, stars = repo.get("forks_count"), repo.get("watchers_count")
     description, html_url = repo.get("description"), repo.get("html_url")
-    if not (_is_count(forks) and _is_count(stars) and isinstance(html_url, str)):
+    if not (is_count(forks) and is_count(stars) and isinstance(html_url, str)):
         raise BadResponse(answer.url, "repository answer lacks forks_count, watchers_count or html_url")
     if description is not None and not isinstance(description, str):
         raise BadResponse(answer.url, "repository description is not a string")
@@ -57,17 +60,9 @@ def participation_weeks(answer: Answer) -> list[int]:
     if answer.status == 204:
         return []
     weeks = answer.data.get("all") if isinstance(answer.data, dict) else None
-    if not (isinstance(weeks, list) and len(weeks) == WEEKS and all(_is_count(w) for w in weeks)):
+    if not (isinstance(weeks, list) and len(weeks) == WEEKS and all(is_count(w) for w in weeks)):
         raise BadResponse(answer.url, f"participation answer lacks {WEEKS} weekly counts under 'all'")
     return weeks
-
-
-def pypi_version(answer: Answer) -> str:
-    info = _object(answer).get("info")
-    version = info.get("version") if isinstance(info, dict) else None
-    if not isinstance(version, str) or not version:
-        raise BadResponse(answer.url, "PyPI answer lacks info.version")
-    return version
 
 
 def repo_fields(
@@ -120,11 +115,36 @@ def participants(pages: list[list[str]]) -> list[str]:
     return list(dict.fromkeys(login for page in pages for login in page))
 
 
-def _object(answer: Answer) -> dict:
-    if not isinstance(answer.data, dict):
-        raise BadResponse(answer.url, "answer is not a JSON object")
-    return answer.data
+
+def commit_count(answer: Answer) -> int:
+    """`commits?per_page=1` -> the default branch's commit count: the `last` page of `Link`, else the list's length."""
+    for part in answer.headers.get("link", "").split(","):
+        url, _, params = part.partition(";")
+        if 'rel="last"' in params.replace(" ", ""):
+            page = header_number(parse_qs(urlsplit(url.strip(" <>")).query).get("page", [""])[0])
+            if page is not None and 0 < page <= MAX_COUNT:
+                return page
+            raise BadResponse(answer.url, "commits Link header has no usable last page")
+    if not isinstance(answer.data, list):
+        raise BadResponse(answer.url, "commits answer is not a list")
+    return min(len(answer.data), 1)
 
 
-def _is_count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def graphql_repo_facts(node: dict) -> dict:
+    """The archive state and commit count of a GraphQL repository node; ValueError when of the wrong type."""
+    archived_at = node.get("archivedAt")
+    if archived_at is not None:
+        archived_at = to_stored_datetime(parse_datetime(checked_text(archived_at, MAX_TEXT)))
+    branch = node.get("defaultBranchRef")
+    if branch is None:
+        count = 0  # an empty repository has no default branch yet
+    else:
+        target = (branch.get("target") if isinstance(branch, dict) else None) or {}
+        history = target.get("history", {}) if isinstance(target, dict) else -1
+        count = history.get("totalCount") if isinstance(history, dict) else -1
+        if count is not None and not (is_count(count) and count <= MAX_COUNT):
+            raise ValueError("history.totalCount is not a count")
+    archived = node.get("isArchived", False)
+    if not isinstance(archived, bool):
+        raise ValueError("isArchived is not a boolean")
+    return {"archived": archived, "archived_at": archived_at, "commit_count": count}

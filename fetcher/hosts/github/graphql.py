@@ -2,16 +2,17 @@
 
 One query carries up to BATCH_SIZE repositories by alias and costs GitHub's
 minimum of one point, where REST would charge one per repository. Pure
-functions: `github.py` sends the query.
+functions: `host.py` sends the query.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from fetcher import facts
 from fetcher.errors import BadResponse, NotFound, RateLimited, Transient
-from fetcher.net.answer import Answer, reset_time, retry_after_time, says_limited
-from fetcher.record import parse_datetime
+from fetcher.hosts.github.answers import graphql_repo_facts
+from fetcher.hosts.github.rules import says_limited
 from fetcher.links import RepoRef
+from fetcher.net.answer import DEFAULT_LIMIT_WAIT, Answer, digits, reset_time, retry_after_time
+from fetcher.record import parse_datetime
 
 BATCH_SIZE = 100
 MAX_QUERY_COST = 5000
@@ -98,7 +99,7 @@ def repo_meta(node: dict) -> dict:
         "description": description,
         "pushed_at": node.get("pushedAt"),
         "last_updated": parse_datetime(committed).isoformat() if committed else None,
-        **facts.graphql_repo_facts(node),  # archived, archived_at, commit_count
+        **graphql_repo_facts(node),  # archived, archived_at, commit_count
     }
 
 
@@ -117,11 +118,11 @@ def _query_failure(answer: Answer, error, now: datetime) -> Exception:
     # A secondary limit says how long in Retry-After, whatever the status and the words it came with.
     retry_after = answer.headers.get("retry-after")
     if retry_after is not None:
-        return RateLimited(answer.url, retry_after_time(answer.url, retry_after, now), secondary=True)
+        return RateLimited(answer.url, retry_after_time(answer.url, retry_after, now), secondary=True, ends_run=True)
     if kind == "RATE_LIMITED" or says_limited(message):
         limit_reset = answer.headers.get("x-ratelimit-reset", "")
-        reset_at = reset_time(limit_reset) if limit_reset.isdigit() else now + timedelta(minutes=1)
+        reset_at = reset_time(limit_reset, now) if digits(limit_reset) else now + DEFAULT_LIMIT_WAIT
         if reset_at is None:
             return BadResponse(answer.url, f"implausible X-RateLimit-Reset {limit_reset[:30]!r}")
-        return RateLimited(answer.url, reset_at, secondary=False)
+        return RateLimited(answer.url, reset_at, secondary=False, ends_run=True)
     return Transient(answer.url, f"GraphQL error: {str(message or kind)[:200]}")

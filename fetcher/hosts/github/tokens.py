@@ -1,4 +1,4 @@
-"""The GitHub token pool: which token each request goes to, and what each has left. No I/O.
+"""The GitHub token pool: which token each request goes to, and what each has left.
 
 GitHub keeps a REST ("core") and a GraphQL budget per token. Each request goes
 to the token with the most left in its budget (a token not yet heard from
@@ -11,14 +11,27 @@ ETags to be auth token specific", GitHub support, eclipse-csi/otterdog#201): an
 ETag sent with another token never earns the free 304. So a conditional request
 goes to the token that made its ETag while that token has budget, and only
 otherwise to the fullest one (where it costs a point, as an unconditional ask would).
+
+A token not yet answered in this run has one request out at a time until its first answer:
+a token GitHub rejects then costs one 401, not one per request sent before the first came
+back (repeated bad credentials from one address are what GitHub's abuse detection punishes).
+
+The pool is the GitHub service's credential: `send` chooses a token for each request (waiting
+while every token is busy or resting, within max_rate_limit_wait), sends it with that token's
+`TokenCredential` (an httpx Auth hook bound to GitHub's API), and moves to another token when
+one is rejected or spent.
 """
 
+import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fetcher.net.answer import RateLimit
+from fetcher.errors import RateLimited, TokenRejected
+from fetcher.net.answer import Budget
+from fetcher.net.credentials import Credential, bearer
+from fetcher.net.request import Request
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +40,12 @@ log = logging.getLogger(__name__)
 class Token:
     env: str  # the variable it was read from: how it is named in every output
     value: str
-    budgets: dict[str, RateLimit] = field(default_factory=dict)  # resource -> as last reported
+    budgets: dict[str, Budget] = field(default_factory=dict)  # resource -> as last reported
     resting_until: dict[str, datetime] = field(default_factory=dict)  # resource -> its reset, once spent
     spent: Counter = field(default_factory=Counter)  # resource -> points this run spent of it
     in_flight: Counter = field(default_factory=Counter)  # resource -> requests sent and not yet answered
     rejected: bool = False
-
-    @property
-    def authorization(self) -> str:
-        return f"Bearer {self.value}"
+    answered: bool = False  # an answer other than a 401 came back with it in this run
 
     def left(self, resource: str, now: datetime) -> float:
         """Points left in a budget as last reported; one not heard of yet, or past its reset, counts as full."""
@@ -61,12 +71,74 @@ class Busy(Exception):
     """Every token with budget to spare has enough in flight to reach its reserve: wait for an answer."""
 
 
+class TokenCredential(Credential):
+    """One pool token as an httpx Auth hook: sent under GitHub's API URLs only; tells the pool what came back."""
+
+    pooled = True
+
+    def __init__(self, pool: "TokenPool", token: Token, resource: str):
+        super().__init__(bearer(token.value), pool.api_urls, token.env)
+        self.pool = pool
+        self.token = token
+        self.resource = resource
+
+    def observe(self, status: int, budget: Budget | None, charged: int, refused: bool) -> None:
+        self.pool.answered(self.token, status)
+        if budget is not None:
+            self.pool.saw(self.token, budget, charged=charged, refused=refused)
+        else:
+            self.token.spent[self.resource] += charged
+
+
 class TokenPool:
-    def __init__(self, tokens: list[tuple[str, str]], reserve: int = 0):
+    def __init__(self, tokens: list[tuple[str, str]], reserve: int = 0, api_urls: tuple[str, ...] = ()):
         self.tokens = [Token(env, value) for env, value in tokens]
         # Points of each budget never spent (a sync keeps [sync] reserve for a person's refresh): a token down
         # to it rests until its reset like a spent one.
         self.reserve = reserve
+        self.api_urls = api_urls  # where its tokens may go: GitHub's REST and GraphQL API URLs
+        self._answer_came = asyncio.Event()  # set as each request ends: a token may have points to spare again
+
+    async def send(self, request: Request, attempt, resource: str, client):
+        """`attempt` with the token this request should go with; a token rejected or spent is left for the
+        next, and the last one's failure goes up."""
+        while True:
+            token = await self._token(request, resource, client)
+            try:
+                return await attempt(TokenCredential(self, token, resource))
+            except TokenRejected:
+                if not self.reject(token):
+                    raise
+            except RateLimited as limited:
+                self.rest(token, resource, limited.reset_at)
+                if all(other.rests(resource, client.clock()) for other in self.live):
+                    raise
+            finally:
+                self.done(token, resource)
+                self._answer_came.set()
+
+    async def send_with(self, token_env: str, request: Request, attempt, resource: str):
+        """`attempt` with the token of `token_env` alone (to ask it what it has left); a 401 goes up, and the
+        run drops the token, with its warning, when it first sends with it."""
+        token = next(token for token in self.tokens if token.env == token_env)
+        token.in_flight[resource] += 1
+        try:
+            return await attempt(TokenCredential(self, token, resource))
+        finally:
+            self.done(token, resource)
+
+    async def _token(self, request: Request, resource: str, client) -> Token:
+        """The token for this request; while every one is busy, wait for an answer; while every one rests,
+        wait for the first reset if it comes within max_rate_limit_wait."""
+        while True:
+            try:
+                return self.choose(resource, client.clock(), request.pinned_to)
+            except Busy:
+                self._answer_came.clear()
+                await self._answer_came.wait()
+            except AllRested as rested:
+                await client.wait_until(rested.until, RateLimited(request.url, rested.until, secondary=False,
+                                                                  ends_run=True))
 
     def seed(self, budgets: list[dict], now: datetime) -> None:
         """Start from the budgets the last run saw (rows of rate_limit, reset as a date-time) whose window is
@@ -76,7 +148,7 @@ class TokenPool:
             token = by_env.get(row["token_env"])
             if token is not None and row["reset"] > now:
                 resource = row["resource"]
-                token.budgets[resource] = RateLimit(row["budget"], row["remaining"], row["reset"], resource)
+                token.budgets[resource] = Budget(resource, row["budget"], row["remaining"], row["reset"])
 
     def __bool__(self) -> bool:
         return bool(self.tokens)
@@ -105,15 +177,17 @@ class TokenPool:
         if not awake:
             raise AllRested(min(token.resting_until[resource] for token in self.live))
         # What is in flight may take a token down to its reserve: such a token waits for its answers. With a
-        # reserve to keep, a token whose budget is not known yet has one request out at a time until it is.
-        awake = [token for token in awake if token.left(resource, now) - token.in_flight[resource] > self.reserve
-                 and not (self.reserve and resource not in token.budgets and token.in_flight[resource])]
-        if not awake:
-            raise Busy()
-        chosen = next((token for token in awake if token.env == prefer), None)
+        # reserve to keep, a token whose budget is not known yet has one request out at a time until it is;
+        # so has a token no answer has come back for yet in this run (it may be one GitHub rejects).
+        ready = [token for token in awake if token.left(resource, now) - token.in_flight[resource] > self.reserve
+                 and not (self.reserve and resource not in token.budgets and token.in_flight[resource])
+                 and not (not token.answered and sum(token.in_flight.values()))]
+        if not ready or any(token.env == prefer and token not in ready and not token.answered for token in awake):
+            raise Busy()  # (a token that made the ETag and is only waiting for its first answer is waited for)
+        chosen = next((token for token in ready if token.env == prefer), None)
         if chosen is None:
             # Ties (budgets not known yet) go to the one with least in flight, then the first configured.
-            chosen = max(awake, key=lambda token: (token.left(resource, now) - token.in_flight[resource],
+            chosen = max(ready, key=lambda token: (token.left(resource, now) - token.in_flight[resource],
                                                    -token.in_flight[resource]))
         chosen.in_flight[resource] += 1
         return chosen
@@ -121,15 +195,26 @@ class TokenPool:
     def done(self, token: Token, resource: str) -> None:
         token.in_flight[resource] -= 1
 
-    def saw(self, token: Token, limit: RateLimit, *, charged: int, refused: bool) -> None:
-        """An answer to `token` reported `limit`: keep the newest, count what it cost, rest it when spent."""
-        known = token.budgets.get(limit.resource)
+    def answered(self, token: Token, status: int) -> None:
+        if status != 401:
+            token.answered = True
+
+    def saw(self, token: Token, budget: Budget, *, charged: int, refused: bool) -> None:
+        """An answer to `token` reported `budget`: keep the newest, count what it cost, rest it when spent."""
+        token.answered = True
+        known = token.budgets.get(budget.name)
         # Answers overtake each other: the lowest count in the newest window is the truth.
-        if known is None or (limit.reset_at, -limit.remaining) >= (known.reset_at, -known.remaining):
-            token.budgets[limit.resource] = limit
-        token.spent[limit.resource] += charged
-        if limit.remaining == 0 or refused:
-            token.resting_until[limit.resource] = limit.reset_at
+        if known is None or (budget.reset_at, -budget.remaining) >= (known.reset_at, -known.remaining):
+            token.budgets[budget.name] = budget
+        token.spent[budget.name] += charged
+        if budget.remaining == 0 or refused:
+            token.resting_until[budget.name] = budget.reset_at
+
+    def spend(self, token_env: str | None, resource: str, points: int) -> None:
+        """Count `points` an answer's body says it cost (GraphQL) against the token that asked."""
+        for token in self.tokens:
+            if token.env == token_env:
+                token.spent[resource] += points
 
     def rest(self, token: Token, resource: str, until: datetime) -> None:
         token.resting_until[resource] = until

@@ -1,0 +1,317 @@
+"""The order GitLab, Forgejo and Bitbucket share, and the rules their answers are read by.
+
+Each subclass says only what to ask its API and how to read the answers:
+
+1. the repository's metadata (conditional): counts, description, default branch, path;
+2. the newest commit of the default branch (conditional): when it is the commit
+   counted last time, nothing more about commits is asked at all;
+3. otherwise only the commits made since (the host's own "new head, excluding the
+   old one" query) are asked and added to the kept per-day (and per-author) counts;
+   when they do not build on the old head, the history was rewritten, and it is
+   counted again from scratch.
+
+A forge's answers are read by its own rules (`ForgeService`): its own rate-limit headers,
+its 401 meaning its token, a refusal failing its packages alone while every other host goes on.
+Its token is sent under its own API URL only.
+"""
+
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Callable, Mapping
+
+from fetcher.cache import Cached, for_repo, revalidated
+from fetcher.config import HostConfig
+from fetcher.errors import Failure, HostUnavailable, NotFound, RateLimited, Unreachable
+from fetcher.hosts import commit_counts
+from fetcher.hosts.base import REJECTED, UNREACHABLE, Check, Host, RepoResult
+from fetcher.hosts.commit_counts import BranchCounts, Commit
+from fetcher.hosts.read import Pager
+from fetcher.links import RepoRef, parse_repo_url
+from fetcher.net.answer import Answer, Budget, budget_from, read_common
+from fetcher.net.client import Client
+from fetcher.net.credentials import Credential
+from fetcher.net.request import Request
+from fetcher.net.service import Service
+from fetcher.record import parse_datetime
+
+# Pages one resource may take: a history this long is paged once, then only what is new.
+MAX_PAGES = 400
+
+
+class TokenRefused(HostUnavailable):
+    """A forge answered 401: its token (or the lack of one) is refused; its packages fail, the rest go on."""
+
+
+class ForgeService(Service):
+    """A forge's requests: its own token, its own rate-limit window (named by its host), its share of the slots."""
+
+    def __init__(self, host: HostConfig, credential: Credential | None, share: int):
+        super().__init__(credential)
+        self.name = self.label = host.name
+        self.share = share
+        self._token_env = host.token_env
+
+    def budget_name(self, request: Request) -> str:
+        return self.name
+
+    def budget(self, request: Request, headers: Mapping[str, str], now: datetime) -> Budget | None:
+        # Forgejo sends X-RateLimit-*, GitLab RateLimit-*; a window whatever it calls itself is the host's own.
+        return budget_from(headers, "x-ratelimit-", self.name, now) or budget_from(headers, "ratelimit-", self.name, now)
+
+    def read(self, request, answer_url, status, headers, body, now, budget) -> Answer:
+        if status == 401:
+            hint = f"check ${self._token_env} or unset it" if self._token_env else "check its token"
+            raise TokenRefused(answer_url, f"{self.name} rejected the token (401): {hint}")
+        return read_common(answer_url, status, headers, body, now, self.name, budget=budget)
+
+    def secrets(self) -> list[str]:
+        return [self.credential.secret] if self.credential else []
+
+
+class ForgeCredential(Credential):
+    def __init__(self, authorization: str, api_url: str, token_env: str | None, secret: str):
+        super().__init__(authorization, (api_url,), token_env)
+        self.secret = secret
+
+
+class Forge(Host):
+    """A forge reached by REST: the shared order; subclasses say what to ask and how to read it."""
+
+    kind = ""
+    probe_path = ""  # one cheap request that shows the API answers and takes the token (`fetcher check`)
+    with_authors = True  # participants counted from the history (False: the host lists contributors)
+    whole_history = True  # a count from scratch pages the whole history (False: only the window's commits)
+
+    def __init__(self, host: HostConfig, client: Client, share: int):
+        self.name = host.name
+        self.api_url = host.api_url
+        self.config = host
+        token = host.token()
+        credential = ForgeCredential(self.authorization(token), host.api_url, host.token_env, token) if token else None
+        self.service = ForgeService(host, credential, share)
+        self.client = client
+        self._answered = False  # some repository of this host was read in this run
+        self._down: str | None = None  # why the host is given up on for this run
+
+    # -- what a subclass says ------------------------------------------------------------
+
+    def ref(self, repo_url: str) -> RepoRef:
+        return parse_repo_url(repo_url)
+
+    @staticmethod
+    def authorization(token: str) -> str:
+        return f"Bearer {token}"
+
+    def repo_url(self, ref: RepoRef) -> str:
+        raise NotImplementedError
+
+    def read_repo(self, answer: Answer) -> dict:
+        """-> {"path", "stars", "forks", "description", "branch", "id"}"""
+        raise NotImplementedError
+
+    def head_url(self, meta: dict) -> str:
+        raise NotImplementedError
+
+    def read_head(self, answer: Answer) -> Commit | None:
+        """The newest commit of the head_url answer (None: the branch has none): a one-commit list on every forge."""
+        commits = self.read_commits(answer)
+        return commits[0] if commits else None
+
+    def read_total(self, answer: Answer) -> int | None:
+        """The branch's total commit count where the newest-commit answer gives it (None: it does not)."""
+        return None
+
+    async def count_total(self, meta: dict, head: str) -> int | None:
+        """The branch's total commit count up to `head` where the host has a count endpoint, asked only when
+        the head moved and nothing else gave it (None: it has none)."""
+        return None
+
+    def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
+        """The first page of the branch's commits, newest first: those not reachable from `exclude`,
+        or (None) every commit the counts need."""
+        raise NotImplementedError
+
+    def read_commits(self, answer: Answer) -> list[Commit]:
+        raise NotImplementedError
+
+    def next_page(self, answer: Answer) -> str | None:
+        raise NotImplementedError
+
+    async def extras(self, meta: dict, cached: dict[str, Cached], key: str, head_moved: bool) -> dict[str, Cached]:
+        """Further resources this host needs (Bitbucket's watchers and forks, GitLab's contributors)."""
+        return {}
+
+    def extra_fields(self, meta: dict, cached: dict[str, Cached], kept: BranchCounts) -> dict:
+        return {}
+
+    # -- the shared order ----------------------------------------------------------------
+
+    async def fetch(self, repo_url: str, ref: RepoRef, batched, cache: dict[str, Cached]) -> RepoResult:
+        """Everything a record needs from this forge; its failures are this package's alone."""
+        if self._down is not None:
+            # It could not be reached at all this run: its other packages fail at once, without waiting on it.
+            raise HostUnavailable(self.api_url, self._down)
+        try:
+            result = await self._fetch(repo_url, ref, cache)
+            self._answered = True
+            return result
+        except RateLimited as failure:
+            raise HostUnavailable(
+                failure.url, f"{self.name} rate limit until {failure.reset_at:%Y-%m-%d %H:%M:%S} UTC"
+            ) from None
+        except Unreachable as failure:
+            reason = f"{self.name} unreachable: {str(failure).removesuffix(f' ({failure.url})')}"
+            if not self._answered:
+                self._down = reason
+            raise HostUnavailable(failure.url, reason) from None
+
+    async def _fetch(self, repo_url: str, ref: RepoRef, cache: dict[str, Cached]) -> RepoResult:
+        now = self.client.clock()
+        asked = self._key(ref.full_name)
+        cached = {resource: for_repo(answer, asked) for resource, answer in cache.items()}
+        repo = await self.revalidated("repo", self.repo_url(ref), cached.get("repo"), self.read_repo)
+        meta = repo.value
+        # Answers are kept under the path the host reports: what the stored repo_url says from now on.
+        key = self._key(meta["path"])
+        updates = {"repo": keyed(repo, key)}
+        kept = BranchCounts.from_json(cached["commits"].value) if cached.get("commits") else None
+        if kept is not None and kept.branch != meta["branch"]:
+            kept = None  # the default branch changed: its history is another one
+        commits, moved = await self._history(meta, cached.get("commits") if kept else None, kept, key, now)
+        updates["commits"] = commits
+        counted = BranchCounts.from_json(commits.value)
+        extras = await self.extras(meta, cached, key, moved)
+        updates.update(extras)
+        fields = {
+            "repo_watchers": meta["stars"],
+            "repo_forks": meta["forks"],
+            "repo_description": meta["description"] or "",
+            "last_updated": parse_datetime(counted.head_date) if counted.head_date else None,
+            "commits_over_52": commit_counts.weekly_counts(counted.days, now) if counted.head else [],
+            **self.extra_fields(meta, {**cached, **extras}, counted),
+        }
+        if counted.authors is not None:
+            fields["participants"] = commit_counts.participants(counted.authors)
+        if self._key(meta["path"]) != asked:
+            # The host reports the project under another path: it moved, and says where.
+            fields["repo_url"] = f"https://{ref.host}/{meta['path']}"
+        else:
+            fields["repo_url"] = repo_url
+        found = {k: meta[k] for k in ("archived", "archived_at") if k in meta}
+        return RepoResult(fields, updates, meta={**found, "commit_count": counted.total})
+
+    async def _history(self, meta, cached: Cached | None, kept: BranchCounts | None, key: str, now):
+        """The commits answer to keep, and whether the branch moved since it was taken."""
+        if meta["branch"] is None:  # an empty repository has no branch yet
+            empty = BranchCounts("", None, None, {}, {} if self.with_authors else None, 0)
+            return Cached({"repo": key, **empty.as_json()}, now), False
+        head_answer = await self.revalidated("commits", self.head_url(meta), cached,
+                                             lambda answer: {"head": _commit_json(self.read_head(answer)),
+                                                             "total": self.read_total(answer)})
+        if head_answer is cached:  # 304: the head has not moved
+            return keyed(replace(cached, value={**cached.value, **_pruned(kept, now)}), key), False
+        head = head_answer.value["head"]
+        validators = dict(etag=head_answer.etag, last_modified=head_answer.last_modified)
+        if kept is not None and kept.head == (head or {}).get("id"):
+            counted = BranchCounts.from_json({**kept.as_json(), **_pruned(kept, now)})
+            return Cached({"repo": key, **counted.as_json()}, now, **validators), False
+        whole = dict(with_authors=self.with_authors, whole=self.whole_history)
+        if head is None:
+            counted = commit_counts.count(meta["branch"], [], now, **whole)
+        elif kept is not None and kept.head:
+            try:
+                new = await self.commits(self.commits_url(meta, kept.head, now))
+            except NotFound:
+                new = []  # the host no longer knows the commit counted last: the history was rewritten
+            if new and commit_counts.builds_on(kept.head, new):
+                counted = commit_counts.add(kept, new, now)
+            else:  # the commit counted last is no longer on the branch: count again
+                counted = commit_counts.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
+                                              now, **whole)
+        else:
+            counted = commit_counts.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
+                                          now, **whole)
+        if head_answer.value.get("total") is not None:  # the host's own count beats what was paged
+            counted = replace(counted, total=head_answer.value["total"])
+        elif counted.total is None and head is not None:
+            counted = replace(counted, total=await self.count_total(meta, head["id"]))
+        if head is not None:  # the branch's head, as the host named it, is what was counted up to
+            counted = replace(counted, head=head["id"], head_date=_utc(head["date"]))
+        return Cached({"repo": key, **counted.as_json()}, now, **validators), True
+
+    async def commits(self, url: str) -> list[Commit]:
+        """Every commit the paged answer lists, newest first."""
+        found: list[Commit] = []
+        async for answer in self.pages(url, "commits"):
+            found.extend(self.read_commits(answer))
+        return found
+
+    # -- requests ----------------------------------------------------------------------
+
+    async def get(self, url: str, resource: str) -> Answer:
+        return await self.client.send(self.service, Request(self.pager().admit(url), resource))
+
+    async def revalidated(self, resource: str, url: str, cached: Cached | None,
+                          read: Callable[[Answer], dict]) -> Cached:
+        return await revalidated(self.client, self.service, Request(self.pager().admit(url), resource), cached, read)
+
+    async def pages(self, url: str, resource: str):
+        """Each page of a paged answer, following the host's next links (through one guarded Pager)."""
+        pager = self.pager(MAX_PAGES)
+        next_url: str | None = url
+        while next_url:
+            answer = await self.client.send(self.service, Request(pager.admit(next_url), resource))
+            yield answer
+            next_url = self.next_page(answer)
+
+    def pager(self, most: int = 1) -> Pager:
+        return Pager(self.api_url, f"{self.name} next page", most)
+
+    def _key(self, path: str) -> str:
+        return f"{self.name}/{path}".lower()
+
+    # -- fetcher check ---------------------------------------------------------------------
+
+    async def check(self) -> list[Check]:
+        """One cheap request (the kind's probe), for a forge the config file names or whose token is set."""
+        token_env = self.config.token_env
+        if not (self.config.named or self.service.credential):
+            return []  # a built-in forge no one configured: nothing of it to check yet
+        name = f"{self.name} ({self.kind}) {self.api_url}"
+        who = f"token from {token_env} accepted" if self.service.credential else "no token"
+        try:
+            await self.client.send(self.service, Request(f"{self.api_url}{self.probe_path}", "probe", once=True))
+        except NotFound:
+            return [Check(name, True, f"answers (404 for {self.probe_path}); {who}")]
+        except TokenRefused:
+            if not self.service.credential:
+                where = token_env or f'hosts."{self.name}".token_env'
+                return [Check(name, False, f"asks for a token (401): set {where}", REJECTED)]
+            return [Check(name, False, f"the token in {token_env} was rejected (401)", REJECTED)]
+        except Unreachable as exc:
+            return [Check(name, False, f"cannot reach it: {exc}", UNREACHABLE)]
+        except Failure as exc:
+            return [Check(name, False, f"does not answer as {self.kind} does: {exc}", UNREACHABLE)]
+        return [Check(name, True, f"answers; {who}")]
+
+    def secrets(self) -> list[str]:
+        return self.service.secrets()
+
+
+def _utc(text: str) -> str:
+    return parse_datetime(text).astimezone(timezone.utc).isoformat()
+
+
+def keyed(answer: Cached, key: str) -> Cached:
+    return replace(answer, value={**answer.value, "repo": key})
+
+
+def _pruned(kept: BranchCounts, now: datetime) -> dict:
+    """The kept counts with the days no window can reach any more dropped."""
+    return {"days": commit_counts.add(kept, [], now).days}
+
+
+def _commit_json(commit: Commit | None) -> dict | None:
+    if commit is None:
+        return None
+    return {"id": commit.id, "date": commit.committed.isoformat()}

@@ -1,0 +1,300 @@
+"""Fetch packages and write what came back: the only place that knows the order, and it names no host.
+
+One client for the whole run. A sync first fits its budgets (plan.py), then the packages go
+through in chunks: each host with a batch step (GitHub's GraphQL) is asked for the chunk's
+repositories at once while the previous chunk is fetched, then each package is fetched (its
+host and PyPI side by side) and written in its own transaction. A part its host was still
+computing is asked again later by a task of its own, so no worker waits on it. A failure that
+belongs to one package is recorded on it and the run goes on; one that would meet every package
+(every token rejected, a rate limit beyond the allowed wait, a host that never answered) stops
+the run, keeping everything already written. SIGTERM/SIGINT stop it at the next await, so no
+write is ever cut in half.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import replace
+from datetime import datetime
+from itertools import groupby, islice
+from typing import Awaitable, Callable, ContextManager, Iterable
+
+import httpx
+
+from fetcher.config import Config, format_duration
+from fetcher.errors import Failure, FetcherError, InputError, RateLimited, RunRefused, RunStopped, Unreachable
+from fetcher.hosts.base import Later
+from fetcher.hosts.pypi import PyPI
+from fetcher.hosts.registry import Hosts, secrets
+from fetcher.logs import event, redact
+from fetcher.net.client import Client, utcnow
+from fetcher.net.counts import package_cost
+from fetcher.net.retry import backoff_delay
+from fetcher.run import plan, signals
+from fetcher.run.fetch import fetch
+from fetcher.run.report import EDITED_MEANWHILE, FAILED, SKIPPED, SYNCED, UNCHANGED, RunReport
+from fetcher.run.work import WorkItem, work_item
+from fetcher.store import Store
+from fetcher.store.fetched import CHANGED, EDITED
+
+log = logging.getLogger(__name__)
+
+# Packages in progress per request slot: a package waiting for a part still being computed holds no
+# slot, so more packages than slots keep the slots busy.
+PACKAGES_PER_SLOT = 4
+# Packages read and batched at a time: a hundred is GitHub's most repositories in one query.
+CHUNK = 100
+Progress = Callable[[int], ContextManager[Callable[[str], None] | None]]
+
+
+def run(
+    store: Store,
+    packages: Iterable[dict],
+    config: Config,
+    command: str,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    transport: httpx.AsyncBaseTransport | None = None,
+    progress: Progress | None = None,
+    stop_signals: signals.StopSignals | None = None,
+    resting: int = 0,
+    fit_budget: bool = False,
+) -> RunReport:
+    """Fetch and write `packages`; record the run, however it ends; return what happened.
+
+    `packages` is iterated once, as the run goes (the store's DuePackages reads it a page at a
+    time), and its len() is what the summary counts against. `fit_budget`: first leave for a later
+    run what the budgets cannot pay for (it must be DuePackages). `progress(total)` is entered once
+    the count is known and yields what to tell of each package's outcome (the progress bar).
+    An unexpected error is recorded as the reason the run stopped and raised on.
+    """
+    config.github_tokens()  # a malformed token is a configuration error before anything is asked or recorded
+    report = RunReport(command=command, started=clock(), packages=0, resting=resting)
+    began = time.monotonic()
+    scrub = secrets(config)
+    the_run = _Run(store, packages, config, report, clock, sleep, transport, progress, stop_signals, fit_budget)
+    try:
+        with stop_signals.deferred() if stop_signals else contextlib.nullcontext():
+            asyncio.run(the_run.go())
+    except FetcherError as exc:  # one that ends the run, e.g. the token rejected
+        report.stopped = report.stopped or redact(str(exc), scrub)
+        raise
+    except Exception as exc:
+        report.stopped = report.stopped or redact(f"internal error: {type(exc).__name__}: {exc}", scrub)
+        raise
+    finally:
+        report.seconds = time.monotonic() - began
+        if stop_signals and stop_signals.received and report.signal is None:  # a signal while winding down
+            report.signal = stop_signals.received
+            report.stopped = report.stopped or str(signals.interrupted(stop_signals.received))
+        report.record(store, config, clock())
+    return report
+
+
+class _Run:
+    def __init__(self, store, packages, config, report, clock, sleep, transport, progress, stop_signals, fit_budget):
+        self.store = store
+        self.packages = packages
+        self.config = config
+        self.report = report
+        self.clock = clock
+        self.sleep = sleep
+        self.transport = transport
+        self.progress = progress or (lambda total: contextlib.nullcontext())
+        self.signals = stop_signals
+        self.fit_budget = fit_budget
+        self.secrets = secrets(config)
+        self.on_done: Callable[[str], None] = lambda outcome: None
+        self.group: asyncio.TaskGroup | None = None  # the run's tasks: parts asked again later join it
+
+    async def go(self) -> None:
+        self.client = Client(self.config, clock=self.clock, sleep=self.sleep, transport=self.transport)
+        # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may.
+        self.hosts = Hosts(self.config, self.client, reserve=self.config.reserve if self.fit_budget else 0)
+        self.pypi = PyPI(self.client, self.config.pypi_url)
+        main, loop = asyncio.current_task(), asyncio.get_running_loop()
+        fetching = True
+
+        def cancel() -> None:
+            if fetching:  # once the packages are done, the signal is only noted
+                main.cancel()
+
+        try:
+            # From the signal handler: cancel at the next await, so no write is ever cut in half.
+            with self.signals.deferred(lambda: loop.call_soon_threadsafe(cancel)) if self.signals \
+                    else contextlib.nullcontext():
+                if self.signals and self.signals.received:
+                    raise asyncio.CancelledError  # a signal came before the run began: ask nothing
+                try:
+                    await self._fetch_all()
+                finally:
+                    fetching = False
+        except asyncio.CancelledError:
+            if not (self.signals and self.signals.received):
+                raise
+            main.uncancel()
+            self.report.signal = self.signals.received
+            self.report.stopped = str(signals.interrupted(self.signals.received))
+        except ExceptionGroup as failures:
+            # The first task to stop the run cancels the others: their packages stay as they were.
+            reason = next((exc for exc in failures.exceptions if isinstance(exc, (RunStopped, RunRefused))), None)
+            if reason is None:
+                raise failures.exceptions[0] from None
+            self.report.stopped = str(reason)
+            if isinstance(reason, RunRefused):
+                raise reason from None  # exit 2: the person must change something before the next run
+        finally:
+            self.report.took(self.client, self.hosts)
+            await self.client.aclose()
+
+    async def _fetch_all(self) -> None:
+        if self.fit_budget:
+            self.report.deferred, self.report.deferred_why = await plan.fit(
+                self.store, self.packages, self.hosts, self.clock())
+        self.report.packages = total = len(self.packages)
+        workers = min(self.config.concurrency * PACKAGES_PER_SLOT, total)
+        queue: asyncio.Queue = asyncio.Queue(maxsize=CHUNK)
+
+        async def produce() -> None:
+            # The batch step for the next chunk is asked while the packages of this one are fetched.
+            rows = iter(self.packages)
+            while chunk := [work_item(row, self.hosts) for row in islice(rows, CHUNK)]:
+                await self._batch(chunk)
+                for item in chunk:
+                    await queue.put(item)
+            for _ in range(workers):
+                await queue.put(None)
+
+        async def work() -> None:
+            while (item := await queue.get()) is not None:
+                await self._sync_one(item)
+
+        with self.progress(total) as on_done:
+            self.on_done = on_done or self.on_done
+            async with asyncio.TaskGroup() as group:
+                self.group = group
+                group.create_task(produce())
+                for _ in range(workers):
+                    group.create_task(work())
+
+    async def _batch(self, chunk: list[WorkItem]) -> None:
+        """Each host's batch step for the chunk's repositories it answers for; what it gave goes with each item."""
+        batching = sorted((item for item in chunk if item.repo is not None and item.host.batch_size),
+                          key=lambda item: id(item.host))
+        for host, items in groupby(batching, key=lambda item: item.host):
+            items = list(items)
+            for start in range(0, len(items), host.batch_size):
+                part = items[start : start + host.batch_size]
+                try:
+                    results = await host.batch([item.repo for item in part])
+                except Failure as failure:
+                    self._stop_for(failure)
+                for item, result in zip(part, results, strict=True):
+                    item.batched = result
+
+    async def _sync_one(self, item: WorkItem) -> None:
+        try:
+            item.cache = self.store.fetched.cached(item.id)
+            with package_cost() as points:  # what it costs is what the next run expects it to cost
+                fetched = await fetch(item, self.pypi, self.store.fetched.facts(item.id) or {}, self.clock())
+        except (RunRefused, RateLimited, Unreachable) as failure:
+            if not self._ends_run(failure):
+                self._fail(item, str(failure))
+                return
+            self._stop_for(failure)
+        except (Failure, InputError) as failure:
+            self._fail(item, str(failure))
+            return
+        record = replace(fetched.record, points=points[0])
+        saved = self.store.fetched.save(item.id, item.links, record, self.clock())
+        if saved == EDITED:
+            self._edited_meanwhile(item)
+            return
+        outcome = SKIPPED if fetched.skipped else SYNCED if saved == CHANGED else UNCHANGED
+        self.report.outcomes[outcome] += 1
+        if fetched.skipped:
+            self.report.skips[fetched.skipped] += 1
+        if fetched.later is not None:
+            self.report.pending += 1
+        log.info("%s: %s", item.slug, outcome, extra=event("package", slug=item.slug, outcome=outcome,
+                                                          note=record.note))
+        self.on_done(outcome)
+        if fetched.later is not None:
+            # Written without the part still being computed; it is asked again later by a task of its own, so
+            # this worker goes on to the next package. The links as written: a confirmed move changed repo_url.
+            written = replace(item.links, repo_url=record.fields.get("repo_url", item.links.repo_url))
+            self.group.create_task(self._ask_later(item, written, fetched.later))
+
+    async def _ask_later(self, item: WorkItem, links, later: Later) -> None:
+        """Ask for the part again after the backoff, up to http.retries times; write it when it comes.
+
+        Only that part is written, and only while the package's links are the ones it was fetched for.
+        Given up on, the package stays pending: the next run takes it again.
+        """
+        for attempt in range(1, self.config.retries + 1):
+            await self.sleep(backoff_delay(attempt, self.config.backoff))
+            try:
+                with package_cost() as points:
+                    part = await later.ask()
+            except (RunRefused, RateLimited, Unreachable) as failure:
+                if self._ends_run(failure):
+                    self._stop_for(failure)
+                return  # the record stands without it, still pending
+            except Failure as failure:
+                log.info("%s: not updated later: %s", item.slug, redact(str(failure), self.secrets))
+                return
+            if part is not None:
+                if self.store.fetched.save_later(item.id, links, part.fields, part.updates, later.note_after,
+                                                 points[0], self.clock()):
+                    self.report.pending -= 1
+                    self.report.written_later += 1
+                    log.info("%s: sparkline written", item.slug,
+                             extra=event("sparkline", slug=item.slug, attempt=attempt))
+                return
+
+    def _ends_run(self, failure: Failure) -> bool:
+        """Whether a failure would meet every package alike, or is this package's own.
+
+        A host that cannot be connected to stops the run only if it has not answered in this
+        run (it is down, or the URL is wrong); a rate limit stops it when its service says every
+        further request would meet it.
+        """
+        if isinstance(failure, Unreachable):
+            return failure.host not in self.client.answered
+        if isinstance(failure, RateLimited):
+            return failure.ends_run
+        return isinstance(failure, RunRefused)
+
+    def _stop_for(self, failure: Failure):
+        """Raise what a failure that concerns the whole run means for it."""
+        if isinstance(failure, RunRefused):
+            raise failure
+        if isinstance(failure, RateLimited):
+            raise RunStopped(
+                f"{failure}, beyond sync.max_rate_limit_wait ({format_duration(self.config.max_rate_limit_wait)}); "
+                "re-run after the reset"
+            ) from None
+        host = getattr(failure, "host", "") or "the host"
+        raise RunStopped(redact(f"{host} has not answered in this run (network down? wrong URL?): {failure}",
+                                self.secrets)) from None
+
+    def _edited_meanwhile(self, item: WorkItem) -> None:
+        """Its links changed (or it was removed) while in flight: nothing written, it stays due."""
+        self.report.outcomes[SKIPPED] += 1
+        self.report.skips[EDITED_MEANWHILE] += 1
+        self.on_done(SKIPPED)
+        log.info("%s: not written: its links were edited during the run", item.slug)
+
+    def _fail(self, item: WorkItem, reason: str) -> None:
+        reason = redact(reason, self.secrets)  # it is stored and printed
+        if not self.store.fetched.record_failure(item.id, item.links, reason, self.clock()):
+            self._edited_meanwhile(item)
+            return
+        self.report.outcomes[FAILED] += 1
+        self.report.failures.append((item.slug, reason))
+        log.info("%s: failed: %s", item.slug, reason,
+                 extra=event("package", slug=item.slug, outcome=FAILED, reason=reason))
+        self.on_done(FAILED)
+

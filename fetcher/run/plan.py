@@ -1,0 +1,64 @@
+"""A run that fits its budgets: take the most overdue packages the hosts' tokens can pay for, leave the rest.
+
+Each host with a budget to plan with (GitHub's token pool) says what its tokens can spend before
+max_rate_limit_wait runs out and what a package is expected to cost it; a package is charged to
+its own host's plan only (a PyPI-only or forge-only package costs GitHub nothing). The packages
+are taken in due order until the first that does not fit: a cheap one never jumps ahead of an
+older one. What is left is deferred to the next run, and the summary says why.
+"""
+
+from datetime import datetime
+from typing import Iterable
+
+from fetcher.hosts.registry import Hosts
+from fetcher.store import Store
+from fetcher.store.schedule import DuePackages
+
+
+async def fit(store: Store, due: DuePackages, hosts: Hosts, now: datetime) -> tuple[int, str]:
+    """Leave for the next run the due packages the plans cannot pay for; (how many were left, why)."""
+    plans = {id(host): plan for host in hosts.all if (plan := host.plan()) is not None}
+    if not plans:
+        return 0, ""
+    for plan in plans.values():
+        # A token no run has seen yet is asked what it has left, so even the first run with it is planned.
+        for token_env, budgets in (await plan.ask_unseen(store.runs.budgets(), now)).items():
+            store.runs.save_budgets(token_env, budgets, now)
+    budgets = store.runs.budgets()
+    capacity = {key: can for key, plan in plans.items() if (can := plan.capacity(budgets, now)) is not None}
+
+    def charges():  # one walk over the due packages that keeps nothing
+        for repo_url, last_points in due.costs():
+            key = id(hosts.host_of(repo_url))
+            yield key, plans[key].cost(last_points) if key in capacity else 0
+
+    taken, count, short, missing = affordable(charges(), {key: can.points for key, can in capacity.items()})
+    if short is None:
+        return 0, ""
+    due.take(taken)
+    return count - taken, plans[short].shortfall(missing, capacity[short])
+
+
+def affordable(charges: Iterable[tuple[object, int]], capacity: dict[object, int]) -> tuple[int, int, object, int]:
+    """How many of the packages, in due order, their plans pay for; how many there are; the plan the first
+    that did not fit would have spent (None when all fit); how many points more than that plan can pay
+    its packages cost in all.
+
+    `charges`: (plan, points) per package; `capacity`: plan -> points. The first that does not fit ends
+    the taking: the most overdue go first, and a cheap one never jumps ahead of an older one.
+    """
+    spent = dict.fromkeys(capacity, 0)
+    total = dict.fromkeys(capacity, 0)
+    taken = count = 0
+    short = None
+    for key, cost in charges:
+        count += 1
+        if cost:
+            total[key] += cost
+            if short is None and spent[key] + cost > capacity[key]:
+                short = key
+        if short is None:
+            taken += 1
+            if cost:
+                spent[key] += cost
+    return taken, count, short, (total[short] - spent[short]) if short is not None else 0

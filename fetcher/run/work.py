@@ -1,0 +1,48 @@
+"""The unit of work: one package, its links read once, its host, and what it carries from step to step.
+
+A work item is made when the package is taken from the due list, and goes with it through the
+batch step, the fetch and the write: its repository and PyPI project are parsed here and nowhere
+else, and its writes are checked against the links it was made with.
+"""
+
+from dataclasses import dataclass, field
+
+from fetcher.cache import Cached
+from fetcher.errors import Failure, InputError
+from fetcher.hosts.base import Host
+from fetcher.hosts.registry import UNSUPPORTED, Hosts
+from fetcher.links import Links, RepoRef, normalize_pypi_name, pypi_name
+
+
+@dataclass
+class WorkItem:
+    row: dict  # the package row as it was read
+    links: Links  # its catalogue links as stored: what its answers are written against
+    host: Host  # who answers for its repository (the null host: nobody, and why)
+    repo: RepoRef | None  # the repository, as its host reads the repo_url
+    pypi: str | None  # the PyPI project, PEP 503-normalized
+    link_error: InputError | None = None  # a link that cannot be read: the package fails, nothing is asked
+    cache: dict[str, Cached] = field(default_factory=dict)  # what each resource answered last time
+    batched: dict | Failure | None = None  # what the host's batch step gave, if it has one
+
+    @property
+    def id(self) -> int:
+        return self.row["id"]
+
+    @property
+    def slug(self) -> str:
+        return self.row["slug"]
+
+
+def work_item(row: dict, hosts: Hosts) -> WorkItem:
+    """The package's links read once: a link no one can read is kept as the item's error, not raised."""
+    links = Links.of(row)
+    try:
+        host, repo = hosts.for_url(links.repo_url)
+    except InputError as error:
+        return WorkItem(row, links, UNSUPPORTED, None, None, link_error=error)
+    try:
+        name = pypi_name(links.pypi_url)
+    except InputError as error:
+        return WorkItem(row, links, host, repo, None, link_error=error)
+    return WorkItem(row, links, host, repo, normalize_pypi_name(name) if name else None)

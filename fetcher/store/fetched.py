@@ -1,0 +1,142 @@
+"""What a fetch writes: one package's fetched fields, facts, history and cached answers, in one transaction.
+
+Every write here checks, inside its transaction, that the package's catalogue links are still
+the ones it was fetched for (`_links_hold`): a person's edit made during the run is never
+overwritten, and the package stays due. A fetch writes only fetched fields; the catalogue is
+the person's.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from fetcher.cache import Cached
+from fetcher.facts import to_columns as facts_columns
+from fetcher.links import Links
+from fetcher.record import FETCHED_FIELDS, parse_datetime, to_columns, to_stored_datetime
+from fetcher.store.facts import save_facts, track
+from fetcher.store.sql import Database
+
+# What `save` did.
+CHANGED, UNCHANGED, EDITED = "changed", "unchanged", "edited"
+
+
+@dataclass(frozen=True)
+class FetchedRecord:
+    """Everything one fetch of a package gave, to be written whole or not at all."""
+
+    fields: dict  # record fields (API values)
+    updates: dict[str, Cached]  # resource -> answer to keep
+    note: str | None = None  # what was kept as it was, and why, for a person
+    facts: dict | None = None
+    points: int | None = None  # what the fetch cost: the next run's estimate
+    pending: bool = False  # a part the host was still computing is not written yet
+
+
+class Fetched:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def save(self, package_id: int, fetched_for: Links, record: FetchedRecord, fetched_at: datetime) -> str:
+        """Write one package's fetch. CHANGED or UNCHANGED (a field or a fact); EDITED when the package's links
+        are no longer the ones it was fetched for (or it was removed) while the fetch was in flight: then
+        nothing is written, and the package stays due.
+
+        A documentation_url is taken only while the record has none: one a person set is never overwritten.
+        The day's history row is written when a tracked value moved.
+        """
+        stamp = to_stored_datetime(fetched_at)
+        with self.db.write():
+            current = self._links_hold(package_id, fetched_for)
+            if current is None:
+                return EDITED
+            fetched = to_columns({k: v for k, v in record.fields.items() if k in FETCHED_FIELDS
+                                  or (k == "documentation_url" and not current["documentation_url"])})
+            changes = {k: v for k, v in fetched.items() if current[k] != v}
+            update = {**changes, "last_fetched": stamp}
+            if changes:
+                update["modified"] = stamp
+            self.db.update("package", {"id": package_id}, update)
+            self.db.execute(
+                """INSERT INTO fetch_state (package_id, last_attempt, last_error, last_error_at, consecutive_failures,
+                                            note, last_points, pending)
+                   VALUES (?, ?, NULL, NULL, 0, ?, ?, ?)
+                   ON CONFLICT (package_id) DO UPDATE SET
+                       last_attempt = excluded.last_attempt, last_error = NULL, last_error_at = NULL,
+                       consecutive_failures = 0, note = excluded.note, failing_since = NULL,
+                       last_points = coalesce(excluded.last_points, fetch_state.last_points),
+                       pending = excluded.pending""",
+                [package_id, stamp, record.note, record.points, int(record.pending)],
+            )
+            for resource, answer in record.updates.items():
+                self._save_cached(package_id, resource, answer)
+            facts_changed = bool(record.facts) and save_facts(self.db, package_id, facts_columns(record.facts), stamp)
+            track(self.db, package_id, {**current, **changes}, fetched_at)
+        return CHANGED if changes or facts_changed else UNCHANGED
+
+    def save_later(self, package_id: int, fetched_for: Links, fields: dict, updates: dict[str, Cached],
+                   note: str | None, points: int, fetched_at: datetime) -> bool:
+        """Write the part that came after the rest of the record (its fields and cached answers), clear the
+        package's pending state and set its note; the points it cost are added to the package's. False, and
+        nothing written, when the package's links changed (or it was removed) meanwhile."""
+        stamp = to_stored_datetime(fetched_at)
+        with self.db.write():
+            current = self._links_hold(package_id, fetched_for)
+            if current is None:
+                return False
+            changes = {k: v for k, v in to_columns(fields).items() if current[k] != v}
+            if changes:
+                self.db.update("package", {"id": package_id}, {**changes, "modified": stamp})
+            self.db.execute("UPDATE fetch_state SET note = ?, pending = 0, last_points = coalesce(last_points, 0) + ? "
+                            "WHERE package_id = ?", [note, points, package_id])
+            for resource, answer in updates.items():
+                self._save_cached(package_id, resource, answer)
+        return True
+
+    def record_failure(self, package_id: int, fetched_for: Links, message: str, at: datetime) -> bool:
+        """Keep every field as it was; note the error and count it.
+
+        False, and nothing noted, when the package's links changed (or it was removed) while
+        it was in flight: the failure was the old link's, not the package's.
+        """
+        stamp = to_stored_datetime(at)
+        with self.db.write():
+            if self._links_hold(package_id, fetched_for) is None:
+                return False
+            self.db.execute(
+                """INSERT INTO fetch_state
+                       (package_id, last_attempt, last_error, last_error_at, consecutive_failures, note, failing_since)
+                   VALUES (?, ?, ?, ?, 1, NULL, ?)
+                   ON CONFLICT (package_id) DO UPDATE SET
+                       last_attempt = excluded.last_attempt, last_error = excluded.last_error,
+                       last_error_at = excluded.last_error_at,
+                       consecutive_failures = fetch_state.consecutive_failures + 1,
+                       failing_since = CASE WHEN fetch_state.consecutive_failures = 0 THEN excluded.failing_since
+                                            ELSE COALESCE(fetch_state.failing_since, excluded.failing_since) END""",
+                [package_id, stamp, message, stamp, stamp],
+            )
+        return True
+
+    def cached(self, package_id: int) -> dict[str, Cached]:
+        """What each resource answered this package last time, by resource name."""
+        return {
+            row["resource"]: Cached(json.loads(row["value"]), parse_datetime(row["fetched_at"]), row["etag"],
+                                    row["last_modified"], row["token_env"])
+            for row in self.db.rows("SELECT * FROM resource_cache WHERE package_id = ?", [package_id])
+        }
+
+    def facts(self, package_id: int) -> dict | None:
+        """The package's facts row as stored, or None before any was written."""
+        return self.db.first("SELECT * FROM facts WHERE package_id = ?", [package_id])
+
+    def _links_hold(self, package_id: int, fetched_for: Links) -> dict | None:
+        """The package's row, while its links are still the ones the fetch was made for; else None."""
+        current = self.db.first("SELECT * FROM package WHERE id = ?", [package_id])
+        return current if current is not None and Links.of(current) == fetched_for else None
+
+    def _save_cached(self, package_id: int, resource: str, answer: Cached) -> None:
+        self.db.upsert("resource_cache", ("package_id", "resource"), {
+            "package_id": package_id, "resource": resource, "etag": answer.etag,
+            "last_modified": answer.last_modified, "value": json.dumps(answer.value, ensure_ascii=False),
+            "fetched_at": to_stored_datetime(answer.fetched_at), "token_env": answer.token_env,
+        })
