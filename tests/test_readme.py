@@ -272,3 +272,34 @@ def test_masks_hide_what_varies_and_nothing_else():
     )
     assert mask("16 synced, 0 failed") != mask("17 synced, 0 failed")
     assert mask("django-foo") != mask("django-bar")
+
+
+# --- keeping the README true: its examples rewritten from a real run -------------------------------------------
+
+SHOWN_CLONE = "/home/you/fetcher"  # how the README writes the directory of the clone its examples ran in
+
+
+def updated(text: str, where: Path) -> str:
+    """`text` with each console example's lines replaced by what a real run prints (the commands kept)."""
+    results, _ = run_session(text, where)
+    clone = str(where / "clone")
+    outputs = iter([[line.rstrip().replace(clone, SHOWN_CLONE) for line in printed] for printed, _ in results])
+
+    def rewrite(match: re.Match) -> str:
+        if match.group(1) != "console":
+            return match.group(0)
+        lines = []
+        for line in match.group(2).splitlines():
+            if line.startswith("$ "):
+                lines += [line, *next(outputs)]
+        after = match.group(0)[match.group(0).rindex("```") + 3:]  # the blank lines the fence's match took
+        return "```console\n" + "\n".join(lines) + "\n```" + after
+
+    return _FENCE.sub(rewrite, text)
+
+
+if __name__ == "__main__":  # python -m tests.test_readme: rewrite README.md's examples from a real run
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        README.write_text(updated(README.read_text(encoding="utf-8"), Path(folder)), encoding="utf-8")

@@ -116,6 +116,9 @@ class Host:
         """How a run fits this host's budget, where it has one to plan with."""
         return None
 
+    def remember(self, budgets: list[dict], now: datetime) -> None:
+        """Start from the budgets the last runs saw (rows of rate_limit, reset as a date-time)."""
+
     def secrets(self) -> list[str]:
         return []
 

@@ -153,6 +153,9 @@ class _Run:
         if self.fit_budget:
             self.report.deferred, self.report.deferred_why = await plan.fit(
                 self.store, self.packages, self.hosts, self.clock())
+        budgets = self.store.runs.budgets()
+        for host in self.hosts.all:
+            host.remember(budgets, self.clock())
         self.report.packages = total = len(self.packages)
         workers = min(self.config.concurrency * PACKAGES_PER_SLOT, total)
         queue: asyncio.Queue = asyncio.Queue(maxsize=CHUNK)

@@ -10,6 +10,7 @@ old sparkline, and the run asks again later (`Later`).
 
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Callable
 
 from fetcher.cache import Cached, for_repo, revalidated
@@ -257,6 +258,10 @@ class GitHub(Host):
             return None
         return GitHubPlan(self.client, self.service, self.api_url, [token.env for token in self.pool.tokens],
                           self.config.reserve, self.config.max_rate_limit_wait)
+
+    def remember(self, budgets: list[dict], now: datetime) -> None:
+        # Each token's window, while still open: the reserve holds from the first request, before any answer.
+        self.pool.seed(budgets, now)
 
     def secrets(self) -> list[str]:
         return self.pool.secrets
