@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
+import respx
 
 from bench.standin import StandIn, World
 from fetcher.config import load
@@ -18,6 +19,7 @@ from fetcher.hosts.github.rules import GitHubService
 from fetcher.hosts.github.tokens import TokenPool
 from fetcher.net.client import Client
 from fetcher.run.plan import affordable
+from tests.conftest import pypi_route
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 TOKENS = {"POOL_ONE": "ghp_pool_token_one_AAAAAAAA", "POOL_TWO": "ghp_pool_token_two_BBBBBBBB",
@@ -273,3 +275,36 @@ def test_a_first_run_asks_each_tokens_budget_and_fits_it(pool, tmp_path, run_cli
     assert second.exit_code == 0, second.output
     assert "10 of 10 packages" in second.output and "deferred" not in second.output
     assert never == 0
+
+
+def test_packages_github_is_not_asked_about_cost_its_tokens_nothing(pool, tmp_path, run_cli):
+    # Twenty PyPI-only packages, never fetched, and 3 points above the reserves: a plan charging each the
+    # 3 points of a cold GitHub package would take one; GitHub is asked about none of them, so all are taken.
+    catalogue = tmp_path / "catalog.json"
+    catalogue.write_text(json.dumps([{**record, "repo_url": ""} for record in json.loads(catalogue.read_text())]))
+    budgets = {"POOL_ONE": 101, "POOL_TWO": 101, "POOL_THREE": 101}
+    with pool(budgets, 'reserve = 100\nmax_rate_limit_wait = "15m"\n') as (standin, config):
+        synced = run_cli(config, "sync")
+        github = [entry.path for entry in standin.requests if not entry.path.startswith(("/pypi/", "/simple/"))]
+
+    assert synced.exit_code == 0, synced.output
+    assert "20 of 20 packages" in synced.output and "deferred" not in synced.output
+    assert github == ["/rate_limit"] * 3  # each token asked what it has left (free), and nothing else
+
+
+@respx.mock
+def test_rate_limit_headers_on_a_pypi_answer_are_never_a_github_budget(config_file, run_cli, respx_mock, tmp_path):
+    config = config_file()
+    assert run_cli(config, "add", "solo", "--repo-url", "", "--pypi-url", "https://pypi.org/project/solo/").exit_code == 0
+    route = pypi_route(respx_mock, "solo", "1.0")
+    reset = int((datetime.now(timezone.utc) + timedelta(minutes=30)).timestamp())
+    limits = {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset),
+              "X-RateLimit-Resource": "core"}
+    route.mock(return_value=httpx.Response(200, json=route.return_value.json(), headers=limits))
+
+    synced = run_cli(config, "sync")
+
+    assert synced.exit_code == 0, synced.output
+    assert "REST points left" not in synced.output
+    with sqlite3.connect(tmp_path / "test.db") as db:
+        assert db.execute("SELECT token_env, resource FROM rate_limit").fetchall() == []

@@ -1,11 +1,14 @@
 """`fetcher check` against the loopback stand-in: a good token, a rejected one, a host that cannot be reached."""
 
+import gzip
 import json
 import os
 import socket
 from pathlib import Path
 
+import httpx
 import pytest
+import respx
 
 from bench.standin import StandIn, World
 from fetcher.config import load
@@ -137,3 +140,21 @@ def test_a_github_enterprise_without_rate_limiting_passes(standin, tmp_path, run
 
     assert result.exit_code == 0
     assert f"✓ GitHub {standin.url}: answers; rate limiting is not enabled there" in result.stdout
+
+
+def test_check_reads_its_answers_within_the_body_cap_of_every_request(tmp_path, run_cli, monkeypatch):
+    # A small gzip body that inflates past http.max_body: check reads it as a sync would, a slice at a time,
+    # and stops at the cap instead of holding the whole of it.
+    bomb = gzip.compress(b" " * (16 * 1024 * 1024))
+    with respx.mock(assert_all_mocked=False) as mock:
+        mock.get("https://api.example.com/rate_limit").mock(
+            return_value=httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"}))
+        mock.get("https://pypi.example.com/pypi/pip/json").respond(404, json={"message": "Not Found"})
+        config = tmp_path / "config.toml"
+        config.write_text('[store]\npath = "store.db"\n[github]\napi_url = "https://api.example.com"\n'
+                          '[pypi]\nurl = "https://pypi.example.com"\n[http]\nmax_body = 65536\n')
+        result = run_cli(config, "check")
+
+    assert result.exit_code == 75
+    assert ("✗ GitHub https://api.example.com: does not answer as GitHub does: answer larger than http.max_body "
+            "(65536 bytes)") in result.stdout

@@ -559,3 +559,24 @@ def test_a_forgejo_total_that_is_no_count_fails_its_package_keeping_its_facts(se
 
     assert report.exit_code == 1 and "X-Total-Count '-3' is not a commit count" in str(report.failures)
     assert store.reads.facts(store.reads.record("thing")["id"])["commit_count"] == 8
+
+
+@respx.mock(assert_all_mocked=True)
+def test_a_forges_answers_are_read_by_the_forges_own_rules_never_githubs(setup, respx_mock):
+    # What GitHub means by a 403 "too large to list contributors" or a 400 about the API version is GitHub's:
+    # from GitLab they are GitLab's refusals of one package, named as GitLab's.
+    too_large = {"message": "The history or contributor list is too large to list contributors for this repository"}
+    respx_mock.get(url__regex=rf"^{GITLAB}/projects/a%2Flarge").respond(403, json=too_large)
+    version = {"message": "400 Bad request - this API version is no longer supported"}
+    respx_mock.get(url__regex=rf"^{GITLAB}/projects/a%2Fversion").respond(400, json=version)
+    config, store = setup(package("large", "https://gitlab.com/a/large", **OLD),
+                          package("version", "https://gitlab.com/a/version", **OLD))
+
+    report = run(config, store)
+
+    assert report.exit_code == 1 and report.stopped is None and report.outcomes[FAILED] == 2
+    reasons = dict(report.failures)
+    assert reasons["large"].startswith("gitlab.com answered HTTP 403: The history or contributor list is too large")
+    assert reasons["version"].startswith("gitlab.com answered HTTP 400: 400 Bad request")
+    assert not any("GitHub" in reason for reason in reasons.values())
+    assert record(store, "large")["repo_forks"] == OLD["repo_forks"]

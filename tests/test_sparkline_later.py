@@ -69,3 +69,38 @@ def test_a_cold_package_is_written_with_its_old_sparkline_then_its_new_one_and_n
     # Every wait for a 202 was a sparkline task's: workers idle while waiting, none.
     assert sleeps and set(sleeps) == {"_Run._ask_later"}
     assert "sparklines written later" in report.summary()
+
+
+def test_a_sparkline_still_pending_when_the_run_ends_is_due_at_the_next_run_until_it_is_written(
+    tmp_path, run_cli, monkeypatch
+):
+    # Every repository's weekly counts answer 202 to their first ask, and the run asks nothing again (retries
+    # = 0: as if it were killed before the later asks). The next plain sync, within stale_after, takes exactly
+    # those packages again; once their sparklines are written, nothing is due.
+    world, records = World.generate(6, seed=3, renamed=0, missing=0, empty=0, max_contributors=3, cold_stats=1.0,
+                                    stats_asks=1)
+    records = [{**record, "commits_over_52": OLD_WEEKS} for record in records]
+    (tmp_path / "catalog.json").write_text(json.dumps(records))
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    with StandIn(world, token=TOKEN) as standin:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
+            f'pace = false\n[pypi]\nurl = "{standin.url}"\n[http]\nbackoff = 0\nretries = 0\n'
+        )
+        assert run_cli(config, "import", str(tmp_path / "catalog.json")).exit_code == 0
+        first = run_cli(config, "sync")
+        pending = run_cli(config, "status", "--json")
+        second = run_cli(config, "sync")
+        third = run_cli(config, "sync")
+        store = open_store(tmp_path / "store.db")
+        weeks = {record["slug"]: json.loads(store.reads.record(record["slug"])["commits_over_52"])
+                 for record in records}
+
+    assert first.exit_code == 0 and "6 of 6 packages" in first.output
+    assert "6 sparklines still computing on GitHub, kept" in first.output
+    assert json.loads(pending.stdout)["sparklines_kept"] == 6 and json.loads(pending.stdout)["due"] == 6
+    assert second.exit_code == 0 and "6 of 6 packages" in second.output and "still computing" not in second.output
+    assert "0 of 0 packages" in third.output
+    assert weeks == {record["slug"]: world.repo(record["repo_url"].removeprefix("https://github.com/")).participation
+                     for record in records}

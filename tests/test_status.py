@@ -146,3 +146,14 @@ def test_quiet_status_speaks_only_when_a_package_keeps_failing(config_file, run_
 
     assert result.exit_code == 1
     assert "django-auth-ldap: 3 in a row since" in result.stdout
+
+
+def test_status_counts_each_host_with_the_parse_a_sync_fetches_it_by(config_file, run_cli):
+    config = config_file()
+    for slug, url in (("scp", "git@github.com:someone/scp-form.git"), ("www", "https://www.github.com/someone/www"),
+                      ("lab", "https://gitlab.com/group/sub/project"), ("none", "")):
+        assert run_cli(config, "add", slug, "--repo-url", url, "--pypi-url", "").exit_code == 0, slug
+
+    status = json.loads(run_cli(config, "status", "--json").stdout)
+
+    assert status["by_host"] == {"github.com": 2, "gitlab.com": 1, "none": 1}

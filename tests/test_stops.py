@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,66 @@ def test_a_stdout_closed_before_show_writes_ends_it_quietly(tmp_path):
 
     assert err == ""
     assert show.returncode == 141
+
+
+class Trickle(ThreadingHTTPServer):
+    """A GitHub that answers GET /rate_limit a byte at a time, for longer than any test waits; nothing else."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.asked = threading.Event()
+        self.closing = threading.Event()
+        super().__init__(("127.0.0.1", 0), _TrickleHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _TrickleHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path != "/rate_limit":
+            self.send_error(404)
+            return
+        self.server.asked.set()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        for _ in range(1000):  # 1,000 bytes at 0.2 s each: a few minutes, ended early by the test's close
+            if self.server.closing.wait(0.2):
+                return
+            self.wfile.write(b" ")
+            self.wfile.flush()
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+
+def test_sigterm_while_the_budgets_are_asked_stops_the_sync_at_once_with_75(tmp_path, monkeypatch):
+    # The tokens' budgets are asked before a sync is planned, through the run's own client: a signal there
+    # stops the run as it would anywhere else (it used to be swallowed, and the next token asked in turn).
+    server = Trickle()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[store]\npath = "store.db"\n[github]\napi_url = "{server.url}"\n'
+                      'token_env = ["STOP_ONE", "STOP_TWO", "STOP_THREE"]\npace = false\n'
+                      f'[pypi]\nurl = "{server.url}"\n[http]\ntimeout = 60\n')
+    assert finished(config, "add", "pkg", "--repo-url", "https://github.com/o/pkg").returncode == 0
+    for env, token in (("STOP_ONE", "ghp_stop_token_one_AAAA"), ("STOP_TWO", "ghp_stop_token_two_BBBB"),
+                       ("STOP_THREE", "ghp_stop_token_three_CC")):
+        monkeypatch.setenv(env, token)
+    process = fetcher(config, "sync")
+    try:
+        assert server.asked.wait(60), "the budgets were never asked"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        server.closing.set()
+        server.shutdown()
+        server.server_close()
+
+    assert process.returncode == 75, err
+    assert "stopped early: interrupted by SIGTERM" in out + err

@@ -123,3 +123,25 @@ def test_every_token_rejected_stops_the_run_with_exit_2(pool, tmp_path):
     with sqlite3.connect(tmp_path / "store.db") as db:
         assert db.execute("SELECT count(*) FROM package WHERE last_fetched IS NOT NULL").fetchone() == (0,)
     assert not any((WRONG + env).encode() in synced.stdout + synced.stderr for env in TOKENS)
+
+
+def test_a_token_rejected_is_sent_once_and_the_answers_pinned_to_it_go_to_a_live_token(pool, tmp_path):
+    # Every answer kept is pinned to POOL_TWO (its ETag goes back with the token that made it); then POOL_TWO
+    # turns out to be wrong. The run sends it once, gets its 401, and asks everything else with the others:
+    # repeated bad credentials from one address are what GitHub's abuse detection punishes.
+    standin, config = pool
+    # REST for the metadata too: each repository's answer is asked again conditionally, with its pinned token.
+    config.write_text(config.read_text().replace("pace = false\n", "pace = false\ngraphql = false\n"))
+    assert fetcher(config, "sync", env=TOKENS).returncode == 0
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        pinned = db.execute("UPDATE resource_cache SET token_env = 'POOL_TWO' WHERE etag IS NOT NULL").rowcount
+        slugs = [slug for (slug,) in db.execute("SELECT slug FROM package")]
+    asked = len(standin.requests)
+
+    # A refresh may spend every token down to nothing (no reserve kept): POOL_TWO is one to ask with.
+    again = fetcher(config, "refresh", *slugs, env={**TOKENS, "POOL_TWO": WRONG})
+
+    refused = [entry for entry in standin.requests[asked:] if entry.status == 401]
+    assert pinned >= 12 and again.returncode == 0, again.stderr
+    assert "12 of 12 packages" in again.stdout.decode() and "$POOL_TWO rejected" in again.stdout.decode()
+    assert len(refused) == 1, refused
