@@ -21,7 +21,7 @@ from fetcher.run.report import RunReport
 from fetcher.run.signals import StopSignals
 from fetcher.show import history, status
 from fetcher.show.progress import progress
-from fetcher.show.record import render as render_record
+from fetcher.show.record import render
 from fetcher.store import Store, open_store
 
 EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
@@ -290,7 +290,7 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     reads = _store(settings, read_only=True).reads
     row = reads.record(slug)
     if pretty:
-        click.echo(redact(render_record(row, reads.fetch_state(slug), utcnow()), _secrets()))
+        click.echo(redact(render(row, reads.fetch_state(slug), utcnow()), _secrets()))
         return
     record = _api(row, settings)
     if with_facts:

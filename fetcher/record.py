@@ -9,7 +9,7 @@ import json
 import re
 from datetime import datetime, timezone, tzinfo
 
-from dateutil import parser as dateparser
+from dateutil.parser import isoparse
 
 from fetcher.errors import InputError
 from fetcher.links import parse_repo_url, pypi_name
@@ -99,7 +99,7 @@ def _check_type(field: str, value) -> str | None:
 def parse_datetime(text: str) -> datetime:
     """ISO 8601 with an explicit offset; a naive time would be ambiguous, so it is refused."""
     try:
-        value = dateparser.isoparse(text)
+        value = isoparse(text)
     except (ValueError, OverflowError):
         raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
     if value.tzinfo is None:

@@ -17,7 +17,12 @@ from fetcher.hosts.github.answers import (
     read_repo,
 )
 from fetcher.hosts.pypi import version as pypi_version
+from fetcher.links import parse_repo_url
 from tests.conftest import pypi_body, recorded
+
+
+def canonical(stored: str, full_name: str, html_url: str) -> str:
+    return canonical_repo_url(stored, parse_repo_url(stored), full_name, html_url)
 
 DEPS = "api_github_com_repos_django_deps"
 DEPS_PEOPLE = "api_github_com_repos_django_deps_contributors_per_page_100"
@@ -317,6 +322,7 @@ def test_repo_fields_from_the_recorded_django_deps_answers():
     weeks = [1] * 52
     fields = repo_fields(
         "git@github.com:django/deps.git",
+        parse_repo_url("git@github.com:django/deps.git"),
         read_repo(answer(DEPS)),
         newest_commit_date(answer(DEPS_COMMITS)),
         [contributor_logins(answer(DEPS_PEOPLE))],
@@ -337,6 +343,7 @@ def test_repo_fields_from_the_recorded_django_deps_answers():
 def test_repo_fields_leave_commits_over_52_out_while_github_computes_them():
     fields = repo_fields(
         "https://github.com/pydanny/dj-paginator",
+        parse_repo_url("https://github.com/pydanny/dj-paginator"),
         read_repo(answer(PAGINATOR)),
         None,
         [contributor_logins(answer(PAGINATOR_PEOPLE))],
@@ -353,26 +360,26 @@ def test_repo_fields_leave_commits_over_52_out_while_github_computes_them():
 
 
 def test_repo_fields_of_an_empty_repository_have_no_weeks_and_no_participants():
-    fields = repo_fields("https://github.com/pydanny/dj-paginator", PAGINATOR_PIECE, None, [], [])
+    fields = repo_fields("https://github.com/pydanny/dj-paginator", parse_repo_url("https://github.com/pydanny/dj-paginator"), PAGINATOR_PIECE, None, [], [])
     assert fields["commits_over_52"] == []
     assert fields["participants"] == []
     assert fields["last_updated"] is None
 
 
 def test_repo_fields_null_description_is_empty():
-    fields = repo_fields("https://github.com/pydanny/dj-paginator", {**PAGINATOR_PIECE, "description": None},
+    fields = repo_fields("https://github.com/pydanny/dj-paginator", parse_repo_url("https://github.com/pydanny/dj-paginator"), {**PAGINATOR_PIECE, "description": None},
                          None, [], None)
     assert fields["repo_description"] == ""
 
 
 def test_repo_fields_last_updated_keeps_its_offset_as_an_aware_datetime():
-    fields = repo_fields("https://github.com/django/deps", DEPS_PIECE, "2023-12-19T22:59:33+01:00", [], None)
+    fields = repo_fields("https://github.com/django/deps", parse_repo_url("https://github.com/django/deps"), DEPS_PIECE, "2023-12-19T22:59:33+01:00", [], None)
     assert fields["last_updated"] == datetime(2023, 12, 19, 21, 59, 33, tzinfo=timezone.utc)
     assert fields["last_updated"].utcoffset() == timedelta(hours=1)
 
 
 def test_repo_fields_use_html_url_when_the_repo_moved():
-    fields = repo_fields("https://github.com/pydanny/dj-paginator", DEPS_PIECE, None, [], None)
+    fields = repo_fields("https://github.com/pydanny/dj-paginator", parse_repo_url("https://github.com/pydanny/dj-paginator"), DEPS_PIECE, None, [], None)
     assert fields["repo_url"] == "https://github.com/django/deps"
 
 
@@ -393,22 +400,22 @@ def test_repo_fields_use_html_url_when_the_repo_moved():
     ],
 )
 def test_repo_url_kept_as_stored_when_it_names_the_same_repo(stored):
-    assert canonical_repo_url(stored, "django/deps", "https://github.com/django/deps") == stored
+    assert canonical(stored, "django/deps", "https://github.com/django/deps") == stored
 
 
 @pytest.mark.parametrize("stored", ["https://github.com/pydanny/dj-paginator", "https://github.com/django/deps-old"])
 def test_repo_url_switches_to_html_url_when_github_confirms_a_rename(stored):
-    assert canonical_repo_url(stored, "django/deps", "https://github.com/django/deps") == "https://github.com/django/deps"
+    assert canonical(stored, "django/deps", "https://github.com/django/deps") == "https://github.com/django/deps"
 
 
 def test_canonical_repo_url_drops_a_trailing_slash_of_html_url():
-    assert canonical_repo_url("https://github.com/old/name", "new/name", "https://github.com/new/name/") == (
+    assert canonical("https://github.com/old/name", "new/name", "https://github.com/new/name/") == (
         "https://github.com/new/name"
     )
 
 
 def test_canonical_repo_url_of_a_renamed_owner():
-    assert canonical_repo_url(
+    assert canonical(
         "https://github.com/audreyr/cookiecutter", "cookiecutter/cookiecutter", "https://github.com/cookiecutter/cookiecutter"
     ) == "https://github.com/cookiecutter/cookiecutter"
 
@@ -430,19 +437,14 @@ def test_canonical_repo_url_of_a_renamed_owner():
     ],
 )
 def test_repo_url_is_kept_unless_the_rename_is_confirmed_on_the_same_host(full_name, html_url):
-    assert canonical_repo_url("https://github.com/old/name", full_name, html_url) == "https://github.com/old/name"
-
-
-@pytest.mark.parametrize("stored", ["not a url", ""])
-def test_a_repo_url_fetcher_cannot_read_is_never_replaced(stored):
-    assert canonical_repo_url(stored, "django/deps", "https://github.com/django/deps") == stored
+    assert canonical("https://github.com/old/name", full_name, html_url) == "https://github.com/old/name"
 
 
 def test_a_github_enterprise_rename_stays_on_its_host():
-    assert canonical_repo_url("https://ghe.example.com/a/b", "c/d", "https://ghe.example.com/c/d") == (
+    assert canonical("https://ghe.example.com/a/b", "c/d", "https://ghe.example.com/c/d") == (
         "https://ghe.example.com/c/d"
     )
-    assert canonical_repo_url("https://ghe.example.com/a/b", "c/d", "https://github.com/c/d") == (
+    assert canonical("https://ghe.example.com/a/b", "c/d", "https://github.com/c/d") == (
         "https://ghe.example.com/a/b"
     )
 

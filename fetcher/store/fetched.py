@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fetcher.cache import Cached
-from fetcher.facts import to_columns as facts_columns
+from fetcher import facts
 from fetcher.links import Links
 from fetcher.record import FETCHED_FIELDS, parse_datetime, to_columns, to_stored_datetime
 from fetcher.store.facts import save_facts, track
@@ -70,7 +70,7 @@ class Fetched:
             )
             for resource, answer in record.updates.items():
                 self._save_cached(package_id, resource, answer)
-            facts_changed = bool(record.facts) and save_facts(self.db, package_id, facts_columns(record.facts), stamp)
+            facts_changed = bool(record.facts) and save_facts(self.db, package_id, facts.to_columns(record.facts), stamp)
             track(self.db, package_id, {**current, **changes}, fetched_at)
         return CHANGED if changes or facts_changed else UNCHANGED
 

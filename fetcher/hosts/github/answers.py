@@ -7,10 +7,10 @@ so one odd answer fails its package instead of writing nonsense.
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from fetcher.errors import BadResponse, InputError
+from fetcher.errors import BadResponse
 from fetcher.facts import MAX_COUNT
 from fetcher.hosts.read import MAX_TEXT, body_object, checked_text, is_count
-from fetcher.links import parse_repo_url
+from fetcher.links import RepoRef
 from fetcher.net.answer import Answer, header_number
 from fetcher.record import parse_datetime, to_stored_datetime
 
@@ -67,6 +67,7 @@ def participation_weeks(answer: Answer) -> list[int]:
 
 def repo_fields(
     stored_repo_url: str,
+    asked: RepoRef,
     repo: dict,
     last_updated: str | None,
     contributor_pages: list[list[str]],
@@ -77,7 +78,7 @@ def repo_fields(
         "repo_forks": repo["forks"],
         "repo_watchers": repo["stars"],
         "repo_description": repo["description"] or "",
-        "repo_url": canonical_repo_url(stored_repo_url, repo["full_name"], repo["html_url"]),
+        "repo_url": canonical_repo_url(stored_repo_url, asked, repo["full_name"], repo["html_url"]),
         "participants": participants(contributor_pages),
         "last_updated": parse_datetime(last_updated) if last_updated else None,
     }
@@ -86,18 +87,14 @@ def repo_fields(
     return fields
 
 
-def canonical_repo_url(stored: str, full_name: str, html_url: str) -> str:
-    """The repo_url to keep: as the catalogue wrote it, unless GitHub confirmed a rename.
+def canonical_repo_url(stored: str, asked: RepoRef, full_name: str, html_url: str) -> str:
+    """The repo_url to keep: as the catalogue wrote it (`stored`, naming `asked`), unless GitHub confirmed a rename.
 
     A rename is confirmed when the answer's full name is another repository than the one
     the stored URL names, and its html_url is exactly https://HOST/Owner/Name for that full
     name on the stored URL's host. Anything else (an empty, odd or foreign html_url) keeps
     the person's URL: an answer never wipes it or points it at another host.
     """
-    try:
-        asked = parse_repo_url(stored)
-    except InputError:
-        return stored
     match = _PLAIN_REPO_URL.fullmatch(html_url)
     if match is None or match["name"].lower() != full_name.lower() or asked.full_name.lower() == full_name.lower():
         return stored

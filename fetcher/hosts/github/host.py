@@ -105,7 +105,7 @@ class GitHub(Host):
             raise batched  # the batch already knows the repository is missing: nothing else to ask
         repo = await self.fetch_repo(ref, batched, cache)
         weeks = repo.weeks and shift_weeks(repo.weeks.value["weeks"], repo.weeks.fetched_at, self.client.clock())
-        fields = answers.repo_fields(repo_url, repo.repo, repo.last_updated, repo.contributor_pages, weeks)
+        fields = answers.repo_fields(repo_url, ref, repo.repo, repo.last_updated, repo.contributor_pages, weeks)
         if repo.contributors_kept:  # GitHub would not list them: the stored participants stand
             del fields["participants"]
         kept_note = CONTRIBUTORS_TOO_LARGE if repo.contributors_kept else None
