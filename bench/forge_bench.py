@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.forges import ForgeRequest, Forges, add_to_world
 from bench.run import FINISHED, BenchError, child_env, markdown, run_process
-from bench.standin import StandIn, World
+from fetcher.standin import StandIn, World
+from fetcher.standin.forges import ForgeRequest, Forges, add_to_world
 
 COLD, WARM, PUSHED = "cold", "warm-unchanged", "warm-pushed"
 LABELS = {COLD: "cold", WARM: "warm, nothing changed", PUSHED: "after new commits"}

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from bench.standin import StandIn, World
 from fetcher import budget
 from fetcher.hosts import github
+from fetcher.standin import StandIn, World
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 TOKENS = {"POOL_ONE": "ghp_pool_token_one_AAAAAAAA", "POOL_TWO": "ghp_pool_token_two_BBBBBBBB",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.standin import StandIn, World
 from fetcher import config as configuration
 from fetcher.check import check_config, check_store
+from fetcher.standin import StandIn, World
 
 CATALOG = Path(__file__).resolve().parent.parent / "examples" / "packages.json"
 TOKEN = "ghp_check_token_0123456789"

@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import forges
-from bench.standin import StandIn, World
 from fetcher.records import parse_datetime
+from fetcher.standin import StandIn, World, forges
 from fetcher.urls import GITHUB_HOSTS, parse_repo_url
 
 ROOT = Path(__file__).resolve().parent.parent

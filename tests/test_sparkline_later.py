@@ -4,9 +4,9 @@ sparkline, its worker goes on, and the new sparkline is written later in the sam
 import asyncio
 import json
 
-from bench.standin import StandIn, World
 from fetcher import config as configuration, sync
 from fetcher.records import validate
+from fetcher.standin import StandIn, World
 from fetcher.store import open_store
 
 OLD_WEEKS = [1] * 52

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.standin import Repo, StandIn, World, normalize_name
 from fetcher.records import parse_datetime
+from fetcher.standin import Repo, StandIn, World, normalize_name
 from fetcher.urls import GITHUB_HOSTS, parse_repo_url, pypi_name
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.standin import StandIn, World, github_full_name
+from fetcher.standin import StandIn, World, github_full_name
 
 ROOT = Path(__file__).resolve().parent.parent
 FETCHED = ("repo_forks", "repo_watchers", "repo_description", "participants", "commits_over_52", "pypi_version")

@@ -15,11 +15,11 @@ import httpx
 import pytest
 import respx
 
-from bench.standin import StandIn, World
 from fetcher import config as configuration
 from fetcher.errors import TokenRejected
 from fetcher.http import Http
 from fetcher.interpret import RateLimit
+from fetcher.standin import StandIn, World
 from fetcher.tokens import AllRested, TokenPool
 from tests.conftest import Clock
 

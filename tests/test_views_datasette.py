@@ -10,9 +10,8 @@ import pytest
 import yaml
 from datasette.app import Datasette
 
-from bench.forges import add_catalog
-from bench.standin import StandIn, World
 from fetcher.records import parse_datetime
+from fetcher.standin import StandIn, World, add_catalog
 from fetcher.store import MIGRATIONS, open_store
 
 ROOT = Path(__file__).resolve().parent.parent

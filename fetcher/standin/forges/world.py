@@ -52,9 +52,9 @@ from itertools import accumulate
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bench import forge_bitbucket, forge_forgejo, forge_gitlab
-from bench.forge_http import json_answer
-from bench.standin import _Answer, _catalog_record, _random_version
+from fetcher.standin.forges import bitbucket as forge_bitbucket, forgejo as forge_forgejo, gitlab as forge_gitlab
+from fetcher.standin.forges.http import json_answer
+from fetcher.standin.server import _Answer, _catalog_record, _random_version
 
 KINDS = ("gitlab", "forgejo", "bitbucket")
 # Where each kind's API lives below its host: https://HOST/api/v4, https://HOST/api/v1, https://api.bitbucket.org/2.0
@@ -735,7 +735,7 @@ def add_to_world(
     now: datetime | None = None,
     first_index: int = 100_000,
 ) -> list[dict[str, Any]]:
-    """Give ``world`` (a ``bench.standin.World``) generated forge hosts; their catalogue records, a PyPI project each.
+    """Give ``world`` (a ``fetcher.standin.World``) generated forge hosts; their catalogue records, a PyPI project each.
 
     Record ids start at ``first_index + 1``, clear of a generated GitHub catalogue.
     """

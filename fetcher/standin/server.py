@@ -10,9 +10,9 @@ server, GraphQL at ``POST /graphql`` and PyPI under ``/pypi/``, so one
 as the GraphQL endpoint.
 
 GitLab, Forgejo (Gitea, Codeberg) and Bitbucket hosts are served under
-``/_forge/{host}/`` when the world has ``forges`` (see ``bench.forges``).
+``/_forge/{host}/`` when the world has ``forges`` (see ``fetcher.standin.forges``).
 
-Run ``fetcher-standin --catalog FILE.json`` (or ``python -m bench.standin``)
+Run ``fetcher-standin --catalog FILE.json`` (or ``python -m fetcher.standin``)
 to serve a world built from a catalog file, or ``--packages N`` for a
 generated one, until Ctrl-C.
 """
@@ -43,9 +43,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from bench import standin_facts
-from bench.faults import TRANSPORT, Fault, FaultPlan
-from bench.hostile import Hostile
+from fetcher.standin import facts as standin_facts
+from fetcher.standin.faults import TRANSPORT, Fault, FaultPlan
+from fetcher.standin.hostile import Hostile
 
 WEEKS = 52
 # The "now" of generated worlds: a fixed instant, so one seed always builds the same world.
@@ -252,7 +252,7 @@ class World:
     blocked: set[str] = field(default_factory=set)
     # PEP 503 name -> what PyPI says of it beside the version; unset ones are seeded from the name
     pypi_facts: dict[str, standin_facts.ProjectFacts] = field(default_factory=dict)
-    # GitLab, Forgejo and Bitbucket hosts (bench.forges.Forges), served under /_forge/{host}/
+    # GitLab, Forgejo and Bitbucket hosts (fetcher.standin.forges.Forges), served under /_forge/{host}/
     forges: Any = None
     _by_id: dict[int, Repo] = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
@@ -1176,7 +1176,7 @@ class StandIn:
     ) -> None:
         self.world = world
         self.faults = faults
-        self.hostile = hostile  # bench/hostile.py: chosen resources answer what no honest server would
+        self.hostile = hostile  # hostile.py: chosen resources answer what no honest server would
         self.latency = latency
         self.token = token
         self.stats_delay = stats_delay
@@ -1607,7 +1607,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--token", help="require this token in Authorization")
     args = parser.parse_args(argv)
-    from bench.forges import add_catalog  # it builds on this module: imported once this one is loaded
+    from fetcher.standin.forges.world import add_catalog  # it builds on this module: imported once this one is loaded
 
     if args.packages is not None:
         if args.packages < 1:

@@ -23,11 +23,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from bench.forge_http import Query, Served, json_answer, param, revalidate, whole_number
-from bench.standin import _Answer
+from fetcher.standin.forges.http import Query, Served, json_answer, param, revalidate, whole_number
+from fetcher.standin.server import _Answer
 
 if TYPE_CHECKING:
-    from bench.forges import Commit, ForgeHost, ForgeRepo, Forges, Person
+    from fetcher.standin.forges.world import Commit, ForgeHost, ForgeRepo, Forges, Person
 
 JSON = "application/json; charset=utf-8"
 PAGELEN = 10

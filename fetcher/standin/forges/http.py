@@ -15,7 +15,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.standin import _Answer, _not_modified
+from fetcher.standin.server import _Answer, _not_modified
 
 Query = list[tuple[str, str]]
 

@@ -175,7 +175,7 @@ def _bad_answer(kind: str, path: str, query: str, own: str, foreign: str, handle
 
 def _honest_repo(handler: Any, path: str) -> dict[str, Any]:
     """What the stand-in would answer for the repository at `path`, to spoil one field of."""
-    from bench.standin import _repo_body  # the stand-in imports this module: import here, not at the top
+    from fetcher.standin.server import _repo_body  # the stand-in imports this module: import here, not at the top
 
     standin = handler.server.standin
     parts = path.strip("/").split("/")

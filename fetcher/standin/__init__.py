@@ -1,0 +1,31 @@
+"""A loopback stand-in for GitHub (REST and GraphQL), PyPI, GitLab, Forgejo and Bitbucket, to try fetcher offline.
+
+The tests and the benchmark run against it; ``fetcher-standin`` serves it from the command line.
+"""
+
+from fetcher.standin import forges
+from fetcher.standin.facts import SIMPLE_JSON, ProjectFacts, facts_for
+from fetcher.standin.faults import KINDS as FAULT_KINDS, FaultPlan
+from fetcher.standin.forges.world import Forges, add_catalog
+from fetcher.standin.hostile import Hostile
+from fetcher.standin.server import Logged, Repo, StandIn, World, config_for, github_full_name, normalize_name, pypi_project
+
+__all__ = [
+    "FAULT_KINDS",
+    "SIMPLE_JSON",
+    "FaultPlan",
+    "Forges",
+    "Hostile",
+    "Logged",
+    "ProjectFacts",
+    "Repo",
+    "StandIn",
+    "World",
+    "add_catalog",
+    "config_for",
+    "facts_for",
+    "forges",
+    "github_full_name",
+    "normalize_name",
+    "pypi_project",
+]
