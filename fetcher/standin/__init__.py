@@ -8,7 +8,10 @@ from fetcher.standin.facts import SIMPLE_JSON, ProjectFacts, facts_for
 from fetcher.standin.faults import KINDS as FAULT_KINDS, FaultPlan
 from fetcher.standin.forges.world import Forges, add_catalog
 from fetcher.standin.hostile import Hostile
-from fetcher.standin.server import Logged, Repo, StandIn, World, config_for, github_full_name, normalize_name, pypi_project
+from fetcher.standin.names import github_full_name, normalize_name, pypi_project
+from fetcher.standin.repo import Repo
+from fetcher.standin.server import Logged, StandIn, config_for
+from fetcher.standin.world import World
 
 __all__ = [
     "FAULT_KINDS",

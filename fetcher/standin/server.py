@@ -24,7 +24,6 @@ import base64
 import hashlib
 import json
 import math
-import random
 import re
 import socket
 import sys
@@ -33,10 +32,10 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,19 +43,14 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from fetcher.standin import facts as standin_facts
+from fetcher.standin.dates import http_date, parse_iso, utc_text
 from fetcher.standin.faults import TRANSPORT, Fault, FaultPlan
 from fetcher.standin.hostile import Hostile
+from fetcher.standin.names import normalize_name
+from fetcher.standin.repo import WEEKS, Repo
+from fetcher.standin.world import World
 
-WEEKS = 52
-# The "now" of generated worlds: a fixed instant, so one seed always builds the same world.
-ANCHOR = datetime(2026, 2, 15, tzinfo=timezone.utc)
-
-_FIRST_REPO_ID = 10_000_000
 _COMMIT_SPACING = timedelta(hours=6)
-_MAIN_BRANCH_SINCE = datetime(2020, 10, 1, tzinfo=timezone.utc)
-_CATALOG_CREATED = "2020-01-01T09:00:00-05:00"
-_CATALOG_MODIFIED = "2024-01-01T09:00:00-05:00"
-
 _JSON = "application/json; charset=utf-8"
 _BODILESS = frozenset({204, 304})
 _PER_PAGE_DEFAULT = 30
@@ -88,484 +82,6 @@ _GITHUB_NOT_FOUND = {"message": "Not Found", "documentation_url": _DOCS}
 _PYPI_NOT_FOUND = {"message": "Not Found"}
 _PYPI_LAST_MODIFIED = "Mon, 01 Jan 2024 00:00:00 GMT"
 
-_GITHUB_URL = re.compile(
-    r"^(?:https?://(?:www\.)?github\.com/|git@github\.com:)([\w.-]+)/([\w.-]+?)(?:\.git)?(?:[/?#].*)?$",
-    re.IGNORECASE,
-)
-_PYPI_URL = re.compile(
-    r"^https?://(?:www\.)?pypi\.(?:org|python\.org)/(?:project|pypi)/([^/?#]+)", re.IGNORECASE
-)
-
-
-# --- names and dates -------------------------------------------------------
-
-
-def normalize_name(name: str) -> str:
-    """PEP 503 normalized project name: the spelling PyPI redirects to."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def github_full_name(url: str) -> str | None:
-    """"owner/name" of a github.com repository URL (trailing slash, .git, subpath or git@ form allowed)."""
-    match = _GITHUB_URL.match(url.strip())
-    return f"{match[1]}/{match[2]}" if match else None
-
-
-def pypi_project(url: str) -> str | None:
-    """Project name as spelled in a PyPI URL (/project/NAME/ or the legacy /pypi/NAME)."""
-    match = _PYPI_URL.match(url.strip())
-    return unquote(match[1]) if match else None
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_iso(text: str) -> datetime:
-    """Parse an ISO 8601 instant; a value without an offset is taken as UTC, as GitHub means it."""
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _http_date(iso: str) -> str:
-    return format_datetime(_parse_iso(iso).astimezone(timezone.utc), usegmt=True)
-
-
-# --- data model ----------------------------------------------------------------
-
-
-@dataclass
-class Repo:
-    """One GitHub repository as the stand-in serves it.
-
-    ``pushed_at`` left empty means ``newest_commit_date`` (or ``created_at``
-    for an empty repository). ``commit_count`` is raised to at least the
-    participation total. ``contributions`` are the contributors' commit
-    counts, in the same order (left empty: a Zipf-like spread, 400, 200,
-    133, ...); contributors are kept sorted by them, most first, as GitHub
-    lists them.
-
-    Weekly statistics are ready or not in one of two ways:
-
-    - by time (the default): ``stats_cold`` statistics are not computed yet.
-      The first ask starts the computation and answers 202, as do asks until
-      the stand-in's ``stats_delay`` has passed; then they answer 200 and stay
-      warm until the next push.
-    - by count, when ``pending_asks`` is above 0: that many asks answer 202,
-      then 200; ``World.push`` resets it to the value the repository was
-      created with.
-    """
-
-    owner: str
-    name: str
-    id: int
-    forks: int
-    stars: int
-    description: str | None
-    default_branch: str = "main"
-    contributors: list[str] = field(default_factory=list)
-    participation: list[int] = field(default_factory=lambda: [0] * WEEKS)
-    newest_commit_date: str | None = None
-    pushed_at: str = ""
-    archived: bool = False
-    archived_at: str | None = None  # None for an archived repository: standin_facts.archived_at says
-    pending_asks: int = 0
-    owner_type: str = "User"
-    created_at: str = "2015-01-01T00:00:00Z"
-    homepage: str | None = None
-    open_issues: int = 0
-    subscribers: int = 0
-    commit_count: int = 0
-    contributions: list[int] = field(default_factory=list)
-    stats_cold: bool = False
-    _asks_per_push: int = field(init=False, repr=False, compare=False)
-    # time.monotonic() of the ask that started computing cold statistics
-    _stats_since: float | None = field(default=None, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if len(self.participation) != WEEKS:
-            raise ValueError(f"participation needs {WEEKS} weekly counts, got {len(self.participation)}")
-        if not self.contributions:
-            self.contributions = [max(1, 400 // (position + 1)) for position in range(len(self.contributors))]
-        elif len(self.contributions) != len(self.contributors):
-            raise ValueError(
-                f"{len(self.contributors)} contributors but {len(self.contributions)} contribution counts"
-            )
-        self._sort_contributors()
-        if not self.pushed_at:
-            self.pushed_at = self.newest_commit_date or self.created_at
-        if not self.empty:
-            self.commit_count = max(self.commit_count, sum(self.participation), 1)
-        self._asks_per_push = self.pending_asks
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-    @property
-    def key(self) -> str:
-        """Lowercase "owner/name": GitHub looks repositories up case-insensitively."""
-        return self.full_name.lower()
-
-    @property
-    def empty(self) -> bool:
-        return self.newest_commit_date is None
-
-    def _sort_contributors(self, pairs: Iterable[tuple[str, int]] | None = None) -> None:
-        """Most contributions first; a stable sort keeps the order of equals.
-
-        Both lists are replaced, never changed in place, so a reader holding
-        the old pair (under the world's lock) sees a consistent one.
-        """
-        ranked = sorted(pairs or zip(self.contributors, self.contributions), key=lambda pair: -pair[1])
-        self.contributors = [login for login, _ in ranked]
-        self.contributions = [count for _, count in ranked]
-
-    def _apply_push(self, commits: int, moment: str, author: str | None) -> None:
-        self.participation[-1] += commits
-        self.commit_count += commits
-        self.newest_commit_date = moment
-        self.pushed_at = moment
-        login = author or (self.contributors[0] if self.contributors else self.owner)
-        counts = dict(zip(self.contributors, self.contributions))
-        counts[login] = counts.get(login, 0) + commits
-        self._sort_contributors(counts.items())
-        if self._asks_per_push > 0:
-            self.pending_asks = self._asks_per_push
-        else:
-            self.stats_cold = True
-            self._stats_since = None
-
-
-@dataclass
-class World:
-    """Everything the stand-in knows: repositories, renames, blocks and PyPI versions.
-
-    ``repos``, ``renames`` and ``blocked`` are keyed by lowercase "owner/name";
-    ``pypi`` by PEP 503 normalized name. A name in ``repos`` wins over the
-    same old name in ``renames``, as a new repository would on GitHub.
-    """
-
-    repos: dict[str, Repo] = field(default_factory=dict)
-    renames: dict[str, int] = field(default_factory=dict)
-    pypi: dict[str, str] = field(default_factory=dict)
-    blocked: set[str] = field(default_factory=set)
-    # PEP 503 name -> what PyPI says of it beside the version; unset ones are seeded from the name
-    pypi_facts: dict[str, standin_facts.ProjectFacts] = field(default_factory=dict)
-    # GitLab, Forgejo and Bitbucket hosts (fetcher.standin.forges.Forges), served under /_forge/{host}/
-    forges: Any = None
-    _by_id: dict[int, Repo] = field(init=False, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self._by_id = {repo.id: repo for repo in self.repos.values()}
-
-    def add_repo(self, repo: Repo) -> Repo:
-        other = self._by_id.get(repo.id)
-        if other is not None and other is not repo:
-            raise ValueError(f"repository id {repo.id} already belongs to {other.full_name}")
-        self.repos[repo.key] = repo
-        self._by_id[repo.id] = repo
-        return repo
-
-    def rename(self, old_full_name: str, repo: Repo) -> None:
-        """Make the old name answer 301 to ``/repositories/{id}``; the repo must be added first."""
-        if self._by_id.get(repo.id) is not repo:
-            raise ValueError(f"add_repo({repo.full_name}) before renaming it")
-        self.renames[old_full_name.lower()] = repo.id
-
-    def block(self, full_name: str) -> None:
-        """Make a name answer 451, whether or not a repository exists under it."""
-        self.blocked.add(full_name.lower())
-
-    def add_pypi(self, name: str, version: str) -> None:
-        self.pypi[normalize_name(name)] = version
-
-    def repo(self, full_name: str) -> Repo:
-        """The repository now or formerly called ``full_name``; KeyError if none."""
-        key = full_name.lower()
-        found = self.repos.get(key)
-        if found is None and key in self.renames:
-            found = self._by_id.get(self.renames[key])
-        if found is None:
-            raise KeyError(full_name)
-        return found
-
-    def repo_by_id(self, repo_id: int) -> Repo | None:
-        return self._by_id.get(repo_id)
-
-    def push(
-        self, full_name: str, commits: int = 1, when: str | None = None, author: str | None = None
-    ) -> Repo:
-        """Simulate a push: new commits this week, a new newest commit, statistics cold again.
-
-        The commits are counted to ``author`` (a new contributor if unknown;
-        by default the top contributor, or the owner of a repository without
-        any), so the contributors list, its order and its ETag change as on
-        GitHub.
-        """
-        repo = self.repo(full_name)
-        moment = when or _iso(datetime.now(timezone.utc))
-        with self._lock:
-            repo._apply_push(commits, moment, author)
-        return repo
-
-    def expected_fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """What a fully synced record of a generated catalogue says, by this world's own data.
-
-        For the fields fetcher writes; ``last_updated`` as GitHub spells it.
-        An empty repository's statistics answer 204: no weeks at all.
-        """
-        if self.forges is not None and self.forges.knows(record["repo_url"]):
-            fields = self.forges.expected(record["repo_url"])
-            return {**fields, "pypi_version": self.pypi[normalize_name(pypi_project(record["pypi_url"]) or "")]}
-        repo = self.repo(github_full_name(record["repo_url"]) or "")
-        return {
-            "repo_forks": repo.forks,
-            "repo_watchers": repo.stars,
-            "repo_description": repo.description or "",
-            "participants": [] if repo.empty else list(repo.contributors),
-            "commits_over_52": [] if repo.empty else list(repo.participation),
-            "pypi_version": self.pypi[normalize_name(pypi_project(record["pypi_url"]) or "")],
-            "repo_url": f"https://github.com/{repo.full_name}",
-            "last_updated": repo.newest_commit_date,
-        }
-
-    def stats_ready(self, repo: Repo, delay: float = 0.0) -> bool:
-        """Count one ask for the repository's statistics; True once they are computed.
-
-        Count-based repositories (``pending_asks`` above 0) spend one ask.
-        Cold ones start computing at the first ask and are ready once
-        ``delay`` seconds have passed since it.
-        """
-        with self._lock:
-            if repo.pending_asks > 0:
-                repo.pending_asks -= 1
-                return False
-            if not repo.stats_cold:
-                return True
-            now = time.monotonic()
-            if repo._stats_since is None:
-                repo._stats_since = now
-                return False
-            if now - repo._stats_since >= delay:
-                repo.stats_cold = False
-                repo._stats_since = None
-                return True
-            return False
-
-    @classmethod
-    def from_catalog(
-        cls,
-        records: Iterable[Mapping[str, Any]],
-        seed: int = 0,
-        max_contributors: int = 600,
-        stats_asks: int = 2,
-    ) -> World:
-        """A deterministic world for catalog records (Django Packages API shape).
-
-        Every github.com ``repo_url`` gets a repository with seeded random
-        values (the record's ``repo_description`` is kept when present), every
-        PyPI ``pypi_url`` a version. Repository ids count up from 10,000,000
-        in record order. Statistics are count-based: each repository answers
-        202 to its first ``stats_asks`` asks (and again after a push), however
-        fast they come; 0 makes them time-based and warm.
-        """
-        rng = random.Random(seed)
-        world = cls()
-        for record in records:
-            full_name = github_full_name(record.get("repo_url") or "")
-            if full_name and full_name.lower() not in world.repos:
-                owner, name = full_name.split("/")
-                repo_id = _FIRST_REPO_ID + len(world._by_id)
-                description = record.get("repo_description") or None
-                world.add_repo(
-                    _random_repo(
-                        rng, owner, name, repo_id, max_contributors, description=description, pending_asks=stats_asks
-                    )
-                )
-            project = pypi_project(record.get("pypi_url") or "")
-            if project and normalize_name(project) not in world.pypi:
-                world.add_pypi(project, _random_version(rng))
-        return world
-
-    @classmethod
-    def generate(
-        cls,
-        n: int,
-        seed: int = 0,
-        renamed: float = 0.02,
-        missing: float = 0.01,
-        empty: float = 0.01,
-        max_contributors: int = 600,
-        cold_stats: float = 0.3,
-        stats_asks: int = 0,
-    ) -> tuple[World, list[dict[str, Any]]]:
-        """``n`` synthetic packages for benchmarks: the world and its catalog records.
-
-        Exactly ``round(n * share)`` packages are renamed (their repo_url uses
-        the old name, the repository lives on as jazzband/SLUG), missing (the
-        repo_url answers 404) and empty (no commits). Every package has a PyPI
-        project; every tenth URL spells its name unnormalized, so PyPI answers 301.
-        Statistics are time-based: ``round(share * non-empty repositories)`` of
-        them start cold (202 until the stand-in's ``stats_delay`` has passed
-        since the first ask), the rest warm, as if somebody asked recently.
-        With ``stats_asks`` above 0 the cold ones are count-based instead: each
-        answers 202 to its first 1 to ``stats_asks`` asks (seeded), however fast
-        they come, and as many again after a push.
-        """
-        rng = random.Random(seed)
-        counts = [round(n * share) for share in (renamed, missing, empty)]
-        chosen = rng.sample(range(n), sum(counts))
-        renamed_at = set(chosen[: counts[0]])
-        missing_at = set(chosen[counts[0] : counts[0] + counts[1]])
-        empty_at = set(chosen[counts[0] + counts[1] :])
-        owners = max(1, n // 4)
-        world = cls()
-        records = []
-        for i in range(n):
-            slug = f"django-pkg{i}"
-            owner = f"owner{rng.randrange(owners)}"
-            repo_id = _FIRST_REPO_ID + i
-            if i in renamed_at:
-                moved = world.add_repo(_random_repo(rng, "jazzband", slug, repo_id, max_contributors))
-                world.rename(f"{owner}/{slug}", moved)
-            elif i not in missing_at:
-                world.add_repo(
-                    _random_repo(rng, owner, slug, repo_id, max_contributors, empty=i in empty_at)
-                )
-            world.add_pypi(slug, _random_version(rng))
-            records.append(_catalog_record(i, slug, f"https://github.com/{owner}/{slug}", _pypi_url(i, slug)))
-        # A generator of its own, so the share asked for leaves the rest of the world as it was.
-        stats_rng = random.Random(f"cold-stats:{seed}")
-        computed = [repo for repo in world.repos.values() if not repo.empty]
-        for repo in stats_rng.sample(computed, round(len(computed) * cold_stats)):
-            if stats_asks:
-                repo.pending_asks = repo._asks_per_push = stats_rng.randint(1, stats_asks)
-            else:
-                repo.stats_cold = True
-        return world, records
-
-
-# --- seeded generation ---------------------------------------------------------
-
-
-def _random_repo(
-    rng: random.Random,
-    owner: str,
-    name: str,
-    repo_id: int,
-    max_contributors: int,
-    *,
-    empty: bool = False,
-    description: str | None = None,
-    pending_asks: int = 0,
-) -> Repo:
-    """A repository with realistic spreads: log-normal stars, a long tail of contributors, quiet years."""
-    created = ANCHOR - timedelta(days=rng.randint(400, 4400), seconds=rng.randrange(86400))
-    stars = int(rng.lognormvariate(4.0, 1.8))
-    owner_type = "Organization" if rng.random() < 0.3 else "User"
-    participation = [0] * WEEKS if empty else _random_participation(rng)
-    if empty:
-        newest, contributors, commit_count = None, [], 0
-    else:
-        newest = _random_newest_commit(rng, participation, created)
-        count = min(max_contributors, int(rng.paretovariate(1.2)))
-        contributors = _random_logins(rng, owner if owner_type == "User" else None, count)
-        commit_count = sum(participation) + int(rng.lognormvariate(4.0, 1.5)) + 1
-    if description is None and rng.random() >= 0.05:
-        description = f"{name.replace('-', ' ').title()}: a reusable Django app."
-    return Repo(
-        owner=owner,
-        name=name,
-        id=repo_id,
-        forks=int(stars * rng.uniform(0.05, 0.35)),
-        stars=stars,
-        description=description,
-        default_branch="main" if created >= _MAIN_BRANCH_SINCE else "master",
-        contributors=contributors,
-        participation=participation,
-        newest_commit_date=newest,
-        archived=not empty and not any(participation) and rng.random() < 0.15,
-        owner_type=owner_type,
-        created_at=_iso(created),
-        homepage=f"https://{name}.readthedocs.io/" if rng.random() < 0.3 else None,
-        open_issues=int(rng.lognormvariate(1.0, 1.2)),
-        subscribers=max(1, stars // rng.randint(5, 20)),
-        commit_count=commit_count,
-        pending_asks=pending_asks,
-    )
-
-
-def _random_participation(rng: random.Random) -> list[int]:
-    """Weekly commits: four repositories in ten were quiet all year, the rest commit at their own rate."""
-    if rng.random() < 0.4:
-        return [0] * WEEKS
-    rate = rng.uniform(0.05, 0.9)
-    rolls = [rng.random() for _ in range(WEEKS)]
-    return [int(roll / rate * 12) + 1 if roll < rate else 0 for roll in rolls]
-
-
-def _random_newest_commit(rng: random.Random, participation: list[int], created: datetime) -> str:
-    """The newest commit falls in the last active week, or before the year shown for quiet repositories."""
-    active = [week for week, count in enumerate(participation) if count]
-    if active:
-        weeks_ago = WEEKS - 1 - active[-1]
-        moment = ANCHOR - timedelta(weeks=weeks_ago, seconds=rng.randrange(1, 7 * 86400))
-    else:
-        quiet_since = ANCHOR - timedelta(weeks=WEEKS + 1)
-        moment = created + (quiet_since - created) * rng.random()
-    return _iso(moment)
-
-
-def _random_logins(rng: random.Random, owner: str | None, count: int) -> list[str]:
-    """Contributor logins, owner first when a user owns the repository, sometimes with bots."""
-    logins = [owner] if owner else []
-    logins += [f"dev{number}" for number in rng.sample(range(1, 200_000), count)]
-    if count >= 3 and rng.random() < 0.35:
-        logins.insert(rng.randrange(1, count), "dependabot[bot]")
-    if count >= 8 and rng.random() < 0.2:
-        logins.insert(rng.randrange(1, count), "pre-commit-ci[bot]")
-    return list(dict.fromkeys(logins))[:count]
-
-
-def _random_version(rng: random.Random) -> str:
-    return f"{rng.randint(0, 5)}.{rng.randint(0, 20)}.{rng.randint(0, 10)}"
-
-
-def _pypi_url(i: int, slug: str) -> str:
-    """Rotate through the PyPI URL forms found in the catalog; every tenth name is unnormalized."""
-    name = slug.replace("-", "_").title() if i % 10 == 0 else slug
-    forms = (
-        f"https://pypi.org/project/{name}/",
-        f"http://pypi.python.org/pypi/{name}",
-        f"https://pypi.org/pypi/{name}",
-    )
-    return forms[i % len(forms)]
-
-
-def _catalog_record(i: int, slug: str, repo_url: str, pypi_url: str) -> dict[str, Any]:
-    """A never-fetched package record with the catalog API's fields, in its order."""
-    return {
-        "category": None,
-        "grids": [],
-        "id": i + 1,
-        "title": slug,
-        "slug": slug,
-        "last_updated": None,
-        "last_fetched": None,
-        "repo_url": repo_url,
-        "pypi_version": "",
-        "created": _CATALOG_CREATED,
-        "modified": _CATALOG_MODIFIED,
-        "repo_forks": 0,
-        "repo_description": "",
-        "pypi_url": pypi_url,
-        "documentation_url": "",
-        "repo_watchers": 0,
-        "commits_over_52": [],
-        "participants": [],
-    }
 
 
 # --- response bodies -------------------------------------------------------------
@@ -665,7 +181,7 @@ def _commit(repo: Repo, offset: int, moment: datetime, base: str) -> dict[str, A
     sha = _commit_sha(repo, ordinal)
     api = f"{base}/repos/{repo.full_name}"
     login = repo.contributors[offset % len(repo.contributors)] if repo.contributors else repo.owner
-    person = {"name": login, "email": f"{login}@users.noreply.github.com", "date": _iso(moment)}
+    person = {"name": login, "email": f"{login}@users.noreply.github.com", "date": utc_text(moment)}
     account = _account(login, _account_type(login), base)
     tree = hashlib.sha1(f"tree:{sha}".encode()).hexdigest()
     parents = []
@@ -836,8 +352,7 @@ def _get_repo(world: World, repo: Repo, base: str, query: _Query, stats_delay: f
 def _list_contributors(world: World, repo: Repo, base: str, query: _Query, stats_delay: float) -> _Answer:
     if repo.empty:
         return _Answer(204)
-    with world._lock:  # a push replaces both lists together
-        logins, counts = repo.contributors, repo.contributions
+    logins, counts = world.contributors(repo)
     return _paged(
         repo,
         base,
@@ -862,7 +377,7 @@ def _list_commits(world: World, repo: Repo, base: str, query: _Query, stats_dela
     if repo.newest_commit_date is None:
         body = {"message": "Git Repository is empty.", "documentation_url": _DOC_URLS["commits"]}
         return _json_answer(409, body)
-    newest = _parse_iso(repo.newest_commit_date)
+    newest = parse_iso(repo.newest_commit_date)
     return _paged(
         repo,
         base,
@@ -918,7 +433,7 @@ def _github_answer(
             return _moved(base, moved, rest, raw_query)
         return _json_answer(404, {"message": "Not Found", "documentation_url": _DOC_URLS[endpoint]})
     answer = serve(world, repo, base, parse_qsl(raw_query, keep_blank_values=True), stats_delay)
-    return _revalidate(answer, _http_date(repo.pushed_at), request)
+    return _revalidate(answer, http_date(parse_iso(repo.pushed_at)), request)
 
 
 def _pypi_project(world: World, base: str, parts: list[str], last: str) -> tuple[str, str] | _Answer:
@@ -1048,7 +563,7 @@ def _graphql_repository(repo: Repo) -> dict[str, Any]:
     """The fields of fetcher's ``Fields`` fragment; a renamed repository answers under its new name."""
     branch = None
     if repo.newest_commit_date is not None:
-        committed = _iso(_parse_iso(repo.newest_commit_date))
+        committed = utc_text(parse_iso(repo.newest_commit_date))
         branch = {"target": {"committedDate": committed, "history": {"totalCount": repo.commit_count}}}
     return {
         "nameWithOwner": repo.full_name,
@@ -1056,7 +571,7 @@ def _graphql_repository(repo: Repo) -> dict[str, Any]:
         "description": repo.description,
         "forkCount": repo.forks,
         "stargazerCount": repo.stars,
-        "pushedAt": _iso(_parse_iso(repo.pushed_at)),
+        "pushedAt": utc_text(parse_iso(repo.pushed_at)),
         "isArchived": repo.archived,
         "archivedAt": standin_facts.archived_at(repo),
         "defaultBranchRef": branch,
@@ -1406,7 +921,7 @@ class StandIn:
             return _json_answer(self.graphql_rate_limited_status, _GRAPHQL_RATE_LIMITED, limits), False
         data, errors = _graphql_data(self.world, query.lookups)
         if query.wants_rate_limit:
-            reset = _iso(datetime.fromtimestamp(reset_at, timezone.utc))
+            reset = utc_text(datetime.fromtimestamp(reset_at, timezone.utc))
             data = {"rateLimit": {"cost": cost, "remaining": remaining, "resetAt": reset}, **data}
         payload: dict[str, Any] = {"data": data}
         if errors:

@@ -54,7 +54,8 @@ from urllib.parse import unquote, urlsplit
 
 from fetcher.standin.forges import bitbucket as forge_bitbucket, forgejo as forge_forgejo, gitlab as forge_gitlab
 from fetcher.standin.forges.http import json_answer
-from fetcher.standin.server import _Answer, _catalog_record, _random_version
+from fetcher.standin.generate import catalog_record, random_version
+from fetcher.standin.server import _Answer
 
 KINDS = ("gitlab", "forgejo", "bitbucket")
 # Where each kind's API lives below its host: https://HOST/api/v4, https://HOST/api/v1, https://api.bitbucket.org/2.0
@@ -744,9 +745,9 @@ def add_to_world(
     rng = random.Random(f"forge-pypi:{seed}")
     records = []
     for offset, entry in enumerate(entries):
-        world.add_pypi(entry["slug"], _random_version(rng))
+        world.add_pypi(entry["slug"], random_version(rng))
         pypi_url = f"https://pypi.org/project/{entry['slug']}/"
-        records.append(_catalog_record(first_index + offset, entry["slug"], entry["repo_url"], pypi_url))
+        records.append(catalog_record(first_index + offset, entry["slug"], entry["repo_url"], pypi_url))
     return records
 
 
