@@ -5,7 +5,8 @@ The tests and the benchmark run against it; ``fetcher-standin`` serves it from t
 
 from fetcher.standin import forges
 from fetcher.standin.facts import SIMPLE_JSON, ProjectFacts, facts_for
-from fetcher.standin.faults import KINDS as FAULT_KINDS, FaultPlan
+from fetcher.standin.faults import KINDS as FAULT_KINDS
+from fetcher.standin.faults import FaultPlan
 from fetcher.standin.forges.world import Forges, add_catalog
 from fetcher.standin.hostile import Hostile
 from fetcher.standin.names import github_full_name, normalize_name, pypi_project

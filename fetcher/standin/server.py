@@ -20,8 +20,6 @@ generated one, until Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
 import math
 import re
@@ -30,448 +28,30 @@ import sys
 import tempfile
 import threading
 import time
-import zlib
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from fetcher.standin import facts as standin_facts
-from fetcher.standin.dates import http_date, parse_iso, utc_text
+from fetcher.standin import github, pypi
+from fetcher.standin.answers import BODILESS, JSON, Answer, encode, json_answer
+from fetcher.standin.dates import parse_iso, utc_text
 from fetcher.standin.faults import TRANSPORT, Fault, FaultPlan
 from fetcher.standin.hostile import Hostile
-from fetcher.standin.names import normalize_name
-from fetcher.standin.repo import WEEKS, Repo
+from fetcher.standin.repo import Repo
 from fetcher.standin.world import World
 
-_COMMIT_SPACING = timedelta(hours=6)
-_JSON = "application/json; charset=utf-8"
-_BODILESS = frozenset({204, 304})
-_PER_PAGE_DEFAULT = 30
-_PER_PAGE_MAX = 100
 _HEADER_HISTORY = 1000
-
-_DOCS = "https://docs.github.com/rest"
-_DOC_URLS = {
-    "": "https://docs.github.com/rest/repos/repos#get-a-repository",
-    "contributors": "https://docs.github.com/rest/repos/repos#list-repository-contributors",
-    "stats/participation": "https://docs.github.com/rest/metrics/statistics#get-the-weekly-commit-count",
-    "commits": "https://docs.github.com/rest/commits/commits#list-commits",
-}
-_MOVED_DOCS = "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects"
-_BAD_CREDENTIALS = {"message": "Bad credentials", "documentation_url": _DOCS}
-_RATE_LIMITED = {
-    "message": "API rate limit exceeded for user ID 1.",
-    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
-}
-_BLOCKED = {
-    "message": "Repository access blocked",
-    "block": {
-        "reason": "dmca",
-        "created_at": "2020-10-23T14:08:01Z",
-        "html_url": "https://github.com/github/dmca/blob/master/2020/10/2020-10-23-RIAA.md",
-    },
-}
-_GITHUB_NOT_FOUND = {"message": "Not Found", "documentation_url": _DOCS}
-_PYPI_NOT_FOUND = {"message": "Not Found"}
-_PYPI_LAST_MODIFIED = "Mon, 01 Jan 2024 00:00:00 GMT"
-
-
-
-# --- response bodies -------------------------------------------------------------
-
-
-def _node_id(kind: str, ident: int | str) -> str:
-    """GitHub's legacy global node id, e.g. base64("010:Repository18764735")."""
-    return base64.b64encode(f"0{len(kind)}:{kind}{ident}".encode()).decode()
-
-
-def _account_id(login: str) -> int:
-    """A stable account id per login (crc32: Python's hash() changes per process)."""
-    return zlib.crc32(login.lower().encode()) % 90_000_000 + 1_000
-
-
-def _account_type(login: str) -> str:
-    return "Bot" if login.endswith("[bot]") else "User"
-
-
-def _account(login: str, kind: str, base: str) -> dict[str, Any]:
-    account_id = _account_id(login)
-    html_url = f"https://github.com/apps/{login[:-5]}" if kind == "Bot" else f"https://github.com/{login}"
-    return {
-        "login": login,
-        "id": account_id,
-        "node_id": _node_id(kind, account_id),
-        "avatar_url": f"https://avatars.githubusercontent.com/u/{account_id}?v=4",
-        "gravatar_id": "",
-        "url": f"{base}/users/{quote(login)}",
-        "html_url": html_url,
-        "type": kind,
-        "site_admin": False,
-    }
-
-
-def _repo_body(repo: Repo, base: str) -> dict[str, Any]:
-    """API URLs point back at the stand-in so clients that follow them stay on it."""
-    api = f"{base}/repos/{repo.full_name}"
-    owner = _account(repo.owner, repo.owner_type, base)
-    body: dict[str, Any] = {
-        "id": repo.id,
-        "node_id": _node_id("Repository", repo.id),
-        "name": repo.name,
-        "full_name": repo.full_name,
-        "private": False,
-        "owner": owner,
-        "html_url": f"https://github.com/{repo.full_name}",
-        "description": repo.description,
-        "fork": False,
-        "url": api,
-        "contributors_url": f"{api}/contributors",
-        "commits_url": f"{api}/commits{{/sha}}",
-        "created_at": repo.created_at,
-        "updated_at": repo.pushed_at,
-        "pushed_at": repo.pushed_at,
-        "homepage": repo.homepage,
-        "stargazers_count": repo.stars,
-        "watchers_count": repo.stars,
-        "language": None if repo.empty else "Python",
-        "forks_count": repo.forks,
-        "archived": repo.archived,
-        "disabled": False,
-        "open_issues_count": repo.open_issues,
-        "license": None,
-        "topics": [],
-        "visibility": "public",
-        "forks": repo.forks,
-        "open_issues": repo.open_issues,
-        "watchers": repo.stars,
-        "default_branch": repo.default_branch,
-    }
-    if repo.owner_type == "Organization":
-        body["organization"] = owner
-    body["network_count"] = repo.forks
-    body["subscribers_count"] = repo.subscribers
-    return body
-
-
-def _contributor(login: str, contributions: int, base: str) -> dict[str, Any]:
-    body = _account(login, _account_type(login), base)
-    body["contributions"] = contributions
-    return body
-
-
-def _commit_sha(repo: Repo, ordinal: int) -> str:
-    """Shas hash the commit's ordinal from the first commit, so a push leaves older shas alone."""
-    return hashlib.sha1(f"{repo.id}:{ordinal}".encode()).hexdigest()
-
-
-def _commits(repo: Repo, newest: datetime, start: int, stop: int, base: str) -> list[dict[str, Any]]:
-    """Commits ``start``..``stop`` counted from the newest, each six hours before the next."""
-    return [_commit(repo, offset, newest - _COMMIT_SPACING * offset, base) for offset in range(start, stop)]
-
-
-def _commit(repo: Repo, offset: int, moment: datetime, base: str) -> dict[str, Any]:
-    ordinal = repo.commit_count - offset
-    sha = _commit_sha(repo, ordinal)
-    api = f"{base}/repos/{repo.full_name}"
-    login = repo.contributors[offset % len(repo.contributors)] if repo.contributors else repo.owner
-    person = {"name": login, "email": f"{login}@users.noreply.github.com", "date": utc_text(moment)}
-    account = _account(login, _account_type(login), base)
-    tree = hashlib.sha1(f"tree:{sha}".encode()).hexdigest()
-    parents = []
-    if ordinal > 1:
-        parent = _commit_sha(repo, ordinal - 1)
-        parents.append(
-            {
-                "sha": parent,
-                "url": f"{api}/commits/{parent}",
-                "html_url": f"https://github.com/{repo.full_name}/commit/{parent}",
-            }
-        )
-    return {
-        "sha": sha,
-        "node_id": _node_id("Commit", f"{repo.id}:{sha}"),
-        "commit": {
-            "author": person,
-            "committer": person,
-            "message": f"Change number {ordinal}",
-            "tree": {"sha": tree, "url": f"{api}/git/trees/{tree}"},
-            "url": f"{api}/git/commits/{sha}",
-            "comment_count": 0,
-            "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
-        },
-        "url": f"{api}/commits/{sha}",
-        "html_url": f"https://github.com/{repo.full_name}/commit/{sha}",
-        "comments_url": f"{api}/commits/{sha}/comments",
-        "author": account,
-        "committer": account,
-        "parents": parents,
-    }
-
-
-def _last_serial(name: str) -> int:
-    return zlib.crc32(name.encode()) % 20_000_000 + 1_000_000
-
-
-def _pypi_body(name: str, version: str) -> dict[str, Any]:
-    project = f"https://pypi.org/project/{name}/"
-    return {
-        "info": {
-            "author": "",
-            "author_email": "",
-            "classifiers": ["Framework :: Django"],
-            "description": "",
-            "home_page": None,
-            "license": None,
-            "name": name,
-            "package_url": project,
-            "project_url": project,
-            "project_urls": None,
-            "release_url": f"{project}{version}/",
-            "requires_python": ">=3.8",
-            "summary": f"{name} for Django",
-            "version": version,
-            "yanked": False,
-            "yanked_reason": None,
-        },
-        "last_serial": _last_serial(name),
-        "releases": {version: []},
-        "urls": [],
-        "vulnerabilities": [],
-    }
-
-
-# --- answers -------------------------------------------------------------------
-
-
-@dataclass
-class _Answer:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _encode(payload: Any) -> bytes:
-    """Compact JSON, as GitHub sends to API clients."""
-    return json.dumps(payload, separators=(",", ":")).encode()
-
-
-def _json_answer(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> _Answer:
-    return _Answer(status, _encode(payload), {"Content-Type": _JSON, **(headers or {})})
-
-
-_Query = list[tuple[str, str]]
-
-
-def _strip_weak(tag: str) -> str:
-    return tag.strip().removeprefix("W/")
-
-
-def _not_modified(request: Mapping[str, str], etag: str, last_modified: str) -> bool:
-    """If-None-Match decides when sent (weak and strong forms match); otherwise If-Modified-Since."""
-    if "if-none-match" in request:
-        tags = {_strip_weak(tag) for tag in request["if-none-match"].split(",")}
-        return "*" in tags or _strip_weak(etag) in tags
-    since = request.get("if-modified-since")
-    if since is None:
-        return False
-    try:
-        return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(since)
-    except (TypeError, ValueError):
-        return False
-
-
-def _revalidate(answer: _Answer, last_modified: str, request: Mapping[str, str]) -> _Answer:
-    """Give a 200 its validators, or turn it into a bodiless 304 when the client's copy is current."""
-    if answer.status != 200:
-        return answer
-    # GitHub's ETags depend on the token that asked ("expected for ETags to be auth token specific").
-    digest = hashlib.sha256(answer.body + request.get("authorization", "").encode()).hexdigest()
-    validators = {"ETag": f'W/"{digest}"', "Last-Modified": last_modified}
-    if _not_modified(request, validators["ETag"], last_modified):
-        return _Answer(304, headers=validators)
-    answer.headers.update(validators)
-    return answer
-
-
-def _page_number(text: str | None, default: int) -> int:
-    """GitHub ignores a missing, malformed or non-positive paging parameter."""
-    try:
-        value = int(text or "")
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
-def _link_header(url: str, query: _Query, page: int, last: int) -> str:
-    """GitHub's Link header: prev, next, last, first; the client's other parameters kept, page last."""
-    kept = [(name, value) for name, value in query if name != "page"]
-
-    def link(number: int, rel: str) -> str:
-        return f'<{url}?{urlencode([*kept, ("page", str(number))])}>; rel="{rel}"'
-
-    links = []
-    if page > 1:
-        links.append(link(page - 1, "prev"))
-    if page < last:
-        links += [link(page + 1, "next"), link(last, "last")]
-    if page > 1:
-        links.append(link(1, "first"))
-    return ", ".join(links)
-
-
-def _paged(
-    repo: Repo,
-    base: str,
-    query: _Query,
-    endpoint: str,
-    total: int,
-    build: Callable[[int, int], list[dict[str, Any]]],
-) -> _Answer:
-    """One page of a list; Link URLs use /repositories/{id} as GitHub's do."""
-    params = dict(query)
-    per_page = min(_page_number(params.get("per_page"), _PER_PAGE_DEFAULT), _PER_PAGE_MAX)
-    page = _page_number(params.get("page"), 1)
-    last = max(1, math.ceil(total / per_page))
-    start = (page - 1) * per_page
-    items = build(start, min(start + per_page, total))
-    link = _link_header(f"{base}/repositories/{repo.id}/{endpoint}", query, page, last)
-    return _json_answer(200, items, {"Link": link} if link else None)
-
-
-def _get_repo(world: World, repo: Repo, base: str, query: _Query, stats_delay: float) -> _Answer:
-    return _json_answer(200, _repo_body(repo, base))
-
-
-def _list_contributors(world: World, repo: Repo, base: str, query: _Query, stats_delay: float) -> _Answer:
-    if repo.empty:
-        return _Answer(204)
-    logins, counts = world.contributors(repo)
-    return _paged(
-        repo,
-        base,
-        query,
-        "contributors",
-        len(logins),
-        lambda start, stop: [_contributor(logins[i], counts[i], base) for i in range(start, stop)],
-    )
-
-
-def _participation(world: World, repo: Repo, base: str, query: _Query, stats_delay: float) -> _Answer:
-    if repo.empty:
-        return _Answer(204)
-    if not world.stats_ready(repo, stats_delay):
-        return _json_answer(202, {})
-    counts = list(repo.participation)
-    owner = [0] * WEEKS if repo.owner_type == "Organization" else [count // 2 for count in counts]
-    return _json_answer(200, {"all": counts, "owner": owner})
-
-
-def _list_commits(world: World, repo: Repo, base: str, query: _Query, stats_delay: float) -> _Answer:
-    if repo.newest_commit_date is None:
-        body = {"message": "Git Repository is empty.", "documentation_url": _DOC_URLS["commits"]}
-        return _json_answer(409, body)
-    newest = parse_iso(repo.newest_commit_date)
-    return _paged(
-        repo,
-        base,
-        query,
-        "commits",
-        repo.commit_count,
-        lambda start, stop: _commits(repo, newest, start, stop, base),
-    )
-
-
-# (world, repository, base URL, query, stats delay) -> answer
-_ENDPOINTS: dict[str, Callable[[World, Repo, str, _Query, float], _Answer]] = {
-    "": _get_repo,
-    "contributors": _list_contributors,
-    "stats/participation": _participation,
-    "commits": _list_commits,
-}
 
 
 def _segments(path: str) -> list[str]:
     return [unquote(part) for part in path.split("/")[1:]]
-
-
-def _moved(base: str, repo_id: int, rest: list[str], raw_query: str) -> _Answer:
-    """GitHub's answer for a renamed repository: the same request under /repositories/{id}."""
-    location = f"{base}/repositories/{repo_id}" + "".join(f"/{part}" for part in rest)
-    if raw_query:
-        location += f"?{raw_query}"
-    body = {"message": "Moved Permanently", "url": location, "documentation_url": _MOVED_DOCS}
-    return _json_answer(301, body, {"Location": location})
-
-
-def _github_answer(
-    world: World, base: str, parts: list[str], raw_query: str, request: Mapping[str, str], stats_delay: float
-) -> _Answer:
-    if len(parts) >= 3 and parts[0] == "repos":
-        key, rest = f"{parts[1]}/{parts[2]}".lower(), parts[3:]
-        repo = world.repos.get(key)
-    elif len(parts) >= 2 and parts[0] == "repositories" and parts[1].isdigit():
-        repo, rest = world.repo_by_id(int(parts[1])), parts[2:]
-        key = repo.key if repo else ""
-    else:
-        return _json_answer(404, _GITHUB_NOT_FOUND)
-    endpoint = "/".join(rest)
-    serve = _ENDPOINTS.get(endpoint)
-    if serve is None:
-        return _json_answer(404, _GITHUB_NOT_FOUND)
-    if key in world.blocked:
-        return _json_answer(451, _BLOCKED)
-    if repo is None:
-        moved = world.renames.get(key)
-        if moved is not None:
-            return _moved(base, moved, rest, raw_query)
-        return _json_answer(404, {"message": "Not Found", "documentation_url": _DOC_URLS[endpoint]})
-    answer = serve(world, repo, base, parse_qsl(raw_query, keep_blank_values=True), stats_delay)
-    return _revalidate(answer, http_date(parse_iso(repo.pushed_at)), request)
-
-
-def _pypi_project(world: World, base: str, parts: list[str], last: str) -> tuple[str, str] | _Answer:
-    """The project ``/ROOT/NAME/LAST`` names, as (normalized name, version); else its answer.
-
-    PyPI looks names up normalized: unknown names are 404, known ones spelled otherwise 301.
-    """
-    if len(parts) != 3 or parts[2] != last:
-        return _json_answer(404, _PYPI_NOT_FOUND)
-    canonical = normalize_name(parts[1])
-    version = world.pypi.get(canonical)
-    if version is None:
-        return _json_answer(404, _PYPI_NOT_FOUND)
-    if parts[1] != canonical:
-        return _Answer(301, headers={"Location": f"{base}/{parts[0]}/{canonical}/{last}"})
-    return canonical, version
-
-
-def _pypi_answer(world: World, base: str, parts: list[str], request: Mapping[str, str]) -> _Answer:
-    """PyPI's JSON API project page, ``/pypi/NAME/json``."""
-    project = _pypi_project(world, base, parts, "json")
-    if isinstance(project, _Answer):
-        return project
-    canonical, version = project
-    serial = {"X-PyPI-Last-Serial": str(_last_serial(canonical))}
-    body = standin_facts.dress_pypi(_pypi_body(canonical, version), world, canonical, version)
-    answer = _json_answer(200, body, serial)
-    return _revalidate(answer, _PYPI_LAST_MODIFIED, request)
-
-
-def _simple_answer(world: World, base: str, parts: list[str], request: Mapping[str, str]) -> _Answer:
-    """PyPI's JSON Index API project page, ``/simple/NAME/``."""
-    project = _pypi_project(world, base, parts, "")
-    if isinstance(project, _Answer):
-        return project
-    canonical, version = project
-    page = standin_facts.simple_page(world, canonical, version)
-    return _revalidate(_Answer(200, page, {"Content-Type": standin_facts.SIMPLE_JSON}), _PYPI_LAST_MODIFIED, request)
 
 
 # --- GraphQL -------------------------------------------------------------------
@@ -512,9 +92,9 @@ class _GraphQLQuery:
         return max(1, math.ceil(len(self.lookups) / GRAPHQL_BATCH))
 
 
-def _graphql_errors(*errors: dict[str, Any]) -> _Answer:
+def _graphql_errors(*errors: dict[str, Any]) -> Answer:
     """A query GitHub refuses before running it: 200 with errors and no data."""
-    return _json_answer(200, {"errors": list(errors)})
+    return json_answer(200, {"errors": list(errors)})
 
 
 def _position(text: str, offset: int) -> dict[str, int]:
@@ -522,12 +102,12 @@ def _position(text: str, offset: int) -> dict[str, int]:
     return {"line": line, "column": offset - (text.rfind("\n", 0, offset) + 1) + 1}
 
 
-def _graphql_query(body: bytes) -> _GraphQLQuery | _Answer:
+def _graphql_query(body: bytes) -> _GraphQLQuery | Answer:
     """The lookups a request asks for, or GitHub's answer to a request it cannot run."""
     try:
         payload = json.loads(body)
     except ValueError:  # UnicodeDecodeError included
-        return _json_answer(400, _GRAPHQL_BAD_JSON)
+        return json_answer(400, _GRAPHQL_BAD_JSON)
     if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
         return _graphql_errors({"message": "A query attribute must be specified and must be a string."})
     text = payload["query"]
@@ -825,18 +405,18 @@ class StandIn:
         ``headers`` override the rate-limit headers, e.g. to simulate an
         exhausted budget.
         """
-        if status in _BODILESS:
+        if status in BODILESS:
             encoded, content = b"", {}
         elif isinstance(body, bytes):
-            encoded, content = body, {"Content-Type": _JSON}
+            encoded, content = body, {"Content-Type": JSON}
         else:
             payload = body if body is not None else {"message": _reason(status)}
-            encoded, content = _encode(payload), {"Content-Type": _JSON}
+            encoded, content = encode(payload), {"Content-Type": JSON}
         canned = _Canned(path_prefix, status, times, {**content, **(headers or {})}, encoded)
         with self._lock:
             self._canned.append(canned)
 
-    def _respond(self, method: str, target: str, request: Mapping[str, str], body: bytes = b"") -> _Answer:
+    def _respond(self, method: str, target: str, request: Mapping[str, str], body: bytes = b"") -> Answer:
         """Answer one request; ``request`` holds the headers with lowercase names."""
         if self.latency:
             time.sleep(self.latency)
@@ -847,53 +427,53 @@ class StandIn:
             answer = canned or self.world.forges.answer(self.url, method, target, request)
             charged = False
         elif parts[:1] == ["pypi"]:
-            answer = canned or _pypi_answer(self.world, self.url, parts, request)
+            answer = canned or pypi.json_api_answer(self.world, self.url, parts, request)
             charged = False
         elif parts[:1] == ["simple"]:
-            answer = canned or _simple_answer(self.world, self.url, parts, request)
+            answer = canned or pypi.simple_answer(self.world, self.url, parts, request)
             charged = False
         elif method == "POST" and split.path.rstrip("/") == "/graphql":
             answer, charged = self._graphql_answer(canned, request, body)
         elif method != "GET":
-            answer, charged = canned or _json_answer(404, _GITHUB_NOT_FOUND), False
+            answer, charged = canned or json_answer(404, github.NOT_FOUND), False
         else:
             answer, charged = self._github(canned, parts, split.query, request)
         self._log(Logged(method, target, answer.status, charged, "authorization" in request), request)
         return answer
 
     def _github(
-        self, canned: _Answer | None, parts: list[str], raw_query: str, request: Mapping[str, str]
-    ) -> tuple[_Answer, bool]:
+        self, canned: Answer | None, parts: list[str], raw_query: str, request: Mapping[str, str]
+    ) -> tuple[Answer, bool]:
         """Canned answers first, then credentials, then the budget, then the API itself."""
         if canned is not None:
             answer, charged = canned, canned.status != 304
         elif not self._authorized(request.get("authorization")):
-            answer, charged = _json_answer(401, _BAD_CREDENTIALS), True
+            answer, charged = json_answer(401, github.BAD_CREDENTIALS), True
         elif parts == ["rate_limit"]:
             # free, as on GitHub, even when spent
             answer, charged = self._rate_limit_status(request.get("authorization")), False
         elif self._exhausted(request.get("authorization")):
-            answer, charged = _json_answer(403, _RATE_LIMITED), False
+            answer, charged = json_answer(403, github.RATE_LIMITED), False
         else:
-            answer = _github_answer(self.world, self.url, parts, raw_query, request, self.stats_delay)
+            answer = github.route(self.world, self.url, parts, raw_query, request, self.stats_delay)
             charged = answer.status != 304
         answer.headers = {**self._charge(charged, request.get("authorization")), **answer.headers}
         return answer, charged
 
     def _graphql_answer(
-        self, canned: _Answer | None, request: Mapping[str, str], body: bytes
-    ) -> tuple[_Answer, bool]:
+        self, canned: Answer | None, request: Mapping[str, str], body: bytes
+    ) -> tuple[Answer, bool]:
         """GraphQL always wants credentials; a query that runs costs its points, else nothing is charged."""
         header = request.get("authorization")
         if canned is not None:
             answer = canned
         elif header is None:
-            answer = _json_answer(401, _GRAPHQL_UNAUTHENTICATED)
+            answer = json_answer(401, _GRAPHQL_UNAUTHENTICATED)
         elif (self.token is not None or self.tokens) and not self._authorized(header):
-            answer = _json_answer(401, _GRAPHQL_BAD_CREDENTIALS)
+            answer = json_answer(401, _GRAPHQL_BAD_CREDENTIALS)
         else:
             query = _graphql_query(body)
-            if isinstance(query, _Answer):
+            if isinstance(query, Answer):
                 answer = query
             else:
                 return self._run_graphql(query, header)
@@ -904,7 +484,7 @@ class StandIn:
         answer.headers = {**limits, **answer.headers}
         return answer, False
 
-    def _run_graphql(self, query: _GraphQLQuery, header: str | None = None) -> tuple[_Answer, bool]:
+    def _run_graphql(self, query: _GraphQLQuery, header: str | None = None) -> tuple[Answer, bool]:
         cost = query.cost
         with self._lock:
             budget = self._budgets(header)[1]
@@ -918,7 +498,7 @@ class StandIn:
             limits = budget.headers()
             remaining, reset_at = budget.remaining, budget.reset_at
         if not admitted:
-            return _json_answer(self.graphql_rate_limited_status, _GRAPHQL_RATE_LIMITED, limits), False
+            return json_answer(self.graphql_rate_limited_status, _GRAPHQL_RATE_LIMITED, limits), False
         data, errors = _graphql_data(self.world, query.lookups)
         if query.wants_rate_limit:
             reset = utc_text(datetime.fromtimestamp(reset_at, timezone.utc))
@@ -926,9 +506,9 @@ class StandIn:
         payload: dict[str, Any] = {"data": data}
         if errors:
             payload["errors"] = errors
-        return _json_answer(200, payload, limits), True
+        return json_answer(200, payload, limits), True
 
-    def _rate_limit_status(self, header: str | None = None) -> _Answer:
+    def _rate_limit_status(self, header: str | None = None) -> Answer:
         """GET /rate_limit: every budget's limit, remaining, reset and used, under "resources"; "rate" is core."""
         with self._lock:
             budgets = {}
@@ -937,7 +517,7 @@ class StandIn:
                 budgets[budget.resource] = {
                     "limit": budget.limit, "remaining": budget.remaining, "reset": budget.reset_at, "used": budget.used,
                 }  # fmt: skip
-        return _json_answer(200, {"resources": budgets, "rate": budgets["core"]})
+        return json_answer(200, {"resources": budgets, "rate": budgets["core"]})
 
     def _authorized(self, header: str | None) -> bool:
         """Without a token anything goes; with one, GitHub's "Bearer" and "token" schemes both work."""
@@ -946,14 +526,14 @@ class StandIn:
         scheme, _, credential = (header or "").partition(" ")
         return scheme.lower() in ("bearer", "token") and (credential == self.token or credential in self.tokens)
 
-    def _take_canned(self, target: str) -> _Answer | None:
+    def _take_canned(self, target: str) -> Answer | None:
         with self._lock:
             for canned in self._canned:
                 if target.startswith(canned.prefix):
                     canned.times -= 1
                     if canned.times <= 0:
                         self._canned.remove(canned)
-                    return _Answer(canned.status, canned.body, dict(canned.headers))
+                    return Answer(canned.status, canned.body, dict(canned.headers))
         return None
 
     def _exhausted(self, header: str | None = None) -> bool:
@@ -1035,17 +615,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._act_out(fault, standin)
             return
         if fault is not None:
-            answer = _Answer(fault.status, fault.body, fault.headers)
+            answer = Answer(fault.status, fault.body, fault.headers)
             standin._log(Logged(self.command, self.path, fault.status, False, "authorization" in request), request)
         else:
             answer = standin._respond(self.command, self.path, request, body)
         self.send_response(answer.status)
         for name, value in answer.headers.items():
             self.send_header(name, value)
-        if answer.status not in _BODILESS:
+        if answer.status not in BODILESS:
             self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
-        if answer.status not in _BODILESS:
+        if answer.status not in BODILESS:
             self.wfile.write(answer.body)
 
     def _act_out(self, fault: Fault, standin: StandIn) -> None:
@@ -1056,7 +636,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault.kind == "truncated":
             self.send_response(200)
-            self.send_header("Content-Type", _JSON)
+            self.send_header("Content-Type", JSON)
             self.send_header("Content-Length", "4096")
             self.end_headers()
             self.wfile.write(b'{"id": 1, "name": "half')

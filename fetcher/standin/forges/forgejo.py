@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from fetcher.standin.answers import Answer
 from fetcher.standin.forges.http import Query, Served, flag, json_answer, page_links, param, revalidate, whole_number
-from fetcher.standin.server import _Answer
 
 if TYPE_CHECKING:
     from fetcher.standin.forges.world import Commit, ForgeHost, ForgeRepo, Forges, Person
@@ -63,7 +63,7 @@ def serve(
         location += "".join(f"/{quote(part)}" for part in rest)
         if raw_query:
             location += f"?{raw_query}"
-        return Served(_Answer(307, b"", {"Location": location}), resource, f"{owner}/{name}")
+        return Served(Answer(307, b"", {"Location": location}), resource, f"{owner}/{name}")
     if repo is None or resource not in ("repo", "commits"):
         return Served(json_answer(404, not_found, JSON), resource, f"{owner}/{name}")
     api = f"{root}/api/v1"
@@ -225,7 +225,7 @@ def commit_body(
     return body
 
 
-def _commits(repo: ForgeRepo, api: str, query: Query, swagger: str) -> _Answer:
+def _commits(repo: ForgeRepo, api: str, query: Query, swagger: str) -> Answer:
     if repo.head is None:
         return json_answer(409, {"message": "Git Repository is empty.", "url": swagger}, JSON)
     revision = param(query, "sha")

@@ -23,8 +23,17 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote
 
-from fetcher.standin.forges.http import Query, Served, json_answer, page_links, param, parse_instant, revalidate, whole_number
-from fetcher.standin.server import _Answer
+from fetcher.standin.answers import Answer
+from fetcher.standin.forges.http import (
+    Query,
+    Served,
+    json_answer,
+    page_links,
+    param,
+    parse_instant,
+    revalidate,
+    whole_number,
+)
 
 if TYPE_CHECKING:
     from fetcher.standin.forges.world import Commit, ForgeHost, ForgeRepo, Forges
@@ -50,7 +59,7 @@ def serve(
     limits, exceeded = _rate(host, request)
     if exceeded:
         retry = limits["RateLimit-Reset"]
-        answer = _Answer(
+        answer = Answer(
             429,
             b"Retry later\n",
             {"Content-Type": "text/plain", **limits, "Retry-After": str(max(1, int(retry) - int(time.time())))},
@@ -95,7 +104,7 @@ def _route(
             location = f"{root}/api/v4/projects/{moved.id}" + "".join(f"/{quote(part, safe='')}" for part in rest)
             if raw_query:
                 location += f"?{raw_query}"
-            return Served(_Answer(301, b"", {"Location": location}), resource, ident)
+            return Served(Answer(301, b"", {"Location": location}), resource, ident)
     if repo is None:
         return Served(json_answer(404, {"message": "404 Project Not Found"}, JSON), resource, ident)
     query = parse_qsl(raw_query, keep_blank_values=True)
@@ -230,7 +239,7 @@ def _paging(query: Query) -> tuple[int, int]:
     return whole_number(param(query, "page"), 1), per_page
 
 
-def _commits(repo: ForgeRepo, api: str, query: Query) -> _Answer:
+def _commits(repo: ForgeRepo, api: str, query: Query) -> Answer:
     """``ref_name`` (a branch, a sha, or a revision range ``A..B``; an unknown revision 404s), ``since``/``until``
     (committer date, both inclusive, as git log), ``first_parent``, paging."""
     since_text, until_text = param(query, "since"), param(query, "until")
@@ -277,7 +286,7 @@ def _commits(repo: ForgeRepo, api: str, query: Query) -> _Answer:
     return json_answer(200, [commit_body(repo, commit) for commit in items], JSON, headers)
 
 
-def _sequence(repo: ForgeRepo, sha: str, query: Query) -> _Answer:
+def _sequence(repo: ForgeRepo, sha: str, query: Query) -> Answer:
     """GitLab 16.9+'s commit sequence: ``git rev-list --count`` of the commit (``first_parent``: its first parents)."""
     start = repo.resolve(sha)
     if start is None:
@@ -310,7 +319,7 @@ def contributors(repo: ForgeRepo, order_by: str = "commits", sort: str = "asc") 
     return ranked
 
 
-def _contributors(repo: ForgeRepo, api: str, query: Query) -> _Answer:
+def _contributors(repo: ForgeRepo, api: str, query: Query) -> Answer:
     order_by = param(query, "order_by") or "commits"
     sort = param(query, "sort") or "asc"
     if order_by not in ("email", "name", "commits"):

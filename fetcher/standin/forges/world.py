@@ -52,10 +52,12 @@ from itertools import accumulate
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from fetcher.standin.forges import bitbucket as forge_bitbucket, forgejo as forge_forgejo, gitlab as forge_gitlab
+from fetcher.standin.answers import Answer
+from fetcher.standin.forges import bitbucket as forge_bitbucket
+from fetcher.standin.forges import forgejo as forge_forgejo
+from fetcher.standin.forges import gitlab as forge_gitlab
 from fetcher.standin.forges.http import json_answer
 from fetcher.standin.generate import catalog_record, random_version
-from fetcher.standin.server import _Answer
 
 KINDS = ("gitlab", "forgejo", "bitbucket")
 # Where each kind's API lives below its host: https://HOST/api/v4, https://HOST/api/v1, https://api.bitbucket.org/2.0
@@ -390,7 +392,7 @@ class Forges:
 
     # -- serving
 
-    def answer(self, base: str, method: str, target: str, request: Mapping[str, str]) -> _Answer:
+    def answer(self, base: str, method: str, target: str, request: Mapping[str, str]) -> Answer:
         """Answer one request for ``/_forge/{host}/...``; ``base`` is the stand-in's URL, ``request`` its headers."""
         split = urlsplit(target)
         raw = split.path.split("/")[2:]  # drop "" and "_forge"
@@ -500,7 +502,7 @@ class Forges:
         return host in self.hosts
 
 
-def _items(answer: _Answer) -> int | None:
+def _items(answer: Answer) -> int | None:
     """Entries in a 200 list answer: a JSON array, or Bitbucket's ``values``."""
     if answer.status != 200:
         return None
