@@ -66,7 +66,7 @@ def test_the_bench_writes_results_only_when_asked(monkeypatch, tmp_path):
 
 
 def test_the_printed_config_is_one_this_fetcher_reads():
-    from fetcher.standin.server import _fetcher_reads, config_for
+    from fetcher.standin import config_for, fetcher_reads
 
-    assert _fetcher_reads(config_for("http://127.0.0.1:8765"))
-    assert not _fetcher_reads(config_for("http://127.0.0.1:8765") + "\n[nonsense]\nkey = 1\n")
+    assert fetcher_reads(config_for("http://127.0.0.1:8765"))
+    assert not fetcher_reads(config_for("http://127.0.0.1:8765") + "\n[nonsense]\nkey = 1\n")

@@ -7,11 +7,12 @@ from fetcher.standin import forges
 from fetcher.standin.facts import SIMPLE_JSON, ProjectFacts, facts_for
 from fetcher.standin.faults import KINDS as FAULT_KINDS
 from fetcher.standin.faults import FaultPlan
+from fetcher.standin.fetcher_config import config_for, fetcher_reads
 from fetcher.standin.forges.world import Forges, add_catalog
 from fetcher.standin.hostile import Hostile
 from fetcher.standin.names import github_full_name, normalize_name, pypi_project
 from fetcher.standin.repo import Repo
-from fetcher.standin.server import Logged, StandIn, config_for
+from fetcher.standin.server import Logged, StandIn
 from fetcher.standin.world import World
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "add_catalog",
     "config_for",
     "facts_for",
+    "fetcher_reads",
     "forges",
     "github_full_name",
     "normalize_name",

@@ -1,5 +1,5 @@
 """``python -m fetcher.standin``: the same as the ``fetcher-standin`` command."""
 
-from fetcher.standin.server import main
+from fetcher.standin.cli import main
 
 main()

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from fetcher.standin.answers import Answer, Query, json_answer, revalidate, whole_number
+from fetcher.standin.budgets import Budgets
 from fetcher.standin.dates import http_date, parse_iso
 from fetcher.standin.github_bodies import commits, contributor, repo_body
 from fetcher.standin.repo import WEEKS, Repo
@@ -166,3 +167,34 @@ def route(
         return json_answer(404, {"message": "Not Found", "documentation_url": _DOC_URLS[endpoint]})
     answer = serve(world, repo, base, parse_qsl(raw_query, keep_blank_values=True), stats_delay)
     return revalidate(answer, http_date(parse_iso(repo.pushed_at)), request)
+
+
+def serve(
+    world: World,
+    budgets: Budgets,
+    canned: Answer | None,
+    base: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
+    stats_delay: float,
+) -> tuple[Answer, bool]:
+    """A GitHub REST GET: (the answer, whether it cost a point).
+
+    Canned answers first, then credentials, then the budget, then the API itself.
+    """
+    header = request.get("authorization")
+    if canned is not None:
+        answer, charged = canned, canned.status != 304
+    elif not budgets.authorized(header):
+        answer, charged = json_answer(401, BAD_CREDENTIALS), True
+    elif parts == ["rate_limit"]:
+        # free, as on GitHub, even when spent
+        answer, charged = json_answer(200, budgets.status(header)), False
+    elif budgets.exhausted(header):
+        answer, charged = json_answer(403, RATE_LIMITED), False
+    else:
+        answer = route(world, base, parts, raw_query, request, stats_delay)
+        charged = answer.status != 304
+    answer.headers = {**budgets.charge(charged, header), **answer.headers}
+    return answer, charged
