@@ -8,7 +8,8 @@ from fetcher.standin.facts import SIMPLE_JSON, ProjectFacts, facts_for
 from fetcher.standin.faults import KINDS as FAULT_KINDS
 from fetcher.standin.faults import FaultPlan
 from fetcher.standin.fetcher_config import config_for, fetcher_reads
-from fetcher.standin.forges.world import Forges, add_catalog
+from fetcher.standin.forges.generate import add_catalog
+from fetcher.standin.forges.world import Forges
 from fetcher.standin.hostile import Hostile
 from fetcher.standin.names import github_full_name, normalize_name, pypi_project
 from fetcher.standin.repo import Repo

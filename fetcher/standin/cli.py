@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fetcher.standin.fetcher_config import config_for, fetcher_reads
-from fetcher.standin.forges.world import add_catalog
+from fetcher.standin.forges.generate import add_catalog
 from fetcher.standin.server import StandIn
 from fetcher.standin.world import World
 

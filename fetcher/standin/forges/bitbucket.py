@@ -20,14 +20,12 @@ import hashlib
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from fetcher.standin.answers import Answer
-from fetcher.standin.forges.http import Query, Served, json_answer, param, revalidate, whole_number
-
-if TYPE_CHECKING:
-    from fetcher.standin.forges.world import Commit, ForgeHost, ForgeRepo, Forges, Person
+from fetcher.standin.answers import Answer, Query, whole_number
+from fetcher.standin.forges.http import Served, json_answer, param, revalidate
+from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, Person, RepoIndex
 
 JSON = "application/json; charset=utf-8"
 PAGELEN = 10
@@ -43,7 +41,7 @@ NOT_FOUND = {
 
 
 def serve(
-    forges: Forges,
+    forges: RepoIndex,
     host: ForgeHost,
     root: str,
     method: str,

@@ -20,14 +20,12 @@ import hashlib
 import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from fetcher.standin.answers import Answer
-from fetcher.standin.forges.http import Query, Served, flag, json_answer, page_links, param, revalidate, whole_number
-
-if TYPE_CHECKING:
-    from fetcher.standin.forges.world import Commit, ForgeHost, ForgeRepo, Forges, Person
+from fetcher.standin.answers import Answer, Query, whole_number
+from fetcher.standin.forges.http import Served, flag, json_answer, page_links, param, revalidate
+from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, Person, RepoIndex
 
 JSON = "application/json;charset=utf-8"
 LIMIT = 30
@@ -36,7 +34,7 @@ _ZERO_TIME = "1970-01-01T00:00:00Z"
 
 
 def serve(
-    forges: Forges,
+    forges: RepoIndex,
     host: ForgeHost,
     root: str,
     method: str,

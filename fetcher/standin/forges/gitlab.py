@@ -20,23 +20,12 @@ import math
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
-from fetcher.standin.answers import Answer
-from fetcher.standin.forges.http import (
-    Query,
-    Served,
-    json_answer,
-    page_links,
-    param,
-    parse_instant,
-    revalidate,
-    whole_number,
-)
-
-if TYPE_CHECKING:
-    from fetcher.standin.forges.world import Commit, ForgeHost, ForgeRepo, Forges
+from fetcher.standin.answers import Answer, Query, whole_number
+from fetcher.standin.forges.http import Served, json_answer, page_links, param, parse_instant, revalidate
+from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, RepoIndex
 
 JSON = "application/json"
 PER_PAGE = 20
@@ -48,7 +37,7 @@ _NOT_FOUND_ROUTE = {"error": "404 Not Found"}
 
 
 def serve(
-    forges: Forges,
+    forges: RepoIndex,
     host: ForgeHost,
     root: str,
     method: str,
@@ -78,7 +67,7 @@ def _resource(parts: list[str]) -> str:
 
 
 def _route(
-    forges: Forges,
+    forges: RepoIndex,
     host: ForgeHost,
     root: str,
     method: str,

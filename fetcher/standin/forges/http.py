@@ -11,13 +11,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from fetcher.standin.answers import Answer, not_modified
-
-Query = list[tuple[str, str]]
+from fetcher.standin.answers import Answer, Query, not_modified
+from fetcher.standin.dates import http_date
 
 
 def json_answer(status: int, payload: Any, content_type: str, headers: Mapping[str, str] | None = None) -> Answer:
@@ -44,19 +42,6 @@ def revalidate(
         return Answer(304, b"", {**kept, **validators})
     answer.headers.update(validators)
     return answer
-
-
-def http_date(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
-
-
-def whole_number(text: str | None, default: int) -> int:
-    """A paging parameter as the forges read it: missing, malformed or below 1 means the default."""
-    try:
-        value = int(text or "")
-    except ValueError:
-        return default
-    return value if value > 0 else default
 
 
 def param(query: Query, name: str) -> str | None:
