@@ -29,7 +29,7 @@ def store_path(tmp_path_factory) -> Path:
     records = json.loads(CATALOG.read_text())
     world = World.from_catalog(records, seed=11)
     add_catalog(world, records, seed=11)  # the catalogue's GitLab, Codeberg and Bitbucket repositories too
-    world._by_id.pop(world.repos.pop(MISSING).id)
+    world.remove(MISSING)
     with StandIn(world, token=TOKEN, stats_delay=0) as standin:
         config = folder / "config.toml"
         config.write_text(f'[store]\npath = "packages.db"\n[github]\napi_url = "{standin.url}"\n'

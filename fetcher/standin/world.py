@@ -48,6 +48,12 @@ class World:
         self._by_id[repo.id] = repo
         return repo
 
+    def remove(self, full_name: str) -> Repo:
+        """Take the repository called ``full_name`` out of the world (its name, its id); KeyError if none."""
+        repo = self.repos.pop(full_name.lower())
+        del self._by_id[repo.id]
+        return repo
+
     def rename(self, old_full_name: str, repo: Repo) -> None:
         """Make the old name answer 301 to ``/repositories/{id}``; the repo must be added first."""
         if self._by_id.get(repo.id) is not repo:
