@@ -152,7 +152,8 @@ def generate_history(
             at = ordered[index]
             # Some commits were rebased: written days before they were committed.
             authored = at - timedelta(days=rng.randint(1, 20)) if rng.random() < rebased else at
-            repo.add_commit(make_commit(repo, (repo.head,) if repo.head else (), person, authored, at, f"Change {index}"))
+            parents = (repo.head,) if repo.head else ()
+            repo.add_commit(make_commit(repo, parents, person, authored, at, f"Change {index}"))
         index += 1
 
 
