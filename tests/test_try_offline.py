@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_standin_prints_a_config_that_a_sync_of_its_generated_catalogue_uses(tmp_path):
     catalogue = tmp_path / "catalog.json"
     standin = subprocess.Popen(
-        [sys.executable, "-m", "fetcher.standin", "--packages", "8", "--catalog-out", str(catalogue), "--port", "0",
+        [sys.executable, "-m", "fetcher.standin", "--packages", "8", "--catalogue-out", str(catalogue), "--port", "0",
          "--latency", "0.001", "--rate-limit", "700", "--stats-delay", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip

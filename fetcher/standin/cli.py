@@ -23,32 +23,42 @@ def _load_records(path: Path) -> list[dict[str, Any]]:
     return list(data)
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command's options; ``--catalogue`` and ``--catalogue-out`` are the documented spellings of ``--catalog``
+    and ``--catalog-out``, which work as before."""
     parser = argparse.ArgumentParser(
         prog="fetcher-standin",
         description="Serve a stand-in GitHub and PyPI API on 127.0.0.1 for a catalogue, or for N generated packages. "
         "Prints a fetcher config.toml that points at it on stdout.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--catalog", type=Path, help="JSON file of package records to serve")
-    source.add_argument("--packages", type=int, metavar="N", help="generate N packages (write them with --catalog-out)")
-    parser.add_argument("--catalog-out", type=Path, metavar="PATH", help="with --packages: write their catalogue here")
+    source.add_argument("--catalogue", "--catalog", dest="catalogue", type=Path, metavar="FILE",
+                        help="JSON file of package records to serve")  # fmt: skip
+    source.add_argument("--packages", type=int, metavar="N",
+                        help="generate N packages (write them with --catalogue-out)")  # fmt: skip
+    parser.add_argument("--catalogue-out", "--catalog-out", dest="catalogue_out", type=Path, metavar="PATH",
+                        help="with --packages: write their catalogue here")  # fmt: skip
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds slept before each answer")
     parser.add_argument("--rate-limit", type=int, default=5000, help="points an hour, REST and GraphQL each")
     parser.add_argument("--stats-delay", type=float, default=1.0, help="seconds cold statistics answer 202")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--token", help="require this token in Authorization")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = parser()
+    args = options.parse_args(argv)
     if args.packages is not None:
         if args.packages < 1:
-            parser.error("--packages must be at least 1")
+            options.error("--packages must be at least 1")
         world, records = World.generate(args.packages, seed=args.seed)
-        if args.catalog_out:
-            args.catalog_out.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+        if args.catalogue_out:
+            args.catalogue_out.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
         forge_repos = 0
     else:
-        records = _load_records(args.catalog)
+        records = _load_records(args.catalogue)
         world = World.from_catalog(records, seed=args.seed)
         forge_repos = len(add_catalog(world, records, seed=args.seed).repos)
     with StandIn(world, args.latency, token=args.token, port=args.port, rate_limit=args.rate_limit,
