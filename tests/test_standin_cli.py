@@ -1,6 +1,15 @@
 """fetcher-standin from the command line: its spellings, and how a shell knows it is ready and stops it."""
 
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
 from pathlib import Path
+
+import httpx
 
 from fetcher.standin import cli
 
@@ -15,3 +24,107 @@ def test_catalogue_is_the_documented_spelling_and_catalog_still_works():
         assert args.catalogue_out == Path("out.json") and args.packages == 3
     usage = options.format_help()
     assert "--catalogue FILE, --catalog FILE" in usage and "--catalogue-out PATH, --catalog-out PATH" in usage
+
+
+# --- a real fetcher-standin, started, made ready, asked, stopped -----------------------------------------
+# Readiness is waited for only as documented: the config file appearing (--config-out) or the config on stdout.
+# PATIENCE bounds each wait so a broken run fails instead of hanging; nothing is timed.
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = ROOT / "examples" / "packages.json"
+PATIENCE = 120
+
+
+def standin(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fetcher.standin", *args]
+
+
+def get(url: str) -> httpx.Response:
+    with httpx.Client(timeout=PATIENCE, trust_env=False) as client:  # loopback only, whatever the environment says
+        return client.get(url)
+
+
+def refused(url: str) -> bool:
+    try:
+        get(url)
+    except httpx.ConnectError:
+        return True
+    return False
+
+
+def wait_for_file(path: Path, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.05)
+
+
+def end(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def test_config_out_is_written_once_it_listens_and_sigterm_stops_it_cleanly(tmp_path):
+    config, pid_file, catalogue = tmp_path / "config.toml", tmp_path / "standin.pid", tmp_path / "catalogue.json"
+    process = subprocess.Popen(
+        standin("--packages", "4", "--catalogue-out", str(catalogue), "--port", "0",
+                "--config-out", str(config), "--pid-file", str(pid_file)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for_file(config, process)
+        settings = tomllib.loads(config.read_text())
+        url = settings["github"]["api_url"]
+        assert pid_file.read_text() == f"{process.pid}\n"
+        assert len(json.loads(catalogue.read_text())) == 4
+        assert get(f"{url}/rate_limit").status_code == 200
+        assert get(f"{settings['pypi']['url']}/pypi/django-pkg1/json").json()["info"]["name"] == "django-pkg1"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=PATIENCE)
+    finally:
+        end(process)
+
+    assert process.returncode == 0, err
+    assert out == ""  # the config went to the file
+    assert "fetcher-standin: serving http://127.0.0.1:" in err and "Traceback" not in err
+    assert not pid_file.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["catalogue.json", "config.toml"]  # no temporary left
+    assert refused(f"{url}/rate_limit")
+
+
+def test_the_config_on_stdout_says_it_is_ready_and_ctrl_c_stops_it_cleanly(tmp_path):
+    # Unbuffered, so reading the first line leaves the rest of the config to communicate().
+    process = subprocess.Popen(standin("--catalog", str(CATALOGUE), "--port", "0"), bufsize=0,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)  # fmt: skip
+    try:
+        first = process.stdout.readline().decode()  # printed once the server listens
+        assert first.startswith("# fetcher against the stand-in at http://127.0.0.1:"), process.communicate()
+        url = first.split()[-1]
+        assert get(f"{url}/rate_limit").status_code == 200
+        process.send_signal(signal.SIGINT)
+        out, err = (stream.decode() for stream in process.communicate(timeout=PATIENCE))
+    finally:
+        end(process)
+
+    assert process.returncode == 0, err
+    settings = tomllib.loads(first + out)
+    assert settings["github"]["api_url"] == url and settings["hosts"]  # the catalogue's forge hosts too
+    assert "Traceback" not in err
+    assert refused(f"{url}/rate_limit")
+
+
+def test_a_port_in_use_is_said_plainly(tmp_path):
+    pid_file = tmp_path / "standin.pid"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        run = subprocess.run(standin("--packages", "2", "--port", port, "--pid-file", str(pid_file)),
+                             capture_output=True, text=True, cwd=tmp_path, timeout=PATIENCE)  # fmt: skip
+
+    assert run.returncode == 1, run.stderr
+    assert f"fetcher-standin: cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+    assert not pid_file.exists()
