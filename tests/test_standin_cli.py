@@ -1,6 +1,8 @@
 """fetcher-standin from the command line: its spellings, and how a shell knows it is ready and stops it."""
 
 import json
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,12 +29,13 @@ def test_catalogue_is_the_documented_spelling_and_catalog_still_works():
 
 
 # --- a real fetcher-standin, started, made ready, asked, stopped -----------------------------------------
-# Readiness is waited for only as documented: the config file appearing (--config-out) or the config on stdout.
-# PATIENCE bounds each wait so a broken run fails instead of hanging; nothing is timed.
+# Readiness is waited for only as documented: the config file appearing (--config-out), the config on stdout,
+# or --detach returning. PATIENCE bounds each wait so a broken run fails instead of hanging; nothing is timed.
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "examples" / "packages.json"
 PATIENCE = 120
+DETACHED = re.compile(r"fetcher-standin: serving (http://127\.0\.0\.1:\d+) \(pid (\d+)\); stop it with: kill \2\n")
 
 
 def standin(*args: str) -> list[str]:
@@ -57,6 +60,31 @@ def wait_for_file(path: Path, process: subprocess.Popen) -> None:
     while not path.exists():
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.05)
+
+
+def gone(pid: int) -> bool:
+    """Whether the process has ended (a zombie waiting for init to reap it has)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+def stop_detached(pid: int) -> None:
+    """SIGTERM, as the printed line says; then wait until the process has ended."""
+    if not gone(pid):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + PATIENCE
+    while not gone(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"the detached stand-in {pid} did not stop on SIGTERM")
         time.sleep(0.05)
 
 
@@ -115,16 +143,58 @@ def test_the_config_on_stdout_says_it_is_ready_and_ctrl_c_stops_it_cleanly(tmp_p
     assert refused(f"{url}/rate_limit")
 
 
-def test_a_port_in_use_is_said_plainly(tmp_path):
+def test_detach_returns_once_it_listens_with_the_config_on_stdout_and_how_to_stop_it(tmp_path):
+    pid_file = tmp_path / "standin.pid"
+    command = standin("--catalogue", str(CATALOGUE), "--port", "0", "--detach", "--pid-file", "standin.pid")
+    started = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=PATIENCE)
+    said = DETACHED.fullmatch(started.stderr)
+    assert started.returncode == 0 and said, started.stderr
+    url, pid = said[1], int(said[2])
+    try:
+        assert pid_file.read_text() == f"{pid}\n"
+        settings = tomllib.loads(started.stdout)
+        assert settings["github"]["api_url"] == url and settings["hosts"]
+        assert get(f"{url}/rate_limit").status_code == 200
+        forge = next(iter(settings["hosts"].values()))["api_url"]
+        assert get(forge).status_code == 404  # a forge host answers too: no such route at its API root
+    finally:
+        stop_detached(pid)
+
+    assert not pid_file.exists()
+    assert refused(f"{url}/rate_limit")
+
+
+def test_detach_with_config_out_leaves_stdout_empty_and_the_config_whole(tmp_path):
+    config = tmp_path / "config.toml"
+    started = subprocess.run(standin("--packages", "3", "--port", "0", "--detach", "--config-out", str(config)),
+                             capture_output=True, text=True, cwd=tmp_path, timeout=PATIENCE)  # fmt: skip
+    said = DETACHED.fullmatch(started.stderr)
+    assert started.returncode == 0 and said, started.stderr
+    url, pid = said[1], int(said[2])
+    try:
+        assert started.stdout == ""
+        assert tomllib.loads(config.read_text())["pypi"]["url"] == url
+        assert get(f"{url}/pypi/django-pkg2/json").status_code == 200
+    finally:
+        stop_detached(pid)
+
+    assert refused(f"{url}/rate_limit")
+
+
+def test_a_port_in_use_is_said_plainly_and_nothing_is_left_serving(tmp_path):
     pid_file = tmp_path / "standin.pid"
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
-        run = subprocess.run(standin("--packages", "2", "--port", port, "--pid-file", str(pid_file)),
-                             capture_output=True, text=True, cwd=tmp_path, timeout=PATIENCE)  # fmt: skip
+        foreground = subprocess.run(standin("--packages", "2", "--port", port, "--pid-file", str(pid_file)),
+                                    capture_output=True, text=True, cwd=tmp_path, timeout=PATIENCE)  # fmt: skip
+        detached = subprocess.run(standin("--packages", "2", "--port", port, "--pid-file", str(pid_file), "--detach"),
+                                  capture_output=True, text=True, cwd=tmp_path, timeout=PATIENCE)  # fmt: skip
 
-    assert run.returncode == 1, run.stderr
-    assert f"fetcher-standin: cannot listen on 127.0.0.1:{port}" in run.stderr
-    assert "Traceback" not in run.stderr and run.stdout == ""
+    for run in (foreground, detached):
+        assert run.returncode == 1, run.stderr
+        assert f"fetcher-standin: cannot listen on 127.0.0.1:{port}" in run.stderr
+        assert "Traceback" not in run.stderr and run.stdout == ""
+    assert "stopped before it was ready (exit 1)" in detached.stderr
     assert not pid_file.exists()

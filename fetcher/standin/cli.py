@@ -3,8 +3,9 @@
 Ready means listening. Only then is the pid file written (``--pid-file``),
 then the config file (``--config-out``), each through a temporary file and a
 rename, so a file that exists is whole and its server answers. Without
-``--config-out`` the config goes to standard output. Ctrl-C or SIGTERM stops
-the server cleanly (exit 0) and removes its pid file.
+``--config-out`` the config goes to standard output. ``--detach`` returns once
+the server is ready and leaves it serving in the background. Ctrl-C or SIGTERM
+stops the server cleanly (exit 0) and removes its pid file.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fetcher.standin import detach
 from fetcher.standin.fetcher_config import config_for, fetcher_reads
 from fetcher.standin.forges.generate import add_catalog
 from fetcher.standin.server import StandIn
@@ -62,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
                         help="write the config here instead of stdout, once the server is listening")  # fmt: skip
     parser.add_argument("--pid-file", type=Path, metavar="PATH",
                         help="write the server's pid here once it is listening; removed when it stops")  # fmt: skip
+    parser.add_argument("--detach", action="store_true",
+                        help="serve in the background: return once it is listening, saying how to stop it")  # fmt: skip
     return parser
 
 
@@ -73,10 +76,23 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("config_out", "pid_file"):  # the server removes its pid file on the way out, wherever it is then
         if getattr(args, name) is not None:
             setattr(args, name, getattr(args, name).absolute())
-    sys.exit(serve(args, _say_ready))
+    if not args.detach:
+        sys.exit(serve(args, _say_ready))
+    if not detach.supported():
+        options.error("--detach needs fork(): start the stand-in in the background with your shell instead")
+    ready = detach.detach(lambda say: serve(args, say))
+    if isinstance(ready, int):
+        print(f"fetcher-standin: the stand-in stopped before it was ready (exit {ready})", file=sys.stderr)
+        sys.exit(ready)
+    if ready["config"] is not None:
+        print(ready["config"], flush=True)
+    for note in ready["notes"]:
+        print(note, file=sys.stderr)
+    pid = ready["pid"]
+    print(f"fetcher-standin: serving {ready['url']} (pid {pid}); stop it with: kill {pid}", file=sys.stderr, flush=True)
 
 
-def serve(args: argparse.Namespace, ready: Callable[[dict[str, Any]], None]) -> int:
+def serve(args: argparse.Namespace, ready: detach.Ready) -> int:
     """Build the world, listen, say so once ready, and serve until Ctrl-C or SIGTERM; the exit code."""
     # Stop signals wait, blocked, until the server is ready to stop cleanly; the server's threads inherit the mask.
     _block(_STOP)
