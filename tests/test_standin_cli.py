@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -69,6 +70,8 @@ def gone(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
+    if not Path("/proc").is_dir():
+        return False  # no way to tell a zombie: it is there
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError):
@@ -127,7 +130,8 @@ def test_the_config_on_stdout_says_it_is_ready_and_ctrl_c_stops_it_cleanly(tmp_p
     process = subprocess.Popen(standin("--catalog", str(CATALOGUE), "--port", "0"), bufsize=0,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)  # fmt: skip
     try:
-        first = process.stdout.readline().decode()  # printed once the server listens
+        assert select.select([process.stdout], [], [], PATIENCE)[0], "no config on stdout"
+        first = process.stdout.readline().decode()  # printed once the server listens, in one write
         assert first.startswith("# fetcher against the stand-in at http://127.0.0.1:"), process.communicate()
         url = first.split()[-1]
         assert get(f"{url}/rate_limit").status_code == 200
