@@ -1,1 +1,1 @@
-"""Benchmark and test helpers that stand in for the remote APIs the fetcher talks to."""
+"""The benchmark drivers: fetcher against the stand-in (``fetcher.standin``). Run from a checkout; not installed."""

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from bench.standin import github_full_name, pypi_project
+from fetcher.standin import github_full_name, pypi_project
 
 STATS_TRIES = 10
 STATS_WAIT = 1.0

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.run import TOKEN, request_kind
-from bench.standin import StandIn, World
+from fetcher.standin import StandIn, World
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "facts_cost.json"

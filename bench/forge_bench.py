@@ -8,7 +8,7 @@ requests per package, how many were conditional and answered 304, requests by
 resource, and how many commits the commit lists held -- the numbers the
 issue holds fetcher to (warm: only conditional requests, at most one per
 resource it reads; after a push: only the new commits). The catalogue is
-``bench.forges.generate``'s: per host, repositories plus one moved and one
+``fetcher.standin.forges.generate``'s: per host, repositories plus one moved and one
 missing (its package fails: exit 1 is expected).
 """
 
@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.forges import ForgeRequest, Forges, add_to_world
 from bench.run import FINISHED, BenchError, child_env, markdown, run_process
-from bench.standin import StandIn, World
+from fetcher.standin import StandIn, World
+from fetcher.standin.forges import ForgeRequest, Forges, add_to_world
 
 COLD, WARM, PUSHED = "cold", "warm-unchanged", "warm-pushed"
 LABELS = {COLD: "cold", WARM: "warm, nothing changed", PUSHED: "after new commits"}

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.peak import PEAK_FILE
-from bench.standin import Logged, StandIn, World
+from fetcher.standin import Logged, StandIn, World
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"

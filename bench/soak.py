@@ -17,9 +17,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.faults import FaultPlan
 from bench.run import TOKEN, child_env, markdown, run_process
-from bench.standin import StandIn, World
+from fetcher.standin import FaultPlan, StandIn, World
 
 # Per-request chances. Rate limits pause every request, as GitHub asks, so they are rarer.
 SOAK_RATES = {

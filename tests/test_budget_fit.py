@@ -11,7 +11,6 @@ import httpx
 import pytest
 import respx
 
-from bench.standin import StandIn, World
 from fetcher.config import load
 from fetcher.hosts.base import Capacity
 from fetcher.hosts.github.budget import COLD_POINTS, RATE_LIMIT_BODY_MAX, GitHubPlan, read_rate_limit
@@ -20,6 +19,7 @@ from fetcher.hosts.github.tokens import TokenPool
 from fetcher.net.client import Client
 from fetcher.run.plan import affordable
 from tests.conftest import pypi_route
+from fetcher.standin import StandIn, World
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 TOKENS = {"POOL_ONE": "ghp_pool_token_one_AAAAAAAA", "POOL_TWO": "ghp_pool_token_two_BBBBBBBB",

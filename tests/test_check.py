@@ -10,9 +10,9 @@ import httpx
 import pytest
 import respx
 
-from bench.standin import StandIn, World
 from fetcher.config import load
 from fetcher.check import check_config, check_store
+from fetcher.standin import StandIn, World
 
 CATALOG = Path(__file__).resolve().parent.parent / "examples" / "packages.json"
 TOKEN = "ghp_check_token_0123456789"

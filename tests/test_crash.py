@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.standin import StandIn, World
 from fetcher.record import parse_datetime
+from fetcher.standin import StandIn, World
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = 40

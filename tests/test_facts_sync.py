@@ -6,12 +6,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from dateutil.relativedelta import relativedelta
 
-from bench import standin_facts
-from bench.standin import StandIn, World, normalize_name
 from fetcher.config import load
 from fetcher.run import loop
 from fetcher.run.report import SYNCED, UNCHANGED
 from fetcher.record import parse_datetime, validate
+from fetcher.standin import ProjectFacts, StandIn, World, facts_for, normalize_name
 from fetcher.store import open_store
 from fetcher.links import pypi_name
 from tests.conftest import Clock, no_sleep
@@ -27,7 +26,7 @@ def generated():
     archived.archived, archived.archived_at = True, "2025-05-06T07:08:09Z"
     # One project says everything the hard way: a PEP 639 expression and a PEP 792 status.
     name = normalize_name(pypi_name(records[0]["pypi_url"]))
-    world.pypi_facts[name] = standin_facts.ProjectFacts(
+    world.pypi_facts[name] = ProjectFacts(
         license="Copyright (c) 2020 Someone\n\nPermission is hereby granted...", license_expression="MIT",
         requires_python=">=3.9", classifiers=["Framework :: Django :: 4.2", "Framework :: Django :: 4.10",
                                                "Framework :: Django :: 5.0"],
@@ -71,7 +70,7 @@ def expected_facts(world: World, record: dict, now: datetime, graphql: bool = Tr
     """
     repo = world.repo(record["repo_url"].split("github.com/")[1])
     name = normalize_name(pypi_name(record["pypi_url"]))
-    project = standin_facts.facts_for(world, name)
+    project = facts_for(world, name)
     if project.license_expression:
         license_ = project.license_expression
     elif project.license:
@@ -155,7 +154,7 @@ def test_a_sync_fills_every_fact_with_what_the_standin_serves(generated, syncing
     assert archived and all(stored_facts(store, r["slug"])["archived_at"] for r in archived)
     # Each label normalizing to "documentation" filled an empty documentation_url; none was invented.
     for record in records[1:]:
-        project = standin_facts.facts_for(world, normalize_name(pypi_name(record["pypi_url"])))
+        project = facts_for(world, normalize_name(pypi_name(record["pypi_url"])))
         assert store.reads.record(record["slug"])["documentation_url"] == (project.project_urls or {}).get(
             "Documentation", ""), record["slug"]
     assert history_rows(store) == len(records)  # the starting row of each

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.faults import KINDS, FaultPlan
-from bench.standin import StandIn, World
+from fetcher.standin import FAULT_KINDS, FaultPlan, StandIn, World
 
 ROOT = Path(__file__).resolve().parent.parent
 FETCHED = ("repo_forks", "repo_watchers", "repo_description", "participants", "pypi_version", "repo_url")
@@ -45,7 +44,7 @@ def errors(store: Path) -> dict[str, str]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_faults_leave_every_record_right_or_untouched_and_a_clean_run_finishes(tmp_path, seed):
     world, catalog = World.generate(30, seed=seed, renamed=0.05, missing=0, empty=0, cold_stats=0.0)
-    plan = FaultPlan({kind: 0.03 for kind in KINDS} | {"exhausted": 0.01, "stall": 0.02},
+    plan = FaultPlan({kind: 0.03 for kind in FAULT_KINDS} | {"exhausted": 0.01, "stall": 0.02},
                      seed=seed, stall_seconds=1.0, retry_after=0, reset_in=0)
     (tmp_path / "catalog.json").write_text(json.dumps(catalog))
     store = tmp_path / "store.db"

@@ -7,10 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import forges
-from bench.standin import StandIn, World
 from fetcher.record import parse_datetime
 from fetcher.links import GITHUB_HOSTS, parse_repo_url
+from fetcher.standin import StandIn, World, forges
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB_RECORDS = [r for r in json.loads((ROOT / "examples" / "packages.json").read_text())

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.hostile import Hostile
-from bench.standin import StandIn, World
 from fetcher.net.client import DEADLINE_TIMEOUTS
+from fetcher.standin import Hostile, StandIn, World
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "ghp_hostile_token_0123456789abcdef"

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.forges import add_catalog
-from bench.standin import StandIn, World
+from fetcher.standin import StandIn, World, add_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "examples" / "packages.json"

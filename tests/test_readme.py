@@ -21,10 +21,10 @@ DOCS = ROOT / "docs"
 MAX_LINES = 350
 
 
-# The stand-in, the one place this file names it: its module moves from bench.standin to fetcher.standin.
+# The stand-in, the one place this file names it.
 def standin_command() -> list[str]:
     """How to start fetcher-standin with this interpreter (the README runs the installed script of that name)."""
-    return [sys.executable, "-m", "bench.standin"]
+    return [sys.executable, "-m", "fetcher.standin"]
 
 
 # Only what must vary between two runs is masked; each pattern is replaced wherever it occurs, in this order.

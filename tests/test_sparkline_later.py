@@ -4,11 +4,11 @@ sparkline, its worker goes on, and the new sparkline is written later in the sam
 import asyncio
 import json
 
-from bench.standin import StandIn, World
 from fetcher.config import load
 from fetcher.run import loop
 from fetcher.net.client import utcnow
 from fetcher.record import validate
+from fetcher.standin import StandIn, World
 from fetcher.store import open_store
 
 OLD_WEEKS = [1] * 52

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bench.run import count_requests, run_process
-from bench.standin import Logged, Repo, StandIn, World
+from fetcher.standin import Logged, Repo, StandIn, World
 
 ROOT = Path(__file__).resolve().parent.parent
 

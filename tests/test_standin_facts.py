@@ -1,15 +1,14 @@
 """The stand-in's facts: PyPI's JSON Index API page, the dressed JSON API answer, archivedAt and commit counts."""
 
-from bench import standin_facts
-from bench.standin import StandIn
+from fetcher.standin import SIMPLE_JSON, ProjectFacts, StandIn
 from tests.test_standin import AUTH, get, post, repos_query, small_world
 
-SIMPLE = {"Accept": standin_facts.SIMPLE_JSON}
+SIMPLE = {"Accept": SIMPLE_JSON}
 
 
 def test_the_json_index_api_serves_the_project_status_conditionally_and_free():
     world = small_world()
-    world.pypi_facts["django-todo"] = standin_facts.ProjectFacts(status="archived", yanked=True)
+    world.pypi_facts["django-todo"] = ProjectFacts(status="archived", yanked=True)
     with StandIn(world, token="s3cret") as standin:
         moved = get(standin, "/simple/Django_Todo/", SIMPLE)
         page = get(standin, "/simple/django-todo/", SIMPLE)
@@ -18,7 +17,7 @@ def test_the_json_index_api_serves_the_project_status_conditionally_and_free():
         charged = standin.points_charged
 
     assert (moved.status, moved.headers["Location"]) == (301, f"{standin.url}/simple/django-todo/")
-    assert page.status == 200 and page.headers["Content-Type"] == standin_facts.SIMPLE_JSON
+    assert page.status == 200 and page.headers["Content-Type"] == SIMPLE_JSON
     assert page.json["meta"]["api-version"] == "1.4" and page.json["name"] == "django-todo"
     assert page.json["project-status"]["status"] == "archived"
     assert page.json["versions"] == ["2.5.0"] and all(f["yanked"] for f in page.json["files"])
@@ -27,7 +26,7 @@ def test_the_json_index_api_serves_the_project_status_conditionally_and_free():
 
 def test_the_json_api_answer_carries_the_projects_facts():
     world = small_world()
-    facts = standin_facts.ProjectFacts(
+    facts = ProjectFacts(
         license_expression="MIT", requires_python=">=3.10", classifiers=["Framework :: Django :: 5.0"],
         project_urls={"Docs": "https://docs.example/"}, uploaded_at="2025-02-03T04:05:06.000000Z")
     world.pypi_facts["django-todo"] = facts

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bench import forges as forge
-from bench.forges import Commit, ForgeRepo, Forges, Person, today_midnight, weekly_counts
-from bench.standin import StandIn, World
+from fetcher.standin import StandIn, World
+from fetcher.standin import forges as forge
+from fetcher.standin.forges import Commit, ForgeRepo, Forges, Person, today_midnight, weekly_counts
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 3, 4, 15, 30, 7, tzinfo=timezone.utc)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.standin import Repo, StandIn, World, normalize_name
 from fetcher.record import parse_datetime
 from fetcher.links import GITHUB_HOSTS, parse_repo_url, pypi_name
+from fetcher.standin import Repo, StandIn, World, normalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "examples" / "packages.json"
@@ -31,10 +31,9 @@ def world() -> World:
     records = json.loads(CATALOG.read_text())
     world = World.from_catalog(records, seed=7)
     # django-debug-toolbar moved from jazzband to django-commons: GitHub answers 301 for the old name.
-    old = world.repos.pop("jazzband/django-debug-toolbar")
+    old = world.remove("jazzband/django-debug-toolbar")
     moved = Repo(**{**{f: getattr(old, f) for f in Repo.__dataclass_fields__ if not f.startswith("_")},
                     "owner": "django-commons"})
-    world._by_id.pop(old.id)
     world.add_repo(moved)
     world.rename("jazzband/django-debug-toolbar", moved)
     return world

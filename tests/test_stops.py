@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.standin import StandIn, World, github_full_name
+from fetcher.standin import StandIn, World, github_full_name
 
 ROOT = Path(__file__).resolve().parent.parent
 FETCHED = ("repo_forks", "repo_watchers", "repo_description", "participants", "commits_over_52", "pypi_version")
@@ -93,7 +93,7 @@ def test_a_signal_stops_the_sync_cleanly_records_why_and_the_next_run_finishes(t
 def hold_answers(standin: StandIn, path: str) -> tuple[threading.Event, threading.Event]:
     """Make the stand-in hold its answers to `path` until released: (asked, release)."""
     asked, release = threading.Event(), threading.Event()
-    respond = standin._respond
+    respond = standin.respond
 
     def held(method, target, request, body=b""):
         if target == path:
@@ -101,7 +101,7 @@ def hold_answers(standin: StandIn, path: str) -> tuple[threading.Event, threadin
             release.wait(60)
         return respond(method, target, request, body)
 
-    standin._respond = held
+    standin.respond = held
     return asked, release
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.standin import StandIn, World
+from fetcher.standin import StandIn, World
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKENS = {"POOL_ONE": "ghp_pool_token_one_AAAAAAAA", "POOL_TWO": "ghp_pool_token_two_BBBBBBBB",

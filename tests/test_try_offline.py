@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_standin_prints_a_config_that_a_sync_of_its_generated_catalogue_uses(tmp_path):
     catalogue = tmp_path / "catalog.json"
     standin = subprocess.Popen(
-        [sys.executable, "-m", "bench.standin", "--packages", "8", "--catalog-out", str(catalogue), "--port", "0",
+        [sys.executable, "-m", "fetcher.standin", "--packages", "8", "--catalogue-out", str(catalogue), "--port", "0",
          "--latency", "0.001", "--rate-limit", "700", "--stats-delay", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
@@ -66,7 +66,7 @@ def test_the_bench_writes_results_only_when_asked(monkeypatch, tmp_path):
 
 
 def test_the_printed_config_is_one_this_fetcher_reads():
-    from bench.standin import _fetcher_reads, config_for
+    from fetcher.standin import config_for, fetcher_reads
 
-    assert _fetcher_reads(config_for("http://127.0.0.1:8765"))
-    assert not _fetcher_reads(config_for("http://127.0.0.1:8765") + "\n[nonsense]\nkey = 1\n")
+    assert fetcher_reads(config_for("http://127.0.0.1:8765"))
+    assert not fetcher_reads(config_for("http://127.0.0.1:8765") + "\n[nonsense]\nkey = 1\n")

@@ -10,11 +10,10 @@ import pytest
 import yaml
 from datasette.app import Datasette
 
-from bench.forges import add_catalog
-from bench.standin import StandIn, World
 from fetcher.record import parse_datetime
 from fetcher.store import open_store
 from fetcher.store.schema import MIGRATIONS
+from fetcher.standin import StandIn, World, add_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "examples" / "packages.json"
@@ -31,7 +30,7 @@ def store_path(tmp_path_factory) -> Path:
     records = json.loads(CATALOG.read_text())
     world = World.from_catalog(records, seed=11)
     add_catalog(world, records, seed=11)  # the catalogue's GitLab, Codeberg and Bitbucket repositories too
-    world._by_id.pop(world.repos.pop(MISSING).id)
+    world.remove(MISSING)
     with StandIn(world, token=TOKEN, stats_delay=0) as standin:
         config = folder / "config.toml"
         config.write_text(f'[store]\npath = "packages.db"\n[github]\napi_url = "{standin.url}"\n'

@@ -20,14 +20,12 @@ import math
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
-from bench.forge_http import Query, Served, json_answer, page_links, param, parse_instant, revalidate, whole_number
-from bench.standin import _Answer
-
-if TYPE_CHECKING:
-    from bench.forges import Commit, ForgeHost, ForgeRepo, Forges
+from fetcher.standin.answers import Answer, Query, whole_number
+from fetcher.standin.forges.http import Served, json_answer, page_links, param, parse_instant, revalidate
+from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, RepoIndex
 
 JSON = "application/json"
 PER_PAGE = 20
@@ -39,7 +37,7 @@ _NOT_FOUND_ROUTE = {"error": "404 Not Found"}
 
 
 def serve(
-    forges: Forges,
+    forges: RepoIndex,
     host: ForgeHost,
     root: str,
     method: str,
@@ -50,7 +48,7 @@ def serve(
     limits, exceeded = _rate(host, request)
     if exceeded:
         retry = limits["RateLimit-Reset"]
-        answer = _Answer(
+        answer = Answer(
             429,
             b"Retry later\n",
             {"Content-Type": "text/plain", **limits, "Retry-After": str(max(1, int(retry) - int(time.time())))},
@@ -69,7 +67,7 @@ def _resource(parts: list[str]) -> str:
 
 
 def _route(
-    forges: Forges,
+    forges: RepoIndex,
     host: ForgeHost,
     root: str,
     method: str,
@@ -95,7 +93,7 @@ def _route(
             location = f"{root}/api/v4/projects/{moved.id}" + "".join(f"/{quote(part, safe='')}" for part in rest)
             if raw_query:
                 location += f"?{raw_query}"
-            return Served(_Answer(301, b"", {"Location": location}), resource, ident)
+            return Served(Answer(301, b"", {"Location": location}), resource, ident)
     if repo is None:
         return Served(json_answer(404, {"message": "404 Project Not Found"}, JSON), resource, ident)
     query = parse_qsl(raw_query, keep_blank_values=True)
@@ -230,7 +228,7 @@ def _paging(query: Query) -> tuple[int, int]:
     return whole_number(param(query, "page"), 1), per_page
 
 
-def _commits(repo: ForgeRepo, api: str, query: Query) -> _Answer:
+def _commits(repo: ForgeRepo, api: str, query: Query) -> Answer:
     """``ref_name`` (a branch, a sha, or a revision range ``A..B``; an unknown revision 404s), ``since``/``until``
     (committer date, both inclusive, as git log), ``first_parent``, paging."""
     since_text, until_text = param(query, "since"), param(query, "until")
@@ -277,7 +275,7 @@ def _commits(repo: ForgeRepo, api: str, query: Query) -> _Answer:
     return json_answer(200, [commit_body(repo, commit) for commit in items], JSON, headers)
 
 
-def _sequence(repo: ForgeRepo, sha: str, query: Query) -> _Answer:
+def _sequence(repo: ForgeRepo, sha: str, query: Query) -> Answer:
     """GitLab 16.9+'s commit sequence: ``git rev-list --count`` of the commit (``first_parent``: its first parents)."""
     start = repo.resolve(sha)
     if start is None:
@@ -310,7 +308,7 @@ def contributors(repo: ForgeRepo, order_by: str = "commits", sort: str = "asc") 
     return ranked
 
 
-def _contributors(repo: ForgeRepo, api: str, query: Query) -> _Answer:
+def _contributors(repo: ForgeRepo, api: str, query: Query) -> Answer:
     order_by = param(query, "order_by") or "commits"
     sort = param(query, "sort") or "asc"
     if order_by not in ("email", "name", "commits"):

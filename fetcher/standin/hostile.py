@@ -43,6 +43,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from fetcher.standin.github_bodies import repo_body
+
 KINDS = frozenset({
     "wrong_types", "big_number", "lone_surrogate", "deep_nesting", "absurd_retry_after", "absurd_reset",
     "redirect_loop", "trickle", "gzip_bomb", "invalid_link", "foreign_link", "link_cycle", "too_large",
@@ -175,15 +177,13 @@ def _bad_answer(kind: str, path: str, query: str, own: str, foreign: str, handle
 
 def _honest_repo(handler: Any, path: str) -> dict[str, Any]:
     """What the stand-in would answer for the repository at `path`, to spoil one field of."""
-    from bench.standin import _repo_body  # the stand-in imports this module: import here, not at the top
-
     standin = handler.server.standin
     parts = path.strip("/").split("/")
     try:
         repo = standin.world.repo(f"{parts[1]}/{parts[2]}")
     except (KeyError, IndexError):
         return {}
-    return _repo_body(repo, standin.url)
+    return repo_body(repo, standin.url)
 
 
 def _person(login: str) -> dict[str, Any]:

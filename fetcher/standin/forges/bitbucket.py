@@ -20,14 +20,12 @@ import hashlib
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from bench.forge_http import Query, Served, json_answer, param, revalidate, whole_number
-from bench.standin import _Answer
-
-if TYPE_CHECKING:
-    from bench.forges import Commit, ForgeHost, ForgeRepo, Forges, Person
+from fetcher.standin.answers import Answer, Query, whole_number
+from fetcher.standin.forges.http import Served, json_answer, param, revalidate
+from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, Person, RepoIndex
 
 JSON = "application/json; charset=utf-8"
 PAGELEN = 10
@@ -43,7 +41,7 @@ NOT_FOUND = {
 
 
 def serve(
-    forges: Forges,
+    forges: RepoIndex,
     host: ForgeHost,
     root: str,
     method: str,
@@ -65,7 +63,7 @@ def serve(
         location = f"{root}/2.0/repositories/{moved.path}" + "".join(f"/{quote(part)}" for part in rest)
         if raw_query:
             location += f"?{raw_query}"
-        return Served(_Answer(301, b"", {"Location": location}), resource, full_name)
+        return Served(Answer(301, b"", {"Location": location}), resource, full_name)
     if repo is None:
         return Served(json_answer(404, NOT_FOUND, JSON), resource, full_name)
     api = f"{root}/2.0/repositories/{repo.path}"
@@ -217,7 +215,7 @@ def _fork(repo: ForgeRepo, root: str, index: int) -> dict[str, Any]:
     return _repository(path, f"{root}/2.0/repositories/{path}", "", created, created, repo.default_branch, parent)
 
 
-def _envelope(url: str, query: Query, size: int, item: Any) -> _Answer:
+def _envelope(url: str, query: Query, size: int, item: Any) -> Answer:
     """Watchers and forks: ``size``, ``page``, ``pagelen``, ``next`` while more remain, ``values``."""
     pagelen = min(whole_number(param(query, "pagelen"), PAGELEN), PAGELEN_MAX)
     page = whole_number(param(query, "page"), 1)
@@ -271,7 +269,7 @@ def commit_body(repo: ForgeRepo, commit: Commit, api: str) -> dict[str, Any]:
     }
 
 
-def _commits(repo: ForgeRepo, api: str, revision: str | None, query: Query, slash: str) -> _Answer:
+def _commits(repo: ForgeRepo, api: str, revision: str | None, query: Query, slash: str) -> Answer:
     includes = [value for name, value in query if name == "include"] or [revision]
     starts = [repo.resolve(item) for item in includes]
     if any(start is None for start in starts):

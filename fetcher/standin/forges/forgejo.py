@@ -20,14 +20,12 @@ import hashlib
 import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from bench.forge_http import Query, Served, flag, json_answer, page_links, param, revalidate, whole_number
-from bench.standin import _Answer
-
-if TYPE_CHECKING:
-    from bench.forges import Commit, ForgeHost, ForgeRepo, Forges, Person
+from fetcher.standin.answers import Answer, Query, whole_number
+from fetcher.standin.forges.http import Served, flag, json_answer, page_links, param, revalidate
+from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, Person, RepoIndex
 
 JSON = "application/json;charset=utf-8"
 LIMIT = 30
@@ -36,7 +34,7 @@ _ZERO_TIME = "1970-01-01T00:00:00Z"
 
 
 def serve(
-    forges: Forges,
+    forges: RepoIndex,
     host: ForgeHost,
     root: str,
     method: str,
@@ -63,7 +61,7 @@ def serve(
         location += "".join(f"/{quote(part)}" for part in rest)
         if raw_query:
             location += f"?{raw_query}"
-        return Served(_Answer(307, b"", {"Location": location}), resource, f"{owner}/{name}")
+        return Served(Answer(307, b"", {"Location": location}), resource, f"{owner}/{name}")
     if repo is None or resource not in ("repo", "commits"):
         return Served(json_answer(404, not_found, JSON), resource, f"{owner}/{name}")
     api = f"{root}/api/v1"
@@ -225,7 +223,7 @@ def commit_body(
     return body
 
 
-def _commits(repo: ForgeRepo, api: str, query: Query, swagger: str) -> _Answer:
+def _commits(repo: ForgeRepo, api: str, query: Query, swagger: str) -> Answer:
     if repo.head is None:
         return json_answer(409, {"message": "Git Repository is empty.", "url": swagger}, JSON)
     revision = param(query, "sha")

@@ -2,7 +2,7 @@
 
 Every PyPI project of a world has facts: the ones a test set in
 ``World.pypi_facts``, else seeded ones drawn from the project's name (so
-generated worlds stay as they were). ``standin.py`` dresses its JSON API
+generated worlds stay as they were). The stand-in dresses its JSON API
 answer with them, serves ``/simple/NAME/`` (PEP 691 JSON, API version 1.4,
 the PEP 792 ``project-status`` when one is set) from here, and adds
 ``archivedAt`` and the default branch's ``history { totalCount }`` to

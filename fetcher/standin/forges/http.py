@@ -11,23 +11,21 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.standin import _Answer, _not_modified
+from fetcher.standin.answers import Answer, Query, not_modified
+from fetcher.standin.dates import http_date
 
-Query = list[tuple[str, str]]
 
-
-def json_answer(status: int, payload: Any, content_type: str, headers: Mapping[str, str] | None = None) -> _Answer:
+def json_answer(status: int, payload: Any, content_type: str, headers: Mapping[str, str] | None = None) -> Answer:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    return _Answer(status, body, {"Content-Type": content_type, **(headers or {})})
+    return Answer(status, body, {"Content-Type": content_type, **(headers or {})})
 
 
 def revalidate(
-    answer: _Answer, request: Mapping[str, str], *, weak: bool, last_modified: datetime | None = None
-) -> _Answer:
+    answer: Answer, request: Mapping[str, str], *, weak: bool, last_modified: datetime | None = None
+) -> Answer:
     """Give a 200 its ETag (and Last-Modified), or make it a bodiless 304 when the client's copy is current.
 
     The ETag hashes the body, so it changes exactly when the answer does. The
@@ -39,24 +37,11 @@ def revalidate(
     validators = {"ETag": f'W/"{digest}"' if weak else f'"{digest}"'}
     if last_modified is not None:
         validators["Last-Modified"] = http_date(last_modified)
-    if _not_modified(request, validators["ETag"], validators.get("Last-Modified", "")):
+    if not_modified(request, validators["ETag"], validators.get("Last-Modified", "")):
         kept = {name: value for name, value in answer.headers.items() if name != "Content-Type"}
-        return _Answer(304, b"", {**kept, **validators})
+        return Answer(304, b"", {**kept, **validators})
     answer.headers.update(validators)
     return answer
-
-
-def http_date(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
-
-
-def whole_number(text: str | None, default: int) -> int:
-    """A paging parameter as the forges read it: missing, malformed or below 1 means the default."""
-    try:
-        value = int(text or "")
-    except ValueError:
-        return default
-    return value if value > 0 else default
 
 
 def param(query: Query, name: str) -> str | None:
@@ -90,7 +75,7 @@ def parse_instant(text: str | None) -> datetime | None:
 class Served:
     """A forge's answer with what it was about, for the request log: the resource and the repository's path."""
 
-    answer: _Answer
+    answer: Answer
     resource: str = ""
     repo: str | None = None
 

@@ -1,0 +1,72 @@
+"""GitLab, Forgejo (Gitea, Codeberg) and Bitbucket Cloud in the stand-in: their repositories, histories and truth.
+
+URL convention. Every forge host is served by the same stand-in under
+``{standin.url}/_forge/{host}/`` followed by that host's own API path::
+
+    {standin.url}/_forge/gitlab.com/api/v4/projects/group%2Fsub%2Fproject     GitLab API v4
+    {standin.url}/_forge/gitlab.example.org/api/v4/...                         a self-hosted GitLab
+    {standin.url}/_forge/codeberg.org/api/v1/repos/owner/name                  Forgejo API v1
+    {standin.url}/_forge/git.example.org/api/v1/...                            a self-hosted Forgejo
+    {standin.url}/_forge/bitbucket.org/2.0/repositories/workspace/slug         Bitbucket Cloud API 2.0
+
+so a host's ``api_url`` is ``Forges.api_url(standin.url, host)`` and
+``Forges.hosts_config(standin.url)`` writes the ``[hosts."..."]`` tables of a
+fetcher config. The catalogue keeps the real ``repo_url`` (``https://HOST/PATH``).
+
+A repository's default branch is a real commit graph: every commit has a sha,
+parents (merge commits have two), author and committer with dates and time
+zones, and an author who is, or is not, linked to an account on the host. The
+hosts list what is reachable from the head, newest committer date first, as
+``git log`` does. ``Forges.push`` adds commits, ``Forges.force_push`` rewrites
+the newest ones, ``Forges.move`` renames or transfers a repository.
+
+The truth (``Forges.expected``, from ``truth.py``) is computed from the graph, never from
+what fetcher does, to the issue's definitions:
+
+- ``commits_over_52``: 52 counts, oldest first; window ``i`` holds the commits
+  whose committer date ``d`` satisfies ``start_i <= d < end_i`` where
+  ``end_51`` is today's UTC midnight and each window is seven days. Merge
+  commits (more than one parent) are not counted; commits after today's
+  midnight are in no window yet.
+- ``participants``: GitLab -- the names of ``repository/contributors`` ordered
+  by commits, most first, each name once; Forgejo and Bitbucket -- the authors
+  of the whole default-branch history (merges included), keyed by the linked
+  account's login (Forgejo) or nickname (Bitbucket), else the author's name,
+  most commits first, ties in alphabetical order of the key.
+- ``last_updated``: the committer date (Bitbucket: ``date``) of the head
+  commit, in UTC, ``YYYY-MM-DDTHH:MM:SSZ``.
+"""
+
+from fetcher.standin.forges.generate import DEFAULT_HOSTS, add_catalog, add_generated, add_to_world, generate
+from fetcher.standin.forges.model import (
+    API_ROOTS,
+    KINDS,
+    Commit,
+    ForgeHost,
+    ForgeRepo,
+    ForgeRequest,
+    Person,
+    today_midnight,
+)
+from fetcher.standin.forges.truth import author_key, history_participants, weekly_counts
+from fetcher.standin.forges.world import Forges
+
+__all__ = [
+    "API_ROOTS",
+    "DEFAULT_HOSTS",
+    "KINDS",
+    "Commit",
+    "ForgeHost",
+    "ForgeRepo",
+    "ForgeRequest",
+    "Forges",
+    "Person",
+    "add_catalog",
+    "add_generated",
+    "add_to_world",
+    "author_key",
+    "generate",
+    "history_participants",
+    "today_midnight",
+    "weekly_counts",
+]
