@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from fetcher.cli import cli
 
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
 FIXTURES = Path(__file__).parent / "fixtures"
 API = "https://api.github.com"
 PYPI = "https://pypi.org"

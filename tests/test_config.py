@@ -9,8 +9,9 @@ from dateutil import tz
 
 from fetcher import config
 from fetcher.errors import ConfigError
+from tests.conftest import ROOT
 
-SHIPPED = Path(__file__).resolve().parent.parent / "config.toml"
+SHIPPED = ROOT / "config.toml"
 
 
 @pytest.fixture(autouse=True)

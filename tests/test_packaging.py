@@ -4,9 +4,8 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_wheel_holds_fetcher_and_the_standin_and_not_the_bench(tmp_path):

@@ -1,0 +1,604 @@
+"""The forge stand-in (GitLab, Forgejo, Bitbucket) must answer like the real APIs, or tests on it prove nothing."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+
+from fetcher.standin import StandIn, World
+from fetcher.standin import forges as forge
+from fetcher.standin.forges import Commit, ForgeRepo, Forges, Person, today_midnight, weekly_counts
+from tests.conftest import FIXTURES
+
+NOW = datetime(2026, 3, 4, 15, 30, 7, tzinfo=timezone.utc)
+MIDNIGHT = datetime(2026, 3, 4, tzinfo=timezone.utc)
+START = MIDNIGHT - timedelta(weeks=52)
+GITLAB_REPO = "https://gitlab.com/Jazz-Band/apps/django-gitlab-beta"
+GITLAB_ID = "Jazz-Band%2Fapps%2Fdjango-gitlab-beta"
+CODEBERG_REPO = "https://codeberg.org/Org0/django-codeberg-alpha"
+BITBUCKET_REPO = "https://bitbucket.org/workspace0/django-bitbucket-alpha"
+
+
+def recorded(host: str, name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / host / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def world() -> World:
+    world = World()
+    forge.add_to_world(world, seed=3, now=NOW)
+    return world
+
+
+@pytest.fixture
+def client(world: World) -> Iterator[httpx.Client]:
+    with StandIn(world) as standin, httpx.Client(base_url=f"{standin.url}/_forge") as client:
+        yield client
+
+
+def gitlab_all(client: httpx.Client, url: str) -> list[dict[str, Any]]:
+    items = []
+    while url:
+        answer = client.get(url)
+        assert answer.status_code == 200
+        items += answer.json()
+        url = answer.links.get("next", {}).get("url", "")
+    return items
+
+
+# --- GitLab ------------------------------------------------------------------------------
+
+
+def test_gitlab_project_by_nested_path_has_the_recorded_fields(client: httpx.Client, world: World) -> None:
+    real = recorded(
+        "gitlab", "gitlab_com_api_v4_projects_lansharkconsulting_2Fdjango_2Fdjango_encrypted_model_fields_license_True"
+    )
+    repo = world.forges.repo(GITLAB_REPO)
+
+    answer = client.get(f"/gitlab.com/api/v4/projects/{GITLAB_ID}")
+
+    body = answer.json()
+    wanted = {
+        "id",
+        "description",
+        "name",
+        "path",
+        "path_with_namespace",
+        "web_url",
+        "star_count",
+        "forks_count",
+        "default_branch",
+        "archived",
+        "last_activity_at",
+        "namespace",
+        "empty_repo",
+        "created_at",
+        "_links",
+    }
+    assert wanted <= set(real["body"]) and wanted <= set(body)
+    assert set(body["namespace"]) == set(real["body"]["namespace"])
+    assert body["path_with_namespace"] == "Jazz-Band/apps/django-gitlab-beta"
+    assert body["namespace"]["full_path"] == "Jazz-Band/apps"
+    assert (body["id"], body["star_count"], body["forks_count"]) == (repo.id, repo.stars, repo.forks)
+    assert body["web_url"] == GITLAB_REPO
+    assert answer.headers["ETag"].startswith('W/"')
+    assert answer.headers["RateLimit-Limit"] == "2000" and answer.headers["RateLimit-Remaining"] == "1999"
+    # GitLab finds paths case-insensitively and by numeric id, and answers with its own spelling.
+    again = client.get(f"/gitlab.com/api/v4/projects/{GITLAB_ID.lower()}").json()
+    assert again["path_with_namespace"] == "Jazz-Band/apps/django-gitlab-beta"
+    assert client.get(f"/gitlab.com/api/v4/projects/{repo.id}").json()["id"] == repo.id
+
+
+def test_gitlab_commits_page_like_gitlab_com(client: httpx.Client, world: World) -> None:
+    real = recorded("gitlab", "gitlab_com_api_v4_projects_6812925_repository_commits")
+    page_5 = "order_default_page_5_per_page_20_trailers_false"
+    last_real = recorded("gitlab", f"gitlab_com_api_v4_projects_6812925_repository_commits_id_6812925_{page_5}")
+    repo = world.forges.repo(GITLAB_REPO)
+    history = repo.history()
+
+    first = client.get(f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits")
+
+    assert set(first.json()[0]) == set(real["body"][0])
+    assert len(first.json()) == 20 and first.json()[0]["id"] == history[0].sha
+    assert "X-Total" not in first.headers and "x-total" not in real["headers"]
+    assert {first.headers[name] for name in ("X-Page", "X-Per-Page", "X-Next-Page", "X-Prev-Page")} == {
+        "1",
+        "20",
+        "2",
+        "",
+    }
+    assert set(first.links) == {"next", "first", "last"} and "page=2" in first.links["last"]["url"]
+    assert f"id={repo.id}" in first.links["next"]["url"] and "trailers=false" in first.links["next"]["url"]
+    everything = gitlab_all(client, f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits?per_page=500")
+    assert [item["id"] for item in everything] == [commit.sha for commit in history]
+    half = -(-len(history) // 2)
+    last = client.get(f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits?per_page={half}&page=2")
+    assert last.headers["X-Next-Page"] == "" == last_real["headers"]["x-next-page"]
+    assert set(last.links) == set(httpx.Response(200, headers={"Link": last_real["headers"]["link"]}).links)
+    assert [item["id"] for item in last.json()] == [commit.sha for commit in history[half:]]
+    capped = client.get(f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits?per_page=500")
+    assert capped.headers["X-Per-Page"] == "100"
+    merges = [item for item in everything if len(item["parent_ids"]) > 1]
+    assert merges and all(merge["parent_ids"][1] in {item["id"] for item in everything} for merge in merges)
+    # Dates carry the committer's own offset and milliseconds, as GitLab writes them.
+    assert any(not item["committed_date"].endswith("+00:00") for item in everything)
+    assert all(item["committed_date"][19:23] == ".000" for item in everything)
+
+
+def test_gitlab_since_and_until_are_inclusive_on_the_committer_date(client: httpx.Client, world: World) -> None:
+    history = world.forges.repo(GITLAB_REPO).history()
+    inside = [c.sha for c in history if START <= c.committed <= MIDNIGHT - timedelta(seconds=1)]
+    since, until = START.strftime("%Y-%m-%dT%H:%M:%SZ"), (MIDNIGHT - timedelta(seconds=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+    got = gitlab_all(
+        client, f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits?per_page=100&since={since}&until={until}"
+    )
+
+    assert [item["id"] for item in got] == inside
+    dates = {datetime.fromisoformat(item["committed_date"]) for item in got}
+    assert START in dates and MIDNIGHT - timedelta(seconds=1) in dates  # both edges, inclusive
+    assert client.get(f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits?since=yesterday").status_code == 400
+
+
+def test_gitlab_revision_range_lists_only_what_is_new_and_pages(world: World) -> None:
+    repo = world.forges.repo(GITLAB_REPO)
+    head, branch = repo.head, repo.default_branch
+    new = world.forges.push(GITLAB_REPO, 3, when=NOW, merge=True)
+    commits = f"/_forge/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits"
+    with StandIn(world) as standin, httpx.Client(base_url=standin.url) as client:
+        answer = client.get(f"{commits}?ref_name={head[:12]}..{branch}&per_page=100")
+        paged = gitlab_all(client, f"{commits}?ref_name={head}..{branch}&per_page=2")
+        open_ended = client.get(f"{commits}?ref_name={head}..")
+        unknown = client.get(f"{commits}?ref_name={'0' * 40}..{branch}")
+        empty = client.get(f"{commits}?ref_name={branch}..{head}")
+
+    # The merge and both its sides: reachable from the new head, not from the old one; newest first.
+    want = [commit.sha for commit in sorted(new, key=lambda commit: commit.committed, reverse=True)]
+    assert [item["id"] for item in answer.json()] == want and len(want) == 3
+    assert answer.headers["X-Next-Page"] == "" and "X-Total" not in answer.headers
+    assert [item["id"] for item in paged] == want  # two pages of two and one
+    assert [item["id"] for item in open_ended.json()] == want  # A.. is A..HEAD, as in git
+    assert unknown.status_code == 404 and unknown.json() == {"message": "404 Commit Not Found"}
+    assert empty.status_code == 200 and empty.json() == []
+
+
+def test_gitlab_commit_sequence_counts_the_ancestors(client: httpx.Client, world: World) -> None:
+    repo = world.forges.repo(GITLAB_REPO)
+    commits = f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/commits"
+    history = repo.history()
+
+    answer = client.get(f"{commits}/{repo.head}/sequence")
+    older = client.get(f"{commits}/{history[5].sha}/sequence")
+
+    assert answer.json() == {"count": len(history)} and answer.headers["ETag"].startswith('W/"')
+    assert older.json() == {"count": len(repo.history(history[5].sha))} and older.json()["count"] < len(history)
+    first_parents = client.get(f"{commits}/{repo.head}/sequence?first_parent=true").json()["count"]
+    assert first_parents < len(history)  # merges bring side branches in
+    assert client.get(f"{commits}/{'f' * 40}/sequence").status_code == 404
+    assert [entry.resource for entry in world.forges.requests("gitlab.com")][-1] == "sequence"
+
+
+def test_gitlab_contributors_group_by_email_and_sort(client: httpx.Client, world: World) -> None:
+    real = recorded("gitlab", "gitlab_com_api_v4_projects_6812925_repository_contributors")
+    repo = world.forges.repo(GITLAB_REPO)
+    non_merges = [c for c in repo.history() if not c.is_merge]
+
+    answer = client.get(f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/contributors?order_by=commits&sort=desc")
+
+    body = answer.json()
+    assert set(body[0]) == set(real["body"][0])
+    assert {name: answer.headers[name] for name in ("X-Total", "X-Total-Pages", "X-Page")} == {
+        "X-Total": str(len(body)),
+        "X-Total-Pages": "1",
+        "X-Page": "1",
+    }
+    assert sum(item["commits"] for item in body) == len(non_merges)
+    assert [item["commits"] for item in body] == sorted((item["commits"] for item in body), reverse=True)
+    names = [item["name"] for item in body]
+    assert len(names) > len(set(names))  # one person with two emails is listed twice, as GitLab does
+    default = client.get(f"/gitlab.com/api/v4/projects/{GITLAB_ID}/repository/contributors").json()
+    assert [item["commits"] for item in default] == sorted(item["commits"] for item in default)
+
+
+def test_gitlab_moved_project_redirects_to_its_id_and_missing_is_404(client: httpx.Client, world: World) -> None:
+    moved = world.forges.repo("https://gitlab.com/old-gitlab/django-gitlab-delta")
+
+    answer = client.get("/gitlab.com/api/v4/projects/old-gitlab%2Fdjango-gitlab-delta/repository/commits?per_page=5")
+
+    assert answer.status_code == 301
+    assert answer.headers["Location"].endswith(
+        f"/_forge/gitlab.com/api/v4/projects/{moved.id}/repository/commits?per_page=5"
+    )
+    project = client.get("/gitlab.com/api/v4/projects/old-gitlab%2Fdjango-gitlab-delta", follow_redirects=True).json()
+    assert project["path_with_namespace"] == moved.path != "old-gitlab/django-gitlab-delta"
+    missing = client.get("/gitlab.com/api/v4/projects/ghost%2Fgroup%2Fnothing-here")
+    assert (missing.status_code, missing.json()) == (404, {"message": "404 Project Not Found"})
+    world.forges.hosts["gitlab.com"].follow_moves = True
+    followed = client.get("/gitlab.com/api/v4/projects/old-gitlab%2Fdjango-gitlab-delta")
+    assert followed.status_code == 200 and followed.json()["path_with_namespace"] == moved.path
+
+
+def test_gitlab_rate_limit_answers_429_with_retry_after(world: World) -> None:
+    world.forges.hosts["gitlab.com"].rate_limit = 2
+    with StandIn(world) as standin:
+        url = f"{standin.url}/_forge/gitlab.com/api/v4/projects/{GITLAB_ID}"
+        statuses = [httpx.get(url) for _ in range(3)]
+
+    assert [answer.status_code for answer in statuses] == [200, 200, 429]
+    assert statuses[1].headers["RateLimit-Remaining"] == "0"
+    assert int(statuses[2].headers["Retry-After"]) >= 1 and statuses[2].text == "Retry later\n"
+
+
+# --- Forgejo ---------------------------------------------------------------------------
+
+
+def test_forgejo_repository_counts_stars_not_subscribers(client: httpx.Client, world: World) -> None:
+    repo = world.forges.repo(CODEBERG_REPO)
+
+    body = client.get("/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha").json()
+
+    assert (body["stars_count"], body["watchers_count"], body["forks_count"]) == (repo.stars, repo.watchers, repo.forks)
+    assert repo.stars != repo.watchers
+    assert (body["full_name"], body["html_url"], body["default_branch"]) == (
+        repo.path,
+        CODEBERG_REPO,
+        repo.default_branch,
+    )
+    assert body["archived"] is False and body["archived_at"] == "1970-01-01T00:00:00Z"
+    archived = client.get("/codeberg.org/api/v1/repos/Org2/django-codeberg-gamma").json()
+    assert archived["archived"] is True and archived["archived_at"] != "1970-01-01T00:00:00Z"
+
+
+def test_forgejo_commits_page_with_its_headers_and_caps(client: httpx.Client, world: World) -> None:
+    history = world.forges.repo(CODEBERG_REPO).history()
+    path = "/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha/commits"
+
+    default = client.get(path)
+    capped = client.get(f"{path}?limit=100&page=2")
+
+    assert len(default.json()) == 30 and default.headers["X-PerPage"] == "30"
+    assert default.headers["X-Total-Count"] == str(len(history)) == default.headers["X-Total"]
+    assert default.headers["X-HasMore"] == "true"
+    assert capped.headers["X-PerPage"] == "50" and [c["sha"] for c in capped.json()] == [c.sha for c in history[50:100]]
+    assert capped.headers["X-PageCount"] == str(-(-len(history) // 50))
+    rels = [part.split('rel="')[1].rstrip('"') for part in capped.headers["Link"].split(",")]
+    assert rels[-2:] == ["first", "prev"] and "page=1" in capped.links["first"]["url"]
+    # No since/until on Forgejo: they are ignored, the whole history pages.
+    dated = client.get(f"{path}?since={MIDNIGHT.isoformat()}")
+    assert dated.headers["X-Total-Count"] == str(len(history))
+
+
+def test_forgejo_commit_objects_link_accounts_or_say_null(client: httpx.Client, world: World) -> None:
+    history = world.forges.repo(CODEBERG_REPO).history()
+
+    full = client.get("/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha/commits?limit=50").json()
+    lean = client.get(
+        "/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha/commits"
+        "?limit=1&stat=false&verification=false&files=false"
+    ).json()
+
+    for item, commit in zip(full, history):
+        assert item["sha"] == commit.sha and [p["sha"] for p in item["parents"]] == list(commit.parents)
+        assert item["commit"]["committer"]["date"] == commit.committed.isoformat().replace("+00:00", "Z")
+        assert (item["author"] or {}).get("login") == commit.author.login
+    assert any(item["author"] is None for item in full) and any(item["author"] for item in full)
+    assert "stats" in full[0] and full[0]["commit"]["verification"] and full[0]["files"]
+    assert "stats" not in lean[0] and lean[0]["commit"]["verification"] is None and lean[0]["files"] is None
+
+
+def test_forgejo_not_lists_only_what_is_new(world: World) -> None:
+    head = world.forges.repo(CODEBERG_REPO).head
+    new = world.forges.push(CODEBERG_REPO, 3, when=NOW)
+    with StandIn(world) as standin:
+        answer = httpx.get(
+            f"{standin.url}/_forge/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha/commits?not={head}"
+        )
+
+    assert [item["sha"] for item in answer.json()] == [commit.sha for commit in reversed(new)]
+    assert answer.headers["X-Total-Count"] == "3" and answer.headers["X-HasMore"] == "false"
+    assert [(entry.resource, entry.items) for entry in world.forges.requests("codeberg.org")] == [("commits", 3)]
+
+
+def test_forgejo_renamed_repository_answers_307_with_a_path(client: httpx.Client, world: World) -> None:
+    answer = client.get("/codeberg.org/api/v1/repos/Org3/django-codeberg-delta-old/commits?limit=1")
+
+    assert answer.status_code == 307
+    assert answer.headers["Location"] == "/_forge/codeberg.org/api/v1/repos/Org3/django-codeberg-delta/commits?limit=1"
+    followed = client.get("/codeberg.org/api/v1/repos/Org3/django-codeberg-delta-old", follow_redirects=True)
+    assert followed.json()["full_name"] == "Org3/django-codeberg-delta"
+    missing = client.get("/codeberg.org/api/v1/repos/ghost/codeberg-nothing-here")
+    assert missing.status_code == 404 and missing.json()["message"] == "The target couldn't be found."
+    assert "X-RateLimit-Limit" not in missing.headers
+
+
+# --- Bitbucket -----------------------------------------------------------------------------
+
+
+def test_bitbucket_repository_and_envelopes_have_the_recorded_shape(client: httpx.Client, world: World) -> None:
+    repo = world.forges.repo(BITBUCKET_REPO)
+    base = "/bitbucket.org/2.0/repositories/workspace0/django-bitbucket-alpha"
+
+    body = client.get(base).json()
+    watchers = client.get(f"{base}/watchers/")
+    forks = client.get(f"{base}/forks?pagelen=100")
+
+    assert set(body) == set(recorded("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql")["body"])
+    assert (body["full_name"], body["mainbranch"]["name"], body["links"]["html"]["href"]) == (
+        repo.path,
+        repo.default_branch,
+        BITBUCKET_REPO,
+    )
+    real_watchers = recorded("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql_watchers")["body"]
+    assert set(watchers.json()) == set(real_watchers) and set(watchers.json()["values"][0]) == set(
+        real_watchers["values"][0]
+    )
+    assert watchers.json()["size"] == repo.stars and watchers.json()["pagelen"] == 10
+    assert watchers.json()["next"].endswith("/watchers/?page=2")
+    assert (
+        forks.json()["size"] == repo.forks and "next" not in forks.json() and len(forks.json()["values"]) == repo.forks
+    )
+    assert watchers.headers["ETag"].startswith('"')
+
+
+def test_bitbucket_commits_page_newest_first_via_next(client: httpx.Client, world: World) -> None:
+    real = recorded("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql_commits_limit_50")["body"]
+    repo = world.forges.repo(BITBUCKET_REPO)
+    url = f"/bitbucket.org/2.0/repositories/workspace0/django-bitbucket-alpha/commits/{repo.default_branch}"
+
+    first = client.get(url).json()
+    seen, page = [], first
+    while True:
+        seen += page["values"]
+        if "next" not in page:
+            break
+        page = client.get(page["next"]).json()
+
+    assert set(first) == set(real) and first["pagelen"] == 30 and "size" not in first
+    assert set(first["values"][0]) == set(real["values"][0])
+    assert [item["hash"] for item in seen] == [commit.sha for commit in repo.history()]
+    assert any("user" not in item["author"] for item in seen) and any("user" in item["author"] for item in seen)
+    assert all(item["author"]["user"]["nickname"] for item in seen if "user" in item["author"])
+    assert client.get(f"{url}?pagelen=500").json()["pagelen"] == 100
+
+
+def test_bitbucket_exclude_renamed_and_missing(world: World) -> None:
+    head = world.forges.repo(BITBUCKET_REPO).head
+    new = world.forges.push(BITBUCKET_REPO, 2, when=NOW)
+    with (
+        StandIn(world) as standin,
+        httpx.Client(base_url=f"{standin.url}/_forge/bitbucket.org/2.0/repositories") as client,
+    ):
+        fresh = client.get(f"/workspace0/django-bitbucket-alpha/commits?exclude={head}").json()
+        moved = client.get("/workspace3/django-bitbucket-delta-old/watchers?pagelen=1")
+        missing = client.get("/ghost/bitbucket-nothing-here")
+
+    assert [item["hash"] for item in fresh["values"]] == [commit.sha for commit in reversed(new)]
+    assert moved.status_code == 301
+    assert moved.headers["Location"].endswith("/repositories/workspace3/django-bitbucket-delta/watchers?pagelen=1")
+    assert missing.status_code == 404 and missing.json()["type"] == "error"
+
+
+# --- conditional requests, counting, tokens ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "path"),
+    [
+        ("gitlab.com", f"/api/v4/projects/{GITLAB_ID}/repository/commits?per_page=1"),
+        ("codeberg.org", "/api/v1/repos/Org0/django-codeberg-alpha/commits?limit=1"),
+        ("bitbucket.org", "/2.0/repositories/workspace0/django-bitbucket-alpha/commits?pagelen=1"),
+    ],
+)
+def test_conditional_requests_answer_304_until_a_push(world: World, host: str, path: str) -> None:
+    with StandIn(world) as standin:
+        url = f"{standin.url}/_forge/{host}{path}"
+        first = httpx.get(url)
+        again = httpx.get(url, headers={"If-None-Match": first.headers["ETag"]})
+        world.forges.push(f"{host}/{world.forges.requests(host)[0].repo}", when=NOW)
+        after_push = httpx.get(url, headers={"If-None-Match": first.headers["ETag"]})
+
+    assert (first.status_code, again.status_code, after_push.status_code) == (200, 304, 200)
+    assert again.content == b"" and again.headers["ETag"] == first.headers["ETag"]
+    logged = world.forges.requests(host, "commits")
+    assert [entry.conditional for entry in logged] == [False, True, True]
+    assert [entry.status for entry in logged] == [200, 304, 200]
+
+
+def test_tokens_are_checked_per_host_and_logged(world: World) -> None:
+    world.forges.hosts["gitlab.com"].token = "gl-secret"
+    world.forges.hosts["codeberg.org"].token = "cb-secret"
+    with StandIn(world) as standin:
+        base = f"{standin.url}/_forge"
+        good = httpx.get(f"{base}/gitlab.com/api/v4/projects/{GITLAB_ID}", headers={"PRIVATE-TOKEN": "gl-secret"})
+        wrong = httpx.get(
+            f"{base}/gitlab.com/api/v4/projects/{GITLAB_ID}", headers={"Authorization": "Bearer cb-secret"}
+        )
+        forgejo = httpx.get(
+            f"{base}/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha", headers={"Authorization": "token cb-secret"}
+        )
+        anonymous = httpx.get(f"{base}/bitbucket.org/2.0/repositories/workspace0/django-bitbucket-alpha")
+
+    assert (good.status_code, wrong.status_code, forgejo.status_code, anonymous.status_code) == (200, 401, 200, 200)
+    assert wrong.json() == {"message": "401 Unauthorized"}
+    assert [(entry.host, entry.credential) for entry in world.forges.requests()] == [
+        ("gitlab.com", "gl-secret"),
+        ("gitlab.com", "Bearer cb-secret"),
+        ("codeberg.org", "token cb-secret"),
+        ("bitbucket.org", None),
+    ]
+    assert world.forges.counts()[("gitlab.com", "repo")] == 2
+
+
+def test_hosts_config_names_the_stand_in_for_every_host(world: World) -> None:
+    with StandIn(world) as standin:
+        config = tomllib.loads(standin.hosts_config({"gitlab.com": "GITLAB_TOKEN"}))
+        gitlab_api = config["hosts"]["gitlab.com"]["api_url"]
+        answer = httpx.get(f"{gitlab_api}/projects/{GITLAB_ID}")
+
+    assert {host: table["kind"] for host, table in config["hosts"].items()} == forge.DEFAULT_HOSTS
+    assert config["hosts"]["bitbucket.org"]["api_url"] == f"{standin.url}/_forge/bitbucket.org/2.0"
+    assert (
+        config["hosts"]["gitlab.com"]["token_env"] == "GITLAB_TOKEN"
+        and "token_env" not in config["hosts"]["codeberg.org"]
+    )
+    assert answer.json()["web_url"] == GITLAB_REPO
+
+
+# --- the truth -------------------------------------------------------------------------------
+
+
+def _commit(sha: str, at: datetime, parents: int = 1, person: Person | None = None) -> Commit:
+    who = person or Person("Ada", "ada@example.org", "ada")
+    return Commit(sha, tuple(f"p{sha}{n}" for n in range(parents)), who, at, who, at, sha)
+
+
+def test_windows_are_half_open_seven_days_ending_at_midnight_and_skip_merges() -> None:
+    commits = [
+        _commit("start", START),
+        _commit("before-start", START - timedelta(seconds=1)),
+        _commit("edge-26", MIDNIGHT - timedelta(weeks=26)),
+        _commit("last-second", MIDNIGHT - timedelta(seconds=1)),
+        _commit("midnight", MIDNIGHT),
+        _commit("merge", MIDNIGHT - timedelta(days=3), parents=2),
+        _commit("offset", datetime(2026, 3, 3, 20, 0, tzinfo=timezone(timedelta(hours=-5)))),  # 01:00 UTC today
+    ]
+
+    counts = weekly_counts(commits, MIDNIGHT)
+
+    assert len(counts) == 52 and counts[0] == 1 and counts[26] == 1 and counts[25] == 0 and counts[51] == 1
+    assert sum(counts) == 3
+
+
+def test_generated_histories_straddle_every_window_edge(world: World) -> None:
+    for repo in world.forges.repos.values():
+        dates = {commit.committed for commit in repo.history()}
+        if repo.archived:
+            assert max(dates) < START
+            continue
+        assert {START, START - timedelta(seconds=1), MIDNIGHT - timedelta(seconds=1), MIDNIGHT} <= dates, repo.path
+        assert any(commit.is_merge for commit in repo.history()), repo.path
+
+
+def test_expected_fields_follow_the_issue_table(world: World) -> None:
+    forges = world.forges
+    gitlab = forges.repo(GITLAB_REPO)
+    codeberg = forges.repo(CODEBERG_REPO)
+
+    gl = forges.expected(GITLAB_REPO)
+    cb = forges.expected(CODEBERG_REPO)
+    moved = forges.expected("https://gitlab.com/old-gitlab/django-gitlab-delta")
+
+    assert gl["repo_watchers"] == gitlab.stars and gl["repo_forks"] == gitlab.forks
+    assert gl["repo_description"] == "" and gitlab.description is None
+    assert gl["last_updated"] == MIDNIGHT.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert gl["commits_over_52"] == weekly_counts(gitlab.history(), MIDNIGHT)
+    assert len(gl["participants"]) == len(set(gl["participants"]))
+    people = {commit.author.login or commit.author.name for commit in codeberg.history()}
+    assert set(cb["participants"]) == people
+    counts = [
+        sum(1 for c in codeberg.history() if (c.author.login or c.author.name) == key) for key in cb["participants"]
+    ]
+    assert counts == sorted(counts, reverse=True)
+    assert moved["repo_url"] == f"https://gitlab.com/{forges.repo('gitlab.com/old-gitlab/django-gitlab-delta').path}"
+    with pytest.raises(KeyError):
+        forges.expected("https://gitlab.com/ghost/group/nothing-here")
+
+
+def test_world_expected_fields_covers_forge_records_with_pypi() -> None:
+    world = World()
+    records = forge.add_to_world(world, seed=5, per_host=1, now=NOW)
+
+    fields = world.expected_fields(records[0])
+
+    assert fields["pypi_version"] == world.pypi[records[0]["slug"]]
+    assert fields["repo_url"] == records[0]["repo_url"] and records[0]["id"] == 100_001
+    assert len(records) == 3 * len(forge.DEFAULT_HOSTS)  # per host: one repository, one moved, one missing
+
+
+def test_push_and_force_push_change_the_truth(world: World) -> None:
+    forges = world.forges
+    before = forges.expected(CODEBERG_REPO)
+    old_head = forges.repo(CODEBERG_REPO).head
+    stranger = Person("New Person", "new@example.org")
+
+    made = forges.push(CODEBERG_REPO, 2, when=NOW, author=stranger, merge=True)
+    after = forges.expected(CODEBERG_REPO)
+    rewritten = forges.force_push(CODEBERG_REPO, drop=3, commits=1)
+
+    assert made[-1].is_merge and made[-1].parents == (old_head, made[0].sha)
+    assert after["last_updated"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ") and "New Person" in after["participants"]
+    assert after["commits_over_52"] == before["commits_over_52"]  # today is in no window yet
+    history = forges.repo(CODEBERG_REPO).history()
+    assert history[0] == rewritten[0] and made[-1] not in history and old_head not in {c.sha for c in history}
+    with pytest.raises(ValueError):
+        forges.push(CODEBERG_REPO, 1, when=START)  # older than the head
+
+
+def test_generation_is_deterministic_per_seed_and_day() -> None:
+    one, _ = forge.generate(seed=9, now=NOW)
+    two, _ = forge.generate(seed=9, now=NOW + timedelta(hours=3))
+    other, _ = forge.generate(seed=10, now=NOW)
+
+    assert {key: repo.head for key, repo in one.repos.items()} == {key: repo.head for key, repo in two.repos.items()}
+    assert {key: repo.head for key, repo in one.repos.items()} != {key: repo.head for key, repo in other.repos.items()}
+
+
+def test_unknown_kind_and_unknown_host_are_refused(client: httpx.Client) -> None:
+    with pytest.raises(ValueError, match="unknown forge kind"):
+        Forges().add_host("example.org", "gogs")
+    with pytest.raises(ValueError, match="add_host"):
+        Forges().add_repo(ForgeRepo("example.org", "a/b", 1, 0, 0, None, NOW))
+    assert client.get("/nowhere.example/api/v4/projects/1").status_code == 404
+    assert today_midnight(NOW) == MIDNIGHT
+
+
+def test_a_catalogue_names_the_forge_repositories_to_serve() -> None:
+    records = [
+        {"repo_url": "https://gitlab.gnome.org/GNOME/web/django-thing/-/tree/main", "pypi_url": ""},
+        {"repo_url": "https://codeberg.org/allauth/django-allauth.git", "pypi_url": ""},
+        {"repo_url": "https://bitbucket.org/Manfre/django-mssql/src/master/", "pypi_url": ""},
+        {"repo_url": "https://github.com/django/django", "pypi_url": "https://pypi.org/project/Django/"},
+    ]
+    world = World.from_catalog(records)
+    hosts = {**forge.DEFAULT_HOSTS, "gitlab.gnome.org": "gitlab"}
+
+    forges = forge.add_catalog(world, records, seed=1, hosts=hosts)
+
+    assert sorted(forges.repos) == [
+        "bitbucket.org/manfre/django-mssql",
+        "codeberg.org/allauth/django-allauth",
+        "gitlab.gnome.org/gnome/web/django-thing",
+    ]
+    assert forges.expected(records[1]["repo_url"])["repo_url"] == records[1]["repo_url"]  # the same repository
+    assert forges.repo(records[0]["repo_url"]).path == "GNOME/web/django-thing"
+    assert forges.expected(records[2]["repo_url"])["repo_url"] == records[2]["repo_url"].rstrip("/")
+    assert "django/django" in world.repos
+
+
+def test_forge_bench_counts_each_host_from_the_log(world: World) -> None:
+    from bench.forge_bench import WARM, host_rows, push_share
+
+    records = [{"repo_url": CODEBERG_REPO}, {"repo_url": "https://codeberg.org/Org1/django-codeberg-beta"}]
+    with StandIn(world) as standin:
+        url = f"{standin.url}/_forge/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha"
+        tag = httpx.get(url).headers["ETag"]
+        httpx.get(url, headers={"If-None-Match": tag})
+        httpx.get(f"{url}/commits?limit=2")
+    pushed = push_share(world.forges, 0.5, seed=1)
+
+    rows = {row.host: row for row in host_rows(WARM, world.forges.log, world.forges, records)}
+
+    codeberg = rows["codeberg.org"]
+    assert (codeberg.packages, codeberg.requests, codeberg.per_package) == (2, 3, 1.5)
+    assert (codeberg.conditional, codeberg.not_modified, codeberg.commits_listed) == (1, 1, 2)
+    assert codeberg.by_resource == {"commits": 1, "repo": 2}
+    assert rows["gitlab.com"].requests == 0 and rows["gitlab.com"].packages == 0
+    assert pushed == round(len(world.forges.repos) * 0.5)
