@@ -200,7 +200,7 @@ def session_script(setup: str, runs: list[Example]) -> str:
     for number, example in enumerate(runs):
         lines += [f"echo {_MARK} {number}", f"{{ {example.line}\nstatus=${{PIPESTATUS[0]}}; }} 2>&1",
                   f"echo; echo {_MARK} exit $status"]  # fmt: skip (a marker starts its own line)
-    lines.append("kill $! 2>/dev/null; wait")  # the stand-in, as "kill %1" stops it for a person
+    lines.append('[ -f standin.pid ] && kill "$(cat standin.pid)"')  # the stand-in, as the README stops it
     return "\n".join(lines) + "\n"
 
 
