@@ -1,1 +1,1 @@
-"""One module per forge, each behind the same small interface (see base.py)."""
+"""Where repositories live and how to read them: every host behind the `Host` protocol (base.py), one module each."""

@@ -1,1 +1,1 @@
-"""show"""
+"""What fetcher shows a person: a record, the status, history and trending, the progress bar."""
