@@ -5,7 +5,7 @@ contributors, its weekly counts, a PyPI project. What it answered is kept as a `
 the validators of that answer, so the next ask is conditional and a 304 stands in for the whole.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable
 
@@ -39,7 +39,7 @@ async def revalidated(client: Client, service: Service, request: Request, cached
                       read: Callable[[Answer], Any]) -> Cached:
     """A resource asked conditionally when one is cached: the cached one on a 304, else `read` anew."""
     if cached is not None:
-        request = Request(**{**request.__dict__, "validators": cached.validators})
+        request = replace(request, validators=cached.validators)
     answer = await client.send(service, request)
     if answer.status == 304 and cached is not None:
         return cached

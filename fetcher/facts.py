@@ -19,7 +19,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from fetcher.errors import InputError
-from fetcher.record import parse_datetime, to_stored_datetime
+from fetcher.record import is_utf8, parse_datetime, to_stored_datetime
 
 # The facts, in the order `show --facts` prints them; their names are the API's.
 FACT_NAMES = (
@@ -229,7 +229,7 @@ def _problem(name: str, value) -> str | None:
         ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_COUNT
         return None if ok else f"must be an integer from {low} to {MAX_COUNT} or null"
     if name in LIST_FACTS:
-        ok = isinstance(value, list) and all(isinstance(v, str) and _utf8(v) for v in value)
+        ok = isinstance(value, list) and all(isinstance(v, str) and is_utf8(v) for v in value)
         return None if ok else "must be a list of strings or null"
     if name in DATETIME_FACTS:
         if not isinstance(value, str):
@@ -239,16 +239,4 @@ def _problem(name: str, value) -> str | None:
         except ValueError as exc:
             return str(exc)
         return None
-    return None if isinstance(value, str) and _utf8(value) else "must be a string or null"
-
-
-# -- checking imported text ---------------------------------------------------------
-
-
-def _utf8(text: str) -> bool:
-    """False for strings SQLite cannot store: lone surrogates from a JSON \\ud800 escape."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return None if isinstance(value, str) and is_utf8(value) else "must be a string or null"

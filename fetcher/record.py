@@ -96,6 +96,15 @@ def _check_type(field: str, value) -> str | None:
     return None if value is None or isinstance(value, str) else "must be a string or null"
 
 
+def is_utf8(text: str) -> bool:
+    """False for strings SQLite cannot store: lone surrogates from a JSON \\ud800 escape."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_datetime(text: str) -> datetime:
     """ISO 8601 with an explicit offset; a naive time would be ambiguous, so it is refused."""
     try:

@@ -12,7 +12,7 @@ import httpx
 from fetcher.errors import BadResponse
 from fetcher.net.answer import Answer
 from fetcher.net.credentials import origin, under
-from fetcher.record import parse_datetime
+from fetcher.record import is_utf8, parse_datetime
 
 
 def body_object(answer: Answer) -> dict:
@@ -95,15 +95,6 @@ class Pager:
 # -- texts inside an answer: a ValueError (or TypeError) names what is wrong; the caller makes it a BadResponse --
 
 MAX_TEXT = 200  # a license name, a version specifier, a classifier, a status: all far shorter
-
-
-def is_utf8(text: str) -> bool:
-    """False for strings SQLite cannot store: lone surrogates from a JSON \\ud800 escape."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def checked_text(value, limit: int | None) -> str:
