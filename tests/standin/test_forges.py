@@ -291,7 +291,7 @@ def test_forgejo_commit_objects_link_accounts_or_say_null(client: httpx.Client, 
         assert (item["author"] or {}).get("login") == commit.author.login
     assert any(item["author"] is None for item in full) and any(item["author"] for item in full)
     assert "stats" in full[0] and full[0]["commit"]["verification"] and full[0]["files"]
-    assert "stats" not in lean[0] and lean[0]["commit"]["verification"] is None and lean[0]["files"] is None
+    assert lean[0]["stats"] is None and lean[0]["commit"]["verification"] is None and lean[0]["files"] is None
 
 
 def test_forgejo_not_lists_only_what_is_new(world: World) -> None:
@@ -384,6 +384,74 @@ def test_bitbucket_exclude_renamed_and_missing(world: World) -> None:
     assert moved.status_code == 301
     assert moved.headers["Location"].endswith("/repositories/workspace3/django-bitbucket-delta/watchers?pagelen=1")
     assert missing.status_code == 404 and missing.json()["type"] == "error"
+
+
+# --- the recorded shapes ------------------------------------------------------------------------
+
+# Headers of the recorded exchanges that are not the API's: the transfer's, the CDN's, tracing and timing.
+NOT_THE_APIS = {
+    "cf-cache-status", "cf-ray", "connection", "content-encoding", "date", "nel", "report-to", "server",
+    "set-cookie", "strict-transport-security", "transfer-encoding", "gitlab-lb", "gitlab-sv", "x-gitlab-meta",
+    "x-request-id", "x-runtime", "x-b3-spanid", "x-b3-traceid", "x-cache-info", "x-dc-location",
+    "x-envoy-upstream-service-time", "x-render-time", "x-request-count", "x-served-by", "x-static-version",
+    "x-trace-id", "x-usage-input-ops", "x-usage-output-ops", "x-usage-system-time", "x-usage-user-time",
+    "x-used-mesh", "x-version", "x-view-name",
+}  # fmt: skip
+BITBUCKET_API = "/bitbucket.org/2.0/repositories/workspace0/django-bitbucket-alpha"
+GITLAB_API = f"/gitlab.com/api/v4/projects/{GITLAB_ID}"
+RECORDED = [
+    ("gitlab", "gitlab_com_api_v4_projects_lansharkconsulting_2Fdjango_2Fdjango_encrypted_model_fields_license_True",
+     f"{GITLAB_API}?license=True"),
+    ("gitlab", "gitlab_com_api_v4_projects_6812925_repository_commits", f"{GITLAB_API}/repository/commits"),
+    ("gitlab", "gitlab_com_api_v4_projects_6812925_repository_commits_id_6812925_order_default_page_5_per_page_20_"
+               "trailers_false", f"{GITLAB_API}/repository/commits?order=default&page=LAST&per_page=20&trailers=false"),
+    ("gitlab", "gitlab_com_api_v4_projects_6812925_repository_contributors", f"{GITLAB_API}/repository/contributors"),
+    ("forgejo", "repos_someone_django_thing", "/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha"),
+    ("forgejo", "repos_someone_django_thing_commits",
+     "/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha/commits?limit=1&stat=false&verification=false&files=false"),
+    ("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql", f"{BITBUCKET_API}/"),
+    ("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql_commits_limit_50",
+     f"{BITBUCKET_API}/commits/?limit=50"),
+    ("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql_watchers", f"{BITBUCKET_API}/watchers/"),
+    ("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql_forks", f"{BITBUCKET_API}/forks/"),
+]  # fmt: skip
+
+
+def fields(value: Any, prefix: str = "") -> dict[str, str]:
+    """Every field of a JSON value by its path (a list by its first item), with its JSON type."""
+    found: dict[str, str] = {}
+    if isinstance(value, dict):
+        for name, item in value.items():
+            found[prefix + name] = type(item).__name__
+            found.update(fields(item, f"{prefix}{name}."))
+    elif isinstance(value, list) and value:
+        found.update(fields(value[0], f"{prefix}[]."))
+    return found
+
+
+@pytest.mark.parametrize(("host", "name", "path"), RECORDED, ids=[name[-40:] for _, name, _ in RECORDED])
+def test_every_answer_has_the_recorded_fields_and_headers(client: httpx.Client, world: World, host: str, name: str,
+                                                          path: str) -> None:  # fmt: skip
+    real = recorded(host, name)
+    last = -(-len(world.forges.repo(GITLAB_REPO).history()) // 20)  # the last page of twenty, as recorded
+
+    answer = client.get(path.replace("LAST", str(last)))
+
+    assert answer.status_code == real["status"] == 200
+    got, want = fields(answer.json()), fields(real["body"])
+    assert sorted(set(want) - set(got)) == []  # every recorded field, nested where it was
+    assert [(k, want[k], got[k]) for k in want if k in got and "NoneType" not in (want[k], got[k]) and
+            want[k] != got[k]] == []  # fmt: skip
+    sent = {header.lower() for header in answer.headers} - {"content-length"}
+    real_headers = {header.lower(): value for header, value in real["headers"].items()}
+    wanted = set(real_headers) - NOT_THE_APIS
+    assert sorted(wanted - sent) == []
+    if host != "forgejo":  # recorded from the live API: nothing more either
+        assert sorted(set(got) - set(want)) == []
+        assert sorted(sent - wanted - NOT_THE_APIS - {name for name in sent if name.startswith("ratelimit-")}) == []
+    if "link" in wanted:  # the same pages named, in the same order
+        rels = [part.split('rel="')[1].rstrip('"') for part in answer.headers["Link"].split(",")]
+        assert rels == [part.split('rel="')[1].rstrip('"') for part in real_headers["link"].split(",")]
 
 
 # --- conditional requests, counting, tokens ---------------------------------------------------

@@ -9,9 +9,10 @@ default to 30; ``pagelen`` is capped at 100. ``/commits/{revision}`` (or
 ``exclude`` (leave out what is reachable from them) and has no
 ``since``/``until``. Commit authors are ``{"raw": "Name <email>", "user":
 {...}}`` with ``user`` absent when Bitbucket links no account. Strong ETags
-(and ``Last-Modified`` on commits) with 304s; no rate-limit headers. A renamed
-repository answers 301 with an absolute ``Location`` for the same request under
-its new name; an unknown one 404 with Bitbucket's error envelope.
+(and ``Last-Modified`` on commits) with 304s; no rate-limit headers; every
+answer carries the recorded ``Cache-Control``, ``Vary`` and security headers. A
+renamed repository answers 301 with an absolute ``Location`` for the same
+request under its new name; an unknown one 404 with Bitbucket's error envelope.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ JSON = "application/json; charset=utf-8"
 PAGELEN = 10
 COMMITS_PAGELEN = 30
 PAGELEN_MAX = 100
+# What api.bitbucket.org sends with every answer (its tracing and timing headers left out).
+HEADERS = {
+    "Cache-Control": "max-age=900",
+    "Vary": "Authorization, Origin, Accept-Encoding",
+    "X-Accepted-OAuth-Scopes": "repository",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "X-XSS-Protection": "1; mode=block",
+}
 NOT_FOUND = {
     "type": "error",
     "error": {
@@ -41,6 +51,20 @@ NOT_FOUND = {
 
 
 def serve(
+    forges: RepoIndex,
+    host: ForgeHost,
+    root: str,
+    method: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
+) -> Served:
+    served = _route(forges, host, root, method, parts, raw_query, request)
+    served.answer.headers.update(HEADERS)
+    return served
+
+
+def _route(
     forges: RepoIndex,
     host: ForgeHost,
     root: str,
@@ -174,6 +198,7 @@ def _repository(
             "links": {
                 "self": {"href": f"https://api.bitbucket.org/2.0/workspaces/{workspace}/projects/PROJ"},
                 "html": {"href": f"https://bitbucket.org/{workspace}/workspace/projects/PROJ"},
+                "avatar": {"href": f"https://bitbucket.org/account/user/{workspace}/projects/PROJ/avatar/32?ts=0"},
             },
         },
         "fork_policy": "allow_forks",
@@ -199,18 +224,24 @@ def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
     return _repository(repo.path, api, repo.description, _stamp(repo.created), updated, repo.default_branch, None)
 
 
-def _fork(repo: ForgeRepo, root: str, index: int) -> dict[str, Any]:
-    path = f"forker{index}/{repo.name}"
-    parent = {
+def _reference(repo: ForgeRepo, api: str) -> dict[str, Any]:
+    """A repository as a commit or a fork names it."""
+    return {
         "type": "repository",
         "full_name": repo.path,
         "links": {
-            "self": {"href": f"{root}/2.0/repositories/{repo.path}"},
+            "self": {"href": api},
             "html": {"href": f"https://bitbucket.org/{repo.path}"},
+            "avatar": {"href": f"https://bytebucket.org/ravatar/{quote(_uuid('repo', repo.path))}?ts=python"},
         },
         "name": repo.name,
         "uuid": _uuid("repo", repo.path),
     }
+
+
+def _fork(repo: ForgeRepo, root: str, index: int) -> dict[str, Any]:
+    path = f"forker{index}/{repo.name}"
+    parent = _reference(repo, f"{root}/2.0/repositories/{repo.path}")
     created = _stamp(repo.created)
     return _repository(path, f"{root}/2.0/repositories/{path}", "", created, created, repo.default_branch, parent)
 
@@ -259,13 +290,7 @@ def commit_body(repo: ForgeRepo, commit: Commit, api: str) -> dict[str, Any]:
         },
         "parents": [{"hash": sha, "links": links(sha), "type": "commit"} for sha in commit.parents],
         "rendered": {"message": rendered},
-        "repository": {
-            "type": "repository",
-            "full_name": repo.path,
-            "links": {"self": {"href": api}, "html": {"href": web}},
-            "name": repo.name,
-            "uuid": _uuid("repo", repo.path),
-        },
+        "repository": _reference(repo, api),
     }
 
 

@@ -7,11 +7,15 @@ out what is reachable from that revision) -- it has no ``since``/``until`` and
 ignores them; ``limit`` defaults to 30 and is capped at 50 (``MAX_RESPONSE_ITEMS``);
 answers carry ``Link`` (next, last, first, prev, comma-joined), ``X-Total-Count``
 and the older ``X-Page``, ``X-PerPage``, ``X-Total``, ``X-PageCount``,
-``X-HasMore``. Forgejo sends no rate-limit headers. A renamed or transferred
-repository answers 307 with a path-only ``Location`` (the same request under
-the new owner/name, query kept), as Forgejo's ``RedirectToRepo`` does; an
-unknown one 404 ``{"errors": [], "message": "The target couldn't be found.", "url": ...}``.
-ETag/304 when the host is configured with ``etags`` (the default).
+``X-HasMore``; a commit's ``stats`` is null unless asked for, its parents
+carry their ``created``. Forgejo sends no rate-limit headers; every answer
+carries its ``Cache-Control``, ``X-Content-Type-Options`` and
+``X-Frame-Options``. A renamed or transferred repository answers 307 with a
+path-only ``Location`` (the same request under the new owner/name, query
+kept), as Forgejo's ``RedirectToRepo`` does; an unknown one 404 ``{"errors":
+[], "message": "The target couldn't be found.", "url": ...}``.
+ETag/304 when the host is configured with ``etags`` (the default): the recorded
+fixture, built from the Swagger description, shows none, as Swagger documents none.
 """
 
 from __future__ import annotations
@@ -31,9 +35,30 @@ JSON = "application/json;charset=utf-8"
 LIMIT = 30
 LIMIT_MAX = 50
 _ZERO_TIME = "1970-01-01T00:00:00Z"
+# What Forgejo sends with every API answer.
+HEADERS = {
+    "Cache-Control": "max-age=0, private, must-revalidate, no-transform",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+}
+_LIST_HEADERS = "Link, X-Total-Count, X-Page, X-PerPage, X-Total, X-PageCount, X-HasMore"
 
 
 def serve(
+    forges: RepoIndex,
+    host: ForgeHost,
+    root: str,
+    method: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
+) -> Served:
+    served = _route(forges, host, root, method, parts, raw_query, request)
+    served.answer.headers.update(HEADERS)
+    return served
+
+
+def _route(
     forges: RepoIndex,
     host: ForgeHost,
     root: str,
@@ -168,6 +193,11 @@ def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
         "has_releases": True,
         "has_packages": False,
         "has_actions": False,
+        "ignore_whitespace_conflicts": False,
+        "allow_merge_commits": True,
+        "allow_rebase": True,
+        "allow_rebase_explicit": True,
+        "allow_squash_merge": True,
         "default_merge_style": "merge",
         "avatar_url": "",
         "internal": False,
@@ -215,11 +245,15 @@ def commit_body(
         },
         "author": linked,
         "committer": linked,
-        "parents": [{"url": f"{base}/git/commits/{sha}", "sha": sha} for sha in commit.parents],
+        "parents": [
+            {"url": f"{base}/git/commits/{sha}", "sha": sha, "created": _stamp(repo.commits[sha].committed)}
+            if sha in repo.commits
+            else {"url": f"{base}/git/commits/{sha}", "sha": sha, "created": _ZERO_TIME}
+            for sha in commit.parents
+        ],
         "files": [{"filename": "README.md", "status": "modified"}] if files else None,
+        "stats": {"total": 3, "additions": 2, "deletions": 1} if stat else None,
     }
-    if stat:
-        body["stats"] = {"total": 3, "additions": 2, "deletions": 1}
     return body
 
 
@@ -250,15 +284,18 @@ def _commits(repo: ForgeRepo, api: str, query: Query, swagger: str) -> Answer:
         rels += [("next", page + 1), ("last", pages)]
     if page > 1:
         rels += [("first", 1), ("prev", page - 1)]
-    headers = {
-        "X-Total-Count": str(total),
-        "X-Page": str(page),
-        "X-PerPage": str(limit),
-        "X-Total": str(total),
-        "X-PageCount": str(pages),
-        "X-HasMore": "true" if page < pages else "false",
-        "Access-Control-Expose-Headers": "X-Total-Count, Link, X-Page, X-PerPage, X-Total, X-PageCount, X-HasMore",
-    }
+    headers = {}
     if rels:
         headers["Link"] = page_links(f"{api}/repos/{repo.path}/commits", query, rels, sep=",")
+    headers.update(
+        {
+            "X-Total-Count": str(total),
+            "X-Page": str(page),
+            "X-PerPage": str(limit),
+            "X-Total": str(total),
+            "X-PageCount": str(pages),
+            "X-HasMore": "true" if page < pages else "false",
+            "Access-Control-Expose-Headers": _LIST_HEADERS,
+        }
+    )
     return json_answer(200, items, JSON, headers)

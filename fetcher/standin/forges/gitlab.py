@@ -2,8 +2,8 @@
 
 Shapes, parameters and headers follow docs.gitlab.com/api (projects, commits,
 repositories, rest#pagination, rate limits) and the answers recorded from
-gitlab.com: offset pagination with ``X-Page``/``X-Per-Page``/``X-Next-Page``/
-``X-Prev-Page`` and a ``Link`` header; the commits list sends no ``X-Total``
+gitlab.com (bodies and headers in ``gitlab_bodies``): offset pagination with
+``X-Page``/``X-Per-Page``/``X-Next-Page``/``X-Prev-Page`` and a ``Link`` header; the commits list sends no ``X-Total``
 (GitLab leaves it out for performance) and its ``last`` link is the next page
 while there is one; contributors send ``X-Total`` and ``X-Total-Pages``; a commit's ``sequence`` (GitLab 16.9+)
 counts its ancestors. Weak
@@ -20,18 +20,16 @@ import math
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
 from fetcher.standin.answers import Answer, Query, whole_number
+from fetcher.standin.forges.gitlab_bodies import HEADERS, commit_body, contributors, project_body
 from fetcher.standin.forges.http import Served, json_answer, page_links, param, parse_instant, revalidate
 from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, RepoIndex
 
 JSON = "application/json"
 PER_PAGE = 20
 PER_PAGE_MAX = 100
-# GitLab counts contributors over the newest 2,000 commits of the branch, merges left out.
-CONTRIBUTOR_COMMITS = 2000
 WINDOW = 60.0
 _NOT_FOUND_ROUTE = {"error": "404 Not Found"}
 
@@ -48,14 +46,12 @@ def serve(
     limits, exceeded = _rate(host, request)
     if exceeded:
         retry = limits["RateLimit-Reset"]
-        answer = Answer(
-            429,
-            b"Retry later\n",
-            {"Content-Type": "text/plain", **limits, "Retry-After": str(max(1, int(retry) - int(time.time())))},
-        )
+        retry_after = str(max(1, int(retry) - int(time.time())))
+        answer = Answer(429, b"Retry later\n", {"Content-Type": "text/plain", **limits, "Retry-After": retry_after})
+        answer.headers.update(HEADERS)
         return Served(answer, _resource(parts))
     served = _route(forges, host, root, method, parts, raw_query, request)
-    served.answer.headers.update(limits)
+    served.answer.headers.update({**limits, **HEADERS})
     return served
 
 
@@ -99,7 +95,7 @@ def _route(
     query = parse_qsl(raw_query, keep_blank_values=True)
     api = f"{root}/api/v4/projects/{repo.id}"
     if resource == "repo":
-        answer = json_answer(200, project_body(repo, api), JSON)
+        answer = json_answer(200, project_body(repo, api, license=_flag(query, "license")), JSON)
     elif resource == "commits":
         answer = _commits(repo, api, query)
     elif resource == "contributors":
@@ -111,6 +107,11 @@ def _route(
     if host.etags:
         answer = revalidate(answer, request, weak=True)
     return Served(answer, resource, repo.path)
+
+
+def _flag(query: Query, name: str) -> bool:
+    """A Grape boolean parameter: true, 1, yes (any case) mean true."""
+    return (param(query, name) or "").lower() in ("true", "1", "yes", "t", "y")
 
 
 def _authorized(host: ForgeHost, request: Mapping[str, str]) -> bool:
@@ -141,86 +142,6 @@ def _rate(host: ForgeHost, request: Mapping[str, str]) -> tuple[dict[str, str], 
         "RateLimit-ResetTime": datetime.fromtimestamp(reset, timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT"),
     }
     return headers, host.window_used > host.rate_limit
-
-
-def _stamp(moment: datetime) -> str:
-    """GitLab's spelling of a commit date: milliseconds and the committer's own offset."""
-    return moment.isoformat(timespec="milliseconds")
-
-
-def _utc_stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def project_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
-    namespace = repo.owner
-    web = f"https://{repo.host}/{repo.path}"
-    newest = repo.newest or repo.created
-    parent_kind = "group" if "/" in namespace or not namespace.startswith("user") else "user"
-    return {
-        "id": repo.id,
-        "description": repo.description,
-        "name": repo.name,
-        "name_with_namespace": " / ".join(repo.path.split("/")),
-        "path": repo.name,
-        "path_with_namespace": repo.path,
-        "created_at": _utc_stamp(repo.created),
-        "default_branch": repo.default_branch if repo.head else None,
-        "tag_list": [],
-        "topics": [],
-        "ssh_url_to_repo": f"git@{repo.host}:{repo.path}.git",
-        "http_url_to_repo": f"{web}.git",
-        "web_url": web,
-        "readme_url": f"{web}/-/blob/{repo.default_branch}/README.md",
-        "forks_count": repo.forks,
-        "avatar_url": None,
-        "star_count": repo.stars,
-        "last_activity_at": _utc_stamp(newest),
-        "namespace": {
-            "id": repo.id // 7,
-            "name": namespace.rsplit("/", 1)[-1],
-            "path": namespace.rsplit("/", 1)[-1],
-            "kind": parent_kind,
-            "full_path": namespace,
-            "parent_id": repo.id // 11 if "/" in namespace else None,
-            "avatar_url": None,
-            "web_url": f"https://{repo.host}/{'groups/' if parent_kind == 'group' else ''}{namespace}",
-        },
-        "_links": {
-            "self": api,
-            "issues": f"{api}/issues",
-            "merge_requests": f"{api}/merge_requests",
-            "repo_branches": f"{api}/repository/branches",
-            "labels": f"{api}/labels",
-            "events": f"{api}/events",
-            "members": f"{api}/members",
-        },
-        "empty_repo": repo.head is None,
-        "archived": repo.archived,
-        "visibility": "public",
-        "open_issues_count": repo.stars % 17,
-        "updated_at": _utc_stamp(newest),
-    }
-
-
-def commit_body(repo: ForgeRepo, commit: Commit) -> dict[str, Any]:
-    return {
-        "id": commit.sha,
-        "short_id": commit.sha[:8],
-        "created_at": _stamp(commit.committed),
-        "parent_ids": list(commit.parents),
-        "title": commit.message.splitlines()[0],
-        "message": commit.message + "\n",
-        "author_name": commit.author.name,
-        "author_email": commit.author.email,
-        "authored_date": _stamp(commit.authored),
-        "committer_name": commit.committer.name,
-        "committer_email": commit.committer.email,
-        "committed_date": _stamp(commit.committed),
-        "trailers": {},
-        "extended_trailers": {},
-        "web_url": f"https://{repo.host}/{repo.path}/-/commit/{commit.sha}",
-    }
 
 
 def _paging(query: Query) -> tuple[int, int]:
@@ -292,20 +213,6 @@ def _first_parents(repo: ForgeRepo, start: str) -> list[Commit]:
         chain.append(commit)
         sha = commit.parents[0] if commit.parents else ""
     return chain
-
-
-def contributors(repo: ForgeRepo, order_by: str = "commits", sort: str = "asc") -> list[dict[str, Any]]:
-    """GitLab's contributors: the newest 2,000 non-merge commits grouped by author email, named by the newest."""
-    groups: dict[str, dict[str, Any]] = {}
-    counted = [commit for commit in repo.history() if not commit.is_merge][:CONTRIBUTOR_COMMITS]
-    for commit in counted:
-        email = commit.author.email
-        group = groups.setdefault(
-            email, {"name": commit.author.name, "email": email, "commits": 0, "additions": 0, "deletions": 0}
-        )
-        group["commits"] += 1
-    ranked = sorted(groups.values(), key=lambda group: group[order_by], reverse=sort == "desc")
-    return ranked
 
 
 def _contributors(repo: ForgeRepo, api: str, query: Query) -> Answer:
