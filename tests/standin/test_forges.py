@@ -520,6 +520,161 @@ def test_hosts_config_names_the_stand_in_for_every_host(world: World) -> None:
     assert answer.json()["web_url"] == GITLAB_REPO
 
 
+# --- a world a test describes, reached in-process ----------------------------------------------------
+
+ALICE = Person("Alice", "alice@example.org", "alice")
+
+
+@pytest.fixture
+def small() -> Forges:
+    """One repository a/b on each kind's public host, with no commit yet; the world's clock at NOW."""
+    forges = Forges(now=NOW)
+    for number, (host, kind) in enumerate([("gitlab.com", "gitlab"), ("codeberg.org", "forgejo"),
+                                           ("bitbucket.org", "bitbucket")]):  # fmt: skip
+        forges.add_host(host, kind)
+        forges.add_repo(ForgeRepo(host, "a/b", 10 + number, 3, 2, "A thing.", START))
+    return forges
+
+
+@pytest.fixture
+def inprocess(small: Forges) -> Iterator[httpx.Client]:
+    with httpx.Client(transport=forge.ForgeTransport(small)) as client:
+        yield client
+
+
+def test_the_transport_serves_each_host_at_its_own_api_url_and_nothing_else(
+    small: Forges, inprocess: httpx.Client
+) -> None:
+    small.commit("gitlab.com/a/b", START, author=ALICE, sha="c1")
+
+    gitlab = inprocess.get("https://gitlab.com/api/v4/projects/a%2Fb/repository/commits?per_page=1")
+    bitbucket = inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b")
+    with pytest.raises(httpx.ConnectError, match="no such host: evil.example.com"):
+        inprocess.get("https://evil.example.com/api/v4/projects/1", headers={"Authorization": "Bearer x"})
+
+    assert [item["id"] for item in gitlab.json()] == ["c1"] and gitlab.headers["X-Per-Page"] == "1"
+    assert "api/v4/projects/10/repository/commits?" in gitlab.headers["Link"]  # links on the host's own URL
+    assert bitbucket.json()["links"]["self"]["href"] == "https://api.bitbucket.org/2.0/repositories/a/b"
+    assert small.own_api_url("bitbucket.org") == "https://api.bitbucket.org/2.0"
+    assert small.own_api_url("codeberg.org") == "https://codeberg.org/api/v1"
+    assert [(entry.host, entry.status, entry.credential) for entry in small.log] == [
+        ("gitlab.com", 200, None), ("bitbucket.org", 200, None), ("evil.example.com", 0, "Bearer x")]
+    assert small.log[0].url == "https://gitlab.com/api/v4/projects/a%2Fb/repository/commits?per_page=1"
+    assert [entry.repo for entry in small.requests(repo="A/B")] == ["a/b", "a/b"]
+    with pytest.raises(ValueError, match="already has project 10"):
+        small.add_repo(ForgeRepo("gitlab.com", "c/d", 10, 0, 0, None, START))
+
+
+def test_a_history_written_commit_by_commit_with_a_topic_branch_a_rewrite_and_a_prune(
+    small: Forges, inprocess: httpx.Client
+) -> None:
+    url = "https://gitlab.com/a/b"
+    small.commit(url, START, author=ALICE, sha="root")
+    small.commit(url, START + timedelta(days=1), sha="main1")
+    small.commit(url, START + timedelta(days=2), sha="topic", parents=("root",), side=True)
+    assert small.repo(url).head == "main1"  # a side commit leaves the head where it was
+    small.commit(url, START + timedelta(days=3), sha="merge", parents=("main1", "topic"))
+    commits = "https://gitlab.com/api/v4/projects/10/repository/commits"
+
+    listed = [item["id"] for item in inprocess.get(commits).json()]
+    merge = [item["parent_ids"] for item in inprocess.get(commits).json() if item["id"] == "merge"]
+    small.reset(url, "main1")
+    small.commit(url, START + timedelta(days=4), sha="new")
+    after = inprocess.get(f"{commits}?ref_name=merge..main").json()  # the old head is still known...
+    assert sorted(small.prune(url)) == ["merge", "topic"]
+    gone = inprocess.get(f"{commits}?ref_name=merge..main")  # ...until it is garbage-collected
+
+    assert listed == ["merge", "topic", "main1", "root"] and merge == [["main1", "topic"]]
+    assert [item["id"] for item in after] == ["new"]
+    assert gone.status_code == 404 and gone.json() == {"message": "404 Commit Not Found"}
+    with pytest.raises(ValueError, match="no commit 'nowhere'"):
+        small.commit(url, NOW, parents=("nowhere",))
+    with pytest.raises(ValueError, match="cannot name"):
+        small.commit(url, NOW, sha="root")
+
+
+def test_a_throttled_gitlab_answers_429_with_its_headers_until_the_reset(small: Forges,
+                                                                          inprocess: httpx.Client) -> None:
+    small.throttle("gitlab.com", until=NOW + timedelta(hours=2))
+    project = "https://gitlab.com/api/v4/projects/a%2Fb"
+
+    limited = inprocess.get(project)
+    small.throttle("gitlab.com", None)
+    lifted = inprocess.get(project)
+
+    assert (limited.status_code, limited.text) == (429, "Retry later\n")
+    assert limited.headers["RateLimit-Remaining"] == "0" and limited.headers["Retry-After"] == "7200"
+    assert limited.headers["RateLimit-Reset"] == str(int((NOW + timedelta(hours=2)).timestamp()))
+    assert limited.headers["RateLimit-ResetTime"] == "Wed, 04 Mar 2026 17:30:07 GMT"
+    assert lifted.status_code == 200 and lifted.headers["RateLimit-Remaining"] == "1998"  # two asked this minute
+    with pytest.raises(ValueError, match="only GitLab"):
+        small.throttle("codeberg.org", NOW)
+
+
+def test_a_host_taken_down_answers_nothing_in_process_or_over_loopback(small: Forges, inprocess: httpx.Client) -> None:
+    small.take_down("codeberg.org", "refused (Authorization: {authorization})")
+    with pytest.raises(httpx.ConnectError, match=r"^refused \(Authorization: token secret\)$"):
+        inprocess.get("https://codeberg.org/api/v1/repos/a/b", headers={"Authorization": "token secret"})
+    world = World(forges=small)
+    with StandIn(world) as standin, pytest.raises(httpx.TransportError):  # the connection dropped unanswered
+        httpx.get(f"{standin.url}/_forge/codeberg.org/api/v1/repos/a/b")
+    small.bring_up("codeberg.org")
+
+    assert inprocess.get("https://codeberg.org/api/v1/repos/a/b").status_code == 200
+    assert [entry.status for entry in small.requests("codeberg.org")] == [0, 0, 200]
+    assert [entry.status for entry in standin.requests] == [0]
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("https://gitlab.com/api/v4/projects/a%2Fb/repository/commits", {"message": "no Bearer s3cret"}),
+        ("https://codeberg.org/api/v1/repos/a/b",
+         {"message": "no Bearer s3cret", "url": "https://codeberg.org/api/swagger"}),
+        ("https://api.bitbucket.org/2.0/repositories/a/b/watchers",
+         {"type": "error", "error": {"message": "no Bearer s3cret"}}),
+    ],
+)  # fmt: skip
+def test_a_refused_repository_answers_in_its_hosts_error_shape(small: Forges, inprocess: httpx.Client, url: str,
+                                                               body: dict[str, Any]) -> None:  # fmt: skip
+    for repo in small.repos.values():
+        small.refuse(f"{repo.host}/{repo.path}", 418, "no {authorization}")
+
+    answer = inprocess.get(url, headers={"Authorization": "Bearer s3cret"})
+
+    assert (answer.status_code, answer.json()) == (418, body)
+
+
+def test_next_links_can_point_off_the_api_and_a_total_can_be_no_count(small: Forges, inprocess: httpx.Client) -> None:
+    for repo in small.repos.values():
+        small.push(f"{repo.host}/{repo.path}", 3, when=NOW)
+        small.misdirect_next(f"{repo.host}/{repo.path}", "https://evil.example.com/next")
+    small.misreport_total("codeberg.org/a/b", "-3")
+
+    gitlab = inprocess.get("https://gitlab.com/api/v4/projects/10/repository/commits?per_page=1")
+    forgejo = inprocess.get("https://codeberg.org/api/v1/repos/a/b/commits?limit=1")
+    bitbucket = inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b/commits?pagelen=1").json()
+    watchers = inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b/watchers?pagelen=1").json()
+
+    assert gitlab.links["next"]["url"] == forgejo.links["next"]["url"] == "https://evil.example.com/next"
+    assert "page=2" in gitlab.links["last"]["url"] and "page=3" in forgejo.links["last"]["url"]  # the rest as ever
+    assert bitbucket["next"] == watchers["next"] == "https://evil.example.com/next"
+    assert forgejo.headers["X-Total-Count"] == forgejo.headers["X-Total"] == "-3"
+
+
+def test_a_gitlab_older_than_16_9_has_no_commit_sequence(small: Forges, inprocess: httpx.Client) -> None:
+    small.push("gitlab.com/a/b", 2, when=NOW)
+    sequence = f"https://gitlab.com/api/v4/projects/10/repository/commits/{small.repo('gitlab.com/a/b').head}/sequence"
+
+    new = inprocess.get(sequence)
+    small.hosts["gitlab.com"].version = "16.8.2"
+    old = inprocess.get(sequence)
+
+    assert new.json() == {"count": 2} and (old.status_code, old.json()) == (404, {"error": "404 Not Found"})
+    assert small.hosts["gitlab.com"].has_sequence is False and forge.ForgeHost("x", "gitlab").has_sequence
+    assert [entry.resource for entry in small.log] == ["sequence", "sequence"]
+
+
 # --- the truth -------------------------------------------------------------------------------
 
 

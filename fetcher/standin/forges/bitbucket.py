@@ -12,7 +12,8 @@ default to 30; ``pagelen`` is capped at 100. ``/commits/{revision}`` (or
 (and ``Last-Modified`` on commits) with 304s; no rate-limit headers; every
 answer carries the recorded ``Cache-Control``, ``Vary`` and security headers. A
 renamed repository answers 301 with an absolute ``Location`` for the same
-request under its new name; an unknown one 404 with Bitbucket's error envelope.
+request under its new name; an unknown one 404 with Bitbucket's error envelope,
+a refused one (``Forges.refuse``) its status with that envelope.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from fetcher.standin.answers import Answer, Query, whole_number
-from fetcher.standin.forges.http import Served, json_answer, param, revalidate
+from fetcher.standin.forges.http import Served, json_answer, param, revalidate, spoken
 from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, Person, RepoIndex
 
 JSON = "application/json; charset=utf-8"
@@ -79,6 +80,7 @@ def _route(
         return Served(json_answer(404, {"type": "error", "error": {"message": "Resource not found"}}, JSON), resource)
     if not _authorized(host, request):
         return Served(json_answer(401, {"type": "error", "error": {"message": "Unauthorized"}}, JSON), resource)
+    query = parse_qsl(raw_query, keep_blank_values=True)
     full_name = f"{unquote(parts[2])}/{unquote(parts[3])}"
     key = f"{host.name}/{full_name}".lower()
     repo = forges.repos.get(key)
@@ -90,18 +92,25 @@ def _route(
         return Served(Answer(301, b"", {"Location": location}), resource, full_name)
     if repo is None:
         return Served(json_answer(404, NOT_FOUND, JSON), resource, full_name)
+    if repo.refusal is not None:
+        status, message = repo.refusal
+        refused = {"type": "error", "error": {"message": spoken(message, request)}}
+        return Served(json_answer(status, refused, JSON), resource, repo.path)
     api = f"{root}/2.0/repositories/{repo.path}"
     slash = "/" if parts[-1] == "" else ""  # next links echo the path as it was asked, trailing slash and all
-    query = parse_qsl(raw_query, keep_blank_values=True)
     last_modified = None
     if resource == "repo" and len(rest) == 0:
         answer = json_answer(200, repo_body(repo, api), JSON)
     elif resource == "watchers" and len(rest) == 1:
         answer = _envelope(
-            api + "/watchers" + slash, query, repo.stars, lambda i: _account(f"watcher{repo.id}-{i}", f"Watcher {i}")
+            api + "/watchers" + slash,
+            query,
+            repo.stars,
+            lambda i: _account(f"watcher{repo.id}-{i}", f"Watcher {i}"),
+            repo.next_link,
         )
     elif resource == "forks" and len(rest) == 1:
-        answer = _envelope(api + "/forks" + slash, query, repo.forks, lambda i: _fork(repo, root, i))
+        answer = _envelope(api + "/forks" + slash, query, repo.forks, lambda i: _fork(repo, root, i), repo.next_link)
     elif resource == "commits" and len(rest) <= 2:
         answer = _commits(repo, api, rest[1] if len(rest) == 2 else None, query, slash)
         last_modified = repo.newest
@@ -246,7 +255,7 @@ def _fork(repo: ForgeRepo, root: str, index: int) -> dict[str, Any]:
     return _repository(path, f"{root}/2.0/repositories/{path}", "", created, created, repo.default_branch, parent)
 
 
-def _envelope(url: str, query: Query, size: int, item: Any) -> Answer:
+def _envelope(url: str, query: Query, size: int, item: Any, next_link: str | None = None) -> Answer:
     """Watchers and forks: ``size``, ``page``, ``pagelen``, ``next`` while more remain, ``values``."""
     pagelen = min(whole_number(param(query, "pagelen"), PAGELEN), PAGELEN_MAX)
     page = whole_number(param(query, "page"), 1)
@@ -254,7 +263,7 @@ def _envelope(url: str, query: Query, size: int, item: Any) -> Answer:
     body: dict[str, Any] = {"pagelen": pagelen, "size": size, "page": page}
     if begin + pagelen < size:
         kept = [(name, value) for name, value in query if name != "page"]
-        body["next"] = f"{url}?{urlencode([*kept, ('page', str(page + 1))])}"
+        body["next"] = next_link or f"{url}?{urlencode([*kept, ('page', str(page + 1))])}"
     body["values"] = [item(index) for index in range(begin, min(begin + pagelen, size))]
     return json_answer(200, body, JSON)
 
@@ -316,5 +325,5 @@ def _commits(repo: ForgeRepo, api: str, revision: str | None, query: Query, slas
     if begin + pagelen < len(history):
         kept = [(name, value) for name, value in query if name != "page"]
         where = (f"{api}/commits/{quote(revision)}" if revision else f"{api}/commits") + slash
-        body["next"] = f"{where}?{urlencode([*kept, ('page', str(page + 1))])}"
+        body["next"] = repo.next_link or f"{where}?{urlencode([*kept, ('page', str(page + 1))])}"
     return json_answer(200, body, JSON)

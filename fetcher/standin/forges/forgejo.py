@@ -13,7 +13,8 @@ carries its ``Cache-Control``, ``X-Content-Type-Options`` and
 ``X-Frame-Options``. A renamed or transferred repository answers 307 with a
 path-only ``Location`` (the same request under the new owner/name, query
 kept), as Forgejo's ``RedirectToRepo`` does; an unknown one 404 ``{"errors":
-[], "message": "The target couldn't be found.", "url": ...}``.
+[], "message": "The target couldn't be found.", "url": ...}``; a refused one
+(``Forges.refuse``) its status with ``{"message": ..., "url": ...}``.
 ETag/304 when the host is configured with ``etags`` (the default): the recorded
 fixture, built from the Swagger description, shows none, as Swagger documents none.
 """
@@ -28,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from fetcher.standin.answers import Answer, Query, whole_number
-from fetcher.standin.forges.http import Served, flag, json_answer, page_links, param, revalidate
+from fetcher.standin.forges.http import Served, flag, json_answer, page_links, param, revalidate, spoken
 from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, Person, RepoIndex
 
 JSON = "application/json;charset=utf-8"
@@ -89,6 +90,10 @@ def _route(
         return Served(Answer(307, b"", {"Location": location}), resource, f"{owner}/{name}")
     if repo is None or resource not in ("repo", "commits"):
         return Served(json_answer(404, not_found, JSON), resource, f"{owner}/{name}")
+    if repo.refusal is not None:
+        status, message = repo.refusal
+        return Served(json_answer(status, {"message": spoken(message, request), "url": swagger}, JSON), resource,
+                      repo.path)  # fmt: skip
     api = f"{root}/api/v1"
     if resource == "repo":
         answer = json_answer(200, repo_body(repo, api), JSON)
@@ -286,13 +291,14 @@ def _commits(repo: ForgeRepo, api: str, query: Query, swagger: str) -> Answer:
         rels += [("first", 1), ("prev", page - 1)]
     headers = {}
     if rels:
-        headers["Link"] = page_links(f"{api}/repos/{repo.path}/commits", query, rels, sep=",")
+        headers["Link"] = page_links(f"{api}/repos/{repo.path}/commits", query, rels, ",", repo.next_link)
+    said = repo.total_count if repo.total_count is not None else str(total)  # a broken host's, when set
     headers.update(
         {
-            "X-Total-Count": str(total),
+            "X-Total-Count": said,
             "X-Page": str(page),
             "X-PerPage": str(limit),
-            "X-Total": str(total),
+            "X-Total": said,
             "X-PageCount": str(pages),
             "X-HasMore": "true" if page < pages else "false",
             "Access-Control-Expose-Headers": _LIST_HEADERS,

@@ -3,34 +3,38 @@
 Shapes, parameters and headers follow docs.gitlab.com/api (projects, commits,
 repositories, rest#pagination, rate limits) and the answers recorded from
 gitlab.com (bodies and headers in ``gitlab_bodies``): offset pagination with
-``X-Page``/``X-Per-Page``/``X-Next-Page``/``X-Prev-Page`` and a ``Link`` header; the commits list sends no ``X-Total``
-(GitLab leaves it out for performance) and its ``last`` link is the next page
-while there is one; contributors send ``X-Total`` and ``X-Total-Pages``; a commit's ``sequence`` (GitLab 16.9+)
-counts its ancestors. Weak
-ETags with 304s, ``RateLimit-*`` headers on every answer and 429 past the limit.
-A project asked for by an old path after a rename or transfer answers 301 to
-``/projects/{id}`` with the rest of the path and the query, as GitLab does for
-GET requests since 16.4 (with the host's ``follow_moves``: 200 with the project
-under its new path); an unknown one 404 ``{"message": "404 Project Not Found"}``.
+``X-Page``/``X-Per-Page``/``X-Next-Page``/``X-Prev-Page`` and a ``Link``
+header; the commits list sends no ``X-Total`` (GitLab leaves it out for
+performance) and its ``last`` link is the next page while there is one;
+contributors send ``X-Total`` and ``X-Total-Pages``; a commit's ``sequence``
+(GitLab 16.9+; an older host's route 404s) counts its ancestors. Weak ETags
+with 304s, ``RateLimit-*`` headers on every answer; past the host's rate limit,
+or while it is throttled, every request is answered 429 ``Retry later`` with
+``Retry-After`` too. A project asked for by an old path after a rename
+or transfer answers 301 to ``/projects/{id}`` with the rest of the path and the
+query, as GitLab does for GET requests since 16.4 (with the host's
+``follow_moves``: 200 with the project under its new path); an unknown one 404
+``{"message": "404 Project Not Found"}``; a refused one (``Forges.refuse``) its
+status with ``{"message": ...}``.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, quote, unquote
 
 from fetcher.standin.answers import Answer, Query, whole_number
+from fetcher.standin.dates import http_date
 from fetcher.standin.forges.gitlab_bodies import HEADERS, commit_body, contributors, project_body
-from fetcher.standin.forges.http import Served, json_answer, page_links, param, parse_instant, revalidate
+from fetcher.standin.forges.http import Served, json_answer, page_links, param, parse_instant, revalidate, spoken
 from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, RepoIndex
 
 JSON = "application/json"
 PER_PAGE = 20
 PER_PAGE_MAX = 100
-WINDOW = 60.0
+WINDOW = timedelta(seconds=60)
 _NOT_FOUND_ROUTE = {"error": "404 Not Found"}
 
 
@@ -43,14 +47,13 @@ def serve(
     raw_query: str,
     request: Mapping[str, str],
 ) -> Served:
-    limits, exceeded = _rate(host, request)
-    if exceeded:
-        retry = limits["RateLimit-Reset"]
-        retry_after = str(max(1, int(retry) - int(time.time())))
-        answer = Answer(429, b"Retry later\n", {"Content-Type": "text/plain", **limits, "Retry-After": retry_after})
-        answer.headers.update(HEADERS)
-        return Served(answer, _resource(parts))
-    served = _route(forges, host, root, method, parts, raw_query, request)
+    now = forges.now()
+    limits, limited = _rate(host, now, request)
+    if limited:
+        served = Served(Answer(429, b"Retry later\n", {"Content-Type": "text/plain", **limits}), _resource(parts))
+    else:
+        served = _route(forges, host, root, method, parts, raw_query, request)
+        del limits["Retry-After"]
     served.answer.headers.update({**limits, **HEADERS})
     return served
 
@@ -71,12 +74,13 @@ def _route(
     raw_query: str,
     request: Mapping[str, str],
 ) -> Served:
-    if parts[:3] != ["api", "v4", "projects"] or len(parts) < 4 or method != "GET":
-        return Served(json_answer(404, _NOT_FOUND_ROUTE, JSON), _resource(parts))
-    if not _authorized(host, request):
-        return Served(json_answer(401, {"message": "401 Unauthorized"}, JSON), _resource(parts))
-    ident, rest = unquote(parts[3]), [unquote(part) for part in parts[4:]]
     resource = _resource(parts)
+    if parts[:3] != ["api", "v4", "projects"] or len(parts) < 4 or method != "GET":
+        return Served(json_answer(404, _NOT_FOUND_ROUTE, JSON), resource)
+    if not _authorized(host, request):
+        return Served(json_answer(401, {"message": "401 Unauthorized"}, JSON), resource)
+    query = parse_qsl(raw_query, keep_blank_values=True)
+    ident, rest = unquote(parts[3]), [unquote(part) for part in parts[4:]]
     if ident.isdigit():
         repo = forges.by_id.get((host.name, int(ident)))
     else:
@@ -92,7 +96,9 @@ def _route(
             return Served(Answer(301, b"", {"Location": location}), resource, ident)
     if repo is None:
         return Served(json_answer(404, {"message": "404 Project Not Found"}, JSON), resource, ident)
-    query = parse_qsl(raw_query, keep_blank_values=True)
+    if repo.refusal is not None:
+        status, message = repo.refusal
+        return Served(json_answer(status, {"message": spoken(message, request)}, JSON), resource, repo.path)
     api = f"{root}/api/v4/projects/{repo.id}"
     if resource == "repo":
         answer = json_answer(200, project_body(repo, api, license=_flag(query, "license")), JSON)
@@ -100,7 +106,7 @@ def _route(
         answer = _commits(repo, api, query)
     elif resource == "contributors":
         answer = _contributors(repo, api, query)
-    elif resource == "sequence":
+    elif resource == "sequence" and host.has_sequence:
         answer = _sequence(repo, rest[2], query)
     else:
         answer = json_answer(404, _NOT_FOUND_ROUTE, JSON)
@@ -125,23 +131,29 @@ def _authorized(host: ForgeHost, request: Mapping[str, str]) -> bool:
     return private == host.token or (scheme.lower() == "bearer" and credential == host.token)
 
 
-def _rate(host: ForgeHost, request: Mapping[str, str]) -> tuple[dict[str, str], bool]:
-    """Count the request in the host's minute; GitLab's RateLimit-* headers after it, and whether it is over."""
-    now = time.time()
-    if now - host.window_started >= WINDOW:
+def _rate(host: ForgeHost, now: datetime, request: Mapping[str, str]) -> tuple[dict[str, str], bool]:
+    """Count the request in the host's minute (by the world's clock); GitLab's RateLimit-* headers after it, and
+    whether it is over the limit or the host is throttled (``Forges.throttle``)."""
+    if host.window_started is None or now - host.window_started >= WINDOW:
         host.window_started, host.window_used = now, 0
     host.window_used += 1
-    reset = math.ceil(host.window_started + WINDOW)
+    if host.limited_until is not None and now < host.limited_until:
+        reset, remaining, limited = host.limited_until, 0, True
+    else:
+        reset = host.window_started + WINDOW
+        remaining, limited = max(0, host.rate_limit - host.window_used), host.window_used > host.rate_limit
     signed_in = "authorization" in request or "private-token" in request
+    reset_at = math.ceil(reset.timestamp())
     headers = {
         "RateLimit-Name": "throttle_authenticated_api" if signed_in else "throttle_unauthenticated_api",
         "RateLimit-Limit": str(host.rate_limit),
         "RateLimit-Observed": str(host.window_used),
-        "RateLimit-Remaining": str(max(0, host.rate_limit - host.window_used)),
-        "RateLimit-Reset": str(reset),
-        "RateLimit-ResetTime": datetime.fromtimestamp(reset, timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        "RateLimit-Remaining": str(remaining),
+        "RateLimit-Reset": str(reset_at),
+        "RateLimit-ResetTime": http_date(reset),
+        "Retry-After": str(max(1, reset_at - math.floor(now.timestamp()))),
     }
-    return headers, host.window_used > host.rate_limit
+    return headers, limited
 
 
 def _paging(query: Query) -> tuple[int, int]:
@@ -187,7 +199,7 @@ def _commits(repo: ForgeRepo, api: str, query: Query) -> Answer:
     rels = ([("prev", page - 1)] if page > 1 else []) + ([("next", page + 1)] if more else [])
     rels += [("first", 1), ("last", page + 1 if more else page)]
     headers = {
-        "Link": page_links(f"{api}/repository/commits", full, rels),
+        "Link": page_links(f"{api}/repository/commits", full, rels, next_link=repo.next_link),
         "X-Next-Page": str(page + 1) if more else "",
         "X-Page": str(page),
         "X-Per-Page": str(per_page),
@@ -231,7 +243,7 @@ def _contributors(repo: ForgeRepo, api: str, query: Query) -> Answer:
     rels = ([("prev", page - 1)] if page > 1 else []) + ([("next", page + 1)] if page < total_pages else [])
     rels += [("first", 1), ("last", total_pages)]
     headers = {
-        "Link": page_links(f"{api}/repository/contributors", full, rels),
+        "Link": page_links(f"{api}/repository/contributors", full, rels, next_link=repo.next_link),
         "X-Next-Page": str(page + 1) if page < total_pages else "",
         "X-Page": str(page),
         "X-Per-Page": str(per_page),
