@@ -675,6 +675,27 @@ def test_a_gitlab_older_than_16_9_has_no_commit_sequence(small: Forges, inproces
     assert [entry.resource for entry in small.log] == ["sequence", "sequence"]
 
 
+def test_the_probes_fetcher_check_sends_are_answered(small: Forges, inprocess: httpx.Client) -> None:
+    small.hosts["bitbucket.org"].token = "bb-token"
+
+    version = inprocess.get("https://codeberg.org/api/v1/version")
+    projects = inprocess.get("https://gitlab.com/api/v4/projects?per_page=1")
+    repositories = inprocess.get("https://api.bitbucket.org/2.0/repositories?pagelen=1",
+                                 headers={"Authorization": "Bearer bb-token"})
+    rejected = inprocess.get("https://api.bitbucket.org/2.0/repositories?pagelen=1",
+                             headers={"Authorization": "Bearer another"})
+
+    assert version.json() == {"version": small.hosts["codeberg.org"].version} == {"version": "10.0.1+gitea-1.22.0"}
+    assert [item["path_with_namespace"] for item in projects.json()] == ["a/b"] and projects.headers["X-Total"] == "1"
+    assert set(projects.json()[0]) == set(recorded(
+        "gitlab", "gitlab_com_api_v4_projects_lansharkconsulting_2Fdjango_2Fdjango_encrypted_model_fields_license_True"
+    )["body"]) - {"license", "license_url"}  # fmt: skip
+    assert [item["full_name"] for item in repositories.json()["values"]] == ["a/b"]
+    assert "next" not in repositories.json() and "size" not in repositories.json()
+    assert rejected.status_code == 401
+    assert [entry.resource for entry in small.log] == ["version", "projects", "repositories", "repositories"]
+
+
 # --- the truth -------------------------------------------------------------------------------
 
 

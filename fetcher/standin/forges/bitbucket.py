@@ -14,6 +14,7 @@ answer carries the recorded ``Cache-Control``, ``Vary`` and security headers. A
 renamed repository answers 301 with an absolute ``Location`` for the same
 request under its new name; an unknown one 404 with Bitbucket's error envelope,
 a refused one (``Forges.refuse``) its status with that envelope.
+``GET /repositories`` pages the public repositories (``fetcher check``'s probe).
 """
 
 from __future__ import annotations
@@ -76,11 +77,19 @@ def _route(
 ) -> Served:
     rest = [unquote(part) for part in parts[4:] if part]
     resource = rest[0] if rest else "repo"
-    if parts[:2] != ["2.0", "repositories"] or len(parts) < 4 or method != "GET":
+    listing = parts[:2] == ["2.0", "repositories"] and [part for part in parts[2:] if part] == []
+    if listing:
+        resource = "repositories"
+    elif parts[:2] != ["2.0", "repositories"] or len(parts) < 4 or method != "GET":
         return Served(json_answer(404, {"type": "error", "error": {"message": "Resource not found"}}, JSON), resource)
     if not _authorized(host, request):
         return Served(json_answer(401, {"type": "error", "error": {"message": "Unauthorized"}}, JSON), resource)
     query = parse_qsl(raw_query, keep_blank_values=True)
+    if listing:
+        public = sorted((repo for repo in forges.repos.values() if repo.host == host.name), key=lambda r: r.created)
+        answer = _envelope(f"{root}/2.0/repositories", query, len(public), lambda i: _listed(public[i], root),
+                           counted=False)  # fmt: skip
+        return Served(revalidate(answer, request, weak=False) if host.etags else answer, resource)
     full_name = f"{unquote(parts[2])}/{unquote(parts[3])}"
     key = f"{host.name}/{full_name}".lower()
     repo = forges.repos.get(key)
@@ -228,6 +237,10 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
+def _listed(repo: ForgeRepo, root: str) -> dict[str, Any]:
+    return repo_body(repo, f"{root}/2.0/repositories/{repo.path}")
+
+
 def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
     updated = _stamp(repo.newest or repo.created)
     return _repository(repo.path, api, repo.description, _stamp(repo.created), updated, repo.default_branch, None)
@@ -255,12 +268,15 @@ def _fork(repo: ForgeRepo, root: str, index: int) -> dict[str, Any]:
     return _repository(path, f"{root}/2.0/repositories/{path}", "", created, created, repo.default_branch, parent)
 
 
-def _envelope(url: str, query: Query, size: int, item: Any, next_link: str | None = None) -> Answer:
-    """Watchers and forks: ``size``, ``page``, ``pagelen``, ``next`` while more remain, ``values``."""
+def _envelope(
+    url: str, query: Query, size: int, item: Any, next_link: str | None = None, *, counted: bool = True
+) -> Answer:
+    """Watchers and forks: ``size``, ``page``, ``pagelen``, ``next`` while more remain, ``values``
+    (not ``counted``: no ``size`` nor ``page``, as the repository list)."""
     pagelen = min(whole_number(param(query, "pagelen"), PAGELEN), PAGELEN_MAX)
     page = whole_number(param(query, "page"), 1)
     begin = (page - 1) * pagelen
-    body: dict[str, Any] = {"pagelen": pagelen, "size": size, "page": page}
+    body: dict[str, Any] = {"pagelen": pagelen, "size": size, "page": page} if counted else {"pagelen": pagelen}
     if begin + pagelen < size:
         kept = [(name, value) for name, value in query if name != "page"]
         body["next"] = next_link or f"{url}?{urlencode([*kept, ('page', str(page + 1))])}"

@@ -15,6 +15,7 @@ path-only ``Location`` (the same request under the new owner/name, query
 kept), as Forgejo's ``RedirectToRepo`` does; an unknown one 404 ``{"errors":
 [], "message": "The target couldn't be found.", "url": ...}``; a refused one
 (``Forges.refuse``) its status with ``{"message": ..., "url": ...}``.
+``GET /version`` answers the host's version (``fetcher check``'s probe).
 ETag/304 when the host is configured with ``etags`` (the default): the recorded
 fixture, built from the Swagger description, shows none, as Swagger documents none.
 """
@@ -72,12 +73,16 @@ def _route(
     not_found = {"errors": [], "message": "The target couldn't be found.", "url": swagger}
     rest = [unquote(part) for part in parts[5:] if part]
     resource = {(): "repo", ("commits",): "commits"}.get(tuple(rest), "/".join(rest))
-    if parts[:3] != ["api", "v1", "repos"] or len(parts) < 5 or method != "GET":
+    if parts == ["api", "v1", "version"] and method == "GET":
+        resource = "version"
+    elif parts[:3] != ["api", "v1", "repos"] or len(parts) < 5 or method != "GET":
         return Served(json_answer(404, not_found, JSON), resource)
     if not _authorized(host, request):
         return Served(
             json_answer(401, {"message": "invalid username, password or token", "url": swagger}, JSON), resource
         )
+    if resource == "version":
+        return Served(json_answer(200, {"version": host.version}, JSON), resource)
     owner, name = unquote(parts[3]), unquote(parts[4])
     key = f"{host.name}/{owner}/{name}".lower()
     repo = forges.repos.get(key)

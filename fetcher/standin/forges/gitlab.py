@@ -15,7 +15,8 @@ or transfer answers 301 to ``/projects/{id}`` with the rest of the path and the
 query, as GitLab does for GET requests since 16.4 (with the host's
 ``follow_moves``: 200 with the project under its new path); an unknown one 404
 ``{"message": "404 Project Not Found"}``; a refused one (``Forges.refuse``) its
-status with ``{"message": ...}``.
+status with ``{"message": ...}``. ``GET /projects`` lists the public projects
+(``fetcher check``'s probe), newest first.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def serve(
 
 
 def _resource(parts: list[str]) -> str:
+    if parts[:3] == ["api", "v4", "projects"] and len(parts) == 3:
+        return "projects"
     rest = "/".join(parts[4:])
     if len(parts) == 8 and parts[4:6] == ["repository", "commits"] and parts[7] == "sequence":
         return "sequence"
@@ -75,11 +78,13 @@ def _route(
     request: Mapping[str, str],
 ) -> Served:
     resource = _resource(parts)
-    if parts[:3] != ["api", "v4", "projects"] or len(parts) < 4 or method != "GET":
+    if parts[:3] != ["api", "v4", "projects"] or method != "GET":
         return Served(json_answer(404, _NOT_FOUND_ROUTE, JSON), resource)
     if not _authorized(host, request):
         return Served(json_answer(401, {"message": "401 Unauthorized"}, JSON), resource)
     query = parse_qsl(raw_query, keep_blank_values=True)
+    if resource == "projects":
+        return Served(_projects(forges, host, root, query, request), resource)
     ident, rest = unquote(parts[3]), [unquote(part) for part in parts[4:]]
     if ident.isdigit():
         repo = forges.by_id.get((host.name, int(ident)))
@@ -154,6 +159,30 @@ def _rate(host: ForgeHost, now: datetime, request: Mapping[str, str]) -> tuple[d
         "Retry-After": str(max(1, reset_at - math.floor(now.timestamp()))),
     }
     return headers, limited
+
+
+def _projects(forges: RepoIndex, host: ForgeHost, root: str, query: Query, request: Mapping[str, str]) -> Answer:
+    """``GET /projects``: the host's public projects, newest first (``order_by=created_at``, ``sort=desc``)."""
+    mine = [repo for repo in forges.repos.values() if repo.host == host.name]
+    mine.sort(key=lambda repo: (repo.created, repo.id), reverse=True)
+    page, per_page = _paging(query)
+    total_pages = max(1, math.ceil(len(mine) / per_page))
+    begin = (page - 1) * per_page
+    full = [pair for pair in query if pair[0] != "per_page"] + [("per_page", str(per_page))]
+    rels = ([("prev", page - 1)] if page > 1 else []) + ([("next", page + 1)] if page < total_pages else [])
+    rels += [("first", 1), ("last", total_pages)]
+    headers = {
+        "Link": page_links(f"{root}/api/v4/projects", full, rels),
+        "X-Next-Page": str(page + 1) if page < total_pages else "",
+        "X-Page": str(page),
+        "X-Per-Page": str(per_page),
+        "X-Prev-Page": str(page - 1) if page > 1 else "",
+        "X-Total": str(len(mine)),
+        "X-Total-Pages": str(total_pages),
+    }
+    items = [project_body(repo, f"{root}/api/v4/projects/{repo.id}") for repo in mine[begin : begin + per_page]]
+    answer = json_answer(200, items, JSON, headers)
+    return revalidate(answer, request, weak=True) if host.etags else answer
 
 
 def _paging(query: Query) -> tuple[int, int]:

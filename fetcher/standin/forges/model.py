@@ -65,8 +65,8 @@ class ForgeHost:
     Bearer``; Forgejo ``Authorization: token``/``Bearer``; Bitbucket
     ``Authorization: Bearer``) is answered 401, like a host rejecting a revoked
     token; a request with none passes (public projects); unset, any credentials pass.
-    ``version``: the software it runs (``VERSIONS`` by default): a GitLab older
-    than 16.9 has no commit ``sequence``.
+    ``version``: the software it runs (``VERSIONS`` by default): Forgejo's
+    ``/version`` answers it, and a GitLab older than 16.9 has no commit ``sequence``.
     ``rate_limit``: GitLab's requests per 60-second window of the world's clock
     (past it: 429 ``Retry later`` with ``RateLimit-*`` and ``Retry-After``; 304s
     counted as GitLab counts them); Forgejo and Bitbucket send no rate-limit headers.

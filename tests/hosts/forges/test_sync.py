@@ -11,7 +11,6 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import respx
 
 from fetcher.config import load
 from fetcher.run import loop
@@ -479,17 +478,18 @@ def test_forge_tokens_show_nowhere_even_verbose(run_cli, config_file, respx_mock
         assert value not in "\n".join(sqlite3.connect(tmp_path / "test.db").iterdump())
 
 
-@respx.mock(assert_all_mocked=True)
-def test_check_probes_each_forge_the_config_names_or_has_a_token_for(run_cli, config_file, respx_mock, monkeypatch):
+def test_check_probes_each_forge_the_config_names_or_has_a_token_for(run_cli, config_file, respx_mock, forges,
+                                                                     monkeypatch):
     reset = int((NOW + timedelta(hours=1)).timestamp())
     respx_mock.get("https://api.github.com/rate_limit").respond(
         json={"resources": {"core": {"limit": 60, "remaining": 60, "reset": reset}}})
     respx_mock.get("https://pypi.org/pypi/pip/json").respond(json={"info": {"version": "25.0"}})
     monkeypatch.setenv("EXAMPLE_GITLAB_TOKEN", "glpat-check-secret-1")
     monkeypatch.setenv("BITBUCKET_TOKEN", "bitbucket-check-secret")
-    gitlab = respx_mock.get(f"{SELF_GITLAB}/projects", params={"per_page": "1"}).respond(401, json={"message": "401"})
-    forgejo = respx_mock.get(f"{SELF_FORGEJO}/version").respond(json={"version": "9.0.3"})
-    bitbucket = respx_mock.get(f"{BITBUCKET}/repositories", params={"pagelen": "1"}).respond(json={"values": []})
+    forges.hosts["gitlab.example.org"].token = "glpat-another-one"  # the token set is rejected
+    forges.hosts["git.example.org"].version = "9.0.3+gitea-1.22.0"
+    forges.hosts["bitbucket.org"].token = "bitbucket-check-secret"  # the token set is accepted
+    respx_mock.route().mock(side_effect=ForgeTransport(forges).handle)  # the forges: the stand-in's
 
     result = run_cli(config_file(HOSTS), "check")
 
@@ -499,9 +499,14 @@ def test_check_probes_each_forge_the_config_names_or_has_a_token_for(run_cli, co
     assert f"✓ git.example.org (forgejo) {SELF_FORGEJO}: answers; no token" in lines
     assert f"✓ bitbucket.org (bitbucket) {BITBUCKET}: answers; token from BITBUCKET_TOKEN accepted" in lines
     assert not any("gitlab.com" in line or "codeberg.org" in line for line in lines)  # named nowhere, no token
-    assert gitlab.calls[0].request.headers["authorization"] == "Bearer glpat-check-secret-1"
-    assert "authorization" not in forgejo.calls[0].request.headers
-    assert bitbucket.calls[0].request.headers["authorization"] == "Bearer bitbucket-check-secret"
+    probes = {entry.host: entry for entry in forges.log}
+    assert set(probes) == {"gitlab.example.org", "git.example.org", "bitbucket.org"}  # nothing else was asked
+    assert (probes["gitlab.example.org"].url, probes["gitlab.example.org"].status) == (
+        f"{SELF_GITLAB}/projects?per_page=1", 401)
+    assert probes["gitlab.example.org"].credential == "Bearer glpat-check-secret-1"
+    assert (probes["git.example.org"].url, probes["git.example.org"].credential) == (f"{SELF_FORGEJO}/version", None)
+    assert (probes["bitbucket.org"].url, probes["bitbucket.org"].status) == (f"{BITBUCKET}/repositories?pagelen=1", 200)
+    assert probes["bitbucket.org"].credential == "Bearer bitbucket-check-secret"
     assert "glpat-check-secret-1" not in result.output
 
 
