@@ -8,9 +8,10 @@ header; the commits list sends no ``X-Total`` (GitLab leaves it out for
 performance) and its ``last`` link is the next page while there is one;
 contributors send ``X-Total`` and ``X-Total-Pages``; a commit's ``sequence``
 (GitLab 16.9+; an older host's route 404s) counts its ancestors. Weak ETags
-with 304s, ``RateLimit-*`` headers on every answer; past the host's rate limit,
-or while it is throttled, every request is answered 429 ``Retry later`` with
-``Retry-After`` too. A project asked for by an old path after a rename
+with 304s. Past the host's rate limit, or while it is throttled, every request
+is answered 429 ``Retry later`` with the ``RateLimit-*`` headers and
+``Retry-After``; as the recorded answers show, GitLab sends ``RateLimit-*``
+only with a throttled answer. A project asked for by an old path after a rename
 or transfer answers 301 to ``/projects/{id}`` with the rest of the path and the
 query, as GitLab does for GET requests since 16.4 (with the host's
 ``follow_moves``: 200 with the project under its new path); an unknown one 404
@@ -49,13 +50,12 @@ def serve(
     request: Mapping[str, str],
 ) -> Served:
     now = forges.now()
-    limits, limited = _rate(host, now, request)
-    if limited:
-        served = Served(Answer(429, b"Retry later\n", {"Content-Type": "text/plain", **limits}), _resource(parts))
+    limited = _limited(host, now, request)
+    if limited is not None:
+        served = Served(Answer(429, b"Retry later\n", {"Content-Type": "text/plain", **limited}), _resource(parts))
     else:
         served = _route(forges, host, root, method, parts, raw_query, request)
-        del limits["Retry-After"]
-    served.answer.headers.update({**limits, **HEADERS})
+    served.answer.headers.update(HEADERS)
     return served
 
 
@@ -136,20 +136,21 @@ def _authorized(host: ForgeHost, request: Mapping[str, str]) -> bool:
     return private == host.token or (scheme.lower() == "bearer" and credential == host.token)
 
 
-def _rate(host: ForgeHost, now: datetime, request: Mapping[str, str]) -> tuple[dict[str, str], bool]:
-    """Count the request in the host's minute (by the world's clock); GitLab's RateLimit-* headers after it, and
-    whether it is over the limit or the host is throttled (``Forges.throttle``)."""
+def _limited(host: ForgeHost, now: datetime, request: Mapping[str, str]) -> dict[str, str] | None:
+    """Count the request in the host's minute (by the world's clock); the throttled answer's headers if it is
+    over the limit or the host is throttled (``Forges.throttle``), else None."""
     if host.window_started is None or now - host.window_started >= WINDOW:
         host.window_started, host.window_used = now, 0
     host.window_used += 1
     if host.limited_until is not None and now < host.limited_until:
-        reset, remaining, limited = host.limited_until, 0, True
+        reset, remaining = host.limited_until, 0
+    elif host.window_used > host.rate_limit:
+        reset, remaining = host.window_started + WINDOW, 0
     else:
-        reset = host.window_started + WINDOW
-        remaining, limited = max(0, host.rate_limit - host.window_used), host.window_used > host.rate_limit
+        return None
     signed_in = "authorization" in request or "private-token" in request
     reset_at = math.ceil(reset.timestamp())
-    headers = {
+    return {
         "RateLimit-Name": "throttle_authenticated_api" if signed_in else "throttle_unauthenticated_api",
         "RateLimit-Limit": str(host.rate_limit),
         "RateLimit-Observed": str(host.window_used),
@@ -158,7 +159,6 @@ def _rate(host: ForgeHost, now: datetime, request: Mapping[str, str]) -> tuple[d
         "RateLimit-ResetTime": http_date(reset),
         "Retry-After": str(max(1, reset_at - math.floor(now.timestamp()))),
     }
-    return headers, limited
 
 
 def _projects(forges: RepoIndex, host: ForgeHost, root: str, query: Query, request: Mapping[str, str]) -> Answer:
