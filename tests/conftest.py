@@ -1,4 +1,5 @@
-"""Shared test helpers: recorded GitHub/PyPI answers turned into respx routes, configs, the CLI."""
+"""Shared test helpers: recorded GitHub/PyPI answers turned into respx routes, the other forges' recorded
+answers, configs, the CLI."""
 
 import copy
 import json
@@ -40,6 +41,11 @@ _TRANSFER_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 def recorded(name: str) -> dict:
     """A recorded exchange from tests/fixtures/github (method, uri, status, headers, body)."""
     return json.loads((FIXTURES / "github" / f"{name}.json").read_text())
+
+
+def fixture(kind: str, name: str) -> dict:
+    """A recorded exchange of another forge: tests/fixtures/{gitlab,forgejo,bitbucket}/NAME.json."""
+    return json.loads((FIXTURES / kind / f"{name}.json").read_text())
 
 
 def pypi_body(name: str) -> dict:

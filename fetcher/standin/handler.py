@@ -78,6 +78,10 @@ class Handler(BaseHTTPRequestHandler):
             standin.record(self.command, self.path, fault.status, False, request)
         else:
             answer = standin.respond(self.command, self.path, request, body)
+        if answer.status == 0:  # nothing answers (a forge host taken down): drop the connection unanswered
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.send_response(answer.status)
         for name, value in answer.headers.items():
             self.send_header(name, value)

@@ -12,13 +12,28 @@ URL convention. Every forge host is served by the same stand-in under
 so a host's ``api_url`` is ``Forges.api_url(standin.url, host)`` and
 ``Forges.hosts_config(standin.url)`` writes the ``[hosts."..."]`` tables of a
 fetcher config. The catalogue keeps the real ``repo_url`` (``https://HOST/PATH``).
+In-process, ``ForgeTransport(forges)`` (transport.py) serves each host at its
+own API URL instead (``https://gitlab.com/api/v4/...``,
+``https://api.bitbucket.org/2.0/...``), with no socket: an httpx transport, or
+a respx side effect. Every request either way is in ``Forges.log`` (``Forges.requests``).
 
 A repository's default branch is a real commit graph: every commit has a sha,
 parents (merge commits have two), author and committer with dates and time
 zones, and an author who is, or is not, linked to an account on the host. The
 hosts list what is reachable from the head, newest committer date first, as
-``git log`` does. ``Forges.push`` adds commits, ``Forges.force_push`` rewrites
-the newest ones, ``Forges.move`` renames or transfers a repository.
+``git log`` does. ``Forges.commit`` writes a history commit by commit (merges,
+topic branches, named shas), ``Forges.push`` adds commits, ``Forges.reset`` and
+``Forges.force_push`` rewrite the newest ones, ``Forges.prune`` forgets what no
+branch reaches, ``Forges.move`` renames or transfers a repository. Hosts can
+misbehave as real ones do (events.py): a token they reject (``ForgeHost.token``),
+an older GitLab without the commit ``sequence`` (``ForgeHost.version``), a spent
+rate limit (``Forges.throttle``), no answer at all (``Forges.take_down``), a
+refusal (``Forges.refuse``), a next page off the API (``Forges.misdirect_next``),
+a total that is no count (``Forges.misreport_total``).
+
+The answers take the shapes recorded from gitlab.com and api.bitbucket.org
+(bodies field for field, their headers, their paging) and, for Forgejo,
+its API description; ``tests/standin/test_forges.py`` compares them.
 
 The truth (``Forges.expected``, from ``truth.py``) is computed from the graph, never from
 what fetcher does, to the issue's definitions:
@@ -48,6 +63,7 @@ from fetcher.standin.forges.model import (
     Person,
     today_midnight,
 )
+from fetcher.standin.forges.transport import ForgeTransport
 from fetcher.standin.forges.truth import author_key, history_participants, weekly_counts
 from fetcher.standin.forges.world import Forges
 
@@ -59,6 +75,7 @@ __all__ = [
     "ForgeHost",
     "ForgeRepo",
     "ForgeRequest",
+    "ForgeTransport",
     "Forges",
     "Person",
     "add_catalog",

@@ -9,9 +9,12 @@ default to 30; ``pagelen`` is capped at 100. ``/commits/{revision}`` (or
 ``exclude`` (leave out what is reachable from them) and has no
 ``since``/``until``. Commit authors are ``{"raw": "Name <email>", "user":
 {...}}`` with ``user`` absent when Bitbucket links no account. Strong ETags
-(and ``Last-Modified`` on commits) with 304s; no rate-limit headers. A renamed
-repository answers 301 with an absolute ``Location`` for the same request under
-its new name; an unknown one 404 with Bitbucket's error envelope.
+(and ``Last-Modified`` on commits) with 304s; no rate-limit headers; every
+answer carries the recorded ``Cache-Control``, ``Vary`` and security headers. A
+renamed repository answers 301 with an absolute ``Location`` for the same
+request under its new name; an unknown one 404 with Bitbucket's error envelope,
+a refused one (``Forges.refuse``) its status with that envelope.
+``GET /repositories`` pages the public repositories (``fetcher check``'s probe).
 """
 
 from __future__ import annotations
@@ -24,13 +27,22 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from fetcher.standin.answers import Answer, Query, whole_number
-from fetcher.standin.forges.http import Served, json_answer, param, revalidate
+from fetcher.standin.forges.http import Served, json_answer, param, revalidate, spoken
 from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, Person, RepoIndex
 
 JSON = "application/json; charset=utf-8"
 PAGELEN = 10
 COMMITS_PAGELEN = 30
 PAGELEN_MAX = 100
+# What api.bitbucket.org sends with every answer (its tracing and timing headers left out).
+HEADERS = {
+    "Cache-Control": "max-age=900",
+    "Vary": "Authorization, Origin, Accept-Encoding",
+    "X-Accepted-OAuth-Scopes": "repository",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "X-XSS-Protection": "1; mode=block",
+}
 NOT_FOUND = {
     "type": "error",
     "error": {
@@ -49,12 +61,35 @@ def serve(
     raw_query: str,
     request: Mapping[str, str],
 ) -> Served:
+    served = _route(forges, host, root, method, parts, raw_query, request)
+    served.answer.headers.update(HEADERS)
+    return served
+
+
+def _route(
+    forges: RepoIndex,
+    host: ForgeHost,
+    root: str,
+    method: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
+) -> Served:
     rest = [unquote(part) for part in parts[4:] if part]
     resource = rest[0] if rest else "repo"
-    if parts[:2] != ["2.0", "repositories"] or len(parts) < 4 or method != "GET":
+    listing = parts[:2] == ["2.0", "repositories"] and [part for part in parts[2:] if part] == []
+    if listing:
+        resource = "repositories"
+    elif parts[:2] != ["2.0", "repositories"] or len(parts) < 4 or method != "GET":
         return Served(json_answer(404, {"type": "error", "error": {"message": "Resource not found"}}, JSON), resource)
     if not _authorized(host, request):
         return Served(json_answer(401, {"type": "error", "error": {"message": "Unauthorized"}}, JSON), resource)
+    query = parse_qsl(raw_query, keep_blank_values=True)
+    if listing:
+        public = sorted((repo for repo in forges.repos.values() if repo.host == host.name), key=lambda r: r.created)
+        answer = _envelope(f"{root}/2.0/repositories", query, len(public), lambda i: _listed(public[i], root),
+                           counted=False)  # fmt: skip
+        return Served(revalidate(answer, request, weak=False) if host.etags else answer, resource)
     full_name = f"{unquote(parts[2])}/{unquote(parts[3])}"
     key = f"{host.name}/{full_name}".lower()
     repo = forges.repos.get(key)
@@ -66,18 +101,25 @@ def serve(
         return Served(Answer(301, b"", {"Location": location}), resource, full_name)
     if repo is None:
         return Served(json_answer(404, NOT_FOUND, JSON), resource, full_name)
+    if repo.refusal is not None:
+        status, message = repo.refusal
+        refused = {"type": "error", "error": {"message": spoken(message, request)}}
+        return Served(json_answer(status, refused, JSON), resource, repo.path)
     api = f"{root}/2.0/repositories/{repo.path}"
     slash = "/" if parts[-1] == "" else ""  # next links echo the path as it was asked, trailing slash and all
-    query = parse_qsl(raw_query, keep_blank_values=True)
     last_modified = None
     if resource == "repo" and len(rest) == 0:
         answer = json_answer(200, repo_body(repo, api), JSON)
     elif resource == "watchers" and len(rest) == 1:
         answer = _envelope(
-            api + "/watchers" + slash, query, repo.stars, lambda i: _account(f"watcher{repo.id}-{i}", f"Watcher {i}")
+            api + "/watchers" + slash,
+            query,
+            repo.stars,
+            lambda i: _account(f"watcher{repo.id}-{i}", f"Watcher {i}"),
+            repo.next_link,
         )
     elif resource == "forks" and len(rest) == 1:
-        answer = _envelope(api + "/forks" + slash, query, repo.forks, lambda i: _fork(repo, root, i))
+        answer = _envelope(api + "/forks" + slash, query, repo.forks, lambda i: _fork(repo, root, i), repo.next_link)
     elif resource == "commits" and len(rest) <= 2:
         answer = _commits(repo, api, rest[1] if len(rest) == 2 else None, query, slash)
         last_modified = repo.newest
@@ -174,6 +216,7 @@ def _repository(
             "links": {
                 "self": {"href": f"https://api.bitbucket.org/2.0/workspaces/{workspace}/projects/PROJ"},
                 "html": {"href": f"https://bitbucket.org/{workspace}/workspace/projects/PROJ"},
+                "avatar": {"href": f"https://bitbucket.org/account/user/{workspace}/projects/PROJ/avatar/32?ts=0"},
             },
         },
         "fork_policy": "allow_forks",
@@ -194,36 +237,49 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
+def _listed(repo: ForgeRepo, root: str) -> dict[str, Any]:
+    return repo_body(repo, f"{root}/2.0/repositories/{repo.path}")
+
+
 def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
     updated = _stamp(repo.newest or repo.created)
     return _repository(repo.path, api, repo.description, _stamp(repo.created), updated, repo.default_branch, None)
 
 
-def _fork(repo: ForgeRepo, root: str, index: int) -> dict[str, Any]:
-    path = f"forker{index}/{repo.name}"
-    parent = {
+def _reference(repo: ForgeRepo, api: str) -> dict[str, Any]:
+    """A repository as a commit or a fork names it."""
+    return {
         "type": "repository",
         "full_name": repo.path,
         "links": {
-            "self": {"href": f"{root}/2.0/repositories/{repo.path}"},
+            "self": {"href": api},
             "html": {"href": f"https://bitbucket.org/{repo.path}"},
+            "avatar": {"href": f"https://bytebucket.org/ravatar/{quote(_uuid('repo', repo.path))}?ts=python"},
         },
         "name": repo.name,
         "uuid": _uuid("repo", repo.path),
     }
+
+
+def _fork(repo: ForgeRepo, root: str, index: int) -> dict[str, Any]:
+    path = f"forker{index}/{repo.name}"
+    parent = _reference(repo, f"{root}/2.0/repositories/{repo.path}")
     created = _stamp(repo.created)
     return _repository(path, f"{root}/2.0/repositories/{path}", "", created, created, repo.default_branch, parent)
 
 
-def _envelope(url: str, query: Query, size: int, item: Any) -> Answer:
-    """Watchers and forks: ``size``, ``page``, ``pagelen``, ``next`` while more remain, ``values``."""
+def _envelope(
+    url: str, query: Query, size: int, item: Any, next_link: str | None = None, *, counted: bool = True
+) -> Answer:
+    """Watchers and forks: ``size``, ``page``, ``pagelen``, ``next`` while more remain, ``values``
+    (not ``counted``: no ``size`` nor ``page``, as the repository list)."""
     pagelen = min(whole_number(param(query, "pagelen"), PAGELEN), PAGELEN_MAX)
     page = whole_number(param(query, "page"), 1)
     begin = (page - 1) * pagelen
-    body: dict[str, Any] = {"pagelen": pagelen, "size": size, "page": page}
+    body: dict[str, Any] = {"pagelen": pagelen, "size": size, "page": page} if counted else {"pagelen": pagelen}
     if begin + pagelen < size:
         kept = [(name, value) for name, value in query if name != "page"]
-        body["next"] = f"{url}?{urlencode([*kept, ('page', str(page + 1))])}"
+        body["next"] = next_link or f"{url}?{urlencode([*kept, ('page', str(page + 1))])}"
     body["values"] = [item(index) for index in range(begin, min(begin + pagelen, size))]
     return json_answer(200, body, JSON)
 
@@ -259,13 +315,7 @@ def commit_body(repo: ForgeRepo, commit: Commit, api: str) -> dict[str, Any]:
         },
         "parents": [{"hash": sha, "links": links(sha), "type": "commit"} for sha in commit.parents],
         "rendered": {"message": rendered},
-        "repository": {
-            "type": "repository",
-            "full_name": repo.path,
-            "links": {"self": {"href": api}, "html": {"href": web}},
-            "name": repo.name,
-            "uuid": _uuid("repo", repo.path),
-        },
+        "repository": _reference(repo, api),
     }
 
 
@@ -291,5 +341,5 @@ def _commits(repo: ForgeRepo, api: str, revision: str | None, query: Query, slas
     if begin + pagelen < len(history):
         kept = [(name, value) for name, value in query if name != "page"]
         where = (f"{api}/commits/{quote(revision)}" if revision else f"{api}/commits") + slash
-        body["next"] = f"{where}?{urlencode([*kept, ('page', str(page + 1))])}"
+        body["next"] = repo.next_link or f"{where}?{urlencode([*kept, ('page', str(page + 1))])}"
     return json_answer(200, body, JSON)

@@ -7,11 +7,17 @@ out what is reachable from that revision) -- it has no ``since``/``until`` and
 ignores them; ``limit`` defaults to 30 and is capped at 50 (``MAX_RESPONSE_ITEMS``);
 answers carry ``Link`` (next, last, first, prev, comma-joined), ``X-Total-Count``
 and the older ``X-Page``, ``X-PerPage``, ``X-Total``, ``X-PageCount``,
-``X-HasMore``. Forgejo sends no rate-limit headers. A renamed or transferred
-repository answers 307 with a path-only ``Location`` (the same request under
-the new owner/name, query kept), as Forgejo's ``RedirectToRepo`` does; an
-unknown one 404 ``{"errors": [], "message": "The target couldn't be found.", "url": ...}``.
-ETag/304 when the host is configured with ``etags`` (the default).
+``X-HasMore``; a commit's ``stats`` is null unless asked for, its parents
+carry their ``created``. Forgejo sends no rate-limit headers; every answer
+carries its ``Cache-Control``, ``X-Content-Type-Options`` and
+``X-Frame-Options``. A renamed or transferred repository answers 307 with a
+path-only ``Location`` (the same request under the new owner/name, query
+kept), as Forgejo's ``RedirectToRepo`` does; an unknown one 404 ``{"errors":
+[], "message": "The target couldn't be found.", "url": ...}``; a refused one
+(``Forges.refuse``) its status with ``{"message": ..., "url": ...}``.
+``GET /version`` answers the host's version (``fetcher check``'s probe).
+ETag/304 when the host is configured with ``etags`` (the default): the recorded
+fixture, built from the Swagger description, shows none, as Swagger documents none.
 """
 
 from __future__ import annotations
@@ -24,16 +30,37 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from fetcher.standin.answers import Answer, Query, whole_number
-from fetcher.standin.forges.http import Served, flag, json_answer, page_links, param, revalidate
+from fetcher.standin.forges.http import Served, flag, json_answer, page_links, param, revalidate, spoken
 from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, Person, RepoIndex
 
 JSON = "application/json;charset=utf-8"
 LIMIT = 30
 LIMIT_MAX = 50
 _ZERO_TIME = "1970-01-01T00:00:00Z"
+# What Forgejo sends with every API answer.
+HEADERS = {
+    "Cache-Control": "max-age=0, private, must-revalidate, no-transform",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+}
+_LIST_HEADERS = "Link, X-Total-Count, X-Page, X-PerPage, X-Total, X-PageCount, X-HasMore"
 
 
 def serve(
+    forges: RepoIndex,
+    host: ForgeHost,
+    root: str,
+    method: str,
+    parts: list[str],
+    raw_query: str,
+    request: Mapping[str, str],
+) -> Served:
+    served = _route(forges, host, root, method, parts, raw_query, request)
+    served.answer.headers.update(HEADERS)
+    return served
+
+
+def _route(
     forges: RepoIndex,
     host: ForgeHost,
     root: str,
@@ -46,12 +73,16 @@ def serve(
     not_found = {"errors": [], "message": "The target couldn't be found.", "url": swagger}
     rest = [unquote(part) for part in parts[5:] if part]
     resource = {(): "repo", ("commits",): "commits"}.get(tuple(rest), "/".join(rest))
-    if parts[:3] != ["api", "v1", "repos"] or len(parts) < 5 or method != "GET":
+    if parts == ["api", "v1", "version"] and method == "GET":
+        resource = "version"
+    elif parts[:3] != ["api", "v1", "repos"] or len(parts) < 5 or method != "GET":
         return Served(json_answer(404, not_found, JSON), resource)
     if not _authorized(host, request):
         return Served(
             json_answer(401, {"message": "invalid username, password or token", "url": swagger}, JSON), resource
         )
+    if resource == "version":
+        return Served(json_answer(200, {"version": host.version}, JSON), resource)
     owner, name = unquote(parts[3]), unquote(parts[4])
     key = f"{host.name}/{owner}/{name}".lower()
     repo = forges.repos.get(key)
@@ -64,6 +95,10 @@ def serve(
         return Served(Answer(307, b"", {"Location": location}), resource, f"{owner}/{name}")
     if repo is None or resource not in ("repo", "commits"):
         return Served(json_answer(404, not_found, JSON), resource, f"{owner}/{name}")
+    if repo.refusal is not None:
+        status, message = repo.refusal
+        return Served(json_answer(status, {"message": spoken(message, request), "url": swagger}, JSON), resource,
+                      repo.path)  # fmt: skip
     api = f"{root}/api/v1"
     if resource == "repo":
         answer = json_answer(200, repo_body(repo, api), JSON)
@@ -168,6 +203,11 @@ def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
         "has_releases": True,
         "has_packages": False,
         "has_actions": False,
+        "ignore_whitespace_conflicts": False,
+        "allow_merge_commits": True,
+        "allow_rebase": True,
+        "allow_rebase_explicit": True,
+        "allow_squash_merge": True,
         "default_merge_style": "merge",
         "avatar_url": "",
         "internal": False,
@@ -215,11 +255,15 @@ def commit_body(
         },
         "author": linked,
         "committer": linked,
-        "parents": [{"url": f"{base}/git/commits/{sha}", "sha": sha} for sha in commit.parents],
+        "parents": [
+            {"url": f"{base}/git/commits/{sha}", "sha": sha, "created": _stamp(repo.commits[sha].committed)}
+            if sha in repo.commits
+            else {"url": f"{base}/git/commits/{sha}", "sha": sha, "created": _ZERO_TIME}
+            for sha in commit.parents
+        ],
         "files": [{"filename": "README.md", "status": "modified"}] if files else None,
+        "stats": {"total": 3, "additions": 2, "deletions": 1} if stat else None,
     }
-    if stat:
-        body["stats"] = {"total": 3, "additions": 2, "deletions": 1}
     return body
 
 
@@ -250,15 +294,19 @@ def _commits(repo: ForgeRepo, api: str, query: Query, swagger: str) -> Answer:
         rels += [("next", page + 1), ("last", pages)]
     if page > 1:
         rels += [("first", 1), ("prev", page - 1)]
-    headers = {
-        "X-Total-Count": str(total),
-        "X-Page": str(page),
-        "X-PerPage": str(limit),
-        "X-Total": str(total),
-        "X-PageCount": str(pages),
-        "X-HasMore": "true" if page < pages else "false",
-        "Access-Control-Expose-Headers": "X-Total-Count, Link, X-Page, X-PerPage, X-Total, X-PageCount, X-HasMore",
-    }
+    headers = {}
     if rels:
-        headers["Link"] = page_links(f"{api}/repos/{repo.path}/commits", query, rels, sep=",")
+        headers["Link"] = page_links(f"{api}/repos/{repo.path}/commits", query, rels, ",", repo.next_link)
+    said = repo.total_count if repo.total_count is not None else str(total)  # a broken host's, when set
+    headers.update(
+        {
+            "X-Total-Count": said,
+            "X-Page": str(page),
+            "X-PerPage": str(limit),
+            "X-Total": said,
+            "X-PageCount": str(pages),
+            "X-HasMore": "true" if page < pages else "false",
+            "Access-Control-Expose-Headers": _LIST_HEADERS,
+        }
+    )
     return json_answer(200, items, JSON, headers)

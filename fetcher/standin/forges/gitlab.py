@@ -2,37 +2,41 @@
 
 Shapes, parameters and headers follow docs.gitlab.com/api (projects, commits,
 repositories, rest#pagination, rate limits) and the answers recorded from
-gitlab.com: offset pagination with ``X-Page``/``X-Per-Page``/``X-Next-Page``/
-``X-Prev-Page`` and a ``Link`` header; the commits list sends no ``X-Total``
-(GitLab leaves it out for performance) and its ``last`` link is the next page
-while there is one; contributors send ``X-Total`` and ``X-Total-Pages``; a commit's ``sequence`` (GitLab 16.9+)
-counts its ancestors. Weak
-ETags with 304s, ``RateLimit-*`` headers on every answer and 429 past the limit.
-A project asked for by an old path after a rename or transfer answers 301 to
-``/projects/{id}`` with the rest of the path and the query, as GitLab does for
-GET requests since 16.4 (with the host's ``follow_moves``: 200 with the project
-under its new path); an unknown one 404 ``{"message": "404 Project Not Found"}``.
+gitlab.com (bodies and headers in ``gitlab_bodies``): offset pagination with
+``X-Page``/``X-Per-Page``/``X-Next-Page``/``X-Prev-Page`` and a ``Link``
+header; the commits list sends no ``X-Total`` (GitLab leaves it out for
+performance) and its ``last`` link is the next page while there is one;
+contributors send ``X-Total`` and ``X-Total-Pages``; a commit's ``sequence``
+(GitLab 16.9+; an older host's route 404s) counts its ancestors. Weak ETags
+with 304s. Past the host's rate limit, or while it is throttled, every request
+is answered 429 ``Retry later`` with the ``RateLimit-*`` headers and
+``Retry-After``; as the recorded answers show, GitLab sends ``RateLimit-*``
+only with a throttled answer. A project asked for by an old path after a rename
+or transfer answers 301 to ``/projects/{id}`` with the rest of the path and the
+query, as GitLab does for GET requests since 16.4 (with the host's
+``follow_moves``: 200 with the project under its new path); an unknown one 404
+``{"message": "404 Project Not Found"}``; a refused one (``Forges.refuse``) its
+status with ``{"message": ...}``. ``GET /projects`` lists the public projects
+(``fetcher check``'s probe), newest first.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, quote, unquote
 
 from fetcher.standin.answers import Answer, Query, whole_number
-from fetcher.standin.forges.http import Served, json_answer, page_links, param, parse_instant, revalidate
+from fetcher.standin.dates import http_date
+from fetcher.standin.forges.gitlab_bodies import HEADERS, commit_body, contributors, project_body
+from fetcher.standin.forges.http import Served, json_answer, page_links, param, parse_instant, revalidate, spoken
 from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, RepoIndex
 
 JSON = "application/json"
 PER_PAGE = 20
 PER_PAGE_MAX = 100
-# GitLab counts contributors over the newest 2,000 commits of the branch, merges left out.
-CONTRIBUTOR_COMMITS = 2000
-WINDOW = 60.0
+WINDOW = timedelta(seconds=60)
 _NOT_FOUND_ROUTE = {"error": "404 Not Found"}
 
 
@@ -45,21 +49,19 @@ def serve(
     raw_query: str,
     request: Mapping[str, str],
 ) -> Served:
-    limits, exceeded = _rate(host, request)
-    if exceeded:
-        retry = limits["RateLimit-Reset"]
-        answer = Answer(
-            429,
-            b"Retry later\n",
-            {"Content-Type": "text/plain", **limits, "Retry-After": str(max(1, int(retry) - int(time.time())))},
-        )
-        return Served(answer, _resource(parts))
-    served = _route(forges, host, root, method, parts, raw_query, request)
-    served.answer.headers.update(limits)
+    now = forges.now()
+    limited = _limited(host, now, request)
+    if limited is not None:
+        served = Served(Answer(429, b"Retry later\n", {"Content-Type": "text/plain", **limited}), _resource(parts))
+    else:
+        served = _route(forges, host, root, method, parts, raw_query, request)
+    served.answer.headers.update(HEADERS)
     return served
 
 
 def _resource(parts: list[str]) -> str:
+    if parts[:3] == ["api", "v4", "projects"] and len(parts) == 3:
+        return "projects"
     rest = "/".join(parts[4:])
     if len(parts) == 8 and parts[4:6] == ["repository", "commits"] and parts[7] == "sequence":
         return "sequence"
@@ -75,12 +77,15 @@ def _route(
     raw_query: str,
     request: Mapping[str, str],
 ) -> Served:
-    if parts[:3] != ["api", "v4", "projects"] or len(parts) < 4 or method != "GET":
-        return Served(json_answer(404, _NOT_FOUND_ROUTE, JSON), _resource(parts))
-    if not _authorized(host, request):
-        return Served(json_answer(401, {"message": "401 Unauthorized"}, JSON), _resource(parts))
-    ident, rest = unquote(parts[3]), [unquote(part) for part in parts[4:]]
     resource = _resource(parts)
+    if parts[:3] != ["api", "v4", "projects"] or method != "GET":
+        return Served(json_answer(404, _NOT_FOUND_ROUTE, JSON), resource)
+    if not _authorized(host, request):
+        return Served(json_answer(401, {"message": "401 Unauthorized"}, JSON), resource)
+    query = parse_qsl(raw_query, keep_blank_values=True)
+    if resource == "projects":
+        return Served(_projects(forges, host, root, query, request), resource)
+    ident, rest = unquote(parts[3]), [unquote(part) for part in parts[4:]]
     if ident.isdigit():
         repo = forges.by_id.get((host.name, int(ident)))
     else:
@@ -96,21 +101,28 @@ def _route(
             return Served(Answer(301, b"", {"Location": location}), resource, ident)
     if repo is None:
         return Served(json_answer(404, {"message": "404 Project Not Found"}, JSON), resource, ident)
-    query = parse_qsl(raw_query, keep_blank_values=True)
+    if repo.refusal is not None:
+        status, message = repo.refusal
+        return Served(json_answer(status, {"message": spoken(message, request)}, JSON), resource, repo.path)
     api = f"{root}/api/v4/projects/{repo.id}"
     if resource == "repo":
-        answer = json_answer(200, project_body(repo, api), JSON)
+        answer = json_answer(200, project_body(repo, api, license=_flag(query, "license")), JSON)
     elif resource == "commits":
         answer = _commits(repo, api, query)
     elif resource == "contributors":
         answer = _contributors(repo, api, query)
-    elif resource == "sequence":
+    elif resource == "sequence" and host.has_sequence:
         answer = _sequence(repo, rest[2], query)
     else:
         answer = json_answer(404, _NOT_FOUND_ROUTE, JSON)
     if host.etags:
         answer = revalidate(answer, request, weak=True)
     return Served(answer, resource, repo.path)
+
+
+def _flag(query: Query, name: str) -> bool:
+    """A Grape boolean parameter: true, 1, yes (any case) mean true."""
+    return (param(query, name) or "").lower() in ("true", "1", "yes", "t", "y")
 
 
 def _authorized(host: ForgeHost, request: Mapping[str, str]) -> bool:
@@ -124,103 +136,53 @@ def _authorized(host: ForgeHost, request: Mapping[str, str]) -> bool:
     return private == host.token or (scheme.lower() == "bearer" and credential == host.token)
 
 
-def _rate(host: ForgeHost, request: Mapping[str, str]) -> tuple[dict[str, str], bool]:
-    """Count the request in the host's minute; GitLab's RateLimit-* headers after it, and whether it is over."""
-    now = time.time()
-    if now - host.window_started >= WINDOW:
+def _limited(host: ForgeHost, now: datetime, request: Mapping[str, str]) -> dict[str, str] | None:
+    """Count the request in the host's minute (by the world's clock); the throttled answer's headers if it is
+    over the limit or the host is throttled (``Forges.throttle``), else None."""
+    if host.window_started is None or now - host.window_started >= WINDOW:
         host.window_started, host.window_used = now, 0
     host.window_used += 1
-    reset = math.ceil(host.window_started + WINDOW)
+    if host.limited_until is not None and now < host.limited_until:
+        reset, remaining = host.limited_until, 0
+    elif host.window_used > host.rate_limit:
+        reset, remaining = host.window_started + WINDOW, 0
+    else:
+        return None
     signed_in = "authorization" in request or "private-token" in request
-    headers = {
+    reset_at = math.ceil(reset.timestamp())
+    return {
         "RateLimit-Name": "throttle_authenticated_api" if signed_in else "throttle_unauthenticated_api",
         "RateLimit-Limit": str(host.rate_limit),
         "RateLimit-Observed": str(host.window_used),
-        "RateLimit-Remaining": str(max(0, host.rate_limit - host.window_used)),
-        "RateLimit-Reset": str(reset),
-        "RateLimit-ResetTime": datetime.fromtimestamp(reset, timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT"),
-    }
-    return headers, host.window_used > host.rate_limit
-
-
-def _stamp(moment: datetime) -> str:
-    """GitLab's spelling of a commit date: milliseconds and the committer's own offset."""
-    return moment.isoformat(timespec="milliseconds")
-
-
-def _utc_stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def project_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
-    namespace = repo.owner
-    web = f"https://{repo.host}/{repo.path}"
-    newest = repo.newest or repo.created
-    parent_kind = "group" if "/" in namespace or not namespace.startswith("user") else "user"
-    return {
-        "id": repo.id,
-        "description": repo.description,
-        "name": repo.name,
-        "name_with_namespace": " / ".join(repo.path.split("/")),
-        "path": repo.name,
-        "path_with_namespace": repo.path,
-        "created_at": _utc_stamp(repo.created),
-        "default_branch": repo.default_branch if repo.head else None,
-        "tag_list": [],
-        "topics": [],
-        "ssh_url_to_repo": f"git@{repo.host}:{repo.path}.git",
-        "http_url_to_repo": f"{web}.git",
-        "web_url": web,
-        "readme_url": f"{web}/-/blob/{repo.default_branch}/README.md",
-        "forks_count": repo.forks,
-        "avatar_url": None,
-        "star_count": repo.stars,
-        "last_activity_at": _utc_stamp(newest),
-        "namespace": {
-            "id": repo.id // 7,
-            "name": namespace.rsplit("/", 1)[-1],
-            "path": namespace.rsplit("/", 1)[-1],
-            "kind": parent_kind,
-            "full_path": namespace,
-            "parent_id": repo.id // 11 if "/" in namespace else None,
-            "avatar_url": None,
-            "web_url": f"https://{repo.host}/{'groups/' if parent_kind == 'group' else ''}{namespace}",
-        },
-        "_links": {
-            "self": api,
-            "issues": f"{api}/issues",
-            "merge_requests": f"{api}/merge_requests",
-            "repo_branches": f"{api}/repository/branches",
-            "labels": f"{api}/labels",
-            "events": f"{api}/events",
-            "members": f"{api}/members",
-        },
-        "empty_repo": repo.head is None,
-        "archived": repo.archived,
-        "visibility": "public",
-        "open_issues_count": repo.stars % 17,
-        "updated_at": _utc_stamp(newest),
+        "RateLimit-Remaining": str(remaining),
+        "RateLimit-Reset": str(reset_at),
+        "RateLimit-ResetTime": http_date(reset),
+        "Retry-After": str(max(1, reset_at - math.floor(now.timestamp()))),
     }
 
 
-def commit_body(repo: ForgeRepo, commit: Commit) -> dict[str, Any]:
-    return {
-        "id": commit.sha,
-        "short_id": commit.sha[:8],
-        "created_at": _stamp(commit.committed),
-        "parent_ids": list(commit.parents),
-        "title": commit.message.splitlines()[0],
-        "message": commit.message + "\n",
-        "author_name": commit.author.name,
-        "author_email": commit.author.email,
-        "authored_date": _stamp(commit.authored),
-        "committer_name": commit.committer.name,
-        "committer_email": commit.committer.email,
-        "committed_date": _stamp(commit.committed),
-        "trailers": {},
-        "extended_trailers": {},
-        "web_url": f"https://{repo.host}/{repo.path}/-/commit/{commit.sha}",
+def _projects(forges: RepoIndex, host: ForgeHost, root: str, query: Query, request: Mapping[str, str]) -> Answer:
+    """``GET /projects``: the host's public projects, newest first (``order_by=created_at``, ``sort=desc``)."""
+    mine = [repo for repo in forges.repos.values() if repo.host == host.name]
+    mine.sort(key=lambda repo: (repo.created, repo.id), reverse=True)
+    page, per_page = _paging(query)
+    total_pages = max(1, math.ceil(len(mine) / per_page))
+    begin = (page - 1) * per_page
+    full = [pair for pair in query if pair[0] != "per_page"] + [("per_page", str(per_page))]
+    rels = ([("prev", page - 1)] if page > 1 else []) + ([("next", page + 1)] if page < total_pages else [])
+    rels += [("first", 1), ("last", total_pages)]
+    headers = {
+        "Link": page_links(f"{root}/api/v4/projects", full, rels),
+        "X-Next-Page": str(page + 1) if page < total_pages else "",
+        "X-Page": str(page),
+        "X-Per-Page": str(per_page),
+        "X-Prev-Page": str(page - 1) if page > 1 else "",
+        "X-Total": str(len(mine)),
+        "X-Total-Pages": str(total_pages),
     }
+    items = [project_body(repo, f"{root}/api/v4/projects/{repo.id}") for repo in mine[begin : begin + per_page]]
+    answer = json_answer(200, items, JSON, headers)
+    return revalidate(answer, request, weak=True) if host.etags else answer
 
 
 def _paging(query: Query) -> tuple[int, int]:
@@ -266,7 +228,7 @@ def _commits(repo: ForgeRepo, api: str, query: Query) -> Answer:
     rels = ([("prev", page - 1)] if page > 1 else []) + ([("next", page + 1)] if more else [])
     rels += [("first", 1), ("last", page + 1 if more else page)]
     headers = {
-        "Link": page_links(f"{api}/repository/commits", full, rels),
+        "Link": page_links(f"{api}/repository/commits", full, rels, next_link=repo.next_link),
         "X-Next-Page": str(page + 1) if more else "",
         "X-Page": str(page),
         "X-Per-Page": str(per_page),
@@ -294,20 +256,6 @@ def _first_parents(repo: ForgeRepo, start: str) -> list[Commit]:
     return chain
 
 
-def contributors(repo: ForgeRepo, order_by: str = "commits", sort: str = "asc") -> list[dict[str, Any]]:
-    """GitLab's contributors: the newest 2,000 non-merge commits grouped by author email, named by the newest."""
-    groups: dict[str, dict[str, Any]] = {}
-    counted = [commit for commit in repo.history() if not commit.is_merge][:CONTRIBUTOR_COMMITS]
-    for commit in counted:
-        email = commit.author.email
-        group = groups.setdefault(
-            email, {"name": commit.author.name, "email": email, "commits": 0, "additions": 0, "deletions": 0}
-        )
-        group["commits"] += 1
-    ranked = sorted(groups.values(), key=lambda group: group[order_by], reverse=sort == "desc")
-    return ranked
-
-
 def _contributors(repo: ForgeRepo, api: str, query: Query) -> Answer:
     order_by = param(query, "order_by") or "commits"
     sort = param(query, "sort") or "asc"
@@ -324,7 +272,7 @@ def _contributors(repo: ForgeRepo, api: str, query: Query) -> Answer:
     rels = ([("prev", page - 1)] if page > 1 else []) + ([("next", page + 1)] if page < total_pages else [])
     rels += [("first", 1), ("last", total_pages)]
     headers = {
-        "Link": page_links(f"{api}/repository/contributors", full, rels),
+        "Link": page_links(f"{api}/repository/contributors", full, rels, next_link=repo.next_link),
         "X-Next-Page": str(page + 1) if page < total_pages else "",
         "X-Page": str(page),
         "X-Per-Page": str(per_page),

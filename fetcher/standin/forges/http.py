@@ -80,11 +80,24 @@ class Served:
     repo: str | None = None
 
 
-def page_links(url: str, query: Query, pages: list[tuple[str, int]], sep: str = ", ") -> str:
-    """A Link header of ``pages`` (rel, page number); the client's other parameters kept, sorted as the hosts do."""
+def page_links(
+    url: str, query: Query, pages: list[tuple[str, int]], sep: str = ", ", next_link: str | None = None
+) -> str:
+    """A Link header of ``pages`` (rel, page number); the client's other parameters kept, sorted as the hosts do.
+
+    ``next_link``: where the ``next`` page is said to be instead (a hostile host's, see ``ForgeRepo.next_link``).
+    """
     kept = [(name, value) for name, value in query if name != "page"]
     links = []
     for rel, number in pages:
         params = sorted([*kept, ("page", str(number))])
-        links.append(f'<{url}?{urlencode(params)}>; rel="{rel}"')
+        target = next_link if next_link and rel == "next" else f"{url}?{urlencode(params)}"
+        links.append(f'<{target}>; rel="{rel}"')
     return sep.join(links)
+
+
+def spoken(message: str, request: Mapping[str, str]) -> str:
+    """A refusal's message (``Forges.refuse``), ``{authorization}`` in it replaced by the credential the request
+    carried (its Authorization, else GitLab's PRIVATE-TOKEN): a careless host that echoes it back."""
+    credential = request.get("authorization") or request.get("private-token") or ""
+    return message.replace("{authorization}", credential)

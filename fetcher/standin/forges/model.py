@@ -50,17 +50,28 @@ class Commit:
         return len(self.parents) > 1
 
 
+# The software a host of each kind runs unless told otherwise (Bitbucket Cloud names none).
+VERSIONS = {"gitlab": "17.8.1", "forgejo": "10.0.1+gitea-1.22.0", "bitbucket": None}
+# GitLab 16.9 added a commit's ``sequence`` (its ancestors counted); an older GitLab answers its route 404.
+SEQUENCE_SINCE = (16, 9)
+
+
 @dataclass
 class ForgeHost:
     """One forge host of the stand-in.
 
-    ``token``: when set, a request must carry it in the kind's scheme (GitLab
-    ``PRIVATE-TOKEN`` or ``Authorization: Bearer``; Forgejo ``Authorization:
-    token``/``Bearer``; Bitbucket ``Authorization: Bearer``) or is answered 401,
-    like a host refusing a bad token; unset, any credentials pass.
-    ``rate_limit``: GitLab's requests per 60-second window (``RateLimit-*``
-    headers on every answer, 429 with ``Retry-After`` past it, 304s counted
-    as GitLab counts them); Forgejo and Bitbucket send no rate-limit headers.
+    ``token``: the token the host accepts. When set, a request that carries
+    another (in the kind's scheme: GitLab ``PRIVATE-TOKEN`` or ``Authorization:
+    Bearer``; Forgejo ``Authorization: token``/``Bearer``; Bitbucket
+    ``Authorization: Bearer``) is answered 401, like a host rejecting a revoked
+    token; a request with none passes (public projects); unset, any credentials pass.
+    ``version``: the software it runs (``VERSIONS`` by default): Forgejo's
+    ``/version`` answers it, and a GitLab older than 16.9 has no commit ``sequence``.
+    ``rate_limit``: GitLab's requests per 60-second window of the world's clock
+    (past it: 429 ``Retry later`` with ``RateLimit-*`` and ``Retry-After``; 304s
+    counted as GitLab counts them); Forgejo and Bitbucket send no rate-limit headers.
+    ``limited_until``: GitLab answers every request so until then (``Forges.throttle``).
+    ``down``: set, the host cannot be reached (``Forges.take_down``).
     ``etags``: ETag/304 on JSON answers; set False to serve a host that sends none.
     ``follow_moves`` (GitLab): answer an old path with the project itself, under
     its new ``path_with_namespace``, instead of GitLab's 301 to ``/projects/{id}``
@@ -70,15 +81,31 @@ class ForgeHost:
     name: str
     kind: str
     token: str | None = None
+    version: str | None = None
     rate_limit: int = 2000
+    limited_until: datetime | None = None
+    down: str | None = None
     etags: bool = True
     follow_moves: bool = False
-    window_started: float = field(default=0.0, init=False, repr=False)
+    window_started: datetime | None = field(default=None, init=False, repr=False)
     window_used: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown forge kind {self.kind!r}: one of {', '.join(KINDS)}")
+        if self.version is None:
+            self.version = VERSIONS[self.kind]
+
+    @property
+    def has_sequence(self) -> bool:
+        """Whether this GitLab serves a commit's ``sequence`` (16.9 and later)."""
+        numbers = tuple(int(part) for part in (self.version or "0").split("+")[0].split(".")[:2] if part.isdigit())
+        return self.kind == "gitlab" and numbers >= SEQUENCE_SINCE
+
+    @property
+    def origin(self) -> str:
+        """Where the host's own API lives: ``https://HOST``; Bitbucket Cloud's on ``https://api.HOST``."""
+        return f"https://api.{self.name}" if self.kind == "bitbucket" else f"https://{self.name}"
 
 
 @dataclass
@@ -89,6 +116,11 @@ class ForgeRepo:
     Bitbucket has no stars, Bitbucket's watchers; ``watchers`` is Forgejo's
     ``watchers_count`` (subscribers, not stars). ``commits`` holds every
     commit ever made, by sha; ``head`` is the default branch's.
+
+    What a broken or hostile host does with it (set by ``Forges``' operations):
+    ``refusal`` (status, message) answers every request for it so;
+    ``next_link`` is where its paged answers say the next page is;
+    ``total_count`` is what Forgejo's commits list says in ``X-Total-Count``.
     """
 
     host: str
@@ -105,6 +137,9 @@ class ForgeRepo:
     commits: dict[str, Commit] = field(default_factory=dict)
     head: str | None = None
     people: list[Person] = field(default_factory=list)
+    refusal: tuple[int, str] | None = None
+    next_link: str | None = None
+    total_count: str | None = None
     _history: tuple[str | None, list[Commit]] = field(default=(None, []), init=False, repr=False, compare=False)
 
     @property
@@ -149,6 +184,8 @@ class ForgeRepo:
         """A branch name or a (possibly abbreviated) sha to a full sha; the default branch when None."""
         if revision is None or revision == "" or revision == self.default_branch:
             return self.head
+        if revision in self.commits:
+            return revision
         if len(revision) >= 7:
             for sha in self.commits:
                 if sha.startswith(revision.lower()):
@@ -166,8 +203,11 @@ class ForgeRepo:
 
 @dataclass(frozen=True)
 class ForgeRequest:
-    """One request a forge host answered: ``resource`` is repo, commits, contributors, watchers or forks.
+    """One request a forge host answered: ``resource`` is repo, commits, contributors, watchers or forks
+    (GitLab's ``sequence``; the probes ``projects``, ``version``, ``repositories``).
 
+    ``target`` is the request target as the host saw it, ``url`` the whole URL;
+    ``status`` 0 means no connection was made (a host taken down, or none the world has);
     ``conditional`` means it carried If-None-Match or If-Modified-Since;
     ``credential`` is the Authorization (or GitLab PRIVATE-TOKEN) value sent, None if none;
     ``items`` how many entries a 200 list answer held (commits, contributors, watchers, forks), else None.
@@ -183,14 +223,18 @@ class ForgeRequest:
     conditional: bool
     credential: str | None
     items: int | None = None
+    url: str = ""
 
 
 class RepoIndex(Protocol):
-    """Where a host's server looks repositories up (``Forges``): by key, by old key after a move, by (host, id)."""
+    """Where a host's server looks repositories up (``Forges``): by key, by old key after a move, by (host, id);
+    and the world's clock."""
 
     repos: dict[str, ForgeRepo]
     moved: dict[str, ForgeRepo]
     by_id: dict[tuple[str, int], ForgeRepo]
+
+    def now(self) -> datetime: ...
 
 
 def repo_key(url_or_key: str) -> str:

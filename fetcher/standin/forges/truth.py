@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from fetcher.standin.forges import gitlab
+from fetcher.standin.forges import gitlab_bodies
 from fetcher.standin.forges.model import Commit, ForgeRepo
 
 WEEKS = 52
@@ -40,5 +40,5 @@ def history_participants(history: Iterable[Commit]) -> list[str]:
 def participants(repo: ForgeRepo, kind: str) -> list[str]:
     """GitLab: the names of ``repository/contributors`` by commits, each once; elsewhere ``history_participants``."""
     if kind == "gitlab":
-        return list(dict.fromkeys(c["name"] for c in gitlab.contributors(repo, "commits", "desc")))
+        return list(dict.fromkeys(c["name"] for c in gitlab_bodies.contributors(repo, "commits", "desc")))
     return history_participants(repo.history())

@@ -6,23 +6,21 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from fetcher.standin.answers import Answer
 from fetcher.standin.dates import utc_text
 from fetcher.standin.forges import bitbucket, forgejo, gitlab
+from fetcher.standin.forges.events import Changes
 from fetcher.standin.forges.http import json_answer
 from fetcher.standin.forges.model import (
     API_ROOTS,
     PREFIX,
-    Commit,
     ForgeHost,
     ForgeRepo,
     ForgeRequest,
-    Person,
-    make_commit,
     repo_key,
     today_midnight,
 )
@@ -31,8 +29,11 @@ from fetcher.standin.forges.truth import participants, weekly_counts
 _SERVERS = {"gitlab": gitlab.serve, "forgejo": forgejo.serve, "bitbucket": bitbucket.serve}
 
 
-class Forges:
-    """Every forge host the stand-in serves, their repositories, moves, and the requests they answered."""
+class Forges(Changes):
+    """Every forge host the stand-in serves, their repositories, moves, and the requests they answered.
+
+    What happens to them (commits, pushes, rewrites, hosts that misbehave) is ``Changes``' (events.py).
+    """
 
     def __init__(self, now: datetime | None = None) -> None:
         self.hosts: dict[str, ForgeHost] = {}
@@ -56,8 +57,12 @@ class Forges:
         return host
 
     def add_repo(self, repo: ForgeRepo) -> ForgeRepo:
+        """Serve ``repo`` on its host (added first); its id must be its own on that host."""
         if repo.host not in self.hosts:
             raise ValueError(f"add_host({repo.host!r}) before adding {repo.path}")
+        other = self.by_id.get((repo.host, repo.id))
+        if other is not None and other is not repo:
+            raise ValueError(f"{repo.host} already has project {repo.id}: {other.path}")
         self.repos[repo.key] = repo
         self.by_id[(repo.host, repo.id)] = repo
         return repo
@@ -87,78 +92,57 @@ class Forges:
             raise KeyError(url_or_key)
         return found
 
-    def push(
-        self,
-        url_or_key: str,
-        commits: int = 1,
-        *,
-        when: datetime | None = None,
-        author: Person | None = None,
-        merge: bool = False,
-    ) -> list[Commit]:
-        """New commits on the default branch, the last at ``when`` (default: now), one second apart.
-
-        With ``merge`` the last of them is a merge commit whose second parent is
-        a side commit made just before it (so ``commits`` >= 2). Returns them, oldest first.
-        """
-        repo = self.repo(url_or_key)
-        if merge and commits < 2:
-            raise ValueError("a merge needs at least two commits: the side commit and the merge")
-        with self._lock:
-            moment = when or self.now()
-            first = moment - timedelta(seconds=commits - 1)
-            if repo.newest is not None and first <= repo.newest:
-                raise ValueError(f"a push at {first} is not newer than the head of {repo.path} ({repo.newest})")
-            person = author or (repo.people[0] if repo.people else Person("Someone", "someone@example.org"))
-            made: list[Commit] = []
-            for number in range(commits):
-                at = first + timedelta(seconds=number)
-                parents = (repo.head,) if repo.head else ()
-                if merge and number == commits - 2:
-                    side = make_commit(repo, parents, person, at, at, "Topic change")
-                    repo.commits[side.sha] = side  # on a topic branch: the head stays
-                    made.append(side)
-                    continue
-                if merge and number == commits - 1:
-                    parents, message = (*parents, made[-1].sha), "Merge branch 'topic'"
-                else:
-                    message = f"Change at {utc_text(at)}"
-                commit = make_commit(repo, parents, person, at, at, message)
-                repo.add_commit(commit)
-                made.append(commit)
-        return made
-
-    def force_push(self, url_or_key: str, drop: int, commits: int = 1, when: datetime | None = None) -> list[Commit]:
-        """Rewrite history: the head goes back ``drop`` first-parent steps, then ``commits`` new ones are pushed."""
-        repo = self.repo(url_or_key)
-        with self._lock:
-            for _ in range(drop):
-                if repo.head is None:
-                    break
-                parents = repo.commits[repo.head].parents
-                repo.head = parents[0] if parents else None
-            old_newest = max((c.committed for c in repo.commits.values()), default=None)
-            moment = when or self.now()
-            if old_newest is not None and moment - timedelta(seconds=commits - 1) <= old_newest:
-                moment = old_newest + timedelta(seconds=commits)
-            return self.push(url_or_key, commits, when=moment)
-
     # -- serving
 
     def answer(self, base: str, method: str, target: str, request: Mapping[str, str]) -> Answer:
-        """Answer one request for ``/_forge/{host}/...``; ``base`` is the stand-in's URL, ``request`` its headers."""
+        """Answer one request for ``/_forge/{host}/...``; ``base`` is the stand-in's URL, ``request`` its headers.
+
+        Status 0: nothing answers (a host taken down); the loopback server drops the connection.
+        """
         split = urlsplit(target)
         raw = split.path.split("/")[2:]  # drop "" and "_forge"
-        host = self.hosts.get(unquote(raw[0]).lower()) if raw else None
+        name = unquote(raw[0]).lower() if raw else ""
+        rest = "/" + "/".join(raw[1:])
+        return self.answer_at(name, f"{base}/{PREFIX}/{name}", method, rest, split.query, request, target)
+
+    def answer_url(self, method: str, url: str, request: Mapping[str, str]) -> Answer:
+        """Answer one request for a forge host at its own API URL (``https://gitlab.com/api/v4/...``,
+        ``https://api.bitbucket.org/2.0/...``: ``ForgeHost.origin``), as ``ForgeTransport`` does in-process.
+
+        Status 0: nothing answers (a host taken down, or an origin no host of the world has); logged all the same.
+        """
+        split = urlsplit(url)
+        origin = f"{split.scheme}://{split.netloc}".lower()
+        target = split.path + (f"?{split.query}" if split.query else "")
+        for host in self.hosts.values():
+            if host.origin == origin:
+                return self.answer_at(host.name, origin, method, split.path, split.query, request, target)
         credential = request.get("authorization") or request.get("private-token")
         conditional = "if-none-match" in request or "if-modified-since" in request
+        self._record(ForgeRequest(split.hostname or "", "", "", None, method, target, 0, conditional, credential,
+                                  url=url))  # fmt: skip
+        return Answer(0, f"no such host: {split.hostname}".encode())
+
+    def answer_at(
+        self, name: str, root: str, method: str, path: str, query: str, request: Mapping[str, str], target: str
+    ) -> Answer:
+        """Answer one request for the forge host ``name`` served at ``root``: ``path`` below it (percent-encoded)
+        and ``query``; ``target`` is what the log keeps. The request is logged."""
+        host = self.hosts.get(name)
+        credential = request.get("authorization") or request.get("private-token")
+        conditional = "if-none-match" in request or "if-modified-since" in request
+        url = root + path + (f"?{query}" if query else "")
         if host is None:
             answer = json_answer(404, {"message": "404 Not Found"}, "application/json")
-            self._record(ForgeRequest("", "", "", None, method, target, 404, conditional, credential))
+            self._record(ForgeRequest(name, "", "", None, method, target, 404, conditional, credential, url=url))
             return answer
-        root = f"{base}/{PREFIX}/{host.name}"
+        if host.down is not None:
+            said = host.down.replace("{authorization}", request.get("authorization") or "")
+            self._record(ForgeRequest(host.name, host.kind, "", None, method, target, 0, conditional, credential,
+                                      url=url))  # fmt: skip
+            return Answer(0, said.encode())
         with self._lock:
-            served = _SERVERS[host.kind](self, host, root, method, raw[1:], split.query, request)
+            served = _SERVERS[host.kind](self, host, root, method, path.split("/")[1:], query, request)
         answer = served.answer
         self._record(
             ForgeRequest(
@@ -171,7 +155,8 @@ class Forges:
                 answer.status,
                 conditional,
                 credential,
-                _items(answer) if served.resource != "repo" else None,
+                _items(answer) if served.resource not in ("repo", "version") else None,
+                url,
             )
         )
         return answer
@@ -181,9 +166,15 @@ class Forges:
             self.log.append(entry)
 
     def requests(
-        self, host: str | None = None, resource: str | None = None, *, conditional: bool | None = None
+        self,
+        host: str | None = None,
+        resource: str | None = None,
+        *,
+        conditional: bool | None = None,
+        repo: str | None = None,
     ) -> list[ForgeRequest]:
-        """The logged requests, filtered by host, resource and whether they were conditional."""
+        """The logged requests, filtered by host, resource, whether they were conditional, and the repository
+        (its path on the host, any case: the one asked for, a moved one's old path on the redirect)."""
         with self._lock:
             return [
                 entry
@@ -191,6 +182,7 @@ class Forges:
                 if (host is None or entry.host == host)
                 and (resource is None or entry.resource == resource)
                 and (conditional is None or entry.conditional == conditional)
+                and (repo is None or (entry.repo or "").lower() == repo.lower())
             ]
 
     def counts(self) -> Counter[tuple[str, str]]:
@@ -205,7 +197,14 @@ class Forges:
 
     @staticmethod
     def api_url(base: str, host: str, kind: str) -> str:
+        """Where the loopback stand-in at ``base`` serves ``host``'s API."""
         return f"{base}/{PREFIX}/{host}/{API_ROOTS[kind]}"
+
+    def own_api_url(self, host: str) -> str:
+        """Where ``ForgeTransport`` serves ``host``'s API: the host's own (``https://gitlab.com/api/v4``,
+        ``https://api.bitbucket.org/2.0``), so a config's built-in hosts need no table."""
+        found = self.hosts[host.lower()]
+        return f"{found.origin}/{API_ROOTS[found.kind]}"
 
     def hosts_config(self, base: str, token_env: Mapping[str, str] | None = None) -> str:
         """The ``[hosts."..."]`` tables of a fetcher config naming this stand-in's URLs, one per host."""
@@ -249,16 +248,6 @@ class Forges:
     def knows(self, repo_url: str) -> bool:
         host = (urlsplit(repo_url).hostname or "").lower()
         return host in self.hosts
-
-
-def _items(answer: Answer) -> int | None:
-    """Entries in a 200 list answer: a JSON array, or Bitbucket's ``values``."""
-    if answer.status != 200:
-        return None
-    body = json.loads(answer.body)
-    if isinstance(body, dict):
-        body = body.get("values")
-    return len(body) if isinstance(body, list) else None
 
 
 def _items(answer: Answer) -> int | None:

@@ -13,7 +13,7 @@ from fetcher.hosts.forgejo import Forgejo
 from fetcher.hosts.gitlab import GitLab
 from fetcher.links import parse_nested_repo_url
 from fetcher.net.answer import Answer, lower_headers
-from tests.hosts.forges.fakes import fixture
+from tests.conftest import fixture
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
