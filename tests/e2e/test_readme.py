@@ -298,7 +298,7 @@ def updated(text: str, where: Path) -> str:
     return _FENCE.sub(rewrite, text)
 
 
-if __name__ == "__main__":  # python -m tests.test_readme: rewrite README.md's examples from a real run
+if __name__ == "__main__":  # python -m tests.e2e.test_readme: rewrite README.md's examples from a real run
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
