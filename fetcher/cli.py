@@ -22,6 +22,7 @@ from fetcher.run.signals import StopSignals
 from fetcher.show import history, status
 from fetcher.show.progress import progress
 from fetcher.show.record import render
+from fetcher.show.text import visible
 from fetcher.store import Store, open_store
 
 EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
@@ -95,7 +96,12 @@ def _error(message: str) -> None:
     if _option("log_format") == "json":
         log.error(message, extra=event("error"))  # one more JSON line, scrubbed by the formatter
         return
-    click.echo(f"fetcher: {redact(message, _secrets())}", err=True)
+    _tell(f"fetcher: {message}", err=True)
+
+
+def _tell(text: str, *, err: bool = False) -> None:
+    """Print for a person: scrubbed of every token, and whatever a server sent shown, never acted on."""
+    click.echo(visible(redact(text, _secrets())), err=err)
 
 
 def _option(name: str):
@@ -106,7 +112,7 @@ def _option(name: str):
 def _say(text: str) -> None:
     """Output that only says all went well: none with --quiet."""
     if not _option("quiet"):
-        click.echo(text)
+        _tell(text)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -155,7 +161,7 @@ def import_command(files: tuple[str, ...]) -> None:
 
 
 def _warn(message: str) -> None:
-    click.echo(f"fetcher: warning: {redact(message, _secrets())}", err=True)
+    _tell(f"fetcher: warning: {message}", err=True)
 
 
 @cli.command("add")
@@ -232,11 +238,11 @@ def _finish(report: RunReport) -> None:
         log.log(level, summary, extra=event("run", **report.as_row(utcnow()), exit_code=report.exit_code))
     else:
         for slug, reason in report.failures:
-            click.echo(f"failed {slug}: {redact(reason, _secrets())}", err=True)
+            _tell(f"failed {slug}: {reason}", err=True)
         if not _option("quiet"):
-            click.echo(summary)
+            _tell(summary)
         elif report.exit_code:
-            click.echo(summary, err=True)
+            _tell(summary, err=True)
     sys.exit(report.exit_code)
 
 
@@ -251,9 +257,9 @@ def check_command() -> None:
         results = check.run_checks(_config)
     for result in results:
         if result.ok:
-            _say(redact(result.line(), _secrets()))
+            _say(result.line())
         else:
-            click.echo(redact(result.line(), _secrets()))
+            _tell(result.line())
     sys.exit(check.exit_code(results))
 
 
@@ -275,7 +281,7 @@ def status_command(as_json: bool) -> None:
     if as_json:
         click.echo(redact(json.dumps(gathered, indent=2, ensure_ascii=False), _secrets()))
     else:
-        click.echo(redact(status.render(gathered, now), _secrets()))
+        _tell(status.render(gathered, now))
     sys.exit(code)
 
 
@@ -290,7 +296,7 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     reads = _store(settings, read_only=True).reads
     row = reads.record(slug)
     if pretty:
-        click.echo(redact(render(row, reads.fetch_state(slug), utcnow()), _secrets()))
+        _tell(render(row, reads.fetch_state(slug), utcnow()))
         return
     record = _api(row, settings)
     if with_facts:
@@ -330,7 +336,10 @@ def export_command(jsonl: bool, with_facts: bool) -> None:
 def history_command(slug: str, as_json: bool) -> None:
     """Print how a package's stars, forks, participants, commits, version and archive state moved, by UTC day."""
     rows = history.series(_store(_config(), read_only=True).reads.history(slug))
-    click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else history.table(rows))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        _tell(history.table(rows))
 
 
 @cli.command("trending")
@@ -343,7 +352,10 @@ def trending_command(days: int, limit: int, as_json: bool) -> None:
     """List the packages that gained the most stars in the last N days, from the store alone."""
     reads = _store(_config(), read_only=True).reads
     rows = reads.trending(history.window_start(utcnow(), days), limit)
-    click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else history.trending_table(rows, days))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        _tell(history.trending_table(rows, days))
 
 
 def _api(row: dict, settings: config.Config) -> dict:

@@ -11,20 +11,23 @@ import sys
 from datetime import datetime, timezone
 from urllib.parse import quote, quote_plus
 
+from fetcher.show.text import visible
+
 MASK = "***"
 # Masking a value this short would garble every line it occurs in, and no real token is this short.
 SHORTEST_SECRET = 8
 
 
 class Redacting(logging.Formatter):
-    """Formats as usual, then masks each secret, tracebacks included."""
+    """Formats as usual, then masks each secret, tracebacks included; for a terminal, whatever a server sent
+    is shown, never acted on."""
 
     def __init__(self, secrets: list[str]):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), self.secrets)
+        return visible(redact(super().format(record), self.secrets))
 
 
 def redact(text: str, secrets: list[str]) -> str:

@@ -5,6 +5,8 @@ scheme, host and port, and a path at or under the API's): a redirect or a next l
 else goes without it, whoever sent it there.
 """
 
+from urllib.parse import unquote
+
 import httpx
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -19,14 +21,25 @@ def origin(url: str) -> str:
 
 
 def under(url: str | httpx.URL, api_url: str) -> bool:
-    """Whether `url` is on the API's origin and at or under its path."""
+    """Whether `url` is on the API's origin and at or under its path, as the server will read the path.
+
+    The path is compared as sent (percent-encoded): a segment that decodes to `.` or `..` (`%2e%2e`) may be
+    read by the server as a step out of the API, so such a URL is under no API at all. (An encoded slash
+    inside a segment is GitLab's own way of naming a project: `/projects/group%2Fname`.)
+    """
     try:
         if origin(str(url)) != origin(api_url):
             return False
     except httpx.InvalidURL:
         return False
-    path, prefix = httpx.URL(str(url)).path, httpx.URL(api_url).path.rstrip("/")
+    path, prefix = _raw_path(str(url)), _raw_path(api_url).rstrip("/")
+    if any(unquote(segment) in (".", "..") for segment in path.split("/")):
+        return False
     return path == prefix or path.startswith(prefix + "/")
+
+
+def _raw_path(url: str) -> str:
+    return httpx.URL(url).raw_path.decode("ascii").partition("?")[0]
 
 
 class Credential(httpx.Auth):

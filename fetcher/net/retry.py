@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 # A reset time is GitHub's clock, not ours: leave a little slack.
 RESET_MARGIN = timedelta(seconds=1)
+# A refusal whose reset has already passed (a client clock ahead of the server's) or a `Retry-After: 0` is not
+# asked again at once: every wait for a rate limit is at least this long, so a refusal never becomes a storm.
+MIN_RATE_LIMIT_WAIT = timedelta(seconds=1)
 # A limit that is still there after this many waits is not going away within this run.
 MAX_RATE_LIMIT_WAITS = 3
 
@@ -32,7 +35,8 @@ def backoff_delay(attempt: int, base: float) -> float:
 
 
 def rate_limit_delay(failure: RateLimited, now: datetime) -> float:
-    return max(0.0, (failure.reset_at + RESET_MARGIN - now).total_seconds())
+    """Seconds until the limit's reset and a margin, and never less than MIN_RATE_LIMIT_WAIT."""
+    return max(MIN_RATE_LIMIT_WAIT.total_seconds(), (failure.reset_at + RESET_MARGIN - now).total_seconds())
 
 
 def retrying(

@@ -137,6 +137,8 @@ class _Run:
             main.uncancel()
             self.report.signal = self.signals.received
             self.report.stopped = str(signals.interrupted(self.signals.received))
+        except RunStopped as stopped:  # before any package was taken: the plan found nothing it may send
+            self.report.stopped = str(stopped)
         except ExceptionGroup as failures:
             # The first task to stop the run cancels the others: their packages stay as they were.
             reason = next((exc for exc in failures.exceptions if isinstance(exc, (RunStopped, RunRefused))), None)
@@ -150,6 +152,7 @@ class _Run:
             await self.client.aclose()
 
     async def _fetch_all(self) -> None:
+        self.report.packages = len(self.packages)  # what is due, until the plan leaves some for later
         if self.fit_budget:
             self.report.deferred, self.report.deferred_why = await plan.fit(
                 self.store, self.packages, self.hosts, self.clock())

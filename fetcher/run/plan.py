@@ -10,6 +10,7 @@ older one. What is left is deferred to the next run, and the summary says why.
 from datetime import datetime
 from typing import Iterable
 
+from fetcher.errors import RunStopped
 from fetcher.hosts.registry import Hosts
 from fetcher.store import Store
 from fetcher.store.schedule import DuePackages
@@ -35,8 +36,11 @@ async def fit(store: Store, due: DuePackages, hosts: Hosts, now: datetime) -> tu
     taken, count, short, missing = affordable(charges(), {key: can.points for key, can in capacity.items()})
     if short is None:
         return 0, ""
+    why = plans[short].shortfall(missing, capacity[short])
+    if taken == 0:  # a run that would send nothing is no success to report in silence
+        raise RunStopped(f"none of the {count} due packages fits the budget: {why}")
     due.take(taken)
-    return count - taken, plans[short].shortfall(missing, capacity[short])
+    return count - taken, why
 
 
 def affordable(charges: Iterable[tuple[object, int]], capacity: dict[object, int]) -> tuple[int, int, object, int]:

@@ -25,6 +25,13 @@ Kinds (the resource each is meant for in brackets):
 - pypi_401, pypi_429 [pypi]: PyPI refusing, or rate limiting for an hour.
 - graphql_secondary [/graphql]: once, a 200 whose error is a secondary rate limit, with Retry-After: 1;
   then the stand-in answers as usual.
+- past_reset [repo]: 403 with X-RateLimit-Remaining 0 and a reset two minutes ago (a client clock ahead).
+- retry_after_zero [repo]: 429 with Retry-After: 0, every time.
+- unicode_retry_after [pypi]: 429 with Retry-After: ² (a digit to str.isdigit(), none to int()).
+- endless_digits [repo]: the honest repository, with X-RateLimit-* numbers of 5,000 digits each.
+- terminal_escapes [repo]: the honest repository, its description carrying terminal escapes (OSC 52 setting
+  the clipboard, clearing the screen, moving the cursor, a C1 CSI).
+- terminal_escapes_error [pypi]: a 418 whose message carries the same escapes.
 
 "Another origin" is the same server reached as ``localhost`` instead of
 ``127.0.0.1``: ``seen`` records each request the hostile mode answered, with
@@ -48,8 +55,11 @@ from fetcher.standin.github_bodies import repo_body
 KINDS = frozenset({
     "wrong_types", "big_number", "lone_surrogate", "deep_nesting", "absurd_retry_after", "absurd_reset",
     "redirect_loop", "trickle", "gzip_bomb", "invalid_link", "foreign_link", "link_cycle", "too_large",
-    "cross_origin_redirect", "api_version", "pypi_401", "pypi_429", "graphql_secondary",
+    "cross_origin_redirect", "api_version", "pypi_401", "pypi_429", "graphql_secondary", "past_reset",
+    "retry_after_zero", "unicode_retry_after", "endless_digits", "terminal_escapes", "terminal_escapes_error",
 })
+# What a terminal would act on: set the clipboard (OSC 52), clear the screen, move the cursor home, a C1 CSI.
+ESCAPES = "\x1b]52;c;ZmV0Y2hlcg==\x07\x1b[2J\x1b[H\x9b31m"
 ONCE = frozenset({"graphql_secondary"})  # kinds that spoil only the first answer
 # GitHub's own words for GET /repos/{owner}/{repo}/contributors on a very large repository.
 TOO_LARGE_MESSAGE = ("The history or contributor list is too large to list contributors for this repository "
@@ -166,6 +176,22 @@ def _bad_answer(kind: str, path: str, query: str, own: str, foreign: str, handle
             "message": "The X-GitHub-Api-Version header value 2022-11-28 is no longer supported by this API.",
             "documentation_url": "https://docs.github.com/rest/about-the-rest-api/api-versions",
         })
+    if kind == "past_reset":
+        headers = {**json_type, "X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0",
+                   "X-RateLimit-Reset": str(int(time.time()) - 120), "X-RateLimit-Resource": "core"}
+        return 403, headers, _encode({"message": "API rate limit exceeded for user ID 1."})
+    if kind == "retry_after_zero":
+        return 429, {**json_type, "Retry-After": "0"}, _encode({"message": "Too Many Requests"})
+    if kind == "unicode_retry_after":
+        return 429, {**json_type, "Retry-After": "²"}, _encode({"message": "Too Many Requests"})
+    if kind == "endless_digits":
+        digits = "9" * 5000
+        return 200, {**json_type, "X-RateLimit-Limit": digits, "X-RateLimit-Remaining": digits,
+                     "X-RateLimit-Reset": digits, "X-RateLimit-Resource": "core"}, _encode(repo_body)
+    if kind == "terminal_escapes":
+        return 200, json_type, _encode({**repo_body, "description": f"Looks harmless{ESCAPES} until printed"})
+    if kind == "terminal_escapes_error":
+        return 418, json_type, _encode({"message": f"I'm a teapot{ESCAPES}"})
     if kind == "graphql_secondary":
         message = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
         return 200, {**json_type, "Retry-After": "1"}, _encode({"errors": [{"message": message}]})

@@ -45,7 +45,7 @@ def errors(store: Path) -> dict[str, str]:
 def test_faults_leave_every_record_right_or_untouched_and_a_clean_run_finishes(tmp_path, seed):
     world, catalog = World.generate(30, seed=seed, renamed=0.05, missing=0, empty=0, cold_stats=0.0)
     plan = FaultPlan({kind: 0.03 for kind in FAULT_KINDS} | {"exhausted": 0.01, "stall": 0.02},
-                     seed=seed, stall_seconds=1.0, retry_after=0, reset_in=0)
+                     seed=seed, stall_seconds=4.0, retry_after=0, reset_in=0)
     (tmp_path / "catalog.json").write_text(json.dumps(catalog))
     store = tmp_path / "store.db"
     with StandIn(world, token=TOKEN, stats_delay=0, faults=plan) as standin:
@@ -53,7 +53,8 @@ def test_faults_leave_every_record_right_or_untouched_and_a_clean_run_finishes(t
         config.write_text(
             f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
             f'pace = false\n[pypi]\nurl = "{standin.url}"\n[sync]\nconcurrency = 8\nmax_rate_limit_wait = "10s"\n'
-            f'[http]\ntimeout = 0.5\nbackoff = 0.01\nretries = 1\n'
+            # A stall (4 s) outlasts the timeout; an honest answer, even on a busy machine, never does.
+            f'[http]\ntimeout = 2\nbackoff = 0.01\nretries = 1\n'
         )
         assert fetcher(config, "import", str(tmp_path / "catalog.json")).returncode == 0
         before = export(config)

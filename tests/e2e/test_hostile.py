@@ -18,6 +18,7 @@ import pytest
 
 from fetcher.net.client import DEADLINE_TIMEOUTS
 from fetcher.standin import Hostile, StandIn, World
+from fetcher.standin.hostile import ESCAPES
 from tests.conftest import ROOT
 
 TOKEN = "ghp_hostile_token_0123456789abcdef"
@@ -25,7 +26,10 @@ FETCHED = ("repo_forks", "repo_watchers", "repo_description", "participants", "c
            "repo_url", "last_fetched")
 OLD = {"repo_forks": 11, "repo_watchers": 22, "repo_description": "old description", "participants": ["old-person"],
        "commits_over_52": [1] * 52, "pypi_version": "0.0.1", "last_fetched": "2020-01-01T00:00:00Z"}
-TIMEOUT = 1.0  # seconds; generous, so only the trickle runs out of time on a busy machine
+# seconds: so generous no honest answer (nor a redirect chain, nor a bomb inflating) runs out of time on a busy
+# machine; only the trickle, in a test of its own with TRICKLE_TIMEOUT, is meant to.
+TIMEOUT = 10.0
+TRICKLE_TIMEOUT = 1.0
 
 # kind -> (the resource it spoils, what the package's recorded failure says)
 FAILING = {
@@ -36,7 +40,6 @@ FAILING = {
     "absurd_retry_after": ("repo", "implausible Retry-After '99999999999999999999'"),
     "absurd_reset": ("repo", "implausible X-RateLimit-Reset '1" + "0" * 29 + "'"),
     "redirect_loop": ("repo", "more than 5 redirects (a redirect loop?)"),
-    "trickle": ("repo", f"no complete answer within {TIMEOUT * DEADLINE_TIMEOUTS:g}s"),
     "gzip_bomb": ("repo", "answer larger than http.max_body (1048576 bytes)"),
     "invalid_link": ("contributors", 'contributors Link rel="next" is not a valid URL'),
     "foreign_link": ("contributors", 'contributors Link rel="next" points outside the API (http://127.0.0.1:'),
@@ -56,13 +59,13 @@ def fetcher(config: Path, *args: str, token: str | None = TOKEN) -> subprocess.C
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
 
 
-def write_config(tmp_path: Path, api: str, pypi: str, graphql: bool = False) -> Path:
+def write_config(tmp_path: Path, api: str, pypi: str, graphql: bool = False, timeout: float = TIMEOUT) -> Path:
     config = tmp_path / "config.toml"
     config.write_text(
         f'[store]\npath = "store.db"\n[github]\napi_url = "{api}"\ngraphql_url = "{api}/graphql"\n'
         f'graphql = {str(graphql).lower()}\npace = false\n[pypi]\nurl = "{pypi}"\n'
         f'[sync]\nconcurrency = 8\nmax_rate_limit_wait = "10s"\n'
-        f'[http]\ntimeout = {TIMEOUT}\nbackoff = 0\nretries = 0\nmax_body = 1048576\n'
+        f'[http]\ntimeout = {timeout}\nbackoff = 0\nretries = 0\nmax_body = 1048576\n'
     )
     return config
 
@@ -232,3 +235,87 @@ def test_a_token_with_whitespace_or_control_characters_is_a_config_error_naming_
     assert "ghp_with" not in synced.stdout + synced.stderr
     with sqlite3.connect(tmp_path / "store.db") as db:
         assert db.execute("SELECT count(*) FROM sync_run").fetchone() == (0,)  # no run was started
+
+
+def test_a_body_trickling_past_the_whole_requests_deadline_fails_its_package_alone(tmp_path):
+    world, records = catalogue(tmp_path, 2)
+    trickled, healthy = records
+    hostile = Hostile({path_of(trickled, "repo"): "trickle"})
+    with StandIn(world, token=TOKEN, stats_delay=0, hostile=hostile) as standin:
+        config = write_config(tmp_path, standin.url, standin.url, timeout=TRICKLE_TIMEOUT)
+        assert fetcher(config, "import", str(tmp_path / "catalog.json")).returncode == 0
+        synced = fetcher(config, "sync", "--all")
+        after = export(config)
+
+    assert synced.returncode == 1, synced.stderr
+    error, _ = fetch_state(tmp_path / "store.db")[trickled["slug"]]
+    assert error.startswith(f"no complete answer within {TRICKLE_TIMEOUT * DEADLINE_TIMEOUTS:g}s")
+    assert after[trickled["slug"]]["repo_watchers"] == OLD["repo_watchers"]
+    assert after[healthy["slug"]]["repo_watchers"] == world.expected_fields(healthy)["repo_watchers"]
+
+
+@pytest.mark.parametrize("kind", ["past_reset", "retry_after_zero"])
+def test_a_refusal_saying_ask_again_at_once_is_asked_again_a_few_times_spaced_then_the_run_stops_with_75(
+    tmp_path, kind
+):
+    # A client clock ahead of GitHub's sees the reset in the past; a Retry-After of 0 says the same. Asked again
+    # at once, each refusal would be the next request's: a storm. Every wait is at least a second, and a limit
+    # still there after a few waits stops the run, naming it; the refused package keeps its values, unfailed.
+    world, records = catalogue(tmp_path, 3)
+    refused = records[0]
+    hostile = Hostile({path_of(refused, "repo"): kind})
+    with StandIn(world, token=TOKEN, stats_delay=0, hostile=hostile) as standin:
+        config = write_config(tmp_path, standin.url, standin.url)
+        assert fetcher(config, "import", str(tmp_path / "catalog.json")).returncode == 0
+        before = export(config)
+        synced = fetcher(config, "sync", "--all")
+        after = export(config)
+
+    asked = [seen for seen in hostile.seen if seen.path == path_of(refused, "repo")]
+    assert synced.returncode == 75, synced.stdout + synced.stderr
+    assert "stopped early: GitHub " in synced.stdout and "rate limit" in synced.stdout
+    assert 2 <= len(asked) <= 8, len(asked)
+    assert {f: after[refused["slug"]][f] for f in FETCHED} == {f: before[refused["slug"]][f] for f in FETCHED}
+    assert fetch_state(tmp_path / "store.db").get(refused["slug"], (None, None))[0] is None
+    assert_token_nowhere(tmp_path, synced)
+
+
+def test_header_numbers_no_server_means_end_in_a_wait_or_in_nothing_never_in_a_crash(tmp_path):
+    # "²" is a digit to str.isdigit() and none to int(); 5,000 digits are past Python's int conversion limit.
+    world, records = catalogue(tmp_path, 4)
+    limited, endless = records[0], records[1]
+    hostile = Hostile({path_of(limited, "pypi"): "unicode_retry_after", path_of(endless, "repo"): "endless_digits"})
+    with StandIn(world, token=TOKEN, stats_delay=0, hostile=hostile) as standin:
+        config = write_config(tmp_path, standin.url, standin.url)
+        assert fetcher(config, "import", str(tmp_path / "catalog.json")).returncode == 0
+        synced = fetcher(config, "sync", "--all")
+        after = export(config)
+
+    assert synced.returncode == 1, synced.stdout + synced.stderr  # one failed package, not 70
+    reasons = {slug: error for slug, (error, _) in fetch_state(tmp_path / "store.db").items() if error}
+    # An unreadable Retry-After is the default minute, past max_rate_limit_wait (10s): PyPI's limit, the package's.
+    assert list(reasons) == [limited["slug"]] and reasons[limited["slug"]].startswith("PyPI rate limit until")
+    for record in records[1:]:
+        assert after[record["slug"]]["repo_watchers"] == world.expected_fields(record)["repo_watchers"]
+
+
+def test_nothing_a_server_sends_reaches_the_terminal_raw_and_json_stays_exact(tmp_path):
+    world, records = catalogue(tmp_path, 3)
+    described, refusing = records[0], records[1]
+    hostile = Hostile({path_of(described, "repo"): "terminal_escapes",
+                       path_of(refusing, "pypi"): "terminal_escapes_error"})
+    with StandIn(world, token=TOKEN, stats_delay=0, hostile=hostile) as standin:
+        config = write_config(tmp_path, standin.url, standin.url)
+        assert fetcher(config, "import", str(tmp_path / "catalog.json")).returncode == 0
+        synced = fetcher(config, "--verbose", "sync", "--all")
+        pretty = fetcher(config, "show", described["slug"], "--pretty")
+        status = fetcher(config, "status")
+        shown = fetcher(config, "show", described["slug"])
+
+    printed = [synced.stdout, synced.stderr, pretty.stdout, status.stdout]
+    assert synced.returncode == 1 and pretty.returncode == 0 and shown.returncode == 0
+    assert not any(character in text for text in printed for character in "\x1b\x07\x9b")
+    assert "Looks harmless\\x1b]52;c;ZmV0Y2hlcg==\\x07\\x1b[2J\\x1b[H\\x9b31m until printed" in pretty.stdout
+    assert f"failed {refusing['slug']}: PyPI answered HTTP 418: I'm a teapot\\x1b]52" in synced.stderr
+    assert "I'm a teapot\\x1b]52" in status.stdout
+    assert json.loads(shown.stdout)["repo_description"] == f"Looks harmless{ESCAPES} until printed"

@@ -169,7 +169,8 @@ def test_quiet_still_says_why_a_run_stopped_early(tmp_path):
         config = tmp_path / "config.toml"
         config.write_text(f'[store]\npath = "store.db"\n[github]\napi_url = "{scarce.url}"\n'
                           f'graphql_url = "{scarce.url}/graphql"\npace = false\n[pypi]\nurl = "{scarce.url}"\n'
-                          f'[sync]\nmax_rate_limit_wait = "1s"\n[http]\nbackoff = 0\n\n{scarce.hosts_config()}')  # fmt: skip
+                          f'[sync]\nmax_rate_limit_wait = "1s"\nreserve = 0\n[http]\nbackoff = 0\n\n'
+                          f'{scarce.hosts_config()}')  # fmt: skip
         assert fetcher(config, "--quiet", "import", str(CATALOG)).returncode == 0
         # No budget to plan with (a GitHub Enterprise Server without rate limits says so), so the run meets the limit.
         scarce.fail_next("/rate_limit", 404, body={"message": "Rate limiting is not enabled."})

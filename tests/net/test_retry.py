@@ -41,14 +41,13 @@ def test_rate_limit_delay_adds_a_second_of_margin():
     assert policy.rate_limit_delay(limited, NOW) == 31.0
 
 
-def test_rate_limit_delay_of_a_past_reset_is_zero():
-    limited = RateLimited(URL, NOW - timedelta(minutes=5), secondary=False)
-    assert policy.rate_limit_delay(limited, NOW) == 0.0
-
-
-def test_rate_limit_delay_just_after_reset_is_the_margin_left():
-    limited = RateLimited(URL, NOW, secondary=False)
-    assert policy.rate_limit_delay(limited, NOW + timedelta(milliseconds=250)) == 0.75
+def test_a_reset_already_past_or_a_retry_after_of_zero_still_waits_the_least_wait():
+    # A client clock ahead of the server's sees GitHub's reset in the past: asking again at once would be a storm.
+    least = policy.MIN_RATE_LIMIT_WAIT.total_seconds()
+    assert least >= 1.0
+    assert policy.rate_limit_delay(RateLimited(URL, NOW - timedelta(minutes=5), secondary=False), NOW) == least
+    assert policy.rate_limit_delay(RateLimited(URL, NOW, secondary=True), NOW) == least  # Retry-After: 0
+    assert policy.rate_limit_delay(RateLimited(URL, NOW, secondary=False), NOW + timedelta(milliseconds=250)) == least
 
 
 class Scripted:

@@ -308,3 +308,59 @@ def test_rate_limit_headers_on_a_pypi_answer_are_never_a_github_budget(config_fi
     assert "REST points left" not in synced.output
     with sqlite3.connect(tmp_path / "test.db") as db:
         assert db.execute("SELECT token_env, resource FROM rate_limit").fetchall() == []
+
+
+def small_window(tmp_path, world, run_cli, monkeypatch, sync: str, **standin):
+    """A store of the generated world, one token of a 40-point window (a small GitHub Enterprise), sync settings."""
+    monkeypatch.setenv("POOL_ONE", TOKENS["POOL_ONE"])
+    server = StandIn(world, token=TOKENS["POOL_ONE"], rate_limit=40, stats_delay=0, **standin)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[store]\npath = "store.db"\n[github]\napi_url = "{server.url}"\ngraphql_url = "{server.url}/graphql"\n'
+        f'token_env = "POOL_ONE"\npace = false\n[pypi]\nurl = "{server.url}"\n[http]\nbackoff = 0\n[sync]\n{sync}'
+    )
+    assert run_cli(config, "import", str(tmp_path / "catalog.json")).exit_code == 0
+    return server, config
+
+
+def test_a_plan_that_can_take_no_package_at_all_stops_the_sync_with_75_saying_why(tmp_path, world, run_cli, monkeypatch):
+    # Its whole window (40) is no larger than the reserve (100): nothing a sync may spend, so nothing fits.
+    server, config = small_window(tmp_path, world, run_cli, monkeypatch, "reserve = 100\n")
+    with server:
+        synced = run_cli(config, "sync")
+        asked = [entry.path for entry in server.requests]
+
+    assert synced.exit_code == 75, synced.output
+    assert "0 of 20 packages" in synced.output
+    assert "stopped early: none of the 20 due packages fits the budget: about 60 points more than the 0 the " \
+        "pool's 1 token can spend" in synced.output
+    assert asked == ["/rate_limit"]  # asked what it has left (free), and nothing else
+
+
+def test_a_stored_budget_is_believed_until_its_reset_then_asked_again(tmp_path, world, run_cli, monkeypatch):
+    server, config = small_window(tmp_path, world, run_cli, monkeypatch, "reserve = 0\n")
+    with server:
+        with sqlite3.connect(tmp_path / "store.db") as db:  # a run long ago saw the token spent to its reserve
+            db.execute("INSERT INTO rate_limit VALUES ('POOL_ONE', 'core', 40, 0, '2020-01-01T00:00:00+00:00', "
+                       "'2020-01-01T00:00:00+00:00')")
+        synced = run_cli(config, "sync", "--limit", "5")
+        asked = [entry.path for entry in server.requests if entry.path == "/rate_limit"]
+
+    assert synced.exit_code == 0, synced.output
+    assert asked == ["/rate_limit"] and "5 of 5 packages" in synced.output and "deferred" not in synced.output
+
+
+def test_a_window_no_larger_than_the_reserve_passing_its_reset_mid_run_stops_the_run_never_waits_for_ever(
+    tmp_path, world, run_cli, monkeypatch
+):
+    # No budget to plan with (a GitHub Enterprise without rate limits says so), a window of 40 points that resets
+    # every 2 seconds, and a reserve of 100: once its reset passes, the token counts as full (40) and still not
+    # above the reserve. The run stops with 75 saying so, instead of waiting for an answer that never comes.
+    server, config = small_window(tmp_path, world, run_cli, monkeypatch, 'reserve = 100\nmax_rate_limit_wait = "10s"\n',
+                                  reset_in=2.0)
+    with server:
+        server.fail_next("/rate_limit", 404, body={"message": "Rate limiting is not enabled."})
+        synced = run_cli(config, "sync")
+
+    assert synced.exit_code == 75, synced.output
+    assert "every GitHub token's core window is no larger than sync.reserve (100)" in synced.output

@@ -40,7 +40,8 @@ class GitHubPlan(BudgetPlan):
 
     async def ask_unseen(self, budgets: list[dict], now: datetime) -> dict[str, list[dict]]:
         """token variable -> its budgets, from GET /rate_limit (which GitHub does not count) asked with each
-        token no run has seen.
+        token no run has seen, or whose window as last seen has reset since (a stored budget is trusted
+        until its reset, never longer).
 
         Whatever goes wrong with one token's answer (not 200, too long, not GitHub's shape) leaves that
         token out: this only spares a plan from guessing, it never stops a run. No connection for one
@@ -48,7 +49,7 @@ class GitHubPlan(BudgetPlan):
         """
         url = f"{self.api_url.rstrip('/')}/rate_limit"
         request = Request(url, "rate_limit", headers=API_HEADERS, once=True, max_body=RATE_LIMIT_BODY_MAX)
-        seen = {row["token_env"] for row in budgets if row["resource"] == "core"}
+        seen = {row["token_env"] for row in budgets if row["resource"] == "core" and row["reset"] > now}
         found: dict[str, list[dict]] = {}
         for token_env in (env for env in self.token_envs if env not in seen):
             try:

@@ -28,10 +28,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fetcher.errors import RateLimited, TokenRejected
+from fetcher.errors import RateLimited, RunStopped, TokenRejected
 from fetcher.net.answer import Budget
 from fetcher.net.credentials import Credential, bearer
 from fetcher.net.request import Request
+from fetcher.net.retry import MIN_RATE_LIMIT_WAIT
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,8 @@ class TokenPool:
                 if not self.reject(token):
                     raise
             except RateLimited as limited:
-                self.rest(token, resource, limited.reset_at)
+                # A reset already past (a clock ahead of GitHub's) still rests the token a while: never a storm.
+                self.rest(token, resource, max(limited.reset_at, client.clock() + MIN_RATE_LIMIT_WAIT))
                 if all(other.rests(resource, client.clock()) for other in self.live):
                     raise
             finally:
@@ -131,9 +133,14 @@ class TokenPool:
         """The token for this request; while every one is busy, wait for an answer; while every one rests,
         wait for the first reset if it comes within max_rate_limit_wait."""
         while True:
+            if not self.live:
+                raise TokenRejected(request.url)  # the last one was rejected while this request waited
             try:
                 return self.choose(resource, client.clock(), request.pinned_to)
             except Busy:
+                if not any(sum(token.in_flight.values()) for token in self.tokens):
+                    # No answer is coming that could free a token: waiting would be for ever.
+                    raise RunStopped(f"no GitHub token can be spent now ({resource})") from None
                 self._answer_came.clear()
                 await self._answer_came.wait()
             except AllRested as rested:
@@ -169,13 +176,20 @@ class TokenPool:
         (a run's start, when no budget is known) are spread over the pool, not piled on one token.
         Each choice is ended by `done` when its answer (or failure) is in.
         """
-        for token in self.live:
+        # A token whose whole window is no larger than the reserve has nothing a sync may spend, ever.
+        spendable = [token for token in self.live if not (
+            self.reserve and resource in token.budgets and token.budgets[resource].limit <= self.reserve)]
+        if not spendable:
+            raise RunStopped(
+                f"every GitHub token's {resource} window is no larger than sync.reserve ({self.reserve}): a sync "
+                "may spend none of it; lower sync.reserve, or add a token with a larger budget")
+        for token in spendable:
             budget = token.budgets.get(resource)
             if self.reserve and budget is not None and budget.reset_at > now and budget.remaining <= self.reserve:
                 token.resting_until[resource] = budget.reset_at  # down to the reserve: spent, for a sync
-        awake = [token for token in self.live if not token.rests(resource, now)]
+        awake = [token for token in spendable if not token.rests(resource, now)]
         if not awake:
-            raise AllRested(min(token.resting_until[resource] for token in self.live))
+            raise AllRested(min(token.resting_until[resource] for token in spendable))
         # What is in flight may take a token down to its reserve: such a token waits for its answers. With a
         # reserve to keep, a token whose budget is not known yet has one request out at a time until it is;
         # so has a token no answer has come back for yet in this run (it may be one GitHub rejects).
