@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from fetcher.standin.answers import Answer
 from fetcher.standin.dates import utc_text
+from fetcher.standin.fetcher_config import TOKEN_ENV
 from fetcher.standin.forges import bitbucket, forgejo, gitlab
 from fetcher.standin.forges.events import Changes
 from fetcher.standin.forges.http import json_answer
@@ -207,16 +208,19 @@ class Forges(Changes):
         return f"{found.origin}/{API_ROOTS[found.kind]}"
 
     def hosts_config(self, base: str, token_env: Mapping[str, str] | None = None) -> str:
-        """The ``[hosts."..."]`` tables of a fetcher config naming this stand-in's URLs, one per host."""
+        """The ``[hosts."..."]`` tables of a fetcher config naming this stand-in's URLs, one per host.
+
+        Each reads its token from the variable ``token_env`` names for it, else from the stand-in's own
+        (``fetcher_config.TOKEN_ENV``): never a real forge's, so a GITLAB_TOKEN set for gitlab.com is not sent here.
+        """
         tables = []
         for host in self.hosts.values():
             lines = [
                 f'[hosts."{host.name}"]',
                 f'kind = "{host.kind}"',
                 f'api_url = "{self.api_url(base, host.name, host.kind)}"',
+                f'token_env = "{(token_env or {}).get(host.name, TOKEN_ENV)}"',
             ]
-            if token_env and host.name in token_env:
-                lines.append(f'token_env = "{token_env[host.name]}"')
             tables.append("\n".join(lines) + "\n")
         return "\n".join(tables)
 
