@@ -268,3 +268,28 @@ def test_sigterm_while_the_budgets_are_asked_stops_the_sync_at_once_with_75(tmp_
 
     assert process.returncode == 75, err
     assert "stopped early: interrupted by SIGTERM" in out + err
+
+
+def test_a_trickled_budget_answer_is_given_up_at_the_whole_requests_deadline_and_the_run_goes_on(tmp_path):
+    # GET /rate_limit, asked before the run is planned, is bounded like every request: a body trickling a byte at
+    # a time ends at 3 x http.timeout, that token is left unplanned, and the run goes on (here, to a GitHub that
+    # knows no repository: the package fails, the run ends by itself).
+    server = Trickle()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[store]\npath = "store.db"\n[github]\napi_url = "{server.url}"\ngraphql = false\n'
+                      f'token_env = "STOP_ONE"\npace = false\n[pypi]\nurl = "{server.url}"\n'
+                      '[http]\ntimeout = 1\nretries = 0\n')
+    assert finished(config, "add", "pkg", "--repo-url", "https://github.com/o/pkg").returncode == 0
+    env = {**os.environ, "STOP_ONE": "ghp_stop_token_one_AAAA"}
+    try:
+        done = subprocess.run([sys.executable, "-m", "fetcher", "--config", str(config), "sync"], capture_output=True,
+                              text=True, env=env, cwd=ROOT, timeout=90)
+    finally:
+        server.closing.set()
+        server.shutdown()
+        server.server_close()
+
+    assert server.asked.is_set()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "failed pkg: not found" in done.stderr
