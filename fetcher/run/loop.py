@@ -176,6 +176,10 @@ class _Run:
         async def work() -> None:
             while (item := await queue.get()) is not None:
                 await self._sync_one(item)
+                if asyncio.current_task().cancelling():
+                    # The run is stopping and a library below took the cancellation for an outcome: the
+                    # producer is gone, so the next package would be waited for forever.
+                    raise asyncio.CancelledError
 
         with self.progress(total) as on_done:
             self.on_done = on_done or self.on_done

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -561,3 +562,39 @@ def test_a_token_rejected_mid_run_keeps_the_packages_already_written(setup, resp
     assert stored(store, "aaa")["repo_forks"] == 11
     assert stored(store, "bbb") == before
     assert store.reads.fetch_state("bbb") is None
+
+
+def test_a_run_that_stops_ends_even_where_a_fetch_took_the_cancellation_for_a_failure(setup, monkeypatch):
+    # The run's group cancels every worker when one package stops the run. Here every other fetch swallows that
+    # cancellation and fails its package instead, as a library below might: the worker must still stop, not go
+    # on to a next package, or to wait forever for one the stopped producer never puts.
+    from fetcher.errors import RateLimited, Transient
+
+    asked = []
+
+    async def fetch(item, pypi, facts, now):
+        asked.append(item.slug)
+        if item.slug == "pkg000":
+            await asyncio.sleep(0)
+            raise RateLimited("https://api.github.com/x", NOW + timedelta(days=1), secondary=False, ends_run=True)
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise Transient("https://api.github.com/x", "cancelled, and taken for a failure") from None
+
+    monkeypatch.setattr(loop, "fetch", fetch)
+    outcome = {}
+
+    def sync():  # in a thread, so that a run that never ends fails the test rather than hanging it
+        config, store = setup(*(package(f"pkg{i:03}", repo=f"o/pkg{i:03}", pypi=f"pkg{i:03}") for i in range(200)),
+                              extra="\n[sync]\nconcurrency = 2\n")
+        outcome["report"] = run(config, store)
+
+    syncing = threading.Thread(target=sync, daemon=True)
+    syncing.start()
+    syncing.join(60)
+
+    assert not syncing.is_alive(), "the run never ended"
+    report = outcome["report"]
+    assert report.stopped.startswith("GitHub rate limit exhausted until")
+    assert len(asked) == 8  # the first 8 the 8 workers took, and no more
