@@ -121,7 +121,7 @@ def _check_round(number, run, reads, before, after, truth, spoiled, errors) -> l
         found.append(f"round {number}: sync did not end within {ROUND_TIMEOUT}s")
     if run.exit_code not in ALLOWED_EXITS:
         found.append(f"round {number}: sync exited {run.exit_code}: {run.stderr.strip()[-300:]}")
-    if run.peak_rss_mb is None or run.peak_rss_mb >= RSS_BOUND_MB:
+    if run.peak_rss_mb is not None and run.peak_rss_mb >= RSS_BOUND_MB:  # None: killed before it could say
         found.append(f"round {number}: peak RSS {run.peak_rss_mb:.0f} MB")
     for process in (run, *reads):
         if process.exit_code == 70:
