@@ -80,6 +80,11 @@ class RateLimited(Failure):
         super().__init__(url, f"{service} {kind} until {reset_at:%Y-%m-%d %H:%M:%S} UTC")
 
 
+class QueryTimedOut(Failure):
+    """GitHub stopped a GraphQL query that took more than its 10 seconds (502, 504, or an error saying so): asking
+    the same query again would only time out again, and cost points again."""
+
+
 class NotFound(Failure):
     """404, 410 or 451: the resource is gone or blocked; asking again will not help."""
 

@@ -52,6 +52,7 @@ class _Lookup:
 class _GraphQLQuery:
     lookups: list[_Lookup]
     wants_rate_limit: bool
+    wants_counts: bool = True  # each default branch's history { totalCount }: what makes a big query slow
 
     @property
     def cost(self) -> int:
@@ -103,15 +104,17 @@ def _graphql_query(body: bytes) -> _GraphQLQuery | Answer:
             values.append(value)
         where = _position(text, match.start())
         lookups.append(_Lookup(match[1], values[0], values[1], where["line"], where["column"]))
-    return _GraphQLQuery(lookups, bool(_GRAPHQL_RATE_FIELD.search(text)))
+    return _GraphQLQuery(lookups, bool(_GRAPHQL_RATE_FIELD.search(text)), "totalCount" in text)
 
 
-def _graphql_repository(repo: Repo) -> dict[str, Any]:
-    """The fields of fetcher's ``Fields`` fragment; a renamed repository answers under its new name."""
+def _graphql_repository(repo: Repo, with_counts: bool) -> dict[str, Any]:
+    """The fields of fetcher's ``Fields`` fragment (the commit count only when asked for); a renamed repository
+    answers under its new name."""
     branch = None
     if repo.newest_commit_date is not None:
-        committed = utc_text(parse_iso(repo.newest_commit_date))
-        branch = {"target": {"committedDate": committed, "history": {"totalCount": repo.commit_count}}}
+        branch = {"target": {"committedDate": utc_text(parse_iso(repo.newest_commit_date))}}
+        if with_counts:
+            branch["target"]["history"] = {"totalCount": repo.commit_count}
     return {
         "nameWithOwner": repo.full_name,
         "url": f"https://github.com/{repo.full_name}",
@@ -125,11 +128,11 @@ def _graphql_repository(repo: Repo) -> dict[str, Any]:
     }
 
 
-def _graphql_data(world: World, lookups: list[_Lookup]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _graphql_data(world: World, query: _GraphQLQuery) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Each alias's repository, or null and an error saying why, as GitHub answers a partial success."""
     data: dict[str, Any] = {}
     errors: list[dict[str, Any]] = []
-    for lookup in lookups:
+    for lookup in query.lookups:
         full_name = f"{lookup.owner}/{lookup.name}"
         where = {"path": [lookup.alias], "locations": [{"line": lookup.line, "column": lookup.column}]}
         data[lookup.alias] = None
@@ -142,15 +145,25 @@ def _graphql_data(world: World, lookups: list[_Lookup]) -> tuple[dict[str, Any],
             message = f"Could not resolve to a Repository with the name '{full_name}'."
             errors.append({"type": "NOT_FOUND", **where, "message": message})
             continue
-        data[lookup.alias] = _graphql_repository(repo)
+        data[lookup.alias] = _graphql_repository(repo, query.wants_counts)
     return data, errors
 
 
+# What GitHub answers when it stops a query that ran past its 10 seconds.
+_GRAPHQL_TIMED_OUT = {"data": None, "errors": [{"message": "Something went wrong while executing your query. This may "
+                                                 "be the result of a timeout, or it could be a GitHub bug."}]}
+
+
 def serve(
-    world: World, budgets: Budgets, canned: Answer | None, request: Mapping[str, str], body: bytes, limited_status: int
+    world: World, budgets: Budgets, canned: Answer | None, request: Mapping[str, str], body: bytes, limited_status: int,
+    timeout_above: int | None = None, asked: list[tuple[tuple[str, ...], bool]] | None = None,
 ) -> tuple[Answer, bool]:
     """``POST /graphql``: (the answer, whether a query ran). GraphQL always wants credentials; a query that runs
-    costs its points, else nothing is charged. A query past the budget is answered ``limited_status``."""
+    costs its points, else nothing is charged. A query past the budget is answered ``limited_status``.
+
+    ``timeout_above``: a query of more repositories than this, asking their commit counts, takes longer than
+    GitHub's 10 seconds: answered 502 as GitHub stops it, and charged all the same. ``asked`` records each query
+    that ran or timed out as (its "owner/name"s, with counts)."""
     header = request.get("authorization")
     if canned is not None:
         answer = canned
@@ -163,6 +176,11 @@ def serve(
         if isinstance(query, Answer):
             answer = query
         else:
+            if asked is not None:
+                asked.append((tuple(f"{l.owner}/{l.name}" for l in query.lookups), query.wants_counts))
+            if timeout_above is not None and query.wants_counts and len(query.lookups) > timeout_above:
+                spent = budgets.spend_graphql(header, query.cost, len(query.lookups))
+                return json_answer(502, _GRAPHQL_TIMED_OUT, spent.headers), True
             return _run(world, budgets, query, header, limited_status)
     answer.headers = {**budgets.graphql_headers(header), **answer.headers}
     return answer, False
@@ -175,7 +193,7 @@ def _run(
     spent = budgets.spend_graphql(header, cost, len(query.lookups))
     if not spent.admitted:
         return json_answer(limited_status, _GRAPHQL_RATE_LIMITED, spent.headers), False
-    data, errors = _graphql_data(world, query.lookups)
+    data, errors = _graphql_data(world, query)
     if query.wants_rate_limit:
         reset = utc_text(datetime.fromtimestamp(spent.reset_at, timezone.utc))
         data = {"rateLimit": {"cost": cost, "remaining": spent.remaining, "resetAt": reset}, **data}

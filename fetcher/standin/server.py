@@ -76,6 +76,7 @@ class StandIn:
         stats_delay: float = 1.0,
         graphql_rate_limit: int = 5000,
         graphql_rate_limited_status: int = 200,
+        graphql_timeout_above: int | None = None,
         faults: FaultPlan | None = None,
         hostile: Hostile | None = None,
         tokens: Mapping[str, int] | None = None,
@@ -86,6 +87,9 @@ class StandIn:
         self.latency = latency
         self.stats_delay = stats_delay
         self.graphql_rate_limited_status = graphql_rate_limited_status
+        # A GraphQL query of more repositories than this, with their commit counts, times out (502) as GitHub's do.
+        self.graphql_timeout_above = graphql_timeout_above
+        self.graphql_asked: list[tuple[tuple[str, ...], bool]] = []  # ("owner/name"s, with counts) of each query
         self.budgets = Budgets(
             token=token, rate_limit=rate_limit, graphql_rate_limit=graphql_rate_limit, reset_in=reset_in, tokens=tokens
         )
@@ -239,7 +243,8 @@ class StandIn:
             charged = False
         elif method == "POST" and split.path.rstrip("/") == "/graphql":
             answer, charged = graphql.serve(
-                self.world, self.budgets, canned, request, body, self.graphql_rate_limited_status
+                self.world, self.budgets, canned, request, body, self.graphql_rate_limited_status,
+                self.graphql_timeout_above, self.graphql_asked
             )
         elif method != "GET":
             answer, charged = canned or json_answer(404, github.NOT_FOUND), False

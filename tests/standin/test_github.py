@@ -545,16 +545,17 @@ def test_generate_starts_the_asked_share_of_statistics_cold() -> None:
 # --- GraphQL -------------------------------------------------------------------------
 
 FRAGMENT = """fragment Fields on Repository {
-  nameWithOwner url description forkCount stargazerCount pushedAt isArchived
-  defaultBranchRef { target { ... on Commit { committedDate } } }
+  nameWithOwner url description forkCount stargazerCount pushedAt isArchived archivedAt
+  defaultBranchRef { target { ... on Commit { committedDate history(first: 1) { totalCount } } } }
 }"""
 
 
-def repos_query(names: list[str]) -> dict[str, Any]:
+def repos_query(names: list[str], with_counts: bool = True) -> dict[str, Any]:
     """fetcher's query shape: alias rI on line 3 + I, column 3."""
     declared = ", ".join(f"$o{i}: String!, $n{i}: String!" for i in range(len(names)))
     fields = "".join(f"  r{i}: repository(owner: $o{i}, name: $n{i}) {{ ...Fields }}\n" for i in range(len(names)))
-    query = f"query Repos({declared}) {{\n  rateLimit {{ cost remaining resetAt }}\n{fields}}}\n{FRAGMENT}"
+    fragment = FRAGMENT if with_counts else FRAGMENT.replace(" history(first: 1) { totalCount }", "")
+    query = f"query Repos({declared}) {{\n  rateLimit {{ cost remaining resetAt }}\n{fields}}}\n{fragment}"
     variables = {}
     for i, name in enumerate(names):
         variables[f"o{i}"], variables[f"n{i}"] = name.split("/")
@@ -627,6 +628,30 @@ def test_graphql_costs_a_point_per_hundred_repositories() -> None:
         assert costs == [1, 1, 2, 3]
         assert standin.graphql_points == 7 and standin.graphql_remaining == 4993
         assert reply.headers["X-RateLimit-Used"] == "7"
+
+
+def test_graphql_answers_the_commit_counts_only_when_asked() -> None:
+    with StandIn(small_world(), token="s3cret") as standin:
+        without = post(standin, "/graphql", repos_query(["shacker/django-todo"], with_counts=False), AUTH)
+
+    assert without.json["data"]["r0"]["defaultBranchRef"] == {"target": {"committedDate": NEWEST}}
+    assert standin.graphql_asked == [(("shacker/django-todo",), False)]
+
+
+def test_graphql_queries_asking_counts_of_more_repositories_than_the_limit_time_out_and_are_charged() -> None:
+    names = ["shacker/django-todo"] * 3
+    with StandIn(small_world(), token="s3cret", graphql_timeout_above=2) as standin:
+        stopped = post(standin, "/graphql", repos_query(names), AUTH)
+        smaller = post(standin, "/graphql", repos_query(names[:2]), AUTH)
+        uncounted = post(standin, "/graphql", repos_query(names, with_counts=False), AUTH)
+
+    assert stopped.status == 502
+    assert stopped.json == {"data": None, "errors": [{"message": "Something went wrong while executing your query. "
+                                                       "This may be the result of a timeout, or it could be a GitHub "
+                                                       "bug."}]}
+    assert stopped.headers["X-RateLimit-Remaining"] == "4999"  # GitHub charges a query it stopped
+    assert (smaller.status, uncounted.status) == (200, 200)
+    assert [(len(asked), counts) for asked, counts in standin.graphql_asked] == [(3, True), (2, True), (3, False)]
 
 
 def test_graphql_requires_credentials_even_without_a_token() -> None:

@@ -7,9 +7,9 @@ functions: `host.py` sends the query.
 
 from datetime import datetime
 
-from fetcher.errors import BadResponse, NotFound, RateLimited, Transient
+from fetcher.errors import BadResponse, NotFound, QueryTimedOut, RateLimited, Transient
 from fetcher.hosts.github.answers import graphql_repo_facts
-from fetcher.hosts.github.rules import says_limited
+from fetcher.hosts.github.rules import says_limited, says_timed_out
 from fetcher.links import RepoRef
 from fetcher.net.answer import DEFAULT_LIMIT_WAIT, Answer, digits, reset_time, retry_after_time
 from fetcher.record import parse_datetime
@@ -18,20 +18,24 @@ BATCH_SIZE = 100
 MAX_QUERY_COST = 5000
 
 # history(first: 1) asks for no commit, only the count; `first` because GitHub wants it on every
-# connection. It keeps the query at one point per batch: README, "The facts" > "What they cost".
+# connection. It keeps the query at one point per batch (docs/facts.md, "What they cost"); it is also what
+# makes a query of many large repositories slow, so a batch that times out may be asked without it.
+_COUNT = " history(first: 1) { totalCount }"
 _FRAGMENT = """fragment Fields on Repository {
   nameWithOwner url description forkCount stargazerCount pushedAt isArchived archivedAt
-  defaultBranchRef { target { ... on Commit { committedDate history(first: 1) { totalCount } } } }
+  defaultBranchRef { target { ... on Commit { committedDate%s } } }
 }"""
 
 
-def build_query(refs: list[RepoRef]) -> dict:
-    """The request body for one batch: aliases r0…rN, owners and names as variables."""
+def build_query(refs: list[RepoRef], with_counts: bool = True) -> dict:
+    """The request body for one batch: aliases r0…rN, owners and names as variables; `with_counts`: each default
+    branch's commit count too."""
     params = ", ".join(f"$o{i}: String!, $n{i}: String!" for i in range(len(refs)))
     aliases = "\n".join(
         f"  r{i}: repository(owner: $o{i}, name: $n{i}) {{ ...Fields }}" for i in range(len(refs))
     )
-    query = f"query Repos({params}) {{\n  rateLimit {{ cost remaining resetAt }}\n{aliases}\n}}\n{_FRAGMENT}"
+    fragment = _FRAGMENT % (_COUNT if with_counts else "")
+    query = f"query Repos({params}) {{\n  rateLimit {{ cost remaining resetAt }}\n{aliases}\n}}\n{fragment}"
     variables = {}
     for i, ref in enumerate(refs):
         variables[f"o{i}"] = ref.owner
@@ -119,6 +123,8 @@ def _query_failure(answer: Answer, error, now: datetime) -> Exception:
     retry_after = answer.headers.get("retry-after")
     if retry_after is not None:
         return RateLimited(answer.url, retry_after_time(answer.url, retry_after, now), secondary=True, ends_run=True)
+    if says_timed_out(message):
+        return QueryTimedOut(answer.url, f"GraphQL query timed out: {message[:200]}")
     if kind == "RATE_LIMITED" or says_limited(message):
         limit_reset = answer.headers.get("x-ratelimit-reset", "")
         reset_at = reset_time(limit_reset, now) if digits(limit_reset) else now + DEFAULT_LIMIT_WAIT

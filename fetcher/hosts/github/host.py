@@ -16,12 +16,14 @@ from typing import Callable
 from fetcher.cache import Cached, for_repo, revalidated
 from fetcher.config import Config
 from fetcher.errors import (
-    BadResponse, ContributorsTooLarge, EmptyRepository, Failure, RateLimited, RunRefused, StatsPending, Unreachable,
+    BadResponse, ContributorsTooLarge, EmptyRepository, Failure, QueryTimedOut, RateLimited, RunRefused, StatsPending,
+    Unreachable,
 )
 from fetcher.hosts.base import Host, Later, LaterResult, RepoResult
 from fetcher.hosts.github import answers, check, graphql
 from fetcher.hosts.github.budget import GitHubPlan
 from fetcher.hosts.github.freshness import contributors_settled, shift_weeks, unchanged_since_push
+from fetcher.hosts.github.query_size import QuerySize
 from fetcher.hosts.github.rules import API_HEADERS, GitHubService
 from fetcher.hosts.github.tokens import TokenPool
 from fetcher.hosts.read import Pager
@@ -67,6 +69,7 @@ class GitHub(Host):
         self.service = GitHubService(self.pool, client, pace=config.pace)
         # GitHub's GraphQL API answers only with a token; until it fails, metadata comes in batches.
         self.batch_size = graphql.BATCH_SIZE if config.graphql and self.pool else 0
+        self.query_size = QuerySize(graphql.BATCH_SIZE)
 
     def ref(self, repo_url: str) -> RepoRef:
         return parse_repo_url(repo_url)
@@ -74,21 +77,45 @@ class GitHub(Host):
     # -- the batch step: GraphQL -----------------------------------------------------------
 
     async def batch(self, refs: list[RepoRef]) -> list[dict | Failure | None]:
-        """Metadata for up to graphql.BATCH_SIZE repositories in one query; a failure per repository where one
-        failed. When GraphQL fails for the whole query in a way REST may not, the run asks REST instead."""
+        """Metadata for the repositories, in queries of the size query_size.py decides; a failure per repository
+        where one failed. When GraphQL fails for the whole query in a way REST may not, the run asks REST instead."""
+        results: list[dict | Failure | None] = []
+        while len(results) < len(refs):
+            chunk = refs[len(results) : len(results) + self.query_size.size]
+            try:
+                results += await self._query(chunk)
+            except (RunRefused, RateLimited):
+                raise
+            except Failure as failure:
+                if isinstance(failure, Unreachable) and failure.host not in self.client.answered:
+                    raise
+                log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
+                self.batch_size = 0
+                return results + [None] * (len(refs) - len(results))
+        return results
+
+    async def _query(self, refs: list[RepoRef]) -> list[dict | Failure]:
+        """One query for `refs`; when GitHub stops it for taking too long, they are asked in smaller queries, or
+        without the commit counts (query_size.py), never in the same query again."""
+        with_counts = self.query_size.with_counts
         request = Request(self.graphql_url, "graphql", method="POST", headers=API_HEADERS,
-                          json=graphql.build_query(refs))
+                          json=graphql.build_query(refs, with_counts=with_counts))
         try:
             cost, results = await self.client.send(self.service, request, lambda answer: self._read_batch(refs, answer))
-        except (RunRefused, RateLimited):
-            raise
-        except Failure as failure:
-            if isinstance(failure, Unreachable) and failure.host not in self.client.answered:
+        except QueryTimedOut as timed_out:
+            if not self.query_size.timed_out(len(refs)):
                 raise
-            log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
-            self.batch_size = 0
-            return [None] * len(refs)
+            if with_counts and not self.query_size.with_counts:
+                log.warning("%s: asking without commit counts for the rest of the run (the stored ones kept)",
+                            timed_out)
+            else:
+                log.info("%s: asking %d repositories a query", timed_out, self.query_size.size)
+            results = []
+            while len(results) < len(refs):
+                results += await self._query(refs[len(results) : len(results) + self.query_size.size])
+            return results
         self.client.counts.query_points += cost
+        self.query_size.answered()
         return results
 
     def _read_batch(self, refs: list[RepoRef], answer: Answer) -> tuple[int, list[dict | Failure]]:

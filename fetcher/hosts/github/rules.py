@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Mapping
 
 from fetcher.errors import (
-    ApiVersionUnsupported, BadResponse, ContributorsTooLarge, EmptyRepository, NotFound, RateLimited, StatsPending,
-    TokenRejected, Transient,
+    ApiVersionUnsupported, BadResponse, ContributorsTooLarge, EmptyRepository, NotFound, QueryTimedOut, RateLimited,
+    StatsPending, TokenRejected, Transient,
 )
 from fetcher.hosts.github.pacing import MAX_CONCURRENT, Pacer
 from fetcher.hosts.github.tokens import TokenPool
@@ -37,8 +37,12 @@ def budget_of(headers: Mapping[str, str], now: datetime) -> Budget | None:
     return budget_from(headers, "x-ratelimit-", headers.get("x-ratelimit-resource", "core"), now)
 
 
-def read_answer(url: str, status: int, headers: Mapping[str, str], body: bytes, now: datetime) -> Answer:
-    """Data for a usable answer of GitHub's; raise the typed failure GitHub means by any other."""
+def read_answer(url: str, status: int, headers: Mapping[str, str], body: bytes, now: datetime,
+                query: bool = False) -> Answer:
+    """Data for a usable answer of GitHub's; raise the typed failure GitHub means by any other. `query`: the
+    answer to a GraphQL query, which GitHub stops after 10 seconds with a 502 or a 504."""
+    if query and status in (502, 504):
+        raise QueryTimedOut(url, f"GraphQL query timed out (HTTP {status}{message(body)})")
     if status in (200, 203):
         return Answer(url, status, headers, parse_json(url, body))
     if status in (204, 304):
@@ -79,6 +83,12 @@ def rate_limited(url: str, status: int, headers: Mapping[str, str], body: bytes,
     if status == 429 or says_limited(message(body)):
         return RateLimited(url, now + DEFAULT_LIMIT_WAIT, secondary=True, ends_run=True)
     return None
+
+
+def says_timed_out(text: str) -> bool:
+    """GitHub's words for a query it stopped: "Something went wrong while executing your query. This may be the
+    result of a timeout...", or a plain "timeout"."""
+    return "timeout" in text.lower() or "timed out" in text.lower()
 
 
 def says_limited(text: str) -> bool:
@@ -144,7 +154,7 @@ class GitHubService(Service):
             await self._pacer.wait_turn(request.resource)
 
     def read(self, request, answer_url, status, headers, body, now, budget) -> Answer:
-        return read_answer(answer_url, status, headers, body, now)
+        return read_answer(answer_url, status, headers, body, now, query=request.resource == "graphql")
 
     def secrets(self) -> list[str]:
         return self.pool.secrets

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from fetcher.errors import BadResponse, NotFound, RateLimited, Transient
+from fetcher.errors import BadResponse, NotFound, QueryTimedOut, RateLimited, Transient
 from fetcher.hosts.github.graphql import BATCH_SIZE, build_query, parse_batch, query_cost, repo_meta
 from fetcher.net.answer import Answer
 from fetcher.links import RepoRef, parse_repo_url
@@ -317,23 +317,22 @@ def test_query_level_error_even_with_data_raises_rather_than_blaming_one_repo():
         parse_batch(graphql_answer(body), [DEPS], NOW)
 
 
-@pytest.mark.parametrize(
-    "error, message",
-    [
-        (
-            {"message": "Something went wrong while executing your query. This may be the result of a timeout, "
-                        "or it could be a GitHub bug."},
-            "GraphQL error: Something went wrong while executing your query. This may be the result of a timeout, "
-            "or it could be a GitHub bug.",
-        ),
-        ({"type": "SERVICE_UNAVAILABLE", "message": ""}, "GraphQL error: SERVICE_UNAVAILABLE"),
-    ],
-)
-def test_other_query_level_error_is_transient(error, message):
-    with pytest.raises(Transient) as caught:
+def test_a_query_github_stopped_for_its_time_is_timed_out_not_transient():
+    error = {"message": "Something went wrong while executing your query. This may be the result of a timeout, "
+                        "or it could be a GitHub bug."}
+
+    with pytest.raises(QueryTimedOut) as caught:
         parse_batch(graphql_answer({"data": None, "errors": [error]}), [DEPS], NOW)
+
+    assert str(caught.value) == f"GraphQL query timed out: {error['message']} ({URL})"
+
+
+def test_other_query_level_error_is_transient():
+    with pytest.raises(Transient) as caught:
+        parse_batch(graphql_answer({"data": None, "errors": [{"type": "SERVICE_UNAVAILABLE", "message": ""}]}),
+                    [DEPS], NOW)
     assert type(caught.value) is Transient
-    assert str(caught.value) == f"{message} ({URL})"
+    assert str(caught.value) == f"GraphQL error: SERVICE_UNAVAILABLE ({URL})"
 
 
 @pytest.mark.parametrize("body", [{}, {"data": None}, {"data": []}, None, [], "upstream timeout"])

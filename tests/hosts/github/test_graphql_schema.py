@@ -19,10 +19,13 @@ def github_schema():
     return build_schema(SCHEMA.read_text(encoding="utf-8"), assume_valid_sdl=True)
 
 
+@pytest.mark.parametrize("with_counts", [True, False], ids=["with-counts", "without-counts"])
 @pytest.mark.parametrize("aliases", [1, BATCH_SIZE])
-def test_the_batch_query_is_valid_against_githubs_schema(github_schema, aliases):
+def test_the_batch_query_is_valid_against_githubs_schema(github_schema, aliases, with_counts):
     refs = [RepoRef("github.com", f"owner{i}", f"name{i}") for i in range(aliases)]
-    query = build_query(refs)["query"]
+    query = build_query(refs, with_counts=with_counts)["query"]
+
+    assert ("totalCount" in query) is with_counts
 
     assert validate(github_schema, parse(query)) == []
 

@@ -10,6 +10,7 @@ from fetcher.errors import (
     EmptyRepository,
     Failure,
     NotFound,
+    QueryTimedOut,
     RateLimited,
     StatsPending,
     TokenRejected,
@@ -119,6 +120,19 @@ def test_server_errors_are_transient(status):
     error = failure(Transient, status=status, body={"message": "Server Error"})
     assert type(error) is Transient
     assert str(error) == f"server error {status} ({URL})"
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_502_or_504_to_a_graphql_query_is_the_query_timed_out(status):
+    with pytest.raises(QueryTimedOut) as caught:
+        read_answer("https://api.github.com/graphql", status, {}, b'{"message": "Bad Gateway"}', NOW, query=True)
+    assert str(caught.value) == f"GraphQL query timed out (HTTP {status}: Bad Gateway) (https://api.github.com/graphql)"
+
+
+def test_a_500_to_a_graphql_query_is_still_transient():
+    with pytest.raises(Transient) as caught:
+        read_answer("https://api.github.com/graphql", 500, {}, b"{}", NOW, query=True)
+    assert type(caught.value) is Transient
 
 
 def test_401_is_token_rejected():
