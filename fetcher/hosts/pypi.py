@@ -116,21 +116,35 @@ def project_facts(answer: Answer) -> dict:
 
 
 def project_status(answer: Answer) -> str:
-    """The JSON Index API's project page -> its PEP 792 status; none said is `active`."""
+    """The JSON Index API's project page -> its PEP 792 status; none said is `active`.
+
+    Two forms are read. PyPI (warehouse `_simple_detail`) and PEP 792's example send a top-level object,
+    `"project-status": {"status": "quarantined"}` (PEP 792's text names the key `state`: read too); the
+    simple repository API spec on packaging.python.org printed it as a string in `meta`,
+    `"meta": {"project-status": "quarantined", ...}`, before an erratum moved it, and an index may
+    follow that. The top-level object wins when both are sent.
+    """
     body = answer.data if isinstance(answer.data, dict) else None
     if body is None or not isinstance(body.get("name"), str):
         raise BadResponse(answer.url, "JSON Index API answer is not a project page")
     marker = body.get("project-status")
-    if marker is None:
-        return "active"
-    status = marker.get("status", "active") if isinstance(marker, dict) else None
+    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    if isinstance(marker, dict):
+        key = "state" if "state" in marker and "status" not in marker else "status"
+        where, status = f"project-status.{key}", marker.get(key, "active")
+    elif marker is None:
+        where, status = "meta.project-status", meta.get("project-status")
+        if status is None:
+            return "active"
+    else:
+        where, status = "project-status", None  # neither form: refused below
     try:
         status = checked_text(status, MAX_TEXT)
     except (TypeError, ValueError):
-        raise BadResponse(answer.url, "project-status.status is not a short string") from None
+        raise BadResponse(answer.url, f"{where} is not a short string") from None
     # PEP 792 names active, archived, quarantined and deprecated; an index may add more, so any word is kept.
     if not status.isascii() or not status.isidentifier():
-        raise BadResponse(answer.url, f"project-status.status {status[:40]!r} is not a status word")
+        raise BadResponse(answer.url, f"{where} {status[:40]!r} is not a status word")
     return status
 
 
