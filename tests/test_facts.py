@@ -159,6 +159,10 @@ def test_a_project_status_in_meta_of_the_wrong_shape_is_a_bad_response(meta):
         pypi.project_status(answer({"meta": {"api-version": "1.4", **meta}, "name": "x", "files": []}))
 
 
+def test_only_a_quarantine_explains_a_json_api_404():
+    assert pypi.explains_missing("quarantined")
+    assert not any(pypi.explains_missing(status) for status in ("active", "archived", "deprecated", "frozen"))
+
 
 @pytest.mark.parametrize("change", [
     {"classifiers": "Framework :: Django"},

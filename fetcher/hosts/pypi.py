@@ -5,6 +5,10 @@
 - the JSON Index API (`GET /simple/NAME/`, PEP 691, `Accept: application/vnd.pypi.simple.v1+json`):
   the PEP 792 project status, which the JSON API does not carry.
 
+Both are asked side by side. A quarantined project is hidden from the JSON API (404) while the
+index still names it with its status: the index's answer explains the 404, so the status is kept
+and the project's last known version and facts stand; the package does not fail.
+
 Names are PEP 503-normalized before asking, or PyPI redirects. PyPI publishes no budget and takes
 no token: its refusals and its rate limit fail the package that asked, never the run.
 """
@@ -23,6 +27,7 @@ from fetcher.net.client import Client
 from fetcher.net.request import Request
 from fetcher.net.service import Service
 from fetcher.record import parse_datetime, to_stored_datetime
+from fetcher.side_by_side import first_failure_wins
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 MAX_URL = 2000
@@ -30,6 +35,9 @@ MAX_CLASSIFIERS = 1000
 DOC_LABELS = ("documentation", "docs")
 # `fetcher check` asks the JSON API for a project it surely has.
 PROBE_PROJECT = "pip"
+# PEP 792: an index "MUST NOT offer any distributions of the project for download" while it is quarantined, and
+# PyPI's JSON API answers 404 for it (warehouse excludes `quarantine-enter` projects from it).
+HIDDEN = frozenset({"quarantined"})
 
 
 class PyPIService(Service):
@@ -64,6 +72,30 @@ class PyPI:
         request = Request(f"{self.url}/simple/{name}/", "pypi", headers={"Accept": SIMPLE_JSON})
         return await revalidated(self.client, self.service, request, cached,
                                  lambda answer: {"name": name, "status": project_status(answer)})
+
+    async def project_and_status(self, name: str, cached_project: Cached | None,
+                                 cached_status: Cached | None) -> tuple[Cached | None, Cached]:
+        """The project (None when the index's status explains why the JSON API has none) and its status.
+
+        Asked side by side, with no request more than before: any failure of either but a not-found
+        still fails the package at once; a not-found waits for the other answer. A project neither
+        knows, or one the index does not know, is not found."""
+
+        async def or_missing(step):
+            try:
+                return await step
+            except NotFound as missing:
+                return missing
+
+        project, status = await first_failure_wins(or_missing(self.project(name, cached_project)),
+                                                   or_missing(self.status(name, cached_status)))
+        if isinstance(project, NotFound):
+            if isinstance(status, NotFound) or not explains_missing(status.value["status"]):
+                raise project
+            return None, status
+        if isinstance(status, NotFound):
+            raise status
+        return project, status
 
     async def check(self) -> list[Check]:
         """One project's JSON: the API answers (a 404, from a mirror that lacks the project, is an answer too)."""
@@ -146,6 +178,11 @@ def project_status(answer: Answer) -> str:
     if not status.isascii() or not status.isidentifier():
         raise BadResponse(answer.url, f"{where} {status[:40]!r} is not a status word")
     return status
+
+
+def explains_missing(status: str) -> bool:
+    """Whether a project of this status is one the JSON API is expected to answer 404 for."""
+    return status in HIDDEN
 
 
 def latest_release(body: dict, release) -> tuple[str | None, bool | None]:
