@@ -16,6 +16,8 @@ from fetcher.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout
 FIXTURES = Path(__file__).parent / "fixtures"
+# The recorded real answers, in the shared checkout beside this one (../shared): its README says what each is.
+REAL = ROOT.parent / "shared" / "fixtures" / "real"
 API = "https://api.github.com"
 PYPI = "https://pypi.org"
 

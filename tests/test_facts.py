@@ -127,6 +127,43 @@ def test_project_status_pep_792():
         pypi.project_status(answer(["not", "a", "page"]))
 
 
+# A quarantined project's page as PyPI serves it (warehouse `_simple_detail`: the status alone, no files).
+WAREHOUSE_QUARANTINED = {"meta": {"api-version": "1.4", "_last-serial": 31337}, "name": "x",
+                         "project-status": {"status": "quarantined"}, "versions": [], "files": []}
+
+
+@pytest.mark.parametrize(("page", "status"), [
+    (WAREHOUSE_QUARANTINED, "quarantined"),
+    # PEP 792's example: the object with a reason.
+    ({"meta": {"api-version": "1.4"}, "name": "x", "files": [], "versions": [],
+      "project-status": {"status": "quarantined", "reason": "the project is haunted"}}, "quarantined"),
+    # The simple repository API spec's example before its erratum: a string in meta, the reason beside it.
+    ({"meta": {"api-version": "1.4", "project-status": "quarantined", "project-status-reason": "haunted"},
+      "name": "x", "files": [], "versions": []}, "quarantined"),
+    ({"meta": {"api-version": "1.4", "project-status": "archived"}, "name": "x", "files": []}, "archived"),
+    # PEP 792's text names the key `state`.
+    ({"meta": {"api-version": "1.4"}, "name": "x", "files": [], "project-status": {"state": "deprecated"}},
+     "deprecated"),
+    # Both forms: the top-level object wins.
+    ({"meta": {"api-version": "1.4", "project-status": "archived"}, "name": "x", "files": [],
+      "project-status": {"status": "quarantined"}}, "quarantined"),
+    ({"meta": {"api-version": "1.4", "project-status": None}, "name": "x", "files": []}, "active"),
+])
+def test_project_status_in_either_form_an_index_sends(page, status):
+    assert pypi.project_status(answer(page)) == status
+
+
+@pytest.mark.parametrize("meta", [{"project-status": 5}, {"project-status": "a b"}, {"project-status": ["x"]}])
+def test_a_project_status_in_meta_of_the_wrong_shape_is_a_bad_response(meta):
+    with pytest.raises(BadResponse, match="meta.project-status"):
+        pypi.project_status(answer({"meta": {"api-version": "1.4", **meta}, "name": "x", "files": []}))
+
+
+def test_only_a_quarantine_explains_a_json_api_404():
+    assert pypi.explains_missing("quarantined")
+    assert not any(pypi.explains_missing(status) for status in ("active", "archived", "deprecated", "frozen"))
+
+
 @pytest.mark.parametrize("change", [
     {"classifiers": "Framework :: Django"},
     {"classifiers": [1, 2]},

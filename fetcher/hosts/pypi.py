@@ -5,6 +5,10 @@
 - the JSON Index API (`GET /simple/NAME/`, PEP 691, `Accept: application/vnd.pypi.simple.v1+json`):
   the PEP 792 project status, which the JSON API does not carry.
 
+Both are asked side by side. A quarantined project is hidden from the JSON API (404) while the
+index still names it with its status: the index's answer explains the 404, so the status is kept
+and the project's last known version and facts stand; the package does not fail.
+
 Names are PEP 503-normalized before asking, or PyPI redirects. PyPI publishes no budget and takes
 no token: its refusals and its rate limit fail the package that asked, never the run.
 """
@@ -23,6 +27,7 @@ from fetcher.net.client import Client
 from fetcher.net.request import Request
 from fetcher.net.service import Service
 from fetcher.record import parse_datetime, to_stored_datetime
+from fetcher.side_by_side import first_failure_wins
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 MAX_URL = 2000
@@ -30,6 +35,9 @@ MAX_CLASSIFIERS = 1000
 DOC_LABELS = ("documentation", "docs")
 # `fetcher check` asks the JSON API for a project it surely has.
 PROBE_PROJECT = "pip"
+# PEP 792: an index "MUST NOT offer any distributions of the project for download" while it is quarantined, and
+# PyPI's JSON API answers 404 for it (warehouse excludes `quarantine-enter` projects from it).
+HIDDEN = frozenset({"quarantined"})
 
 
 class PyPIService(Service):
@@ -64,6 +72,30 @@ class PyPI:
         request = Request(f"{self.url}/simple/{name}/", "pypi", headers={"Accept": SIMPLE_JSON})
         return await revalidated(self.client, self.service, request, cached,
                                  lambda answer: {"name": name, "status": project_status(answer)})
+
+    async def project_and_status(self, name: str, cached_project: Cached | None,
+                                 cached_status: Cached | None) -> tuple[Cached | None, Cached]:
+        """The project (None when the index's status explains why the JSON API has none) and its status.
+
+        Asked side by side, with no request more than before: any failure of either but a not-found
+        still fails the package at once; a not-found waits for the other answer. A project neither
+        knows, or one the index does not know, is not found."""
+
+        async def or_missing(step):
+            try:
+                return await step
+            except NotFound as missing:
+                return missing
+
+        project, status = await first_failure_wins(or_missing(self.project(name, cached_project)),
+                                                   or_missing(self.status(name, cached_status)))
+        if isinstance(project, NotFound):
+            if isinstance(status, NotFound) or not explains_missing(status.value["status"]):
+                raise project
+            return None, status
+        if isinstance(status, NotFound):
+            raise status
+        return project, status
 
     async def check(self) -> list[Check]:
         """One project's JSON: the API answers (a 404, from a mirror that lacks the project, is an answer too)."""
@@ -116,22 +148,41 @@ def project_facts(answer: Answer) -> dict:
 
 
 def project_status(answer: Answer) -> str:
-    """The JSON Index API's project page -> its PEP 792 status; none said is `active`."""
+    """The JSON Index API's project page -> its PEP 792 status; none said is `active`.
+
+    Two forms are read. PyPI (warehouse `_simple_detail`) and PEP 792's example send a top-level object,
+    `"project-status": {"status": "quarantined"}` (PEP 792's text names the key `state`: read too); the
+    simple repository API spec on packaging.python.org printed it as a string in `meta`,
+    `"meta": {"project-status": "quarantined", ...}`, before an erratum moved it, and an index may
+    follow that. The top-level object wins when both are sent.
+    """
     body = answer.data if isinstance(answer.data, dict) else None
     if body is None or not isinstance(body.get("name"), str):
         raise BadResponse(answer.url, "JSON Index API answer is not a project page")
     marker = body.get("project-status")
-    if marker is None:
-        return "active"
-    status = marker.get("status", "active") if isinstance(marker, dict) else None
+    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    if isinstance(marker, dict):
+        key = "state" if "state" in marker and "status" not in marker else "status"
+        where, status = f"project-status.{key}", marker.get(key, "active")
+    elif marker is None:
+        where, status = "meta.project-status", meta.get("project-status")
+        if status is None:
+            return "active"
+    else:
+        where, status = "project-status", None  # neither form: refused below
     try:
         status = checked_text(status, MAX_TEXT)
     except (TypeError, ValueError):
-        raise BadResponse(answer.url, "project-status.status is not a short string") from None
+        raise BadResponse(answer.url, f"{where} is not a short string") from None
     # PEP 792 names active, archived, quarantined and deprecated; an index may add more, so any word is kept.
     if not status.isascii() or not status.isidentifier():
-        raise BadResponse(answer.url, f"project-status.status {status[:40]!r} is not a status word")
+        raise BadResponse(answer.url, f"{where} {status[:40]!r} is not a status word")
     return status
+
+
+def explains_missing(status: str) -> bool:
+    """Whether a project of this status is one the JSON API is expected to answer 404 for."""
+    return status in HIDDEN
 
 
 def latest_release(body: dict, release) -> tuple[str | None, bool | None]:

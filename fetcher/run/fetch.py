@@ -1,6 +1,6 @@
 """Fetching one package: its host and PyPI asked side by side, and what they gave made into one record to write."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fetcher import facts
 from fetcher.hosts.base import Later
@@ -24,10 +24,18 @@ async def fetch(item: WorkItem, pypi: PyPI, before: dict, now) -> Fetch:
     if item.link_error is not None:
         raise item.link_error
     repo_step = item.host.fetch(item.links.repo_url, item.repo, item.batched, item.cache)
-    project_step = pypi.project(item.pypi, item.cache.get("pypi")) if item.pypi else nothing()
-    status_step = pypi.status(item.pypi, item.cache.get("pypi_status")) if item.pypi else nothing()
-    repo, project, status = await first_failure_wins(repo_step, project_step, status_step)
+    pypi_step = (pypi.project_and_status(item.pypi, item.cache.get("pypi"), item.cache.get("pypi_status"))
+                 if item.pypi else nothing())
+    repo, asked = await first_failure_wins(repo_step, pypi_step)
+    project, status = asked or (None, None)
     fields, updates = dict(repo.fields), dict(repo.updates)
+    note, later = repo.note, repo.later
+    if project is None and status is not None:
+        # The index says why the JSON API has no project: its version and facts stand, and it is no failure.
+        kept = f"PyPI version and facts kept: the project is {status.value['status']} on PyPI"
+        note = _joined(note, kept)
+        if later is not None:  # the note the record keeps once the later part is written says so too
+            later = replace(later, note_after=_joined(later.note_after, kept))
     if project is not None:
         fields["pypi_version"] = project.value["version"]
         updates["pypi"] = project
@@ -38,5 +46,9 @@ async def fetch(item: WorkItem, pypi: PyPI, before: dict, now) -> Fetch:
     found = facts.established(item.row, fields, repo.meta if not repo.skipped else None,
                               project.value if project is not None else None,
                               status.value["status"] if status is not None else None, before, now)
-    record = FetchedRecord(fields, updates, repo.note, found, pending=repo.later is not None)
-    return Fetch(record, repo.skipped, repo.later)
+    record = FetchedRecord(fields, updates, note, found, pending=later is not None)
+    return Fetch(record, repo.skipped, later)
+
+
+def _joined(*notes: str | None) -> str:
+    return "; ".join(filter(None, notes))

@@ -228,8 +228,8 @@ class _Run:
             self.report.skips[fetched.skipped] += 1
         if fetched.later is not None:
             self.report.pending += 1
-        log.info("%s: %s", item.slug, outcome, extra=event("package", slug=item.slug, outcome=outcome,
-                                                          note=record.note))
+        log.info("%s: %s%s", item.slug, outcome, f" ({record.note})" if record.note else "",
+                 extra=event("package", slug=item.slug, outcome=outcome, note=record.note))
         self.on_done(outcome)
         if fetched.later is not None:
             # Written without the part still being computed; it is asked again later by a task of its own, so

@@ -42,7 +42,7 @@ class ProjectFacts:
     project_urls: dict[str, str] | None = None
     uploaded_at: str = "2024-03-01T12:00:00.000000Z"  # the first file of the latest version
     yanked: bool = False
-    status: str | None = None  # PEP 792; None: not said (active)
+    status: str | None = None  # PEP 792; None: not said (active); quarantined: no JSON API answer (404)
 
 
 def seeded(name: str) -> ProjectFacts:
@@ -116,8 +116,12 @@ def dress_pypi(body: dict[str, Any], world, name: str, version: str) -> dict[str
 
 
 def simple_page(world, name: str, version: str) -> bytes:
-    """The JSON Index API project page: PEP 691 files, PEP 700 versions, PEP 792 status."""
+    """The JSON Index API project page: PEP 691 files, PEP 700 versions, PEP 792 status.
+
+    As warehouse builds it (``_simple_detail`` in warehouse/packaging/utils.py): ``project-status`` is an object
+    with ``status`` alone (PyPI sends no reason), and a quarantined project's files and versions are left out."""
     facts = facts_for(world, name)
+    hidden = facts.status == "quarantined"
     files = [
         {"filename": f["filename"], "url": f["url"], "hashes": {}, "upload-time": f["upload_time_iso_8601"],
          "yanked": "broken" if facts.yanked else False}
@@ -126,11 +130,11 @@ def simple_page(world, name: str, version: str) -> bytes:
     page: dict[str, Any] = {
         "meta": {"api-version": "1.4", "_last-serial": zlib.crc32(name.encode()) % 20_000_000},
         "name": name,
-        "versions": [version],
-        "files": files,
+        "versions": [] if hidden else [version],
+        "files": [] if hidden else files,
     }
     if facts.status is not None:
-        page["project-status"] = {"status": facts.status, "reason": f"{name} is {facts.status}"}
+        page["project-status"] = {"status": facts.status}
     return json.dumps(page, separators=(",", ":")).encode()
 
 

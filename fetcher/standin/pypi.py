@@ -1,6 +1,8 @@
 """PyPI as the stand-in serves it: the JSON API (``/pypi/NAME/json``) and the JSON Index API (``/simple/NAME/``).
 
 Names are looked up normalized: unknown ones answer 404, known ones spelled otherwise 301 to the normalized spelling.
+A quarantined project (PEP 792) answers as warehouse does: 404 from the JSON API, whatever the spelling (its
+lookup leaves quarantined projects out), while the index still serves its page, with the status and no files.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fetcher.standin.answers import Answer, json_answer, revalidate
-from fetcher.standin.facts import SIMPLE_JSON, dress_pypi, simple_page
+from fetcher.standin.facts import SIMPLE_JSON, dress_pypi, facts_for, simple_page
 from fetcher.standin.names import normalize_name
 from fetcher.standin.world import World
 
@@ -67,7 +69,9 @@ def _project(world: World, base: str, parts: list[str], last: str) -> tuple[str,
 
 
 def json_api_answer(world: World, base: str, parts: list[str], request: Mapping[str, str]) -> Answer:
-    """PyPI's JSON API project page, ``/pypi/NAME/json``."""
+    """PyPI's JSON API project page, ``/pypi/NAME/json``; 404 for a quarantined project."""
+    if len(parts) == 3 and _quarantined(world, normalize_name(parts[1])):
+        return json_answer(404, _NOT_FOUND)
     project = _project(world, base, parts, "json")
     if isinstance(project, Answer):
         return project
@@ -86,3 +90,7 @@ def simple_answer(world: World, base: str, parts: list[str], request: Mapping[st
     canonical, version = project
     page = simple_page(world, canonical, version)
     return revalidate(Answer(200, page, {"Content-Type": SIMPLE_JSON}), _LAST_MODIFIED, request)
+
+
+def _quarantined(world: World, name: str) -> bool:
+    return name in world.pypi and facts_for(world, name).status == "quarantined"

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -15,7 +16,7 @@ from fetcher.run import loop
 from fetcher.run.report import FAILED, SKIPPED, SYNCED
 from fetcher.record import validate
 from fetcher.store import open_store
-from tests.conftest import API, PYPI, GitHubRepo, pypi_route, recorded, response_from
+from tests.conftest import API, PYPI, GitHubRepo, pypi_body, pypi_route, recorded, response_from, simple_route
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
@@ -353,12 +354,69 @@ def test_pypi_404_fails_the_package_and_keeps_the_github_values_too(setup, respx
     config, store = setup(package(**OLD))
     GitHubRepo(respx_mock, "owner/pkg", forks=1000)
     respx_mock.get(f"{PYPI}/pypi/pkg/json").mock(return_value=httpx.Response(404, json={"message": "Not Found"}))
+    respx_mock.get(f"{PYPI}/simple/pkg/").mock(return_value=httpx.Response(404, text="404 Not Found"))
     before = stored(store)
 
     report = run(config, store)
 
     assert stored(store) == before
     assert store.reads.fetch_state("pkg")["last_error"] == f"not found ({PYPI}/pypi/pkg/json)"
+    assert report.exit_code == 1
+
+
+@respx.mock(assert_all_mocked=True)
+def test_a_quarantined_project_keeps_its_version_and_facts_stores_its_status_and_does_not_fail(
+        setup, respx_mock, caplog):
+    # PyPI (warehouse) hides a quarantined project from its JSON API (404) while the index still names it.
+    config, store = setup(package(**OLD))
+    GitHubRepo(respx_mock, "owner/pkg", forks=1000)
+    json_api = respx_mock.get(f"{PYPI}/pypi/pkg/json").mock(
+        return_value=httpx.Response(404, json={"message": "Not Found"}))
+    index = simple_route(respx_mock, "pkg", status="quarantined")
+
+    with caplog.at_level(logging.INFO, logger="fetcher.run.loop"):
+        report = run(config, store)
+
+    row = stored(store)
+    assert (row["repo_forks"], row["pypi_version"]) == (1000, "0.9")  # GitHub's written; the last version stands
+    state = store.reads.fetch_state("pkg")
+    assert (state["consecutive_failures"], state["last_error"]) == (0, None)
+    assert state["note"] == "PyPI version and facts kept: the project is quarantined on PyPI"
+    assert store.reads.facts(row["id"])["pypi_status"] == "quarantined"
+    assert (report.outcomes[SYNCED], report.outcomes[FAILED], report.exit_code) == (1, 0, 0)
+    assert (json_api.call_count, index.call_count) == (1, 1)  # the two requests it always makes, no more
+    assert "pkg: synced (PyPI version and facts kept: the project is quarantined on PyPI)" in caplog.messages
+
+
+@pytest.mark.parametrize("status", ["active", "archived", "deprecated"])
+@respx.mock(assert_all_mocked=True)
+def test_a_json_api_404_the_index_status_does_not_explain_fails_the_package(setup, respx_mock, status):
+    # Archived and deprecated projects are served by PyPI's JSON API as any other: its 404 is a real not-found.
+    config, store = setup(package(**OLD))
+    GitHubRepo(respx_mock, "owner/pkg")
+    respx_mock.get(f"{PYPI}/pypi/pkg/json").mock(return_value=httpx.Response(404, json={"message": "Not Found"}))
+    simple_route(respx_mock, "pkg", status=status)
+    before = stored(store)
+
+    report = run(config, store)
+
+    assert stored(store) == before
+    assert store.reads.fetch_state("pkg")["last_error"] == f"not found ({PYPI}/pypi/pkg/json)"
+    assert report.exit_code == 1
+
+
+@respx.mock(assert_all_mocked=True)
+def test_an_index_404_fails_the_package_even_when_the_json_api_answers(setup, respx_mock):
+    config, store = setup(package(**OLD))
+    GitHubRepo(respx_mock, "owner/pkg")
+    respx_mock.get(f"{PYPI}/pypi/pkg/json").mock(return_value=httpx.Response(200, json=pypi_body("django-minify-html")))
+    respx_mock.get(f"{PYPI}/simple/pkg/").mock(return_value=httpx.Response(404, text="404 Not Found"))
+    before = stored(store)
+
+    report = run(config, store)
+
+    assert stored(store) == before
+    assert store.reads.fetch_state("pkg")["last_error"] == f"not found ({PYPI}/simple/pkg/)"
     assert report.exit_code == 1
 
 

@@ -24,6 +24,22 @@ def test_the_json_index_api_serves_the_project_status_conditionally_and_free():
     assert (again.status, missing.status, charged) == (304, 404, 0)
 
 
+def test_a_quarantined_project_is_hidden_from_the_json_api_while_the_index_names_it_as_warehouse_does():
+    world = small_world()
+    world.pypi_facts["django-todo"] = ProjectFacts(status="quarantined")
+    with StandIn(world) as standin:
+        hidden = get(standin, "/pypi/django-todo/json")
+        spelled = get(standin, "/pypi/Django_Todo/json")
+        page = get(standin, "/simple/django-todo/", SIMPLE)
+        moved = get(standin, "/simple/Django_Todo/", SIMPLE)
+
+    assert (hidden.status, spelled.status) == (404, 404)  # no redirect first: the lookup leaves the project out
+    assert page.status == 200 and page.headers["Content-Type"] == SIMPLE_JSON
+    assert page.json == {"meta": page.json["meta"], "name": "django-todo", "project-status": {"status": "quarantined"},
+                         "versions": [], "files": []}
+    assert moved.status == 301
+
+
 def test_the_json_api_answer_carries_the_projects_facts():
     world = small_world()
     facts = ProjectFacts(

@@ -67,8 +67,24 @@ def test_bitbucket_repository_and_commits_recorded():
     commits = bitbucket.read_commits(page)
     assert len(commits) == 30 and sum(c.is_merge for c in commits) == 8
     assert commits[0].id == "5c1672ba764b65a30e81863ad0a1672b81376bec" and commits[0].author == "Manfre"
-    assert "Erin Mullaney" in {c.author for c in commits}  # no linked account: the name in author.raw
+    # A linked account is named by its nickname, not by the name in author.raw ("erinwyher <...>").
+    assert "Erin Mullaney" in {c.author for c in commits} and "erinwyher" not in {c.author for c in commits}
     assert bitbucket.next_page(page).endswith("commits/?limit=50&ctx=dc1b9b5d6cb2188fcb3e14bd5a152048&page=2")
+
+
+def test_bitbucket_an_author_with_no_linked_account_counts_by_the_name_in_raw():
+    # Bitbucket's author has `raw` ("Name <email>" as committed) and, only where the email is an account's, `user`:
+    # "This may be the only value available if the author does not match a user in Bitbucket" (its API schema).
+    exchange = fixture("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql_commits_limit_50")
+    linked = next(item for item in exchange["body"]["values"] if item["hash"].startswith("e212858b"))
+    assert linked["author"]["user"]["nickname"] == "Erin Mullaney"  # recorded linked: the raw path not taken
+    unlinked = [
+        {**linked, "author": {"type": "author", "raw": "erinwyher <emullaney@caktusgroup.com>"}},  # no `user`
+        {**linked, "author": {"type": "author", "raw": "Some One <one@example.org>", "user": None}},
+        {**linked, "author": {"type": "author", "raw": "  just-a-name  "}},  # no email at all
+    ]
+    commits = host(Bitbucket).read_commits(answer(exchange, {**exchange["body"], "values": unlinked}))
+    assert [c.author for c in commits] == ["erinwyher", "Some One", "just-a-name"]
 
 
 def test_forgejo_repository_and_commits_from_the_swagger_built_fixture():
