@@ -13,6 +13,7 @@ store, for printing, and from an imported record.
 import json
 from datetime import datetime, timezone
 from fractions import Fraction
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -45,6 +46,18 @@ SHORT_LICENSE = 100  # longer, or more than one line, is a license text pasted i
 SCORE_FLOOR = -500
 PYTHON3_PENALTY_CAP = 1000
 
+# The Python 3 releases a `requires_python` is read against: each ended series up to the last release it had
+# (3.8 ended at 3.8.20), every other one, and those to come up to 3.39, up to a generous 3.M.50. Patch versions
+# count: `==3.8.5` admits Python 3 as surely as `>=3.8` does. Newest first, since most specifiers admit the newest.
+ENDED_SERIES = {0: 1, 1: 5, 2: 6, 3: 7, 4: 10, 5: 10, 6: 15, 7: 17, 8: 20}  # 3.M -> its last patch release
+LAST_MINOR = 39
+OPEN_SERIES_PATCHES = 50
+PYTHON3_RELEASES = tuple(
+    Version(f"3.{minor}.{patch}")
+    for minor in range(LAST_MINOR, -1, -1)
+    for patch in range(ENDED_SERIES.get(minor, OPEN_SERIES_PATCHES), -1, -1)
+)
+
 
 # -- deriving -------------------------------------------------------------------
 
@@ -63,20 +76,40 @@ def choose_license(expression: str | None, license_field: str | None, classifier
 
 def supports_python3(requires_python: str | None, classifiers: list[str]) -> bool | None:
     """From `requires_python` where it says, else the `Programming Language :: Python :: 3` classifiers."""
-    if requires_python:
-        try:
-            specifiers = SpecifierSet(requires_python)
-        except InvalidSpecifier:
-            specifiers = None
-        if specifiers is not None and len(specifiers):
-            candidates = (Version(f"3.{minor}.{patch}") for minor in range(0, 40) for patch in (0, 99))
-            return any(specifiers.contains(v, prereleases=True) for v in candidates)
+    admits = admits_python3(requires_python) if requires_python else None
+    if admits is not None:
+        return admits
     pythons = [c for c in classifiers if c.startswith("Programming Language :: Python ::")]
     if any(c.startswith("Programming Language :: Python :: 3") for c in pythons):  # 3, 3.12, 3 :: Only
         return True
     if any(c.startswith("Programming Language :: Python :: 2") for c in pythons):
         return False
     return None
+
+
+@lru_cache(maxsize=4096)  # a directory's packages share a few hundred specifiers
+def admits_python3(requires_python: str) -> bool | None:
+    """Whether a PEP 440 specifier set admits some Python 3 release (None: it is no specifier set, or an empty one).
+
+    Read against every Python 3 release, patch versions included (PYTHON3_RELEASES), and against the
+    Python 3 pre-releases the specifier itself names: PEP 440 admits a pre-release only where it is named,
+    and `==3.13.0b1` is a Python 3 all the same.
+    """
+    try:
+        specifiers = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return None
+    if not len(specifiers):
+        return None
+    named = []
+    for specifier in specifiers:
+        try:
+            version = Version(specifier.version)
+        except InvalidVersion:  # a wildcard (3.8.*) or an === string names no pre-release
+            continue
+        if version.is_prerelease and version.release[0] == 3 and version.epoch == 0:
+            named.append(version)
+    return any(specifiers.contains(version, prereleases=True) for version in (*PYTHON3_RELEASES, *named))
 
 
 def django_versions(classifiers: list[str]) -> list[str]:

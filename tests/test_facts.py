@@ -66,18 +66,62 @@ def test_django_versions_sort_as_versions_not_strings():
     assert facts.django_versions(classifiers) == ["4.2", "4.10", "10.0"]
 
 
+# requires_python as real projects publish it (setup.py python_requires, pyproject requires-python), and whether it
+# admits some Python 3. Read against Python 3's releases, patch versions included.
+PY3 = ["Programming Language :: Python :: 3"]
+REQUIRES_PYTHON = [
+    (">=3.8", True),                                            # Django 4.2
+    (">=3.10", True),                                           # Django 5.0
+    (">=3.6.1", True),                                          # stsouko/CGRtools
+    ("==3.8.5", True),                                          # uppsalaconflictdataprogram/viewser: one patch
+    ("==3.12.12", True),                                        # a pinned interpreter, from a pyproject.toml
+    ("==3.14.6", True),                                         # likewise
+    (">=3.6.1,<3.6.5", True),                                   # four patch releases of 3.6 (issue 17)
+    ("==3.8.20", True),                                         # the last release of 3.8
+    ("==3.8.21", False),                                        # 3.8 ended at 3.8.20: no such Python
+    ("~=3.7", True),                                            # GlasgowEmbedded/glasgow
+    ("==3.13.*", True),                                         # python-discord/sir-lancebot
+    (">=3.8.1,<3.9", True),                                     # from a ruff issue
+    (">=2.7, !=3.0.*, !=3.1.*", True),
+    (">=2.7, !=3.0.*, !=3.1.*, !=3.2.*, !=3.3.*, <4", True),    # a setup.py template
+    (">=2.7, !=3.0.*, !=3.1.*, !=3.2.*, !=3.3.*, !=3.4.*, !=3.5.*, !=3.6.*", True),  # ployground/ploy_ansible
+    (">=3.15", True),                                           # a Python 3 yet to come is a Python 3
+    ("==3.13.0b1", True),                                       # a named pre-release of Python 3
+    (">=3.14.0b1,<3.14.0rc2", True),                            # only pre-releases, named: 3.14.0b1 to rc1
+    ("<3", False),
+    (">=2.7, <3", False),                                       # CellProfiler/CellProfiler
+    ("==2.7.*", False),                                         # taraslayshchuk/es2csv, Products.Archetypes
+    ("<3.0.0a0", False),
+    (">=4", False),
+]
+
+
+@pytest.mark.parametrize("requires, expected", REQUIRES_PYTHON)
+def test_requires_python_admits_python3_over_its_releases_patch_versions_included(requires, expected):
+    assert facts.supports_python3(requires, []) is expected
+    # requires_python says, so the classifiers do not count
+    assert facts.supports_python3(requires, PY3 if not expected else ["Programming Language :: Python :: 2.7"]) \
+        is expected
+
+
+def test_the_python3_releases_are_real_ones():
+    releases = {str(v) for v in facts.PYTHON3_RELEASES}
+    assert {"3.0.0", "3.0.1", "3.6.15", "3.7.17", "3.8.20", "3.9.0", "3.14.6", "3.39.0"} <= releases
+    assert not {"3.0.2", "3.6.16", "3.8.21", "3.40.0"} & releases
+
+
 @pytest.mark.parametrize("requires, classifiers, expected", [
-    (">=3.8", [], True),
-    ("<3", ["Programming Language :: Python :: 3"], False),  # requires_python says, so it wins
-    (">=2.7, !=3.0.*, !=3.1.*", [], True),
-    ("==2.7.*", [], False),
+    # No usable requires_python: the classifiers say.
+    (">=3.6.*", PY3, True),                                     # pythongssapi/python-gssapi, python-semver: invalid
+    (">=3.6.*", [], None),
+    ("3.6", ["Programming Language :: Python :: 2.7"], False),  # no operator: invalid
     (None, ["Programming Language :: Python :: 3 :: Only"], True),
     (None, ["Programming Language :: Python :: 2.7"], False),
     ("not a specifier", ["Programming Language :: Python :: 3.9"], True),
     (None, ["Framework :: Django"], None),
     ("", [], None),
 ])
-def test_supports_python3(requires, classifiers, expected):
+def test_supports_python3_from_the_classifiers_without_a_usable_requires_python(requires, classifiers, expected):
     assert facts.supports_python3(requires, classifiers) is expected
 
 
