@@ -11,8 +11,8 @@ store, for printing, and from an imported record.
 """
 
 import json
+import math
 from datetime import datetime, timezone
-from fractions import Fraction
 from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
@@ -181,20 +181,22 @@ def established(row: dict, fields: dict, repo: dict | None, pypi: dict | None, s
 
 
 def score(stars: int, last_updated: datetime | None, python3: bool | None, now: datetime) -> int:
-    """Django Packages' score: stars, less a tenth of them per whole three months unchanged, less the Python 3 penalty.
+    """Django Packages' score, computed as they compute it, so that a directory moving from there ranks the same.
 
-    stars − ⌊months / 3⌋ × stars / 10 − (0 if python3 is True else min(0.3 × stars, 1000)),
-    truncated, never below −500; with no last_updated the middle term is stars / 10.
-    Exact fractions, so no float rounding moves a boundary.
+    Their `_calculate_score` (package/scores.py of djangopackages/djangopackages), operation for operation in
+    floating point: stars, less a tenth of them per whole three months from the last commit to now (a last
+    commit in the future makes that a bonus, as there), less 30% of them, at most 1000, without Python 3
+    support (unknown counts as none), truncated toward zero, never below −500; with no last commit, less a
+    tenth of them. Months are whole calendar months in UTC (relativedelta), as their stored dates are UTC.
     """
-    if last_updated is None:
-        stale = Fraction(stars, 10)
+    if last_updated:
+        delta = relativedelta(now.astimezone(timezone.utc), last_updated.astimezone(timezone.utc))
+        months = delta.years * 12 + delta.months
+        stale = math.modf(months / 3)[1] * stars / 10
     else:
-        delta = relativedelta(now, last_updated)
-        months = max(delta.years * 12 + delta.months, 0)
-        stale = Fraction((months // 3) * stars, 10)
-    penalty = 0 if python3 is True else min(Fraction(3 * stars, 10), PYTHON3_PENALTY_CAP)
-    return max(int(stars - stale - penalty), SCORE_FLOOR)
+        stale = stars / 10
+    penalty = 0 if python3 else min(stars * 30 / 100, PYTHON3_PENALTY_CAP)
+    return max(SCORE_FLOOR, int(stars - stale - penalty))
 
 
 def utc_day(moment: datetime) -> str:

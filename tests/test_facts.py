@@ -230,7 +230,7 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
     (None, 1000, True, 900),                                            # no last_updated: stars / 10
     (datetime(2016, 6, 15, 12, 0, tzinfo=UTC), 1000, True, -500),       # 40 quarters: 1000 − 4000 → floor
     (datetime(2016, 6, 15, 12, 0, tzinfo=UTC), 100, True, -300),        # 100 − 400, above the floor
-    (datetime(2030, 1, 1, tzinfo=UTC), 10, True, 10),                   # a date in the future: no bonus
+    (datetime(2030, 1, 1, tzinfo=UTC), 10, True, 24),                   # 42 months ahead: 14 quarters' bonus
 ])
 def test_score(last_updated, stars, python3, expected):
     assert facts.score(stars, last_updated, python3, NOW) == expected
