@@ -62,16 +62,24 @@ PYTHON3_RELEASES = tuple(
 # -- deriving -------------------------------------------------------------------
 
 
-def choose_license(expression: str | None, license_field: str | None, classifiers: list[str]) -> str | None:
-    """PEP 639's expression, else a short `license` (not a whole license text), else the License classifiers."""
-    if expression and expression.strip():
-        return expression.strip()
+def license_names(license_field: str | None, classifiers: list[str]) -> list[str]:
+    """A short `license` (not a whole license text pasted there) as one name, else the License classifiers' names."""
     text = (license_field or "").strip()
     if text and "\n" not in text and len(text) <= SHORT_LICENSE and text.upper() not in ("UNKNOWN", "NONE"):
-        return text
+        return [text]
     names = [c.split("::")[-1].strip() for c in classifiers if c.startswith("License ::")]
-    names = [name for name in names if name and name != "OSI Approved"]
-    return " OR ".join(dict.fromkeys(names)) or None
+    return list(dict.fromkeys(name for name in names if name and name != "OSI Approved"))
+
+
+def choose_license(expression: str | None, names: list[str]) -> str | list[str] | None:
+    """The license fact: PEP 639's expression, a string (a real SPDX expression), else the names, a list.
+
+    Names are never joined into one string: "MIT License OR Apache Software License" would read
+    like an SPDX expression and be none (and a project listing two licenses may mean AND as well as OR).
+    """
+    if expression and expression.strip():
+        return expression.strip()
+    return list(names) or None
 
 
 def supports_python3(requires_python: str | None, classifiers: list[str]) -> bool | None:
@@ -152,7 +160,7 @@ def pypi_derived(piece: dict) -> dict:
     """The PyPI facts of a `pypi` piece, Python 3 support and Django versions derived."""
     classifiers = piece.get("classifiers") or []
     return {
-        "license": piece.get("license"),
+        "license": choose_license(piece.get("license_expression"), piece.get("license_names") or []),
         "requires_python": piece.get("requires_python"),
         "supports_python3": supports_python3(piece.get("requires_python"), classifiers),
         "django_versions": django_versions(classifiers),
@@ -208,10 +216,10 @@ def utc_day(moment: datetime) -> str:
 
 
 def to_columns(facts: dict) -> dict:
-    """Fact values -> `facts` table columns (booleans 0/1, lists as JSON)."""
+    """Fact values -> `facts` table columns (booleans 0/1, lists as JSON: a license's names too)."""
     columns = {}
     for name, value in facts.items():
-        if name in LIST_FACTS and value is not None:
+        if (name in LIST_FACTS or name == "license") and isinstance(value, list):
             value = json.dumps(value, ensure_ascii=False)
         elif name in BOOLEAN_FACTS and value is not None:
             value = int(value)
@@ -228,12 +236,30 @@ def to_api(row: dict | None, zone) -> dict:
         if value is not None:
             if name in LIST_FACTS:
                 value = json.loads(value)
+            elif name == "license":
+                value = stored_license(value)
             elif name in BOOLEAN_FACTS:
                 value = bool(value)
             elif name in DATETIME_FACTS:
                 value = parse_datetime(value).astimezone(zone).isoformat()
         printed[name] = value
     return printed
+
+
+def stored_license(text: str) -> str | list[str]:
+    """The license column: a JSON list of names, else an SPDX expression (which never begins with `[`).
+
+    A license stored before names were kept as a list (the classifiers' names joined with " OR ") reads
+    as the string it is, until the package's next sync stores its names.
+    """
+    if text.startswith("["):
+        try:
+            names = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(names, list) and all(isinstance(name, str) for name in names):
+            return names
+    return text
 
 
 def check(given: object, where: str) -> dict:
@@ -266,6 +292,10 @@ def _problem(name: str, value) -> str | None:
     if name in LIST_FACTS:
         ok = isinstance(value, list) and all(isinstance(v, str) and is_utf8(v) for v in value)
         return None if ok else "must be a list of strings or null"
+    if name == "license":
+        names = isinstance(value, list) and all(isinstance(v, str) and is_utf8(v) for v in value)
+        expression = isinstance(value, str) and is_utf8(value) and not value.startswith("[")
+        return None if names or expression else "must be a list of names, an SPDX expression or null"
     if name in DATETIME_FACTS:
         if not isinstance(value, str):
             return "must be an ISO 8601 date-time string or null"

@@ -18,19 +18,19 @@ def answer(body, headers=None, url="https://pypi.org/pypi/x/json") -> Answer:
     return Answer(url, 200, headers or {}, body)
 
 
-# name -> (license, requires_python, Django versions, docs URL, supports_python3, latest release, yanked)
+# name -> (license (the short license field's name, or the classifiers'), requires_python, Django versions, docs URL, supports_python3, latest release, yanked)
 RECORDED = {
-    "django": ("BSD-3-Clause", ">=3.8", [], "https://docs.djangoproject.com/", True,
+    "django": (["BSD-3-Clause"], ">=3.8", [], "https://docs.djangoproject.com/", True,
                "2022-02-01T07:56:23.036066+00:00"),
-    "djangorestframework": ("BSD", ">=3.6", ["2.2", "3.0", "3.1", "3.2", "4.0"], None, True,
+    "djangorestframework": (["BSD"], ">=3.6", ["2.2", "3.0", "3.1", "3.2", "4.0"], None, True,
                             "2021-12-15T15:18:42.237445+00:00"),
-    "wagtail": ("BSD", ">=3.7", ["3.2", "4.0"], None, True, "2022-02-11T13:58:20.278624+00:00"),
-    "django-crispy-forms": ("MIT", ">=3.7", ["2.2", "3.2", "4.0"], None, True,
+    "wagtail": (["BSD"], ">=3.7", ["3.2", "4.0"], None, True, "2022-02-11T13:58:20.278624+00:00"),
+    "django-crispy-forms": (["MIT"], ">=3.7", ["2.2", "3.2", "4.0"], None, True,
                             "2022-01-25T08:08:34.739304+00:00"),
-    "django-minify-html": ("MIT", ">=3.8", ["2.2", "3.0", "3.1", "3.2", "4.0"], None, True,
+    "django-minify-html": (["MIT"], ">=3.8", ["2.2", "3.0", "3.1", "3.2", "4.0"], None, True,
                            "2021-12-28T10:37:18.583101+00:00"),
     # nango's license field is empty: the License classifier names it.
-    "nango": ("MIT License", ">=3.8", [], None, True, "2022-02-12T23:39:48.897997+00:00"),
+    "nango": (["MIT License"], ">=3.8", [], None, True, "2022-02-12T23:39:48.897997+00:00"),
 }
 
 
@@ -49,15 +49,45 @@ def test_recorded_pypi_answers(name):
     assert derived["classifiers"] == pypi_body(name)["info"]["classifiers"]
 
 
-def test_license_prefers_the_expression_and_refuses_a_pasted_text():
+def test_license_is_a_pep_639_expression_or_a_list_of_names_never_names_joined():
     text = "Copyright (c) 2010, Someone\nAll rights reserved.\n\nRedistribution and use ..."
-    assert facts.choose_license("MIT OR Apache-2.0", "MIT", []) == "MIT OR Apache-2.0"
-    assert facts.choose_license(None, text, ["License :: OSI Approved :: BSD License"]) == "BSD License"
-    assert facts.choose_license(None, "x" * 101, []) is None
-    assert facts.choose_license(None, "UNKNOWN", ["License :: OSI Approved"]) is None
-    assert facts.choose_license(None, "", ["License :: OSI Approved :: MIT License",
-                                          "License :: OSI Approved :: Apache Software License"]) == \
+    two = ["License :: OSI Approved :: MIT License", "License :: OSI Approved :: Apache Software License"]
+
+    def chosen(expression, field, classifiers):
+        return facts.choose_license(expression, facts.license_names(field, classifiers))
+
+    assert chosen("MIT OR Apache-2.0", "MIT", two) == "MIT OR Apache-2.0"  # a real SPDX expression, as given
+    assert chosen(" MIT ", None, []) == "MIT"
+    assert chosen(None, "BSD", two) == ["BSD"]
+    assert chosen(None, text, ["License :: OSI Approved :: BSD License"]) == ["BSD License"]
+    assert chosen(None, "", two) == ["MIT License", "Apache Software License"]  # two names, not "... OR ..."
+    assert chosen(None, "", [*two, two[0]]) == ["MIT License", "Apache Software License"]
+    assert chosen(None, "x" * 101, []) is None
+    assert chosen(None, "UNKNOWN", ["License :: OSI Approved"]) is None
+    assert chosen("  ", None, []) is None
+
+
+def test_the_license_is_stored_printed_and_imported_as_a_list_or_an_expression():
+    names = ["MIT License", "Apache Software License"]
+    assert facts.to_columns({"license": names}) == {"license": '["MIT License", "Apache Software License"]'}
+    assert facts.to_columns({"license": "MIT OR Apache-2.0"}) == {"license": "MIT OR Apache-2.0"}
+    assert facts.to_api({"license": '["MIT License", "Apache Software License"]'}, UTC)["license"] == names
+    assert facts.to_api({"license": "MIT OR Apache-2.0"}, UTC)["license"] == "MIT OR Apache-2.0"
+    # A value stored before names were a list reads as the string it is (the next sync stores the list).
+    assert facts.to_api({"license": "MIT License OR Apache Software License"}, UTC)["license"] == \
         "MIT License OR Apache Software License"
+    assert facts.to_api({"license": "[MIT]"}, UTC)["license"] == "[MIT]"
+    assert facts.check({"license": names}, "f.json: record 1") == facts.to_columns({"license": names})
+    assert facts.check({"license": "MIT"}, "f.json: record 1") == {"license": "MIT"}
+    for bad in ([1], '["MIT"]', 5, {"names": []}):
+        with pytest.raises(InputError, match="facts.license must be a list of names, an SPDX expression or null"):
+            facts.check({"license": bad}, "f.json: record 1")
+
+
+def test_the_pypi_piece_keeps_the_expression_and_the_names_apart():
+    piece = pypi.project_facts(answer(pypi_body("nango")))
+    assert (piece["license_expression"], piece["license_names"]) == (None, ["MIT License"])
+    assert "license" not in piece
 
 
 def test_django_versions_sort_as_versions_not_strings():

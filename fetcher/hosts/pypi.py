@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from fetcher.cache import Cached, revalidated
 from fetcher.errors import BadResponse, Failure, NotFound, Unreachable
-from fetcher.facts import choose_license
+from fetcher.facts import license_names
 from fetcher.hosts.base import UNREACHABLE, Check
 from fetcher.hosts.read import MAX_TEXT, body_object, checked_text, optional_text, text_list
 from fetcher.links import normalize_pypi_name
@@ -46,8 +46,9 @@ class PyPI:
     async def project(self, name: str, cached: Cached | None) -> Cached:
         """The project's version with its facts; a 304 keeps last time's."""
         name = normalize_pypi_name(name)
-        # An answer kept before facts were read holds no facts: ask afresh once, unconditionally.
-        if cached is not None and (cached.value.get("name") != name or "classifiers" not in cached.value):
+        # An answer kept before facts were read holds no facts, one kept before the license's names were a list
+        # holds them joined into one string: ask afresh once, unconditionally.
+        if cached is not None and (cached.value.get("name") != name or "license_names" not in cached.value):
             cached = None
 
         def read(answer: Answer) -> dict:
@@ -100,11 +101,8 @@ def project_facts(answer: Answer) -> dict:
         classifiers = text_list(info.get("classifiers"), MAX_CLASSIFIERS)
         released_at, yanked = latest_release(body, info.get("version"))
         return {
-            "license": choose_license(
-                optional_text(info.get("license_expression"), MAX_TEXT),
-                optional_text(info.get("license"), None),
-                classifiers,
-            ),
+            "license_expression": (optional_text(info.get("license_expression"), MAX_TEXT) or "").strip() or None,
+            "license_names": license_names(optional_text(info.get("license"), None), classifiers),
             "requires_python": optional_text(info.get("requires_python"), MAX_TEXT) or None,
             "classifiers": classifiers,
             "latest_release_at": released_at,

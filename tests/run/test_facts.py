@@ -72,11 +72,11 @@ def expected_facts(world: World, record: dict, now: datetime, graphql: bool = Tr
     name = normalize_name(pypi_name(record["pypi_url"]))
     project = facts_for(world, name)
     if project.license_expression:
-        license_ = project.license_expression
+        license_ = project.license_expression  # a PEP 639 expression: a string
     elif project.license:
-        license_ = project.license
+        license_ = [project.license]  # else names: a list
     else:
-        license_ = next(c.split(" :: ")[-1] for c in project.classifiers if c.startswith("License"))
+        license_ = [c.split(" :: ")[-1] for c in project.classifiers if c.startswith("License")]
     python3 = {">=3.8": True, ">=3.9": True, ">=3.10": True, "<3": False, ">=2.7, !=3.0.*": True}.get(
         project.requires_python)
     if project.requires_python is None:
@@ -121,6 +121,8 @@ def stored_facts(store, slug: str) -> dict:
         got[name] = None if got[name] is None else bool(got[name])
     for name in ("django_versions", "classifiers"):
         got[name] = json.loads(got[name])
+    if got["license"] and got["license"].startswith("["):
+        got["license"] = json.loads(got["license"])
     for name in ("archived_at", "latest_release_at"):
         got[name] = got[name] and parse_datetime(got[name])
     return got
@@ -187,6 +189,37 @@ def test_a_warm_sync_with_nothing_changed_costs_what_it_did_and_writes_no_histor
     # Two free conditional requests per package on PyPI: the JSON API and the project status, both 304.
     assert len(pypi) == 2 * len(records)
     assert {entry.status for entry in pypi} == {304}
+
+
+def test_a_license_stored_joined_reads_as_it_was_until_the_next_sync_asks_pypi_afresh_and_stores_the_names(
+        generated, syncing):
+    world, records = generated
+    name = normalize_name(pypi_name(records[1]["pypi_url"]))
+    world.pypi_facts[name] = ProjectFacts(license=None, classifiers=[
+        "License :: OSI Approved :: MIT License", "License :: OSI Approved :: Apache Software License"])
+    standin, store, run = syncing(world, records)
+    run(T0)
+    package_id = store.reads.record(records[1]["slug"])["id"]
+    assert stored_facts(store, records[1]["slug"])["license"] == ["MIT License", "Apache Software License"]
+    # As a sync before names were a list left it: the names joined in the fact and in the kept PyPI answer.
+    joined = "MIT License OR Apache Software License"
+    kept = store.db.one("SELECT value FROM resource_cache WHERE package_id = ? AND resource = 'pypi'", [package_id])
+    old = {key: value for key, value in json.loads(kept).items() if key not in ("license_expression", "license_names")}
+    with store.db.write():
+        store.db.execute("UPDATE resource_cache SET value = ? WHERE package_id = ? AND resource = 'pypi'",
+                         [json.dumps({**old, "license": joined}), package_id])
+        store.db.execute("UPDATE facts SET license = ? WHERE package_id = ?", [joined, package_id])
+    assert stored_facts(store, records[1]["slug"])["license"] == joined
+    requests = len(standin.requests)
+
+    run(T0 + timedelta(days=1))
+
+    asked = [entry for entry in standin.requests[requests:] if entry.path == f"/pypi/{name}/json"]
+    assert [entry.status for entry in asked] == [200]  # once, unconditionally
+    assert stored_facts(store, records[1]["slug"])["license"] == ["MIT License", "Apache Software License"]
+    requests = len(standin.requests)
+    run(T0 + timedelta(days=2))
+    assert [entry.status for entry in standin.requests[requests:] if entry.path == f"/pypi/{name}/json"] == [304]
 
 
 def test_archived_then_unarchived(generated, syncing):
