@@ -19,6 +19,7 @@ from dateutil.relativedelta import relativedelta
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from fetcher.compat import FETCHER, Profile
 from fetcher.errors import InputError
 from fetcher.record import is_utf8, parse_datetime, to_stored_datetime
 
@@ -156,13 +157,30 @@ def repo_facts(repo: dict, before: dict, now: datetime) -> dict:
     return facts
 
 
-def pypi_derived(piece: dict) -> dict:
-    """The PyPI facts of a `pypi` piece, Python 3 support and Django versions derived."""
+def probed_python3(requires_python: str | None, classifiers: list[str], probe: tuple[str, ...]) -> bool | None:
+    """Python 3 support as Django Packages decides it (PyPIPackage.supports_python3 in package/pypi.py of
+    djangopackages/djangopackages): `requires_python` admits one of the `probe` versions (3.0 to 3.14, no
+    patch release: `==3.8.5` admits none); without one, or with one that is no specifier set, true with a
+    Python 3 classifier, else unknown (never false from the classifiers)."""
+    python3 = any(c.startswith("Programming Language :: Python :: 3") for c in classifiers)
+    if requires_python:
+        try:
+            specifiers = SpecifierSet(requires_python)
+        except InvalidSpecifier:
+            return True if python3 else None
+        return any(specifiers.contains(version, prereleases=True) for version in probe)
+    return True if python3 else None
+
+
+def pypi_derived(piece: dict, profile: Profile = FETCHER) -> dict:
+    """The PyPI facts of a `pypi` piece, Python 3 support (as the profile decides it) and Django versions derived."""
     classifiers = piece.get("classifiers") or []
+    requires = piece.get("requires_python")
     return {
         "license": choose_license(piece.get("license_expression"), piece.get("license_names") or []),
-        "requires_python": piece.get("requires_python"),
-        "supports_python3": supports_python3(piece.get("requires_python"), classifiers),
+        "requires_python": requires,
+        "supports_python3": supports_python3(requires, classifiers) if profile.python3 == "releases" else
+        probed_python3(requires, classifiers, profile.python3_probe),
         "django_versions": django_versions(classifiers),
         "classifiers": classifiers,
         "latest_release_at": piece.get("latest_release_at"),
@@ -171,13 +189,16 @@ def pypi_derived(piece: dict) -> dict:
 
 
 def established(row: dict, fields: dict, repo: dict | None, pypi: dict | None, status: str | None,
-                before: dict, now: datetime) -> dict:
+                before: dict, now: datetime, profile: Profile = FETCHER) -> dict:
     """The facts one fetch established for the package `row` (its stored row, `before` its stored facts):
     from the repository as the host reported it, PyPI's project and its status, each where it was asked;
-    the score from the record as it will be. What the fetch did not reach keeps its stored value."""
+    the score from the record as it will be. What the fetch did not reach keeps its stored value, and so
+    does a Python 3 support the profile's probe cannot tell (Django Packages keeps it too)."""
     found = repo_facts(repo, before, now) if repo is not None else {}
     if pypi is not None:
-        found.update(pypi_derived(pypi))
+        found.update(pypi_derived(pypi, profile))
+        if profile.python3 == "probe" and found["supports_python3"] is None:
+            del found["supports_python3"]
     if status is not None:
         found["pypi_status"] = status
     python3 = found["supports_python3"] if "supports_python3" in found else before.get("supports_python3")

@@ -28,6 +28,11 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 MAX_URL = 2000
 MAX_CLASSIFIERS = 1000
 DOC_LABELS = ("documentation", "docs")
+# The project URL labels Django Packages takes documentation from, exactly as written, in this order
+# (package/pypi.py of djangopackages/djangopackages, PyPIPackage.docs_url).
+EXACT_DOC_LABELS = ("Documentation", "Docs", "docs", "documentation")
+# What the kept answer of a project holds beside its version, each read from the JSON API.
+PIECE_KEYS = frozenset({"classifiers", "license_names", "documentation_url", "documentation_url_exact"})
 # `fetcher check` asks the JSON API for a project it surely has.
 PROBE_PROJECT = "pip"
 
@@ -47,8 +52,9 @@ class PyPI:
         """The project's version with its facts; a 304 keeps last time's."""
         name = normalize_pypi_name(name)
         # An answer kept before facts were read holds no facts, one kept before the license's names were a list
-        # holds them joined into one string: ask afresh once, unconditionally.
-        if cached is not None and (cached.value.get("name") != name or "license_names" not in cached.value):
+        # holds them joined into one string, or lacks the documentation URL as Django Packages finds it:
+        # ask afresh once, unconditionally.
+        if cached is not None and (cached.value.get("name") != name or not PIECE_KEYS <= cached.value.keys()):
             cached = None
 
         def read(answer: Answer) -> dict:
@@ -108,6 +114,7 @@ def project_facts(answer: Answer) -> dict:
             "latest_release_at": released_at,
             "latest_release_yanked": yanked,
             "documentation_url": documentation_url(info.get("docs_url"), info.get("project_urls")),
+            "documentation_url_exact": documentation_url_exact(info.get("docs_url"), info.get("project_urls")),
         }
     except (TypeError, ValueError) as exc:
         raise BadResponse(answer.url, f"PyPI answer: {exc}") from None
@@ -169,6 +176,15 @@ def documentation_url(docs_url, project_urls) -> str | None:
         raise ValueError("project_urls is not an object")
     labelled = (_url(url) for label, url in project_urls.items() if normalize_label(label) in DOC_LABELS)
     return next((url for url in labelled if url), None)
+
+
+def documentation_url_exact(docs_url, project_urls) -> str | None:
+    """As Django Packages finds it: `docs_url`, else the project URL labelled exactly Documentation, Docs, docs or
+    documentation, the first of them that is set; taken only if it is an http(s) URL."""
+    if project_urls is not None and not isinstance(project_urls, dict):
+        raise ValueError("project_urls is not an object")
+    found = docs_url or next(filter(None, ((project_urls or {}).get(label) for label in EXACT_DOC_LABELS)), None)
+    return _url(found) if found else None
 
 
 def _url(value) -> str | None:

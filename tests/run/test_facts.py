@@ -40,14 +40,14 @@ def syncing(tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     servers = []
 
-    def start(world, records, *, graphql=True):
+    def start(world, records, *, graphql=True, extra=""):
         standin = StandIn(world, token=TOKEN)
         servers.append(standin)
         path = tmp_path / "config.toml"
         path.write_text(
             f'[store]\npath = "facts.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.graphql_url}"\n'
             f'pace = false\ngraphql = {"true" if graphql else "false"}\n[pypi]\nurl = "{standin.url}"\n'
-            f'[http]\nbackoff = 0\ntimeout = 5\n'
+            f'[http]\nbackoff = 0\ntimeout = 5\n{extra}'
         )
         config = load(str(path))
         store = open_store(config.store_path)
@@ -170,6 +170,22 @@ def test_a_documentation_url_a_person_set_is_never_overwritten(generated, syncin
     run(T0)
 
     assert store.reads.record(records[0]["slug"])["documentation_url"] == "https://docs.example.org/mine/"
+
+
+def test_for_djangopackages_the_documentation_url_is_pypis_whenever_pypi_has_one(generated, syncing):
+    world, records = generated
+    for record in records[:3]:
+        record["documentation_url"] = "https://docs.example.org/mine/"
+    _, store, run = syncing(world, records, extra='[compat]\nprofile = "djangopackages"\n')
+
+    run(T0)
+
+    # As Django Packages' updater sets it (package/pypi.py): PyPI's docs_url, else a URL labelled Documentation.
+    assert store.reads.record(records[0]["slug"])["documentation_url"] == "https://pythonhosted.org/x/"
+    for record in records[1:3]:
+        urls = facts_for(world, normalize_name(pypi_name(record["pypi_url"]))).project_urls or {}
+        assert store.reads.record(record["slug"])["documentation_url"] == urls.get(
+            "Documentation", "https://docs.example.org/mine/"), record["slug"]
 
 
 @pytest.mark.parametrize("graphql", [True, False], ids=["graphql", "rest"])
