@@ -15,7 +15,8 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 
 def test_the_profile_is_read_from_compat_profile(tmp_path):
     path = tmp_path / "config.toml"
-    assert config.load(str(path) if path.exists() else None).compat is compat.FETCHER  # built-in defaults
+    path.write_text('[store]\npath = "x.db"\n')
+    assert config.load(str(path)).compat is compat.FETCHER  # the default
     path.write_text('[compat]\nprofile = "djangopackages"\n')
     assert config.load(str(path)).compat is compat.DJANGOPACKAGES
     path.write_text('[compat]\nprofile = "fetcher"\n')
