@@ -94,7 +94,7 @@ CREATE TABLE IF NOT EXISTS facts (
     archived              INTEGER,  -- the repository is archived (read-only)
     archived_at           TEXT,     -- since when: as the host says, else when fetcher first saw it
     commit_count          INTEGER,  -- commits on the default branch
-    license               TEXT,     -- PEP 639 expression, else a short license, else License classifiers
+    license               TEXT,     -- PEP 639 expression as is, else names as a JSON list: a short license or classifiers
     requires_python       TEXT,     -- PyPI info.requires_python
     supports_python3      INTEGER,  -- from requires_python, else the Python 3 classifiers
     django_versions       TEXT,     -- JSON list from "Framework :: Django :: X.Y", sorted as versions

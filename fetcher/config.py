@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 from dateutil import tz
 
+from fetcher.compat import FETCHER, PROFILES, Profile
 from fetcher.errors import ConfigError
 
 DEFAULT_FILE = "config.toml"
@@ -41,6 +42,7 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
         "max_body": (8 * 1024 * 1024, (int,)),
     },
     "output": {"timezone": ("UTC", (str,))},
+    "compat": {"profile": ("fetcher", (str,))},  # fetcher.compat.PROFILES
 }
 
 # Forges other than GitHub, by the host name their repo_urls use. These three are built in;
@@ -134,6 +136,7 @@ class Config:
     # Every variable of github.token_env, in order (github_token_env is the first): the token pool.
     github_token_envs: tuple[str, ...] = ()
     reserve: int = DEFAULTS["sync"]["reserve"][0]  # points of each token a sync never spends (fetcher.budget)
+    compat: Profile = FETCHER  # what each fetched field means (fetcher.compat)
 
     @property
     def token_envs(self) -> tuple[str, ...]:
@@ -206,6 +209,11 @@ def _check_keys(data: dict, text: str, source: str) -> None:
                 wanted = " or ".join(t.__name__ for t in types)
                 raise ConfigError(
                     f"{source}{_line(text, section, key)}: {section}.{key} must be {_article(wanted)}, "
+                    f"not {value!r}"
+                )
+            if (section, key) == ("compat", "profile") and value not in PROFILES:
+                raise ConfigError(
+                    f"{source}{_line(text, section, key)}: compat.profile must be one of {', '.join(PROFILES)}, "
                     f"not {value!r}"
                 )
 
@@ -294,6 +302,7 @@ def _build(data: dict, source: str, base: Path) -> Config:
         hosts=_hosts(data),
         max_body=number("http", "max_body"),
         reserve=number("sync", "reserve"),
+        compat=PROFILES[get("compat", "profile")],
     )
 
 

@@ -18,19 +18,19 @@ def answer(body, headers=None, url="https://pypi.org/pypi/x/json") -> Answer:
     return Answer(url, 200, headers or {}, body)
 
 
-# name -> (license, requires_python, Django versions, docs URL, supports_python3, latest release, yanked)
+# name -> (license (the short license field's name, or the classifiers'), requires_python, Django versions, docs URL, supports_python3, latest release, yanked)
 RECORDED = {
-    "django": ("BSD-3-Clause", ">=3.8", [], "https://docs.djangoproject.com/", True,
+    "django": (["BSD-3-Clause"], ">=3.8", [], "https://docs.djangoproject.com/", True,
                "2022-02-01T07:56:23.036066+00:00"),
-    "djangorestframework": ("BSD", ">=3.6", ["2.2", "3.0", "3.1", "3.2", "4.0"], None, True,
+    "djangorestframework": (["BSD"], ">=3.6", ["2.2", "3.0", "3.1", "3.2", "4.0"], None, True,
                             "2021-12-15T15:18:42.237445+00:00"),
-    "wagtail": ("BSD", ">=3.7", ["3.2", "4.0"], None, True, "2022-02-11T13:58:20.278624+00:00"),
-    "django-crispy-forms": ("MIT", ">=3.7", ["2.2", "3.2", "4.0"], None, True,
+    "wagtail": (["BSD"], ">=3.7", ["3.2", "4.0"], None, True, "2022-02-11T13:58:20.278624+00:00"),
+    "django-crispy-forms": (["MIT"], ">=3.7", ["2.2", "3.2", "4.0"], None, True,
                             "2022-01-25T08:08:34.739304+00:00"),
-    "django-minify-html": ("MIT", ">=3.8", ["2.2", "3.0", "3.1", "3.2", "4.0"], None, True,
+    "django-minify-html": (["MIT"], ">=3.8", ["2.2", "3.0", "3.1", "3.2", "4.0"], None, True,
                            "2021-12-28T10:37:18.583101+00:00"),
     # nango's license field is empty: the License classifier names it.
-    "nango": ("MIT License", ">=3.8", [], None, True, "2022-02-12T23:39:48.897997+00:00"),
+    "nango": (["MIT License"], ">=3.8", [], None, True, "2022-02-12T23:39:48.897997+00:00"),
 }
 
 
@@ -49,15 +49,45 @@ def test_recorded_pypi_answers(name):
     assert derived["classifiers"] == pypi_body(name)["info"]["classifiers"]
 
 
-def test_license_prefers_the_expression_and_refuses_a_pasted_text():
+def test_license_is_a_pep_639_expression_or_a_list_of_names_never_names_joined():
     text = "Copyright (c) 2010, Someone\nAll rights reserved.\n\nRedistribution and use ..."
-    assert facts.choose_license("MIT OR Apache-2.0", "MIT", []) == "MIT OR Apache-2.0"
-    assert facts.choose_license(None, text, ["License :: OSI Approved :: BSD License"]) == "BSD License"
-    assert facts.choose_license(None, "x" * 101, []) is None
-    assert facts.choose_license(None, "UNKNOWN", ["License :: OSI Approved"]) is None
-    assert facts.choose_license(None, "", ["License :: OSI Approved :: MIT License",
-                                          "License :: OSI Approved :: Apache Software License"]) == \
+    two = ["License :: OSI Approved :: MIT License", "License :: OSI Approved :: Apache Software License"]
+
+    def chosen(expression, field, classifiers):
+        return facts.choose_license(expression, facts.license_names(field, classifiers))
+
+    assert chosen("MIT OR Apache-2.0", "MIT", two) == "MIT OR Apache-2.0"  # a real SPDX expression, as given
+    assert chosen(" MIT ", None, []) == "MIT"
+    assert chosen(None, "BSD", two) == ["BSD"]
+    assert chosen(None, text, ["License :: OSI Approved :: BSD License"]) == ["BSD License"]
+    assert chosen(None, "", two) == ["MIT License", "Apache Software License"]  # two names, not "... OR ..."
+    assert chosen(None, "", [*two, two[0]]) == ["MIT License", "Apache Software License"]
+    assert chosen(None, "x" * 101, []) is None
+    assert chosen(None, "UNKNOWN", ["License :: OSI Approved"]) is None
+    assert chosen("  ", None, []) is None
+
+
+def test_the_license_is_stored_printed_and_imported_as_a_list_or_an_expression():
+    names = ["MIT License", "Apache Software License"]
+    assert facts.to_columns({"license": names}) == {"license": '["MIT License", "Apache Software License"]'}
+    assert facts.to_columns({"license": "MIT OR Apache-2.0"}) == {"license": "MIT OR Apache-2.0"}
+    assert facts.to_api({"license": '["MIT License", "Apache Software License"]'}, UTC)["license"] == names
+    assert facts.to_api({"license": "MIT OR Apache-2.0"}, UTC)["license"] == "MIT OR Apache-2.0"
+    # A value stored before names were a list reads as the string it is (the next sync stores the list).
+    assert facts.to_api({"license": "MIT License OR Apache Software License"}, UTC)["license"] == \
         "MIT License OR Apache Software License"
+    assert facts.to_api({"license": "[MIT]"}, UTC)["license"] == "[MIT]"
+    assert facts.check({"license": names}, "f.json: record 1") == facts.to_columns({"license": names})
+    assert facts.check({"license": "MIT"}, "f.json: record 1") == {"license": "MIT"}
+    for bad in ([1], '["MIT"]', 5, {"names": []}):
+        with pytest.raises(InputError, match="facts.license must be a list of names, an SPDX expression or null"):
+            facts.check({"license": bad}, "f.json: record 1")
+
+
+def test_the_pypi_piece_keeps_the_expression_and_the_names_apart():
+    piece = pypi.project_facts(answer(pypi_body("nango")))
+    assert (piece["license_expression"], piece["license_names"]) == (None, ["MIT License"])
+    assert "license" not in piece
 
 
 def test_django_versions_sort_as_versions_not_strings():
@@ -66,18 +96,62 @@ def test_django_versions_sort_as_versions_not_strings():
     assert facts.django_versions(classifiers) == ["4.2", "4.10", "10.0"]
 
 
+# requires_python as real projects publish it (setup.py python_requires, pyproject requires-python), and whether it
+# admits some Python 3. Read against Python 3's releases, patch versions included.
+PY3 = ["Programming Language :: Python :: 3"]
+REQUIRES_PYTHON = [
+    (">=3.8", True),                                            # Django 4.2
+    (">=3.10", True),                                           # Django 5.0
+    (">=3.6.1", True),                                          # stsouko/CGRtools
+    ("==3.8.5", True),                                          # uppsalaconflictdataprogram/viewser: one patch
+    ("==3.12.12", True),                                        # a pinned interpreter, from a pyproject.toml
+    ("==3.14.6", True),                                         # likewise
+    (">=3.6.1,<3.6.5", True),                                   # four patch releases of 3.6 (issue 17)
+    ("==3.8.20", True),                                         # the last release of 3.8
+    ("==3.8.21", False),                                        # 3.8 ended at 3.8.20: no such Python
+    ("~=3.7", True),                                            # GlasgowEmbedded/glasgow
+    ("==3.13.*", True),                                         # python-discord/sir-lancebot
+    (">=3.8.1,<3.9", True),                                     # from a ruff issue
+    (">=2.7, !=3.0.*, !=3.1.*", True),
+    (">=2.7, !=3.0.*, !=3.1.*, !=3.2.*, !=3.3.*, <4", True),    # a setup.py template
+    (">=2.7, !=3.0.*, !=3.1.*, !=3.2.*, !=3.3.*, !=3.4.*, !=3.5.*, !=3.6.*", True),  # ployground/ploy_ansible
+    (">=3.15", True),                                           # a Python 3 yet to come is a Python 3
+    ("==3.13.0b1", True),                                       # a named pre-release of Python 3
+    (">=3.14.0b1,<3.14.0rc2", True),                            # only pre-releases, named: 3.14.0b1 to rc1
+    ("<3", False),
+    (">=2.7, <3", False),                                       # CellProfiler/CellProfiler
+    ("==2.7.*", False),                                         # taraslayshchuk/es2csv, Products.Archetypes
+    ("<3.0.0a0", False),
+    (">=4", False),
+]
+
+
+@pytest.mark.parametrize("requires, expected", REQUIRES_PYTHON)
+def test_requires_python_admits_python3_over_its_releases_patch_versions_included(requires, expected):
+    assert facts.supports_python3(requires, []) is expected
+    # requires_python says, so the classifiers do not count
+    assert facts.supports_python3(requires, PY3 if not expected else ["Programming Language :: Python :: 2.7"]) \
+        is expected
+
+
+def test_the_python3_releases_are_real_ones():
+    releases = {str(v) for v in facts.PYTHON3_RELEASES}
+    assert {"3.0.0", "3.0.1", "3.6.15", "3.7.17", "3.8.20", "3.9.0", "3.14.6", "3.39.0"} <= releases
+    assert not {"3.0.2", "3.6.16", "3.8.21", "3.40.0"} & releases
+
+
 @pytest.mark.parametrize("requires, classifiers, expected", [
-    (">=3.8", [], True),
-    ("<3", ["Programming Language :: Python :: 3"], False),  # requires_python says, so it wins
-    (">=2.7, !=3.0.*, !=3.1.*", [], True),
-    ("==2.7.*", [], False),
+    # No usable requires_python: the classifiers say.
+    (">=3.6.*", PY3, True),                                     # pythongssapi/python-gssapi, python-semver: invalid
+    (">=3.6.*", [], None),
+    ("3.6", ["Programming Language :: Python :: 2.7"], False),  # no operator: invalid
     (None, ["Programming Language :: Python :: 3 :: Only"], True),
     (None, ["Programming Language :: Python :: 2.7"], False),
     ("not a specifier", ["Programming Language :: Python :: 3.9"], True),
     (None, ["Framework :: Django"], None),
     ("", [], None),
 ])
-def test_supports_python3(requires, classifiers, expected):
+def test_supports_python3_from_the_classifiers_without_a_usable_requires_python(requires, classifiers, expected):
     assert facts.supports_python3(requires, classifiers) is expected
 
 
@@ -223,7 +297,7 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
     (None, 1000, True, 900),                                            # no last_updated: stars / 10
     (datetime(2016, 6, 15, 12, 0, tzinfo=UTC), 1000, True, -500),       # 40 quarters: 1000 − 4000 → floor
     (datetime(2016, 6, 15, 12, 0, tzinfo=UTC), 100, True, -300),        # 100 − 400, above the floor
-    (datetime(2030, 1, 1, tzinfo=UTC), 10, True, 10),                   # a date in the future: no bonus
+    (datetime(2030, 1, 1, tzinfo=UTC), 10, True, 24),                   # 42 months ahead: 14 quarters' bonus
 ])
 def test_score(last_updated, stars, python3, expected):
     assert facts.score(stars, last_updated, python3, NOW) == expected

@@ -3,7 +3,8 @@
 - repository: GET /repositories/{workspace}/{repo_slug}: `description`, `mainbranch`,
   `full_name` (a renamed repository answers under its new name).
 - Bitbucket has no stars: `repo_watchers` is the `size` of /watchers, and `repo_forks`
-  the `size` of /forks; both asked conditionally on every sync.
+  the `size` of /forks; both asked conditionally on every sync. For the djangopackages
+  profile, how many the first page of each holds, and the workspace as the participant.
 - newest commit: GET /repositories/{workspace}/{repo_slug}/commits/{branch}?pagelen=1.
 - commits: GET .../commits/{branch} (or .../commits?include=BRANCH&exclude=OLD for exactly
   the commits made since), 100 a page, following each page's `next`. Bitbucket takes no
@@ -24,6 +25,7 @@ from fetcher.hosts.read import body_list, body_object, commit_date, count_field,
 from fetcher.hosts.commit_counts import BranchCounts, Commit
 from fetcher.net.answer import Answer
 from fetcher.cache import Cached
+from fetcher.links import RepoRef
 
 PAGELEN = 100
 _RAW_AUTHOR = re.compile(r"^\s*(?P<name>[^<]*?)\s*(<[^>]*>)?\s*$")
@@ -57,12 +59,24 @@ class Bitbucket(Forge):
         sizes = {}
         for resource in ("watchers", "forks"):
             answer = await self.revalidated(resource, f"{self._base(meta)}/{resource}", cached.get(resource),
-                                            lambda answer: {"size": count_field(answer, body_object(answer), "size")})
+                                            lambda answer: {"size": count_field(answer, body_object(answer), "size"),
+                                                            "page": len(body_list(answer, "values"))})
             sizes[resource] = keyed(answer, key)
         return sizes
 
     def extra_fields(self, meta: dict, cached: dict[str, Cached], kept: BranchCounts) -> dict:
-        return {"repo_watchers": cached["watchers"].value["size"], "repo_forks": cached["forks"].value["size"]}
+        count = "page" if self.profile.bitbucket_counts == "first page" else "size"
+        return {"repo_watchers": cached["watchers"].value[count], "repo_forks": cached["forks"].value[count]}
+
+    def keeps(self, resource: str, value: dict) -> bool:
+        # Watchers and forks kept before their first page was counted: asked afresh when the count is needed.
+        return not (resource in ("watchers", "forks") and self.profile.bitbucket_counts == "first page"
+                    and "page" not in value)
+
+    def profile_fields(self, fields: dict, meta: dict, ref: RepoRef) -> dict:
+        if self.profile.bitbucket_participants == "workspace":
+            return {**fields, "participants": [ref.owner]}
+        return fields
 
     def head_url(self, meta: dict) -> str:
         return f"{self._base(meta)}/commits/{quote(meta['branch'], safe='')}?pagelen=1"

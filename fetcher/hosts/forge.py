@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Callable, Mapping
 
 from fetcher.cache import Cached, for_repo, revalidated
+from fetcher.compat import FETCHER, Profile
 from fetcher.config import HostConfig
 from fetcher.errors import Failure, HostUnavailable, NotFound, RateLimited, Unreachable
 from fetcher.hosts import commit_counts
@@ -82,8 +83,9 @@ class Forge(Host):
     with_authors = True  # participants counted from the history (False: the host lists contributors)
     whole_history = True  # a count from scratch pages the whole history (False: only the window's commits)
 
-    def __init__(self, host: HostConfig, client: Client, share: int):
+    def __init__(self, host: HostConfig, client: Client, share: int, profile: Profile = FETCHER):
         self.name = host.name
+        self.profile = profile  # what the fields mean (fetcher.compat): the profile's choices this host makes
         self.api_url = host.api_url
         self.config = host
         token = host.token()
@@ -144,6 +146,14 @@ class Forge(Host):
     def extra_fields(self, meta: dict, cached: dict[str, Cached], kept: BranchCounts) -> dict:
         return {}
 
+    def keeps(self, resource: str, value: dict) -> bool:
+        """Whether a cached answer holds what this profile reads (False: one kept before it did, asked afresh)."""
+        return True
+
+    def profile_fields(self, fields: dict, meta: dict, ref: RepoRef) -> dict:
+        """The fields as the profile means them, where this host's differ from the default (fetcher.compat)."""
+        return fields
+
     # -- the shared order ----------------------------------------------------------------
 
     async def fetch(self, repo_url: str, ref: RepoRef, batched, cache: dict[str, Cached]) -> RepoResult:
@@ -169,6 +179,8 @@ class Forge(Host):
         now = self.client.clock()
         asked = self._key(ref.full_name)
         cached = {resource: for_repo(answer, asked) for resource, answer in cache.items()}
+        cached = {resource: answer for resource, answer in cached.items()
+                  if answer is not None and self.keeps(resource, answer.value)}
         repo = await self.revalidated("repo", self.repo_url(ref), cached.get("repo"), self.read_repo)
         meta = repo.value
         # Answers are kept under the path the host reports: what the stored repo_url says from now on.
@@ -188,10 +200,11 @@ class Forge(Host):
             "repo_description": meta["description"] or "",
             "last_updated": parse_datetime(counted.head_date) if counted.head_date else None,
             "commits_over_52": commit_counts.weekly_counts(counted.days, now) if counted.head else [],
-            **self.extra_fields(meta, {**cached, **extras}, counted),
         }
         if counted.authors is not None:
             fields["participants"] = commit_counts.participants(counted.authors)
+        fields.update(self.extra_fields(meta, {**cached, **extras}, counted))
+        fields = self.profile_fields(fields, meta, ref)
         if self._key(meta["path"]) != asked:
             # The host reports the project under another path: it moved, and says where.
             fields["repo_url"] = f"https://{ref.host}/{meta['path']}"

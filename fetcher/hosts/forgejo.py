@@ -1,8 +1,8 @@
 """Forgejo, Gitea and Codeberg, REST API v1.
 
 - repository: GET /repos/{owner}/{repo}: `stars_count` (not `watchers_count`, which
-  counts subscribers), `forks_count`, `description`, `default_branch`, `empty`,
-  `full_name` (a renamed repository answers under its new name).
+  counts subscribers, but for the djangopackages profile), `forks_count`, `description`,
+  `default_branch`, `empty`, `full_name` (a renamed repository answers under its new name).
 - newest commit: GET /repos/{owner}/{repo}/commits?sha=BRANCH&limit=1, with the
   per-commit diff stats, verification and file lists switched off (stat, verification,
   files = false) since none of them is read.
@@ -21,7 +21,7 @@ from urllib.parse import quote
 from fetcher.errors import BadResponse
 from fetcher.facts import MAX_COUNT
 from fetcher.hosts.forge import Forge
-from fetcher.hosts.read import body_list, body_object, commit_date, count_field, path_field, text_field
+from fetcher.hosts.read import body_list, body_object, commit_date, count_field, is_count, path_field, text_field
 from fetcher.hosts.commit_counts import Commit
 from fetcher.net.answer import Answer, header_number, next_link
 from fetcher.record import to_stored_datetime
@@ -47,15 +47,35 @@ class Forgejo(Forge):
     def read_repo(self, answer: Answer) -> dict:
         repo = body_object(answer)
         full_name = path_field(answer, repo, "full_name")
+        watchers = repo.get("watchers_count")
         return {
             "path": full_name,
             "stars": count_field(answer, repo, "stars_count"),
+            # The people watching it; its repo_watchers for the djangopackages profile, which needs it.
+            "watchers": count_field(answer, repo, "watchers_count") if self._reads_watchers else (
+                watchers if is_count(watchers) else None),
             "forks": count_field(answer, repo, "forks_count"),
             "description": text_field(answer, repo, "description"),
             # An empty repository has no commits to ask about (the commits list answers 409).
             "branch": None if repo.get("empty") is True else (text_field(answer, repo, "default_branch") or None),
             **_archive(answer, repo),
         }
+
+    @property
+    def _reads_watchers(self) -> bool:
+        return self.profile.forgejo_watchers == "watchers_count"
+
+    def keeps(self, resource: str, value: dict) -> bool:
+        # A repository answer kept before watchers were read has none to give: asked afresh when they are needed.
+        return not (resource == "repo" and self._reads_watchers and value.get("watchers") is None)
+
+    def profile_fields(self, fields: dict, meta: dict, ref: RepoRef) -> dict:
+        fields = dict(fields)
+        if self._reads_watchers:
+            fields["repo_watchers"] = meta["watchers"]
+        if self.profile.forgejo_participants == "kept":
+            fields.pop("participants", None)
+        return fields
 
     def _commits_base(self, meta: dict) -> str:
         owner, name = meta["path"].split("/", 1)

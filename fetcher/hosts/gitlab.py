@@ -12,6 +12,7 @@
   Reporter role, and the commits list sends no `X-Total`.
 - participants: GET /projects/:id/repository/contributors?order_by=commits&sort=desc,
   asked only when the branch moved. GitLab gives names, not usernames: names, each once.
+  For the djangopackages profile, the first page asked without parameters, as listed.
 - the token goes as `Authorization: Bearer`; `RateLimit-*` and `Retry-After` are read by hosts/forge.py.
 """
 
@@ -26,6 +27,7 @@ from fetcher.net.answer import Answer, next_link
 from fetcher.errors import BadResponse, NotFound
 from fetcher.facts import MAX_COUNT
 from fetcher.cache import Cached
+from fetcher.compat import split_participants
 from fetcher.links import RepoRef, parse_nested_repo_url
 
 PER_PAGE = 100
@@ -101,17 +103,29 @@ class GitLab(Forge):
         return count
 
     async def extras(self, meta: dict, cached: dict[str, Cached], key: str, head_moved: bool) -> dict[str, Cached]:
+        asked = self.profile.gitlab_participants
         kept = cached.get("contributors")
-        if kept is not None and not head_moved:
+        if kept is not None and not head_moved and kept.value.get("asked", "every") == asked:
             return {}  # contributors cannot change without a push
-        names: list[str] = []
-        url = (f"{self.api_url}/projects/{meta['id']}/repository/contributors"
-               f"?order_by=commits&sort=desc&per_page={PER_PAGE}")
-        async for answer in self.pages(url, "contributors"):
-            names.extend(item["name"] for item in body_list(answer)
-                         if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"])
-        return {"contributors": Cached({"repo": key, "names": list(dict.fromkeys(names))}, self.client.clock())}
+        base = f"{self.api_url}/projects/{meta['id']}/repository/contributors"
+        if asked == "first page":  # as Django Packages asks: GitLab's defaults (fewest commits first, 20), one page
+            names = _names(await self.get(base, "contributors"))
+        else:
+            names = []
+            async for answer in self.pages(f"{base}?order_by=commits&sort=desc&per_page={PER_PAGE}", "contributors"):
+                names.extend(_names(answer))
+            names = list(dict.fromkeys(names))
+        return {"contributors": Cached({"repo": key, "names": names, "asked": asked}, self.client.clock())}
 
     def extra_fields(self, meta: dict, cached: dict[str, Cached], kept: BranchCounts) -> dict:
         contributors = cached.get("contributors")
-        return {"participants": list(contributors.value["names"]) if contributors else []}
+        names = list(contributors.value["names"]) if contributors else []
+        if self.profile.gitlab_participants == "first page":
+            names = split_participants(names)
+            return {"participants": names} if names else {}  # none listed: Django Packages keeps the old list
+        return {"participants": names}
+
+
+def _names(answer: Answer) -> list[str]:
+    return [item["name"] for item in body_list(answer)
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]]

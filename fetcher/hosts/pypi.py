@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from fetcher.cache import Cached, revalidated
 from fetcher.errors import BadResponse, Failure, NotFound, Unreachable
-from fetcher.facts import choose_license
+from fetcher.facts import license_names
 from fetcher.hosts.base import UNREACHABLE, Check
 from fetcher.hosts.read import MAX_TEXT, body_object, checked_text, optional_text, text_list
 from fetcher.links import normalize_pypi_name
@@ -33,6 +33,11 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 MAX_URL = 2000
 MAX_CLASSIFIERS = 1000
 DOC_LABELS = ("documentation", "docs")
+# The project URL labels Django Packages takes documentation from, exactly as written, in this order
+# (package/pypi.py of djangopackages/djangopackages, PyPIPackage.docs_url).
+EXACT_DOC_LABELS = ("Documentation", "Docs", "docs", "documentation")
+# What the kept answer of a project holds beside its version, each read from the JSON API.
+PIECE_KEYS = frozenset({"classifiers", "license_names", "documentation_url", "documentation_url_exact"})
 # `fetcher check` asks the JSON API for a project it surely has.
 PROBE_PROJECT = "pip"
 # PEP 792: an index "MUST NOT offer any distributions of the project for download" while it is quarantined, and
@@ -54,8 +59,10 @@ class PyPI:
     async def project(self, name: str, cached: Cached | None) -> Cached:
         """The project's version with its facts; a 304 keeps last time's."""
         name = normalize_pypi_name(name)
-        # An answer kept before facts were read holds no facts: ask afresh once, unconditionally.
-        if cached is not None and (cached.value.get("name") != name or "classifiers" not in cached.value):
+        # An answer kept before facts were read holds no facts, one kept before the license's names were a list
+        # holds them joined into one string, or lacks the documentation URL as Django Packages finds it:
+        # ask afresh once, unconditionally.
+        if cached is not None and (cached.value.get("name") != name or not PIECE_KEYS <= cached.value.keys()):
             cached = None
 
         def read(answer: Answer) -> dict:
@@ -132,16 +139,14 @@ def project_facts(answer: Answer) -> dict:
         classifiers = text_list(info.get("classifiers"), MAX_CLASSIFIERS)
         released_at, yanked = latest_release(body, info.get("version"))
         return {
-            "license": choose_license(
-                optional_text(info.get("license_expression"), MAX_TEXT),
-                optional_text(info.get("license"), None),
-                classifiers,
-            ),
+            "license_expression": (optional_text(info.get("license_expression"), MAX_TEXT) or "").strip() or None,
+            "license_names": license_names(optional_text(info.get("license"), None), classifiers),
             "requires_python": optional_text(info.get("requires_python"), MAX_TEXT) or None,
             "classifiers": classifiers,
             "latest_release_at": released_at,
             "latest_release_yanked": yanked,
             "documentation_url": documentation_url(info.get("docs_url"), info.get("project_urls")),
+            "documentation_url_exact": documentation_url_exact(info.get("docs_url"), info.get("project_urls")),
         }
     except (TypeError, ValueError) as exc:
         raise BadResponse(answer.url, f"PyPI answer: {exc}") from None
@@ -222,6 +227,15 @@ def documentation_url(docs_url, project_urls) -> str | None:
         raise ValueError("project_urls is not an object")
     labelled = (_url(url) for label, url in project_urls.items() if normalize_label(label) in DOC_LABELS)
     return next((url for url in labelled if url), None)
+
+
+def documentation_url_exact(docs_url, project_urls) -> str | None:
+    """As Django Packages finds it: `docs_url`, else the project URL labelled exactly Documentation, Docs, docs or
+    documentation, the first of them that is set; taken only if it is an http(s) URL."""
+    if project_urls is not None and not isinstance(project_urls, dict):
+        raise ValueError("project_urls is not an object")
+    found = docs_url or next(filter(None, ((project_urls or {}).get(label) for label in EXACT_DOC_LABELS)), None)
+    return _url(found) if found else None
 
 
 def _url(value) -> str | None:

@@ -24,7 +24,7 @@ class Hosts:
         github = GitHub(config, client, reserve)
         # A forge may hold at most half the request slots, so one slow host cannot keep every other one waiting.
         share = max(1, config.concurrency // 2)
-        forges = {name: KINDS[host.kind](host, client, share) for name, host in config.hosts.items()}
+        forges = {name: KINDS[host.kind](host, client, share, config.compat) for name, host in config.hosts.items()}
         self.all: list[Host] = [github, *forges.values()]
         # GitHub's names win: github.com is never a forge table's.
         self._by_name: dict[str, Host] = {**forges, **{name: github for name in github_hosts(config.github_api_url)}}

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, replace
 
 from fetcher import facts
+from fetcher.compat import FETCHER, Profile
 from fetcher.hosts.base import Later
 from fetcher.hosts.pypi import PyPI
 from fetcher.run.work import WorkItem
@@ -17,10 +18,11 @@ class Fetch:
     later: Later | None  # a part the host was still computing, asked again later in the run
 
 
-async def fetch(item: WorkItem, pypi: PyPI, before: dict, now) -> Fetch:
+async def fetch(item: WorkItem, pypi: PyPI, before: dict, now, profile: Profile = FETCHER) -> Fetch:
     """Everything a package's record needs, or the Failure (or InputError) that stops it being written.
 
-    `before`: its stored facts; `now`: the time the facts and the score are reckoned at."""
+    `before`: its stored facts; `now`: the time the facts and the score are reckoned at; `profile`: what
+    the fields mean (fetcher.compat)."""
     if item.link_error is not None:
         raise item.link_error
     repo_step = item.host.fetch(item.links.repo_url, item.repo, item.batched, item.cache)
@@ -39,14 +41,18 @@ async def fetch(item: WorkItem, pypi: PyPI, before: dict, now) -> Fetch:
     if project is not None:
         fields["pypi_version"] = project.value["version"]
         updates["pypi"] = project
-        if project.value["documentation_url"] and not item.row["documentation_url"]:
+        if profile.documentation_url == "whenever pypi has one":
+            if project.value["documentation_url_exact"]:
+                fields["documentation_url"] = project.value["documentation_url_exact"]
+        elif project.value["documentation_url"] and not item.row["documentation_url"]:
             fields["documentation_url"] = project.value["documentation_url"]
     if status is not None:
         updates["pypi_status"] = status
     found = facts.established(item.row, fields, repo.meta if not repo.skipped else None,
                               project.value if project is not None else None,
-                              status.value["status"] if status is not None else None, before, now)
-    record = FetchedRecord(fields, updates, note, found, pending=later is not None)
+                              status.value["status"] if status is not None else None, before, now, profile)
+    record = FetchedRecord(fields, updates, note, found, pending=later is not None,
+                           replaces_documentation_url=profile.documentation_url == "whenever pypi has one")
     return Fetch(record, repo.skipped, later)
 
 

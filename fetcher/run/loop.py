@@ -208,7 +208,8 @@ class _Run:
         try:
             item.cache = self.store.fetched.cached(item.id)
             with package_cost() as points:  # what it costs is what the next run expects it to cost
-                fetched = await fetch(item, self.pypi, self.store.fetched.facts(item.id) or {}, self.clock())
+                fetched = await fetch(item, self.pypi, self.store.fetched.facts(item.id) or {}, self.clock(),
+                                      self.config.compat)
         except (RunRefused, RateLimited, Unreachable) as failure:
             if not self._ends_run(failure):
                 self._fail(item, str(failure))

@@ -31,6 +31,8 @@ class FetchedRecord:
     facts: dict | None = None
     points: int | None = None  # what the fetch cost: the next run's estimate
     pending: bool = False  # a part the host was still computing is not written yet
+    # The documentation_url replaces the stored one (the djangopackages profile), not only fills an empty one.
+    replaces_documentation_url: bool = False
 
 
 class Fetched:
@@ -42,7 +44,8 @@ class Fetched:
         are no longer the ones it was fetched for (or it was removed) while the fetch was in flight: then
         nothing is written, and the package stays due.
 
-        A documentation_url is taken only while the record has none: one a person set is never overwritten.
+        A documentation_url is taken only while the record has none, unless the record replaces it: by default
+        one a person set is never overwritten.
         The day's history row is written when a tracked value moved.
         """
         stamp = to_stored_datetime(fetched_at)
@@ -51,7 +54,8 @@ class Fetched:
             if current is None:
                 return EDITED
             fetched = to_columns({k: v for k, v in record.fields.items() if k in FETCHED_FIELDS
-                                  or (k == "documentation_url" and not current["documentation_url"])})
+                                  or (k == "documentation_url" and (record.replaces_documentation_url
+                                                                    or not current["documentation_url"]))})
             changes = {k: v for k, v in fetched.items() if current[k] != v}
             update = {**changes, "last_fetched": stamp}
             if changes:

@@ -12,7 +12,7 @@ from tests.conftest import FIXTURES, api_record
 
 UTC = timezone.utc
 FACTS = {
-    "archived": True, "archived_at": "2024-02-03T04:05:06+00:00", "commit_count": 321, "license": "MIT",
+    "archived": True, "archived_at": "2024-02-03T04:05:06+00:00", "commit_count": 321, "license": ["MIT License"],
     "requires_python": ">=3.9", "supports_python3": True, "django_versions": ["4.2", "5.0"],
     "classifiers": ["Framework :: Django :: 4.2"], "latest_release_at": "2024-01-01T00:00:00+00:00",
     "latest_release_yanked": False, "pypi_status": "archived", "score": -12,

@@ -41,14 +41,14 @@ def syncing(tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     servers = []
 
-    def start(world, records, *, graphql=True):
+    def start(world, records, *, graphql=True, extra=""):
         standin = StandIn(world, token=TOKEN)
         servers.append(standin)
         path = tmp_path / "config.toml"
         path.write_text(
             f'[store]\npath = "facts.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.graphql_url}"\n'
             f'pace = false\ngraphql = {"true" if graphql else "false"}\n[pypi]\nurl = "{standin.url}"\n'
-            f'[http]\nbackoff = 0\ntimeout = 5\n'
+            f'[http]\nbackoff = 0\ntimeout = 5\n{extra}'
         )
         config = load(str(path))
         store = open_store(config.store_path)
@@ -73,11 +73,11 @@ def expected_facts(world: World, record: dict, now: datetime, graphql: bool = Tr
     name = normalize_name(pypi_name(record["pypi_url"]))
     project = facts_for(world, name)
     if project.license_expression:
-        license_ = project.license_expression
+        license_ = project.license_expression  # a PEP 639 expression: a string
     elif project.license:
-        license_ = project.license
+        license_ = [project.license]  # else names: a list
     else:
-        license_ = next(c.split(" :: ")[-1] for c in project.classifiers if c.startswith("License"))
+        license_ = [c.split(" :: ")[-1] for c in project.classifiers if c.startswith("License")]
     python3 = {">=3.8": True, ">=3.9": True, ">=3.10": True, "<3": False, ">=2.7, !=3.0.*": True}.get(
         project.requires_python)
     if project.requires_python is None:
@@ -122,6 +122,8 @@ def stored_facts(store, slug: str) -> dict:
         got[name] = None if got[name] is None else bool(got[name])
     for name in ("django_versions", "classifiers"):
         got[name] = json.loads(got[name])
+    if got["license"] and got["license"].startswith("["):
+        got["license"] = json.loads(got["license"])
     for name in ("archived_at", "latest_release_at"):
         got[name] = got[name] and parse_datetime(got[name])
     return got
@@ -171,6 +173,22 @@ def test_a_documentation_url_a_person_set_is_never_overwritten(generated, syncin
     assert store.reads.record(records[0]["slug"])["documentation_url"] == "https://docs.example.org/mine/"
 
 
+def test_for_djangopackages_the_documentation_url_is_pypis_whenever_pypi_has_one(generated, syncing):
+    world, records = generated
+    for record in records[:3]:
+        record["documentation_url"] = "https://docs.example.org/mine/"
+    _, store, run = syncing(world, records, extra='[compat]\nprofile = "djangopackages"\n')
+
+    run(T0)
+
+    # As Django Packages' updater sets it (package/pypi.py): PyPI's docs_url, else a URL labelled Documentation.
+    assert store.reads.record(records[0]["slug"])["documentation_url"] == "https://pythonhosted.org/x/"
+    for record in records[1:3]:
+        urls = facts_for(world, normalize_name(pypi_name(record["pypi_url"]))).project_urls or {}
+        assert store.reads.record(record["slug"])["documentation_url"] == urls.get(
+            "Documentation", "https://docs.example.org/mine/"), record["slug"]
+
+
 @pytest.mark.parametrize("graphql", [True, False], ids=["graphql", "rest"])
 def test_a_warm_sync_with_nothing_changed_costs_what_it_did_and_writes_no_history(generated, syncing, graphql):
     world, records = generated
@@ -188,6 +206,37 @@ def test_a_warm_sync_with_nothing_changed_costs_what_it_did_and_writes_no_histor
     # Two free conditional requests per package on PyPI: the JSON API and the project status, both 304.
     assert len(pypi) == 2 * len(records)
     assert {entry.status for entry in pypi} == {304}
+
+
+def test_a_license_stored_joined_reads_as_it_was_until_the_next_sync_asks_pypi_afresh_and_stores_the_names(
+        generated, syncing):
+    world, records = generated
+    name = normalize_name(pypi_name(records[1]["pypi_url"]))
+    world.pypi_facts[name] = ProjectFacts(license=None, classifiers=[
+        "License :: OSI Approved :: MIT License", "License :: OSI Approved :: Apache Software License"])
+    standin, store, run = syncing(world, records)
+    run(T0)
+    package_id = store.reads.record(records[1]["slug"])["id"]
+    assert stored_facts(store, records[1]["slug"])["license"] == ["MIT License", "Apache Software License"]
+    # As a sync before names were a list left it: the names joined in the fact and in the kept PyPI answer.
+    joined = "MIT License OR Apache Software License"
+    kept = store.db.one("SELECT value FROM resource_cache WHERE package_id = ? AND resource = 'pypi'", [package_id])
+    old = {key: value for key, value in json.loads(kept).items() if key not in ("license_expression", "license_names")}
+    with store.db.write():
+        store.db.execute("UPDATE resource_cache SET value = ? WHERE package_id = ? AND resource = 'pypi'",
+                         [json.dumps({**old, "license": joined}), package_id])
+        store.db.execute("UPDATE facts SET license = ? WHERE package_id = ?", [joined, package_id])
+    assert stored_facts(store, records[1]["slug"])["license"] == joined
+    requests = len(standin.requests)
+
+    run(T0 + timedelta(days=1))
+
+    asked = [entry for entry in standin.requests[requests:] if entry.path == f"/pypi/{name}/json"]
+    assert [entry.status for entry in asked] == [200]  # once, unconditionally
+    assert stored_facts(store, records[1]["slug"])["license"] == ["MIT License", "Apache Software License"]
+    requests = len(standin.requests)
+    run(T0 + timedelta(days=2))
+    assert [entry.status for entry in standin.requests[requests:] if entry.path == f"/pypi/{name}/json"] == [304]
 
 
 def test_archived_then_unarchived(generated, syncing):

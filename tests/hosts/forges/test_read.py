@@ -90,8 +90,9 @@ def test_bitbucket_an_author_with_no_linked_account_counts_by_the_name_in_raw():
 def test_forgejo_repository_and_commits_from_the_swagger_built_fixture():
     forgejo = host(Forgejo)
     repo = forgejo.read_repo(answer(fixture("forgejo", "repos_someone_django_thing")))
-    assert repo == {"path": "someone/django-thing", "stars": 21, "forks": 4, "description": "A Django app.",
-                    "branch": "main", "archived": False, "archived_at": None}  # 1970-01-01 means never archived
+    assert repo == {"path": "someone/django-thing", "stars": 21, "watchers": 7, "forks": 4,
+                    "description": "A Django app.", "branch": "main", "archived": False,
+                    "archived_at": None}  # 1970-01-01 means never archived
     page = answer(fixture("forgejo", "repos_someone_django_thing_commits"))
     (commit,) = forgejo.read_commits(page)
     assert (commit.id, commit.parents, commit.author) == ("3f1c", ("2e0b",), "someone")
