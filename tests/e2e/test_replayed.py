@@ -281,23 +281,24 @@ EXPECTED = {
         # 5 years 4 months since: 64 months, 21 quarters: 16 - 21 x 1.6 - 0.3 x 16 = -22.4
         "score": -22,
     },
-    # PyPI: info.version; the facts from info and the release files in `urls`; the status from STAND_IN.
+    # PyPI: info.version; the facts from info and the release files in `urls` (the license a list of names: no
+    # project here gives a PEP 639 expression); the status from STAND_IN.
     # No repository: its fields stay as the catalogue had them, and the score of 0 stars is 0.
     **{slug: {**NO_REPO, "pypi_version": version, "documentation_url": docs, "license": license_,
               "requires_python": requires, "supports_python3": True, "django_versions": django,
               "latest_release_at": released, "latest_release_yanked": False, "pypi_status": "active", "score": 0}
        for slug, version, docs, license_, requires, django, released in (
-           ("django", "4.0.2", "https://docs.djangoproject.com/", "BSD-3-Clause", ">=3.8", [],
+           ("django", "4.0.2", "https://docs.djangoproject.com/", ["BSD-3-Clause"], ">=3.8", [],
             "2022-02-01T07:56:23.036066+00:00"),  # docs: project_urls "Documentation"
-           ("djangorestframework", "3.13.1", "", "BSD", ">=3.6", ["2.2", "3.0", "3.1", "3.2", "4.0"],
+           ("djangorestframework", "3.13.1", "", ["BSD"], ">=3.6", ["2.2", "3.0", "3.1", "3.2", "4.0"],
             "2021-12-15T15:18:42.237445+00:00"),
-           ("wagtail", "2.16.1", "", "BSD", ">=3.7", ["3.2", "4.0"], "2022-02-11T13:58:20.278624+00:00"),
-           ("django-crispy-forms", "1.14.0", "", "MIT", ">=3.7", ["2.2", "3.2", "4.0"],
+           ("wagtail", "2.16.1", "", ["BSD"], ">=3.7", ["3.2", "4.0"], "2022-02-11T13:58:20.278624+00:00"),
+           ("django-crispy-forms", "1.14.0", "", ["MIT"], ">=3.7", ["2.2", "3.2", "4.0"],
             "2022-01-25T08:08:34.739304+00:00"),
-           ("django-minify-html", "1.0.0", "", "MIT", ">=3.8", ["2.2", "3.0", "3.1", "3.2", "4.0"],
+           ("django-minify-html", "1.0.0", "", ["MIT"], ">=3.8", ["2.2", "3.0", "3.1", "3.2", "4.0"],
             "2021-12-28T10:37:18.583101+00:00"),
            # license is "": the License classifier names it.
-           ("nango", "0.1.2", "", "MIT License", ">=3.8", [], "2022-02-12T23:39:48.897997+00:00"),
+           ("nango", "0.1.2", "", ["MIT License"], ">=3.8", [], "2022-02-12T23:39:48.897997+00:00"),
        )},
 }
 
