@@ -28,6 +28,8 @@ from fetcher.store import Store, open_store
 EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
 EXIT_CLOSED_OUTPUT = 141  # stdout closed by its reader (`| head`): what a shell reports for SIGPIPE
 REFRESH_LOCK_WAIT = 30  # seconds a refresh waits for a running sync before giving up with 75
+LIMIT = click.IntRange(min=1, max=10_000_000)  # a --limit past ten million packages is a typo (SQLite's stops at 2**63)
+DAYS = click.IntRange(min=1, max=config.LONGEST_DURATION.days)  # past ten years a window is a typo, as a duration
 
 log = logging.getLogger("fetcher")
 
@@ -189,7 +191,7 @@ def remove_command(slugs: tuple[str, ...]) -> None:
 
 @cli.command("sync")
 @click.option("--all", "every", is_flag=True, help="Fetch every package, however recently fetched.")
-@click.option("--limit", type=click.IntRange(min=1), help="Fetch at most N packages (the oldest).")
+@click.option("--limit", type=LIMIT, help="Fetch at most N packages (the oldest).")
 @click.option("--stale-after", type=Duration(), help="Due once last fetched this long ago (default: config).")
 @reports_errors
 def sync_command(every: bool, limit: int | None, stale_after: timedelta | None) -> None:
@@ -343,8 +345,8 @@ def history_command(slug: str, as_json: bool) -> None:
 
 
 @cli.command("trending")
-@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="The window, in days.")
-@click.option("--limit", type=click.IntRange(min=1), default=history.TRENDING_LIMIT, show_default=True,
+@click.option("--days", type=DAYS, default=30, show_default=True, help="The window, in days.")
+@click.option("--limit", type=LIMIT, default=history.TRENDING_LIMIT, show_default=True,
               help="List at most K packages.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 @reports_errors

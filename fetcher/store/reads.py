@@ -9,7 +9,7 @@ from typing import Iterator
 
 from fetcher.errors import UnknownPackage
 from fetcher.facts import FACT_NAMES
-from fetcher.record import API_FIELDS
+from fetcher.record import API_FIELDS, is_utf8
 from fetcher.store.schedule import Schedule
 from fetcher.store.sql import Database
 
@@ -19,7 +19,8 @@ class Reads:
         self.db = db
 
     def record(self, slug: str) -> dict:
-        row = self.db.first("SELECT * FROM package WHERE slug = ?", [slug])
+        # A slug from the command line may hold a lone surrogate (bytes that are not UTF-8): no package has it.
+        row = self.db.first("SELECT * FROM package WHERE slug = ?", [slug]) if is_utf8(slug) else None
         if row is None:
             raise UnknownPackage([slug])
         return row
