@@ -67,7 +67,7 @@ def test_a_store_locked_by_another_writer_past_the_busy_timeout_is_75_naming_it(
         other.close()
 
     assert result.exit_code == 75
-    # Opening the store shapes it (its views are made anew), so the lock may be met there: the
+    # Opening the store shapes it in a write transaction, so the lock may be met there: the
     # message then also names the config that pointed at the store.
     assert result.stderr.startswith(
         f"fetcher: {store}: cannot write the store: another program held the store's write lock past the busy "
