@@ -13,7 +13,7 @@ import sqlite_utils
 
 from fetcher.errors import StoreError
 from fetcher.store.shape import make_views, refuse_foreign, shape, split
-from fetcher.store.sql import Database, unavailable
+from fetcher.store.sql import Database, damaged, unavailable
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # How long a write waits for another connection's write to end; sync's own writes take milliseconds.
@@ -59,7 +59,7 @@ def open_database(path: Path, *, create: bool = True, read_only: bool = False) -
     except sqlite3.OperationalError as exc:
         raise unavailable(path, exc) or StoreError(f"{path}: cannot use the store: {exc}") from None
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot use the store: {exc}") from None
+        raise damaged(path, exc) or StoreError(f"{path}: cannot use the store: {exc}") from None
     return db
 
 
@@ -80,7 +80,7 @@ def store_state(path: Path) -> tuple[int, int, int] | None:
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot use the store: {exc}") from None
+        raise damaged(path, exc) or StoreError(f"{path}: cannot use the store: {exc}") from None
 
 
 def _open_for_reading(path: Path) -> Database:
