@@ -274,7 +274,9 @@ def status_command(as_json: bool) -> None:
     Exits 1 when a package has failed 3 or more times in a row.
     """
     settings = _config()
-    store = _store(settings)  # a monitoring check pointed at the wrong path must not pass
+    # Read-only, as every reader: it works where the user may not write. A monitoring check pointed at the wrong
+    # path must not pass: no store there is exit 2, as for every command but import and add.
+    store = _store(settings, read_only=True)
     now = utcnow()
     gathered = status.gather(store, settings, now)
     code = status.exit_code(gathered)

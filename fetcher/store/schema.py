@@ -6,14 +6,15 @@ other tables too is fine, but a table, index or view of fetcher's names that is 
 is refused before anything is written (shape.py says which are fetcher's).
 """
 
+import os
 import sqlite3
 from pathlib import Path
 
 import sqlite_utils
 
-from fetcher.errors import StoreError
-from fetcher.store.shape import make_views, refuse_foreign, shape, split
-from fetcher.store.sql import Database, damaged, unavailable
+from fetcher.errors import StoreError, StoreUnavailable
+from fetcher.store.shape import make_views, read_as_current, refuse_foreign, shape, split
+from fetcher.store.sql import READ_ONLY, Database, cannot_write, damaged, unavailable
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # How long a write waits for another connection's write to end; sync's own writes take milliseconds.
@@ -39,6 +40,17 @@ MIGRATIONS: list[str] = [
     """ALTER TABLE fetch_state ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
        UPDATE fetch_state SET pending = 1 WHERE note LIKE 'sparkline not updated: GitHub was still computing it%';""",
 ]
+# What each column a migration adds reads as in a store that has not had the migration yet, read without
+# shaping it (read-only): an SQL expression over the table's row giving what the migration would.
+READ_AS = {
+    "sync_run.rate_limit_wait": "0",
+    "fetch_state.failing_since": "CASE WHEN consecutive_failures > 0 THEN last_error_at END",
+    "resource_cache.token_env": "NULL",
+    "fetch_state.last_points": "NULL",
+    "sync_run.deferred": "0",
+    "sync_run.tokens": "NULL",
+    "fetch_state.pending": "note LIKE 'sparkline not updated: GitHub was still computing it%'",
+}
 
 
 def open_database(path: Path, *, create: bool = True, read_only: bool = False) -> Database:
@@ -57,10 +69,21 @@ def open_database(path: Path, *, create: bool = True, read_only: bool = False) -
             db.close()
             raise
     except sqlite3.OperationalError as exc:
-        raise unavailable(path, exc) or StoreError(f"{path}: cannot use the store: {exc}") from None
+        raise unavailable(path, exc) or _read_only(path, exc) or StoreError(f"{path}: cannot use the store: {exc}") \
+            from None
     except sqlite3.DatabaseError as exc:
         raise damaged(path, exc) or StoreError(f"{path}: cannot use the store: {exc}") from None
     return db
+
+
+def _read_only(path: Path, exc: sqlite3.OperationalError) -> StoreUnavailable | None:
+    """A store in WAL mode that this user may read but not write where it lies (a directory they may not write, a
+    read-only mount): SQLite cannot make the -wal and -shm files a writer needs, and says it cannot open it."""
+    if exc.sqlite_errorname not in ("SQLITE_CANTOPEN", "SQLITE_READONLY_DIRECTORY"):
+        return None
+    if not path.exists() or not os.access(path, os.R_OK) or os.access(path.parent, os.W_OK):
+        return None
+    return cannot_write(path, READ_ONLY)
 
 
 def store_state(path: Path) -> tuple[int, int, int] | None:
@@ -84,12 +107,13 @@ def store_state(path: Path) -> tuple[int, int, int] | None:
 
 
 def _open_for_reading(path: Path) -> Database:
-    """The store as it is, for reading alone."""
+    """The store as it is, for reading alone, shown at the current shape (shape.read_as_current)."""
     db = _reader(path)
     try:
         if not db.has_table("package"):
             raise StoreError(f"{db.path}: not a fetcher store (no table 'package')")
         refuse_foreign(db, MIGRATIONS)
+        read_as_current(db, MIGRATIONS, READ_AS)
     except BaseException:
         db.close()
         raise
@@ -97,7 +121,8 @@ def _open_for_reading(path: Path) -> Database:
 
 
 def _reader(path: Path) -> Database:
-    """A connection that only reads, even where this user may not make the -shm file WAL wants beside the store."""
+    """A connection that only reads, even where this user may not make the -shm file WAL wants beside the store
+    (an unwritable directory, a read-only mount)."""
     real = path.resolve()
     uri = real.as_uri()
     db = Database(sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None), path)
@@ -106,9 +131,10 @@ def _reader(path: Path) -> Database:
         db.one("SELECT count(*) FROM sqlite_master")
     except sqlite3.OperationalError as exc:
         db.close()
-        # SQLite could not make the -shm file. With no -wal beside the store either, no writer has it
-        # open (a writer makes both), so the file alone is the whole store: read it as it is.
-        if exc.sqlite_errorname != "SQLITE_READONLY_DIRECTORY" or real.with_name(real.name + "-wal").exists():
+        # SQLite could not make or open the -shm file. With no -wal beside the store either, no writer has
+        # it open (a writer makes both), so the file alone is the whole store: read it as it is.
+        if exc.sqlite_errorname not in ("SQLITE_READONLY_DIRECTORY", "SQLITE_CANTOPEN") \
+                or real.with_name(real.name + "-wal").exists():
             raise
         db = Database(sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None), path)
     except BaseException:

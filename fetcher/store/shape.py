@@ -10,7 +10,9 @@ fetcher's when it is
   `package` table, no `fetcher_view`) made its views with fetcher: they are fetcher's.
 In a store without a `package` (one fetcher has not shaped yet: it makes all its tables at once), every
 object under those names is another program's. Anything else under those names is another program's too:
-the store is refused, naming it, and nothing of it is changed.
+the store is refused, naming it, and nothing of it is changed. A store read without being shaped
+(read-only) is shown at the current shape: a table it lacks reads as empty, and a column it lacks as what
+its migration would give it (`read_as_current`).
 """
 
 import functools
@@ -148,6 +150,24 @@ def make_views(db: Database) -> None:
         db.execute(f"DELETE FROM {VIEW_RECORD}")
         for name, sql in known.views.items():
             db.insert(VIEW_RECORD, {"name": name, "sql": sql})
+
+
+def read_as_current(db: Database, migrations: list[str], read_as: dict[str, str]) -> None:
+    """On a connection that only reads: each fetcher table the store lacks as an empty TEMP view, and each table
+    a migration it has not had would change as a TEMP view with the added columns as `read_as` gives them
+    ("table.column": an SQL expression over the table's row; NULL when not given). TEMP names come first."""
+    present = {row["name"] for row in db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    version = db.one("PRAGMA user_version")
+    later: dict[str, list[str]] = {}
+    for table, column in (pair for each in added_columns(migrations)[version:] for pair in each):
+        later.setdefault(table, []).append(column)
+    for table, columns in shape().tables.items():
+        if table not in present:
+            nulls = ", ".join(f"NULL AS {column}" for column in columns)
+            db.execute(f"CREATE TEMP VIEW {table} AS SELECT {nulls} WHERE 0")
+        elif table in later:
+            added = ", ".join(f"{read_as.get(f'{table}.{column}', 'NULL')} AS {column}" for column in later[table])
+            db.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {added} FROM main.{table}")
 
 
 def split(script: str) -> list[str]:

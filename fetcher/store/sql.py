@@ -15,12 +15,13 @@ from typing import Iterable, Iterator
 
 from fetcher.errors import StoreDamaged, StoreError, StoreUnavailable
 
+READ_ONLY = "the store is read-only"
 # SQLite's messages for a store that cannot be written now but can be later: what each means.
 _UNAVAILABLE = {
     "database or disk is full": "the disk is full",
     # SQLITE_IOERR: a write refused with EFBIG (a file-size limit) or EDQUOT (a quota) is one, as is a failing disk.
     "disk i/o error": "the disk refused a write (disk I/O error: a file-size limit, a disk quota or a failing disk)",
-    "attempt to write a readonly database": "the store is read-only",
+    "attempt to write a readonly database": READ_ONLY,
     "database is locked": "another program held the store's write lock past the busy timeout",
 }
 
@@ -84,7 +85,7 @@ class Database:
         )
 
     def has_table(self, name: str) -> bool:
-        """A store opened read-only is not shaped: one from before a table existed lacks it, and reads as empty."""
+        """Whether the store itself (not a TEMP view standing in for a table it lacks) has the table."""
         return self.first("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]) is not None
 
     @contextlib.contextmanager
@@ -151,8 +152,12 @@ def unavailable(path: Path, exc: sqlite3.OperationalError) -> StoreUnavailable |
     """The StoreUnavailable an SQLite error means, or None when it means something else."""
     for message, meaning in _UNAVAILABLE.items():
         if message in str(exc).lower():
-            return StoreUnavailable(f"{path}: cannot write the store: {meaning}; nothing was lost, re-run when it can")
+            return cannot_write(path, meaning)
     return None
+
+
+def cannot_write(path: Path, meaning: str) -> StoreUnavailable:
+    return StoreUnavailable(f"{path}: cannot write the store: {meaning}; nothing was lost, re-run when it can")
 
 
 def damaged(path: Path, exc: sqlite3.DatabaseError) -> StoreDamaged | None:

@@ -184,3 +184,12 @@ def test_an_older_store_of_fetchers_own_is_fetchers_and_is_migrated(config_file,
         assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
     assert [r["slug"] for r in json.loads(run_cli(config, "export").stdout)] == ["django-todo", "old-one"]
 
+
+def test_every_column_a_migration_adds_is_in_schema_sql_and_reads_as_what_it_would_give():
+    """schema.sql is the shape the migrations lead to, and a reader of an older store knows each added column."""
+    from fetcher.store.schema import READ_AS
+    from fetcher.store.shape import added_columns
+
+    added = [f"{table}.{column}" for each in added_columns(MIGRATIONS) for table, column in each]
+    assert all(column in shape().tables[table] for table, column in (name.split(".") for name in added))
+    assert sorted(READ_AS) == sorted(added)
