@@ -302,10 +302,7 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     if pretty:
         _tell(render(row, reads.fetch_state(slug), utcnow()))
         return
-    record = _api(row, settings)
-    if with_facts:
-        record["facts"] = facts.to_api(reads.facts(row["id"]), settings.timezone)
-    click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+    click.echo(_api(row, settings, reads.facts(row["id"]) if with_facts else None, with_facts=with_facts, indent=2))
 
 
 @cli.command("export")
@@ -316,19 +313,17 @@ def export_command(jsonl: bool, with_facts: bool) -> None:
     """Print every record as the API serves it, by slug."""
     settings = _config()
     reads = _store(settings, read_only=True).reads
-    for row in reads.records():  # every record must print before the first is out: never half an array
-        _api(row, settings)
-    first = True
-    for row in reads.records(with_facts):
-        record = _api(row, settings)
-        if with_facts:
-            record["facts"] = facts.to_api(row["facts"], settings.timezone)
-        text = json.dumps(record, ensure_ascii=False)
-        if jsonl:
-            click.echo(text)
-        else:
-            click.echo(("[\n" if first else ",\n") + text, nl=False)
-        first = False
+    with reads.snapshot():  # both walks read the same store: what was checked is what prints
+        for row in reads.records(with_facts):  # every record, its facts too, must print before the first is out
+            _api(row, settings, row.get("facts"), with_facts=with_facts)
+        first = True
+        for row in reads.records(with_facts):
+            text = _api(row, settings, row.get("facts"), with_facts=with_facts)
+            if jsonl:
+                click.echo(text)
+            else:
+                click.echo(("[\n" if first else ",\n") + text, nl=False)
+            first = False
     if not jsonl:
         click.echo("[]" if first else "\n]")
 
@@ -362,10 +357,15 @@ def trending_command(days: int, limit: int, as_json: bool) -> None:
         _tell(history.trending_table(rows, days))
 
 
-def _api(row: dict, settings: config.Config) -> dict:
-    """The record as the API serves it; a value another program stored unreadably is named, not a crash."""
+def _api(row: dict, settings: config.Config, facts_row: dict | None = None, *, with_facts: bool = False,
+         indent: int | None = None) -> str:
+    """The record as the API serves it (with its facts), as JSON; a value another program stored unreadably (not
+    JSON, not a date-time, an infinite number) is named, not a crash, nor output that is not JSON."""
     try:
-        return to_api(row, settings.timezone)
+        record = to_api(row, settings.timezone)
+        if with_facts:
+            record["facts"] = facts.to_api(facts_row, settings.timezone)
+        return json.dumps(record, indent=indent, ensure_ascii=False, allow_nan=False)
     except (ValueError, TypeError) as exc:
         raise StoreError(f"{settings.store_path}: package {row['slug']!r} cannot be printed: {exc}") from None
 

@@ -5,6 +5,7 @@ shape (store/shape.py: a table it lacks reads as empty, a column as its migratio
 Readers read tables, never the views, which are for a person browsing the store.
 """
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Iterator
 
@@ -18,6 +19,15 @@ from fetcher.store.sql import Database
 class Reads:
     def __init__(self, db: Database):
         self.db = db
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads in one transaction: every query inside sees the store as the first one did."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
 
     def record(self, slug: str) -> dict:
         # A slug from the command line may hold a lone surrogate (bytes that are not UTF-8): no package has it.
