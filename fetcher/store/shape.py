@@ -156,6 +156,7 @@ def read_as_current(db: Database, migrations: list[str], read_as: dict[str, str]
     """On a connection that only reads: each fetcher table the store lacks as an empty TEMP view, and each table
     a migration it has not had would change as a TEMP view with the added columns as `read_as` gives them
     ("table.column": an SQL expression over the table's row; NULL when not given). TEMP names come first."""
+    db.execute("PRAGMA temp_store = MEMORY")  # the TEMP views need no file, where none may be made
     present = {row["name"] for row in db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
     version = db.one("PRAGMA user_version")
     later: dict[str, list[str]] = {}
