@@ -1,6 +1,8 @@
 -- The store's shape. Applied at every start by fetcher.store.open_store, so
--- every statement must be idempotent. Changes to existing tables go in the
--- migrations list in fetcher/store/schema.py, never here.
+-- every table and index statement must be idempotent. Changes to existing
+-- tables go in the migrations list in fetcher/store/schema.py, never here.
+-- These names are fetcher's: a store where another program keeps a table,
+-- index or view under one of them is refused (fetcher/store/shape.py).
 
 -- One row per package: exactly the fields the API serves. Lists are JSON
 -- text; date-times are ISO 8601 in UTC.
@@ -154,11 +156,19 @@ CREATE TABLE IF NOT EXISTS setting (
     value TEXT NOT NULL
 );
 
--- Views for a person browsing the store (Datasette, sqlite3). Dropped and
--- created at every start, so a changed definition reaches existing stores.
+-- The views fetcher made, each with its definition as SQLite keeps it
+-- (sqlite_master.sql): a view of one of their names that is not recorded
+-- here as it stands is another program's, and never dropped.
+CREATE TABLE IF NOT EXISTS fetcher_view (
+    name TEXT PRIMARY KEY,
+    sql  TEXT NOT NULL
+);
+
+-- Views for a person browsing the store (Datasette, sqlite3). Made at a start
+-- that finds one missing or defined otherwise than here (fetcher/store/shape.py),
+-- so a changed definition reaches existing stores.
 
 -- Each package with how fetching it goes and when it is next due.
-DROP VIEW IF EXISTS package_status;
 CREATE VIEW package_status AS
 SELECT
     package.id,
@@ -193,7 +203,6 @@ CROSS JOIN (
 ) AS setting_stale;
 
 -- The packages whose last fetch failed, the longest-failing first.
-DROP VIEW IF EXISTS failing;
 CREATE VIEW failing AS
 SELECT
     package.slug,
@@ -207,7 +216,6 @@ WHERE fetch_state.consecutive_failures > 0
 ORDER BY fetch_state.consecutive_failures DESC, fetch_state.failing_since, package.slug;
 
 -- Each sync or refresh, newest first, with how long it took.
-DROP VIEW IF EXISTS runs;
 CREATE VIEW runs AS
 SELECT
     id,

@@ -30,6 +30,8 @@ def read_catalogue(name: str) -> CatalogueFile:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{label}: not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise InputError(f"{label}: JSON nested too deeply to be a catalogue") from None
     records = _records_of(document, label)
     checked = [_checked(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
     _refuse_duplicates(checked, label)

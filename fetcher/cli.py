@@ -28,6 +28,8 @@ from fetcher.store import Store, open_store
 EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
 EXIT_CLOSED_OUTPUT = 141  # stdout closed by its reader (`| head`): what a shell reports for SIGPIPE
 REFRESH_LOCK_WAIT = 30  # seconds a refresh waits for a running sync before giving up with 75
+LIMIT = click.IntRange(min=1, max=10_000_000)  # a --limit past ten million packages is a typo (SQLite's stops at 2**63)
+DAYS = click.IntRange(min=1, max=config.LONGEST_DURATION.days)  # past ten years a window is a typo, as a duration
 
 log = logging.getLogger("fetcher")
 
@@ -189,7 +191,7 @@ def remove_command(slugs: tuple[str, ...]) -> None:
 
 @cli.command("sync")
 @click.option("--all", "every", is_flag=True, help="Fetch every package, however recently fetched.")
-@click.option("--limit", type=click.IntRange(min=1), help="Fetch at most N packages (the oldest).")
+@click.option("--limit", type=LIMIT, help="Fetch at most N packages (the oldest).")
 @click.option("--stale-after", type=Duration(), help="Due once last fetched this long ago (default: config).")
 @reports_errors
 def sync_command(every: bool, limit: int | None, stale_after: timedelta | None) -> None:
@@ -272,7 +274,9 @@ def status_command(as_json: bool) -> None:
     Exits 1 when a package has failed 3 or more times in a row.
     """
     settings = _config()
-    store = _store(settings)  # a monitoring check pointed at the wrong path must not pass
+    # Read-only, as every reader: it works where the user may not write. A monitoring check pointed at the wrong
+    # path must not pass: no store there is exit 2, as for every command but import and add.
+    store = _store(settings, read_only=True)
     now = utcnow()
     gathered = status.gather(store, settings, now)
     code = status.exit_code(gathered)
@@ -298,10 +302,7 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     if pretty:
         _tell(render(row, reads.fetch_state(slug), utcnow()))
         return
-    record = _api(row, settings)
-    if with_facts:
-        record["facts"] = facts.to_api(reads.facts(row["id"]), settings.timezone)
-    click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+    click.echo(_api(row, settings, reads.facts(row["id"]) if with_facts else None, with_facts=with_facts, indent=2))
 
 
 @cli.command("export")
@@ -312,19 +313,17 @@ def export_command(jsonl: bool, with_facts: bool) -> None:
     """Print every record as the API serves it, by slug."""
     settings = _config()
     reads = _store(settings, read_only=True).reads
-    for row in reads.records():  # every record must print before the first is out: never half an array
-        _api(row, settings)
-    first = True
-    for row in reads.records(with_facts):
-        record = _api(row, settings)
-        if with_facts:
-            record["facts"] = facts.to_api(row["facts"], settings.timezone)
-        text = json.dumps(record, ensure_ascii=False)
-        if jsonl:
-            click.echo(text)
-        else:
-            click.echo(("[\n" if first else ",\n") + text, nl=False)
-        first = False
+    with reads.snapshot():  # both walks read the same store: what was checked is what prints
+        for row in reads.records(with_facts):  # every record, its facts too, must print before the first is out
+            _api(row, settings, row.get("facts"), with_facts=with_facts)
+        first = True
+        for row in reads.records(with_facts):
+            text = _api(row, settings, row.get("facts"), with_facts=with_facts)
+            if jsonl:
+                click.echo(text)
+            else:
+                click.echo(("[\n" if first else ",\n") + text, nl=False)
+            first = False
     if not jsonl:
         click.echo("[]" if first else "\n]")
 
@@ -343,8 +342,8 @@ def history_command(slug: str, as_json: bool) -> None:
 
 
 @cli.command("trending")
-@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="The window, in days.")
-@click.option("--limit", type=click.IntRange(min=1), default=history.TRENDING_LIMIT, show_default=True,
+@click.option("--days", type=DAYS, default=30, show_default=True, help="The window, in days.")
+@click.option("--limit", type=LIMIT, default=history.TRENDING_LIMIT, show_default=True,
               help="List at most K packages.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 @reports_errors
@@ -358,10 +357,15 @@ def trending_command(days: int, limit: int, as_json: bool) -> None:
         _tell(history.trending_table(rows, days))
 
 
-def _api(row: dict, settings: config.Config) -> dict:
-    """The record as the API serves it; a value another program stored unreadably is named, not a crash."""
+def _api(row: dict, settings: config.Config, facts_row: dict | None = None, *, with_facts: bool = False,
+         indent: int | None = None) -> str:
+    """The record as the API serves it (with its facts), as JSON; a value another program stored unreadably (not
+    JSON, not a date-time, an infinite number) is named, not a crash, nor output that is not JSON."""
     try:
-        return to_api(row, settings.timezone)
+        record = to_api(row, settings.timezone)
+        if with_facts:
+            record["facts"] = facts.to_api(facts_row, settings.timezone)
+        return json.dumps(record, indent=indent, ensure_ascii=False, allow_nan=False)
     except (ValueError, TypeError) as exc:
         raise StoreError(f"{settings.store_path}: package {row['slug']!r} cannot be printed: {exc}") from None
 

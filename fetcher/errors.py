@@ -31,6 +31,10 @@ class StoreError(UsageError):
     pass
 
 
+class StoreDamaged(StoreError):
+    """SQLite met a damaged page (database disk image is malformed): nothing more is written to the store."""
+
+
 class UnknownPackage(UsageError):
     def __init__(self, slugs: list[str]):
         self.slugs = slugs
@@ -150,7 +154,8 @@ class StoreBusy(RunStopped):
 
 
 class StoreUnavailable(RunStopped):
-    """The store cannot be written now (disk full, read-only, locked by another writer); nothing was lost."""
+    """The store cannot be written now (disk full, a quota or file-size limit, read-only, locked by another writer);
+    nothing was lost."""
 
 
 class Interrupted(RunStopped):

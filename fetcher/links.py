@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from fetcher.errors import InputError
 
@@ -66,7 +66,7 @@ def _host_and_segments(url: str) -> tuple[str, list[str]]:
     if scp:
         host, path = scp["host"], scp["path"]
     else:
-        parts = urlsplit(text if "//" in text else f"https://{text}")
+        parts = _split(text, f"repo_url {url!r}")
         if parts.scheme not in ("http", "https", "git", "ssh") or not parts.hostname:
             raise InputError(f"repo_url {url!r} is not a URL")
         host, path = parts.hostname, parts.path
@@ -74,6 +74,15 @@ def _host_and_segments(url: str) -> tuple[str, list[str]]:
     if len(segments) < 2:
         raise InputError(f"repo_url {url!r} does not name an owner and a repository")
     return host, segments
+
+
+def _split(text: str, what: str) -> SplitResult:
+    """The parts of a URL (https:// assumed without a scheme); InputError naming `what` for text urlsplit cannot
+    split (an unclosed IPv6 host, `https://[x/...`, or a host that changes under NFKC)."""
+    try:
+        return urlsplit(text if "//" in text else f"https://{text}")
+    except ValueError as exc:
+        raise InputError(f"{what} is not a URL: {exc}") from None
 
 
 def same_repo_url(a: str, b: str) -> bool:
@@ -108,7 +117,7 @@ def pypi_name(pypi_url: str | None) -> str | None:
         return None
     if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", text):
         return text
-    parts = urlsplit(text if "//" in text else f"https://{text}")
+    parts = _split(text, f"pypi_url {pypi_url!r}")
     segments = [s for s in parts.path.split("/") if s]
     if (parts.hostname or "").lower() in PYPI_HOSTS and len(segments) >= 2:
         if segments[0] in ("project", "pypi", "simple"):

@@ -61,9 +61,22 @@ _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # matched whole: `$` would le
 EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
 LATEST = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=timezone.utc)
 
+# SQLite's integers are signed 64 bits: an id stops there. A count past 2**53 is no real count (and no longer
+# exact in JSON read as a double); the facts keep the same bound (facts.MAX_COUNT).
+MAX_ID = 2**63 - 1
+MAX_COUNT = 2**53
+
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+_NOT_UTF8 = "must be UTF-8 text (a lone surrogate is not)"
+
+
+def _not_utf8(value) -> bool:
+    """A string, or a list holding one, that SQLite cannot store: a lone surrogate (JSON's "\ud800")."""
+    return any(isinstance(text, str) and not is_utf8(text) for text in (value if isinstance(value, list) else [value]))
 
 
 def _check_type(field: str, value) -> str | None:
@@ -71,15 +84,20 @@ def _check_type(field: str, value) -> str | None:
     if field == "slug":
         return None if isinstance(value, str) and _SLUG.fullmatch(value) else "must be a non-empty slug"
     if field == "id":
-        return None if _is_int(value) and value > 0 else "must be a positive integer"
+        if not (_is_int(value) and value > 0):
+            return "must be a positive integer"
+        return None if value <= MAX_ID else f"must be at most {MAX_ID} (SQLite's integers are 64 bits)"
     if field in ("repo_forks", "repo_watchers"):
-        return None if _is_int(value) and value >= 0 else "must be a non-negative integer"
+        if not (_is_int(value) and value >= 0):
+            return "must be a non-negative integer"
+        return None if value <= MAX_COUNT else f"must be at most {MAX_COUNT}, past any real count"
     if field in ("grids", "participants"):
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         return None if ok else "must be a list of strings"
     if field == "commits_over_52":
-        ok = isinstance(value, list) and all(_is_int(v) and v >= 0 for v in value)
-        return None if ok else "must be a list of non-negative integers"
+        if not (isinstance(value, list) and all(_is_int(v) and v >= 0 for v in value)):
+            return "must be a list of non-negative integers"
+        return None if all(v <= MAX_COUNT for v in value) else f"must hold counts of at most {MAX_COUNT}"
     if field in DATETIME_FIELDS:
         if value is None and field not in ("created", "modified"):
             return None
@@ -141,7 +159,7 @@ def validate(record: object, where: str) -> dict:
     if unknown:
         raise InputError(f"{where}: unknown field {', '.join(unknown)}")
     for field, value in record.items():
-        problem = _check_type(field, value)
+        problem = _check_type(field, value) or (_NOT_UTF8 if _not_utf8(value) else None)
         if problem:
             raise InputError(f"{where}: {field} {problem}, got {json.dumps(value)[:60]}")
     try:

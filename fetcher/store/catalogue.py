@@ -10,7 +10,7 @@ from datetime import datetime
 
 from fetcher.errors import InputError, UnknownPackage
 from fetcher.links import same_pypi_project, same_repo_url
-from fetcher.record import IMPORTED_FETCHED_FIELDS, to_stored_datetime
+from fetcher.record import IMPORTED_FETCHED_FIELDS, is_utf8, to_stored_datetime
 from fetcher.store.facts import save_facts
 from fetcher.store.sql import Database, in_chunks, marks
 
@@ -123,7 +123,7 @@ class Catalogue:
 
     def packages(self, slugs: list[str]) -> list[dict]:
         """The package rows of these slugs, in their order, each once; UnknownPackage naming any missing."""
-        rows = {row["slug"]: row for chunk in in_chunks(slugs)
+        rows = {row["slug"]: row for chunk in in_chunks([slug for slug in slugs if is_utf8(slug)])
                 for row in self.db.rows(f"SELECT * FROM package WHERE slug IN ({marks(len(chunk))})", chunk)}
         missing = [slug for slug in slugs if slug not in rows]
         if missing:

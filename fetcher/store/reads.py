@@ -1,15 +1,17 @@
 """What the store shows: records in the API's shape, their facts and fetch state, history, trending, the overview.
 
-Readers also work on a store opened read-only, which is not shaped: one from before a table
-existed lacks it, and reads as empty.
+Readers also work on a store opened read-only, which is not shaped: it is shown at the current
+shape (store/shape.py: a table it lacks reads as empty, a column as its migration would give it).
+Readers read tables, never the views, which are for a person browsing the store.
 """
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Iterator
 
 from fetcher.errors import UnknownPackage
 from fetcher.facts import FACT_NAMES
-from fetcher.record import API_FIELDS
+from fetcher.record import API_FIELDS, is_utf8
 from fetcher.store.schedule import Schedule
 from fetcher.store.sql import Database
 
@@ -18,8 +20,18 @@ class Reads:
     def __init__(self, db: Database):
         self.db = db
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads in one transaction: every query inside sees the store as the first one did."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
     def record(self, slug: str) -> dict:
-        row = self.db.first("SELECT * FROM package WHERE slug = ?", [slug])
+        # A slug from the command line may hold a lone surrogate (bytes that are not UTF-8): no package has it.
+        row = self.db.first("SELECT * FROM package WHERE slug = ?", [slug]) if is_utf8(slug) else None
         if row is None:
             raise UnknownPackage([slug])
         return row
@@ -31,8 +43,6 @@ class Reads:
         """
         if not with_facts:
             return self.db.rows(f"SELECT {', '.join(API_FIELDS)} FROM package ORDER BY slug")
-        if not self.db.has_table("facts"):
-            return ({**row, "facts": None} for row in self.records())
         columns = ", ".join([*(f"package.{name}" for name in API_FIELDS),
                              "facts.package_id AS facts__package_id",
                              *(f"facts.{name} AS facts__{name}" for name in FACT_NAMES)])
@@ -42,8 +52,6 @@ class Reads:
 
     def facts(self, package_id: int) -> dict | None:
         """The package's facts row as stored, or None before any was written."""
-        if not self.db.has_table("facts"):
-            return None
         return self.db.first("SELECT * FROM facts WHERE package_id = ?", [package_id])
 
     def fetch_state(self, slug: str) -> dict | None:
@@ -53,8 +61,6 @@ class Reads:
     def history(self, slug: str) -> list[dict]:
         """The package's history rows, oldest first."""
         package_id = self.record(slug)["id"]
-        if not self.db.has_table("history"):
-            return []
         return self.db.select(
             """SELECT date, stars, forks, participants, commit_count, pypi_version, archived
                FROM history WHERE package_id = ? ORDER BY date""",
@@ -66,8 +72,6 @@ class Reads:
 
         A package first seen inside the window counts from its first row.
         """
-        if not self.db.has_table("history"):
-            return []
         return self.db.select(
             """WITH ends AS (
                    SELECT package_id,
@@ -97,8 +101,11 @@ class Reads:
             "oldest_fetch": self.db.one("SELECT min(last_fetched) FROM package"),
             "failing": self.db.one("SELECT count(*) FROM fetch_state WHERE consecutive_failures > 0"),
             "worst_failures": self.db.one("SELECT coalesce(max(consecutive_failures), 0) FROM fetch_state"),
-            "failures": self.db.select(
-                "SELECT slug, consecutive_failures, failing_since AS since, last_error FROM failing LIMIT ?",
+            "failures": self.db.select(  # as the view `failing` orders them
+                """SELECT slug, consecutive_failures, failing_since AS since, last_error
+                   FROM fetch_state JOIN package ON package.id = fetch_state.package_id
+                   WHERE consecutive_failures > 0
+                   ORDER BY consecutive_failures DESC, failing_since, slug LIMIT ?""",
                 [failures],
             ),
             "sparklines_kept": self.db.one("SELECT count(*) FROM fetch_state WHERE pending = 1"),

@@ -2,18 +2,19 @@
 
 `open_database` applies schema.sql and the migrations at every start (unless opened read-only,
 to read). A file that is not an SQLite database is refused untouched; a database that holds
-other tables too is fine, but a table of fetcher's names that is not fetcher's is refused.
+other tables too is fine, but a table, index or view of fetcher's names that is not fetcher's
+is refused before anything is written (shape.py says which are fetcher's).
 """
 
+import os
 import sqlite3
-from importlib import resources
 from pathlib import Path
 
 import sqlite_utils
 
-from fetcher.errors import StoreError
-from fetcher.record import API_FIELDS
-from fetcher.store.sql import Database, unavailable
+from fetcher.errors import StoreError, StoreUnavailable
+from fetcher.store.shape import make_views, read_as_current, refuse_foreign, shape, split
+from fetcher.store.sql import READ_ONLY, Database, cannot_write, damaged, unavailable
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # How long a write waits for another connection's write to end; sync's own writes take milliseconds.
@@ -39,6 +40,17 @@ MIGRATIONS: list[str] = [
     """ALTER TABLE fetch_state ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
        UPDATE fetch_state SET pending = 1 WHERE note LIKE 'sparkline not updated: GitHub was still computing it%';""",
 ]
+# What each column a migration adds reads as in a store that has not had the migration yet, read without
+# shaping it (read-only): an SQL expression over the table's row giving what the migration would.
+READ_AS = {
+    "sync_run.rate_limit_wait": "0",
+    "fetch_state.failing_since": "CASE WHEN consecutive_failures > 0 THEN last_error_at END",
+    "resource_cache.token_env": "NULL",
+    "fetch_state.last_points": "NULL",
+    "sync_run.deferred": "0",
+    "sync_run.tokens": "NULL",
+    "fetch_state.pending": "note LIKE 'sparkline not updated: GitHub was still computing it%'",
+}
 
 
 def open_database(path: Path, *, create: bool = True, read_only: bool = False) -> Database:
@@ -51,18 +63,27 @@ def open_database(path: Path, *, create: bool = True, read_only: bool = False) -
             return _open_for_reading(path)
         # Autocommit: every write is in a transaction fetcher opens itself (Database.write).
         db = Database(sqlite3.connect(path, isolation_level=None), path)
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA foreign_keys = ON")
-        sqlite_utils.Database(db.conn).enable_wal()
-        # In WAL mode NORMAL loses nothing when the process dies, only the last commits on power loss,
-        # and spares an fsync per package.
-        db.execute("PRAGMA synchronous = NORMAL")
-        _apply_schema(db)
+        try:
+            _shape(db)
+        except BaseException:
+            db.close()
+            raise
     except sqlite3.OperationalError as exc:
-        raise unavailable(path, exc) or StoreError(f"{path}: cannot use the store: {exc}") from None
+        raise unavailable(path, exc) or _read_only(path, exc) or StoreError(f"{path}: cannot use the store: {exc}") \
+            from None
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot use the store: {exc}") from None
+        raise damaged(path, exc) or StoreError(f"{path}: cannot use the store: {exc}") from None
     return db
+
+
+def _read_only(path: Path, exc: sqlite3.OperationalError) -> StoreUnavailable | None:
+    """A store in WAL mode that this user may read but not write where it lies (a directory they may not write, a
+    read-only mount): SQLite cannot make the -wal and -shm files a writer needs, and says it cannot open it."""
+    if exc.sqlite_errorname not in ("SQLITE_CANTOPEN", "SQLITE_READONLY_DIRECTORY"):
+        return None
+    if not path.exists() or not os.access(path, os.R_OK) or os.access(path.parent, os.W_OK):
+        return None
+    return cannot_write(path, READ_ONLY)
 
 
 def store_state(path: Path) -> tuple[int, int, int] | None:
@@ -74,31 +95,51 @@ def store_state(path: Path) -> tuple[int, int, int] | None:
     if not path.exists() or path.stat().st_size == 0:
         return None
     try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            packages = db.execute("SELECT count(*) FROM package").fetchone()[0] if "package" in tables else 0
+        db = _reader(path)
+        try:
+            refuse_foreign(db, MIGRATIONS)
+            packages = db.one("SELECT count(*) FROM package") if db.has_table("package") else 0
+            return db.one("PRAGMA user_version"), len(MIGRATIONS), packages
+        finally:
+            db.close()
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot use the store: {exc}") from None
-    return version, len(MIGRATIONS), packages
+        raise damaged(path, exc) or StoreError(f"{path}: cannot use the store: {exc}") from None
 
 
 def _open_for_reading(path: Path) -> Database:
+    """The store as it is, for reading alone, shown at the current shape (shape.read_as_current)."""
+    db = _reader(path)
+    try:
+        if not db.has_table("package"):
+            raise StoreError(f"{db.path}: not a fetcher store (no table 'package')")
+        refuse_foreign(db, MIGRATIONS)
+        read_as_current(db, MIGRATIONS, READ_AS)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _reader(path: Path) -> Database:
+    """A connection that only reads, even where this user may not make the -shm file WAL wants beside the store
+    (an unwritable directory, a read-only mount)."""
     real = path.resolve()
     uri = real.as_uri()
     db = Database(sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None), path)
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
-        _check_package_table(db)
+        db.one("SELECT count(*) FROM sqlite_master")
     except sqlite3.OperationalError as exc:
-        # WAL wants a -shm file beside the store, and this user may not make one. With no -wal there
-        # either, no writer has the store open (it would have made both), so the file alone is the
-        # whole store: read it as it is.
-        if exc.sqlite_errorname != "SQLITE_READONLY_DIRECTORY" or real.with_name(real.name + "-wal").exists():
-            raise
         db.close()
+        # SQLite could not make or open the -shm file. With no -wal beside the store either, no writer has
+        # it open (a writer makes both), so the file alone is the whole store: read it as it is.
+        if exc.sqlite_errorname not in ("SQLITE_READONLY_DIRECTORY", "SQLITE_CANTOPEN") \
+                or real.with_name(real.name + "-wal").exists():
+            raise
         db = Database(sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None), path)
-        _check_package_table(db)
+    except BaseException:
+        db.close()
+        raise
     return db
 
 
@@ -120,41 +161,29 @@ def refuse_foreign_file(path: Path) -> None:
                 raise StoreError(f"{path}: not an SQLite database; refusing to write to it")
 
 
+def _shape(db: Database) -> None:
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA foreign_keys = ON")
+    refuse_foreign(db, MIGRATIONS)  # before WAL mode: a store refused is left as it was, byte for byte
+    sqlite_utils.Database(db.conn).enable_wal()
+    # In WAL mode NORMAL loses nothing when the process dies, only the last commits on power loss,
+    # and spares an fsync per package.
+    db.execute("PRAGMA synchronous = NORMAL")
+    _apply_schema(db)
+
+
 def _apply_schema(db: Database) -> None:
-    schema = resources.files("fetcher").joinpath("schema.sql").read_text(encoding="utf-8")
     fresh = not db.has_table("package")
     with db.write():
-        for statement in _statements(schema):
+        refuse_foreign(db, MIGRATIONS)  # again, now that this transaction holds the write lock
+        for statement in shape().statements:
             db.execute(statement)
+        make_views(db)
         if fresh:  # schema.sql is the current shape: no migration is owed
             db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-    _check_package_table(db)
     version = db.one("PRAGMA user_version")
     for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
         with db.write():
-            for statement in _statements(migration):
+            for statement in split(migration):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")
-
-
-def _check_package_table(db: Database) -> None:
-    if not db.has_table("package"):
-        raise StoreError(f"{db.path}: not a fetcher store (no table 'package')")
-    columns = set(sqlite_utils.Database(db.conn)["package"].columns_dict)
-    if not set(API_FIELDS) <= columns:
-        missing = ", ".join(sorted(set(API_FIELDS) - columns))
-        raise StoreError(f"{db.path}: table 'package' belongs to something else (no {missing})")
-
-
-def _statements(script: str) -> list[str]:
-    """Split a script into statements, to run them in one transaction (executescript would commit)."""
-    statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            statements.append(pending.strip())
-            pending = ""
-    last = "\n".join(line for line in pending.splitlines() if not line.strip().startswith("--")).strip()
-    if last:
-        statements.append(last)  # a last statement without its semicolon
-    return statements

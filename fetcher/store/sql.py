@@ -2,8 +2,10 @@
 
 Every room of the store goes through a `Database`; it is the seam a second backend plugs into
 (the same methods over another driver). Writes happen inside `write()`, one short transaction
-taken at its start; a full disk, a read-only file or a lock held too long becomes
-StoreUnavailable naming the store (exit 75), and nothing of the transaction is kept.
+taken at its start; a full disk, a quota or file-size limit, a read-only file or a lock held
+too long becomes StoreUnavailable naming the store (exit 75), and nothing of the transaction is
+kept. A damaged page met by any statement, read or write, becomes StoreDamaged (exit 2), and
+from then on the Database writes nothing more.
 """
 
 import contextlib
@@ -11,40 +13,56 @@ import sqlite3
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from fetcher.errors import StoreUnavailable
+from fetcher.errors import StoreDamaged, StoreError, StoreUnavailable
 
+READ_ONLY = "the store is read-only"
 # SQLite's messages for a store that cannot be written now but can be later: what each means.
 _UNAVAILABLE = {
     "database or disk is full": "the disk is full",
-    "attempt to write a readonly database": "the store is read-only",
+    # SQLITE_IOERR: a write refused with EFBIG (a file-size limit) or EDQUOT (a quota) is one, as is a failing disk.
+    "disk i/o error": "the disk refused a write (disk I/O error: a file-size limit, a disk quota or a failing disk)",
+    "attempt to write a readonly database": READ_ONLY,
     "database is locked": "another program held the store's write lock past the busy timeout",
 }
+
+
+# SQLite's primary result codes for a store whose pages are not what SQLite wrote.
+SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
 
 
 class Database:
     def __init__(self, conn: sqlite3.Connection, path: Path):
         self.conn = conn
         self.path = path
+        self.damage: StoreDamaged | None = None  # once met, nothing more is written
 
     def select(self, sql: str, params: Iterable = ()) -> list[dict]:
         return list(self.rows(sql, params))
 
     def rows(self, sql: str, params: Iterable = ()) -> Iterator[dict]:
         """The rows a query answers, one at a time: a walk over any number of them stays small."""
-        cursor = self.conn.execute(sql, list(params))
+        with self.guarded():
+            cursor = self.conn.execute(sql, list(params))
         names = [column[0] for column in cursor.description]
-        return (dict(zip(names, row)) for row in cursor)
+        return self._each(cursor, names)
+
+    def _each(self, cursor: sqlite3.Cursor, names: list[str]) -> Iterator[dict]:
+        with self.guarded():  # a damaged page may be met at any row
+            for row in cursor:
+                yield dict(zip(names, row))
 
     def first(self, sql: str, params: Iterable = ()) -> dict | None:
         return next(self.rows(sql, params), None)
 
     def one(self, sql: str, params: Iterable = ()):
         """The single value a query answers."""
-        return self.conn.execute(sql, list(params)).fetchone()[0]
+        with self.guarded():
+            return self.conn.execute(sql, list(params)).fetchone()[0]
 
     def execute(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
         """A statement; a write belongs inside `write()`, which makes SQLite's refusals StoreUnavailable."""
-        return self.conn.execute(sql, list(params))
+        with self.guarded():
+            return self.conn.execute(sql, list(params))
 
     def insert(self, table: str, values: dict) -> int:
         names = ", ".join(values)
@@ -67,7 +85,7 @@ class Database:
         )
 
     def has_table(self, name: str) -> bool:
-        """A store opened read-only is not shaped: one from before a table existed lacks it, and reads as empty."""
+        """Whether the store itself (not a TEMP view standing in for a table it lacks) has the table."""
         return self.first("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]) is not None
 
     @contextlib.contextmanager
@@ -78,7 +96,9 @@ class Database:
         wait, when another connection wrote in between; taking the write lock first waits
         its turn instead.
         """
-        with self.unavailable_as_error():
+        if self.damage is not None:
+            raise self.damage  # a store with a damaged page is written no more, the run's own row included
+        with self.unavailable_as_error(), self.guarded():
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -100,6 +120,20 @@ class Database:
         except sqlite3.OperationalError as exc:
             raise unavailable(self.path, exc) or exc from None
 
+    @contextlib.contextmanager
+    def guarded(self) -> Iterator[None]:
+        """A damaged page becomes StoreDamaged, and the Database writes no more; text another program stored
+        that is not UTF-8 becomes StoreError naming it."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            problem = damaged(self.path, exc) or undecodable(self.path, exc)
+            if problem is None:
+                raise
+            if isinstance(problem, StoreDamaged):
+                self.damage = problem
+            raise problem from None
+
     def close(self) -> None:
         self.conn.close()
 
@@ -118,5 +152,27 @@ def unavailable(path: Path, exc: sqlite3.OperationalError) -> StoreUnavailable |
     """The StoreUnavailable an SQLite error means, or None when it means something else."""
     for message, meaning in _UNAVAILABLE.items():
         if message in str(exc).lower():
-            return StoreUnavailable(f"{path}: cannot write the store: {meaning}; nothing was lost, re-run when it can")
+            return cannot_write(path, meaning)
     return None
+
+
+def cannot_write(path: Path, meaning: str) -> StoreUnavailable:
+    return StoreUnavailable(f"{path}: cannot write the store: {meaning}; nothing was lost, re-run when it can")
+
+
+def damaged(path: Path, exc: sqlite3.DatabaseError) -> StoreDamaged | None:
+    """The StoreDamaged an SQLite error means (a page that is not what SQLite wrote), or None."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if (code is None or code & 0xFF not in (SQLITE_CORRUPT, SQLITE_NOTADB)) and "malformed" not in str(exc):
+        return None
+    return StoreDamaged(
+        f"{path}: the store is damaged ({exc}); fetcher writes nothing more to it: restore it from a backup, or "
+        f"recover what is readable with `sqlite3 {path} .recover`"
+    )
+
+
+def undecodable(path: Path, exc: sqlite3.DatabaseError) -> StoreError | None:
+    """Text another program stored that is not UTF-8 (sqlite3 cannot decode it), named; None for other errors."""
+    if not str(exc).startswith("Could not decode to UTF-8"):
+        return None
+    return StoreError(f"{path}: {exc}: another program stored text that is not UTF-8")

@@ -78,7 +78,7 @@ def test_a_corrupt_database_is_refused_and_left_as_it_was(config_file, run_cli, 
     result = run_cli(config, "import", TODO)
 
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"fetcher: {corrupt}: cannot use the store: ")
+    assert result.stderr.startswith(f"fetcher: {corrupt}: the store is damaged (file is not a database); ")
     assert len(result.stderr.strip().splitlines()) == 1
     assert corrupt.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "test.db"]

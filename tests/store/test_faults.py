@@ -1,6 +1,10 @@
-"""A store that cannot be written now: disk full, locked past the busy timeout; an internal error mid-run."""
+"""A store that cannot be written now: disk full, a file-size limit, locked past the busy timeout; an internal error
+mid-run."""
 
+import contextlib
 import json
+import resource
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -67,7 +71,7 @@ def test_a_store_locked_by_another_writer_past_the_busy_timeout_is_75_naming_it(
         other.close()
 
     assert result.exit_code == 75
-    # Opening the store shapes it (its views are made anew), so the lock may be met there: the
+    # Opening the store shapes it in a write transaction, so the lock may be met there: the
     # message then also names the config that pointed at the store.
     assert result.stderr.startswith(
         f"fetcher: {store}: cannot write the store: another program held the store's write lock past the busy "
@@ -158,3 +162,38 @@ def test_show_and_export_read_a_store_nobody_may_write_and_write_nothing(shared_
     assert [r["slug"] for r in json.loads(shown.stdout)] == ["django-todo"]
     assert store.read_bytes() == before
     assert sorted(p.name for p in data.iterdir()) == ["config.toml", "packages.db"]
+
+
+def _file_size_limit(limit: int):
+    """For a child process: writes past `limit` bytes of any file fail with EFBIG (SIGXFSZ ignored, as a
+    quota's EDQUOT fails them): SQLite's disk I/O error."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_file_size_limit_met_writing_is_75_naming_the_store_and_loses_nothing(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\npath = "packages.db"\n')
+    store = tmp_path / "packages.db"
+    command = [sys.executable, "-m", "fetcher", "--config", str(config)]
+    assert subprocess.run([*command, "import", TODO], capture_output=True, cwd=ROOT).returncode == 0
+    before = subprocess.run([*command, "export"], capture_output=True, cwd=ROOT, check=True).stdout
+    many = [{"slug": f"pkg-{n}", "repo_url": f"https://github.com/o/pkg-{n}", "repo_description": "d" * 400}
+            for n in range(3000)]  # a transaction of megabytes: the write-ahead log must grow past the limit
+    (tmp_path / "many.json").write_text(json.dumps(many))
+
+    limited = subprocess.run([*command, "import", str(tmp_path / "many.json")], capture_output=True, text=True,
+                             cwd=ROOT, timeout=60, preexec_fn=_file_size_limit(store.stat().st_size))
+
+    assert limited.returncode == 75, limited.stderr
+    assert limited.stderr == (
+        f"fetcher: {store}: cannot write the store: the disk refused a write (disk I/O error: a file-size limit, a "
+        "disk quota or a failing disk); nothing was lost, re-run when it can\n"
+    )
+    assert subprocess.run([*command, "export"], capture_output=True, cwd=ROOT, check=True).stdout == before
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
