@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from fetcher.errors import StoreBusy
+from fetcher.errors import StoreBusy, StoreUnavailable
 
 POLL_SECONDS = 0.2
 
@@ -43,8 +43,11 @@ def run_lock(store_path: Path, command: str, wait_seconds: float = 0.0) -> Itera
                 raise StoreBusy(f"{_holder(fd)} holds the store's run lock ({path}){waited}; try again later")
             time.sleep(POLL_SECONDS)
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"fetcher {command} (pid {os.getpid()}, since {stamp})".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"fetcher {command} (pid {os.getpid()}, since {stamp})".encode(), 0)
+        except OSError as exc:  # a full disk, a quota or a file-size limit: the store could not be written either
+            raise StoreUnavailable(f"{path}: cannot write the run lock: {exc.strerror}; re-run when it can") from None
         try:
             yield
         finally:

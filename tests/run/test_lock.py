@@ -135,3 +135,28 @@ def test_a_store_reached_through_a_symlink_is_held_by_the_same_lock(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+UNDER_A_SIZE_LIMIT = """
+import resource, signal, sys
+from pathlib import Path
+from fetcher.errors import FetcherError
+from fetcher.run.lock import run_lock
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # not a byte more: a full quota
+try:
+    with run_lock(Path(sys.argv[1]), "sync"):
+        print("ran")
+except FetcherError as exc:
+    print(f"{type(exc).__name__} {exc.exit_code}: {exc}")
+"""
+
+
+def test_a_run_lock_the_disk_will_not_let_be_written_is_75_not_a_crash(tmp_path):
+    store = tmp_path / "packages.db"
+
+    ran = subprocess.run([sys.executable, "-c", UNDER_A_SIZE_LIMIT, str(store)], capture_output=True, text=True,
+                         timeout=60)
+
+    assert ran.stdout == (f"StoreUnavailable 75: {lock_path(store)}: cannot write the run lock: File too large; re-run "
+                          "when it can\n"), ran.stderr
