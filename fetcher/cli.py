@@ -271,7 +271,7 @@ def check_command() -> None:
 def status_command(as_json: bool) -> None:
     """What is due, what fails and why, the last runs and the rate limits left; asks no server.
 
-    Exits 1 when a package has failed 3 or more times in a row.
+    Exits 1 when a package has failed 3 or more times in a row, or the store holds a value fetcher cannot read.
     """
     settings = _config()
     # Read-only, as every reader: it works where the user may not write. A monitoring check pointed at the wrong
@@ -283,7 +283,7 @@ def status_command(as_json: bool) -> None:
     if _option("quiet") and not code:
         sys.exit(0)  # for cron: a word only when a package keeps failing
     if as_json:
-        click.echo(redact(json.dumps(gathered, indent=2, ensure_ascii=False), _secrets()))
+        click.echo(redact(status.as_json(gathered), _secrets()))
     else:
         _tell(status.render(gathered, now))
     sys.exit(code)
@@ -359,15 +359,12 @@ def trending_command(days: int, limit: int, as_json: bool) -> None:
 
 def _api(row: dict, settings: config.Config, facts_row: dict | None = None, *, with_facts: bool = False,
          indent: int | None = None) -> str:
-    """The record as the API serves it (with its facts), as JSON; a value another program stored unreadably (not
-    JSON, not a date-time, an infinite number) is named, not a crash, nor output that is not JSON."""
-    try:
-        record = to_api(row, settings.timezone)
-        if with_facts:
-            record["facts"] = facts.to_api(facts_row, settings.timezone)
-        return json.dumps(record, indent=indent, ensure_ascii=False, allow_nan=False)
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"{settings.store_path}: package {row['slug']!r} cannot be printed: {exc}") from None
+    """The record as the API serves it (with its facts), as JSON. The store has read every value already: one
+    another program stored unreadably (not JSON, not a date-time, a number JSON cannot hold) was named there."""
+    record = to_api(row, settings.timezone)
+    if with_facts:
+        record["facts"] = facts.to_api(facts_row, settings.timezone)
+    return json.dumps(record, indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ from typing import Awaitable, Callable, ContextManager, Iterable
 import httpx
 
 from fetcher.config import Config, format_duration
-from fetcher.errors import Failure, FetcherError, InputError, RateLimited, RunRefused, RunStopped, Unreachable
+from fetcher.errors import (Failure, FetcherError, InputError, RateLimited, RunRefused, RunStopped, Unreachable,
+                            UnreadableValue)
 from fetcher.hosts.base import Later
 from fetcher.hosts.pypi import PyPI
 from fetcher.hosts.registry import Hosts, secrets
@@ -166,7 +167,7 @@ class _Run:
         async def produce() -> None:
             # The batch step for the next chunk is asked while the packages of this one are fetched.
             rows = iter(self.packages)
-            while chunk := [work_item(row, self.hosts) for row in islice(rows, CHUNK)]:
+            while chunk := [work_item(row, self.hosts, self.store.fetched.record) for row in islice(rows, CHUNK)]:
                 await self._batch(chunk)
                 for item in chunk:
                     await queue.put(item)
@@ -206,20 +207,26 @@ class _Run:
 
     async def _sync_one(self, item: WorkItem) -> None:
         try:
+            if item.error is not None:
+                raise item.error
             item.cache = self.store.fetched.cached(item.id)
+            before = self.store.fetched.facts(item.id) or {}
             with package_cost() as points:  # what it costs is what the next run expects it to cost
-                fetched = await fetch(item, self.pypi, self.store.fetched.facts(item.id) or {}, self.clock(),
-                                      self.config.compat)
+                fetched = await fetch(item, self.pypi, before, self.clock(), self.config.compat)
         except (RunRefused, RateLimited, Unreachable) as failure:
             if not self._ends_run(failure):
                 self._fail(item, str(failure))
                 return
             self._stop_for(failure)
-        except (Failure, InputError) as failure:
+        except (Failure, InputError, UnreadableValue) as failure:
             self._fail(item, str(failure))
             return
         record = replace(fetched.record, points=points[0])
-        saved = self.store.fetched.save(item.id, item.links, record, self.clock())
+        try:
+            saved = self.store.fetched.save(item.id, item.links, record, self.clock())
+        except UnreadableValue as unreadable:  # another program stored it after the package was read
+            self._fail(item, str(unreadable))
+            return
         if saved == EDITED:
             self._edited_meanwhile(item)
             return

@@ -1,16 +1,15 @@
 """`fetcher show SLUG --pretty`: one record for a person, with its fetch state."""
 
-import json
 from datetime import datetime
 
 from fetcher.show.text import ago, sparkline
-from fetcher.record import parse_datetime
 
 
 def render(row: dict, state: dict | None, now: datetime) -> str:
-    """The stored row and its fetch_state row (None when never attempted) as a few labelled lines."""
-    weeks = json.loads(row["commits_over_52"] or "[]")
-    participants = json.loads(row["participants"] or "[]")
+    """The package row and its fetch_state row (None when never attempted), as the store reads them (lists as
+    lists, date-times as date-times), as a few labelled lines."""
+    weeks = row["commits_over_52"] or []
+    participants = row["participants"] or []
     lines = [row["title"] or row["slug"]]
     if row["repo_description"]:
         lines.append(row["repo_description"])
@@ -40,8 +39,7 @@ def render(row: dict, state: dict | None, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def _when(stamp: str | None, now: datetime) -> str:
-    if not stamp:
+def _when(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
         return "never"
-    moment = parse_datetime(stamp)
     return f"{ago(moment, now)} ({moment:%Y-%m-%d %H:%M} UTC)"

@@ -2,10 +2,13 @@
 
 - `schema`: open, shape, migrate (schema.sql and the numbered migrations);
 - `catalogue`: the person's packages imported, added, removed;
-- `schedule`: which packages are due, in due order, a page at a time;
+- `schedule`: which packages are due, in due order, a page at a time (what `status` counts);
 - `fetched`: what a fetch writes (fields, facts, history, cached answers), whole or not at all;
 - `runs`: each run's row, the budgets it saw, the settings the views need;
-- `reads`: records, facts, fetch state, history, trending, the status overview.
+- `reads`: records, facts, fetch state, history, trending, the last errors `status` shows.
+
+Every stored value is read back through `stored` (each column's kind): one another program wrote that is
+not of its kind is an UnreadableValue naming the store, the package (or row) and the column.
 
 Nothing else in fetcher writes SQL. `Database` (sql.py) is the seam a second backend plugs into.
 """
