@@ -157,7 +157,7 @@ class _Run:
         if self.fit_budget:
             self.report.deferred, self.report.deferred_why = await plan.fit(
                 self.store, self.packages, self.hosts, self.clock())
-        budgets = self.store.runs.budgets()
+        budgets = plan.believed(self.store, self.clock())
         for host in self.hosts.all:
             host.remember(budgets, self.clock())
         self.report.packages = total = len(self.packages)

@@ -203,6 +203,22 @@ def test_an_unreadable_last_fetched_is_read_as_never_fetched_and_the_fetch_write
 
 
 
+def test_a_time_at_the_end_of_the_calendar_is_read_as_it_is_not_a_crash(config, run_cli, respx_mock):
+    both_on_github(respx_mock)
+    spoil(config, "UPDATE package SET last_fetched = '9999-12-31T23:59:59+00:00' WHERE id = 409",
+          "INSERT INTO fetch_state (package_id, consecutive_failures, last_error_at) "
+          "VALUES (410, 2, '9999-12-31T23:59:59+00:00')")  # plus the wait: past what a date-time holds
+
+    synced = run_cli(config, "sync")
+    status = run_cli(config, "status", "--json")
+    forced = run_cli(config, "sync", "--all")
+
+    assert synced.exit_code == 0, synced.output
+    assert "0 of 0 packages" in synced.output  # neither is due before the year 9999 is out
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.stdout)["due"] == 0 and json.loads(status.stdout)["resting"] == 1
+    assert forced.exit_code == 0 and "2 synced" in forced.output, forced.output
+
 def test_an_unreadable_cached_answer_is_dropped_asked_afresh_and_replaced(config, run_cli, respx_mock):
     todo = both_on_github(respx_mock)
     now = datetime.now(timezone.utc).isoformat()
@@ -223,7 +239,7 @@ def test_an_unreadable_cached_answer_is_dropped_asked_afresh_and_replaced(config
     assert query(config, "SELECT repo_watchers FROM package ORDER BY id") == [(77,), (55,)]
 
 
-@pytest.mark.parametrize("reset", ["tomorrow"])
+@pytest.mark.parametrize("reset", ["tomorrow", "9999-12-31T00:00:00+00:00"])  # unreadable; no window's reset
 def test_an_unreadable_budget_is_unknown_asked_again_and_replaced(config, run_cli, respx_mock, monkeypatch, reset):
     both_on_github(respx_mock)
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_stored_budget_test")
