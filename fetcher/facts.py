@@ -275,9 +275,9 @@ def stored_license(text: str) -> str | list[str]:
     if text.startswith("["):
         try:
             names = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # another program's text, nested past the decoder's depth too
             return text
-        if isinstance(names, list) and all(isinstance(name, str) for name in names):
+        if isinstance(names, list) and all(isinstance(name, str) and is_utf8(name) for name in names):
             return names
     return text
 

@@ -263,3 +263,16 @@ def test_an_unreadable_budget_is_unknown_asked_again_and_replaced(config, run_cl
     assert datetime.fromisoformat(stamp) < datetime.now(timezone.utc) + timedelta(days=1)
     status = run_cli(config, "status", "--json")
     assert status.exit_code == 0 and json.loads(status.stdout)["unreadable"] == []
+
+
+@pytest.mark.parametrize("text", ['["\\ud800"]', "[" * 100_000, '["MIT", 3]'])
+def test_a_license_that_is_no_list_of_names_prints_as_the_text_it_is(config, run_cli, text):
+    spoil(config, "INSERT INTO facts (package_id, license) VALUES (409, ?)", params=[text])
+
+    shown = run_cli(config, "show", "django-todo", "--facts")
+    exported = run_cli(config, "export", "--facts", "--jsonl")
+
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["facts"]["license"] == text
+    assert exported.exit_code == 0
+    assert [json.loads(line)["facts"]["license"] for line in exported.stdout.splitlines()] == [None, text]
