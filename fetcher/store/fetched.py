@@ -162,7 +162,8 @@ class Fetched:
 
     def _links_hold(self, package_id: int, fetched_for: Links) -> dict | None:
         """The package's row, while its links are still the ones the fetch was made for; else None."""
-        current = self.db.first("SELECT * FROM package WHERE id = ?", [package_id])
+        with self.db.tolerant():  # as the package was read for its fetch (store/schedule.py)
+            current = self.db.first("SELECT * FROM package WHERE id = ?", [package_id])
         return current if current is not None and Links.of(current) == fetched_for else None
 
     def _save_cached(self, package_id: int, resource: str, answer: Cached) -> None:

@@ -10,13 +10,14 @@ from itertools import islice
 from typing import Iterator
 
 from fetcher import due
+from fetcher.record import is_utf8
 from fetcher.store.sql import Database, marks
-from fetcher.store.stored import COLUMNS, lenient, package
+from fetcher.store.stored import COLUMNS, lenient, package, value
 
 # Due packages are read this many at a time (a few hundred kB of rows, whatever the catalogue's size).
 PAGE = 500
 # What the walk reads, by kind (store/stored.py).
-WALKED = {name: COLUMNS["package"][name] for name in ("repo_url", "last_fetched")} | {
+WALKED = {name: COLUMNS["package"][name] for name in ("slug", "repo_url", "last_fetched")} | {
     name: COLUMNS["fetch_state"][name] for name in ("consecutive_failures", "last_error_at", "failing_since",
                                                    "last_attempt", "last_points", "pending")}
 
@@ -49,15 +50,16 @@ class Schedule:
         """
         after: tuple = ("", -1)
         while True:
-            page = self.db.select(
-                """SELECT package.id, package.slug, package.repo_url, coalesce(last_fetched, '') AS position,
-                          last_fetched, consecutive_failures, last_error_at, failing_since, last_attempt,
-                          last_points, pending
-                   FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
-                   WHERE (coalesce(last_fetched, ''), package.id) > (?, ?)
-                   ORDER BY coalesce(last_fetched, ''), package.id LIMIT ?""",
-                [*after, PAGE],
-            )
+            with self.db.tolerant():  # a package's text that is not UTF-8 is that package's, named below
+                page = self.db.select(
+                    """SELECT package.id, package.slug, package.repo_url, coalesce(last_fetched, '') AS position,
+                              last_fetched, consecutive_failures, last_error_at, failing_since, last_attempt,
+                              last_points, pending
+                       FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
+                       WHERE (coalesce(last_fetched, ''), package.id) > (?, ?)
+                       ORDER BY coalesce(last_fetched, ''), package.id LIMIT ?""",
+                    [*after, PAGE],
+                )
             for row in page:
                 values, unreadable = lenient(self.db.path, package(row["slug"]), WALKED, row)
                 if begun is not None and values["last_attempt"] is not None and values["last_attempt"] >= begun:
@@ -67,11 +69,17 @@ class Schedule:
                 yield values
             if len(page) < PAGE:
                 return
-            after = (page[-1]["position"], page[-1]["id"])
+            last = page[-1]
+            if isinstance(last["position"], str) and not is_utf8(last["position"]):
+                # The next page is asked from here, and no text that is not UTF-8 can be sent to SQLite.
+                value(self.db.path, package(last["slug"]), COLUMNS["package"]["last_fetched"], last["position"])
+            after = (last["position"], last["id"])
 
     def rows_by_id(self, ids: list[int]) -> list[dict]:
         """The package rows of these ids, in their order (one that is gone meanwhile is left out)."""
-        rows = {row["id"]: row for row in self.db.rows(f"SELECT * FROM package WHERE id IN ({marks(len(ids))})", ids)}
+        with self.db.tolerant():  # text that is not UTF-8 fails its own package (store/stored.py), not the page
+            rows = {row["id"]: row for row in self.db.select(f"SELECT * FROM package WHERE id IN ({marks(len(ids))})",
+                                                              ids)}
         return [rows[i] for i in ids if i in rows]
 
 

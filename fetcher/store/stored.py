@@ -33,7 +33,7 @@ class Kind:
 
 
 def _text(value) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not is_utf8(value):  # not UTF-8: read through Database.tolerant
         raise _Wrong
     return value
 

@@ -276,3 +276,32 @@ def test_a_license_that_is_no_list_of_names_prints_as_the_text_it_is(config, run
     assert json.loads(shown.stdout)["facts"]["license"] == text
     assert exported.exit_code == 0
     assert [json.loads(line)["facts"]["license"] for line in exported.stdout.splitlines()] == [None, text]
+
+
+def test_text_that_is_not_utf8_fails_its_own_package_in_a_sync_not_the_run(config, run_cli, respx_mock):
+    both_on_github(respx_mock)
+    spoil(config, "UPDATE package SET title = CAST(x'41ff' AS TEXT) WHERE id = 409")  # 'A' and a byte no UTF-8 has
+
+    result = run_cli(config, "sync", "--all")
+
+    message = f"{store_of(config)}: package 'django-todo': title is not text: 'A\\udcff'"
+    assert result.exit_code == 1, result.output
+    assert f"failed django-todo: {message}" in result.stderr
+    assert query(config, "SELECT last_error FROM fetch_state WHERE package_id = 409") == [(message,)]
+    assert query(config, "SELECT CAST(title AS BLOB) FROM package WHERE id = 409") == [(b"A\xff",)]  # kept
+    assert query(config, "SELECT repo_watchers FROM package WHERE id = 410") == [(55,)]
+
+
+def test_text_that_is_not_utf8_is_named_by_status_and_stops_a_reader_with_one_line(config, run_cli):
+    spoil(config, "UPDATE package SET repo_url = CAST(x'ff' AS TEXT) WHERE id = 409")
+
+    status = run_cli(config, "status")
+    shown = run_cli(config, "show", "django-todo")
+
+    assert status.exit_code == 1, status.output
+    assert "packages    2 (github.com 1, none 1)" in status.stdout
+    assert "  package 'django-todo': repo_url is not text: '\\udcff'" in status.stdout
+    assert shown.exit_code == 2 and shown.stdout == ""
+    assert shown.stderr.startswith(f"fetcher: {store_of(config)}: Could not decode to UTF-8 column 'repo_url'")
+    assert shown.stderr.count("\n") == 1
+    assert run_cli(config, "show", "django-auth-ldap").exit_code == 0
