@@ -33,7 +33,7 @@ class Kind:
 
 
 def _text(value) -> str:
-    if not isinstance(value, str) or not is_utf8(value):  # not UTF-8: read through Database.tolerant
+    if not isinstance(value, str) or not (value.isascii() or is_utf8(value)):  # not UTF-8: Database.tolerant
         raise _Wrong
     return value
 
@@ -94,14 +94,15 @@ def _json(value):
 
 def _texts(value) -> list[str]:
     items = _json(value)
-    if not (isinstance(items, list) and all(isinstance(item, str) and is_utf8(item) for item in items)):
+    # Checked in C, item by item: an export reads every package's lists.
+    if not (isinstance(items, list) and set(map(type, items)) <= {str} and is_utf8("".join(items))):
         raise _Wrong
     return items
 
 
 def _counts(value) -> list[int]:
     items = _json(value)
-    if not (isinstance(items, list) and all(type(item) is int and item >= 0 for item in items)):
+    if not (isinstance(items, list) and set(map(type, items)) <= {int} and min(items, default=0) >= 0):
         raise _Wrong
     return items
 
@@ -193,8 +194,12 @@ def decoded(path: Path, where: str, columns: Mapping[str, Column], row: dict) ->
     UnreadableValue for the first value that is not of its column's kind."""
     values = dict(row)
     for name, column in columns.items():
-        if name in values and values[name] is not None:
-            values[name] = value(path, where, column, values[name])
+        stored = values.get(name)
+        if stored is not None:
+            try:
+                values[name] = column.kind.read(stored)  # `value`, inline: an export reads every value twice
+            except _Wrong:
+                raise UnreadableValue(path, where, column.label, column.kind.name, stored) from None
     return values
 
 
