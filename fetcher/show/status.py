@@ -50,7 +50,7 @@ def gather(store: Store, config: Config, now: datetime) -> dict:
         kept += row["pending"]
     # As the view `failing` orders them: the most failures in a row, then the longest failing, then by slug.
     failures = heapq.nsmallest(TOP_FAILURES, failures, key=lambda row: (
-        -row["failures"], row["failing_since"] is not None, row["failing_since"] or now, row["slug"]))
+        -row["failures"], row["failing_since"] is not None, row["failing_since"] or now, row["slug"] or ""))
     errors, unread = store.reads.last_errors([row["id"] for row in failures])
     runs, unread_runs = store.runs.last(LAST_RUNS)
     budgets, unread_budgets = store.runs.read_budgets()

@@ -106,8 +106,9 @@ class Reads:
 
     def last_errors(self, ids: list[int]) -> tuple[dict[int, str | None], list[UnreadableValue]]:
         """The last error of each of these packages (package id -> text), and those that cannot be read."""
-        rows = self.db.rows(f"""SELECT package_id, slug, last_error FROM fetch_state JOIN package
-                                ON package.id = package_id WHERE package_id IN ({marks(len(ids))})""", ids)
+        with self.db.tolerant():  # text that is not UTF-8 is named as unreadable (store/stored.py)
+            rows = self.db.select(f"""SELECT package_id, slug, last_error FROM fetch_state JOIN package
+                                      ON package.id = package_id WHERE package_id IN ({marks(len(ids))})""", ids)
         errors, unreadable = {}, []
         for row in rows:
             row, problems = lenient(self.db.path, package(row["slug"]), LAST_ERROR, row)

@@ -50,12 +50,14 @@ class Runs:
 
     def read_budgets(self) -> tuple[list[dict], list[UnreadableValue]]:
         """The budgets that can be read, by token variable and resource, and the values of those that cannot."""
-        rows = self.db.rows("SELECT * FROM rate_limit ORDER BY token_env, resource")
+        with self.db.tolerant():  # text that is not UTF-8 leaves its row out, named (store/stored.py)
+            rows = self.db.select("SELECT * FROM rate_limit ORDER BY token_env, resource")
         return readable(self.db.path, rows, COLUMNS["rate_limit"], budget_row)
 
     def last(self, count: int) -> tuple[list[dict], list[UnreadableValue]]:
         """The last `count` runs that can be read, newest first, and the values of those that cannot."""
-        rows = self.db.rows("SELECT * FROM sync_run ORDER BY id DESC LIMIT ?", [count])
+        with self.db.tolerant():
+            rows = self.db.select("SELECT * FROM sync_run ORDER BY id DESC LIMIT ?", [count])
         return readable(self.db.path, rows, COLUMNS["sync_run"], lambda row: row_of("sync_run", id=row["id"]))
 
     def save_setting(self, name: str, value: str) -> None:

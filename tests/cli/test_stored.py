@@ -305,3 +305,15 @@ def test_text_that_is_not_utf8_is_named_by_status_and_stops_a_reader_with_one_li
     assert shown.stderr.startswith(f"fetcher: {store_of(config)}: Could not decode to UTF-8 column 'repo_url'")
     assert shown.stderr.count("\n") == 1
     assert run_cli(config, "show", "django-auth-ldap").exit_code == 0
+
+
+def test_status_orders_failing_packages_whose_slug_cannot_be_read(config, run_cli):
+    spoil(config, "UPDATE package SET slug = CAST(x'ff' AS TEXT) WHERE id = 409",
+          "INSERT INTO fetch_state (package_id, consecutive_failures, last_error) VALUES (409, 4, 'a'), (410, 4, 'b')")
+
+    result = run_cli(config, "status")
+
+    assert result.exit_code == 1, result.output
+    assert "failing     2 packages" in result.stdout
+    assert "  django-auth-ldap: 4 in a row: b" in result.stdout
+    assert "  package '\\udcff': slug is not text: '\\udcff'" in result.stdout
