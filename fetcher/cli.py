@@ -9,17 +9,17 @@ from datetime import timedelta
 
 import click
 
-from fetcher import __version__, check, config, facts, logs
+from fetcher import __version__, check, config, logs
 from fetcher.catalogue import read_catalogue
 from fetcher.errors import FetcherError, StoreError, StoreUnavailable
 from fetcher.logs import event, redact
 from fetcher.net.client import utcnow
-from fetcher.record import to_api, validate
+from fetcher.record import validate
 from fetcher.run import loop
 from fetcher.run.lock import run_lock
 from fetcher.run.report import RunReport
 from fetcher.run.signals import StopSignals
-from fetcher.show import history, status
+from fetcher.show import api, history, status
 from fetcher.show.progress import progress
 from fetcher.show.record import render
 from fetcher.show.text import visible
@@ -300,8 +300,8 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
         return
     record = _api(row, settings)
     if with_facts:
-        record["facts"] = facts.to_api(reads.facts(row["id"]), settings.timezone)
-    click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        record = api.with_facts(record, reads.facts(row["id"]), settings.timezone)
+    click.echo(api.show_text(record), nl=False)
 
 
 @cli.command("export")
@@ -318,8 +318,8 @@ def export_command(jsonl: bool, with_facts: bool) -> None:
     for row in reads.records(with_facts):
         record = _api(row, settings)
         if with_facts:
-            record["facts"] = facts.to_api(row["facts"], settings.timezone)
-        text = json.dumps(record, ensure_ascii=False)
+            record = api.with_facts(record, row["facts"], settings.timezone)
+        text = api.export_line(record)
         if jsonl:
             click.echo(text)
         else:
@@ -337,7 +337,7 @@ def history_command(slug: str, as_json: bool) -> None:
     """Print how a package's stars, forks, participants, commits, version and archive state moved, by UTC day."""
     rows = history.series(_store(_config(), read_only=True).reads.history(slug))
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(api.listing_text(rows), nl=False)
     else:
         _tell(history.table(rows))
 
@@ -353,17 +353,14 @@ def trending_command(days: int, limit: int, as_json: bool) -> None:
     reads = _store(_config(), read_only=True).reads
     rows = reads.trending(history.window_start(utcnow(), days), limit)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(api.listing_text(rows), nl=False)
     else:
         _tell(history.trending_table(rows, days))
 
 
 def _api(row: dict, settings: config.Config) -> dict:
     """The record as the API serves it; a value another program stored unreadably is named, not a crash."""
-    try:
-        return to_api(row, settings.timezone)
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"{settings.store_path}: package {row['slug']!r} cannot be printed: {exc}") from None
+    return api.record(row, settings.timezone, settings.store_path)
 
 
 def main() -> None:
