@@ -11,7 +11,7 @@ import click
 
 from fetcher import __version__, check, config, logs
 from fetcher.catalogue import read_catalogue
-from fetcher.errors import FetcherError, StoreError, StoreUnavailable
+from fetcher.errors import FetcherError, StoreError, StoreUnavailable, UsageError
 from fetcher.logs import event, redact
 from fetcher.net.client import utcnow
 from fetcher.record import validate
@@ -356,6 +356,38 @@ def trending_command(days: int, limit: int, as_json: bool) -> None:
         click.echo(api.listing_text(rows), nl=False)
     else:
         _tell(history.trending_table(rows, days))
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="The port to listen on; 0 picks a free one.")  # fmt: skip
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes sharing the port (one per core the server may use).")  # fmt: skip
+@reports_errors
+def serve_command(host: str, port: int, workers: int) -> None:
+    """Serve Django Packages' API v4 from the store, read-only, until SIGTERM."""
+    try:
+        from fetcher.serve import server
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("starlette", "uvicorn"):
+            raise
+        raise UsageError("serve needs its extra: pip install 'fetcher[serve]'") from None
+    from fetcher.serve.answers import Serving
+
+    settings = _config()
+    _store(settings, read_only=True).close()  # no store, or not fetcher's: said before listening
+    serving = Serving(settings.timezone, settings.store_path, settings.serve_cache_seconds,
+                      settings.serve_last_sync_within)  # fmt: skip
+    sock = server.listen(host, port)
+
+    def listening(url: str) -> None:
+        if _option("log_format") == "json":
+            log.info("serving %s/api/v4/", url, extra=event("listening", url=url, store=str(settings.store_path)))
+        else:
+            _say(f"serving {url}/api/v4/ from {settings.store_path} (SIGTERM or Ctrl-C stops)")
+
+    sys.exit(server.serve(serving, sock, listening, workers))
 
 
 def _api(row: dict, settings: config.Config) -> dict:

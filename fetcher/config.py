@@ -41,6 +41,10 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
         "max_body": (8 * 1024 * 1024, (int,)),
     },
     "output": {"timezone": ("UTC", (str,))},
+    "serve": {
+        "cache_seconds": (60, (int,)),
+        "last_sync_within": ("25h", (str,)),
+    },
 }
 
 # Forges other than GitHub, by the host name their repo_urls use. These three are built in;
@@ -68,6 +72,7 @@ RANGES = {
     ("http", "backoff"): (0, 3600),
     ("http", "max_body"): (1024, 1024**3),
     ("sync", "reserve"): (0, 1_000_000),
+    ("serve", "cache_seconds"): (0, 365 * 86400),
 }
 
 
@@ -134,6 +139,10 @@ class Config:
     # Every variable of github.token_env, in order (github_token_env is the first): the token pool.
     github_token_envs: tuple[str, ...] = ()
     reserve: int = DEFAULTS["sync"]["reserve"][0]  # points of each token a sync never spends (fetcher.budget)
+    # `fetcher serve`: how long an answer stays good (Cache-Control max-age); how recent the last sync must be
+    # for the health endpoint to answer 200.
+    serve_cache_seconds: int = DEFAULTS["serve"]["cache_seconds"][0]
+    serve_last_sync_within: timedelta = timedelta(hours=25)
 
     @property
     def token_envs(self) -> tuple[str, ...]:
@@ -294,6 +303,8 @@ def _build(data: dict, source: str, base: Path) -> Config:
         hosts=_hosts(data),
         max_body=number("http", "max_body"),
         reserve=number("sync", "reserve"),
+        serve_cache_seconds=number("serve", "cache_seconds"),
+        serve_last_sync_within=duration("serve", "last_sync_within"),
     )
 
 

@@ -1,0 +1,134 @@
+"""The HTTP server (uvicorn): listen, serve until SIGTERM or SIGINT, stop cleanly.
+
+The socket is bound here, before uvicorn starts, so `--port 0` can say which port it got; uvicorn's own log
+lines go through fetcher's logging (text or JSON), and its access log is replaced by the app's `request` event.
+"""
+
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+
+import uvicorn
+
+from fetcher.errors import UsageError
+from fetcher.serve.answers import Serving
+from fetcher.serve.app import create
+
+log = logging.getLogger("fetcher.serve")
+EXIT_INTERRUPTED = 130  # Ctrl-C, as for every command
+GRACE_SECONDS = 10  # how long answers in flight may take to finish after SIGTERM
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (0: a free port); UsageError naming the address when it cannot be had."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]  # fmt: skip
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(serving: Serving, sock: socket.socket, listening: Callable[[str], None], workers: int = 1) -> int:
+    """Serve on `sock` until SIGTERM (exit 0) or SIGINT (130); `listening(url)` is called once it accepts.
+
+    With more than one worker, as many processes are forked, each a server on the same socket (the kernel
+    hands each connection to one of them), and this one only waits: a signal it gets is passed on to each.
+    """
+    if workers <= 1:
+        return _serve_here(serving, sock, lambda: listening(url_of(sock)))
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: serves until signalled, then leaves without running the parent's cleanup
+            os.setpgid(0, 0)  # Ctrl-C at a terminal reaches the parent alone, which passes it on once
+            code = 70
+            try:
+                code = _serve_here(serving, sock, lambda: None)
+            finally:
+                os._exit(code)
+        children.append(pid)
+    return _supervise(children, sock, listening)
+
+
+def _serve_here(serving: Serving, sock: socket.socket, started: Callable[[], None]) -> int:
+    config = uvicorn.Config(create(serving), log_config=None, access_log=False, lifespan="off", ws="none",
+                            timeout_graceful_shutdown=GRACE_SECONDS, server_header=False)  # fmt: skip
+    server = uvicorn.Server(config)
+    received: list[int] = []
+
+    def note(number, frame) -> None:
+        received.append(number)
+
+    # uvicorn takes SIGTERM and SIGINT while it serves, shuts down gracefully, then raises the signal again
+    # for whatever handled it before: this, which only notes it, so the command can end with its exit code.
+    before = {number: signal.signal(number, note) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        started()
+        server.run(sockets=[sock])
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+        sock.close()
+    return EXIT_INTERRUPTED if signal.SIGINT in received else 0
+
+
+def _supervise(children: list[int], sock: socket.socket, listening: Callable[[str], None]) -> int:
+    """Wait for the workers; pass SIGTERM or SIGINT on to them; a worker that ends by itself ends them all."""
+    received: list[int] = []
+
+    def forward(number, frame) -> None:
+        received.append(number)
+        _signal_all(children, signal.SIGTERM)
+
+    before = {number: signal.signal(number, forward) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        listening(url_of(sock))
+        sock.close()  # the workers have it
+        failed = False
+        while children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            children.remove(pid)
+            if not received:  # a worker ended unasked: stop the rest rather than serve at half strength
+                log.error("a server worker ended unasked (%s); stopping", _ending(status))
+                failed = True
+                _signal_all(children, signal.SIGTERM)
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+    if failed:
+        return 70
+    return EXIT_INTERRUPTED if signal.SIGINT in received else 0
+
+
+def _signal_all(children: list[int], number: int) -> None:
+    for pid in children:
+        try:
+            os.kill(pid, number)
+        except ProcessLookupError:
+            pass
+
+
+def _ending(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit {os.WEXITSTATUS(status)}"
