@@ -16,6 +16,7 @@ from pathlib import Path
 from fetcher.errors import StoreError
 from fetcher.record import parse_datetime, to_stored_datetime
 from fetcher.serve import conditional, pages, routes
+from fetcher.serve.rendered import Rendered
 from fetcher.show import api, history
 from fetcher.store.reads import Reads
 
@@ -59,13 +60,16 @@ class Refused(Exception):
         self.status, self.body, self.headers = status, body, headers or {}
 
 
-def answer(asked: Asked, open_reads: Callable[[], Reads], serving: Serving, now: datetime) -> Answer:
-    """The answer to one request; `open_reads` gives the store's reads (opened once per thread by the caller).
+def answer(asked: Asked, open_reads: Callable[[], Reads], serving: Serving, now: datetime,
+           rendered: Rendered | None = None) -> Answer:
+    """The answer to one request; `open_reads` gives the store's reads (opened once per thread by the caller),
+    `rendered` keeps printed records from one request to the next (without it, each is printed anew).
 
     Bad input is a 4xx with a JSON body; a store that cannot be read a 503 (health says why); nothing else.
     """
+    rendered = rendered or Rendered(serving.zone, serving.store_path, size=0)
     try:
-        return _answer(asked, open_reads, serving, now)
+        return _answer(asked, open_reads, serving, now, rendered)
     except Refused as refused:
         return _error(refused.status, refused.body, refused.headers)
 
@@ -75,7 +79,8 @@ def internal_error() -> Answer:
     return _error(500, {"detail": "Internal error."})
 
 
-def _answer(asked: Asked, open_reads: Callable[[], Reads], serving: Serving, now: datetime) -> Answer:
+def _answer(asked: Asked, open_reads: Callable[[], Reads], serving: Serving, now: datetime,
+            rendered: Rendered) -> Answer:
     host = asked.headers.get("host") or asked.server
     if not routes.valid_host(host):
         raise Refused(400, {"detail": "Invalid Host header."})
@@ -99,7 +104,7 @@ def _answer(asked: Asked, open_reads: Callable[[], Reads], serving: Serving, now
         reads = open_reads()
         with reads.db.reading():
             status, body, changed = ENDPOINTS[found.endpoint](
-                Context(reads, serving, now, params, url, base, found.ident))
+                Context(reads, serving, now, params, url, base, found.ident, rendered))
     except (sqlite3.Error, StoreError) as exc:
         if found.endpoint == "health":
             return _error(503, {"healthy": False, "store": {"readable": False, "error": _reason(exc)}})
@@ -121,6 +126,7 @@ class Context:
     url: str  # the request's absolute URL, as DRF builds its links from it
     base: str  # scheme://host
     ident: str | None
+    rendered: Rendered
 
 
 # --- Django Packages' API v4 --------------------------------------------------------------------------------------
@@ -136,13 +142,13 @@ def package_list(ctx: Context):
     count = ctx.reads.package_count(since)
     at = pages.page(ctx.params)
     rows = [] if at.past_the_end(count) else ctx.reads.package_page(at.limit, at.offset, since)
-    results = [api.export_line(_record(row, ctx)) for row in rows]
+    results = [ctx.rendered.line(row) for row in rows]
     return 200, _page(ctx, at, count, results), _stored(ctx.reads.newest_change())
 
 
 def package_detail(ctx: Context):
     row = _lookup(ctx.ident, "Package", ctx.reads.package)
-    return 200, api.show_text(_record(row, ctx)).encode(), _changed(row)
+    return 200, ctx.rendered.show(row).encode(), _changed(row)
 
 
 def grid_list(ctx: Context):

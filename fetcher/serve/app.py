@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from fetcher.logs import event
 from fetcher.serve.answers import Answer, Asked, Serving, answer, internal_error
+from fetcher.serve.rendered import Rendered
 from fetcher.store import Store, open_store
 
 log = logging.getLogger("fetcher.serve")
@@ -50,10 +51,11 @@ def create(serving: Serving):
     """The ASGI application. Every path and method reaches `answers.answer` (unknown ones are its 404 and 405,
     with DRF's JSON bodies), so there is no routing here."""
     stores = Stores(serving)
+    rendered = Rendered(serving.zone, serving.store_path)
 
     def respond(asked: Asked) -> Answer:
         try:
-            return answer(asked, stores.reads, serving, datetime.now(timezone.utc))
+            return answer(asked, stores.reads, serving, datetime.now(timezone.utc), rendered)
         except Exception:
             log.exception("internal error answering %s", _target(asked))
             return internal_error()
