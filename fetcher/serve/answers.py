@@ -7,6 +7,7 @@ the JSON of `show --facts`, `history --json`, `trending --json`, and a health ch
 """
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from fetcher.errors import StoreError
+from fetcher.logs import event
 from fetcher.record import parse_datetime, to_stored_datetime
 from fetcher.serve import conditional, pages, routes
 from fetcher.serve.rendered import Rendered
@@ -24,6 +26,8 @@ JSON = "application/json"
 ALLOWED = "GET, HEAD"
 NOT_FOUND = "Not found."  # DRF's NotFound, also what a lookup the database refuses ends as
 MAX_TRENDING_DAYS = 36500
+
+log = logging.getLogger("fetcher.serve")
 
 
 @dataclass(frozen=True)
@@ -106,12 +110,13 @@ def _answer(asked: Asked, open_reads: Callable[[], Reads], serving: Serving, now
             status, body, changed = ENDPOINTS[found.endpoint](
                 Context(reads, serving, now, params, url, base, found.ident, rendered))
     except (sqlite3.Error, StoreError) as exc:
-        if found.endpoint == "health":
-            return _error(503, {"healthy": False, "store": {"readable": False, "error": _reason(exc)}})
+        log.warning("the store cannot be read: %s", _reason(exc), extra=event("store_unreadable", reason=_reason(exc)))
+        if found.endpoint == "health":  # why is in the log: the body is public, and names no path
+            return _error(503, {"healthy": False, "store": {"readable": False}, "last_sync": None})
         return _error(503, {"detail": "The store cannot be read now."})
     headers = {"content-type": JSON, "etag": conditional.etag(body), "last-modified": conditional.http_date(changed),
                "cache-control": "no-store" if found.endpoint == "health" else _cache(serving)}
-    if conditional.not_modified(asked.headers, headers["etag"], changed):
+    if status == 200 and conditional.not_modified(asked.headers, headers["etag"], changed):
         del headers["content-type"]
         return Answer(304, headers)
     return Answer(status, headers, body)

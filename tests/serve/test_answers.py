@@ -206,6 +206,8 @@ def test_health_says_whether_the_last_sync_was_recent(served):
     assert body(recent)["last_sync"]["seconds_ago"] == 7200
     stale = served("/api/fetcher/health/", now=NOW + timedelta(hours=24))
     assert stale.status == 503 and body(stale)["last_sync"]["recent"] is False
+    # A 503 is never a 304, whatever the client holds.
+    assert served("/api/fetcher/health/", now=NOW + timedelta(hours=24), if_none_match="*").status == 503
 
 
 def test_a_store_that_cannot_be_read_is_a_503_and_health_says_why(tmp_path):
@@ -218,4 +220,4 @@ def test_a_store_that_cannot_be_read_is_a_503_and_health_says_why(tmp_path):
     assert (given.status, json.loads(given.body)) == (503, {"detail": "The store cannot be read now."})
     health = answer(Asked("GET", b"/api/fetcher/health/", b"", {"host": HOST}), unreadable, serving, NOW)
     assert health.status == 503
-    assert json.loads(health.body)["store"]["readable"] is False
+    assert json.loads(health.body) == {"healthy": False, "store": {"readable": False}, "last_sync": None}
