@@ -53,18 +53,39 @@ def serve(serving: Serving, sock: socket.socket, listening: Callable[[str], None
     """
     if workers <= 1:
         return _serve_here(serving, sock, lambda: listening(url_of(sock)))
-    children = []
-    for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:  # a worker: serves until signalled, then leaves without running the parent's cleanup
-            os.setpgid(0, 0)  # Ctrl-C at a terminal reaches the parent alone, which passes it on once
-            code = 70
-            try:
-                code = _serve_here(serving, sock, lambda: None)
-            finally:
-                os._exit(code)
-        children.append(pid)
-    return _supervise(children, sock, listening)
+    children: list[int] = []
+    received: list[int] = []
+
+    def forward(number, frame) -> None:
+        received.append(number)
+        _signal_all(children, signal.SIGTERM)
+
+    # Taken before the first fork, so no signal finds this process without it while workers exist.
+    before = {number: signal.signal(number, forward) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for _ in range(workers):
+            pid = os.fork()
+            if pid == 0:  # a worker: serves until signalled, then leaves without running the parent's cleanup
+                code = 70
+                try:
+                    for number in before:
+                        signal.signal(number, signal.SIG_DFL)
+                    os.setpgid(0, 0)  # Ctrl-C at a terminal reaches the parent alone, which passes it on once
+                    code = _serve_here(serving, sock, lambda: None)
+                finally:
+                    os._exit(code)
+            children.append(pid)
+            if received:  # stopped while forking: the ones forked so far have been told
+                os.kill(pid, signal.SIGTERM)
+        listening(url_of(sock))
+        sock.close()  # the workers have it
+        failed = _wait_for(children, received)
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+    if failed:
+        return 70
+    return EXIT_INTERRUPTED if signal.SIGINT in received else 0
 
 
 def _serve_here(serving: Serving, sock: socket.socket, started: Callable[[], None]) -> int:
@@ -89,35 +110,23 @@ def _serve_here(serving: Serving, sock: socket.socket, started: Callable[[], Non
     return EXIT_INTERRUPTED if signal.SIGINT in received else 0
 
 
-def _supervise(children: list[int], sock: socket.socket, listening: Callable[[str], None]) -> int:
-    """Wait for the workers; pass SIGTERM or SIGINT on to them; a worker that ends by itself ends them all."""
-    received: list[int] = []
-
-    def forward(number, frame) -> None:
-        received.append(number)
-        _signal_all(children, signal.SIGTERM)
-
-    before = {number: signal.signal(number, forward) for number in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        listening(url_of(sock))
-        sock.close()  # the workers have it
-        failed = False
-        while children:
-            try:
-                pid, status = os.wait()
-            except ChildProcessError:
-                break
+def _wait_for(children: list[int], received: list[int]) -> bool:
+    """Wait for every worker; True when one ended unasked (the others are then stopped too)."""
+    failed = False
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid in children:
             children.remove(pid)
-            if not received:  # a worker ended unasked: stop the rest rather than serve at half strength
-                log.error("a server worker ended unasked (%s); stopping", _ending(status))
-                failed = True
-                _signal_all(children, signal.SIGTERM)
-    finally:
-        for number, handler in before.items():
-            signal.signal(number, handler)
-    if failed:
-        return 70
-    return EXIT_INTERRUPTED if signal.SIGINT in received else 0
+        if not received and not failed:  # a worker ended unasked: stop the rest rather than serve at half strength
+            log.error("a server worker ended unasked (%s); stopping", _ending(status))
+            failed = True
+            _signal_all(children, signal.SIGTERM)
+    return failed
 
 
 def _signal_all(children: list[int], number: int) -> None:
