@@ -373,21 +373,9 @@ def serve_command(host: str, port: int, workers: int) -> None:
         if (exc.name or "").split(".")[0] not in ("starlette", "uvicorn"):
             raise
         raise UsageError("serve needs its extra: pip install 'fetcher[serve]'") from None
-    from fetcher.serve.answers import Serving
-
     settings = _config()
     _store(settings, read_only=True).close()  # no store, or not fetcher's: said before listening
-    serving = Serving(settings.timezone, settings.store_path, settings.serve_cache_seconds,
-                      settings.serve_last_sync_within)  # fmt: skip
-    sock = server.listen(host, port)
-
-    def listening(url: str) -> None:
-        if _option("log_format") == "json":
-            log.info("serving %s/api/v4/", url, extra=event("listening", url=url, store=str(settings.store_path)))
-        else:
-            _say(f"serving {url}/api/v4/ from {settings.store_path} (SIGTERM or Ctrl-C stops)")
-
-    sys.exit(server.serve(serving, sock, listening, workers))
+    sys.exit(server.run(settings, host, port, workers, None if _option("log_format") == "json" else _say))
 
 
 def _api(row: dict, settings: config.Config) -> dict:
