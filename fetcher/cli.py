@@ -9,17 +9,17 @@ from datetime import timedelta
 
 import click
 
-from fetcher import __version__, check, config, facts, logs
+from fetcher import __version__, check, config, logs
 from fetcher.catalogue import read_catalogue
-from fetcher.errors import FetcherError, StoreError, StoreUnavailable
+from fetcher.errors import FetcherError, StoreError, StoreUnavailable, UsageError
 from fetcher.logs import event, redact
 from fetcher.net.client import utcnow
-from fetcher.record import to_api, validate
+from fetcher.record import validate
 from fetcher.run import loop
 from fetcher.run.lock import run_lock
 from fetcher.run.report import RunReport
 from fetcher.run.signals import StopSignals
-from fetcher.show import history, status
+from fetcher.show import api, history, status
 from fetcher.show.progress import progress
 from fetcher.show.record import render
 from fetcher.show.text import visible
@@ -302,7 +302,10 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     if pretty:
         _tell(render(row, reads.fetch_state(slug), utcnow()))
         return
-    click.echo(_api(row, settings, reads.facts(row["id"]) if with_facts else None, with_facts=with_facts, indent=2))
+    record = _api(row, settings)
+    if with_facts:
+        record = api.with_facts(record, reads.facts(row["id"]), settings.timezone, settings.store_path)
+    click.echo(api.show_text(record, settings.store_path), nl=False)
 
 
 @cli.command("export")
@@ -315,10 +318,10 @@ def export_command(jsonl: bool, with_facts: bool) -> None:
     reads = _store(settings, read_only=True).reads
     with reads.snapshot():  # both walks read the same store: what was checked is what prints
         for row in reads.records(with_facts):  # every record, its facts too, must print before the first is out
-            _api(row, settings, row.get("facts"), with_facts=with_facts)
+            _printed(row, settings, with_facts)
         first = True
         for row in reads.records(with_facts):
-            text = _api(row, settings, row.get("facts"), with_facts=with_facts)
+            text = _printed(row, settings, with_facts)
             if jsonl:
                 click.echo(text)
             else:
@@ -336,7 +339,7 @@ def history_command(slug: str, as_json: bool) -> None:
     """Print how a package's stars, forks, participants, commits, version and archive state moved, by UTC day."""
     rows = history.series(_store(_config(), read_only=True).reads.history(slug))
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(api.listing_text(rows), nl=False)
     else:
         _tell(history.table(rows))
 
@@ -352,22 +355,42 @@ def trending_command(days: int, limit: int, as_json: bool) -> None:
     reads = _store(_config(), read_only=True).reads
     rows = reads.trending(history.window_start(utcnow(), days), limit)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(api.listing_text(rows), nl=False)
     else:
         _tell(history.trending_table(rows, days))
 
 
-def _api(row: dict, settings: config.Config, facts_row: dict | None = None, *, with_facts: bool = False,
-         indent: int | None = None) -> str:
-    """The record as the API serves it (with its facts), as JSON; a value another program stored unreadably (not
-    JSON, not a date-time, an infinite number) is named, not a crash, nor output that is not JSON."""
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="The port to listen on; 0 picks a free one.")  # fmt: skip
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes sharing the port (one per core the server may use).")  # fmt: skip
+@reports_errors
+def serve_command(host: str, port: int, workers: int) -> None:
+    """Serve Django Packages' API v4 from the store, read-only, until SIGTERM."""
     try:
-        record = to_api(row, settings.timezone)
-        if with_facts:
-            record["facts"] = facts.to_api(facts_row, settings.timezone)
-        return json.dumps(record, indent=indent, ensure_ascii=False, allow_nan=False)
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"{settings.store_path}: package {row['slug']!r} cannot be printed: {exc}") from None
+        from fetcher.serve import server
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("starlette", "uvicorn"):
+            raise
+        raise UsageError("serve needs its extra: pip install 'fetcher[serve]'") from None
+    settings = _config()
+    _store(settings, read_only=True).close()  # no store, or not fetcher's: said before listening
+    sys.exit(server.run(settings, host, port, workers, None if _option("log_format") == "json" else _say))
+
+
+def _api(row: dict, settings: config.Config) -> dict:
+    """The record as the API serves it; a value another program stored unreadably is named, not a crash."""
+    return api.record(row, settings.timezone, settings.store_path)
+
+
+def _printed(row: dict, settings: config.Config, with_facts: bool) -> str:
+    """The record's line of `export`, its facts too if asked for."""
+    record = _api(row, settings)
+    if with_facts:
+        record = api.with_facts(record, row["facts"], settings.timezone, settings.store_path)
+    return api.export_line(record, settings.store_path)
 
 
 def main() -> None:

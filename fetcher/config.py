@@ -43,6 +43,10 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
     },
     "output": {"timezone": ("UTC", (str,))},
     "compat": {"profile": ("fetcher", (str,))},  # fetcher.compat.PROFILES
+    "serve": {
+        "cache_seconds": (60, (int,)),
+        "last_sync_within": ("25h", (str,)),
+    },
 }
 
 # Forges other than GitHub, by the host name their repo_urls use. These three are built in;
@@ -70,6 +74,7 @@ RANGES = {
     ("http", "backoff"): (0, 3600),
     ("http", "max_body"): (1024, 1024**3),
     ("sync", "reserve"): (0, 1_000_000),
+    ("serve", "cache_seconds"): (0, 365 * 86400),
 }
 
 
@@ -137,6 +142,10 @@ class Config:
     github_token_envs: tuple[str, ...] = ()
     reserve: int = DEFAULTS["sync"]["reserve"][0]  # points of each token a sync never spends (fetcher.budget)
     compat: Profile = FETCHER  # what each fetched field means (fetcher.compat)
+    # `fetcher serve`: how long an answer stays good (Cache-Control max-age); how recent the last sync must be
+    # for the health endpoint to answer 200.
+    serve_cache_seconds: int = DEFAULTS["serve"]["cache_seconds"][0]
+    serve_last_sync_within: timedelta = timedelta(hours=25)
 
     @property
     def token_envs(self) -> tuple[str, ...]:
@@ -303,6 +312,8 @@ def _build(data: dict, source: str, base: Path) -> Config:
         max_body=number("http", "max_body"),
         reserve=number("sync", "reserve"),
         compat=PROFILES[get("compat", "profile")],
+        serve_cache_seconds=number("serve", "cache_seconds"),
+        serve_last_sync_within=duration("serve", "last_sync_within"),
     )
 
 

@@ -463,3 +463,17 @@ def test_a_forge_token_with_a_line_ending_is_refused_naming_its_variable(tmp_pat
     with pytest.raises(ConfigError) as caught:
         loaded.hosts["gitlab.com"].token()
     assert "$GL holds whitespace" in str(caught.value) and "glpat-secret-value" not in str(caught.value)
+
+
+def test_the_serve_keys_are_read_and_checked(tmp_path):
+    defaults = config.load(str(write(tmp_path / "d.toml", "")))
+    assert defaults.serve_cache_seconds == 60
+    assert defaults.serve_last_sync_within == timedelta(hours=25)
+    loaded = config.load(str(write(tmp_path / "c.toml", '[serve]\ncache_seconds = 0\nlast_sync_within = "2h"\n')))
+    assert loaded.serve_cache_seconds == 0
+    assert loaded.serve_last_sync_within == timedelta(hours=2)
+    for text, message in (("[serve]\ncache_seconds = -1\n", "serve.cache_seconds must be at least 0"),
+                          ('[serve]\nlast_sync_within = "soon"\n', "serve.last_sync_within"),
+                          ("[serve]\nport = 80\n", "unknown key serve.port")):  # fmt: skip
+        with pytest.raises(ConfigError, match=message):
+            config.load(str(write(tmp_path / "bad.toml", text)))

@@ -16,6 +16,10 @@ from fetcher.store.schedule import Schedule
 from fetcher.store.sql import Database
 
 
+# SQLite's integers are 64-bit: a larger id is no row's, and cannot even be asked for.
+_LARGEST_ID = 2**63 - 1
+
+
 class Reads:
     def __init__(self, db: Database):
         self.db = db
@@ -49,6 +53,77 @@ class Reads:
         rows = self.db.rows(
             f"SELECT {columns} FROM package LEFT JOIN facts ON facts.package_id = package.id ORDER BY slug")
         return (_split_facts(row) for row in rows)
+
+    def package(self, *, id: int | None = None, slug: str | None = None) -> dict | None:
+        """One package row by its id or its slug, or None: the server's lookup, which is no error when missing."""
+        if id is not None:
+            return self.db.first("SELECT * FROM package WHERE id = ?", [id]) if id <= _LARGEST_ID else None
+        return self.db.first("SELECT * FROM package WHERE slug = ?", [slug])
+
+    def package_count(self, modified_since: str | None = None) -> int:
+        """How many packages there are; with a stored date-time, how many were modified at or after it."""
+        if modified_since is None:
+            return self.db.one("SELECT count(*) FROM package")
+        return self.db.one("SELECT count(*) FROM package WHERE modified >= ?", [modified_since])
+
+    def package_page(self, limit: int, offset: int, modified_since: str | None = None) -> list[dict]:
+        """The API's page of package rows: newest id first, `limit` of them after `offset`.
+
+        Only the ids are walked to the offset (on the small index of ids, or on `modified`'s for the
+        packages changed since a moment, usually few), then the page's rows read by id.
+        """
+        if modified_since is None:
+            ids = "SELECT id FROM package ORDER BY id DESC LIMIT ? OFFSET ?"
+            params = [limit, offset]
+        else:
+            hint = "INDEXED BY package_modified " if self._has_index("package_modified") else ""
+            ids = f"SELECT id FROM package {hint}WHERE modified >= ? ORDER BY id DESC LIMIT ? OFFSET ?"
+            params = [modified_since, limit, offset]
+        return self.db.select(f"SELECT * FROM package WHERE id IN ({ids}) ORDER BY id DESC", params)
+
+    def newest_change(self) -> str | None:
+        """The latest `modified` or `last_fetched` of any package (stored UTC text), None without packages."""
+        times = [self.db.one("SELECT max(modified) FROM package"), self.db.one("SELECT max(last_fetched) FROM package")]
+        return max((time for time in times if time is not None), default=None)
+
+    # The catalogue's grids and categories: tables `fetcher import --from-api` will fill. Until a store has them,
+    # each list is empty and each lookup finds nothing.
+
+    def grid_count(self) -> int:
+        return self.db.one("SELECT count(*) FROM grid") if self.db.has_table("grid") else 0
+
+    def grid_page(self, limit: int, offset: int) -> list[dict]:
+        if not self.db.has_table("grid"):
+            return []
+        return self.db.select("SELECT * FROM grid ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])
+
+    def grid(self, *, id: int | None = None, slug: str | None = None) -> dict | None:
+        if not self.db.has_table("grid") or (id is not None and id > _LARGEST_ID):
+            return None
+        if id is not None:
+            return self.db.first("SELECT * FROM grid WHERE id = ?", [id])
+        return self.db.first("SELECT * FROM grid WHERE slug = ?", [slug])
+
+    def category_count(self) -> int:
+        return self.db.one("SELECT count(*) FROM category") if self.db.has_table("category") else 0
+
+    def category_page(self, limit: int, offset: int) -> list[dict]:
+        if not self.db.has_table("category"):
+            return []
+        return self.db.select("SELECT * FROM category ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])
+
+    def category(self, id: int) -> dict | None:
+        if not self.db.has_table("category") or id > _LARGEST_ID:
+            return None
+        return self.db.first("SELECT * FROM category WHERE id = ?", [id])
+
+    def last_run(self, command: str) -> dict | None:
+        """The newest `sync_run` row of this command (sync or refresh), or None before the first."""
+        return self.db.first("SELECT * FROM sync_run WHERE command = ? ORDER BY id DESC LIMIT 1", [command])
+
+    def _has_index(self, name: str) -> bool:
+        """A store opened read-only is not shaped: one a writer has not opened since an index was added lacks it."""
+        return self.db.first("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", [name]) is not None
 
     def facts(self, package_id: int) -> dict | None:
         """The package's facts row as stored, or None before any was written."""

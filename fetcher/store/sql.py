@@ -114,6 +114,20 @@ class Database:
                 raise
 
     @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction: every read inside sees the same snapshot of the store.
+
+        In WAL mode it neither waits for a writer nor holds one up; it writes nothing, so it ends
+        the same way however it ends.
+        """
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
     def unavailable_as_error(self) -> Iterator[None]:
         try:
             yield
