@@ -269,7 +269,8 @@ def check_command() -> None:
 def status_command(as_json: bool) -> None:
     """What is due, what fails and why, the last runs and the rate limits left; asks no server.
 
-    Exits 1 when a package has failed 3 or more times in a row.
+    Exits 1 when work piles up, one "alarm" line each: a package failing again and again, an old fetch, syncs
+    stopping early, deferred packages no fewer for a day ([status] in config.toml).
     """
     settings = _config()
     store = _store(settings)  # a monitoring check pointed at the wrong path must not pass
@@ -277,7 +278,7 @@ def status_command(as_json: bool) -> None:
     gathered = status.gather(store, settings, now)
     code = status.exit_code(gathered)
     if _option("quiet") and not code:
-        sys.exit(0)  # for cron: a word only when a package keeps failing
+        sys.exit(0)  # for cron: a word only when an alarm is raised
     if as_json:
         click.echo(redact(json.dumps(gathered, indent=2, ensure_ascii=False), _secrets()))
     else:

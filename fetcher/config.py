@@ -43,6 +43,13 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
     },
     "output": {"timezone": ("UTC", (str,))},
     "compat": {"profile": ("fetcher", (str,))},  # fetcher.compat.PROFILES
+    # When `fetcher status` exits 1 (fetcher.show.status); 0 (or "0s") turns a check off.
+    "status": {
+        "failures": (3, (int,)),
+        "stale_factor": (2, (int, float)),
+        "stopped_runs": (3, (int,)),
+        "backlog_for": ("24h", (str,)),
+    },
 }
 
 # Forges other than GitHub, by the host name their repo_urls use. These three are built in;
@@ -70,6 +77,9 @@ RANGES = {
     ("http", "backoff"): (0, 3600),
     ("http", "max_body"): (1024, 1024**3),
     ("sync", "reserve"): (0, 1_000_000),
+    ("status", "failures"): (0, 1000),
+    ("status", "stale_factor"): (0, 1000),
+    ("status", "stopped_runs"): (0, 1000),
 }
 
 
@@ -115,6 +125,16 @@ class HostConfig:
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """[status]: what makes `fetcher status` exit 1, each check off at 0."""
+
+    failures: int = 3  # a package failed this many times in a row
+    stale_factor: float = 2  # a working package's last fetch older than this × sync.stale_after
+    stopped_runs: int = 3  # this many syncs in a row stopped early
+    backlog_for: timedelta = timedelta(hours=24)  # the deferred packages no fewer for this long
+
+
+@dataclass(frozen=True)
 class Config:
     source: str  # the file it came from, or BUILT_IN
     store_path: Path
@@ -137,6 +157,7 @@ class Config:
     github_token_envs: tuple[str, ...] = ()
     reserve: int = DEFAULTS["sync"]["reserve"][0]  # points of each token a sync never spends (fetcher.budget)
     compat: Profile = FETCHER  # what each fetched field means (fetcher.compat)
+    thresholds: Thresholds = Thresholds()  # [status]
 
     @property
     def token_envs(self) -> tuple[str, ...]:
@@ -277,6 +298,9 @@ def _build(data: dict, source: str, base: Path) -> Config:
             raise ConfigError(f"{source}: {section}.{key} must be at most {most}, not {value!r}")
         return value
 
+    stale_factor = number("status", "stale_factor")
+    if 0 < stale_factor < 1:  # below 1 a package would alarm as soon as it is due
+        raise ConfigError(f"{source}: status.stale_factor must be 0 (off) or at least 1, not {stale_factor!r}")
     zone = _zone(get("output", "timezone"), source)
     token_envs = _token_envs(get("github", "token_env"), source)
     for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url")):
@@ -303,6 +327,8 @@ def _build(data: dict, source: str, base: Path) -> Config:
         max_body=number("http", "max_body"),
         reserve=number("sync", "reserve"),
         compat=PROFILES[get("compat", "profile")],
+        thresholds=Thresholds(number("status", "failures"), stale_factor, number("status", "stopped_runs"),
+                              duration("status", "backlog_for")),
     )
 
 

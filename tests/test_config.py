@@ -274,6 +274,9 @@ def test_utc_by_any_case(tmp_path, name):
         ("[http]\ntimeout = 0\n", "http.timeout must be at least 0.1, not 0"),
         ("[http]\nbackoff = -0.5\n", "http.backoff must be at least 0, not -0.5"),
         ("[http]\nmax_body = 100\n", "http.max_body must be at least 1024, not 100"),
+        ("[status]\nstopped_runs = -1\n", "status.stopped_runs must be at least 0, not -1"),
+        ("[status]\nstale_factor = 0.5\n", "status.stale_factor must be 0 (off) or at least 1, not 0.5"),
+        ('[status]\nbacklog_for = "a day"\n', "status.backlog_for: 'a day' is not a duration like 90s, 15m, 24h or 7d"),
     ],
 )
 def test_values_below_their_minimum(tmp_path, text, expected):
@@ -463,3 +466,10 @@ def test_a_forge_token_with_a_line_ending_is_refused_naming_its_variable(tmp_pat
     with pytest.raises(ConfigError) as caught:
         loaded.hosts["gitlab.com"].token()
     assert "$GL holds whitespace" in str(caught.value) and "glpat-secret-value" not in str(caught.value)
+
+
+def test_the_status_thresholds_are_read_and_default_to_those_of_the_shipped_file(tmp_path):
+    assert config.load(str(SHIPPED)).thresholds == config.Thresholds() == config.Thresholds(
+        failures=3, stale_factor=2, stopped_runs=3, backlog_for=timedelta(hours=24))
+    path = write(tmp_path / "c.toml", '[status]\nfailures = 0\nstale_factor = 1.5\nstopped_runs = 5\nbacklog_for = "2d"\n')
+    assert config.load(str(path)).thresholds == config.Thresholds(0, 1.5, 5, timedelta(days=2))
