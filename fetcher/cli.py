@@ -16,7 +16,7 @@ from fetcher.logs import event, redact
 from fetcher.net.client import utcnow
 from fetcher.record import to_api, validate
 from fetcher.run import loop
-from fetcher.run.lock import run_lock
+from fetcher.run.lock import holder, run_lock
 from fetcher.run.report import RunReport
 from fetcher.run.signals import StopSignals
 from fetcher.show import history, status
@@ -275,7 +275,7 @@ def status_command(as_json: bool) -> None:
     settings = _config()
     store = _store(settings)  # a monitoring check pointed at the wrong path must not pass
     now = utcnow()
-    gathered = status.gather(store, settings, now)
+    gathered = status.gather(store, settings, now, running=holder(settings.store_path))  # the lock never taken
     code = status.exit_code(gathered)
     if _option("quiet") and not code:
         sys.exit(0)  # for cron: a word only when an alarm is raised

@@ -17,8 +17,9 @@ RUN_FIELDS = ("command", "started", "finished", "seconds", "packages", "synced",
               "points", "rate_limit_wait", "stopped", "deferred")  # fmt: skip
 
 
-def gather(store: Store, config: Config, now: datetime) -> dict:
-    """Everything `status` shows, as the JSON object `status --json` prints."""
+def gather(store: Store, config: Config, now: datetime, running: dict | None = None) -> dict:
+    """Everything `status` shows, as the JSON object `status --json` prints; `running`: the run holding the
+    store's lock ({command, pid, since}), if one does."""
     overview = store.reads.overview(config.stale_after, now, TOP_FAILURES, LAST_RUNS)
     hosts = Counter(_host(url) for url in overview["repo_urls"])
     limits: dict[str, dict] = {}
@@ -43,6 +44,7 @@ def gather(store: Store, config: Config, now: datetime) -> dict:
         "worst_failures": overview["worst_failures"],
         "stalest": overview["stalest"],
         "thresholds": _thresholds(config.thresholds),
+        "running": running,
     }
     limits = config.thresholds
     status["alarms"] = [{"threshold": name, "message": message} for name, message in (
@@ -142,7 +144,11 @@ def render(status: dict, now: datetime) -> str:
                 f"  {token} {resource}: {budget['remaining']} of {budget['limit']} left, resets {utc(reset)} "
                 f"({ago(reset, now)}); seen {ago(_time(budget['seen_at']), now)}"
             )
-    lines.append("last runs" + ("" if status["runs"] else "   none yet"))
+    lines.append("last runs" + ("" if status["runs"] or status["running"] else "   none yet"))
+    if status["running"]:
+        since = _time(status["running"]["since"])
+        lines.append(f"  a {status['running']['command']} is running (pid {status['running']['pid']}, "
+                     f"since {utc(since)}, {ago(since, now)})")  # fmt: skip
     for run in status["runs"]:
         line = (
             f"  {utc(_time(run['started']))} {run['command']} {run['seconds']:.1f}s: {run['synced']} synced, "
