@@ -216,10 +216,21 @@ def refresh_command(slugs: tuple[str, ...]) -> None:
     with StopSignals() as stop_signals:
         store = _store(settings)
         packages = store.catalogue.packages(list(slugs))
-        with run_lock(settings.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
+        with run_lock(settings.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT, waiting=_waiting):
             report = loop.run(store, packages, settings, "refresh", progress=_progress("refresh"),
                               stop_signals=stop_signals)
     _finish(report)
+
+
+def _waiting(holder: dict | None) -> None:
+    """A person at a terminal is told what the refresh waits for; cron, a pipe, --quiet and JSON logs see nothing."""
+    if _on_terminal():
+        _tell(f"waiting for {holder['command']} (pid {holder['pid']})…" if holder else "waiting for another run…",
+              err=True)  # fmt: skip
+
+
+def _on_terminal() -> bool:
+    return not _option("quiet") and _option("log_format") == "text" and sys.stderr.isatty()
 
 
 def _progress(label: str):

@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from fetcher.errors import StoreBusy
 
@@ -33,8 +33,12 @@ def lock_path(store_path: Path) -> Path:
 
 
 @contextmanager
-def run_lock(store_path: Path, command: str, wait_seconds: float = 0.0) -> Iterator[None]:
-    """Hold the store's run lock; StoreBusy (exit 75) naming the holder if it is not free in time."""
+def run_lock(store_path: Path, command: str, wait_seconds: float = 0.0,
+             waiting: Callable[[dict | None], None] | None = None) -> Iterator[None]:
+    """Hold the store's run lock; StoreBusy (exit 75) naming the holder if it is not free in time.
+
+    `waiting(holder)` is called once when the lock must be waited for, with who holds it (as `holder`
+    reads it; None when its words cannot be read)."""
     path = lock_path(store_path)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -46,6 +50,9 @@ def run_lock(store_path: Path, command: str, wait_seconds: float = 0.0) -> Itera
             if time.monotonic() >= deadline:
                 waited = f" after waiting {wait_seconds:.0f}s" if wait_seconds else ""
                 raise StoreBusy(f"{_holder(fd)} holds the store's run lock ({path}){waited}; try again later")
+            if waiting:
+                waiting(_read(_holder(fd)))
+                waiting = None  # once
             time.sleep(POLL_SECONDS)
         stamp = datetime.now(timezone.utc).strftime(STAMP)
         os.ftruncate(fd, 0)
@@ -83,8 +90,14 @@ def holder(store_path: Path) -> dict | None:
             text = file.read(200).decode(errors="replace").strip()
     except OSError:  # no lock file: no run yet; or one this user may not read
         return None
+    found = _read(text)
+    return found if found is not None and _alive(found["pid"]) else None
+
+
+def _read(text: str) -> dict | None:
+    """{command, pid, since} from what a holder wrote; None from anything else."""
     found = _HOLDER.fullmatch(text)
-    if found is None or not _alive(int(found[2])):
+    if found is None:
         return None
     since = datetime.strptime(found[3], STAMP).replace(tzinfo=timezone.utc)
     return {"command": found[1], "pid": int(found[2]), "since": since.isoformat()}
