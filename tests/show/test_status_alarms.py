@@ -10,6 +10,7 @@ import httpx
 import pytest
 import respx
 
+from fetcher import cli
 from fetcher.links import Links
 from fetcher.show.text import utc
 from fetcher.store import open_store
@@ -18,6 +19,12 @@ from tests.show.test_status import run_row
 
 NOW = datetime.now(timezone.utc)
 DAY = timedelta(hours=24)
+
+
+@pytest.fixture(autouse=True)
+def status_at_now(monkeypatch):
+    """The commands read the store at NOW, however long the tests before these took: the edges stay edges."""
+    monkeypatch.setattr(cli, "utcnow", lambda: NOW)
 
 
 @pytest.fixture
