@@ -471,5 +471,6 @@ def test_a_forge_token_with_a_line_ending_is_refused_naming_its_variable(tmp_pat
 def test_the_status_thresholds_are_read_and_default_to_those_of_the_shipped_file(tmp_path):
     assert config.load(str(SHIPPED)).thresholds == config.Thresholds() == config.Thresholds(
         failures=3, stale_factor=2, stopped_runs=3, backlog_for=timedelta(hours=24))
-    path = write(tmp_path / "c.toml", '[status]\nfailures = 0\nstale_factor = 1.5\nstopped_runs = 5\nbacklog_for = "2d"\n')
+    text = '[status]\nfailures = 0\nstale_factor = 1.5\nstopped_runs = 5\nbacklog_for = "2d"\n'
+    path = write(tmp_path / "c.toml", text)
     assert config.load(str(path)).thresholds == config.Thresholds(0, 1.5, 5, timedelta(days=2))

@@ -46,14 +46,14 @@ def gather(store: Store, config: Config, now: datetime, running: dict | None = N
         "thresholds": _thresholds(config.thresholds),
         "running": running,
     }
-    limits = config.thresholds
+    crossed = config.thresholds
     status["alarms"] = [{"threshold": name, "message": message} for name, message in (
-        ("failures", _failing(status, limits.failures)),
-        ("stale_factor", _stale(status["stalest"], limits.stale_factor, config.stale_after, now)),
-        ("stopped_runs", _stopped(store.reads.last_syncs(limits.stopped_runs) if limits.stopped_runs else [],
-                                  limits.stopped_runs)),
-        ("backlog_for", _backlog(store.reads.finished_syncs_since(now - limits.backlog_for)
-                                 if limits.backlog_for else [], limits.backlog_for, now)),
+        ("failures", _failing(status, crossed.failures)),
+        ("stale_factor", _stale(status["stalest"], crossed.stale_factor, config.stale_after, now)),
+        ("stopped_runs", _stopped(store.reads.last_syncs(crossed.stopped_runs) if crossed.stopped_runs else [],
+                                  crossed.stopped_runs)),
+        ("backlog_for", _backlog(store.reads.finished_syncs_since(now - crossed.backlog_for)
+                                 if crossed.backlog_for else [], crossed.backlog_for, now)),
     ) if message]  # fmt: skip
     return status
 
@@ -72,7 +72,7 @@ def _failing(status: dict, limit: int) -> str | None:
     """A package has failed `limit` times in a row or more (0: never an alarm)."""
     if not limit or status["worst_failures"] < limit:
         return None
-    worst = status["failures"][0]  # the failing view puts the most failures in a row first
+    worst = status["failures"][0]  # the most failures in a row come first
     return f"{worst['slug']} has failed {worst['consecutive_failures']} times in a row ({limit} or more)"
 
 
@@ -111,8 +111,9 @@ def _backlog(syncs: list[dict], window: timedelta, now: datetime) -> str | None:
         return None  # no sync that old to compare with, or nothing was deferred then
     if any(run["deferred"] < before["deferred"] for run in since):
         return None
+    last = since[0]
     return (f"no fewer packages deferred for {format_duration(window)}: {before['deferred']} by the sync of "
-            f"{utc(_time(before['started']))}, {since[0]['deferred']} by the last ({utc(_time(since[0]['started']))}), "
+            f"{utc(_time(before['started']))}, {last['deferred']} by the last ({utc(_time(last['started']))}), "
             "never fewer between")  # fmt: skip
 
 

@@ -196,8 +196,8 @@ def test_a_refresh_waiting_on_a_terminal_says_for_which_sync(config_file, run_cl
 
     assert code == 75 and shown.startswith(f"waiting for sync (pid {holder.pid})…\nfetcher: fetcher sync (pid ")
     assert shown.count("waiting for") == 1
-    assert quiet_code == 75 and quiet.startswith(f"fetcher: fetcher sync (pid {holder.pid}, since ")  # asked for silence
-    assert "waiting for" not in quiet
+    assert quiet_code == 75 and quiet.startswith(f"fetcher: fetcher sync (pid {holder.pid}, since ")
+    assert "waiting for" not in quiet  # --quiet asked for silence
 
 
 def test_a_refresh_waiting_off_a_terminal_prints_what_it_did(config_file, run_cli, tmp_path, monkeypatch):
