@@ -64,7 +64,7 @@ def test_the_server_restarts_on_failure_logs_json_and_holds_no_token():
 
     assert shlex.split(service["ExecStart"]) == [FETCHER, "--log-format", "json", "serve", "--host", "127.0.0.1",
                                                  "--port", "8000"]  # fmt: skip
-    assert service["Restart"] == "on-failure"
+    assert service["Restart"] == "on-failure" and service["RestartPreventExitStatus"] == "2"  # usage, config, store
     assert "EnvironmentFile" not in service  # it reads the store and asks no host
     assert parsed["Install"]["WantedBy"] == "multi-user.target"
 
