@@ -9,14 +9,14 @@ from datetime import timedelta
 
 import click
 
-from fetcher import __version__, check, config, logs
+from fetcher import __version__, check, config, durations, logs
 from fetcher.catalogue import read_catalogue
 from fetcher.errors import FetcherError, StoreError, StoreUnavailable, UsageError
 from fetcher.logs import event, redact
 from fetcher.net.client import utcnow
 from fetcher.record import validate
 from fetcher.run import loop
-from fetcher.run.lock import run_lock
+from fetcher.run.lock import holder, run_lock
 from fetcher.run.report import RunReport
 from fetcher.run.signals import StopSignals
 from fetcher.show import api, history, status
@@ -29,7 +29,7 @@ EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
 EXIT_CLOSED_OUTPUT = 141  # stdout closed by its reader (`| head`): what a shell reports for SIGPIPE
 REFRESH_LOCK_WAIT = 30  # seconds a refresh waits for a running sync before giving up with 75
 LIMIT = click.IntRange(min=1, max=10_000_000)  # a --limit past ten million packages is a typo (SQLite's stops at 2**63)
-DAYS = click.IntRange(min=1, max=config.LONGEST_DURATION.days)  # past ten years a window is a typo, as a duration
+DAYS = click.IntRange(min=1, max=durations.LONGEST_DURATION.days)  # past ten years a window is a typo, as a duration
 
 log = logging.getLogger("fetcher")
 
@@ -41,7 +41,7 @@ class Duration(click.ParamType):
         if isinstance(value, timedelta):
             return value
         try:
-            return config.parse_duration(value)
+            return durations.parse_duration(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -218,10 +218,21 @@ def refresh_command(slugs: tuple[str, ...]) -> None:
     with StopSignals() as stop_signals:
         store = _store(settings)
         packages = store.catalogue.packages(list(slugs))
-        with run_lock(settings.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
+        with run_lock(settings.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT, waiting=_waiting):
             report = loop.run(store, packages, settings, "refresh", progress=_progress("refresh"),
                               stop_signals=stop_signals)
     _finish(report)
+
+
+def _waiting(holder: dict | None) -> None:
+    """A person at a terminal is told what the refresh waits for; cron, a pipe, --quiet and JSON logs see nothing."""
+    if _on_terminal():
+        _tell(f"waiting for {holder['command']} (pid {holder['pid']})…" if holder else "waiting for another run…",
+              err=True)  # fmt: skip
+
+
+def _on_terminal() -> bool:
+    return not _option("quiet") and _option("log_format") == "text" and sys.stderr.isatty()
 
 
 def _progress(label: str):
@@ -271,17 +282,18 @@ def check_command() -> None:
 def status_command(as_json: bool) -> None:
     """What is due, what fails and why, the last runs and the rate limits left; asks no server.
 
-    Exits 1 when a package has failed 3 or more times in a row.
+    Exits 1 when work piles up, one "alarm" line each: a package failing again and again, an old fetch, syncs
+    stopping early, deferred packages no fewer for a day ([status] in config.toml).
     """
     settings = _config()
     # Read-only, as every reader: it works where the user may not write. A monitoring check pointed at the wrong
     # path must not pass: no store there is exit 2, as for every command but import and add.
     store = _store(settings, read_only=True)
     now = utcnow()
-    gathered = status.gather(store, settings, now)
+    gathered = status.gather(store, settings, now, running=holder(settings.store_path))  # the lock never taken
     code = status.exit_code(gathered)
     if _option("quiet") and not code:
-        sys.exit(0)  # for cron: a word only when a package keeps failing
+        sys.exit(0)  # for cron: a word only when an alarm is raised
     if as_json:
         click.echo(redact(json.dumps(gathered, indent=2, ensure_ascii=False), _secrets()))
     else:
@@ -302,7 +314,7 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     if pretty:
         _tell(render(row, reads.fetch_state(slug), utcnow()))
         return
-    record = _api(row, settings)
+    record = api.record(row, settings.timezone, settings.store_path)  # a value stored unreadably is named
     if with_facts:
         record = api.with_facts(record, reads.facts(row["id"]), settings.timezone, settings.store_path)
     click.echo(api.show_text(record, settings.store_path), nl=False)
@@ -316,17 +328,10 @@ def export_command(jsonl: bool, with_facts: bool) -> None:
     """Print every record as the API serves it, by slug."""
     settings = _config()
     reads = _store(settings, read_only=True).reads
-    with reads.snapshot():  # both walks read the same store: what was checked is what prints
-        for row in reads.records(with_facts):  # every record, its facts too, must print before the first is out
-            _printed(row, settings, with_facts)
-        first = True
-        for row in reads.records(with_facts):
-            text = _printed(row, settings, with_facts)
-            if jsonl:
-                click.echo(text)
-            else:
-                click.echo(("[\n" if first else ",\n") + text, nl=False)
-            first = False
+    first = True
+    for text in api.export_lines(reads, settings.timezone, settings.store_path, with_facts):
+        click.echo(text if jsonl else ("[\n" if first else ",\n") + text, nl=jsonl)
+        first = False
     if not jsonl:
         click.echo("[]" if first else "\n]")
 
@@ -378,19 +383,6 @@ def serve_command(host: str, port: int, workers: int) -> None:
     settings = _config()
     _store(settings, read_only=True).close()  # no store, or not fetcher's: said before listening
     sys.exit(server.run(settings, host, port, workers, None if _option("log_format") == "json" else _say))
-
-
-def _api(row: dict, settings: config.Config) -> dict:
-    """The record as the API serves it; a value another program stored unreadably is named, not a crash."""
-    return api.record(row, settings.timezone, settings.store_path)
-
-
-def _printed(row: dict, settings: config.Config, with_facts: bool) -> str:
-    """The record's line of `export`, its facts too if asked for."""
-    record = _api(row, settings)
-    if with_facts:
-        record = api.with_facts(record, row["facts"], settings.timezone, settings.store_path)
-    return api.export_line(record, settings.store_path)
 
 
 def main() -> None:

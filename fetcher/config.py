@@ -13,6 +13,7 @@ import httpx
 from dateutil import tz
 
 from fetcher.compat import FETCHER, PROFILES, Profile
+from fetcher.durations import parse_duration
 from fetcher.errors import ConfigError
 
 DEFAULT_FILE = "config.toml"
@@ -47,6 +48,13 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
         "cache_seconds": (60, (int,)),
         "last_sync_within": ("25h", (str,)),
     },
+    # When `fetcher status` exits 1 (fetcher.show.status); 0 (or "0s") turns a check off.
+    "status": {
+        "failures": (3, (int,)),
+        "stale_factor": (2, (int, float)),
+        "stopped_runs": (3, (int,)),
+        "backlog_for": ("24h", (str,)),
+    },
 }
 
 # Forges other than GitHub, by the host name their repo_urls use. These three are built in;
@@ -62,9 +70,6 @@ BUILTIN_HOSTS: dict[str, dict[str, str]] = {
 # A token is printable ASCII without spaces: it goes into an HTTP header as it is.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-LONGEST_DURATION = timedelta(days=3650)  # past ten years a duration is a typo, and near timedelta's limit
 
 # The range each number may take: (least, most). Beyond the most it is a typo, not a setting.
 RANGES = {
@@ -75,27 +80,10 @@ RANGES = {
     ("http", "max_body"): (1024, 1024**3),
     ("sync", "reserve"): (0, 1_000_000),
     ("serve", "cache_seconds"): (0, 365 * 86400),
+    ("status", "failures"): (0, 1000),
+    ("status", "stale_factor"): (0, 1000),
+    ("status", "stopped_runs"): (0, 1000),
 }
-
-
-def parse_duration(text: str) -> timedelta:
-    """'90s', '15m', '24h', '7d' -> timedelta; anything else (or past ten years) is a ValueError."""
-    match = _DURATION.fullmatch(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d")
-    seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
-    if not seconds <= LONGEST_DURATION.total_seconds():
-        raise ValueError(f"{text!r} is longer than {LONGEST_DURATION.days}d")
-    return timedelta(seconds=seconds)
-
-
-def format_duration(delta: timedelta) -> str:
-    """A duration as the config writes it: 90s, 15m, 24h, 7d."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @dataclass(frozen=True)
@@ -117,6 +105,16 @@ class HostConfig:
                 "set it to the token alone"
             )
         return token
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """[status]: what makes `fetcher status` exit 1, each check off at 0."""
+
+    failures: int = 3  # a package failed this many times in a row
+    stale_factor: float = 2  # a working package's last fetch older than this × sync.stale_after
+    stopped_runs: int = 3  # this many syncs in a row stopped early
+    backlog_for: timedelta = timedelta(hours=24)  # the deferred packages no fewer for this long
 
 
 @dataclass(frozen=True)
@@ -146,6 +144,7 @@ class Config:
     # for the health endpoint to answer 200.
     serve_cache_seconds: int = DEFAULTS["serve"]["cache_seconds"][0]
     serve_last_sync_within: timedelta = timedelta(hours=25)
+    thresholds: Thresholds = Thresholds()  # [status]
 
     @property
     def token_envs(self) -> tuple[str, ...]:
@@ -286,6 +285,9 @@ def _build(data: dict, source: str, base: Path) -> Config:
             raise ConfigError(f"{source}: {section}.{key} must be at most {most}, not {value!r}")
         return value
 
+    stale_factor = number("status", "stale_factor")
+    if 0 < stale_factor < 1:  # below 1 a package would alarm as soon as it is due
+        raise ConfigError(f"{source}: status.stale_factor must be 0 (off) or at least 1, not {stale_factor!r}")
     zone = _zone(get("output", "timezone"), source)
     token_envs = _token_envs(get("github", "token_env"), source)
     for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url")):
@@ -314,6 +316,8 @@ def _build(data: dict, source: str, base: Path) -> Config:
         compat=PROFILES[get("compat", "profile")],
         serve_cache_seconds=number("serve", "cache_seconds"),
         serve_last_sync_within=duration("serve", "last_sync_within"),
+        thresholds=Thresholds(number("status", "failures"), stale_factor, number("status", "stopped_runs"),
+                              duration("status", "backlog_for")),
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from dateutil import tz
 
-from fetcher import config
+from fetcher import config, durations
 from fetcher.errors import ConfigError
 from tests.conftest import ROOT
 
@@ -274,6 +274,9 @@ def test_utc_by_any_case(tmp_path, name):
         ("[http]\ntimeout = 0\n", "http.timeout must be at least 0.1, not 0"),
         ("[http]\nbackoff = -0.5\n", "http.backoff must be at least 0, not -0.5"),
         ("[http]\nmax_body = 100\n", "http.max_body must be at least 1024, not 100"),
+        ("[status]\nstopped_runs = -1\n", "status.stopped_runs must be at least 0, not -1"),
+        ("[status]\nstale_factor = 0.5\n", "status.stale_factor must be 0 (off) or at least 1, not 0.5"),
+        ('[status]\nbacklog_for = "a day"\n', "status.backlog_for: 'a day' is not a duration like 90s, 15m, 24h or 7d"),
     ],
 )
 def test_values_below_their_minimum(tmp_path, text, expected):
@@ -302,13 +305,13 @@ def test_urls_must_be_http(tmp_path, section, key, value):
     ],
 )
 def test_parse_duration(text, expected):
-    assert config.parse_duration(text) == expected
+    assert durations.parse_duration(text) == expected
 
 
 @pytest.mark.parametrize("text", ["15 minutes", "x", "", "15", "m", "1w", "-1s", "15M"])
 def test_parse_duration_refuses(text):
     with pytest.raises(ValueError) as caught:
-        config.parse_duration(text)
+        durations.parse_duration(text)
     assert str(caught.value) == f"{text!r} is not a duration like 90s, 15m, 24h or 7d"
 
 
@@ -412,7 +415,7 @@ def test_a_time_zone_given_as_a_file_path_is_refused(tmp_path, name):
 @pytest.mark.parametrize("text", ["99999999999999999999d", "3651d", "1e5d"])
 def test_parse_duration_refuses_durations_past_ten_years(text):
     with pytest.raises(ValueError):
-        config.parse_duration(text)
+        durations.parse_duration(text)
 
 
 def test_max_body_is_bytes_after_decompression_eight_mib_by_default(tmp_path):
@@ -477,3 +480,11 @@ def test_the_serve_keys_are_read_and_checked(tmp_path):
                           ("[serve]\nport = 80\n", "unknown key serve.port")):  # fmt: skip
         with pytest.raises(ConfigError, match=message):
             config.load(str(write(tmp_path / "bad.toml", text)))
+
+
+def test_the_status_thresholds_are_read_and_default_to_those_of_the_shipped_file(tmp_path):
+    assert config.load(str(SHIPPED)).thresholds == config.Thresholds() == config.Thresholds(
+        failures=3, stale_factor=2, stopped_runs=3, backlog_for=timedelta(hours=24))
+    text = '[status]\nfailures = 0\nstale_factor = 1.5\nstopped_runs = 5\nbacklog_for = "2d"\n'
+    path = write(tmp_path / "c.toml", text)
+    assert config.load(str(path)).thresholds == config.Thresholds(0, 1.5, 5, timedelta(days=2))

@@ -22,7 +22,8 @@ from typing import Awaitable, Callable, ContextManager, Iterable
 
 import httpx
 
-from fetcher.config import Config, format_duration
+from fetcher.config import Config
+from fetcher.durations import format_duration
 from fetcher.errors import Failure, FetcherError, InputError, RateLimited, RunRefused, RunStopped, Unreachable
 from fetcher.hosts.base import Later
 from fetcher.hosts.pypi import PyPI

@@ -8,6 +8,7 @@ byte for byte, what the command prints. Pure functions.
 import json
 from datetime import tzinfo
 from pathlib import Path
+from typing import Iterator
 
 from fetcher import facts
 from fetcher.errors import StoreError
@@ -51,3 +52,23 @@ def _json(printed: dict, store_path: Path, indent: int | None = None) -> str:
 def listing_text(rows: list[dict]) -> str:
     """What `history --json` and `trending --json` print: the list, indented, and its line ending."""
     return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+
+
+def export_lines(reads, zone: tzinfo, store_path: Path, facts_too: bool) -> Iterator[str]:
+    """Each record's line of `export`, by slug, its facts too if asked for.
+
+    Every record is made printable before the first is given, both walks in one read transaction: what was
+    checked is what prints, and a value another program stored unreadably stops it before anything is out.
+    """
+    with reads.snapshot():
+        for row in reads.records(facts_too):
+            _export_line(row, zone, store_path, facts_too)
+        for row in reads.records(facts_too):
+            yield _export_line(row, zone, store_path, facts_too)
+
+
+def _export_line(row: dict, zone: tzinfo, store_path: Path, facts_too: bool) -> str:
+    printed = record(row, zone, store_path)
+    if facts_too:
+        printed = with_facts(printed, row["facts"], zone, store_path)
+    return export_line(printed, store_path)

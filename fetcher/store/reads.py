@@ -11,7 +11,7 @@ from typing import Iterator
 
 from fetcher.errors import UnknownPackage
 from fetcher.facts import FACT_NAMES
-from fetcher.record import API_FIELDS, is_utf8
+from fetcher.record import API_FIELDS, is_utf8, parse_datetime
 from fetcher.store.schedule import Schedule
 from fetcher.store.sql import Database
 
@@ -186,7 +186,30 @@ class Reads:
             "sparklines_kept": self.db.one("SELECT count(*) FROM fetch_state WHERE pending = 1"),
             "runs": self.db.select("SELECT * FROM sync_run ORDER BY id DESC LIMIT ?", [runs]),
             "rate_limits": self.db.select("SELECT * FROM rate_limit ORDER BY token_env, resource"),
+            "stalest": self.db.first(
+                """SELECT slug, last_fetched FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
+                   WHERE last_fetched IS NOT NULL AND coalesce(consecutive_failures, 0) = 0
+                   ORDER BY coalesce(last_fetched, ''), package.id LIMIT 1"""
+            ),
         }
+
+    def last_syncs(self, count: int) -> list[dict]:
+        """The last `count` syncs, newest first: when each started and why it stopped early (None: it did not)."""
+        return self.db.select(
+            "SELECT started, stopped FROM sync_run WHERE command = 'sync' ORDER BY id DESC LIMIT ?", [count]
+        )
+
+    def finished_syncs_since(self, since: datetime) -> list[dict]:
+        """The syncs that ran to their end, started after `since`, and the newest started at or before it (when
+        there is one); newest first: when each started and how many packages it deferred."""
+        found = []
+        for row in self.db.rows(
+            "SELECT started, deferred FROM sync_run WHERE command = 'sync' AND stopped IS NULL ORDER BY id DESC"
+        ):
+            found.append(row)
+            if parse_datetime(row["started"]) <= since:
+                break
+        return found
 
 
 def _split_facts(row: dict) -> dict:

@@ -1,14 +1,19 @@
 """`fetcher status`: what is due, failing and spent, read from the store alone."""
 
+import fcntl
 import json
+import os
+import signal
 from datetime import datetime, timedelta, timezone
 
 from fetcher.cache import Cached
 from fetcher.hosts.github.host import SPARKLINE_PENDING
 from fetcher.links import Links
+from fetcher.run.lock import lock_path
 from fetcher.store import open_store
 from fetcher.store.fetched import FetchedRecord
 from tests.conftest import FIXTURES
+from tests.run.test_lock import hold_lock
 
 LDAP = str(FIXTURES / "api-v4-django-auth-ldap.json")
 TODO = str(FIXTURES / "api-v4-django-todo.json")
@@ -157,3 +162,40 @@ def test_status_counts_each_host_with_the_parse_a_sync_fetches_it_by(config_file
     status = json.loads(run_cli(config, "status", "--json").stdout)
 
     assert status["by_host"] == {"github.com": 2, "gitlab.com": 1, "none": 1}
+
+
+def test_status_says_a_sync_is_running_while_one_holds_the_lock_and_never_takes_it(config_file, run_cli, tmp_path,
+                                                                                    monkeypatch):
+    config, _, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=1)
+    holder = hold_lock(tmp_path / "test.db", 30)
+
+    def taken(*args):
+        raise AssertionError("status took a lock")
+
+    try:
+        monkeypatch.setattr(fcntl, "flock", taken)
+        text = run_cli(config, "status")
+        as_json = run_cli(config, "status", "--json")
+        monkeypatch.undo()
+    finally:
+        holder.kill()
+        holder.wait()
+
+    assert text.exit_code == 0 and as_json.exit_code == 0
+    assert f"last runs\n  a sync is running (pid {holder.pid}, since " in text.stdout
+    running = json.loads(as_json.stdout)["running"]
+    assert {key: running[key] for key in ("command", "pid")} == {"command": "sync", "pid": holder.pid}
+    assert abs(datetime.fromisoformat(running["since"]) - datetime.now(timezone.utc)) < timedelta(minutes=1)
+
+
+def test_what_a_killed_run_left_in_the_lock_file_is_not_taken_for_a_running_one(config_file, run_cli, tmp_path):
+    config, _, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=1)
+    holder = hold_lock(tmp_path / "test.db", 30)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert lock_path(tmp_path / "test.db").read_text().startswith(f"fetcher sync (pid {holder.pid}, since ")
+
+    result = run_cli(config, "status", "--json")
+
+    assert json.loads(result.stdout)["running"] is None
+    assert "is running" not in run_cli(config, "status").stdout

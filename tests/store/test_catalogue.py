@@ -6,7 +6,8 @@ import sqlite3
 import httpx
 import respx
 
-from fetcher.config import load, parse_duration
+from fetcher.config import load
+from fetcher.durations import parse_duration
 from fetcher.run import loop
 from fetcher.record import validate
 from fetcher.store import open_store

@@ -166,7 +166,7 @@ def test_a_start_that_finds_the_views_as_made_writes_nothing(fetchers_store, run
     before = store.read_bytes()
 
     assert run_cli(config, "import", TODO).exit_code == 0  # the same record again: nothing to change
-    assert run_cli(config, "status").exit_code == 0
+    assert run_cli(config, "status").exit_code == 1  # an alarm: the record was last fetched long ago
 
     sql(store)  # whatever was written is in the file now
     assert store.read_bytes() == before
