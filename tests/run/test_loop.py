@@ -609,7 +609,10 @@ def test_a_token_rejected_mid_run_keeps_the_packages_already_written(setup, resp
     before = stored(store, "bbb")
 
     async def rejected_once_aaa_is_done(request):
-        await asyncio.sleep(0.05)  # aaa's answers come at once: it is written by now
+        for _ in range(10_000):  # writes are made on the run's own thread: each pause lets them go on
+            if store.reads.record("aaa")["repo_forks"] == 11:
+                break
+            await asyncio.sleep(0.001)
         return httpx.Response(401, json={"message": "Bad credentials"})
 
     respx_mock.get(f"{API}/repos/o/bbb").mock(side_effect=rejected_once_aaa_is_done)
