@@ -52,7 +52,7 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
 # Forges other than GitHub, by the host name their repo_urls use. These three are built in;
 # a config may override their keys under [hosts."NAME"] and add self-hosted instances.
 HOST_KINDS = ("gitlab", "forgejo", "bitbucket")
-HOST_KEYS = {"kind": str, "api_url": str, "token_env": str}
+HOST_KEYS = {"kind": str, "api_url": str, "token_env": str, "username_env": str}
 BUILTIN_HOSTS: dict[str, dict[str, str]] = {
     "gitlab.com": {"kind": "gitlab", "api_url": "https://gitlab.com/api/v4", "token_env": "GITLAB_TOKEN"},
     "codeberg.org": {"kind": "forgejo", "api_url": "https://codeberg.org/api/v1", "token_env": "CODEBERG_TOKEN"},
@@ -107,6 +107,8 @@ class HostConfig:
     api_url: str
     token_env: str | None = None
     named: bool = field(default=False, compare=False)  # a [hosts] table in the config file names it
+    # Bitbucket: the variable holding the account's email (or user name) an API token goes with, as HTTP Basic.
+    username_env: str | None = None
 
     def token(self) -> str | None:
         """Read at the moment it is needed; never kept in the config; refused, like GitHub's, with whitespace in it."""
@@ -117,6 +119,14 @@ class HostConfig:
                 "set it to the token alone"
             )
         return token
+
+    def username(self) -> str | None:
+        """Read at use, as the token is (None, unset or empty: the token goes alone); refused where Basic fails."""
+        name = os.environ.get(self.username_env) or None if self.username_env else None
+        if name is not None and (not _TOKEN.fullmatch(name) or ":" in name):
+            raise ConfigError(f"${self.username_env} holds whitespace, control characters or a colon: set it to the "
+                              "account's email or user name alone")
+        return name
 
 
 @dataclass(frozen=True)
@@ -240,7 +250,7 @@ def _check_hosts(hosts, text: str, source: str) -> None:
             raise ConfigError(f"{source}{line}: {where}: the name must be a lower-case host name like gitlab.com")
         for key, value in table.items():
             if key not in HOST_KEYS:
-                raise ConfigError(f"{source}{line}: unknown key {where}.{key} (kind, api_url, token_env)")
+                raise ConfigError(f"{source}{line}: unknown key {where}.{key} (kind, api_url, token_env, username_env)")
             if not isinstance(value, HOST_KEYS[key]):
                 raise ConfigError(f"{source}{line}: {where}.{key} must be a string, not {value!r}")
         merged = {**BUILTIN_HOSTS.get(name, {}), **table}
@@ -253,6 +263,17 @@ def _check_hosts(hosts, text: str, source: str) -> None:
             )
         if not _is_api_url(merged["api_url"]):
             raise ConfigError(f"{source}{line}: {where}.api_url must be an http(s) URL, not {merged['api_url']!r}")
+        if "username_env" in merged:  # a user name goes with a token, as HTTP Basic, and only Bitbucket takes one
+            _check_username_env(merged, where, f"{source}{line}")
+
+
+def _check_username_env(merged: dict, where: str, at: str) -> None:
+    if merged["kind"] != "bitbucket":
+        raise ConfigError(f"{at}: {where}.username_env: only a bitbucket host takes one (HTTP Basic with an API token)")
+    if not _ENV_NAME.fullmatch(merged["username_env"]):
+        raise ConfigError(f"{at}: {where}.username_env: {merged['username_env']!r} is not a variable's name")
+    if not merged.get("token_env"):
+        raise ConfigError(f"{at}: {where}.username_env is set without {where}.token_env: a user name goes with a token")
 
 
 def _hosts(data: dict) -> dict[str, HostConfig]:
@@ -261,7 +282,7 @@ def _hosts(data: dict) -> dict[str, HostConfig]:
     for name, table in tables.items():
         merged = {**BUILTIN_HOSTS.get(name, {}), **table}
         hosts[name] = HostConfig(name, merged["kind"], merged["api_url"].rstrip("/"), merged.get("token_env") or None,
-                                 named=name in data.get("hosts", {}))
+                                 named=name in data.get("hosts", {}), username_env=merged.get("username_env"))
     return hosts
 
 
