@@ -4,11 +4,13 @@ The config is read, the store opens (or would be created) at the current schema,
 host answers one free request through the same client a sync uses (the same deadline, body
 cap and signals): each repository host checks itself (GitHub: `GET /rate_limit`, which its
 rate limit does not count, once per token; each forge the config names or whose token is set:
-its kind's probe), then PyPI (one project's JSON).
+its kind's probe, Bitbucket's on one of the catalogue's repositories where the credential is no
+user's), then PyPI (one project's JSON).
 """
 
 import asyncio
 import os
+import sqlite3
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +20,11 @@ from fetcher.hosts.base import REJECTED, UNREACHABLE, Check
 from fetcher.hosts.pypi import PyPI
 from fetcher.hosts.registry import Hosts
 from fetcher.net.client import Client
+from fetcher.store import open_store
 from fetcher.store.schema import store_state
+
+# Repositories of the catalogue a forge's check may try its credential on, per host.
+KNOWN = 5
 
 
 def check_config(load: Callable[[], Config]) -> tuple[Check, Config | None]:
@@ -28,6 +34,7 @@ def check_config(load: Callable[[], Config]) -> tuple[Check, Config | None]:
         config.github_tokens()
         for host in config.hosts.values():
             host.token()
+            host.username()
     except FetcherError as exc:
         return Check("config", False, str(exc), REJECTED), None
     if config.source == BUILT_IN:
@@ -49,10 +56,28 @@ def check_store(path: Path) -> Check:
     return Check("store", True, f"{path}: {packages} packages, {shape}")
 
 
+def known_repos(config: Config) -> dict[str, list[str]]:
+    """host name -> the first few repo_urls of the catalogue on it, read-only; none where there is no store
+    to read (check_store says why)."""
+    if not config.store_path.exists():
+        return {}
+    try:
+        store = open_store(config.store_path, create=False, read_only=True)
+    except FetcherError:
+        return {}
+    try:
+        return {name: store.reads.repo_urls_on(name, KNOWN) for name in config.hosts}
+    except (FetcherError, sqlite3.Error):
+        return {}
+    finally:
+        store.close()
+
+
 async def check_hosts(config: Config) -> list[Check]:
     client = Client(config)
+    known = known_repos(config)
     try:
-        checks = [check for host in Hosts(config, client).all for check in await host.check()]
+        checks = [check for host in Hosts(config, client).all for check in await host.check(known.get(host.name, []))]
         return checks + await PyPI(client, config.pypi_url).check()
     finally:
         await client.aclose()

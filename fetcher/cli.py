@@ -12,6 +12,7 @@ import click
 from fetcher import __version__, check, config, durations, logs
 from fetcher.catalogue import read_catalogue
 from fetcher.errors import FetcherError, StoreError, StoreUnavailable, UsageError
+from fetcher.hosts.registry import secrets
 from fetcher.logs import event, redact
 from fetcher.net.client import utcnow
 from fetcher.record import validate
@@ -84,11 +85,12 @@ def _quiet_closed_output() -> None:
 
 
 def _secrets() -> list[str]:
-    """Every value a token could be read from: each variable of the GitHub pool, each forge's, and the defaults."""
+    """Every value a token could be read from: GitHub's pool, each forge's (and Bitbucket's Basic), the defaults."""
     names = {"GITHUB_TOKEN", *(host["token_env"] for host in config.BUILTIN_HOSTS.values())}
     try:
         names.update(_config().token_envs)
-        names.update(host.token_env for host in _config().hosts.values() if host.token_env)
+        names.update(env for host in _config().hosts.values() for env in (host.token_env, host.username_env) if env)
+        return [*secrets(_config()), *(os.environ[name] for name in names if os.environ.get(name))]
     except FetcherError:
         pass
     return [os.environ[name] for name in names if os.environ.get(name)]

@@ -60,7 +60,7 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
 # Forges other than GitHub, by the host name their repo_urls use. These three are built in;
 # a config may override their keys under [hosts."NAME"] and add self-hosted instances.
 HOST_KINDS = ("gitlab", "forgejo", "bitbucket")
-HOST_KEYS = {"kind": str, "api_url": str, "token_env": str}
+HOST_KEYS = {"kind": str, "api_url": str, "token_env": str, "username_env": str}
 BUILTIN_HOSTS: dict[str, dict[str, str]] = {
     "gitlab.com": {"kind": "gitlab", "api_url": "https://gitlab.com/api/v4", "token_env": "GITLAB_TOKEN"},
     "codeberg.org": {"kind": "forgejo", "api_url": "https://codeberg.org/api/v1", "token_env": "CODEBERG_TOKEN"},
@@ -95,6 +95,7 @@ class HostConfig:
     api_url: str
     token_env: str | None = None
     named: bool = field(default=False, compare=False)  # a [hosts] table in the config file names it
+    username_env: str | None = None  # Bitbucket: the account's email (or user name) an API token goes with
 
     def token(self) -> str | None:
         """Read at the moment it is needed; never kept in the config; refused, like GitHub's, with whitespace in it."""
@@ -105,6 +106,14 @@ class HostConfig:
                 "set it to the token alone"
             )
         return token
+
+    def username(self) -> str | None:
+        """Read at use, as the token is (None, unset or empty: the token goes alone); refused where Basic fails."""
+        name = os.environ.get(self.username_env) or None if self.username_env else None
+        if name is not None and (not _TOKEN.fullmatch(name) or ":" in name):
+            raise ConfigError(f"${self.username_env} holds whitespace, control characters or a colon: set it to the "
+                              "account's email or user name alone")
+        return name
 
 
 @dataclass(frozen=True)
@@ -140,8 +149,7 @@ class Config:
     github_token_envs: tuple[str, ...] = ()
     reserve: int = DEFAULTS["sync"]["reserve"][0]  # points of each token a sync never spends (fetcher.budget)
     compat: Profile = FETCHER  # what each fetched field means (fetcher.compat)
-    # `fetcher serve`: how long an answer stays good (Cache-Control max-age); how recent the last sync must be
-    # for the health endpoint to answer 200.
+    # `fetcher serve`: an answer's Cache-Control max-age; how recent a sync must be for health to answer 200
     serve_cache_seconds: int = DEFAULTS["serve"]["cache_seconds"][0]
     serve_last_sync_within: timedelta = timedelta(hours=25)
     thresholds: Thresholds = Thresholds()  # [status]
@@ -215,9 +223,9 @@ def _check_keys(data: dict, text: str, source: str) -> None:
             default, types = DEFAULTS[section][key]
             if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
                 wanted = " or ".join(t.__name__ for t in types)
+                article = "an" if wanted[0] in "aeiou" else "a"
                 raise ConfigError(
-                    f"{source}{_line(text, section, key)}: {section}.{key} must be {_article(wanted)}, "
-                    f"not {value!r}"
+                    f"{source}{_line(text, section, key)}: {section}.{key} must be {article} {wanted}, not {value!r}"
                 )
             if (section, key) == ("compat", "profile") and value not in PROFILES:
                 raise ConfigError(
@@ -239,7 +247,7 @@ def _check_hosts(hosts, text: str, source: str) -> None:
             raise ConfigError(f"{source}{line}: {where}: the name must be a lower-case host name like gitlab.com")
         for key, value in table.items():
             if key not in HOST_KEYS:
-                raise ConfigError(f"{source}{line}: unknown key {where}.{key} (kind, api_url, token_env)")
+                raise ConfigError(f"{source}{line}: unknown key {where}.{key} (kind, api_url, token_env, username_env)")
             if not isinstance(value, HOST_KEYS[key]):
                 raise ConfigError(f"{source}{line}: {where}.{key} must be a string, not {value!r}")
         merged = {**BUILTIN_HOSTS.get(name, {}), **table}
@@ -252,6 +260,17 @@ def _check_hosts(hosts, text: str, source: str) -> None:
             )
         if not _is_api_url(merged["api_url"]):
             raise ConfigError(f"{source}{line}: {where}.api_url must be an http(s) URL, not {merged['api_url']!r}")
+        if "username_env" in merged:  # a user name goes with a token, as HTTP Basic, and only Bitbucket takes one
+            _check_username_env(merged, where, f"{source}{line}")
+
+
+def _check_username_env(merged: dict, where: str, at: str) -> None:
+    if merged["kind"] != "bitbucket":
+        raise ConfigError(f"{at}: {where}.username_env: only a bitbucket host takes one (HTTP Basic with an API token)")
+    if not _ENV_NAME.fullmatch(merged["username_env"]):
+        raise ConfigError(f"{at}: {where}.username_env: {merged['username_env']!r} is not a variable's name")
+    if not merged.get("token_env"):
+        raise ConfigError(f"{at}: {where}.username_env is set without {where}.token_env: a user name goes with a token")
 
 
 def _hosts(data: dict) -> dict[str, HostConfig]:
@@ -260,7 +279,7 @@ def _hosts(data: dict) -> dict[str, HostConfig]:
     for name, table in tables.items():
         merged = {**BUILTIN_HOSTS.get(name, {}), **table}
         hosts[name] = HostConfig(name, merged["kind"], merged["api_url"].rstrip("/"), merged.get("token_env") or None,
-                                 named=name in data.get("hosts", {}))
+                                 named=name in data.get("hosts", {}), username_env=merged.get("username_env"))
     return hosts
 
 
@@ -376,7 +395,3 @@ def _line(text: str, section: str | None, key: str) -> str:
         elif current == section and re.match(rf"^{re.escape(key)}\s*=", stripped):
             return f", line {number}"
     return ""
-
-
-def _article(noun: str) -> str:
-    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"

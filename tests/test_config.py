@@ -366,6 +366,51 @@ def test_malformed_hosts_tables_are_config_errors_naming_the_key(tmp_path, text,
     assert message in load_error(text, tmp_path)
 
 
+def test_username_env_without_token_env_is_one_line_naming_the_key(tmp_path, run_cli):
+    path = write(tmp_path / "config.toml", '[store]\npath = "s.db"\n[hosts."bitbucket.org"]\ntoken_env = ""\n'
+                                           'username_env = "BITBUCKET_EMAIL"\n')
+
+    for command in ("check", "sync"):
+        result = run_cli(path, command)
+        assert result.exit_code == 2
+        said = (f'{path}, line 3: hosts."bitbucket.org".username_env is set without hosts."bitbucket.org".token_env: '
+                "a user name goes with a token")
+        assert said in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[hosts."gitlab.com"]\nusername_env = "GL_USER"\n',
+         'hosts."gitlab.com".username_env: only a bitbucket host takes one (HTTP Basic with an API token)'),
+        ('[hosts."bitbucket.example.org"]\nkind = "bitbucket"\napi_url = "https://bb.example.org/2.0"\n'
+         'username_env = "BB_USER"\n', 'hosts."bitbucket.example.org".username_env is set without '
+         'hosts."bitbucket.example.org".token_env'),
+        ('[hosts."bitbucket.org"]\nusername_env = "BB USER"\n',
+         'hosts."bitbucket.org".username_env: \'BB USER\' is not a variable\'s name'),
+        ('[hosts."bitbucket.org"]\nusername_env = 1\n', 'hosts."bitbucket.org".username_env must be a string, not 1'),
+    ],
+)
+def test_a_misplaced_or_malformed_username_env_is_a_config_error(tmp_path, text, message):
+    assert message in load_error(text, tmp_path)
+
+
+def test_a_user_name_is_read_at_use_and_refused_with_a_colon_naming_only_its_variable(tmp_path, monkeypatch):
+    path = write(tmp_path / "config.toml", '[hosts."bitbucket.org"]\nusername_env = "BB_EMAIL"\n')
+    host = config.load(str(path)).hosts["bitbucket.org"]
+    monkeypatch.delenv("BB_EMAIL", raising=False)
+    assert (host.token_env, host.username_env, host.username()) == ("BITBUCKET_TOKEN", "BB_EMAIL", None)
+    monkeypatch.setenv("BB_EMAIL", "")
+    assert host.username() is None  # empty: the token goes alone, as Bearer
+    monkeypatch.setenv("BB_EMAIL", "ann@example.org")
+    assert host.username() == "ann@example.org"
+    monkeypatch.setenv("BB_EMAIL", "ann:secret@example.org")
+    with pytest.raises(config.ConfigError) as raised:
+        host.username()
+    assert "$BB_EMAIL holds whitespace, control characters or a colon" in str(raised.value)
+    assert "ann" not in str(raised.value)
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [

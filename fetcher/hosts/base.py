@@ -8,7 +8,7 @@ can afford of its budget. A repository with no host to ask (none given, or on a 
 no wing for) gets the null host, which asks nothing and says why.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -108,8 +108,9 @@ class Host:
         """Everything a record needs from this host; a Failure of this package otherwise."""
         raise NotImplementedError
 
-    async def check(self) -> list[Check]:
-        """`fetcher check`: one cheap request that shows the API answers and takes the token."""
+    async def check(self, known: Sequence[str] = ()) -> list[Check]:
+        """`fetcher check`: one cheap request that shows the API answers and takes the token; `known` are a few
+        repo_urls of the catalogue on this host, to try the token on where nothing else shows what it reads."""
         return []
 
     def plan(self) -> BudgetPlan | None:

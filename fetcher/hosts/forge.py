@@ -17,7 +17,7 @@ Its token is sent under its own API URL only.
 
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from fetcher.cache import Cached, for_repo, revalidated
 from fetcher.compat import FETCHER, Profile
@@ -30,7 +30,7 @@ from fetcher.hosts.read import Pager
 from fetcher.links import RepoRef, parse_repo_url
 from fetcher.net.answer import Answer, Budget, budget_from, read_common
 from fetcher.net.client import Client
-from fetcher.net.credentials import Credential
+from fetcher.net.credentials import Credential, bearer
 from fetcher.net.request import Request
 from fetcher.net.service import Service
 from fetcher.record import parse_datetime
@@ -46,7 +46,7 @@ class TokenRefused(HostUnavailable):
 class ForgeService(Service):
     """A forge's requests: its own token, its own rate-limit window (named by its host), its share of the slots."""
 
-    def __init__(self, host: HostConfig, credential: Credential | None, share: int):
+    def __init__(self, host: HostConfig, credential: "ForgeCredential | None", share: int):
         super().__init__(credential)
         self.name = self.label = host.name
         self.share = share
@@ -61,18 +61,27 @@ class ForgeService(Service):
 
     def read(self, request, answer_url, status, headers, body, now, budget) -> Answer:
         if status == 401:
-            hint = f"check ${self._token_env} or unset it" if self._token_env else "check its token"
+            if self.credential is not None and self.credential.username_env:
+                hint = f"check ${self._token_env} and ${self.credential.username_env} (HTTP Basic), or unset them"
+            else:
+                hint = f"check ${self._token_env} or unset it" if self._token_env else "check its token"
             raise TokenRefused(answer_url, f"{self.name} rejected the token (401): {hint}")
         return read_common(answer_url, status, headers, body, now, self.name, budget=budget)
 
     def secrets(self) -> list[str]:
-        return [self.credential.secret] if self.credential else []
+        return list(self.credential.secrets) if self.credential else []
 
 
 class ForgeCredential(Credential):
-    def __init__(self, authorization: str, api_url: str, token_env: str | None, secret: str):
+    """A forge's one credential. `scheme` says how it goes ("Bearer", "token", "Basic") wherever it is named;
+    `username_env` is the variable Basic's user name was read from; `secrets`, every value it shows."""
+
+    def __init__(self, authorization: str, api_url: str, token_env: str | None, secrets: list[str],
+                 username_env: str | None = None):
         super().__init__(authorization, (api_url,), token_env)
-        self.secret = secret
+        self.scheme = authorization.partition(" ")[0]
+        self.username_env = username_env
+        self.secrets = secrets
 
 
 class Forge(Host):
@@ -88,9 +97,7 @@ class Forge(Host):
         self.profile = profile  # what the fields mean (fetcher.compat): the profile's choices this host makes
         self.api_url = host.api_url
         self.config = host
-        token = host.token()
-        credential = ForgeCredential(self.authorization(token), host.api_url, host.token_env, token) if token else None
-        self.service = ForgeService(host, credential, share)
+        self.service = ForgeService(host, self.credential(host), share)
         self.client = client
         self._answered = False  # some repository of this host was read in this run
         self._down: str | None = None  # why the host is given up on for this run
@@ -102,7 +109,12 @@ class Forge(Host):
 
     @staticmethod
     def authorization(token: str) -> str:
-        return f"Bearer {token}"
+        return bearer(token)
+
+    def credential(self, host: HostConfig) -> ForgeCredential | None:
+        """The credential every request of this host goes with: its token in the kind's scheme (None: no token)."""
+        token = host.token()
+        return ForgeCredential(self.authorization(token), host.api_url, host.token_env, [token]) if token else None
 
     def repo_url(self, ref: RepoRef) -> str:
         raise NotImplementedError
@@ -285,7 +297,7 @@ class Forge(Host):
 
     # -- fetcher check ---------------------------------------------------------------------
 
-    async def check(self) -> list[Check]:
+    async def check(self, known: Sequence[str] = ()) -> list[Check]:
         """One cheap request (the kind's probe), for a forge the config file names or whose token is set."""
         token_env = self.config.token_env
         if not (self.config.named or self.service.credential):

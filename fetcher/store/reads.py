@@ -60,6 +60,14 @@ class Reads:
             return self.db.first("SELECT * FROM package WHERE id = ?", [id]) if id <= _LARGEST_ID else None
         return self.db.first("SELECT * FROM package WHERE slug = ?", [slug])
 
+    def repo_urls_on(self, host: str, limit: int) -> list[str]:
+        """The first `limit` repo_urls (oldest package first) on `host` or `www.host`, as stored: what
+        `fetcher check` may try a forge's credential on."""
+        rows = self.db.select(
+            "SELECT repo_url FROM package WHERE repo_url LIKE ? OR repo_url LIKE ? ORDER BY id LIMIT ?",
+            [f"%://{host}/%", f"%://www.{host}/%", limit])
+        return [row["repo_url"] for row in rows]
+
     def package_count(self, modified_since: str | None = None) -> int:
         """How many packages there are; with a stored date-time, how many were modified at or after it."""
         if modified_since is None:

@@ -277,7 +277,7 @@ class GitHub(Host):
 
     # -- the rest of the protocol -------------------------------------------------------------
 
-    async def check(self):
+    async def check(self, known=()):
         return await check.check_github(self)
 
     def plan(self) -> GitHubPlan | None:

@@ -14,11 +14,19 @@ answer carries the recorded ``Cache-Control``, ``Vary`` and security headers. A
 renamed repository answers 301 with an absolute ``Location`` for the same
 request under its new name; an unknown one 404 with Bitbucket's error envelope,
 a refused one (``Forges.refuse``) its status with that envelope.
-``GET /repositories`` pages the public repositories (``fetcher check``'s probe).
+``GET /repositories`` pages the public repositories (deprecated by Bitbucket).
+
+Credentials as Bitbucket Cloud takes them: an access token (``ForgeHost.token``) only as
+``Authorization: Bearer``, a user's API token (``ForgeHost.api_token``) only as HTTP Basic
+with the account's email; anything else is answered 401. ``GET /user`` (``fetcher check``'s
+probe) answers the API token's account; an access token is no user's, and is answered 403
+there (what Bitbucket answers it is not documented); no credential, 401.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import uuid
 from collections.abc import Mapping
@@ -78,11 +86,14 @@ def _route(
     rest = [unquote(part) for part in parts[4:] if part]
     resource = rest[0] if rest else "repo"
     listing = parts[:2] == ["2.0", "repositories"] and [part for part in parts[2:] if part] == []
+    who = _credential(host, request)
+    if parts == ["2.0", "user"] and method == "GET":
+        return Served(_user(who), "user")
     if listing:
         resource = "repositories"
     elif parts[:2] != ["2.0", "repositories"] or len(parts) < 4 or method != "GET":
         return Served(json_answer(404, {"type": "error", "error": {"message": "Resource not found"}}, JSON), resource)
-    if not _authorized(host, request):
+    if who == REJECTED:
         return Served(json_answer(401, {"type": "error", "error": {"message": "Unauthorized"}}, JSON), resource)
     query = parse_qsl(raw_query, keep_blank_values=True)
     if listing:
@@ -130,13 +141,39 @@ def _route(
     return Served(answer, resource, repo.path)
 
 
-def _authorized(host: ForgeHost, request: Mapping[str, str]) -> bool:
-    if host.token is None:
-        return True
+ANONYMOUS, REJECTED, ACCESS_TOKEN = "anonymous", "rejected", "access token"
+
+
+def _credential(host: ForgeHost, request: Mapping[str, str]) -> str:
+    """Who a request is: ANONYMOUS, REJECTED, ACCESS_TOKEN, or the email of the API token's account."""
     scheme, _, credential = (request.get("authorization") or "").partition(" ")
     if not credential:
-        return True
-    return scheme.lower() == "bearer" and credential == host.token
+        return ANONYMOUS
+    if host.token is None and host.api_token is None:
+        return _basic(credential)[0] if scheme.lower() == "basic" else ACCESS_TOKEN  # any credentials pass
+    if scheme.lower() == "bearer":
+        return ACCESS_TOKEN if credential == host.token else REJECTED
+    if scheme.lower() == "basic" and host.api_token is not None and _basic(credential) == host.api_token:
+        return host.api_token[0]
+    return REJECTED
+
+
+def _basic(credential: str) -> tuple[str, str]:
+    try:
+        email, _, token = base64.b64decode(credential, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    return email, token
+
+
+def _user(who: str) -> Answer:
+    """``GET /user``: the API token's account; 403 for an access token, which is no user's; 401 without one."""
+    if who in (ANONYMOUS, REJECTED):
+        return json_answer(401, {"type": "error", "error": {"message": "Unauthorized"}}, JSON)
+    if who == ACCESS_TOKEN:
+        return json_answer(403, {"type": "error", "error": {"message": "Forbidden"}}, JSON)
+    nickname = who.partition("@")[0] or "someone"
+    return json_answer(200, {**_account(nickname, nickname.title()), "created_on": "2015-05-05T05:05:05+00:00"}, JSON)
 
 
 def _uuid(*parts: object) -> str:

@@ -63,8 +63,10 @@ class ForgeHost:
     ``token``: the token the host accepts. When set, a request that carries
     another (in the kind's scheme: GitLab ``PRIVATE-TOKEN`` or ``Authorization:
     Bearer``; Forgejo ``Authorization: token``/``Bearer``; Bitbucket
-    ``Authorization: Bearer``) is answered 401, like a host rejecting a revoked
-    token; a request with none passes (public projects); unset, any credentials pass.
+    ``Authorization: Bearer``: an access token) is answered 401, like a host rejecting a revoked
+    token; a request with none passes (public projects); unset (and no ``api_token``), any credentials pass.
+    ``api_token`` (Bitbucket): (email, token) of a user's API token, accepted only as HTTP Basic with that
+    email; ``token`` then only as Bearer, and neither in the other's scheme.
     ``version``: the software it runs (``VERSIONS`` by default): Forgejo's
     ``/version`` answers it, and a GitLab older than 16.9 has no commit ``sequence``.
     ``rate_limit``: GitLab's requests per 60-second window of the world's clock
@@ -81,6 +83,7 @@ class ForgeHost:
     name: str
     kind: str
     token: str | None = None
+    api_token: tuple[str, str] | None = None
     version: str | None = None
     rate_limit: int = 2000
     limited_until: datetime | None = None
