@@ -1,11 +1,13 @@
 """The command line: parse options, load config, call one function, map the outcome to an exit code."""
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import sys
 from datetime import timedelta
+from typing import Iterator
 
 import click
 
@@ -24,6 +26,7 @@ from fetcher.show.progress import progress
 from fetcher.show.record import render
 from fetcher.show.text import visible
 from fetcher.store import Store, open_store
+from fetcher.store.reads import Reads
 
 EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
 EXIT_CLOSED_OUTPUT = 141  # stdout closed by its reader (`| head`): what a shell reports for SIGPIPE
@@ -139,6 +142,16 @@ def _store(settings: config.Config, *, create: bool = False, read_only: bool = F
         return open_store(settings.store_path, create=create, read_only=read_only)
     except (StoreError, StoreUnavailable) as exc:
         raise type(exc)(f"{exc} (config: {settings.source})") from None
+
+
+@contextlib.contextmanager
+def _reading(settings: config.Config) -> Iterator[Reads]:
+    """The store opened read-only, closed when done: a reader leaves no -wal or -shm file it made."""
+    store = _store(settings, read_only=True)
+    try:
+        yield store.reads
+    finally:
+        store.close()
 
 
 @cli.command("import")
@@ -293,14 +306,14 @@ def status_command(as_json: bool) -> None:
 def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     """Print one record as the API serves it."""
     settings = _config()
-    reads = _store(settings, read_only=True).reads
-    row = reads.record(slug)
-    if pretty:
-        _tell(render(row, reads.fetch_state(slug), utcnow()))
-        return
-    record = _api(row, settings)
-    if with_facts:
-        record["facts"] = facts.to_api(reads.facts(row["id"]), settings.timezone)
+    with _reading(settings) as reads:
+        row = reads.record(slug)
+        if pretty:
+            _tell(render(row, reads.fetch_state(slug), utcnow()))
+            return
+        record = _api(row, settings)
+        if with_facts:
+            record["facts"] = facts.to_api(reads.facts(row["id"]), settings.timezone)
     click.echo(json.dumps(record, indent=2, ensure_ascii=False))
 
 
@@ -311,20 +324,20 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
 def export_command(jsonl: bool, with_facts: bool) -> None:
     """Print every record as the API serves it, by slug."""
     settings = _config()
-    reads = _store(settings, read_only=True).reads
-    for row in reads.records():  # every record must print before the first is out: never half an array
-        _api(row, settings)
     first = True
-    for row in reads.records(with_facts):
-        record = _api(row, settings)
-        if with_facts:
-            record["facts"] = facts.to_api(row["facts"], settings.timezone)
-        text = json.dumps(record, ensure_ascii=False)
-        if jsonl:
-            click.echo(text)
-        else:
-            click.echo(("[\n" if first else ",\n") + text, nl=False)
-        first = False
+    with _reading(settings) as reads:
+        for row in reads.records():  # every record must print before the first is out: never half an array
+            _api(row, settings)
+        for row in reads.records(with_facts):
+            record = _api(row, settings)
+            if with_facts:
+                record["facts"] = facts.to_api(row["facts"], settings.timezone)
+            text = json.dumps(record, ensure_ascii=False)
+            if jsonl:
+                click.echo(text)
+            else:
+                click.echo(("[\n" if first else ",\n") + text, nl=False)
+            first = False
     if not jsonl:
         click.echo("[]" if first else "\n]")
 
@@ -335,7 +348,8 @@ def export_command(jsonl: bool, with_facts: bool) -> None:
 @reports_errors
 def history_command(slug: str, as_json: bool) -> None:
     """Print how a package's stars, forks, participants, commits, version and archive state moved, by UTC day."""
-    rows = history.series(_store(_config(), read_only=True).reads.history(slug))
+    with _reading(_config()) as reads:
+        rows = history.series(reads.history(slug))
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -350,8 +364,8 @@ def history_command(slug: str, as_json: bool) -> None:
 @reports_errors
 def trending_command(days: int, limit: int, as_json: bool) -> None:
     """List the packages that gained the most stars in the last N days, from the store alone."""
-    reads = _store(_config(), read_only=True).reads
-    rows = reads.trending(history.window_start(utcnow(), days), limit)
+    with _reading(_config()) as reads:
+        rows = reads.trending(history.window_start(utcnow(), days), limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:

@@ -73,11 +73,16 @@ def store_state(path: Path) -> tuple[int, int, int] | None:
     refuse_foreign_file(path)
     if not path.exists() or path.stat().st_size == 0:
         return None
+    tidy = _tidier(path)
     try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             packages = db.execute("SELECT count(*) FROM package").fetchone()[0] if "package" in tables else 0
+        finally:
+            db.close()
+            tidy()
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot use the store: {exc}") from None
     return version, len(MIGRATIONS), packages
@@ -86,7 +91,7 @@ def store_state(path: Path) -> tuple[int, int, int] | None:
 def _open_for_reading(path: Path) -> Database:
     real = path.resolve()
     uri = real.as_uri()
-    db = Database(sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None), path)
+    db = Database(sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None), path, on_close=_tidier(path))
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
         _check_package_table(db)
@@ -100,6 +105,35 @@ def _open_for_reading(path: Path) -> Database:
         db = Database(sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None), path)
         _check_package_table(db)
     return db
+
+
+def _tidier(path: Path):
+    """What to do once a read-only connection is closed: leave the store's directory as it was found.
+
+    A connection opening a store in WAL mode makes its -wal and -shm files, and the last one to close removes
+    them; but a read-only connection may not, and leaves them behind. When they were not there before it
+    opened, one brief read-write connection, opened and closed after it, lets SQLite remove them as the last
+    connection does; if another connection has the store open meanwhile, they are its, and SQLite keeps them.
+    A user who may not write the store leaves them (SQLite cannot remove them for that user either).
+    """
+    real = path.resolve()
+    made_here = not any(real.with_name(real.name + suffix).exists() for suffix in ("-wal", "-shm"))
+
+    def tidy() -> None:
+        if not made_here or not real.with_name(real.name + "-wal").exists():
+            return
+        try:
+            conn = sqlite3.connect(f"{real.as_uri()}?mode=rw", uri=True, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL, as a reader does
+        except sqlite3.Error:
+            pass
+        finally:
+            conn.close()
+
+    return tidy
 
 
 def refuse_foreign_file(path: Path) -> None:

@@ -9,7 +9,7 @@ StoreUnavailable naming the store (exit 75), and nothing of the transaction is k
 import contextlib
 import sqlite3
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from fetcher.errors import StoreUnavailable
 
@@ -22,9 +22,10 @@ _UNAVAILABLE = {
 
 
 class Database:
-    def __init__(self, conn: sqlite3.Connection, path: Path):
+    def __init__(self, conn: sqlite3.Connection, path: Path, on_close: Callable[[], None] | None = None):
         self.conn = conn
         self.path = path
+        self._on_close = on_close  # what closing it leaves to do (schema.py: tidy what a reader made)
 
     def select(self, sql: str, params: Iterable = ()) -> list[dict]:
         return list(self.rows(sql, params))
@@ -102,6 +103,9 @@ class Database:
 
     def close(self) -> None:
         self.conn.close()
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
 
 
 def marks(count: int) -> str:

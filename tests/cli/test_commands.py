@@ -371,3 +371,41 @@ def test_a_record_another_program_stored_unreadably_stops_export_before_its_firs
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith(f"fetcher: {config.parent / 'test.db'}: package 'django-todo' cannot be printed: ")
+
+
+def test_reading_commands_leave_no_wal_or_shm_file_they_made_beside_the_store(config_file, tmp_path):
+    import subprocess
+    import sys
+
+    from fetcher.store.schema import store_state
+
+    config = config_file()
+    env = {"PATH": "/usr/bin:/bin"}
+
+    def fetcher(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "fetcher", "--config", str(config), *args],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    assert fetcher("import", TODO).returncode == 0
+    beside = lambda: sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("test.db"))  # noqa: E731
+    assert beside() == ["test.db"]
+    for args in (["show", "django-todo"], ["show", "django-todo", "--pretty"], ["export"], ["history", "django-todo"],
+                 ["trending"]):
+        done = fetcher(*args)
+        assert done.returncode == 0, done.stderr
+        assert beside() == ["test.db"], args
+    assert store_state(tmp_path / "test.db")[2] == 1  # what `check` reads of the store
+    assert beside() == ["test.db"]
+
+
+def test_gitignore_covers_every_file_a_store_leaves_beside_it(tmp_path):
+    from fnmatch import fnmatch
+
+    from fetcher.run.lock import lock_path
+    from tests.conftest import ROOT
+
+    patterns = [line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    store = tmp_path / "packages.db"
+    for path in (store, store.with_name("packages.db-wal"), store.with_name("packages.db-shm"), lock_path(store)):
+        assert any(fnmatch(path.name, pattern) for pattern in patterns), path.name
