@@ -301,7 +301,8 @@ def status_command(as_json: bool) -> None:
 @cli.command("show")
 @click.argument("slug")
 @click.option("--pretty", is_flag=True, help="For a person: links, counts, the sparkline, times, the fetch state.")
-@click.option("--facts", "with_facts", is_flag=True, help='Add a "facts" object after the 18 fields.')
+@click.option("--facts", "with_facts", is_flag=True,
+              help='Add a "facts" object after the 18 fields (with --pretty: a line for each fact).')
 @reports_errors
 def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     """Print one record as the API serves it."""
@@ -309,7 +310,11 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     with _reading(settings) as reads:
         row = reads.record(slug)
         if pretty:
-            _tell(render(row, reads.fetch_state(slug), utcnow()))
+            shown = {}
+            if with_facts:
+                stored = reads.facts(row["id"])
+                shown["facts"] = None if stored is None else facts.to_api(stored, settings.timezone)
+            _tell(render(row, reads.fetch_state(slug), utcnow(), **shown))
             return
         record = _api(row, settings)
         if with_facts:
