@@ -12,7 +12,7 @@ from typing import Iterator
 import click
 
 from fetcher import __version__, check, config, facts, logs
-from fetcher.catalogue import read_catalogue
+from fetcher.catalogue import merged_warning, read_catalogue
 from fetcher.errors import FetcherError, StoreError, StoreUnavailable
 from fetcher.logs import event, redact
 from fetcher.net.client import utcnow
@@ -163,6 +163,8 @@ def import_command(files: tuple[str, ...]) -> None:
     catalogues = [(name, read_catalogue(name)) for name in files]  # check every file before writing any
     store = _store(settings, create=True)
     for name, catalogue in catalogues:
+        for slug, first, later in catalogue.merged:
+            _warn(merged_warning(name, slug, first, later))
         if catalogue.next_page is not None:
             _warn(f"{name}: one page of a longer listing; the next page, not imported, is {catalogue.next_page}")
         result = store.catalogue.import_records(catalogue.records, utcnow())

@@ -409,3 +409,20 @@ def test_gitignore_covers_every_file_a_store_leaves_beside_it(tmp_path):
     store = tmp_path / "packages.db"
     for path in (store, store.with_name("packages.db-wal"), store.with_name("packages.db-shm"), lock_path(store)):
         assert any(fnmatch(path.name, pattern) for pattern in patterns), path.name
+
+
+def test_a_slug_given_twice_in_one_file_is_merged_and_said_naming_both_records(config_file, run_cli, tmp_path):
+    config = config_file()
+    catalogue = tmp_path / "twice.json"
+    catalogue.write_text(json.dumps([api_record("django-auth-ldap"), api_record("django-todo"),
+                                     {"slug": "django-auth-ldap", "id": 410, "title": "LDAP"}]))
+
+    result = run_cli(config, "import", str(catalogue))
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"fetcher: warning: {catalogue}: slug 'django-auth-ldap' is given twice, by records 1 and 3: merged into one "
+        "package, record 3's fields over record 1's\n"
+    )
+    assert result.stdout == f"imported {catalogue}: 3 records (2 new, 1 updated, 0 unchanged)\n"
+    assert {record["slug"]: record["title"] for record in export(run_cli, config)}["django-auth-ldap"] == "LDAP"
