@@ -67,7 +67,7 @@ def reports_errors(command):
             raise
         except Exception as exc:
             if verbose:
-                log.exception("internal error")
+                log.exception("internal error", extra=event("error"))
             _error(f"internal error: {type(exc).__name__}: {exc}" + ("" if verbose else " (--verbose shows where)"))
             sys.exit(EXIT_INTERNAL)
 
@@ -250,7 +250,9 @@ def _finish(report: RunReport) -> None:
         for slug, reason in report.failures:
             log.warning("failed %s: %s", slug, reason, extra=event("failure", slug=slug, reason=reason))
         level = logging.WARNING if report.exit_code else logging.INFO
-        log.log(level, summary, extra=event("run", **report.as_row(utcnow()), exit_code=report.exit_code))
+        # The run's row as stored, but its tokens a JSON object in the line, not JSON text inside a string.
+        row = {**report.as_row(utcnow()), "tokens": report.by_token() or None}
+        log.log(level, summary, extra=event("run", **row, exit_code=report.exit_code))
     else:
         for slug, reason in report.failures:
             _tell(f"failed {slug}: {reason}", err=True)

@@ -28,6 +28,7 @@ from fetcher.hosts.github.rules import API_HEADERS, GitHubService
 from fetcher.hosts.github.tokens import TokenPool
 from fetcher.hosts.read import Pager
 from fetcher.links import RepoRef, parse_repo_url
+from fetcher.logs import event
 from fetcher.net.answer import Answer, next_link
 from fetcher.net.client import Client
 from fetcher.net.request import Request, Validators
@@ -89,7 +90,8 @@ class GitHub(Host):
             except Failure as failure:
                 if isinstance(failure, Unreachable) and failure.host not in self.client.answered:
                     raise
-                log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
+                log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure,
+                            extra=event("graphql_unavailable", reason=str(failure)))
                 self.batch_size = 0
                 return results + [None] * (len(refs) - len(results))
         return results
@@ -107,9 +109,12 @@ class GitHub(Host):
                 raise
             if with_counts and not self.query_size.with_counts:
                 log.warning("%s: asking without commit counts for the rest of the run (the stored ones kept)",
-                            timed_out)
+                            timed_out, extra=event("query_size", reason=str(timed_out), size=self.query_size.size,
+                                                   commit_counts=False))
             else:
-                log.info("%s: asking %d repositories a query", timed_out, self.query_size.size)
+                log.info("%s: asking %d repositories a query", timed_out, self.query_size.size,
+                         extra=event("query_size", reason=str(timed_out), size=self.query_size.size,
+                                     commit_counts=self.query_size.with_counts))
             results = []
             while len(results) < len(refs):
                 results += await self._query(refs[len(results) : len(results) + self.query_size.size])

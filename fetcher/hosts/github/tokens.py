@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from fetcher.errors import RateLimited, RunStopped, TokenRejected
+from fetcher.logs import event
 from fetcher.net.answer import Budget
 from fetcher.net.credentials import Credential, bearer
 from fetcher.net.request import Request
@@ -237,7 +238,8 @@ class TokenPool:
         """GitHub answered 401 for `token`: drop it for the run, with one warning. True while others remain."""
         if not token.rejected:
             token.rejected = True
-            log.warning("GitHub rejected the token in $%s (401): it is left out for the rest of the run", token.env)
+            log.warning("GitHub rejected the token in $%s (401): it is left out for the rest of the run", token.env,
+                        extra=event("token_rejected", token_env=token.env))
         return bool(self.live)
 
     def report(self) -> list[dict]:
