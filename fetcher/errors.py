@@ -108,10 +108,11 @@ class RunRefused(Failure):
 
 
 class TokenRejected(RunRefused):
-    """401: every further GitHub request would fail the same way."""
+    """401: every further GitHub request would fail the same way. The message says whose token it was, where the
+    one who raises it knows (the token pool: no token set, the only one, every one of the pool)."""
 
-    def __init__(self, url: str):
-        super().__init__(url, "GitHub rejected the token (401 Bad credentials): check it or unset it")
+    def __init__(self, url: str, message: str = "GitHub rejected the token (401 Bad credentials): check it or unset it"):
+        super().__init__(url, message)
 
 
 class ApiVersionUnsupported(RunRefused):

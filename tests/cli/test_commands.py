@@ -248,11 +248,12 @@ def test_rejected_token_is_exit_2_with_a_message_and_no_secret(config_file, run_
     result = run_cli(config, "--verbose", "sync")
 
     assert result.exit_code == 2
-    assert "GitHub rejected the token (401 Bad credentials)" in result.stderr
+    said = "GitHub rejected the token in $GITHUB_TOKEN (401 Bad credentials), the only token set: check it or unset it"
+    assert said in result.stderr
     assert "TOPSECRET" not in result.output
     with sqlite3.connect(config.parent / "test.db") as db:
         (stopped,) = db.execute("SELECT stopped FROM sync_run").fetchone()
-    assert stopped.startswith("GitHub rejected the token (401 Bad credentials)") and "TOPSECRET" not in stopped
+    assert stopped.startswith(said) and "TOPSECRET" not in stopped
 
 
 def test_missing_explicit_config_is_exit_2(run_cli, tmp_path):

@@ -213,3 +213,20 @@ def test_json_lines_hold_only_documented_events_with_json_values(config, standin
         assert isinstance(requests[0]["status"], int)
     else:
         assert requests == []
+
+
+def test_without_a_token_a_github_that_wants_one_is_said_to_want_one(config):
+    result = fetcher(config, "sync", token=None)
+
+    assert result.returncode == 2
+    assert "rejected" not in result.stderr
+    assert "fetcher: GitHub asks for a token (401) and none is set: set GITHUB_TOKEN (github.token_env)" in result.stderr
+
+
+def test_the_only_token_rejected_stops_the_run_saying_so_and_nothing_of_going_on_without_it(config):
+    result = fetcher(config, "sync", token="ghp_rejected_token_0000")
+
+    assert result.returncode == 2
+    assert "left out for the rest of the run" not in result.stderr
+    assert ("fetcher: GitHub rejected the token in $GITHUB_TOKEN (401 Bad credentials), the only token set: "
+            "check it or unset it") in result.stderr

@@ -66,7 +66,8 @@ class GitHub(Host):
         self.api_url = config.github_api_url
         self.graphql_url = config.github_graphql_url
         # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may.
-        self.pool = TokenPool(config.github_tokens(), reserve, api_urls=(self.api_url, self.graphql_url))
+        self.pool = TokenPool(config.github_tokens(), reserve, api_urls=(self.api_url, self.graphql_url),
+                              token_envs=config.token_envs)
         self.service = GitHubService(self.pool, client, pace=config.pace)
         # GitHub's GraphQL API answers only with a token; until it fails, metadata comes in batches.
         self.batch_size = graphql.BATCH_SIZE if config.graphql and self.pool else 0
