@@ -121,6 +121,25 @@ CREATE TABLE IF NOT EXISTS history (
     PRIMARY KEY (package_id, date)
 );
 
+-- What a sync wrote into the catalogue's own fields, kept so that importing the catalogue again does not undo
+-- it (README: "Who owns which field").
+-- Each repository URL a host confirmed the package's repository moved away from (a rename or a transfer a sync
+-- followed): a catalogue still giving an old URL names the same repository, and changes nothing.
+CREATE TABLE IF NOT EXISTS repo_move (
+    package_id INTEGER NOT NULL REFERENCES package (id) ON DELETE CASCADE,
+    old_url    TEXT NOT NULL,       -- repo_url as it was stored before the move
+    new_url    TEXT NOT NULL,       -- the repo_url the host confirmed
+    moved_at   TEXT NOT NULL,
+    PRIMARY KEY (package_id, old_url)
+);
+
+-- The documentation_url a sync filled from PyPI while the record had none: an import giving none keeps it.
+CREATE TABLE IF NOT EXISTS filled_documentation (
+    package_id INTEGER PRIMARY KEY REFERENCES package (id) ON DELETE CASCADE,
+    url        TEXT NOT NULL,       -- what the sync wrote
+    filled_at  TEXT NOT NULL
+);
+
 -- Each rate-limit budget as the last run saw it, per token variable ('' when
 -- no token was set) and resource (GitHub's core, graphql, ...), so `fetcher
 -- status` can tell what is left without asking.

@@ -65,6 +65,7 @@ class Catalogue:
                 given = {k: v for k, v in columns.items() if newer or k not in IMPORTED_FETCHED_FIELDS}
                 if any(existing[k] != v for k, v in columns.items() if k not in given):
                     kept += 1
+                given = self._without_what_a_sync_settled(existing, given)
                 cleared = self._cleared_by_new_links(existing, given)
                 if cleared:
                     given = {**cleared, **given} if newer else {**given, **cleared}
@@ -80,12 +81,33 @@ class Catalogue:
                     updated += 1
         return ImportResult(inserted, updated, len(records) - inserted - updated, kept)
 
+    def _without_what_a_sync_settled(self, existing: dict, given: dict) -> dict:
+        """`given` less what would undo a sync's confirmed knowledge: an old repo_url of a repository its host
+        confirmed moved (the same repository), and an empty documentation_url where PyPI's fills it. A
+        documentation_url the catalogue does give is the person's, and PyPI's is forgotten."""
+        given = dict(given)
+        package_id = existing["id"]
+        if "repo_url" in given and given["repo_url"] and not same_repo_url(existing["repo_url"], given["repo_url"]):
+            old_urls = [row["old_url"] for row in
+                        self.db.rows("SELECT old_url FROM repo_move WHERE package_id = ?", [package_id])]
+            if any(same_repo_url(old, given["repo_url"]) for old in old_urls):
+                del given["repo_url"]
+        if "documentation_url" in given and given["documentation_url"] != existing["documentation_url"]:
+            filled = self.db.first("SELECT url FROM filled_documentation WHERE package_id = ?", [package_id])
+            if not given["documentation_url"] and filled and filled["url"] == existing["documentation_url"]:
+                del given["documentation_url"]
+            elif filled:
+                self.db.execute("DELETE FROM filled_documentation WHERE package_id = ?", [package_id])
+        return given
+
     def _cleared_by_new_links(self, existing: dict, given: dict) -> dict:
         """The fetched columns a changed repo_url or pypi_url voids; their cached answers go too."""
         cleared = {}
         if "repo_url" in given and not same_repo_url(existing["repo_url"], given["repo_url"]):
             cleared.update(REPO_CLEARED)
             self.db.execute("DELETE FROM resource_cache WHERE package_id = ? AND resource != 'pypi'", [existing["id"]])
+            # Another repository: the moves of the one before are no knowledge of this one's.
+            self.db.execute("DELETE FROM repo_move WHERE package_id = ?", [existing["id"]])
         if "pypi_url" in given and not same_pypi_project(existing["pypi_url"], given["pypi_url"]):
             cleared.update(PYPI_CLEARED)
             self.db.execute("DELETE FROM resource_cache WHERE package_id = ? AND resource = 'pypi'", [existing["id"]])

@@ -38,6 +38,14 @@ MIGRATIONS: list[str] = [
     # the package is due until it is written.
     """ALTER TABLE fetch_state ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
        UPDATE fetch_state SET pending = 1 WHERE note LIKE 'sparkline not updated: GitHub was still computing it%';""",
+    # 6: the documentation_url a sync filled from PyPI is remembered (table filled_documentation, new in schema.sql),
+    # so an import giving none keeps it: a stored one that is what PyPI's kept answer says is taken as filled.
+    """INSERT OR IGNORE INTO filled_documentation (package_id, url, filled_at)
+       SELECT package.id, package.documentation_url, resource_cache.fetched_at
+       FROM package JOIN resource_cache ON resource_cache.package_id = package.id AND resource_cache.resource = 'pypi'
+       WHERE coalesce(package.documentation_url, '') != ''
+         AND package.documentation_url IN (json_extract(resource_cache.value, '$.documentation_url'),
+                                           json_extract(resource_cache.value, '$.documentation_url_exact'));""",
 ]
 
 
