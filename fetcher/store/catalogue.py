@@ -45,40 +45,43 @@ class Catalogue:
         kept (or defaulted on a new row); `modified` moves when a value changed and the
         record did not give it.
         """
-        stamp = to_stored_datetime(now)
-        inserted = updated = kept = 0
         with self.db.write():
-            for columns in records:
-                columns = dict(columns)
-                given_facts = columns.pop("facts", None)
-                existing = self.package_where("slug = ?", columns["slug"])
-                self._check_id_free(columns, existing)
-                if existing is None:
-                    package_id = self.db.insert("package", {"created": stamp, "modified": stamp, **columns})
-                    inserted += 1
-                    if given_facts:
-                        save_facts(self.db, package_id, given_facts, stamp)
-                    continue
-                newer = columns.get("last_fetched") is not None and (
-                    existing["last_fetched"] is None or columns["last_fetched"] > existing["last_fetched"]
-                )
-                given = {k: v for k, v in columns.items() if newer or k not in IMPORTED_FETCHED_FIELDS}
-                if any(existing[k] != v for k, v in columns.items() if k not in given):
-                    kept += 1
-                given = self._without_what_a_sync_settled(existing, given)
-                cleared = self._cleared_by_new_links(existing, given)
-                if cleared:
-                    given = {**cleared, **given} if newer else {**given, **cleared}
-                changes = {k: v for k, v in given.items() if existing[k] != v}
-                if changes:
-                    changes.setdefault("modified", stamp)
-                    self.db.update("package", {"id": existing["id"]}, changes)
-                # Facts are fetched data too: an older file does not put stale ones back over a newer sync's.
-                has_facts = self.db.first("SELECT 1 FROM facts WHERE package_id = ?", [existing["id"]]) is not None
-                facts_changed = bool(given_facts) and (newer or not has_facts) and \
-                    save_facts(self.db, existing["id"], given_facts, stamp)
-                if changes or facts_changed:
-                    updated += 1
+            return self.merge(records, to_stored_datetime(now))
+
+    def merge(self, records: list[dict], stamp: str) -> ImportResult:
+        """`import_records` inside a transaction the caller holds (a walk's page writes its place with it)."""
+        inserted = updated = kept = 0
+        for columns in records:
+            columns = dict(columns)
+            given_facts = columns.pop("facts", None)
+            existing = self.package_where("slug = ?", columns["slug"])
+            self._check_id_free(columns, existing)
+            if existing is None:
+                package_id = self.db.insert("package", {"created": stamp, "modified": stamp, **columns})
+                inserted += 1
+                if given_facts:
+                    save_facts(self.db, package_id, given_facts, stamp)
+                continue
+            newer = columns.get("last_fetched") is not None and (
+                existing["last_fetched"] is None or columns["last_fetched"] > existing["last_fetched"]
+            )
+            given = {k: v for k, v in columns.items() if newer or k not in IMPORTED_FETCHED_FIELDS}
+            if any(existing[k] != v for k, v in columns.items() if k not in given):
+                kept += 1
+            given = self._without_what_a_sync_settled(existing, given)
+            cleared = self._cleared_by_new_links(existing, given)
+            if cleared:
+                given = {**cleared, **given} if newer else {**given, **cleared}
+            changes = {k: v for k, v in given.items() if existing[k] != v}
+            if changes:
+                changes.setdefault("modified", stamp)
+                self.db.update("package", {"id": existing["id"]}, changes)
+            # Facts are fetched data too: an older file does not put stale ones back over a newer sync's.
+            has_facts = self.db.first("SELECT 1 FROM facts WHERE package_id = ?", [existing["id"]]) is not None
+            facts_changed = bool(given_facts) and (newer or not has_facts) and \
+                save_facts(self.db, existing["id"], given_facts, stamp)
+            if changes or facts_changed:
+                updated += 1
         return ImportResult(inserted, updated, len(records) - inserted - updated, kept)
 
     def _without_what_a_sync_settled(self, existing: dict, given: dict) -> dict:

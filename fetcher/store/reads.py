@@ -14,6 +14,10 @@ from fetcher.store.schedule import Schedule
 from fetcher.store.sql import Database
 
 
+# SQLite's integers are 64-bit: a larger id is no row's, and cannot even be asked for.
+_LARGEST_ID = 2**63 - 1
+
+
 class Reads:
     def __init__(self, db: Database):
         self.db = db
@@ -85,6 +89,38 @@ class Reads:
                LIMIT ?""",
             [since, limit],
         )
+
+    # The catalogue's grids and categories, as `fetcher import --from-api` stores them (fetcher.directory.to_api
+    # prints a row in the API's shape). Until a store has the tables, each list is empty and each lookup finds
+    # nothing.
+
+    def grid_count(self) -> int:
+        return self.db.one("SELECT count(*) FROM grid") if self.db.has_table("grid") else 0
+
+    def grid_page(self, limit: int, offset: int) -> list[dict]:
+        if not self.db.has_table("grid"):
+            return []
+        return self.db.select("SELECT * FROM grid ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])
+
+    def grid(self, *, id: int | None = None, slug: str | None = None) -> dict | None:
+        if not self.db.has_table("grid") or (id is not None and id > _LARGEST_ID):
+            return None
+        if id is not None:
+            return self.db.first("SELECT * FROM grid WHERE id = ?", [id])
+        return self.db.first("SELECT * FROM grid WHERE slug = ?", [slug])
+
+    def category_count(self) -> int:
+        return self.db.one("SELECT count(*) FROM category") if self.db.has_table("category") else 0
+
+    def category_page(self, limit: int, offset: int) -> list[dict]:
+        if not self.db.has_table("category"):
+            return []
+        return self.db.select("SELECT * FROM category ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])
+
+    def category(self, id: int) -> dict | None:
+        if not self.db.has_table("category") or id > _LARGEST_ID:
+            return None
+        return self.db.first("SELECT * FROM category WHERE id = ?", [id])
 
     def overview(self, stale_after: timedelta, now: datetime, failures: int, runs: int) -> dict:
         """What `fetcher status` shows, read from the store alone."""
