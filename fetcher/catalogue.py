@@ -34,7 +34,7 @@ def read_catalogue(name: str) -> CatalogueFile:
     except json.JSONDecodeError as exc:
         raise InputError(f"{label}: not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     records = _records_of(document, label)
-    checked = [_checked(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
+    checked = [check_record(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
     merged = refuse_duplicates(checked, label)
     return CatalogueFile(checked, _next_page(document, label), merged)
 
@@ -48,7 +48,7 @@ def _next_page(document, label: str) -> str | None:
     return following or None
 
 
-def _checked(record, where: str) -> dict:
+def check_record(record, where: str) -> dict:
     """One record's store columns; a "facts" object beside the 18 fields is checked and kept under "facts"."""
     if not (isinstance(record, dict) and "facts" in record):
         return validate(record, where)
@@ -70,9 +70,10 @@ def _records_of(document, label: str) -> list:
     raise InputError(f"{label}: expected a record, a list of records or an API page, not {type(document).__name__}")
 
 
-def refuse_duplicates(records: list[dict], label: str) -> tuple[tuple[str, int, int], ...]:
+def refuse_duplicates(records: list[dict], label: str | None) -> tuple[tuple[str, int, int], ...]:
     """The same slug twice is merged when the records agree on the id (which is returned, to be said); else which
-    one wins is a guess, and the file is refused."""
+    one wins is a guess, and the file (named by `label`, if any) is refused."""
+    label = f"{label}: " if label else ""
     seen: dict[str, tuple[int, dict]] = {}
     merged = []
     for number, record in enumerate(records, start=1):
@@ -81,7 +82,7 @@ def refuse_duplicates(records: list[dict], label: str) -> tuple[tuple[str, int, 
             continue
         if first.get("id") != record.get("id"):
             raise InputError(
-                f"{label}: record {number}: slug {record['slug']!r} appears twice with different ids "
+                f"{label}record {number}: slug {record['slug']!r} appears twice with different ids "
                 f"({first.get('id')} and {record.get('id')})"
             )
         merged.append((record["slug"], first_number, number))
@@ -89,7 +90,7 @@ def refuse_duplicates(records: list[dict], label: str) -> tuple[tuple[str, int, 
     for number, record in enumerate(records, start=1):
         if "id" in record and ids.setdefault(record["id"], record["slug"]) != record["slug"]:
             raise InputError(
-                f"{label}: record {number}: id {record['id']} is given to both "
+                f"{label}record {number}: id {record['id']} is given to both "
                 f"{ids[record['id']]!r} and {record['slug']!r}"
             )
     return tuple(merged)

@@ -13,7 +13,7 @@ import httpx
 from dateutil import tz
 
 from fetcher.compat import FETCHER, PROFILES, Profile
-from fetcher.errors import ConfigError
+from fetcher.errors import ConfigError, UsageError
 
 DEFAULT_FILE = "config.toml"
 BUILT_IN = "built-in defaults"  # the source of a config read from no file
@@ -42,6 +42,12 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
         "max_body": (8 * 1024 * 1024, (int,)),
     },
     "output": {"timezone": ("UTC", (str,))},
+    # `fetcher import --from-api`: a Django Packages-style directory's API v4, walked politely.
+    "import": {
+        "api_url": ("https://djangopackages.org/api/v4/", (str,)),
+        "requests_per_second": (2, (int, float)),
+        "page_size": (100, (int,)),
+    },
     "compat": {"profile": ("fetcher", (str,))},  # fetcher.compat.PROFILES
 }
 
@@ -70,6 +76,8 @@ RANGES = {
     ("http", "backoff"): (0, 3600),
     ("http", "max_body"): (1024, 1024**3),
     ("sync", "reserve"): (0, 1_000_000),
+    ("import", "requests_per_second"): (0.01, 100),
+    ("import", "page_size"): (1, 1000),
 }
 
 
@@ -137,6 +145,10 @@ class Config:
     github_token_envs: tuple[str, ...] = ()
     reserve: int = DEFAULTS["sync"]["reserve"][0]  # points of each token a sync never spends (fetcher.budget)
     compat: Profile = FETCHER  # what each fetched field means (fetcher.compat)
+    # `import --from-api`: the directory's API root (ending in /), its pace, the page size asked for.
+    import_api_url: str = DEFAULTS["import"]["api_url"][0]
+    import_requests_per_second: float = DEFAULTS["import"]["requests_per_second"][0]
+    import_page_size: int = DEFAULTS["import"]["page_size"][0]
 
     @property
     def token_envs(self) -> tuple[str, ...]:
@@ -279,7 +291,7 @@ def _build(data: dict, source: str, base: Path) -> Config:
 
     zone = _zone(get("output", "timezone"), source)
     token_envs = _token_envs(get("github", "token_env"), source)
-    for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url")):
+    for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url"), ("import", "api_url")):
         if not _is_api_url(get(section, key)):
             raise ConfigError(f"{source}: {section}.{key} must be an http(s) URL, not {get(section, key)!r}")
     return Config(
@@ -303,7 +315,18 @@ def _build(data: dict, source: str, base: Path) -> Config:
         max_body=number("http", "max_body"),
         reserve=number("sync", "reserve"),
         compat=PROFILES[get("compat", "profile")],
+        import_api_url=api_root(get("import", "api_url")),
+        import_requests_per_second=float(number("import", "requests_per_second")),
+        import_page_size=number("import", "page_size"),
     )
+
+
+def api_root(url: str, where: str = "") -> str:
+    """An API root as the walk joins paths to it, ending in exactly one slash; given on the command line (`where`
+    names the option), one that is no http(s) URL is a usage error (a config's is checked with the others)."""
+    if where and not _is_api_url(url):
+        raise UsageError(f"{where}: {url!r} is not an http(s) URL like https://djangopackages.org/api/v4/")
+    return url.rstrip("/") + "/"
 
 
 def _token_envs(value: str | list, source: str) -> tuple[str, ...]:

@@ -31,6 +31,15 @@ class StoreError(UsageError):
     pass
 
 
+class PageRefused(InputError):
+    """A directory API's page (`import --from-api`) that is not the expected shape, or whose `next` leads where a
+    walk does not go: nothing of it is written, and the walk stays before it."""
+
+    def __init__(self, url: str, reason: str):
+        self.url = url
+        super().__init__(f"{url}: {reason}; nothing of this page was written")
+
+
 class UnknownPackage(UsageError):
     def __init__(self, slugs: list[str]):
         self.slugs = slugs
