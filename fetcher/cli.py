@@ -1,19 +1,17 @@
 """The command line: parse options, load config, call one function, map the outcome to an exit code."""
 
-import contextlib
 import functools
 import json
 import logging
 import os
 import sys
 from datetime import timedelta
-from typing import Iterator
 
 import click
 
-from fetcher import __version__, check, config, facts, logs
+from fetcher import __version__, check, config, facts, logs, walk
 from fetcher.catalogue import merged_warning, read_catalogue
-from fetcher.errors import FetcherError, StoreError, StoreUnavailable
+from fetcher.errors import FetcherError, StoreError, StoreUnavailable, UsageError
 from fetcher.logs import event, redact
 from fetcher.net.client import utcnow
 from fetcher.record import to_api, validate
@@ -26,7 +24,6 @@ from fetcher.show.progress import progress
 from fetcher.show.record import render
 from fetcher.show.text import visible
 from fetcher.store import Store, open_store
-from fetcher.store.reads import Reads
 
 EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
 EXIT_CLOSED_OUTPUT = 141  # stdout closed by its reader (`| head`): what a shell reports for SIGPIPE
@@ -95,11 +92,12 @@ def _secrets() -> list[str]:
     return [os.environ[name] for name in names if os.environ.get(name)]
 
 
-def _error(message: str) -> None:
+def _error(message: str, level: int = logging.ERROR) -> None:
+    """One line on stderr (a warning's says so); with --log-format json, the `error` or `warning` event."""
     if _option("log_format") == "json":
-        log.error(message, extra=event("error"))  # one more JSON line, scrubbed by the formatter
+        log.log(level, message, extra=event(logging.getLevelName(level).lower()))  # scrubbed by the formatter
         return
-    _tell(f"fetcher: {message}", err=True)
+    _tell(f"fetcher: {'warning: ' if level == logging.WARNING else ''}{message}", err=True)
 
 
 def _tell(text: str, *, err: bool = False) -> None:
@@ -144,39 +142,45 @@ def _store(settings: config.Config, *, create: bool = False, read_only: bool = F
         raise type(exc)(f"{exc} (config: {settings.source})") from None
 
 
-@contextlib.contextmanager
-def _reading(settings: config.Config) -> Iterator[Reads]:
-    """The store opened read-only, closed when done: a reader leaves no -wal or -shm file it made."""
-    store = _store(settings, read_only=True)
-    try:
-        yield store.reads
-    finally:
-        store.close()
-
-
 @cli.command("import")
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1)
+@click.option("--from-api", "api_url", is_flag=False, flag_value="", default=None, metavar="[URL]",
+              help="Walk a Django Packages-style API v4 root instead (default: import.api_url): categories, "
+                   "grids, packages; an interrupted walk continues where it stopped.")
 @reports_errors
-def import_command(files: tuple[str, ...]) -> None:
-    """Load package records (API v4 shape) from JSON FILES; '-' reads stdin."""
+def import_command(files: tuple[str, ...], api_url: str | None) -> None:
+    """Load package records (API v4 shape) from JSON FILES ('-' reads stdin), or from a directory's API."""
     settings = _config()
+    if (api_url is None) == (not files):
+        raise UsageError("import: give FILE... to read, or --from-api [URL] to walk a directory's API (one of them)")
+    if api_url is not None:
+        return _import_from_api(settings, api_url or settings.import_api_url)
     catalogues = [(name, read_catalogue(name)) for name in files]  # check every file before writing any
     store = _store(settings, create=True)
     for name, catalogue in catalogues:
         for slug, first, later in catalogue.merged:
-            _warn(merged_warning(name, slug, first, later))
+            _error(merged_warning(name, slug, first, later), logging.WARNING)
         if catalogue.next_page is not None:
-            _warn(f"{name}: one page of a longer listing; the next page, not imported, is {catalogue.next_page}")
+            _error(f"{name}: one page of a longer listing; the next page, not imported, is {catalogue.next_page}",
+                   logging.WARNING)
         result = store.catalogue.import_records(catalogue.records, utcnow())
         kept = f"; {result.kept_fetched} kept the store's newer fetched values" if result.kept_fetched else ""
-        _say(
-            f"imported {name}: {len(catalogue.records)} records "
-            f"({result.inserted} new, {result.updated} updated, {result.unchanged} unchanged{kept})"
-        )
+        _say(f"imported {name}: {len(catalogue.records)} records "
+             f"({result.inserted} new, {result.updated} updated, {result.unchanged} unchanged{kept})")
 
 
-def _warn(message: str) -> None:
-    _tell(f"fetcher: warning: {message}", err=True)
+def _import_from_api(settings: config.Config, url: str) -> None:
+    """`import --from-api`: walk the directory, one walk at a time per store; say how it went, exit as it ended."""
+    api_url = config.api_root(url, "--from-api")
+    with StopSignals() as stop_signals:
+        store = _store(settings, create=True)
+        with run_lock(settings.store_path, "import --from-api", kind="import"):
+            report = walk.walk(store, settings, api_url, stop_signals=stop_signals)
+    for page, slug, first, later in report.merged:
+        _error(merged_warning(page, slug, first, later), logging.WARNING)
+    if report.stopped and report.signal is None:
+        _error(report.stopped)
+    _conclude(report.summary(), report.exit_code, "import", report.as_event())
 
 
 @cli.command("add")
@@ -244,23 +248,26 @@ def _progress(label: str):
 
 
 def _finish(report: RunReport) -> None:
-    """Failures on stderr; the summary on stdout, or on stderr under --quiet when the run did not go well."""
-    summary = redact(report.summary(), _secrets())
+    # The run's row as stored, but its tokens a JSON object in the line, not JSON text inside a string.
+    row = {**report.as_row(utcnow()), "tokens": report.by_token() or None}
+    _conclude(redact(report.summary(), _secrets()), report.exit_code, "run", row, report.failures)
+
+
+def _conclude(summary: str, code: int, name: str, facts: dict, failures=()) -> None:
+    """Failures on stderr; the summary on stdout, or on stderr under --quiet when it did not go well (with
+    --log-format json: the `name` event with `facts`); then exit with `code`."""
     if _option("log_format") == "json":
-        for slug, reason in report.failures:
+        for slug, reason in failures:
             log.warning("failed %s: %s", slug, reason, extra=event("failure", slug=slug, reason=reason))
-        level = logging.WARNING if report.exit_code else logging.INFO
-        # The run's row as stored, but its tokens a JSON object in the line, not JSON text inside a string.
-        row = {**report.as_row(utcnow()), "tokens": report.by_token() or None}
-        log.log(level, summary, extra=event("run", **row, exit_code=report.exit_code))
+        log.log(logging.WARNING if code else logging.INFO, summary, extra=event(name, **facts, exit_code=code))
     else:
-        for slug, reason in report.failures:
+        for slug, reason in failures:
             _tell(f"failed {slug}: {reason}", err=True)
         if not _option("quiet"):
             _tell(summary)
-        elif report.exit_code:
+        elif code:
             _tell(summary, err=True)
-    sys.exit(report.exit_code)
+    sys.exit(code)
 
 
 @cli.command("check")
@@ -311,18 +318,16 @@ def status_command(as_json: bool) -> None:
 def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     """Print one record as the API serves it."""
     settings = _config()
-    with _reading(settings) as reads:
+    with _store(settings, read_only=True) as store:  # closed when done: a reader leaves no -wal or -shm it made
+        reads = store.reads
         row = reads.record(slug)
-        if pretty:
-            shown = {}
-            if with_facts:
-                stored = reads.facts(row["id"])
-                shown["facts"] = None if stored is None else facts.to_api(stored, settings.timezone)
-            _tell(render(row, reads.fetch_state(slug), utcnow(), **shown))
-            return
+        stored = reads.facts(row["id"]) if with_facts else None
+        if pretty:  # with --facts, the facts as --facts prints them (None before any was written)
+            shown = {"facts": stored and facts.to_api(stored, settings.timezone)} if with_facts else {}
+            return _tell(render(row, reads.fetch_state(slug), utcnow(), **shown))
         record = _api(row, settings)
         if with_facts:
-            record["facts"] = facts.to_api(reads.facts(row["id"]), settings.timezone)
+            record["facts"] = facts.to_api(stored, settings.timezone)
     click.echo(json.dumps(record, indent=2, ensure_ascii=False))
 
 
@@ -334,7 +339,8 @@ def export_command(jsonl: bool, with_facts: bool) -> None:
     """Print every record as the API serves it, by slug."""
     settings = _config()
     first = True
-    with _reading(settings) as reads:
+    with _store(settings, read_only=True) as store:
+        reads = store.reads
         for row in reads.records():  # every record must print before the first is out: never half an array
             _api(row, settings)
         for row in reads.records(with_facts):
@@ -357,8 +363,8 @@ def export_command(jsonl: bool, with_facts: bool) -> None:
 @reports_errors
 def history_command(slug: str, as_json: bool) -> None:
     """Print how a package's stars, forks, participants, commits, version and archive state moved, by UTC day."""
-    with _reading(_config()) as reads:
-        rows = history.series(reads.history(slug))
+    with _store(_config(), read_only=True) as store:
+        rows = history.series(store.reads.history(slug))
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -373,8 +379,8 @@ def history_command(slug: str, as_json: bool) -> None:
 @reports_errors
 def trending_command(days: int, limit: int, as_json: bool) -> None:
     """List the packages that gained the most stars in the last N days, from the store alone."""
-    with _reading(_config()) as reads:
-        rows = reads.trending(history.window_start(utcnow(), days), limit)
+    with _store(_config(), read_only=True) as store:
+        rows = store.reads.trending(history.window_start(utcnow(), days), limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:

@@ -18,19 +18,21 @@ from fetcher.errors import StoreBusy
 POLL_SECONDS = 0.2
 
 
-def lock_path(store_path: Path) -> Path:
+def lock_path(store_path: Path, kind: str = "") -> Path:
     """STORE.lock beside the database file itself, symlinks resolved: every way to the store meets one lock.
+    A `kind` of lock of its own (STORE.import.lock: one directory walk at a time) does not wait for the runs'.
 
     A second name made by a hard link is refused when the store is opened (fetcher.store).
     """
     real = store_path.resolve()
-    return real.with_name(real.name + ".lock")
+    return real.with_name(real.name + (f".{kind}" if kind else "") + ".lock")
 
 
 @contextmanager
-def run_lock(store_path: Path, command: str, wait_seconds: float = 0.0) -> Iterator[None]:
-    """Hold the store's run lock; StoreBusy (exit 75) naming the holder if it is not free in time."""
-    path = lock_path(store_path)
+def run_lock(store_path: Path, command: str, wait_seconds: float = 0.0, kind: str = "") -> Iterator[None]:
+    """Hold the store's run lock (or the lock of `kind`); StoreBusy (exit 75) naming the holder if it is not free
+    in time."""
+    path = lock_path(store_path, kind)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:

@@ -408,7 +408,8 @@ def test_gitignore_covers_every_file_a_store_leaves_beside_it(tmp_path):
     patterns = [line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
     store = tmp_path / "packages.db"
-    for path in (store, store.with_name("packages.db-wal"), store.with_name("packages.db-shm"), lock_path(store)):
+    for path in (store, store.with_name("packages.db-wal"), store.with_name("packages.db-shm"), lock_path(store),
+                 lock_path(store, "import")):
         assert any(fnmatch(path.name, pattern) for pattern in patterns), path.name
 
 
