@@ -14,76 +14,15 @@ from dateutil import tz
 
 from fetcher.compat import FETCHER, PROFILES, Profile
 from fetcher.durations import parse_duration
-from fetcher.errors import ConfigError
+from fetcher.config_keys import BUILTIN_HOSTS, DEFAULTS, HOST_KEYS, HOST_KINDS, RANGES
+from fetcher.errors import ConfigError, UsageError
 
 DEFAULT_FILE = "config.toml"
 BUILT_IN = "built-in defaults"  # the source of a config read from no file
 
-# section -> key -> (default, accepted types); durations are strings parsed below.
-DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
-    "store": {"path": ("packages.db", (str,))},
-    "github": {
-        "api_url": ("https://api.github.com", (str,)),
-        "graphql_url": ("https://api.github.com/graphql", (str,)),
-        "token_env": ("GITHUB_TOKEN", (str, list)),  # one variable's name, or a list of them: a pool
-        "graphql": (True, (bool,)),
-        "pace": (True, (bool,)),
-    },
-    "pypi": {"url": ("https://pypi.org", (str,))},
-    "sync": {
-        "concurrency": (16, (int,)),
-        "stale_after": ("24h", (str,)),
-        "max_rate_limit_wait": ("15m", (str,)),
-        "reserve": (100, (int,)),
-    },
-    "http": {
-        "timeout": (20, (int, float)),
-        "retries": (4, (int,)),
-        "backoff": (1.0, (int, float)),
-        "max_body": (8 * 1024 * 1024, (int,)),
-    },
-    "output": {"timezone": ("UTC", (str,))},
-    "compat": {"profile": ("fetcher", (str,))},  # fetcher.compat.PROFILES
-    "serve": {
-        "cache_seconds": (60, (int,)),
-        "last_sync_within": ("25h", (str,)),
-    },
-    # When `fetcher status` exits 1 (fetcher.show.status); 0 (or "0s") turns a check off.
-    "status": {
-        "failures": (3, (int,)),
-        "stale_factor": (2, (int, float)),
-        "stopped_runs": (3, (int,)),
-        "backlog_for": ("24h", (str,)),
-    },
-}
-
-# Forges other than GitHub, by the host name their repo_urls use. These three are built in;
-# a config may override their keys under [hosts."NAME"] and add self-hosted instances.
-HOST_KINDS = ("gitlab", "forgejo", "bitbucket")
-HOST_KEYS = {"kind": str, "api_url": str, "token_env": str, "username_env": str}
-BUILTIN_HOSTS: dict[str, dict[str, str]] = {
-    "gitlab.com": {"kind": "gitlab", "api_url": "https://gitlab.com/api/v4", "token_env": "GITLAB_TOKEN"},
-    "codeberg.org": {"kind": "forgejo", "api_url": "https://codeberg.org/api/v1", "token_env": "CODEBERG_TOKEN"},
-    "bitbucket.org": {"kind": "bitbucket", "api_url": "https://api.bitbucket.org/2.0", "token_env": "BITBUCKET_TOKEN"},
-}
-
 # A token is printable ASCII without spaces: it goes into an HTTP header as it is.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-# The range each number may take: (least, most). Beyond the most it is a typo, not a setting.
-RANGES = {
-    ("sync", "concurrency"): (1, 1000),
-    ("http", "timeout"): (0.1, 3600),
-    ("http", "retries"): (0, 100),
-    ("http", "backoff"): (0, 3600),
-    ("http", "max_body"): (1024, 1024**3),
-    ("sync", "reserve"): (0, 1_000_000),
-    ("serve", "cache_seconds"): (0, 365 * 86400),
-    ("status", "failures"): (0, 1000),
-    ("status", "stale_factor"): (0, 1000),
-    ("status", "stopped_runs"): (0, 1000),
-}
 
 
 @dataclass(frozen=True)
@@ -153,6 +92,10 @@ class Config:
     serve_cache_seconds: int = DEFAULTS["serve"]["cache_seconds"][0]
     serve_last_sync_within: timedelta = timedelta(hours=25)
     thresholds: Thresholds = Thresholds()  # [status]
+    # `import --from-api`: the directory's API root (ending in /), its pace, the page size asked for.
+    import_api_url: str = DEFAULTS["import"]["api_url"][0]
+    import_requests_per_second: float = DEFAULTS["import"]["requests_per_second"][0]
+    import_page_size: int = DEFAULTS["import"]["page_size"][0]
 
     @property
     def token_envs(self) -> tuple[str, ...]:
@@ -309,7 +252,7 @@ def _build(data: dict, source: str, base: Path) -> Config:
         raise ConfigError(f"{source}: status.stale_factor must be 0 (off) or at least 1, not {stale_factor!r}")
     zone = _zone(get("output", "timezone"), source)
     token_envs = _token_envs(get("github", "token_env"), source)
-    for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url")):
+    for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url"), ("import", "api_url")):
         if not _is_api_url(get(section, key)):
             raise ConfigError(f"{source}: {section}.{key} must be an http(s) URL, not {get(section, key)!r}")
     return Config(
@@ -337,7 +280,18 @@ def _build(data: dict, source: str, base: Path) -> Config:
         serve_last_sync_within=duration("serve", "last_sync_within"),
         thresholds=Thresholds(number("status", "failures"), stale_factor, number("status", "stopped_runs"),
                               duration("status", "backlog_for")),
+        import_api_url=api_root(get("import", "api_url")),
+        import_requests_per_second=float(number("import", "requests_per_second")),
+        import_page_size=number("import", "page_size"),
     )
+
+
+def api_root(url: str, where: str = "") -> str:
+    """An API root as the walk joins paths to it, ending in exactly one slash; given on the command line (`where`
+    names the option), one that is no http(s) URL is a usage error (a config's is checked with the others)."""
+    if where and not _is_api_url(url):
+        raise UsageError(f"{where}: {url!r} is not an http(s) URL like https://djangopackages.org/api/v4/")
+    return url.rstrip("/") + "/"
 
 
 def _token_envs(value: str | list, source: str) -> tuple[str, ...]:

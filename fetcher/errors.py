@@ -35,6 +35,15 @@ class StoreDamaged(StoreError):
     """SQLite met a damaged page (database disk image is malformed): nothing more is written to the store."""
 
 
+class PageRefused(InputError):
+    """A directory API's page (`import --from-api`) that is not the expected shape, or whose `next` leads where a
+    walk does not go: nothing of it is written, and the walk stays before it."""
+
+    def __init__(self, url: str, reason: str):
+        self.url = url
+        super().__init__(f"{url}: {reason}; nothing of this page was written")
+
+
 class UnknownPackage(UsageError):
     def __init__(self, slugs: list[str]):
         self.slugs = slugs
@@ -112,10 +121,11 @@ class RunRefused(Failure):
 
 
 class TokenRejected(RunRefused):
-    """401: every further GitHub request would fail the same way."""
+    """401: every further GitHub request would fail the same way. The message says whose token it was, where the
+    one who raises it knows (the token pool: no token set, the only one, every one of the pool)."""
 
-    def __init__(self, url: str):
-        super().__init__(url, "GitHub rejected the token (401 Bad credentials): check it or unset it")
+    def __init__(self, url: str, message: str = "GitHub rejected the token (401 Bad credentials): check it or unset it"):
+        super().__init__(url, message)
 
 
 class ApiVersionUnsupported(RunRefused):

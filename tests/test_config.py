@@ -533,3 +533,28 @@ def test_the_status_thresholds_are_read_and_default_to_those_of_the_shipped_file
     text = '[status]\nfailures = 0\nstale_factor = 1.5\nstopped_runs = 5\nbacklog_for = "2d"\n'
     path = write(tmp_path / "c.toml", text)
     assert config.load(str(path)).thresholds == config.Thresholds(0, 1.5, 5, timedelta(days=2))
+
+
+def test_the_import_keys_are_read_and_the_api_root_ends_in_one_slash(tmp_path):
+    loaded = config.load(str(write(tmp_path / "c.toml", '[import]\napi_url = "http://127.0.0.1:9000/api/v4"\n'
+                                                        "requests_per_second = 0.5\npage_size = 20\n")))
+    assert (loaded.import_api_url, loaded.import_requests_per_second, loaded.import_page_size) == (
+        "http://127.0.0.1:9000/api/v4/", 0.5, 20)
+    defaults = config.load(str(write(tmp_path / "empty.toml", "")))
+    assert (defaults.import_api_url, defaults.import_requests_per_second, defaults.import_page_size) == (
+        "https://djangopackages.org/api/v4/", 2, 100)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("requests_per_second = 0", "import.requests_per_second must be at least 0.01, not 0"),
+    ("requests_per_second = 101", "import.requests_per_second must be at most 100, not 101"),
+    ('requests_per_second = "2/s"', "import.requests_per_second must be an int or float, not '2/s'"),
+    ("page_size = 0", "import.page_size must be at least 1, not 0"),
+    ("page_size = 5000", "import.page_size must be at most 1000, not 5000"),
+    ('api_url = "djangopackages.org/api/v4/"', "import.api_url must be an http(s) URL"),
+])
+def test_bad_import_keys_are_named(tmp_path, text, expected):
+    path = write(tmp_path / "c.toml", f"[import]\n{text}\n")
+    with pytest.raises(ConfigError) as caught:
+        config.load(str(path))
+    assert expected in str(caught.value)

@@ -23,23 +23,25 @@ STAMP = "%Y-%m-%d %H:%M:%S UTC"
 _HOLDER = re.compile(r"fetcher ([a-z]+) \(pid ([1-9][0-9]{0,9}), since (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)\)")
 
 
-def lock_path(store_path: Path) -> Path:
+def lock_path(store_path: Path, kind: str = "") -> Path:
     """STORE.lock beside the database file itself, symlinks resolved: every way to the store meets one lock.
+    A `kind` of lock of its own (STORE.import.lock: one directory walk at a time) does not wait for the runs'.
 
     A second name made by a hard link is refused when the store is opened (fetcher.store).
     """
     real = store_path.resolve()
-    return real.with_name(real.name + ".lock")
+    return real.with_name(real.name + (f".{kind}" if kind else "") + ".lock")
 
 
 @contextmanager
 def run_lock(store_path: Path, command: str, wait_seconds: float = 0.0,
-             waiting: Callable[[dict | None], None] | None = None) -> Iterator[None]:
-    """Hold the store's run lock; StoreBusy (exit 75) naming the holder if it is not free in time.
+             waiting: Callable[[dict | None], None] | None = None, kind: str = "") -> Iterator[None]:
+    """Hold the store's run lock (or the lock of `kind`); StoreBusy (exit 75) naming the holder if it is not free
+    in time.
 
     `waiting(holder)` is called once when the lock must be waited for, with who holds it (as `holder`
     reads it; None when its words cannot be read)."""
-    path = lock_path(store_path)
+    path = lock_path(store_path, kind)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:

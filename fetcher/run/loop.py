@@ -255,7 +255,9 @@ class _Run:
                     self._stop_for(failure)
                 return  # the record stands without it, still pending
             except Failure as failure:
-                log.info("%s: not updated later: %s", item.slug, redact(str(failure), self.secrets))
+                reason = redact(str(failure), self.secrets)
+                log.info("%s: not updated later: %s", item.slug, reason,
+                         extra=event("sparkline", slug=item.slug, attempt=attempt, reason=reason))
                 return
             if part is not None:
                 if self.store.fetched.save_later(item.id, links, part.fields, part.updates, later.note_after,
@@ -297,7 +299,8 @@ class _Run:
         self.report.outcomes[SKIPPED] += 1
         self.report.skips[EDITED_MEANWHILE] += 1
         self.on_done(SKIPPED)
-        log.info("%s: not written: its links were edited during the run", item.slug)
+        log.info("%s: not written: its links were edited during the run", item.slug,
+                 extra=event("package", slug=item.slug, outcome=SKIPPED, reason=EDITED_MEANWHILE))
 
     def _fail(self, item: WorkItem, reason: str) -> None:
         reason = redact(reason, self.secrets)  # it is stored and printed

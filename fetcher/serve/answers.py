@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
+from fetcher import directory
 from fetcher.errors import StoreError
 from fetcher.logs import event
 from fetcher.record import parse_datetime, to_stored_datetime
@@ -157,31 +158,40 @@ def package_detail(ctx: Context):
 
 
 def grid_list(ctx: Context):
-    return _catalogue_list(ctx, ctx.reads.grid_count, ctx.reads.grid_page)
+    return _catalogue_list(ctx, "grids", ctx.reads.grid_count, ctx.reads.grid_page)
 
 
 def grid_detail(ctx: Context):
     row = _lookup(ctx.ident, "Grid", ctx.reads.grid)
-    return 200, _json(row), _changed(row)
+    return 200, _json(_listed(ctx, "grids", row)), _changed(row)
 
 
 def category_list(ctx: Context):
-    return _catalogue_list(ctx, ctx.reads.category_count, ctx.reads.category_page)
+    return _catalogue_list(ctx, "categories", ctx.reads.category_count, ctx.reads.category_page)
 
 
 def category_detail(ctx: Context):
     # CategoryViewSet looks up by primary key alone: a slug is a value the key cannot take.
     row = _lookup(ctx.ident, "Category", lambda id: ctx.reads.category(id), by_slug=False)
-    return 200, _json(row), _changed(row)
+    return 200, _json(_listed(ctx, "categories", row)), _changed(row)
 
 
-def _catalogue_list(ctx: Context, count_of, page_of):
-    """Grids and categories, paged as packages are; each row printed as stored until the tables' shapes come."""
+def _catalogue_list(ctx: Context, listing: str, count_of, page_of):
+    """Grids and categories, paged as packages are; last changed when a walk last wrote one of them."""
     count = count_of()
     at = pages.page(ctx.params)
     rows = [] if at.past_the_end(count) else page_of(at.limit, at.offset)
-    results = [json.dumps(row, ensure_ascii=False) for row in rows]
-    return 200, _page(ctx, at, count, results), _stored(ctx.reads.newest_change())
+    results = [json.dumps(_listed(ctx, listing, row), ensure_ascii=False) for row in rows]
+    table = {"grids": "grid", "categories": "category"}[listing]
+    return 200, _page(ctx, at, count, results), _stored(ctx.reads.catalogue_change(table))
+
+
+def _listed(ctx: Context, listing: str, row: dict) -> dict:
+    """A stored grid or category in the API's shape; a value another program stored unreadably is named."""
+    try:
+        return directory.to_api(listing, row, ctx.serving.zone)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StoreError(f"{ctx.serving.store_path}: {listing} {row.get('id')!r} cannot be printed: {exc}") from None
 
 
 # --- fetcher's own ------------------------------------------------------------------------------------------------
@@ -292,8 +302,8 @@ def _count(params: dict[str, str], name: str, default: int, most: int) -> int:
 
 
 def _changed(row: dict) -> datetime:
-    """When a record last changed or was fetched: the newer of `modified` and `last_fetched`."""
-    return max(_stored(row.get("modified")), _stored(row.get("last_fetched")))
+    """When a record last changed or was fetched (a grid or category: written by a walk)."""
+    return max(_stored(row.get("modified")), _stored(row.get("last_fetched")), _stored(row.get("imported")))
 
 
 def _stored(text: str | None) -> datetime:

@@ -113,5 +113,5 @@ def _access(request: Request, asked: Asked, given: Answer, seconds: float) -> No
     target = _target(asked)
     size = len(given.body)
     log.info('%s "%s %s" %d %d %.1fms', client, asked.method, target, given.status, size, seconds * 1000,
-             extra=event("request", client=client, method=asked.method, target=target, status=given.status,
+             extra=event("access", client=client, method=asked.method, target=target, status=given.status,
                          bytes=size, ms=round(seconds * 1000, 2)))  # fmt: skip

@@ -1,7 +1,7 @@
 """The HTTP server (uvicorn): listen, serve until SIGTERM or SIGINT, stop cleanly.
 
 The socket is bound here, before uvicorn starts, so `--port 0` can say which port it got; uvicorn's own log
-lines go through fetcher's logging (text or JSON), and its access log is replaced by the app's `request` event.
+lines go through fetcher's logging (text or JSON), and its access log is replaced by the app's `access` event.
 """
 
 import logging

@@ -10,7 +10,9 @@ server, GraphQL at ``POST /graphql`` and PyPI under ``/pypi/`` and
 ``StandIn.graphql_url`` as the GraphQL endpoint.
 
 GitLab, Forgejo (Gitea, Codeberg) and Bitbucket hosts are served under
-``/_forge/{host}/`` when the world has ``forges`` (see ``fetcher.standin.forges``).
+``/_forge/{host}/`` when the world has ``forges`` (see ``fetcher.standin.forges``), and a
+Django Packages-style directory's API v4 under ``/api/v4/`` when it has a ``directory``
+(``fetcher.standin.directory``).
 """
 
 from __future__ import annotations
@@ -234,6 +236,9 @@ class StandIn:
         canned = self.canned.take(target)
         if parts[:1] == ["_forge"] and self.world.forges is not None:
             answer = canned or self.world.forges.answer(self.url, method, target, request)
+            charged = False
+        elif parts[:2] == ["api", "v4"] and self.world.directory is not None:
+            answer = canned or self.world.directory.answer(self.url, method, target, request)
             charged = False
         elif parts[:1] == ["pypi"]:
             answer = canned or pypi.json_api_answer(self.world, self.url, parts, request)

@@ -5,7 +5,8 @@
 - `schedule`: which packages are due, in due order, a page at a time;
 - `fetched`: what a fetch writes (fields, facts, history, cached answers), whole or not at all;
 - `runs`: each run's row, the budgets it saw, the settings the views need;
-- `reads`: records, facts, fetch state, history, trending, the status overview.
+- `walk`: a directory walk's pages (`import --from-api`), each whole with the walk's place;
+- `reads`: records, facts, fetch state, history, trending, the status overview, grids and categories.
 
 Nothing else in fetcher writes SQL. `Database` (sql.py) is the seam a second backend plugs into.
 """
@@ -19,6 +20,7 @@ from fetcher.store.runs import Runs
 from fetcher.store.schedule import Schedule
 from fetcher.store.schema import open_database
 from fetcher.store.sql import Database
+from fetcher.store.walk import Walks
 
 
 class Store:
@@ -30,9 +32,16 @@ class Store:
         self.fetched = Fetched(db)
         self.runs = Runs(db)
         self.reads = Reads(db)
+        self.walks = Walks(db)
 
     def close(self) -> None:
         self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def open_store(path: Path, *, create: bool = True, read_only: bool = False) -> Store:

@@ -94,36 +94,10 @@ class Reads:
         times = [self.db.one("SELECT max(modified) FROM package"), self.db.one("SELECT max(last_fetched) FROM package")]
         return max((time for time in times if time is not None), default=None)
 
-    # The catalogue's grids and categories: tables `fetcher import --from-api` will fill. Until a store has them,
-    # each list is empty and each lookup finds nothing.
-
-    def grid_count(self) -> int:
-        return self.db.one("SELECT count(*) FROM grid") if self.db.has_table("grid") else 0
-
-    def grid_page(self, limit: int, offset: int) -> list[dict]:
-        if not self.db.has_table("grid"):
-            return []
-        return self.db.select("SELECT * FROM grid ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])
-
-    def grid(self, *, id: int | None = None, slug: str | None = None) -> dict | None:
-        if not self.db.has_table("grid") or (id is not None and id > _LARGEST_ID):
-            return None
-        if id is not None:
-            return self.db.first("SELECT * FROM grid WHERE id = ?", [id])
-        return self.db.first("SELECT * FROM grid WHERE slug = ?", [slug])
-
-    def category_count(self) -> int:
-        return self.db.one("SELECT count(*) FROM category") if self.db.has_table("category") else 0
-
-    def category_page(self, limit: int, offset: int) -> list[dict]:
-        if not self.db.has_table("category"):
-            return []
-        return self.db.select("SELECT * FROM category ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])
-
-    def category(self, id: int) -> dict | None:
-        if not self.db.has_table("category") or id > _LARGEST_ID:
-            return None
-        return self.db.first("SELECT * FROM category WHERE id = ?", [id])
+    def catalogue_change(self, table: str) -> str | None:
+        """When a walk last wrote a grid (table "grid") or a category ("category"): stored UTC text, or None."""
+        assert table in ("grid", "category")
+        return self.db.one(f"SELECT max(imported) FROM {table}") if self.db.has_table(table) else None
 
     def last_run(self, command: str) -> dict | None:
         """The newest `sync_run` row of this command (sync or refresh), or None before the first."""
@@ -172,6 +146,38 @@ class Reads:
                LIMIT ?""",
             [since, limit],
         )
+
+    # The catalogue's grids and categories, as `fetcher import --from-api` stores them (fetcher.directory.to_api
+    # prints a row in the API's shape). Until a store has the tables, each list is empty and each lookup finds
+    # nothing.
+
+    def grid_count(self) -> int:
+        return self.db.one("SELECT count(*) FROM grid") if self.db.has_table("grid") else 0
+
+    def grid_page(self, limit: int, offset: int) -> list[dict]:
+        if not self.db.has_table("grid"):
+            return []
+        return self.db.select("SELECT * FROM grid ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])
+
+    def grid(self, *, id: int | None = None, slug: str | None = None) -> dict | None:
+        if not self.db.has_table("grid") or (id is not None and id > _LARGEST_ID):
+            return None
+        if id is not None:
+            return self.db.first("SELECT * FROM grid WHERE id = ?", [id])
+        return self.db.first("SELECT * FROM grid WHERE slug = ?", [slug])
+
+    def category_count(self) -> int:
+        return self.db.one("SELECT count(*) FROM category") if self.db.has_table("category") else 0
+
+    def category_page(self, limit: int, offset: int) -> list[dict]:
+        if not self.db.has_table("category"):
+            return []
+        return self.db.select("SELECT * FROM category ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset])
+
+    def category(self, id: int) -> dict | None:
+        if not self.db.has_table("category") or id > _LARGEST_ID:
+            return None
+        return self.db.first("SELECT * FROM category WHERE id = ?", [id])
 
     def overview(self, stale_after: timedelta, now: datetime, failures: int, runs: int) -> dict:
         """What `fetcher status` shows, read from the store alone."""

@@ -39,6 +39,14 @@ MIGRATIONS: list[str] = [
     # the package is due until it is written.
     """ALTER TABLE fetch_state ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
        UPDATE fetch_state SET pending = 1 WHERE note LIKE 'sparkline not updated: GitHub was still computing it%';""",
+    # 6: the documentation_url a sync filled from PyPI is remembered (table filled_documentation, new in schema.sql),
+    # so an import giving none keeps it: a stored one that is what PyPI's kept answer says is taken as filled.
+    """INSERT OR IGNORE INTO filled_documentation (package_id, url, filled_at)
+       SELECT package.id, package.documentation_url, resource_cache.fetched_at
+       FROM package JOIN resource_cache ON resource_cache.package_id = package.id AND resource_cache.resource = 'pypi'
+       WHERE coalesce(package.documentation_url, '') != ''
+         AND package.documentation_url IN (json_extract(resource_cache.value, '$.documentation_url'),
+                                           json_extract(resource_cache.value, '$.documentation_url_exact'));""",
 ]
 # What each column a migration adds reads as in a store that has not had the migration yet, read without
 # shaping it (read-only): an SQL expression over the table's row giving what the migration would.
@@ -125,7 +133,7 @@ def _reader(path: Path) -> Database:
     (an unwritable directory, a read-only mount)."""
     real = path.resolve()
     uri = real.as_uri()
-    db = Database(sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None), path)
+    db = Database(sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None), path, on_close=_tidier(path))
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
         db.one("SELECT count(*) FROM sqlite_master")
@@ -141,6 +149,35 @@ def _reader(path: Path) -> Database:
         db.close()
         raise
     return db
+
+
+def _tidier(path: Path):
+    """What to do once a read-only connection is closed: leave the store's directory as it was found.
+
+    A connection opening a store in WAL mode makes its -wal and -shm files, and the last one to close removes
+    them; but a read-only connection may not, and leaves them behind. When they were not there before it
+    opened, one brief read-write connection, opened and closed after it, lets SQLite remove them as the last
+    connection does; if another connection has the store open meanwhile, they are its, and SQLite keeps them.
+    A user who may not write the store leaves them (SQLite cannot remove them for that user either).
+    """
+    real = path.resolve()
+    made_here = not any(real.with_name(real.name + suffix).exists() for suffix in ("-wal", "-shm"))
+
+    def tidy() -> None:
+        if not made_here or not real.with_name(real.name + "-wal").exists():
+            return
+        try:
+            conn = sqlite3.connect(f"{real.as_uri()}?mode=rw", uri=True, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL, as a reader does
+        except sqlite3.Error:
+            pass
+        finally:
+            conn.close()
+
+    return tidy
 
 
 def refuse_foreign_file(path: Path) -> None:

@@ -11,7 +11,7 @@ from then on the Database writes nothing more.
 import contextlib
 import sqlite3
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from fetcher.errors import StoreDamaged, StoreError, StoreUnavailable
 
@@ -31,10 +31,11 @@ SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
 
 
 class Database:
-    def __init__(self, conn: sqlite3.Connection, path: Path):
+    def __init__(self, conn: sqlite3.Connection, path: Path, on_close: Callable[[], None] | None = None):
         self.conn = conn
         self.path = path
         self.damage: StoreDamaged | None = None  # once met, nothing more is written
+        self._on_close = on_close  # what closing it leaves to do (schema.py: tidy what a reader made)
 
     def select(self, sql: str, params: Iterable = ()) -> list[dict]:
         return list(self.rows(sql, params))
@@ -150,6 +151,9 @@ class Database:
 
     def close(self) -> None:
         self.conn.close()
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
 
 
 def marks(count: int) -> str:

@@ -248,11 +248,12 @@ def test_rejected_token_is_exit_2_with_a_message_and_no_secret(config_file, run_
     result = run_cli(config, "--verbose", "sync")
 
     assert result.exit_code == 2
-    assert "GitHub rejected the token (401 Bad credentials)" in result.stderr
+    said = "GitHub rejected the token in $GITHUB_TOKEN (401 Bad credentials), the only token set: check it or unset it"
+    assert said in result.stderr
     assert "TOPSECRET" not in result.output
     with sqlite3.connect(config.parent / "test.db") as db:
         (stopped,) = db.execute("SELECT stopped FROM sync_run").fetchone()
-    assert stopped.startswith("GitHub rejected the token (401 Bad credentials)") and "TOPSECRET" not in stopped
+    assert stopped.startswith(said) and "TOPSECRET" not in stopped
 
 
 def test_missing_explicit_config_is_exit_2(run_cli, tmp_path):
@@ -371,3 +372,59 @@ def test_a_record_another_program_stored_unreadably_stops_export_before_its_firs
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith(f"fetcher: {config.parent / 'test.db'}: package 'django-todo' cannot be printed: ")
+
+
+def test_reading_commands_leave_no_wal_or_shm_file_they_made_beside_the_store(config_file, tmp_path):
+    import subprocess
+    import sys
+
+    from fetcher.store.schema import store_state
+
+    config = config_file()
+    env = {"PATH": "/usr/bin:/bin"}
+
+    def fetcher(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "fetcher", "--config", str(config), *args],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    assert fetcher("import", TODO).returncode == 0
+    beside = lambda: sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("test.db"))  # noqa: E731
+    assert beside() == ["test.db"]
+    for args in (["show", "django-todo"], ["show", "django-todo", "--pretty"], ["export"], ["history", "django-todo"],
+                 ["trending"]):
+        done = fetcher(*args)
+        assert done.returncode == 0, done.stderr
+        assert beside() == ["test.db"], args
+    assert store_state(tmp_path / "test.db")[2] == 1  # what `check` reads of the store
+    assert beside() == ["test.db"]
+
+
+def test_gitignore_covers_every_file_a_store_leaves_beside_it(tmp_path):
+    from fnmatch import fnmatch
+
+    from fetcher.run.lock import lock_path
+    from tests.conftest import ROOT
+
+    patterns = [line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    store = tmp_path / "packages.db"
+    for path in (store, store.with_name("packages.db-wal"), store.with_name("packages.db-shm"), lock_path(store),
+                 lock_path(store, "import")):
+        assert any(fnmatch(path.name, pattern) for pattern in patterns), path.name
+
+
+def test_a_slug_given_twice_in_one_file_is_merged_and_said_naming_both_records(config_file, run_cli, tmp_path):
+    config = config_file()
+    catalogue = tmp_path / "twice.json"
+    catalogue.write_text(json.dumps([api_record("django-auth-ldap"), api_record("django-todo"),
+                                     {"slug": "django-auth-ldap", "id": 410, "title": "LDAP"}]))
+
+    result = run_cli(config, "import", str(catalogue))
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"fetcher: warning: {catalogue}: slug 'django-auth-ldap' is given twice, by records 1 and 3: merged into one "
+        "package, record 3's fields over record 1's\n"
+    )
+    assert result.stdout == f"imported {catalogue}: 3 records (2 new, 1 updated, 0 unchanged)\n"
+    assert {record["slug"]: record["title"] for record in export(run_cli, config)}["django-auth-ldap"] == "LDAP"

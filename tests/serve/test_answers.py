@@ -221,3 +221,27 @@ def test_a_store_that_cannot_be_read_is_a_503_and_health_says_why(tmp_path):
     health = answer(Asked("GET", b"/api/fetcher/health/", b"", {"host": HOST}), unreadable, serving, NOW)
     assert health.status == 503
     assert json.loads(health.body) == {"healthy": False, "store": {"readable": False}, "last_sync": None}
+
+
+def test_grids_and_categories_a_walk_stored_are_printed_in_the_apis_shape(served):
+    import sqlite3
+
+    with sqlite3.connect(served.store_path) as db:  # as `import --from-api` writes them (fetcher/store/walk.py)
+        db.execute("""INSERT INTO grid (id, title, slug, description, is_locked, packages, header, created, modified,
+                                        imported)
+                      VALUES (7, 'Auth', 'auth', 'Log in', 1, '["https://x.org/api/v4/packages/3/"]', 0,
+                              '2020-01-02T03:04:05+00:00', '2024-05-06T07:08:09+00:00', '2026-12-07T10:00:00+00:00')""")
+        db.execute("""INSERT INTO category (id, title, slug, description, title_plural, show_pypi, created, modified,
+                                            imported)
+                      VALUES (2, 'App', 'apps', 'Small', 'Apps', 1, '2020-01-02T03:04:05+00:00',
+                              '2024-05-06T07:08:09+00:00', '2026-12-07T11:00:00+00:00')""")
+    listed = served("/api/v4/grids/")
+    grid = body(served("/api/v4/grids/auth/"))
+
+    assert body(listed)["results"] == [grid]
+    assert grid["is_locked"] is True and grid["header"] is False
+    assert grid["packages"] == ["https://x.org/api/v4/packages/3/"] and "imported" not in grid
+    assert listed.headers["last-modified"] == "Mon, 07 Dec 2026 10:00:00 GMT"  # when the walk wrote it
+    category = body(served("/api/v4/categories/2/"))
+    assert category["show_pypi"] is True and category["title_plural"] == "Apps" and "imported" not in category
+    assert served("/api/v4/categories/").headers["last-modified"] == "Mon, 07 Dec 2026 11:00:00 GMT"

@@ -317,7 +317,7 @@ def test_sigterm_stops_it_cleanly_and_access_logs_are_json_events(site, tmp_path
     events = [json.loads(line) for line in process.stderr.read().decode().splitlines()]
     process.stdout.close()
     process.stderr.close()
-    requests = [e for e in events if e["event"] == "request" and e["target"] == "/api/v4/packages/?limit=1"]
+    requests = [e for e in events if e["event"] == "access" and e["target"] == "/api/v4/packages/?limit=1"]
     assert len(requests) == 1
     assert {key: requests[0][key] for key in ("method", "status", "client")} == \
         {"method": "GET", "status": 200, "client": "127.0.0.1"}

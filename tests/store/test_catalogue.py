@@ -2,15 +2,18 @@
 
 import json
 import sqlite3
+from datetime import datetime, timezone
 
 import httpx
 import respx
 
 from fetcher.config import load
 from fetcher.durations import parse_duration
+from fetcher.links import Links
 from fetcher.run import loop
 from fetcher.record import validate
 from fetcher.store import open_store
+from fetcher.store.fetched import FetchedRecord
 from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route
 
 TODO = api_record("django-todo")
@@ -312,3 +315,90 @@ def test_an_empty_or_foreign_html_url_never_replaces_the_repo_url(config_file, r
     assert store.reads.record("a")["repo_url"] == "https://github.com/owner/a"
     assert store.reads.record("b")["repo_url"] == "https://github.com/owner/b"
     assert store.reads.record("a")["repo_forks"] == 10  # the rest of the answer is written
+
+
+# -- what a sync settled in the person's fields: a confirmed move, a documentation_url filled from PyPI ------------
+
+OLD_URL, NEW_URL = "https://github.com/shacker/django-todo", "https://github.com/todo-org/django-todo"
+MARCH = datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+def synced_todo(tmp_path, fields: dict):
+    """The store after importing django-todo and a sync that wrote `fields` (a confirmed move, PyPI's docs)."""
+    store = open_store(tmp_path / "test.db")
+    store.catalogue.import_records([validate({**TODO, "documentation_url": ""}, "todo")], MARCH)
+    row = store.catalogue.packages(["django-todo"])[0]
+    store.fetched.save(row["id"], Links.of(row), FetchedRecord(fields, {}), datetime(2026, 3, 2, tzinfo=timezone.utc))
+    return store
+
+
+def imported(store, **fields):
+    result = store.catalogue.import_records([validate({**TODO, "documentation_url": "", **fields}, "todo")],
+                                            datetime(2026, 3, 3, tzinfo=timezone.utc))
+    return result, store.catalogue.packages(["django-todo"])[0]
+
+
+def test_a_catalogue_giving_the_old_url_of_a_confirmed_move_changes_nothing(tmp_path):
+    store = synced_todo(tmp_path, {"repo_url": NEW_URL, "repo_forks": 7})
+    before = store.catalogue.packages(["django-todo"])[0]
+    assert before["repo_url"] == NEW_URL and before["last_fetched"] is not None
+
+    for spelling in (OLD_URL, "https://www.github.com/Shacker/django-todo.git"):
+        result, after = imported(store, repo_url=spelling)
+        assert (result.updated, after) == (0, before)
+
+
+def test_a_catalogue_giving_another_repository_still_clears_and_forgets_the_move(tmp_path):
+    store = synced_todo(tmp_path, {"repo_url": NEW_URL, "repo_forks": 7})
+
+    result, after = imported(store, repo_url="https://github.com/someone/else")
+    assert result.updated == 1 and after["repo_forks"] == 0 and after["last_fetched"] is None
+    assert store.db.select("SELECT * FROM repo_move") == []
+    _, back = imported(store, repo_url=OLD_URL)  # no longer an old URL of this package's repository: a change
+    assert back["repo_url"] == OLD_URL
+
+
+def test_a_move_back_to_an_old_url_makes_it_the_url_and_the_other_the_old_one(tmp_path):
+    store = synced_todo(tmp_path, {"repo_url": NEW_URL})
+    row = store.catalogue.packages(["django-todo"])[0]
+    store.fetched.save(row["id"], Links.of(row), FetchedRecord({"repo_url": OLD_URL}, {}),
+                       datetime(2026, 3, 4, tzinfo=timezone.utc))
+
+    assert [(r["old_url"], r["new_url"]) for r in store.db.select("SELECT * FROM repo_move")] == [(NEW_URL, OLD_URL)]
+    result, after = imported(store, repo_url=NEW_URL)
+    assert result.updated == 0 and after["repo_url"] == OLD_URL
+
+
+def test_an_empty_documentation_url_keeps_the_one_pypi_filled_and_a_given_one_replaces_it(tmp_path):
+    store = synced_todo(tmp_path, {"documentation_url": "https://django-todo.readthedocs.io/"})
+    before = store.catalogue.packages(["django-todo"])[0]
+
+    for empty in ("", None):
+        result, after = imported(store, documentation_url=empty)
+        assert (result.updated, after) == (0, before)
+
+    result, after = imported(store, documentation_url="https://todo.example/docs")  # the person's, as given
+    assert result.updated == 1 and after["documentation_url"] == "https://todo.example/docs"
+    result, after = imported(store, documentation_url="")  # and now the person's empty value is theirs too
+    assert result.updated == 1 and after["documentation_url"] == ""
+
+
+def test_migration_6_takes_a_stored_documentation_url_pypis_kept_answer_gives_as_filled(tmp_path):
+    from fetcher.store import schema
+
+    store = open_store(tmp_path / "test.db")
+    store.catalogue.import_records([validate({**TODO, "documentation_url": "https://todo.example/docs"}, "t"),
+                                    validate({**api_record("django-auth-ldap")}, "l")], MARCH)
+    with store.db.write():
+        for slug, docs in (("django-todo", "https://todo.example/docs"), ("django-auth-ldap", "https://other/")):
+            package_id = store.catalogue.packages([slug])[0]["id"]
+            store.db.execute("INSERT INTO resource_cache (package_id, resource, value, fetched_at) VALUES (?, 'pypi', ?, ?)",
+                             [package_id, json.dumps({"documentation_url": docs, "documentation_url_exact": None}),
+                              "2026-03-02T00:00:00.000000+00:00"])
+        store.db.execute(f"PRAGMA user_version = {len(schema.MIGRATIONS) - 1}")  # a store from before it
+    store.close()
+
+    store = open_store(tmp_path / "test.db")
+
+    filled = store.db.select("SELECT package.slug, url FROM filled_documentation JOIN package ON package.id = package_id")
+    assert filled == [{"slug": "django-todo", "url": "https://todo.example/docs"}]

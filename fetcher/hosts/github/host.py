@@ -28,6 +28,7 @@ from fetcher.hosts.github.rules import API_HEADERS, GitHubService
 from fetcher.hosts.github.tokens import TokenPool
 from fetcher.hosts.read import Pager
 from fetcher.links import RepoRef, parse_repo_url
+from fetcher.logs import event
 from fetcher.net.answer import Answer, next_link
 from fetcher.net.client import Client
 from fetcher.net.request import Request, Validators
@@ -65,7 +66,8 @@ class GitHub(Host):
         self.api_url = config.github_api_url
         self.graphql_url = config.github_graphql_url
         # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may.
-        self.pool = TokenPool(config.github_tokens(), reserve, api_urls=(self.api_url, self.graphql_url))
+        self.pool = TokenPool(config.github_tokens(), reserve, api_urls=(self.api_url, self.graphql_url),
+                              token_envs=config.token_envs)
         self.service = GitHubService(self.pool, client, pace=config.pace)
         # GitHub's GraphQL API answers only with a token; until it fails, metadata comes in batches.
         self.batch_size = graphql.BATCH_SIZE if config.graphql and self.pool else 0
@@ -89,7 +91,8 @@ class GitHub(Host):
             except Failure as failure:
                 if isinstance(failure, Unreachable) and failure.host not in self.client.answered:
                     raise
-                log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
+                log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure,
+                            extra=event("graphql_unavailable", reason=str(failure)))
                 self.batch_size = 0
                 return results + [None] * (len(refs) - len(results))
         return results
@@ -107,9 +110,12 @@ class GitHub(Host):
                 raise
             if with_counts and not self.query_size.with_counts:
                 log.warning("%s: asking without commit counts for the rest of the run (the stored ones kept)",
-                            timed_out)
+                            timed_out, extra=event("query_size", reason=str(timed_out), size=self.query_size.size,
+                                                   commit_counts=False))
             else:
-                log.info("%s: asking %d repositories a query", timed_out, self.query_size.size)
+                log.info("%s: asking %d repositories a query", timed_out, self.query_size.size,
+                         extra=event("query_size", reason=str(timed_out), size=self.query_size.size,
+                                     commit_counts=self.query_size.with_counts))
             results = []
             while len(results) < len(refs):
                 results += await self._query(refs[len(results) : len(results) + self.query_size.size])
