@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import tomllib
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -609,8 +610,21 @@ def test_a_throttled_gitlab_answers_429_with_its_headers_until_the_reset(small: 
     assert limited.headers["RateLimit-Reset"] == str(int((NOW + timedelta(hours=2)).timestamp()))
     assert limited.headers["RateLimit-ResetTime"] == "Wed, 04 Mar 2026 17:30:07 GMT"
     assert lifted.status_code == 200 and "RateLimit-Remaining" not in lifted.headers
-    with pytest.raises(ValueError, match="only GitLab"):
+    with pytest.raises(ValueError, match="codeberg.org is forgejo: its rate limit is not modelled"):
         small.throttle("codeberg.org", NOW)
+
+
+def test_a_throttled_bitbucket_answers_429_saying_neither_when_nor_how_long(small: Forges,
+                                                                           inprocess: httpx.Client) -> None:
+    small.throttle("bitbucket.org", until=NOW + timedelta(minutes=30))
+    limited = inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b")
+    small.throttle("bitbucket.org", None)
+    lifted = inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b")
+
+    assert limited.status_code == 429
+    assert limited.json() == {"type": "error", "error": {"message": "Rate limit for this resource has been exceeded"}}
+    assert not {name.lower() for name in limited.headers} & {"retry-after", "x-ratelimit-reset", "ratelimit-reset"}
+    assert lifted.status_code == 200
 
 
 def test_a_host_taken_down_answers_nothing_in_process_or_over_loopback(small: Forges, inprocess: httpx.Client) -> None:
@@ -625,6 +639,64 @@ def test_a_host_taken_down_answers_nothing_in_process_or_over_loopback(small: Fo
     assert inprocess.get("https://codeberg.org/api/v1/repos/a/b").status_code == 200
     assert [entry.status for entry in small.requests("codeberg.org")] == [0, 0, 200]
     assert [entry.status for entry in standin.requests] == [0]
+
+
+def test_a_host_whose_name_does_not_resolve_fails_as_httpx_fails_for_one(small: Forges,
+                                                                        inprocess: httpx.Client) -> None:
+    small.take_down("bitbucket.org", "[Errno -2] Name or service not known", resolves=False)
+    with pytest.raises(httpx.ConnectError, match="Name or service not known") as raised:
+        inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b")
+    assert isinstance(raised.value.__cause__, socket.gaierror)
+    with pytest.raises(httpx.ConnectError) as refused:  # another host down, its name still known
+        small.take_down("gitlab.com")
+        inprocess.get("https://gitlab.com/api/v4/projects/10")
+    assert refused.value.__cause__ is None
+    small.bring_up("bitbucket.org")
+    assert inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b").status_code == 200
+
+
+def test_a_repository_can_report_another_path_than_its_own(small: Forges, inprocess: httpx.Client) -> None:
+    for repo in list(small.repos.values()):
+        small.misreport_path(f"{repo.host}/{repo.path}", "evil/x#y")
+    small.misreport_path("bitbucket.org/a/b", "w/n", "https://elsewhere.example/w/n")
+
+    gitlab = inprocess.get("https://gitlab.com/api/v4/projects/a%2Fb").json()
+    forgejo = inprocess.get("https://codeberg.org/api/v1/repos/a/b").json()
+    bitbucket = inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b").json()
+    there = inprocess.get("https://codeberg.org/api/v1/repos/evil/x%23y")
+    small.misreport_path("codeberg.org/a/b", None)
+
+    assert (gitlab["path_with_namespace"], gitlab["web_url"]) == ("evil/x#y", "https://gitlab.com/evil/x#y")
+    assert (forgejo["full_name"], forgejo["html_url"]) == ("evil/x#y", "https://codeberg.org/evil/x#y")
+    assert (bitbucket["full_name"], bitbucket["links"]["html"]["href"]) == ("w/n", "https://elsewhere.example/w/n")
+    assert there.status_code == 404  # served where it is, and nothing where it says it is
+    assert inprocess.get("https://codeberg.org/api/v1/repos/a/b").json()["full_name"] == "a/b"
+
+
+def test_a_long_history_grows_cheaply_and_an_old_commit_the_repository_lost_is_an_error(
+    small: Forges, inprocess: httpx.Client
+) -> None:
+    people = [ALICE, Person("Bob", "bob@example.org")]
+    for repo in list(small.repos.values()):
+        length = small.grow(f"{repo.host}/{repo.path}", 120, start=START, end=START + timedelta(days=119),
+                            people=people)
+        assert length == 120
+    forgejo = inprocess.get("https://codeberg.org/api/v1/repos/a/b/commits?sha=main&limit=50&page=3")
+    unknown_not = inprocess.get("https://codeberg.org/api/v1/repos/a/b/commits?sha=main&not=0123abc")
+    unknown_exclude = inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b/commits?include=main&exclude=gone1")
+
+    assert len(forgejo.json()) == 20 and forgejo.headers["X-Total-Count"] == "120"
+    assert [item["commit"]["author"]["name"] for item in forgejo.json()][:2] == ["Bob", "Alice"]  # taking turns
+    assert (unknown_not.status_code, unknown_not.json()) == (500, {"message": "", "url": "https://codeberg.org/api/swagger"})
+    assert (unknown_exclude.status_code, unknown_exclude.json()) == (
+        404, {"type": "error", "error": {"message": "Commit not found: gone1"}})
+    with pytest.raises(ValueError, match="not newer than the head"):
+        small.grow("codeberg.org/a/b", 2, start=START, end=NOW)
+
+
+def test_a_www_before_a_hosts_name_is_that_hosts(small: Forges) -> None:
+    assert small.repo("https://www.gitlab.com/a/b") is small.repo("https://gitlab.com/a/b")
+    assert small.expected("https://www.codeberg.org/a/b")["repo_url"] == "https://www.codeberg.org/a/b"
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 Shapes and parameters follow Forgejo's swagger (``repoGet``,
 ``repoGetAllCommits``) and its Go handlers: the commits list takes ``sha``,
 ``stat``, ``verification``, ``files``, ``page``, ``limit`` and ``not`` (leave
-out what is reachable from that revision) -- it has no ``since``/``until`` and
+out what is reachable from that revision; one the repository does not have makes git
+fail, and Forgejo answers 500 with an empty message, as in production) -- it has no ``since``/``until`` and
 ignores them; ``limit`` defaults to 30 and is capped at 50 (``MAX_RESPONSE_ITEMS``);
 answers carry ``Link`` (next, last, first, prev, comma-joined), ``X-Total-Count``
 and the older ``X-Page``, ``X-PerPage``, ``X-Total``, ``X-PageCount``,
@@ -166,7 +167,7 @@ def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
         "id": repo.id,
         "owner": user_body(repo.owner, repo.owner, repo.host),
         "name": repo.name,
-        "full_name": repo.path,
+        "full_name": repo.said_path,
         "description": repo.description or "",
         "empty": repo.head is None,
         "private": False,
@@ -177,7 +178,7 @@ def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
         "size": 1024 + repo.id % 4096,
         "language": "Python",
         "languages_url": f"{api}/repos/{repo.path}/languages",
-        "html_url": web,
+        "html_url": repo.said_url,
         "url": f"{api}/repos/{repo.path}",
         "link": "",
         "ssh_url": f"git@{repo.host}:{repo.path}.git",
@@ -279,7 +280,9 @@ def _commits(repo: ForgeRepo, api: str, query: Query, swagger: str) -> Answer:
     excluded_from = param(query, "not")
     if excluded_from:
         hidden = repo.resolve(excluded_from)
-        hidden_shas = {commit.sha for commit in repo.history(hidden)} if hidden else set()
+        if hidden is None:  # git rev-list fails on the revision; Forgejo hides its words in production
+            return json_answer(500, {"message": "", "url": swagger}, JSON)
+        hidden_shas = {commit.sha for commit in repo.history(hidden)}
         history = [commit for commit in history if commit.sha not in hidden_shas]
     limit = whole_number(param(query, "limit"), LIMIT)
     limit = min(limit, LIMIT_MAX)
