@@ -11,6 +11,8 @@
   what is new.
 - participants: the linked user's `nickname`, else the name in `author.raw`.
 - commit count: what that paging counted (the whole history), the new commits added to it.
+- a 429 (Bitbucket sends no reset and no Retry-After: its window is a rolling hour) means
+  the window is spent: Bitbucket is asked nothing more in the run, its packages left due.
 - the token goes as `Authorization: Bearer`; `Retry-After` is read by hosts/forge.py.
 """
 
@@ -33,6 +35,7 @@ class Bitbucket(Forge):
     kind = "bitbucket"
     # The public repository list: answers without a token, and refuses (401) a token Bitbucket does not accept.
     probe_path = "/repositories?pagelen=1"
+    window_spent_on_429 = True
 
     def repo_url(self, ref) -> str:
         return f"{self.api_url}/repositories/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}"

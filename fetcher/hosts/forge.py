@@ -11,8 +11,9 @@ Each subclass says only what to ask its API and how to read the answers:
    counted again from scratch.
 
 A forge's answers are read by its own rules (`ForgeService`): its own rate-limit headers,
-its 401 meaning its token, a refusal failing its packages alone while every other host goes on.
-Its token is sent under its own API URL only.
+its 401 meaning its token, a refusal failing its packages alone while every other host goes on;
+a forge that cannot be reached, or whose rate limit is spent beyond the allowed wait, is asked
+nothing more in the run and its packages are left due. Its token is sent under its own API URL only.
 """
 
 from dataclasses import replace
@@ -21,7 +22,7 @@ from typing import Callable, Mapping
 
 from fetcher.cache import Cached, for_repo, revalidated
 from fetcher.config import HostConfig
-from fetcher.errors import Failure, HostUnavailable, NotFound, RateLimited, Unreachable
+from fetcher.errors import Failure, HostUnavailable, LeftDue, NotFound, RateLimited, Unreachable, WindowSpent
 from fetcher.hosts import commit_counts
 from fetcher.hosts.base import REJECTED, UNREACHABLE, Check, Host, RepoResult
 from fetcher.hosts.commit_counts import BranchCounts, Commit
@@ -45,11 +46,13 @@ class TokenRefused(HostUnavailable):
 class ForgeService(Service):
     """A forge's requests: its own token, its own rate-limit window (named by its host), its share of the slots."""
 
-    def __init__(self, host: HostConfig, credential: Credential | None, share: int):
+    def __init__(self, host: HostConfig, credential: Credential | None, share: int, window_spent_on_429: bool):
         super().__init__(credential)
         self.name = self.label = host.name
         self.share = share
         self._token_env = host.token_env
+        self._window_spent_on_429 = window_spent_on_429
+        self._spent: WindowSpent | None = None  # the window is spent for the rest of the run
 
     def budget_name(self, request: Request) -> str:
         return self.name
@@ -58,10 +61,17 @@ class ForgeService(Service):
         # Forgejo sends X-RateLimit-*, GitLab RateLimit-*; a window whatever it calls itself is the host's own.
         return budget_from(headers, "x-ratelimit-", self.name, now) or budget_from(headers, "ratelimit-", self.name, now)
 
+    def admit(self, request: Request) -> None:
+        if self._spent is not None:  # not even a request that was waiting for its turn is sent
+            raise WindowSpent(request.url, str(self._spent).removesuffix(f" ({self._spent.url})"))
+
     def read(self, request, answer_url, status, headers, body, now, budget) -> Answer:
         if status == 401:
             hint = f"check ${self._token_env} or unset it" if self._token_env else "check its token"
             raise TokenRefused(answer_url, f"{self.name} rejected the token (401): {hint}")
+        if status == 429 and self._window_spent_on_429 and "retry-after" not in headers and budget is None:
+            self._spent = WindowSpent(answer_url, f"{self.name} rate limit spent (429): asked no more in this run")
+            raise self._spent
         return read_common(answer_url, status, headers, body, now, self.name, budget=budget)
 
     def secrets(self) -> list[str]:
@@ -81,6 +91,7 @@ class Forge(Host):
     probe_path = ""  # one cheap request that shows the API answers and takes the token (`fetcher check`)
     with_authors = True  # participants counted from the history (False: the host lists contributors)
     whole_history = True  # a count from scratch pages the whole history (False: only the window's commits)
+    window_spent_on_429 = False  # a 429 saying nothing more is a window spent for the run (Bitbucket's hour)
 
     def __init__(self, host: HostConfig, client: Client, share: int):
         self.name = host.name
@@ -88,10 +99,9 @@ class Forge(Host):
         self.config = host
         token = host.token()
         credential = ForgeCredential(self.authorization(token), host.api_url, host.token_env, token) if token else None
-        self.service = ForgeService(host, credential, share)
+        self.service = ForgeService(host, credential, share, self.window_spent_on_429)
         self.client = client
-        self._answered = False  # some repository of this host was read in this run
-        self._down: str | None = None  # why the host is given up on for this run
+        self._away: str | None = None  # why the host is asked nothing more in this run
 
     # -- what a subclass says ------------------------------------------------------------
 
@@ -147,23 +157,26 @@ class Forge(Host):
     # -- the shared order ----------------------------------------------------------------
 
     async def fetch(self, repo_url: str, ref: RepoRef, batched, cache: dict[str, Cached]) -> RepoResult:
-        """Everything a record needs from this forge; its failures are this package's alone."""
-        if self._down is not None:
-            # It could not be reached at all this run: its other packages fail at once, without waiting on it.
-            raise HostUnavailable(self.api_url, self._down)
+        """Everything a record needs from this forge; its failures are this package's alone, and a host that
+        cannot be asked in this run leaves its packages due (LeftDue) rather than failing them."""
+        if self._away is not None:
+            raise LeftDue(self.api_url, self._away)  # asked nothing more: its other packages stay as they were
         try:
-            result = await self._fetch(repo_url, ref, cache)
-            self._answered = True
-            return result
-        except RateLimited as failure:
-            raise HostUnavailable(
-                failure.url, f"{self.name} rate limit until {failure.reset_at:%Y-%m-%d %H:%M:%S} UTC"
-            ) from None
+            return await self._fetch(repo_url, ref, cache)
+        except RateLimited as failure:  # beyond sync.max_rate_limit_wait: the window is spent for this run
+            raise self._left(failure.url, f"{self.name} rate limit until {failure.reset_at:%Y-%m-%d %H:%M:%S} UTC")
+        except WindowSpent as failure:
+            raise self._left(failure.url, str(failure).removesuffix(f" ({failure.url})"))
         except Unreachable as failure:
             reason = f"{self.name} unreachable: {str(failure).removesuffix(f' ({failure.url})')}"
-            if not self._answered:
-                self._down = reason
-            raise HostUnavailable(failure.url, reason) from None
+            if failure.host in self.client.answered:  # it answered in this run: this package's connection alone
+                raise HostUnavailable(failure.url, reason) from None
+            raise self._left(failure.url, reason)
+
+    def _left(self, url: str, reason: str) -> LeftDue:
+        """The host is asked nothing more in this run, for the first reason found."""
+        self._away = self._away or reason
+        return LeftDue(url, self._away)
 
     async def _fetch(self, repo_url: str, ref: RepoRef, cache: dict[str, Cached]) -> RepoResult:
         now = self.client.clock()

@@ -1,7 +1,8 @@
 """The one place that decides what a failed request leads to.
 
 Transient failures (5xx, timeouts, resets, garbled bodies, 202 while GitHub
-computes statistics) are asked again with exponential backoff and jitter. A
+computes statistics) are asked again with exponential backoff and jitter, but
+for a host whose name does not resolve (no backoff makes it resolve). A
 rate limit is waited out when it resets within `max_rate_limit_wait`;
 otherwise the RateLimited failure goes up and `sync` stops the run (exit 75).
 Everything else (404, 401, a body of the wrong shape) is not retried.
@@ -14,7 +15,7 @@ from typing import Awaitable, Callable
 
 from tenacity import AsyncRetrying, RetryCallState
 
-from fetcher.errors import RateLimited, StatsPending, Transient
+from fetcher.errors import RateLimited, StatsPending, Transient, Unresolved
 from fetcher.logs import event
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ def retrying(
         if isinstance(failure, RateLimited):
             failures["rate limit"] += 1
         elif isinstance(failure, StatsPending) and not pending:
+            return False
+        elif isinstance(failure, Unresolved):
             return False
         elif isinstance(failure, Transient):
             failures["transient"] += 1

@@ -390,9 +390,12 @@ def test_gitlab_ratelimit_headers_pause_gitlab_alone(setup, forges):
     report = run(config, store, forges)
 
     limited = forges.requests("gitlab.com")
-    assert [entry.status for entry in limited] == [429]  # the second GitLab package waits for the reset instead
-    assert report.outcomes[FAILED] == 2 and report.outcomes[SYNCED] == 1 and report.stopped is None
-    assert all("gitlab.com rate limit until" in reason for _, reason in report.failures)
+    assert [entry.status for entry in limited] == [429]  # the second GitLab package is not asked at all
+    # Beyond sync.max_rate_limit_wait: GitLab's packages are left due for the next run, none failed.
+    assert report.outcomes[FAILED] == 0 and report.outcomes[SYNCED] == 1 and report.stopped is None
+    assert report.exit_code == 75
+    assert "2 left due for the next run: gitlab.com rate limit until 2026-11-22 14:00:00 UTC" in report.summary()
+    assert store.reads.fetch_state("gl1") is None  # never failed: no failure, no rest
 
 
 def test_a_last_counted_commit_the_host_no_longer_knows_means_counting_again(setup, forges):
@@ -436,16 +439,20 @@ def test_a_bad_hosts_table_is_exit_2_naming_the_key(run_cli, config_file):
     assert 'hosts."git.example.org".kind must be one of gitlab, forgejo, bitbucket' in result.output
 
 
-def test_an_unreachable_host_fails_its_packages_at_once_and_the_others_go_on(setup, forges):
+def test_an_unreachable_host_leaves_its_packages_due_at_once_and_the_others_go_on(setup, forges):
     forges.take_down("gitlab.example.org")
     project(forges, "https://codeberg.org/someone/cb")
     config, store = setup(*[package(f"sgl{i}", f"https://gitlab.example.org/a/p{i}", **OLD) for i in range(6)],
                           package("cb", "https://codeberg.org/someone/cb"), extra="[sync]\nconcurrency = 1\n")
+    before = {i: store.reads.fetch_state(f"sgl{i}") for i in range(6)}
 
     report = run(config, store, forges)
 
-    assert report.stopped is None and report.outcomes[SYNCED] == 1 and report.outcomes[FAILED] == 6
-    assert all("gitlab.example.org unreachable" in reason for _, reason in report.failures)
+    assert report.stopped is None and report.outcomes[SYNCED] == 1 and report.outcomes[FAILED] == 0
+    assert report.exit_code == 75  # a re-run later does what this one could not
+    assert ("6 left due for the next run: gitlab.example.org unreachable: cannot connect: connection refused"
+            in report.summary())
+    assert {i: store.reads.fetch_state(f"sgl{i}") for i in range(6)} == before  # no failure, no rest earned
     # One package's tries (1 + 4 retries) reached for the host, not six packages' worth.
     tries = forges.requests("gitlab.example.org")
     assert {entry.status for entry in tries} == {0} and len(tries) < 2 * 5
@@ -468,8 +475,9 @@ def test_forge_tokens_show_nowhere_even_verbose(run_cli, config_file, respx_mock
 
     result = run_cli(config, "--verbose", "sync")
 
-    assert result.exit_code == 1
-    assert "failed gl: gitlab.com unreachable: cannot connect: refused (Authorization: Bearer ***)" in result.stderr
+    assert result.exit_code == 75  # gitlab.com left due: a re-run later asks it again
+    assert "left due for the next run: gitlab.com unreachable: cannot connect: refused (Authorization: Bearer ***)" \
+        in result.stdout
     assert "HTTP Request: GET" in result.stderr
     assert [entry.credential for entry in forges.requests("gitlab.example.org")] == [
         "Bearer glpat-verbose-secret-2"]  # the refusal quoted it
