@@ -1,7 +1,7 @@
 """Bitbucket Cloud, REST API 2.0.
 
 - repository: GET /repositories/{workspace}/{repo_slug}: `description`, `mainbranch`,
-  `full_name` (a renamed repository answers under its new name).
+  `full_name`, `links.html` and `uuid` (a renamed repository answers under its new name).
 - Bitbucket has no stars: `repo_watchers` is the `size` of /watchers, and `repo_forks`
   the `size` of /forks; both asked conditionally on every sync.
 - newest commit: GET /repositories/{workspace}/{repo_slug}/commits/{branch}?pagelen=1.
@@ -9,10 +9,15 @@
   the commits made since), 100 a page, following each page's `next`. Bitbucket takes no
   date filter: the whole history is paged once (participants come from it), then only
   what is new.
-- participants: the linked user's `nickname`, else the name in `author.raw`.
-- commit count: what that paging counted (the whole history), the new commits added to it.
+- a path is Bitbucket's when the workspace is letters, digits, `-` and `_`, starting with a
+  letter or digit (support.atlassian.com, "Change a workspace ID": lowercase letters now; older
+  IDs, made from usernames, keep capitals, as the recorded `Manfre` does), and the slug is
+  letters, digits, `_`, `-` and `.`, at most 62 of them, not `.` or `..`, no `--`, not ending in
+  `-` ("What is a repository slug?").
 - a 429 (Bitbucket sends no reset and no Retry-After: its window is a rolling hour) means
   the window is spent: Bitbucket is asked nothing more in the run, its packages left due.
+- participants: the linked user's `nickname`, else the name in `author.raw`.
+- commit count: what that paging counted (the whole history), the new commits added to it.
 - the token goes as `Authorization: Bearer`; `Retry-After` is read by hosts/forge.py.
 """
 
@@ -28,6 +33,8 @@ from fetcher.net.answer import Answer
 from fetcher.cache import Cached
 
 PAGELEN = 100
+_WORKSPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_SLUG = re.compile(r"[A-Za-z0-9_.-]{1,62}")
 _RAW_AUTHOR = re.compile(r"^\s*(?P<name>[^<]*?)\s*(<[^>]*>)?\s*$")
 
 
@@ -48,13 +55,22 @@ class Bitbucket(Forge):
         repo = body_object(answer)
         main = repo.get("mainbranch")
         branch = main.get("name") if isinstance(main, dict) else None
+        links = repo.get("links")
+        html = links.get("html") if isinstance(links, dict) else None
         return {
+            "id": repo.get("uuid") if isinstance(repo.get("uuid"), str) else None,
             "path": path_field(answer, repo, "full_name"),
+            "web_url": path_field(answer, html, "href") if isinstance(html, dict) else None,
             "stars": None,  # from /watchers (extras)
             "forks": None,  # from /forks (extras)
             "description": text_field(answer, repo, "description"),
             "branch": branch if isinstance(branch, str) and branch else None,
         }
+
+    def is_path(self, path: str) -> bool:
+        workspace, _, slug = path.partition("/")
+        return bool(_WORKSPACE.fullmatch(workspace) and _SLUG.fullmatch(slug) and slug not in (".", "..")
+                    and "--" not in slug and not slug.endswith("-"))
 
     async def extras(self, meta: dict, cached: dict[str, Cached], key: str, head_moved: bool) -> dict[str, Cached]:
         sizes = {}

@@ -3,6 +3,7 @@
 Each subclass says only what to ask its API and how to read the answers:
 
 1. the repository's metadata (conditional): counts, description, default branch, path;
+   a path other than the one asked is a move only once confirmed (`moved_to`);
 2. the newest commit of the default branch (conditional): when it is the commit
    counted last time, nothing more about commits is asked at all;
 3. otherwise only the commits made since (the host's own "new head, excluding the
@@ -22,11 +23,12 @@ from typing import Callable, Mapping
 
 from fetcher.cache import Cached, for_repo, revalidated
 from fetcher.config import HostConfig
-from fetcher.errors import Failure, HostUnavailable, LeftDue, NotFound, RateLimited, Unreachable, WindowSpent
+from fetcher.errors import (BadResponse, Failure, HostUnavailable, LeftDue, NotFound, RateLimited, Unreachable,
+                            WindowSpent)
 from fetcher.hosts import commit_counts
 from fetcher.hosts.base import REJECTED, UNREACHABLE, Check, Host, RepoResult
 from fetcher.hosts.commit_counts import BranchCounts, Commit
-from fetcher.hosts.read import Pager
+from fetcher.hosts.read import Pager, names
 from fetcher.links import RepoRef, parse_repo_url
 from fetcher.net.answer import Answer, Budget, budget_from, read_common
 from fetcher.net.client import Client
@@ -116,7 +118,12 @@ class Forge(Host):
         raise NotImplementedError
 
     def read_repo(self, answer: Answer) -> dict:
-        """-> {"path", "stars", "forks", "description", "branch", "id"}"""
+        """-> {"id", "path", "web_url", "stars", "forks", "description", "branch"}: `path` and `web_url` as the
+        answer says them (a string or None, unchecked: `moved_to` decides what they are worth)."""
+        raise NotImplementedError
+
+    def is_path(self, path: str) -> bool:
+        """Whether `path` is a repository path of this host's own grammar."""
         raise NotImplementedError
 
     def head_url(self, meta: dict) -> str:
@@ -183,9 +190,9 @@ class Forge(Host):
         asked = self._key(ref.full_name)
         cached = {resource: for_repo(answer, asked) for resource, answer in cache.items()}
         repo = await self.revalidated("repo", self.repo_url(ref), cached.get("repo"), self.read_repo)
-        meta = repo.value
-        # Answers are kept under the path the host reports: what the stored repo_url says from now on.
-        key = self._key(meta["path"])
+        path, repo = await self.moved_to(ref, repo) or (ref.full_name, repo)
+        # The answers are kept under the path asked, or the one the repository confirmed it moved to.
+        meta, key = {**repo.value, "path": path}, self._key(path)
         updates = {"repo": keyed(repo, key)}
         kept = BranchCounts.from_json(cached["commits"].value) if cached.get("commits") else None
         if kept is not None and kept.branch != meta["branch"]:
@@ -202,16 +209,38 @@ class Forge(Host):
             "last_updated": parse_datetime(counted.head_date) if counted.head_date else None,
             "commits_over_52": commit_counts.weekly_counts(counted.days, now) if counted.head else [],
             **self.extra_fields(meta, {**cached, **extras}, counted),
+            "repo_url": repo_url if path == ref.full_name else self.web_url(ref, path),
         }
         if counted.authors is not None:
             fields["participants"] = commit_counts.participants(counted.authors)
-        if self._key(meta["path"]) != asked:
-            # The host reports the project under another path: it moved, and says where.
-            fields["repo_url"] = f"https://{ref.host}/{meta['path']}"
-        else:
-            fields["repo_url"] = repo_url
         found = {k: meta[k] for k in ("archived", "archived_at") if k in meta}
         return RepoResult(fields, updates, meta={**found, "commit_count": counted.total})
+
+    # -- moves -----------------------------------------------------------------------------
+
+    async def moved_to(self, ref: RepoRef, repo: Cached) -> tuple[str, Cached] | None:
+        """The path a repository moved to, and its answer there, when the answer confirms a move; else None.
+
+        As GitHub's renames are taken: the answer reports another path, of this host's own grammar, its own
+        web URL is that path on this host, and asked there the host answers the same repository under that path
+        (one request, in the run that sees the move). Anything else keeps the person's URL.
+        """
+        reported, web = repo.value.get("path"), repo.value.get("web_url")
+        if not (isinstance(reported, str) and self.is_path(reported)) or reported.lower() == ref.full_name.lower():
+            return None
+        if not (isinstance(web, str) and names(web, ref.host, reported)):
+            return None
+        there = RepoRef(ref.host, *reported.rsplit("/", 1))
+        try:
+            answer = await self.revalidated("repo", self.repo_url(there), None, self.read_repo)
+        except (NotFound, BadResponse):
+            return None
+        same = answer.value.get("id") is not None and answer.value.get("id") == repo.value.get("id")
+        return (reported, answer) if same and answer.value.get("path") == reported else None
+
+    @staticmethod
+    def web_url(ref: RepoRef, path: str) -> str:
+        return f"https://{ref.host.removeprefix('www.')}/{path}"
 
     async def _history(self, meta, cached: Cached | None, kept: BranchCounts | None, key: str, now):
         """The commits answer to keep, and whether the branch moved since it was taken."""

@@ -2,19 +2,24 @@
 
 - repository: GET /repos/{owner}/{repo}: `stars_count` (not `watchers_count`, which
   counts subscribers), `forks_count`, `description`, `default_branch`, `empty`,
-  `full_name` (a renamed repository answers under its new name).
+  `full_name` and `html_url` (a renamed repository answers under its new name).
 - newest commit: GET /repos/{owner}/{repo}/commits?sha=BRANCH&limit=1, with the
   per-commit diff stats, verification and file lists switched off (stat, verification,
   files = false) since none of them is read.
 - commits: the same list, 50 a page (the default most an instance serves), followed by
   its Link header; `not=OLD` lists exactly the commits made since. The whole history is
   paged once (participants come from it), so `since` is not needed.
+- a path is Forgejo's as Forgejo checks names: the owner letters, digits, `-`, `_` and
+  `.`, starting with a letter or digit, never two of `-_.` in a row nor one at the end
+  (a user or organisation name); the repository `-`, `_`, `.`, letters and digits, not
+  `.`, `..` or `-`, no `..` in it, not ending in `.git`, `.wiki`, `.rss` or `.atom`.
 - participants: each commit's linked user's login, else the author's name.
 - commit count: the newest-commit answer's `X-Total-Count` (the branch's total).
 - the token goes as `Authorization: token`; `X-RateLimit-*` (where an instance sends
   them) and `Retry-After` are read by hosts/forge.py.
 """
 
+import re
 from datetime import datetime
 from urllib.parse import quote
 
@@ -28,6 +33,9 @@ from fetcher.record import to_stored_datetime
 from fetcher.links import RepoRef
 
 LIMIT = 50
+_OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_OWNER_NOT = re.compile(r"[-._]{2,}|[-._]$")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # Diff stats, signature checks and file lists cost the server work and are never read.
 LEAN = "stat=false&verification=false&files=false"
 
@@ -46,9 +54,10 @@ class Forgejo(Forge):
 
     def read_repo(self, answer: Answer) -> dict:
         repo = body_object(answer)
-        full_name = path_field(answer, repo, "full_name")
         return {
-            "path": full_name,
+            "id": repo.get("id") if isinstance(repo.get("id"), int) else None,
+            "path": path_field(answer, repo, "full_name"),
+            "web_url": path_field(answer, repo, "html_url"),
             "stars": count_field(answer, repo, "stars_count"),
             "forks": count_field(answer, repo, "forks_count"),
             "description": text_field(answer, repo, "description"),
@@ -56,6 +65,12 @@ class Forgejo(Forge):
             "branch": None if repo.get("empty") is True else (text_field(answer, repo, "default_branch") or None),
             **_archive(answer, repo),
         }
+
+    def is_path(self, path: str) -> bool:
+        owner, _, name = path.partition("/")
+        return bool(_OWNER.fullmatch(owner) and not _OWNER_NOT.search(owner) and _NAME.fullmatch(name)
+                    and name not in (".", "-") and ".." not in name
+                    and not name.lower().endswith((".git", ".wiki", ".rss", ".atom")))
 
     def _commits_base(self, meta: dict) -> str:
         owner, name = meta["path"].split("/", 1)

@@ -2,11 +2,15 @@
 
 - project: GET /projects/:id with the URL-encoded full path (groups nest: the whole
   path is the project): `star_count`, `forks_count`, `description`, `default_branch`,
-  `path_with_namespace` (a moved project answers under its new path).
+  `path_with_namespace` and `web_url` (a moved project answers under its new path).
 - newest commit: GET /projects/:id/repository/commits?ref_name=BRANCH&per_page=1.
 - commits: the same list, 100 a page (GitLab's most), followed by its Link header:
   `since` the window's start when counting from scratch, else the revision range
   `OLD..BRANCH`, which lists exactly the commits made since.
+- a path is GitLab's when each of its groups and the project is letters, digits, `_`,
+  `.` and `-`, not starting with `-` or `.`, not ending in `.git` or `.atom`, and there
+  are at most 20 levels of subgroups (docs.gitlab.com, "Reserved project and group
+  names" and "Subgroups"; older paths may start with `_`, so that is allowed).
 - commit count: GET /projects/:id/repository/commits/HEAD/sequence (`git rev-list --count`;
   GitLab 16.9+), asked only when the branch moved; project `statistics` would need the
   Reporter role, and the commits list sends no `X-Total`.
@@ -15,6 +19,7 @@
 - the token goes as `Authorization: Bearer`; `RateLimit-*` and `Retry-After` are read by hosts/forge.py.
 """
 
+import re
 from datetime import datetime
 from urllib.parse import quote
 
@@ -29,6 +34,8 @@ from fetcher.cache import Cached
 from fetcher.links import RepoRef, parse_nested_repo_url
 
 PER_PAGE = 100
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+MAX_DEPTH = 22  # a top-level group, 20 levels of subgroups, the project
 
 
 class GitLab(Forge):
@@ -53,13 +60,19 @@ class GitLab(Forge):
             raise BadResponse(answer.url, "project answer lacks its id")
         return {
             "id": project_id,
-            "path": path_field(answer, project, "path_with_namespace", nested=True),
+            "path": path_field(answer, project, "path_with_namespace"),
+            "web_url": path_field(answer, project, "web_url"),
             "stars": count_field(answer, project, "star_count"),
             "forks": count_field(answer, project, "forks_count"),
             "description": text_field(answer, project, "description"),
             "branch": text_field(answer, project, "default_branch") or None,  # None: an empty project
             "archived": project.get("archived") if isinstance(project.get("archived"), bool) else None,
         }
+
+    def is_path(self, path: str) -> bool:
+        segments = path.split("/")
+        return 2 <= len(segments) <= MAX_DEPTH and all(
+            _SEGMENT.fullmatch(part) and not part.lower().endswith((".git", ".atom")) for part in segments)
 
     def _commits_base(self, meta: dict) -> str:
         return f"{self.api_url}/projects/{meta['id']}/repository/commits"

@@ -1,4 +1,5 @@
-"""`fetcher sync` through the real command against forges that misbehave: outages and spent rate limits.
+"""`fetcher sync` through the real command against forges that misbehave: paths a host makes up, outages and spent
+rate limits.
 
 Each test describes its forge world with the stand-in's own operations and reaches it over loopback (a subprocess)
 or in-process (click's runner, the stand-in's transport). The truth is the stand-in's, computed from its commit
@@ -7,6 +8,7 @@ graph at the moment the package was fetched.
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from fetcher.record import parse_datetime
 from fetcher.standin import StandIn, World
 from fetcher.standin.forges import ForgeRepo, Forges, ForgeTransport, Person
 from tests.conftest import ROOT
@@ -83,6 +86,79 @@ def fetch_state(tmp_path: Path) -> dict[str, tuple]:
         return {slug: row for slug, *row in db.execute(
             "SELECT slug, last_error, consecutive_failures, note, pending FROM fetch_state "
             "JOIN package ON package.id = package_id")}
+
+
+def truth(forges: Forges, url: str, got: dict) -> dict:
+    """What the stand-in says the record is, at the moment the package was fetched."""
+    want = forges.expected(url, parse_datetime(got["last_fetched"]))
+    return {name: want[name] for name in ("repo_url", "commits_over_52", "participants")}
+
+
+def fields(got: dict) -> dict:
+    return {name: got[name] for name in ("repo_url", "commits_over_52", "participants")}
+
+
+# -- Class 5: a forge's word is not the catalogue's -------------------------------------------------------
+
+# What a hostile host says its repository's path is (and, if it says, its web page): none of it is a move.
+MADE_UP = {
+    "fragment": ("evil/x#y", None),
+    "escape": ("a/b\x1b[31mred", None),
+    "control": ("a/b\nc", None),
+    "dotdot": ("../../etc", None),
+    "git": ("someone/thing.git", None),
+    "elsewhere": ("someone/thing", "https://evil.example/someone/thing"),  # its page on another host
+    "nothing_there": ("someone/thing", None),  # a path of the host's grammar where the host serves nothing
+}
+
+
+def test_a_path_a_forge_makes_up_is_no_move_and_a_real_move_is_followed(tmp_path):
+    forges = forge_world()
+    records, liars = [], {}
+    for number, (host, kind) in enumerate(KINDS.items()):
+        for offset, (case, (path, web)) in enumerate(MADE_UP.items()):
+            url = f"https://{host}/team{offset}/lied-{case}"
+            add(forges, url, 1000 * (number + 1) + offset)
+            forges.misreport_path(url, path, web)
+            liars[f"{kind}-{case}"] = url
+            records.append(package(f"{kind}-{case}", url))
+        # A real move, which the host redirects (GitLab to the project's id, Forgejo 307, Bitbucket 301).
+        moved = add(forges, f"https://{host}/old-team/thing", 1000 * (number + 1) + 50)
+        forges.move("old-team/thing", moved, "New-Team/thing")
+        records.append(package(f"{kind}-moved", f"https://{host}/old-team/thing"))
+    # Another project is at the path this one reports: another repository, not this one moved.
+    add(forges, "https://gitlab.com/other/project", 9999)
+    add(forges, "https://gitlab.com/team9/copycat", 9998)
+    forges.misreport_path("https://gitlab.com/team9/copycat", "other/project")
+    liars["gitlab-copycat"] = "https://gitlab.com/team9/copycat"
+    records.append(package("gitlab-copycat", "https://gitlab.com/team9/copycat"))
+    follower = forges.add_host("gitlab.example.org", "gitlab", follow_moves=True)  # answers the old path itself
+    moved = add(forges, "https://gitlab.example.org/old/proj", 77)
+    forges.move("old/proj", moved, "new/proj")
+    records.append(package("follower-moved", "https://gitlab.example.org/old/proj"))
+    assert follower.follow_moves
+
+    with StandIn(World(forges=forges)) as standin:
+        config = setup(tmp_path, standin, records)
+        first = fetcher(config, "sync")
+        got = exported(config)
+        second = fetcher(config, "sync", "--all")
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert second.returncode == 0, second.stdout + second.stderr  # nothing fails for good
+    for slug, url in liars.items():
+        assert got[slug]["repo_url"] == url, slug  # the person's URL, as written
+        want = truth(forges, url, got[slug])
+        assert fields(got[slug]) == {**want, "repo_url": url}, slug  # the rest read under the path asked
+    for kind in KINDS.values():
+        host = next(name for name, k in KINDS.items() if k == kind)
+        assert got[f"{kind}-moved"]["repo_url"] == f"https://{host}/New-Team/thing"
+    assert got["follower-moved"]["repo_url"] == "https://gitlab.example.org/new/proj"
+    # A path of the host's grammar whose web URL is on the same host is asked about, once a run, and not taken
+    # when the host serves nothing there; none of the others is asked about at all.
+    there = [entry.status for entry in forges.requests() if re.search(r"someone(/|%2F)thing($|\?)", entry.url)]
+    assert there == [404] * 2 * len(KINDS)
+    assert [entry for entry in forges.requests() if re.search(r"evil|etc|%1B|\x1b|%0A", entry.url)] == []
 
 
 # -- Class 11: outages blame nothing -----------------------------------------------------------------------

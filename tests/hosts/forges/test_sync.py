@@ -292,6 +292,15 @@ def test_a_moved_gitlab_project_stores_its_new_url(setup, forges):
     run(config, store, forges)
 
     assert record(store, "p")["repo_url"] == "https://gitlab.com/New-Group/sub/proj"
+    # GitLab answered the old path by the project's id: the move was confirmed by asking the new path once...
+    confirmed = [entry for entry in forges.requests("gitlab.com", "repo") if "New-Group" in entry.url]
+    assert [entry.status for entry in confirmed] == [200]
+    forges.clear_log()
+    run(config, store, forges, clock=NOW + timedelta(days=1))
+    # ...and from then on it is asked there, conditionally: its answers were kept under the new path.
+    asked_again = forges.requests("gitlab.com", "repo")
+    assert [(entry.status, entry.conditional) for entry in asked_again] == [(304, True)]
+    assert "New-Group%2Fsub%2Fproj" in asked_again[0].url
 
 
 def test_a_renamed_forgejo_repository_is_followed_and_its_new_url_stored(setup, forges):
