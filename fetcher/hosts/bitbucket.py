@@ -5,10 +5,11 @@
 - Bitbucket has no stars: `repo_watchers` is the `size` of /watchers, and `repo_forks`
   the `size` of /forks; both asked conditionally on every sync.
 - newest commit: GET /repositories/{workspace}/{repo_slug}/commits/{branch}?pagelen=1.
-- commits: GET .../commits/{branch} (or .../commits?include=BRANCH&exclude=OLD for exactly
-  the commits made since), 100 a page, following each page's `next`. Bitbucket takes no
-  date filter: the whole history is paged once (participants come from it), then only
-  what is new.
+- commits: GET .../commits/{newest commit} (or .../commits?include=NEW&exclude=OLD for
+  exactly the commits made since; an OLD the repository no longer has answers 404: counted
+  again), 100 a page, following each page's `next`; of the newest commit's id, so a push
+  meanwhile shifts no page. Bitbucket takes no date filter: the whole history is paged
+  (participants come from it), then only what is new.
 - a path is Bitbucket's when the workspace is letters, digits, `-` and `_`, starting with a
   letter or digit (support.atlassian.com, "Change a workspace ID": lowercase letters now; older
   IDs, made from usernames, keep capitals, as the recorded `Manfre` does), and the slug is
@@ -86,11 +87,11 @@ class Bitbucket(Forge):
     def head_url(self, meta: dict) -> str:
         return f"{self._base(meta)}/commits/{quote(meta['branch'], safe='')}?pagelen=1"
 
-    def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
-        branch = quote(meta["branch"], safe="")
+    def commits_url(self, meta: dict, upto: str, exclude: str | None, now: datetime) -> str:
+        upto = quote(upto, safe="")
         if exclude:
-            return f"{self._base(meta)}/commits?include={branch}&exclude={quote(exclude, safe='')}&pagelen={PAGELEN}"
-        return f"{self._base(meta)}/commits/{branch}?pagelen={PAGELEN}"
+            return f"{self._base(meta)}/commits?include={upto}&exclude={quote(exclude, safe='')}&pagelen={PAGELEN}"
+        return f"{self._base(meta)}/commits/{upto}?pagelen={PAGELEN}"
 
     def read_commits(self, answer: Answer) -> list[Commit]:
         return [_commit(answer, item) for item in body_list(answer, "values")]

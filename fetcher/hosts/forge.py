@@ -7,9 +7,11 @@ Each subclass says only what to ask its API and how to read the answers:
 2. the newest commit of the default branch (conditional): when it is the commit
    counted last time, nothing more about commits is asked at all;
 3. otherwise only the commits made since (the host's own "new head, excluding the
-   old one" query) are asked and added to the kept per-day (and per-author) counts;
-   when they do not build on the old head, the history was rewritten, and it is
-   counted again from scratch.
+   old one" query) are paged and added to the kept per-day (and per-author) counts;
+   when they do not build on the old head, or the host no longer knows it, the history
+   is counted again from scratch. Pages are counted as they come, never held whole, and
+   at most HISTORY_PAGES of them in one run: a longer history is counted over several
+   runs, kept where it stopped, its package due until the count reaches the head.
 
 A forge's answers are read by its own rules (`ForgeService`): its own rate-limit headers,
 its 401 meaning its token, a refusal failing its packages alone while every other host goes on;
@@ -32,12 +34,17 @@ from fetcher.hosts.read import Pager, names
 from fetcher.links import RepoRef, parse_repo_url
 from fetcher.net.answer import Answer, Budget, budget_from, read_common
 from fetcher.net.client import Client
-from fetcher.net.credentials import Credential
+from fetcher.net.credentials import Credential, under
 from fetcher.net.request import Request
 from fetcher.net.service import Service
 from fetcher.record import parse_datetime
 
-# Pages one resource may take: a history this long is paged once, then only what is new.
+# The pages of a history one package may read in one run: 100 pages is 10,000 commits on GitLab and Bitbucket
+# (100 a page) and 5,000 on Forgejo (50), a whole history for nearly every repository, yet a tenth of the 1,000
+# requests an hour Bitbucket allows for repository data, and a worker slot held for seconds, not minutes. A longer
+# history is counted on where it stopped by the next runs.
+HISTORY_PAGES = 100
+# Any other paged answer (GitLab's contributors): at most this many pages.
 MAX_PAGES = 400
 
 
@@ -140,12 +147,12 @@ class Forge(Host):
 
     async def count_total(self, meta: dict, head: str) -> int | None:
         """The branch's total commit count up to `head` where the host has a count endpoint, asked only when
-        the head moved and nothing else gave it (None: it has none)."""
+        the count is new and nothing else gave it (None: it has none)."""
         return None
 
-    def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
-        """The first page of the branch's commits, newest first: those not reachable from `exclude`,
-        or (None) every commit the counts need."""
+    def commits_url(self, meta: dict, upto: str, exclude: str | None, now: datetime) -> str:
+        """The first page of the commits of `upto` (a commit id), newest first: those not reachable from
+        `exclude`, or (None) every commit the counts need."""
         raise NotImplementedError
 
     def read_commits(self, answer: Answer) -> list[Commit]:
@@ -195,12 +202,12 @@ class Forge(Host):
         meta, key = {**repo.value, "path": path}, self._key(path)
         updates = {"repo": keyed(repo, key)}
         kept = BranchCounts.from_json(cached["commits"].value) if cached.get("commits") else None
-        if kept is not None and kept.branch != meta["branch"]:
+        if kept is not None and kept.branch != (meta["branch"] or ""):
             kept = None  # the default branch changed: its history is another one
-        commits, moved = await self._history(meta, cached.get("commits") if kept else None, kept, key, now)
+        commits, head_moved = await self._history(meta, cached.get("commits") if kept else None, kept, key, now)
         updates["commits"] = commits
         counted = BranchCounts.from_json(commits.value)
-        extras = await self.extras(meta, cached, key, moved)
+        extras = await self.extras(meta, cached, key, head_moved)
         updates.update(extras)
         fields = {
             "repo_watchers": meta["stars"],
@@ -214,7 +221,12 @@ class Forge(Host):
         if counted.authors is not None:
             fields["participants"] = commit_counts.participants(counted.authors)
         found = {k: meta[k] for k in ("archived", "archived_at") if k in meta}
-        return RepoResult(fields, updates, meta={**found, "commit_count": counted.total})
+        found["commit_count"] = counted.commit_count()  # None, while it is not known, keeps the stored one
+        note = None
+        if not counted.done:
+            note = (f"history still being counted ({counted.paging.pages if counted.paging else 0} pages read): "
+                    "the next run goes on from there")
+        return RepoResult(fields, updates, note=note, meta=found, continues=not counted.done)
 
     # -- moves -----------------------------------------------------------------------------
 
@@ -242,51 +254,75 @@ class Forge(Host):
     def web_url(ref: RepoRef, path: str) -> str:
         return f"https://{ref.host.removeprefix('www.')}/{path}"
 
+    # -- the history ----------------------------------------------------------------------
+
     async def _history(self, meta, cached: Cached | None, kept: BranchCounts | None, key: str, now):
-        """The commits answer to keep, and whether the branch moved since it was taken."""
+        """The commits answer to keep (the counts, and where a count under way stopped), and whether the head moved."""
+        whole = dict(with_authors=self.with_authors, whole=self.whole_history)
         if meta["branch"] is None:  # an empty repository has no branch yet
-            empty = BranchCounts("", None, None, {}, {} if self.with_authors else None, 0)
-            return Cached({"repo": key, **empty.as_json()}, now), False
+            return Cached({"repo": key, **commit_counts.empty("", with_authors=self.with_authors, whole=True)
+                           .as_json()}, now), False
         head_answer = await self.revalidated("commits", self.head_url(meta), cached,
                                              lambda answer: {"head": _commit_json(self.read_head(answer)),
                                                              "total": self.read_total(answer)})
         if head_answer is cached:  # 304: the head has not moved
-            return keyed(replace(cached, value={**cached.value, **_pruned(kept, now)}), key), False
-        head = head_answer.value["head"]
-        validators = dict(etag=head_answer.etag, last_modified=head_answer.last_modified)
-        if kept is not None and kept.head == (head or {}).get("id"):
-            counted = BranchCounts.from_json({**kept.as_json(), **_pruned(kept, now)})
-            return Cached({"repo": key, **counted.as_json()}, now, **validators), False
-        whole = dict(with_authors=self.with_authors, whole=self.whole_history)
-        if head is None:
-            counted = commit_counts.count(meta["branch"], [], now, **whole)
-        elif kept is not None and kept.head:
-            try:
-                new = await self.commits(self.commits_url(meta, kept.head, now))
-            except NotFound:
-                new = []  # the host no longer knows the commit counted last: the history was rewritten
-            if new and commit_counts.builds_on(kept.head, new):
-                counted = commit_counts.add(kept, new, now)
-            else:  # the commit counted last is no longer on the branch: count again
-                counted = commit_counts.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
-                                              now, **whole)
+            counts = kept
         else:
-            counted = commit_counts.count(meta["branch"], await self.commits(self.commits_url(meta, None, now)),
-                                          now, **whole)
-        if head_answer.value.get("total") is not None:  # the host's own count beats what was paged
-            counted = replace(counted, total=head_answer.value["total"])
-        elif counted.total is None and head is not None:
-            counted = replace(counted, total=await self.count_total(meta, head["id"]))
-        if head is not None:  # the branch's head, as the host named it, is what was counted up to
-            counted = replace(counted, head=head["id"], head_date=_utc(head["date"]))
-        return Cached({"repo": key, **counted.as_json()}, now, **validators), True
+            head = head_answer.value["head"]
+            counts = replace(kept or commit_counts.empty(meta["branch"], **whole),
+                             head=head["id"] if head else None, head_date=_utc(head["date"]) if head else None,
+                             host_total=head_answer.value["total"])
+        before = counts.counted
+        counts = commit_counts.pruned(await self._count(meta, counts, now), now)
+        if counts.done and counts.counted != before and counts.total is None and counts.head is not None:
+            counts = replace(counts, total=await self.count_total(meta, counts.head))
+        head_moved = kept is None or kept.head != counts.head
+        return replace(head_answer, value={"repo": key, **counts.as_json()}), head_moved
 
-    async def commits(self, url: str) -> list[Commit]:
-        """Every commit the paged answer lists, newest first."""
-        found: list[Commit] = []
-        async for answer in self.pages(url, "commits"):
-            found.extend(self.read_commits(answer))
-        return found
+    async def _count(self, meta: dict, counts: BranchCounts, now: datetime) -> BranchCounts:
+        """The history counted up to the head as far as HISTORY_PAGES pages allow in this run: a count under way
+        taken up where it stopped, then on top of what was counted (only the new commits), or from scratch."""
+        whole = dict(with_authors=self.with_authors, whole=self.whole_history)
+        if counts.head is None:  # the branch has no commits (any more)
+            nothing = commit_counts.empty(counts.branch, with_authors=self.with_authors, whole=True)
+            return replace(nothing, total=0 if self.whole_history else None, host_total=counts.host_total)
+        budget = HISTORY_PAGES
+        # A count that names a commit asked of before (one taken up from an earlier run, or one on top of the commit
+        # counted): a 404 to its first page means the host no longer has that commit (a force-push, then garbage
+        # collection; the repository made anew), and the history is counted from scratch.
+        careful = counts.paging is not None
+        while not counts.done and budget > 0:
+            if counts.paging is None:
+                careful = counts.counted is not None
+                first = self.commits_url(meta, counts.head, counts.counted, now)
+                counts = commit_counts.begin(counts, counts.head, first, scratch=not careful, **whole)
+            try:
+                counts, budget = await self._pages(counts, budget, now, careful)
+            except _Gone:
+                counts = replace(counts, paging=None, counted=None)
+                continue
+            if commit_counts.finished(counts):  # on top of a commit the new ones do not build on: from scratch
+                counts = commit_counts.finish(counts) or replace(counts, paging=None, counted=None)
+        return counts
+
+    async def _pages(self, counts: BranchCounts, budget: int, now: datetime, careful: bool):
+        """The count under way, read on page by page until its last or the budget's: (counts, budget left)."""
+        pager = self.pager(budget)
+        while budget > 0 and counts.paging.next:
+            url = counts.paging.next
+            if careful and not under(url, self.api_url):
+                raise _Gone()  # a page kept under another api_url than the config's now: counted again
+            request = Request(pager.admit(url), "commits")
+            try:
+                answer = await self.client.send(self.service, request)
+            except NotFound:
+                if careful:
+                    raise _Gone() from None
+                raise
+            careful = False
+            budget -= 1
+            counts = commit_counts.tally(counts, self.read_commits(answer), self.next_page(answer), now)
+        return counts, budget
 
     # -- requests ----------------------------------------------------------------------
 
@@ -340,17 +376,16 @@ class Forge(Host):
         return self.service.secrets()
 
 
+class _Gone(Exception):
+    """The host no longer has a commit a count under way names: the history is counted again from scratch."""
+
+
 def _utc(text: str) -> str:
     return parse_datetime(text).astimezone(timezone.utc).isoformat()
 
 
 def keyed(answer: Cached, key: str) -> Cached:
     return replace(answer, value={**answer.value, "repo": key})
-
-
-def _pruned(kept: BranchCounts, now: datetime) -> dict:
-    """The kept counts with the days no window can reach any more dropped."""
-    return {"days": commit_counts.add(kept, [], now).days}
 
 
 def _commit_json(commit: Commit | None) -> dict | None:

@@ -6,9 +6,10 @@
 - newest commit: GET /repos/{owner}/{repo}/commits?sha=BRANCH&limit=1, with the
   per-commit diff stats, verification and file lists switched off (stat, verification,
   files = false) since none of them is read.
-- commits: the same list, 50 a page (the default most an instance serves), followed by
-  its Link header; `not=OLD` lists exactly the commits made since. The whole history is
-  paged once (participants come from it), so `since` is not needed.
+- commits: the same list of the newest commit's id (`sha=`: a push meanwhile shifts no
+  page), 50 a page (the default most an instance serves), followed by its Link header;
+  `not=OLD` lists exactly the commits made since. The whole history is paged
+  (participants come from it), so `since` is not needed.
 - a path is Forgejo's as Forgejo checks names: the owner letters, digits, `-`, `_` and
   `.`, starting with a letter or digit, never two of `-_.` in a row nor one at the end
   (a user or organisation name); the repository `-`, `_`, `.`, letters and digits, not
@@ -89,8 +90,8 @@ class Forgejo(Forge):
             raise BadResponse(answer.url, f"X-Total-Count {text[:40]!r} is not a commit count")
         return count
 
-    def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
-        url = f"{self._commits_base(meta)}?sha={quote(meta['branch'], safe='')}&limit={LIMIT}&{LEAN}"
+    def commits_url(self, meta: dict, upto: str, exclude: str | None, now: datetime) -> str:
+        url = f"{self._commits_base(meta)}?sha={quote(upto, safe='')}&limit={LIMIT}&{LEAN}"
         return f"{url}&not={quote(exclude, safe='')}" if exclude else url
 
     def read_commits(self, answer: Answer) -> list[Commit]:

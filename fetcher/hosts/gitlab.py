@@ -4,9 +4,10 @@
   path is the project): `star_count`, `forks_count`, `description`, `default_branch`,
   `path_with_namespace` and `web_url` (a moved project answers under its new path).
 - newest commit: GET /projects/:id/repository/commits?ref_name=BRANCH&per_page=1.
-- commits: the same list, 100 a page (GitLab's most), followed by its Link header:
-  `since` the window's start when counting from scratch, else the revision range
-  `OLD..BRANCH`, which lists exactly the commits made since.
+- commits: the same list of the newest commit's id (a push meanwhile shifts no page),
+  100 a page (GitLab's most), followed by its Link header: `since` the window's start
+  when counting from scratch, else the revision range `OLD..NEW`, which lists exactly
+  the commits made since (an OLD GitLab no longer has answers 404: counted again).
 - a path is GitLab's when each of its groups and the project is letters, digits, `_`,
   `.` and `-`, not starting with `-` or `.`, not ending in `.git` or `.atom`, and there
   are at most 20 levels of subgroups (docs.gitlab.com, "Reserved project and group
@@ -80,12 +81,12 @@ class GitLab(Forge):
     def head_url(self, meta: dict) -> str:
         return f"{self._commits_base(meta)}?ref_name={quote(meta['branch'], safe='')}&per_page=1"
 
-    def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
-        branch = quote(meta["branch"], safe="")
+    def commits_url(self, meta: dict, upto: str, exclude: str | None, now: datetime) -> str:
+        upto = quote(upto, safe="")
         if exclude:
-            return f"{self._commits_base(meta)}?ref_name={quote(exclude, safe='')}..{branch}&per_page={PER_PAGE}"
+            return f"{self._commits_base(meta)}?ref_name={quote(exclude, safe='')}..{upto}&per_page={PER_PAGE}"
         since = commit_counts.window_start(now).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"{self._commits_base(meta)}?ref_name={branch}&since={since}&per_page={PER_PAGE}"
+        return f"{self._commits_base(meta)}?ref_name={upto}&since={since}&per_page={PER_PAGE}"
 
     def read_commits(self, answer: Answer) -> list[Commit]:
         commits = []

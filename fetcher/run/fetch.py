@@ -38,5 +38,5 @@ async def fetch(item: WorkItem, pypi: PyPI, before: dict, now) -> Fetch:
     found = facts.established(item.row, fields, repo.meta if not repo.skipped else None,
                               project.value if project is not None else None,
                               status.value["status"] if status is not None else None, before, now)
-    record = FetchedRecord(fields, updates, repo.note, found, pending=repo.later is not None)
+    record = FetchedRecord(fields, updates, repo.note, found, pending=repo.later is not None or repo.continues)
     return Fetch(record, repo.skipped, repo.later)

@@ -1,5 +1,5 @@
-"""`fetcher sync` through the real command against forges that misbehave: paths a host makes up, outages and spent
-rate limits.
+"""`fetcher sync` through the real command against forges that misbehave: paths a host makes up, histories longer
+than a run may page and moving under it, outages and spent rate limits.
 
 Each test describes its forge world with the stand-in's own operations and reaches it over loopback (a subprocess)
 or in-process (click's runner, the stand-in's transport). The truth is the stand-in's, computed from its commit
@@ -17,10 +17,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
+import pytest
 
 from fetcher.record import parse_datetime
 from fetcher.standin import StandIn, World
-from fetcher.standin.forges import ForgeRepo, Forges, ForgeTransport, Person
+from fetcher.standin.forges import ForgeRepo, Forges, ForgeTransport, Person, history_participants, weekly_counts
+from fetcher.standin.forges import today_midnight
 from tests.conftest import ROOT
 
 TOKENS = ("GITHUB_TOKEN", "FETCHER_CONFIG", "GITLAB_TOKEN", "CODEBERG_TOKEN", "BITBUCKET_TOKEN",
@@ -28,6 +30,8 @@ TOKENS = ("GITHUB_TOKEN", "FETCHER_CONFIG", "GITLAB_TOKEN", "CODEBERG_TOKEN", "B
 KINDS = {"gitlab.com": "gitlab", "codeberg.org": "forgejo", "bitbucket.org": "bitbucket"}
 ANN, BOB = Person("Ann Cient", "ann@example.org"), Person("Bob B", "bob@example.org", "bob")
 CAROL = Person("Carol C", "carol@example.org", "carol")
+# The pages of a history a run reads (fetcher.hosts.forge.HISTORY_PAGES) and Forgejo's commits a page.
+RUN_PAGES, FORGEJO_PAGE = 100, 50
 
 
 def fetcher(config: Path, *args: str) -> subprocess.CompletedProcess:
@@ -159,6 +163,96 @@ def test_a_path_a_forge_makes_up_is_no_move_and_a_real_move_is_followed(tmp_path
     there = [entry.status for entry in forges.requests() if re.search(r"someone(/|%2F)thing($|\?)", entry.url)]
     assert there == [404] * 2 * len(KINDS)
     assert [entry for entry in forges.requests() if re.search(r"evil|etc|%1B|\x1b|%0A", entry.url)] == []
+
+
+# -- Class 6: long and moving histories --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("host", "per_page"), [("codeberg.org", 50), ("bitbucket.org", 100)])
+def test_a_history_longer_than_a_run_pages_is_counted_over_runs_to_the_truth_while_its_head_moves(tmp_path, host,
+                                                                                                 per_page):
+    url, small = f"https://{host}/big/history", f"https://{host}/small/one"
+    forges = forge_world()
+    commits = 400 * per_page + 1  # one commit more than 400 pages: more than the old cap
+    add(forges, url, 1, commits, people=(ANN, BOB, CAROL, Person("Dan", "dan@example.org", "dan")))
+    add(forges, small, 2)
+
+    runs, pages = [], []
+    with StandIn(World(forges=forges)) as standin:
+        config = setup(tmp_path, standin, [package("big", url), package("small", small)])
+        for number in range(8):
+            if number == 2:  # the head moves while the history is still being counted
+                forges.push(url, 7, author=BOB)
+            before = len(forges.requests(host, "commits", repo="big/history"))
+            runs.append(fetcher(config, "sync"))  # only what is due
+            pages.append(len(forges.requests(host, "commits", repo="big/history")) - before)
+            if fetch_state(tmp_path)["big"][3] == 0:  # no longer pending: counted up to its head
+                break
+        got = exported(config)
+
+    assert all(run.returncode == 0 for run in runs), [run.stdout + run.stderr for run in runs]
+    assert "1 of 1 packages" in runs[1].stdout  # only the big one was due again
+    # 401 pages of the first head, then one of the 7 new commits: a run reads at most RUN_PAGES of them (and the
+    # newest commit), and no page is read twice.
+    assert len(runs) == 5 and max(pages) <= RUN_PAGES + 1
+    listed = [entry.url for entry in forges.requests(host, "commits", repo="big/history")
+              if not re.search(r"(per_page|limit|pagelen)=1(&|$)", entry.url)]  # the pages, not the newest commit
+    assert len(listed) == len(set(listed)) == 402
+    big = got["big"]
+    assert fields(big) == truth(forges, url, big)
+    assert big["facts"]["commit_count"] == commits + 7 == forges.expected_commit_count(url)
+    assert parse_datetime(big["last_updated"]) == forges.repo(url).newest
+    assert fields(got["small"]) == truth(forges, small, got["small"])
+
+
+@pytest.mark.parametrize(("host", "per_page"), [("gitlab.com", 100), ("codeberg.org", 50)])
+def test_a_partly_counted_history_says_so_and_stays_due(tmp_path, host, per_page):
+    url = f"https://{host}/big/history"
+    forges = forge_world()
+    add(forges, url, 1, RUN_PAGES * per_page + 10)  # GitLab: all of them in the window it pages
+    with StandIn(World(forges=forges)) as standin:
+        config = setup(tmp_path, standin, [package("big", url)])
+        first = fetcher(config, "sync")
+        state = fetch_state(tmp_path)["big"]
+        second = fetcher(config, "sync")  # due again: it goes on where it stopped
+        done = fetch_state(tmp_path)["big"]
+        third = fetcher(config, "sync")  # counted: not due any more
+        got = exported(config)
+
+    assert first.returncode == second.returncode == third.returncode == 0, first.stdout + first.stderr
+    assert state[3] == 1 and state[0] is None and "history still being counted (100 pages read)" in state[2]
+    assert done[3] == 0 and done[2] is None
+    assert "1 of 1 packages" in second.stdout and "0 of 0 packages" in third.stdout
+    assert fields(got["big"]) == truth(forges, url, got["big"])
+    assert got["big"]["facts"]["commit_count"] == RUN_PAGES * per_page + 10
+
+
+@pytest.mark.parametrize("host", list(KINDS))
+def test_a_push_between_pages_counts_each_commit_once(tmp_path, host):
+    url = f"https://{host}/busy/repo"
+    forges = forge_world()
+    add(forges, url, 1, 250)  # three pages on GitLab and Bitbucket, five on Forgejo, all in the window
+    first_head = forges.repo(url).head
+    forges.push_while_paging(url, pages=1, commits=9)  # lands after the first page of the history is read
+    with StandIn(World(forges=forges)) as standin:
+        config = setup(tmp_path, standin, [package("busy", url)])
+        first = fetcher(config, "sync")
+        counted_first = exported(config)["busy"]
+        second = fetcher(config, "sync", "--all")
+        counted_second = exported(config)["busy"]
+
+    assert first.returncode == second.returncode == 0, first.stdout + first.stderr
+    repo = forges.repo(url)
+    assert repo.head != first_head  # the push landed during the first run
+    # The first run counted the head it read, each commit once; the second added the pushed ones.
+    at_first = repo.history(first_head)
+    midnight = today_midnight(parse_datetime(counted_first["last_fetched"]))
+    assert counted_first["commits_over_52"] == weekly_counts(at_first, midnight)
+    if host != "gitlab.com":
+        assert counted_first["participants"] == history_participants(at_first)
+        assert counted_first["facts"]["commit_count"] == 250
+    assert fields(counted_second) == truth(forges, url, counted_second)
+    assert counted_second["facts"]["commit_count"] == 259
 
 
 # -- Class 11: outages blame nothing -----------------------------------------------------------------------

@@ -250,7 +250,7 @@ def test_after_new_commits_only_the_new_ones_are_asked(setup, forges):
             size in entry.url for size in ("per_page=100", "limit=50", "pagelen=100"))]
         assert len(listing) == 1, (slug, [entry.url for entry in new])  # one page: just the two new commits
         assert listing[0].items == 2 and ("n1" in listing[0].url) is False
-        assert any(marker in listing[0].url for marker in ("today..main", "not=today", "exclude=today")), listing
+        assert any(marker in listing[0].url for marker in ("today..n2", "not=today", "exclude=today")), listing
         got = record(store, slug)
         assert parse_datetime(got["last_updated"]) == MIDNIGHT + timedelta(hours=3)
         # A day later the windows moved on: w0 fell out, f1 joined window 51 with w51, today, n1 and n2.
@@ -421,7 +421,7 @@ def test_a_last_counted_commit_the_host_no_longer_knows_means_counting_again(set
     report = run(config, store, forges)
 
     assert report.exit_code == 0, report.failures
-    ranges = [entry for entry in forges.requests("gitlab.com")[sent:] if "today..main" in entry.url]
+    ranges = [entry for entry in forges.requests("gitlab.com")[sent:] if "today..x" in entry.url]
     assert [entry.status for entry in ranges] == [404]
     assert record(store, "p")["commits_over_52"] == [1] + [0] * 49 + [1, 1]
 
