@@ -641,6 +641,19 @@ def test_a_host_taken_down_answers_nothing_in_process_or_over_loopback(small: Fo
     assert [entry.status for entry in standin.requests] == [0]
 
 
+def test_a_host_that_stumbles_answers_its_gateways_status_as_often_as_told_where_told(
+    small: Forges, inprocess: httpx.Client
+) -> None:
+    small.stumble("codeberg.org", 502, "not=", times=2)
+    small.commit("codeberg.org/a/b", START, author=ALICE, sha="c1")
+    statuses = [inprocess.get("https://codeberg.org/api/v1/repos/a/b/commits?sha=c1&not=c1").status_code
+                for _ in range(3)]
+    plain = inprocess.get("https://codeberg.org/api/v1/repos/a/b")
+
+    assert statuses == [502, 502, 200] and plain.status_code == 200
+    assert [entry.status for entry in small.requests("codeberg.org")] == [502, 502, 200, 200]
+
+
 def test_a_host_whose_name_does_not_resolve_fails_as_httpx_fails_for_one(small: Forges,
                                                                         inprocess: httpx.Client) -> None:
     small.take_down("bitbucket.org", "[Errno -2] Name or service not known", resolves=False)

@@ -205,6 +205,11 @@ class Changes:
         found = self.hosts[host.lower()]
         found.down, found.resolves = message, resolves
 
+    def stumble(self, host: str, status: int, where: str = "", times: int = 1) -> None:
+        """The host's passing trouble: the next ``times`` requests to ``host`` whose target (path and query) holds
+        ``where`` are answered ``status`` (a 502 or 503) with its gateway's HTML page, before the host sees them."""
+        self.hosts[host.lower()].stumbles.append([status, where, times])
+
     def bring_up(self, host: str) -> None:
         """Undo ``take_down``."""
         found = self.hosts[host.lower()]

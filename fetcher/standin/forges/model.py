@@ -73,6 +73,8 @@ class ForgeHost:
     ``limited_until``: GitLab answers every request so until then (``Forges.throttle``).
     ``down``: set, the host cannot be reached (``Forges.take_down``); ``resolves``: False, its name does not
     resolve either.
+    ``stumbles``: (status, where, times): the next ``times`` requests whose target holds ``where`` answer
+    ``status`` from the host's gateway (``Forges.stumble``), a passing trouble.
     ``etags``: ETag/304 on JSON answers; set False to serve a host that sends none.
     ``follow_moves`` (GitLab): answer an old path with the project itself, under
     its new ``path_with_namespace``, instead of GitLab's 301 to ``/projects/{id}``
@@ -87,6 +89,7 @@ class ForgeHost:
     limited_until: datetime | None = None
     down: str | None = None
     resolves: bool = True
+    stumbles: list[list] = field(default_factory=list)
     etags: bool = True
     follow_moves: bool = False
     window_started: datetime | None = field(default=None, init=False, repr=False)

@@ -146,6 +146,11 @@ class Forges(Changes):
             self._record(ForgeRequest(host.name, host.kind, "", None, method, target, 0, conditional, credential,
                                       url=url))  # fmt: skip
             return Answer(0, said.encode())
+        stumbled = self._stumbled(host, target)
+        if stumbled is not None:
+            self._record(ForgeRequest(host.name, host.kind, "", None, method, target, stumbled.status, conditional,
+                                      credential, url=url))  # fmt: skip
+            return stumbled
         with self._lock:
             served = _SERVERS[host.kind](self, host, root, method, path.split("/")[1:], query, request)
         answer = served.answer
@@ -168,6 +173,17 @@ class Forges(Changes):
             )
         )
         return answer
+
+    def _stumbled(self, host: ForgeHost, target: str) -> Answer | None:
+        """The gateway's answer when the host stumbles on this request (``stumble``), else None."""
+        with self._lock:
+            for trouble in host.stumbles:
+                status, where, times = trouble
+                if times > 0 and where in target:
+                    trouble[2] -= 1
+                    page = f"<html><body><h1>{status}</h1>The server is having trouble.</body></html>"
+                    return Answer(status, page.encode(), {"Content-Type": "text/html"})
+        return None
 
     def _paged(self, key: str) -> None:
         """A page of a repository's commits was answered: a push waiting for it lands (``push_while_paging``)."""
