@@ -19,7 +19,7 @@
   the window is spent: Bitbucket is asked nothing more in the run, its packages left due.
 - participants: the linked user's `nickname`, else the name in `author.raw`.
 - commit count: what that paging counted (the whole history), the new commits added to it.
-- the token goes as `Authorization: Bearer`; `Retry-After` is read by hosts/forge.py.
+- the token goes as `Authorization: Bearer`; `Retry-After` is read by hosts/forge_service.py.
 """
 
 import re

@@ -1,4 +1,4 @@
-"""The order GitLab, Forgejo and Bitbucket share, and the rules their answers are read by.
+"""The order GitLab, Forgejo and Bitbucket share.
 
 Each subclass says only what to ask its API and how to read the answers:
 
@@ -13,15 +13,14 @@ Each subclass says only what to ask its API and how to read the answers:
    at most HISTORY_PAGES of them in one run: a longer history is counted over several
    runs, kept where it stopped, its package due until the count reaches the head.
 
-A forge's answers are read by its own rules (`ForgeService`): its own rate-limit headers,
-its 401 meaning its token, a refusal failing its packages alone while every other host goes on;
-a forge that cannot be reached, or whose rate limit is spent beyond the allowed wait, is asked
-nothing more in the run and its packages are left due. Its token is sent under its own API URL only.
+A forge's answers are read by its own rules (forge_service.py), a refusal failing its packages
+alone while every other host goes on. A forge that cannot be reached, or whose rate limit is
+spent beyond the allowed wait, is asked nothing more in the run and its packages are left due.
 """
 
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Callable, Mapping
+from typing import Callable
 
 from fetcher.cache import Cached, for_repo, revalidated
 from fetcher.config import HostConfig
@@ -30,13 +29,13 @@ from fetcher.errors import (BadResponse, Failure, HostUnavailable, LeftDue, NotF
 from fetcher.hosts import commit_counts
 from fetcher.hosts.base import REJECTED, UNREACHABLE, Check, Host, RepoResult
 from fetcher.hosts.commit_counts import BranchCounts, Commit
+from fetcher.hosts.forge_service import ForgeCredential, ForgeService, TokenRefused
 from fetcher.hosts.read import Pager, names
 from fetcher.links import RepoRef, parse_repo_url
-from fetcher.net.answer import Answer, Budget, budget_from, read_common
+from fetcher.net.answer import Answer
 from fetcher.net.client import Client
-from fetcher.net.credentials import Credential, under
+from fetcher.net.credentials import under
 from fetcher.net.request import Request
-from fetcher.net.service import Service
 from fetcher.record import parse_datetime
 
 # The pages of a history one package may read in one run: 100 pages is 10,000 commits on GitLab and Bitbucket
@@ -46,51 +45,6 @@ from fetcher.record import parse_datetime
 HISTORY_PAGES = 100
 # Any other paged answer (GitLab's contributors): at most this many pages.
 MAX_PAGES = 400
-
-
-class TokenRefused(HostUnavailable):
-    """A forge answered 401: its token (or the lack of one) is refused; its packages fail, the rest go on."""
-
-
-class ForgeService(Service):
-    """A forge's requests: its own token, its own rate-limit window (named by its host), its share of the slots."""
-
-    def __init__(self, host: HostConfig, credential: Credential | None, share: int, window_spent_on_429: bool):
-        super().__init__(credential)
-        self.name = self.label = host.name
-        self.share = share
-        self._token_env = host.token_env
-        self._window_spent_on_429 = window_spent_on_429
-        self._spent: WindowSpent | None = None  # the window is spent for the rest of the run
-
-    def budget_name(self, request: Request) -> str:
-        return self.name
-
-    def budget(self, request: Request, headers: Mapping[str, str], now: datetime) -> Budget | None:
-        # Forgejo sends X-RateLimit-*, GitLab RateLimit-*; a window whatever it calls itself is the host's own.
-        return budget_from(headers, "x-ratelimit-", self.name, now) or budget_from(headers, "ratelimit-", self.name, now)
-
-    def admit(self, request: Request) -> None:
-        if self._spent is not None:  # not even a request that was waiting for its turn is sent
-            raise WindowSpent(request.url, str(self._spent).removesuffix(f" ({self._spent.url})"))
-
-    def read(self, request, answer_url, status, headers, body, now, budget) -> Answer:
-        if status == 401:
-            hint = f"check ${self._token_env} or unset it" if self._token_env else "check its token"
-            raise TokenRefused(answer_url, f"{self.name} rejected the token (401): {hint}")
-        if status == 429 and self._window_spent_on_429 and "retry-after" not in headers and budget is None:
-            self._spent = WindowSpent(answer_url, f"{self.name} rate limit spent (429): asked no more in this run")
-            raise self._spent
-        return read_common(answer_url, status, headers, body, now, self.name, budget=budget)
-
-    def secrets(self) -> list[str]:
-        return [self.credential.secret] if self.credential else []
-
-
-class ForgeCredential(Credential):
-    def __init__(self, authorization: str, api_url: str, token_env: str | None, secret: str):
-        super().__init__(authorization, (api_url,), token_env)
-        self.secret = secret
 
 
 class Forge(Host):

@@ -17,7 +17,7 @@
 - participants: each commit's linked user's login, else the author's name.
 - commit count: the newest-commit answer's `X-Total-Count` (the branch's total).
 - the token goes as `Authorization: token`; `X-RateLimit-*` (where an instance sends
-  them) and `Retry-After` are read by hosts/forge.py.
+  them) and `Retry-After` are read by hosts/forge_service.py.
 """
 
 import re

@@ -17,7 +17,7 @@
   Reporter role, and the commits list sends no `X-Total`.
 - participants: GET /projects/:id/repository/contributors?order_by=commits&sort=desc,
   asked only when the branch moved. GitLab gives names, not usernames: names, each once.
-- the token goes as `Authorization: Bearer`; `RateLimit-*` and `Retry-After` are read by hosts/forge.py.
+- the token goes as `Authorization: Bearer`; `RateLimit-*` and `Retry-After` are read by hosts/forge_service.py.
 """
 
 import re

@@ -1,6 +1,6 @@
 """One HTTP answer (status, headers, body) as plain values, and the readings every service shares.
 
-Pure functions, no network in sight. A service's own rules (hosts/github/rules.py, hosts/forge.py,
+Pure functions, no network in sight. A service's own rules (hosts/github/rules.py, hosts/forge_service.py,
 hosts/pypi.py) decide what each status means for it; what they all read the same way is here,
 once: the JSON of a body, a header's number, a `Retry-After`, a rate-limit reset, a `Link`.
 """
