@@ -62,6 +62,14 @@ class Unresolved(Unreachable):
     """The host's name does not resolve: not asked again in this run, since waiting will not make it resolve."""
 
 
+class ServerError(Transient):
+    """A 5xx answer: asked again, unless the request says its 5xx means something to the one who asked."""
+
+    def __init__(self, url: str, status: int):
+        self.status = status
+        super().__init__(url, f"server error {status}")
+
+
 class StatsPending(Transient):
     """202: GitHub is still computing statistics for this repository."""
 

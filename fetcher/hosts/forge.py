@@ -24,8 +24,8 @@ from typing import Callable
 
 from fetcher.cache import Cached, for_repo, revalidated
 from fetcher.config import HostConfig
-from fetcher.errors import (BadResponse, Failure, HostUnavailable, LeftDue, NotFound, RateLimited, Unreachable,
-                            WindowSpent)
+from fetcher.errors import (BadResponse, Failure, HostUnavailable, LeftDue, NotFound, RateLimited, ServerError,
+                            Unreachable, WindowSpent)
 from fetcher.hosts import commit_counts
 from fetcher.hosts.base import REJECTED, UNREACHABLE, Check, Host, RepoResult
 from fetcher.hosts.commit_counts import BranchCounts, Commit
@@ -55,6 +55,10 @@ class Forge(Host):
     with_authors = True  # participants counted from the history (False: the host lists contributors)
     whole_history = True  # a count from scratch pages the whole history (False: only the window's commits)
     window_spent_on_429 = False  # a 429 saying nothing more is a window spent for the run (Bitbucket's hour)
+    # The 5xx a commits query naming a commit the host no longer has is answered with (GitLab and Bitbucket say
+    # 404; Forgejo's git fails on it: 500): asked once, it means the history is counted again. Any other 5xx is
+    # the host's trouble, asked again as anywhere.
+    gone_server_errors: frozenset[int] = frozenset()
 
     def __init__(self, host: HostConfig, client: Client, share: int):
         self.name = host.name
@@ -242,8 +246,8 @@ class Forge(Host):
             return replace(nothing, total=0 if self.whole_history else None, host_total=counts.host_total)
         budget = HISTORY_PAGES
         # A count that names a commit asked of before (one taken up from an earlier run, or one on top of the commit
-        # counted): a 404 to its first page means the host no longer has that commit (a force-push, then garbage
-        # collection; the repository made anew), and the history is counted from scratch.
+        # counted): a 404 to its first page (Forgejo's 500, asked once) means the host no longer has that commit (a
+        # force-push, then garbage collection; the repository made anew), and the history is counted from scratch.
         careful = counts.paging is not None
         while not counts.done and budget > 0:
             if counts.paging is None:
@@ -266,11 +270,16 @@ class Forge(Host):
             url = counts.paging.next
             if careful and not under(url, self.api_url):
                 raise _Gone()  # a page kept under another api_url than the config's now: counted again
-            request = Request(pager.admit(url), "commits")
+            final = self.gone_server_errors if careful else frozenset()
             try:
-                answer = await self.client.send(self.service, request)
+                answer = await self.client.send(self.service, Request(pager.admit(url), "commits",
+                                                                      final_server_errors=final))
             except NotFound:
                 if careful:
+                    raise _Gone() from None
+                raise
+            except ServerError as failure:
+                if failure.status in final:
                     raise _Gone() from None
                 raise
             careful = False

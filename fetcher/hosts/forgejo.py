@@ -8,8 +8,9 @@
   files = false) since none of them is read.
 - commits: the same list of the newest commit's id (`sha=`: a push meanwhile shifts no
   page), 50 a page (the default most an instance serves), followed by its Link header;
-  `not=OLD` lists exactly the commits made since. The whole history is paged
-  (participants come from it), so `since` is not needed.
+  `not=OLD` lists exactly the commits made since (an OLD the repository no longer has
+  answers 500: counted again). The whole history is paged (participants come from it),
+  so `since` is not needed.
 - a path is Forgejo's as Forgejo checks names: the owner letters, digits, `-`, `_` and
   `.`, starting with a letter or digit, never two of `-_.` in a row nor one at the end
   (a user or organisation name); the repository `-`, `_`, `.`, letters and digits, not
@@ -45,6 +46,9 @@ class Forgejo(Forge):
     kind = "forgejo"
     # The instance's version: answers without a token, and refuses (401) a token it does not accept.
     probe_path = "/version"
+    # `not=` a commit the repository no longer has: git rev-list fails, and Forgejo answers 500 (routers/api/v1/
+    # repo/commits.go, GetAllCommits: CommitsCount's error is a 500); a `sha=` it no longer has is a 404.
+    gone_server_errors = frozenset({500})
 
     @staticmethod
     def authorization(token: str) -> str:

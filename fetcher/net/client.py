@@ -86,7 +86,7 @@ class Client:
         """The answer to `request` (or what `read` makes of it, inside the retries: a failure `read` raises
         is retried like any), after the retries `retry` allows; else its typed failure."""
         bounds = {**self._retry, "retries": 0, "max_rate_limit_wait": timedelta(0)} if request.once else self._retry
-        retrying = retry.retrying(**bounds, pending=request.retry_pending)
+        retrying = retry.retrying(**bounds, pending=request.retry_pending, final=request.final_server_errors)
 
         async def attempt_once():
             return await service.send(request, lambda credential: self._attempt(service, request, credential, read))

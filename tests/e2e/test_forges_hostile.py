@@ -1,5 +1,5 @@
 """`fetcher sync` through the real command against forges that misbehave: paths a host makes up, histories longer
-than a run may page and moving under it, outages and spent rate limits.
+than a run may page and moving under it, outages, spent rate limits, heads that are gone, and `www.` URLs.
 
 Each test describes its forge world with the stand-in's own operations and reaches it over loopback (a subprocess)
 or in-process (click's runner, the stand-in's transport). The truth is the stand-in's, computed from its commit
@@ -16,7 +16,6 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import pytest
 
 from fetcher.record import parse_datetime
@@ -276,7 +275,7 @@ def test_a_forge_that_cannot_be_reached_leaves_its_packages_due_and_the_others_g
 
     assert synced.returncode == 75, synced.stdout + synced.stderr
     assert "failed" not in synced.stderr
-    assert (f"4 left due for the next run: gitlab.example.org unreachable: cannot connect:" in synced.stdout)
+    assert "4 left due for the next run: gitlab.example.org unreachable: cannot connect:" in synced.stdout
     assert "1 synced" in synced.stdout and "0 failed" in synced.stdout
     state = fetch_state(tmp_path)
     assert set(state) == {"cb"}  # no failure, no rest: the unreachable host's packages untouched
@@ -340,3 +339,84 @@ def test_a_bitbucket_429_spends_its_window_for_the_run_and_leaves_its_packages_d
     assert limited == [429]  # asked once, then not at all: not once a minute
     assert set(fetch_state(tmp_path)) == {"bb0", "bb1", "bb2", "cb", "gl"}
     assert after.returncode == 0 and "4 of 4 packages" in after.stdout  # the ones left due, and only them
+
+
+# -- Class 12: forge history edge cases -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", list(KINDS))
+def test_a_counted_head_that_is_gone_is_counted_again_from_scratch_asking_the_failing_query_once(tmp_path, host):
+    url, made_anew = f"https://{host}/team/rewritten", f"https://{host}/team/anew"
+    forges = forge_world()
+    add(forges, url, 1, 30)
+    add(forges, made_anew, 2, 20)
+    with StandIn(World(forges=forges)) as standin:
+        config = setup(tmp_path, standin, [package("rewritten", url), package("anew", made_anew)])
+        assert fetcher(config, "sync").returncode == 0
+        old = forges.repo(url).head
+        # A force-push, then garbage collection: the commit counted last is gone.
+        forges.force_push(url, drop=3, commits=2)
+        assert old in forges.prune(url)
+        # A repository deleted and made anew at the same path, with a history of its own.
+        old_anew = forges.repo(made_anew).head
+        forges.remake(made_anew, 3)
+        now = world_now()
+        forges.grow(made_anew, 5, start=now - timedelta(days=20), end=now - timedelta(hours=1), people=[CAROL])
+        sent = len(forges.requests(host))
+        synced = fetcher(config, "sync", "--all")
+        again = fetcher(config, "sync", "--all")
+        got = exported(config)
+
+    assert synced.returncode == again.returncode == 0, synced.stdout + synced.stderr
+    for slug, where, gone in (("rewritten", url, old), ("anew", made_anew, old_anew)):
+        assert fields(got[slug]) == truth(forges, where, got[slug])
+        assert got[slug]["facts"]["commit_count"] == forges.expected_commit_count(where)
+        incremental = [entry for entry in forges.requests(host)[sent:] if gone in entry.url]
+        assert [entry.status for entry in incremental] == [500 if host == "codeberg.org" else 404], slug
+
+
+def test_a_www_url_on_a_configured_forge_is_that_forges_and_stays_as_written(tmp_path):
+    forges = forge_world()
+    records = []
+    for number, host in enumerate(KINDS):
+        add(forges, f"https://{host}/team/thing", number + 1)
+        records.append(package(KINDS[host], f"https://www.{host}/team/thing"))
+    with StandIn(World(forges=forges)) as standin:
+        config = setup(tmp_path, standin, records)
+        synced = fetcher(config, "sync")
+        got = exported(config)
+        status = fetcher(config, "status")
+
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "0 skipped" in synced.stdout
+    for host, kind in KINDS.items():
+        assert got[kind]["repo_url"] == f"https://www.{host}/team/thing"
+        assert fields(got[kind]) == truth(forges, f"https://www.{host}/team/thing", got[kind])
+    assert status.returncode == 0
+
+
+# Each host's "the new commits only" query: GitLab's revision range, Forgejo's not=, Bitbucket's exclude=.
+INCREMENTAL = {"gitlab.com": "..", "codeberg.org": "not=", "bitbucket.org": "exclude="}
+
+
+@pytest.mark.parametrize("host", list(KINDS))
+def test_a_passing_5xx_on_the_new_commits_query_is_asked_again_not_taken_for_a_lost_head(tmp_path, host):
+    url = f"https://{host}/team/busy"
+    forges = forge_world()
+    add(forges, url, 1, 30)
+    with StandIn(World(forges=forges)) as standin:
+        config = setup(tmp_path, standin, [package("busy", url)])
+        assert fetcher(config, "sync").returncode == 0
+        forges.push(url, 2, when=world_now() - timedelta(hours=1))
+        forges.stumble(host, 502, INCREMENTAL[host])  # its gateway, once
+        sent = len(forges.requests(host))
+        synced = fetcher(config, "sync", "--all")
+        got = exported(config)
+
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    asked = forges.requests(host)[sent:]
+    assert [entry.status for entry in asked if INCREMENTAL[host] in entry.url] == [502, 200]
+    # The newest commit and the two new ones: nothing counted again from scratch.
+    assert sum(entry.items or 0 for entry in asked if entry.resource == "commits") == 1 + 2
+    assert fields(got["busy"]) == truth(forges, url, got["busy"])
+    assert got["busy"]["facts"]["commit_count"] == forges.expected_commit_count(url) == 32
