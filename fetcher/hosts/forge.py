@@ -5,7 +5,9 @@ Each subclass says only what to ask its API and how to read the answers:
 1. the repository's metadata (conditional): counts, description, default branch, path;
    a path other than the one asked is a move only once confirmed (`moved_to`);
 2. the newest commit of the default branch (conditional): when it is the commit
-   counted last time, nothing more about commits is asked at all;
+   counted last time, nothing more about commits is asked at all; not even that when
+   the metadata vouches that nothing was pushed since (`unchanged_since`: Forgejo's
+   `updated_at`, as Forgejo sends no ETag to make the ask a 304);
 3. otherwise only the commits made since (the host's own "new head, excluding the
    old one" query) are paged and added to the kept per-day (and per-author) counts;
    when they do not build on the old head, or the host no longer knows it, the history
@@ -94,6 +96,11 @@ class Forge(Host):
     def head_url(self, meta: dict) -> str:
         raise NotImplementedError
 
+    def unchanged_since(self, before: Cached, meta: dict) -> bool:
+        """Whether this metadata answer vouches that nothing was pushed since `before`, the one read with the
+        commits kept: then the newest commit is not asked. A host whose answers carry ETags says so by a 304."""
+        return False
+
     def read_head(self, answer: Answer) -> Commit | None:
         """The newest commit of the head_url answer (None: the branch has none): a one-commit list on every forge."""
         commits = self.read_commits(answer)
@@ -162,7 +169,11 @@ class Forge(Host):
         kept = BranchCounts.from_json(cached["commits"].value) if cached.get("commits") else None
         if kept is not None and kept.branch != (meta["branch"] or ""):
             kept = None  # the default branch changed: its history is another one
-        commits, head_moved = await self._history(meta, cached.get("commits") if kept else None, kept, key, now)
+        # Nothing pushed since the counts kept were read, as the metadata says: the newest commit is not asked.
+        settled = (kept is not None and kept.done and path == ref.full_name and cached.get("repo") is not None
+                   and self.unchanged_since(cached["repo"], meta))
+        commits, head_moved = await self._history(meta, cached.get("commits") if kept else None, kept, key, now,
+                                                  settled)
         updates["commits"] = commits
         counted = BranchCounts.from_json(commits.value)
         extras = await self.extras(meta, cached, key, head_moved)
@@ -214,16 +225,16 @@ class Forge(Host):
 
     # -- the history ----------------------------------------------------------------------
 
-    async def _history(self, meta, cached: Cached | None, kept: BranchCounts | None, key: str, now):
+    async def _history(self, meta, cached: Cached | None, kept: BranchCounts | None, key: str, now, settled=False):
         """The commits answer to keep (the counts, and where a count under way stopped), and whether the head moved."""
         whole = dict(with_authors=self.with_authors, whole=self.whole_history)
         if meta["branch"] is None:  # an empty repository has no branch yet
             return Cached({"repo": key, **commit_counts.empty("", with_authors=self.with_authors, whole=True)
                            .as_json()}, now), False
-        head_answer = await self.revalidated("commits", self.head_url(meta), cached,
-                                             lambda answer: {"head": _commit_json(self.read_head(answer)),
-                                                             "total": self.read_total(answer)})
-        if head_answer is cached:  # 304: the head has not moved
+        head_answer = cached if settled else await self.revalidated(
+            "commits", self.head_url(meta), cached,
+            lambda answer: {"head": _commit_json(self.read_head(answer)), "total": self.read_total(answer)})
+        if head_answer is cached:  # 304 (or nothing pushed since): the head has not moved
             counts = kept
         else:
             head = head_answer.value["head"]

@@ -2,7 +2,12 @@
 
 - repository: GET /repos/{owner}/{repo}: `stars_count` (not `watchers_count`, which
   counts subscribers), `forks_count`, `description`, `default_branch`, `empty`,
-  `full_name` and `html_url` (a renamed repository answers under its new name).
+  `full_name` and `html_url` (a renamed repository answers under its new name), and
+  `updated_at`, which every push sets to its time (and every settings change).
+- Forgejo sends no ETag on repository and commit JSON (only raw files, media, LFS and
+  packages get one: modules/httpcache), so nothing is a 304. Instead the newest commit
+  is asked only when `updated_at` moved since the answer read with the counts kept
+  (`unchanged_since`): an unchanged repository costs one request a sync.
 - newest commit: GET /repos/{owner}/{repo}/commits?sha=BRANCH&limit=1, with the
   per-commit diff stats, verification and file lists switched off (stat, verification,
   files = false) since none of them is read.
@@ -22,16 +27,17 @@
 """
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from fetcher.cache import Cached
 from fetcher.errors import BadResponse
 from fetcher.facts import MAX_COUNT
 from fetcher.hosts.forge import Forge
 from fetcher.hosts.read import body_list, body_object, commit_date, count_field, path_field, text_field
 from fetcher.hosts.commit_counts import Commit
 from fetcher.net.answer import Answer, header_number, next_link
-from fetcher.record import to_stored_datetime
+from fetcher.record import parse_datetime, to_stored_datetime
 from fetcher.links import RepoRef
 
 LIMIT = 50
@@ -40,6 +46,9 @@ _OWNER_NOT = re.compile(r"[-._]{2,}|[-._]$")
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # Diff stats, signature checks and file lists cost the server work and are never read.
 LEAN = "stat=false&verification=false&files=false"
+# `updated_at` has whole seconds: a push in the very second an answer was read could leave it as it was. An answer
+# read this long after its `updated_at` (by fetcher's clock, whatever the two clocks' skew) vouches for what follows.
+SETTLED = timedelta(minutes=1)
 
 
 class Forgejo(Forge):
@@ -69,7 +78,14 @@ class Forgejo(Forge):
             # An empty repository has no commits to ask about (the commits list answers 409).
             "branch": None if repo.get("empty") is True else (text_field(answer, repo, "default_branch") or None),
             **_archive(answer, repo),
+            "updated_at": _instant(repo.get("updated_at")),
         }
+
+    def unchanged_since(self, before: Cached, meta: dict) -> bool:
+        """The same repository, its `updated_at` as it was, and that answer read well after it: nothing pushed."""
+        then = before.value.get("updated_at")
+        return (then is not None and then == meta.get("updated_at") and before.value.get("id") == meta.get("id")
+                and before.fetched_at - parse_datetime(then) >= SETTLED)
 
     def is_path(self, path: str) -> bool:
         owner, _, name = path.partition("/")
@@ -125,6 +141,14 @@ def _archive(answer: Answer, repo: dict) -> dict:
         return {"archived": None}
     at = commit_date(answer, repo["archived_at"]) if archived and repo.get("archived_at") else None
     return {"archived": archived, "archived_at": to_stored_datetime(at) if at else None}
+
+
+def _instant(text) -> str | None:
+    """A date-time as stored (UTC), or None for anything else: it only decides whether to ask again."""
+    try:
+        return to_stored_datetime(parse_datetime(text)) if isinstance(text, str) and len(text) <= 40 else None
+    except ValueError:
+        return None
 
 
 def _participant(item: dict, inner: dict) -> str | None:

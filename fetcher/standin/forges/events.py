@@ -71,6 +71,7 @@ class Changes:
                               made.message)  # fmt: skip
             if side:
                 repo.commits[made.sha] = made
+                repo.pushed(when)
             else:
                 repo.add_commit(made)
         return made
@@ -158,6 +159,7 @@ class Changes:
             if sha not in repo.commits:
                 raise ValueError(f"{repo.path} has no commit {sha!r}")
             repo.head = sha
+            repo.pushed(self.now())
 
     def prune(self, url_or_key: str) -> list[str]:
         """Garbage-collect: forget every commit the default branch no longer reaches (after ``reset``), as git gc

@@ -17,8 +17,11 @@ kept), as Forgejo's ``RedirectToRepo`` does; an unknown one 404 ``{"errors":
 [], "message": "The target couldn't be found.", "url": ...}``; a refused one
 (``Forges.refuse``) its status with ``{"message": ..., "url": ...}``.
 ``GET /version`` answers the host's version (``fetcher check``'s probe).
-ETag/304 when the host is configured with ``etags`` (the default): the recorded
-fixture, built from the Swagger description, shows none, as Swagger documents none.
+No ETag and never a 304, whatever the host's ``etags``: Forgejo's API sets an ETag on
+raw files, media, LFS objects and packages only (``modules/httpcache``), never on a
+repository's or a commit list's JSON, so a conditional request is answered in full.
+``updated_at`` is the time of the repository's last push (``ForgeRepo.updated``),
+as Forgejo's push handling sets it, else its creation.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from fetcher.standin.answers import Answer, Query, whole_number
-from fetcher.standin.forges.http import Served, flag, json_answer, page_links, param, revalidate, spoken
+from fetcher.standin.forges.http import Served, flag, json_answer, page_links, param, spoken
 from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, Person, RepoIndex
 
 JSON = "application/json;charset=utf-8"
@@ -105,9 +108,7 @@ def _route(
         answer = json_answer(200, repo_body(repo, api), JSON)
     else:
         answer = _commits(repo, api, parse_qsl(raw_query, keep_blank_values=True), swagger)
-    if host.etags:
-        answer = revalidate(answer, request, weak=True)
-    return Served(answer, resource, repo.path)
+    return Served(answer, resource, repo.path)  # no ETag, never a 304
 
 
 def _authorized(host: ForgeHost, request: Mapping[str, str]) -> bool:
@@ -162,7 +163,6 @@ def user_body(login: str, full_name: str, host: str) -> dict[str, Any]:
 
 def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
     web = f"https://{repo.host}/{repo.path}"
-    newest = repo.newest or repo.created
     return {
         "id": repo.id,
         "owner": user_body(repo.owner, repo.owner, repo.host),
@@ -194,7 +194,7 @@ def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
         "default_branch": repo.default_branch,
         "archived": repo.archived,
         "created_at": _stamp(repo.created.astimezone(timezone.utc)),
-        "updated_at": _stamp(newest.astimezone(timezone.utc)),
+        "updated_at": _stamp((repo.updated or repo.created).astimezone(timezone.utc)),
         "archived_at": _stamp(repo.archived_at.astimezone(timezone.utc)) if repo.archived_at else _ZERO_TIME,
         "permissions": {"admin": False, "push": False, "pull": True},
         "has_issues": True,

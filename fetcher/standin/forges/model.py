@@ -75,7 +75,8 @@ class ForgeHost:
     resolve either.
     ``stumbles``: (status, where, times): the next ``times`` requests whose target holds ``where`` answer
     ``status`` from the host's gateway (``Forges.stumble``), a passing trouble.
-    ``etags``: ETag/304 on JSON answers; set False to serve a host that sends none.
+    ``etags``: ETag/304 on GitLab's and Bitbucket's JSON answers; set False to serve a host that sends none.
+    Forgejo sends none on repository and commit JSON, whatever this says.
     ``follow_moves`` (GitLab): answer an old path with the project itself, under
     its new ``path_with_namespace``, instead of GitLab's 301 to ``/projects/{id}``
     (GitLab 16.4 and later); older instances look old paths up that way.
@@ -128,6 +129,7 @@ class ForgeRepo:
     ``total_count`` is what Forgejo's commits list says in ``X-Total-Count``;
     ``reported`` (path, web URL) is where its answers say it is, wherever it is;
     ``push_after`` (pages, commits): that many commits are pushed once that many more pages of its commits are answered.
+    ``updated`` is Forgejo's ``updated_at``: the time of the last push (each commit, reset or rewrite), else ``created``.
     """
 
     host: str
@@ -149,6 +151,7 @@ class ForgeRepo:
     total_count: str | None = None
     reported: tuple[str, str] | None = None
     push_after: tuple[int, int] | None = None
+    updated: datetime | None = None  # Forgejo's ``updated_at``: when it was last pushed to (``pushed``), else created
     _history: tuple[str | None, list[Commit]] = field(default=(None, []), init=False, repr=False, compare=False)
     _walked: dict[str, list[Commit]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -226,6 +229,13 @@ class ForgeRepo:
     def add_commit(self, commit: Commit) -> None:
         self.commits[commit.sha] = commit
         self.head = commit.sha
+        self.pushed(commit.committed)
+
+    def pushed(self, moment: datetime) -> None:
+        """A push (or a branch moved) at ``moment``: Forgejo sets ``updated_at`` to its time. A later push never
+        leaves it as it was, even at a ``moment`` no later (commit dates need not grow; a push's own time does)."""
+        last = self.updated or self.created
+        self.updated = moment if moment > last else last + timedelta(seconds=1)
 
     @property
     def newest(self) -> datetime | None:

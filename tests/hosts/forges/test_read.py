@@ -79,12 +79,20 @@ def test_forgejo_repository_and_commits_from_the_swagger_built_fixture():
     repo = forgejo.read_repo(answer(fixture("forgejo", "repos_someone_django_thing")))
     assert repo == {"id": 12345, "path": "someone/django-thing", "web_url": "https://codeberg.org/someone/django-thing",
                     "stars": 21, "forks": 4, "description": "A Django app.",
-                    "branch": "main", "archived": False, "archived_at": None}  # 1970-01-01 means never archived
+                    "branch": "main", "archived": False, "archived_at": None,  # 1970-01-01 means never archived
+                    "updated_at": "2026-11-01T00:00:00.000000+00:00"}  # its last push, as stored
     page = answer(fixture("forgejo", "repos_someone_django_thing_commits"))
     (commit,) = forgejo.read_commits(page)
     assert (commit.id, commit.parents, commit.author) == ("3f1c", ("2e0b",), "someone")
     assert commit.committed == datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
     assert "page=2" in forgejo.next_page(page)
+
+
+@pytest.mark.parametrize("said", [None, 1762000000, "yesterday", "2026-11-01T00:00:00", "2026-11-01T00:00:00Z" + " " * 40,
+                                  "9" * 5000, ["2026-11-01T00:00:00Z"]])
+def test_a_forgejo_updated_at_that_is_no_date_time_is_kept_as_none_and_fails_nothing(said):
+    repo = fixture("forgejo", "repos_someone_django_thing")
+    assert host(Forgejo).read_repo(answer(repo, {**repo["body"], "updated_at": said}))["updated_at"] is None
 
 
 def test_forgejo_an_unlinked_author_counts_by_name_and_an_empty_repository_has_no_branch():
