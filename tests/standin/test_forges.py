@@ -947,5 +947,6 @@ def test_forge_bench_counts_each_host_from_the_log(world: World) -> None:
     assert (codeberg.packages, codeberg.requests, codeberg.per_package) == (2, 3, 1.5)
     assert (codeberg.conditional, codeberg.not_modified, codeberg.commits_listed) == (1, 0, 2)
     assert codeberg.by_resource == {"commits": 1, "repo": 2}
+    assert (codeberg.repositories, codeberg.per_repository) == (1, 3.0)  # the one repository asked about
     assert rows["gitlab.com"].requests == 0 and rows["gitlab.com"].packages == 0
     assert pushed == round(len(world.forges.repos) * 0.5)
