@@ -1,5 +1,6 @@
 """`fetcher sync` through the real command against forges that misbehave: paths a host makes up, histories longer
-than a run may page and moving under it, outages, spent rate limits, heads that are gone, and `www.` URLs.
+than a run may page and moving under it, redirects elsewhere, outages, spent rate limits, heads that are gone,
+and `www.` URLs.
 
 Each test describes its forge world with the stand-in's own operations and reaches it over loopback (a subprocess)
 or in-process (click's runner, the stand-in's transport). The truth is the stand-in's, computed from its commit
@@ -162,6 +163,39 @@ def test_a_path_a_forge_makes_up_is_no_move_and_a_real_move_is_followed(tmp_path
     there = [entry.status for entry in forges.requests() if re.search(r"someone(/|%2F)thing($|\?)", entry.url)]
     assert there == [404] * 2 * len(KINDS)
     assert [entry for entry in forges.requests() if re.search(r"evil|etc|%1B|\x1b|%0A", entry.url)] == []
+
+
+def test_a_redirect_to_another_origin_is_no_move_and_nothing_is_asked_there(tmp_path):
+    forges = forge_world()
+    records, evil = [], {}
+    for number, (host, kind) in enumerate(KINDS.items()):
+        add(forges, f"https://{host}/team/lured", 10 + number)
+        add(forges, f"https://{host}/team/fine", 20 + number)
+        evil[kind] = add(forges, f"https://{host}/evil/copy", 30 + number)  # what answers there, if it were asked
+        records += [package(f"{kind}-lured", f"https://{host}/team/lured"), package(f"{kind}-fine",
+                                                                                    f"https://{host}/team/fine")]
+    with StandIn(World(forges=forges)) as standin:
+        # The same stand-in under another origin (localhost, not 127.0.0.1): followed, it would answer.
+        elsewhere = standin.url.replace("127.0.0.1", "localhost")
+        for host, kind in KINDS.items():
+            api = forges.api_url(elsewhere, host, kind)
+            there = {"gitlab": f"{api}/projects/evil%2Fcopy", "forgejo": f"{api}/repos/evil/copy",
+                     "bitbucket": f"{api}/repositories/evil/copy"}[kind]
+            forges.send_elsewhere(host, "lured", there)
+        config = setup(tmp_path, standin, records)
+        synced = fetcher(config, "sync")
+        got = exported(config)
+
+    assert synced.returncode == 1, synced.stdout + synced.stderr  # a package failed: nothing else
+    state = fetch_state(tmp_path)
+    for host, kind in KINDS.items():
+        lured = got[f"{kind}-lured"]
+        assert lured["repo_url"] == f"https://{host}/team/lured" and lured["repo_forks"] == 7  # the old values
+        assert "redirected off the API's origin" in state[f"{kind}-lured"][0]
+        assert f"failed {kind}-lured: " in synced.stderr
+        assert fields(got[f"{kind}-fine"]) == truth(forges, f"https://{host}/team/fine", got[f"{kind}-fine"])
+    assert [entry.status for entry in forges.requests() if "lured" in entry.url] == [301] * len(KINDS)
+    assert [entry for entry in forges.requests() if "evil" in entry.url] == []  # nothing asked there
 
 
 # -- Class 6: long and moving histories --------------------------------------------------------------------

@@ -212,6 +212,11 @@ class Changes:
         ``where`` are answered ``status`` (a 502 or 503) with its gateway's HTML page, before the host sees them."""
         self.hosts[host.lower()].stumbles.append([status, where, times])
 
+    def send_elsewhere(self, host: str, where: str, location: str) -> None:
+        """A hostile host: every request to ``host`` whose target holds ``where`` is answered 301 to ``location``,
+        another origin as readily as its own."""
+        self.hosts[host.lower()].elsewhere.append((where, location))
+
     def bring_up(self, host: str) -> None:
         """Undo ``take_down``."""
         found = self.hosts[host.lower()]

@@ -75,6 +75,8 @@ class ForgeHost:
     resolve either.
     ``stumbles``: (status, where, times): the next ``times`` requests whose target holds ``where`` answer
     ``status`` from the host's gateway (``Forges.stumble``), a passing trouble.
+    ``elsewhere``: (where, location): requests whose target holds ``where`` are answered 301 to ``location``
+    (``Forges.send_elsewhere``), wherever that is.
     ``etags``: ETag/304 on GitLab's and Bitbucket's JSON answers; set False to serve a host that sends none.
     Forgejo sends none on repository and commit JSON, whatever this says.
     ``follow_moves`` (GitLab): answer an old path with the project itself, under
@@ -91,6 +93,7 @@ class ForgeHost:
     down: str | None = None
     resolves: bool = True
     stumbles: list[list] = field(default_factory=list)
+    elsewhere: list[tuple[str, str]] = field(default_factory=list)
     etags: bool = True
     follow_moves: bool = False
     window_started: datetime | None = field(default=None, init=False, repr=False)

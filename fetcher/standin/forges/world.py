@@ -175,7 +175,11 @@ class Forges(Changes):
         return answer
 
     def _stumbled(self, host: ForgeHost, target: str) -> Answer | None:
-        """The gateway's answer when the host stumbles on this request (``stumble``), else None."""
+        """The gateway's answer when the host stumbles on this request (``stumble``), or its redirect when it sends
+        it elsewhere (``send_elsewhere``); else None."""
+        for where, location in host.elsewhere:
+            if where in target:
+                return Answer(301, b"", {"Location": location})
         with self._lock:
             for trouble in host.stumbles:
                 status, where, times = trouble
