@@ -47,7 +47,8 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # Diff stats, signature checks and file lists cost the server work and are never read.
 LEAN = "stat=false&verification=false&files=false"
 # `updated_at` has whole seconds: a push in the very second an answer was read could leave it as it was. An answer
-# read this long after its `updated_at` (by fetcher's clock, whatever the two clocks' skew) vouches for what follows.
+# read this long after its `updated_at` (by fetcher's clock: a skew under a minute changes nothing; fetcher's clock
+# behind Forgejo's only asks more) vouches for what follows.
 SETTLED = timedelta(minutes=1)
 
 
