@@ -34,8 +34,11 @@ CAROL = Person("Carol C", "carol@example.org", "carol")
 RUN_PAGES, FORGEJO_PAGE = 100, 50
 
 
-def fetcher(config: Path, *args: str) -> subprocess.CompletedProcess:
+def fetcher(config: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
+    """The command; with `token`, the stand-in's forge token variable set to it."""
     env = {k: v for k, v in os.environ.items() if k not in TOKENS}
+    if token is not None:
+        env["FETCHER_STANDIN_TOKEN"] = token
     return subprocess.run([sys.executable, "-m", "fetcher", "--config", str(config), *args],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
 
@@ -165,6 +168,9 @@ def test_a_path_a_forge_makes_up_is_no_move_and_a_real_move_is_followed(tmp_path
     assert [entry for entry in forges.requests() if re.search(r"evil|etc|%1B|\x1b|%0A", entry.url)] == []
 
 
+SECRET = "forge-token-7c1e-never-printed"
+
+
 def test_a_redirect_to_another_origin_is_no_move_and_nothing_is_asked_there(tmp_path):
     forges = forge_world()
     records, evil = [], {}
@@ -182,8 +188,9 @@ def test_a_redirect_to_another_origin_is_no_move_and_nothing_is_asked_there(tmp_
             there = {"gitlab": f"{api}/projects/evil%2Fcopy", "forgejo": f"{api}/repos/evil/copy",
                      "bitbucket": f"{api}/repositories/evil/copy"}[kind]
             forges.send_elsewhere(host, "lured", there)
+            forges.hosts[host].token = SECRET  # the token each host takes, and it alone
         config = setup(tmp_path, standin, records)
-        synced = fetcher(config, "sync")
+        synced = fetcher(config, "sync", token=SECRET)
         got = exported(config)
 
     assert synced.returncode == 1, synced.stdout + synced.stderr  # a package failed: nothing else
@@ -196,6 +203,9 @@ def test_a_redirect_to_another_origin_is_no_move_and_nothing_is_asked_there(tmp_
         assert fields(got[f"{kind}-fine"]) == truth(forges, f"https://{host}/team/fine", got[f"{kind}-fine"])
     assert [entry.status for entry in forges.requests() if "lured" in entry.url] == [301] * len(KINDS)
     assert [entry for entry in forges.requests() if "evil" in entry.url] == []  # nothing asked there
+    assert all(SECRET in (entry.credential or "") for entry in forges.requests())  # sent to its API alone
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("store.db*"))
+    assert SECRET not in synced.stdout + synced.stderr and SECRET.encode() not in stored
 
 
 # -- Class 6: long and moving histories --------------------------------------------------------------------
