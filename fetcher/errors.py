@@ -71,6 +71,18 @@ class Unreachable(Transient):
         super().__init__(url, message)
 
 
+class Unresolved(Unreachable):
+    """The host's name does not resolve: not asked again in this run, since waiting will not make it resolve."""
+
+
+class ServerError(Transient):
+    """A 5xx answer: asked again, unless the request says its 5xx means something to the one who asked."""
+
+    def __init__(self, url: str, status: int):
+        self.status = status
+        super().__init__(url, f"server error {status}")
+
+
 class StatsPending(Transient):
     """202: GitHub is still computing statistics for this repository."""
 
@@ -148,8 +160,23 @@ class BadResponse(Failure):
 
 
 class HostUnavailable(Failure):
-    """A forge other than GitHub refused (token, rate limit) or could not be reached: its packages
-    fail, keeping their values, and every other host goes on."""
+    """A forge other than GitHub refused (its token) or failed to connect once it had answered: the
+    package fails, keeping its values, and every other host goes on."""
+
+
+class LeftDue(Failure):
+    """A forge that cannot be asked in this run (not reachable, its rate limit spent beyond the allowed wait):
+    its packages are left as they were and due, failing nothing and earning no rest, while every other host
+    goes on. `reason` is the same for each of that host's packages, for the run's summary."""
+
+    def __init__(self, url: str, reason: str):
+        self.reason = reason
+        super().__init__(url, reason)
+
+
+class WindowSpent(Failure):
+    """A forge refused with a rate limit that says neither when it resets nor when to ask again (Bitbucket's
+    429, an hourly window): spent for the rest of the run, never asked again a minute later."""
 
 
 # The run as a whole cannot go on now but can be re-run later: exit 75.

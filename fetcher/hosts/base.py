@@ -59,6 +59,8 @@ class RepoResult:
     # keys (archived, archived_at, commit_count); a key a host does not report keeps its stored fact
     later: Later | None = None  # a part still being computed, asked again later in the run
     skipped: str | None = None  # the repository was not asked at all, and why
+    continues: bool = False  # a part of it is still to come from the next runs (a history longer than one run
+    # pages): the record is written with what is known, and the package stays due
 
 
 @dataclass(frozen=True)

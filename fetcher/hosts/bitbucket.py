@@ -1,20 +1,28 @@
 """Bitbucket Cloud, REST API 2.0.
 
 - repository: GET /repositories/{workspace}/{repo_slug}: `description`, `mainbranch`,
-  `full_name` (a renamed repository answers under its new name).
+  `full_name`, `links.html` and `uuid` (a renamed repository answers under its new name).
 - Bitbucket has no stars: `repo_watchers` is the `size` of /watchers, and `repo_forks`
   the `size` of /forks; both asked conditionally on every sync. For the djangopackages
   profile, how many the first page of each holds, and the workspace as the participant.
 - newest commit: GET /repositories/{workspace}/{repo_slug}/commits/{branch}?pagelen=1.
-- commits: GET .../commits/{branch} (or .../commits?include=BRANCH&exclude=OLD for exactly
-  the commits made since), 100 a page, following each page's `next`. Bitbucket takes no
-  date filter: the whole history is paged once (participants come from it), then only
-  what is new.
+- commits: GET .../commits/{newest commit} (or .../commits?include=NEW&exclude=OLD for
+  exactly the commits made since; an OLD the repository no longer has answers 404: counted
+  again), 100 a page, following each page's `next`; of the newest commit's id, so a push
+  meanwhile shifts no page. Bitbucket takes no date filter: the whole history is paged
+  (participants come from it), then only what is new.
+- a path is Bitbucket's when the workspace is letters, digits, `-` and `_`, starting with a
+  letter or digit (support.atlassian.com, "Change a workspace ID": lowercase letters now; older
+  IDs, made from usernames, keep capitals, as the recorded `Manfre` does), and the slug is
+  letters, digits, `_`, `-` and `.`, at most 62 of them, not `.` or `..`, no `--`, not ending in
+  `-` ("What is a repository slug?").
+- a 429 (Bitbucket sends no reset and no Retry-After: its window is a rolling hour) means
+  the window is spent: Bitbucket is asked nothing more in the run, its packages left due.
 - participants: the linked user's `nickname`, else the name in `author.raw`.
 - commit count: what that paging counted (the whole history), the new commits added to it.
 - the credential: with `username_env` set and its variable not empty, an API token (a user's) as HTTP Basic
   with the account's email or user name; otherwise the token as `Authorization: Bearer` (a repository,
-  project or workspace access token, or OAuth). `Retry-After` is read by hosts/forge.py.
+  project or workspace access token, or OAuth). `Retry-After` is read by hosts/forge_service.py.
 - `fetcher check`: GET /user shows a user's credential (and which); a credential that is no user's (an
   access token) and no credential at all are tried on the catalogue's first Bitbucket repository.
 """
@@ -27,7 +35,8 @@ from urllib.parse import quote
 from fetcher.config import HostConfig
 from fetcher.errors import BadResponse, Failure, InputError, NotFound, Unreachable
 from fetcher.hosts.base import REJECTED, UNREACHABLE, Check
-from fetcher.hosts.forge import Forge, ForgeCredential, TokenRefused, keyed
+from fetcher.hosts.forge import Forge, keyed
+from fetcher.hosts.forge_service import ForgeCredential, TokenRefused
 from fetcher.hosts.read import body_list, body_object, commit_date, count_field, path_field, text_field
 from fetcher.hosts.commit_counts import BranchCounts, Commit
 from fetcher.net.answer import Answer
@@ -37,6 +46,8 @@ from fetcher.cache import Cached
 from fetcher.links import RepoRef
 
 PAGELEN = 100
+_WORKSPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_SLUG = re.compile(r"[A-Za-z0-9_.-]{1,62}")
 _RAW_AUTHOR = re.compile(r"^\s*(?P<name>[^<]*?)\s*(<[^>]*>)?\s*$")
 _ANSWERED = re.compile(r"answered HTTP (\d+)")
 
@@ -46,6 +57,7 @@ class Bitbucket(Forge):
     # The authenticated user (`fetcher check`): answers a user's credential, refuses (401) one Bitbucket does not
     # accept. (The public repository list, GET /repositories, is deprecated.)
     probe_path = "/user"
+    window_spent_on_429 = True
 
     def credential(self, host: HostConfig) -> ForgeCredential | None:
         token, username = host.token(), host.username()
@@ -65,13 +77,22 @@ class Bitbucket(Forge):
         repo = body_object(answer)
         main = repo.get("mainbranch")
         branch = main.get("name") if isinstance(main, dict) else None
+        links = repo.get("links")
+        html = links.get("html") if isinstance(links, dict) else None
         return {
+            "id": repo.get("uuid") if isinstance(repo.get("uuid"), str) else None,
             "path": path_field(answer, repo, "full_name"),
+            "web_url": path_field(answer, html, "href") if isinstance(html, dict) else None,
             "stars": None,  # from /watchers (extras)
             "forks": None,  # from /forks (extras)
             "description": text_field(answer, repo, "description"),
             "branch": branch if isinstance(branch, str) and branch else None,
         }
+
+    def is_path(self, path: str) -> bool:
+        workspace, _, slug = path.partition("/")
+        return bool(_WORKSPACE.fullmatch(workspace) and _SLUG.fullmatch(slug) and slug not in (".", "..")
+                    and "--" not in slug and not slug.endswith("-"))
 
     async def extras(self, meta: dict, cached: dict[str, Cached], key: str, head_moved: bool) -> dict[str, Cached]:
         sizes = {}
@@ -99,11 +120,11 @@ class Bitbucket(Forge):
     def head_url(self, meta: dict) -> str:
         return f"{self._base(meta)}/commits/{quote(meta['branch'], safe='')}?pagelen=1"
 
-    def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
-        branch = quote(meta["branch"], safe="")
+    def commits_url(self, meta: dict, upto: str, exclude: str | None, now: datetime) -> str:
+        upto = quote(upto, safe="")
         if exclude:
-            return f"{self._base(meta)}/commits?include={branch}&exclude={quote(exclude, safe='')}&pagelen={PAGELEN}"
-        return f"{self._base(meta)}/commits/{branch}?pagelen={PAGELEN}"
+            return f"{self._base(meta)}/commits?include={upto}&exclude={quote(exclude, safe='')}&pagelen={PAGELEN}"
+        return f"{self._base(meta)}/commits/{upto}?pagelen={PAGELEN}"
 
     def read_commits(self, answer: Answer) -> list[Commit]:
         return [_commit(answer, item) for item in body_list(answer, "values")]

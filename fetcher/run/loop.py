@@ -7,7 +7,8 @@ host and PyPI side by side) and written in its own transaction. A part its host 
 computing is asked again later by a task of its own, so no worker waits on it. A failure that
 belongs to one package is recorded on it and the run goes on; one that would meet every package
 (every token rejected, a rate limit beyond the allowed wait, a host that never answered) stops
-the run, keeping everything already written. SIGTERM/SIGINT stop it at the next await, so no
+the run, keeping everything already written. A host that says it cannot be asked in this run
+(LeftDue) leaves its packages as they were and due, and the run goes on with the others. SIGTERM/SIGINT stop it at the next await, so no
 write is ever cut in half.
 """
 
@@ -24,7 +25,8 @@ import httpx
 
 from fetcher.config import Config
 from fetcher.durations import format_duration
-from fetcher.errors import Failure, FetcherError, InputError, RateLimited, RunRefused, RunStopped, Unreachable
+from fetcher.errors import (Failure, FetcherError, InputError, LeftDue, RateLimited, RunRefused, RunStopped,
+                            Unreachable)
 from fetcher.hosts.base import Later
 from fetcher.hosts.pypi import PyPI
 from fetcher.hosts.registry import Hosts, secrets
@@ -34,7 +36,7 @@ from fetcher.net.counts import package_cost
 from fetcher.net.retry import backoff_delay
 from fetcher.run import plan, signals
 from fetcher.run.fetch import fetch
-from fetcher.run.report import EDITED_MEANWHILE, FAILED, SKIPPED, SYNCED, UNCHANGED, RunReport
+from fetcher.run.report import EDITED_MEANWHILE, FAILED, LEFT_DUE, SKIPPED, SYNCED, UNCHANGED, RunReport
 from fetcher.run.work import WorkItem, work_item
 from fetcher.store import Store
 from fetcher.store.fetched import CHANGED, EDITED
@@ -216,6 +218,9 @@ class _Run:
                 self._fail(item, str(failure))
                 return
             self._stop_for(failure)
+        except LeftDue as away:  # its host cannot be asked in this run: nothing written, nothing failed, still due
+            self._left_due(item, away.reason)
+            return
         except (Failure, InputError) as failure:
             self._fail(item, str(failure))
             return
@@ -301,6 +306,15 @@ class _Run:
         self.on_done(SKIPPED)
         log.info("%s: not written: its links were edited during the run", item.slug,
                  extra=event("package", slug=item.slug, outcome=SKIPPED, reason=EDITED_MEANWHILE))
+
+    def _left_due(self, item: WorkItem, reason: str) -> None:
+        """Its host could not be asked in this run: the package stays as it was and due, its state untouched."""
+        reason = redact(reason, self.secrets)
+        self.report.outcomes[SKIPPED] += 1
+        self.report.left_due[reason] += 1
+        self.on_done(SKIPPED)
+        log.info("%s: left due: %s", item.slug, reason,
+                 extra=event("package", slug=item.slug, outcome=LEFT_DUE, reason=reason))
 
     def _fail(self, item: WorkItem, reason: str) -> None:
         reason = redact(reason, self.secrets)  # it is stored and printed

@@ -7,10 +7,13 @@ carry ``size`` and ``page`` and default to 10 a page, commits carry neither and
 default to 30; ``pagelen`` is capped at 100. ``/commits/{revision}`` (or
 ``/commits`` for the main branch) lists newest first, takes ``include`` and
 ``exclude`` (leave out what is reachable from them) and has no
-``since``/``until``. Commit authors are ``{"raw": "Name <email>", "user":
+``since``/``until``; an ``include`` or ``exclude`` the repository does not have answers
+404. Commit authors are ``{"raw": "Name <email>", "user":
 {...}}`` with ``user`` absent when Bitbucket links no account. Strong ETags
 (and ``Last-Modified`` on commits) with 304s; no rate-limit headers; every
-answer carries the recorded ``Cache-Control``, ``Vary`` and security headers. A
+answer carries the recorded ``Cache-Control``, ``Vary`` and security headers; while
+throttled (``Forges.throttle``) every request is answered 429 ``Rate limit for this
+resource has been exceeded`` with neither a reset nor ``Retry-After``. A
 renamed repository answers 301 with an absolute ``Location`` for the same
 request under its new name; an unknown one 404 with Bitbucket's error envelope,
 a refused one (``Forges.refuse``) its status with that envelope.
@@ -59,6 +62,8 @@ NOT_FOUND = {
     },
 }
 
+RATE_LIMITED = {"type": "error", "error": {"message": "Rate limit for this resource has been exceeded"}}
+
 
 def serve(
     forges: RepoIndex,
@@ -69,7 +74,11 @@ def serve(
     raw_query: str,
     request: Mapping[str, str],
 ) -> Served:
-    served = _route(forges, host, root, method, parts, raw_query, request)
+    if host.limited_until is not None and forges.now() < host.limited_until:
+        # Bitbucket's rolling hour is spent: no reset, no Retry-After, its envelope's words.
+        served = Served(json_answer(429, RATE_LIMITED, JSON), "")
+    else:
+        served = _route(forges, host, root, method, parts, raw_query, request)
     served.answer.headers.update(HEADERS)
     return served
 
@@ -280,7 +289,10 @@ def _listed(repo: ForgeRepo, root: str) -> dict[str, Any]:
 
 def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
     updated = _stamp(repo.newest or repo.created)
-    return _repository(repo.path, api, repo.description, _stamp(repo.created), updated, repo.default_branch, None)
+    body = _repository(repo.path, api, repo.description, _stamp(repo.created), updated, repo.default_branch, None)
+    body["full_name"], body["links"]["html"]["href"] = repo.said_path, repo.said_url
+    body["uuid"] = _uuid("repo", repo.host, repo.id)  # the repository's own: it stays when the repository moves
+    return body
 
 
 def _reference(repo: ForgeRepo, api: str) -> dict[str, Any]:
@@ -361,15 +373,20 @@ def _commits(repo: ForgeRepo, api: str, revision: str | None, query: Query, slas
     starts = [repo.resolve(item) for item in includes]
     if any(start is None for start in starts):
         return json_answer(404, {"type": "error", "error": {"message": f"Commit not found: {includes[0]}"}}, JSON)
-    shown: dict[str, Commit] = {}
-    for start in starts:
-        shown.update((commit.sha, commit) for commit in repo.history(start))
+    if len(set(starts)) == 1:
+        history = repo.history(starts[0])  # newest first already
+    else:
+        shown = {commit.sha: commit for start in starts for commit in repo.history(start)}
+        history = sorted(shown.values(), key=lambda commit: commit.committed, reverse=True)
+    hidden: set[str] = set()
     for name, value in query:
         if name == "exclude":
-            hidden = repo.resolve(value)
-            for commit in repo.history(hidden) if hidden else []:
-                shown.pop(commit.sha, None)
-    history = sorted(shown.values(), key=lambda commit: commit.committed, reverse=True)
+            sha = repo.resolve(value)
+            if sha is None:  # a revision the repository does not have (any more)
+                return json_answer(404, {"type": "error", "error": {"message": f"Commit not found: {value}"}}, JSON)
+            hidden.update(commit.sha for commit in repo.history(sha))
+    if hidden:
+        history = [commit for commit in history if commit.sha not in hidden]
     pagelen = min(whole_number(param(query, "pagelen"), COMMITS_PAGELEN), PAGELEN_MAX)
     page = whole_number(param(query, "page"), 1)
     begin = (page - 1) * pagelen
