@@ -275,6 +275,10 @@ class Run:
     cpu_ms_per_package: float
     standin_cpu_s: float  # the bench process meanwhile: mostly the stand-in; near wall time means it was the bottleneck
     summary: str
+    # Mean requests in flight over the run (first request to last answer) divided by the concurrency: how busy
+    # the client kept its request slots; and the requests in flight, on average, in each half second.
+    utilisation: float | None = None
+    in_flight: list[float] = field(default_factory=list)
     stderr_tail: list[str] = field(default_factory=list)
 
 
@@ -299,6 +303,7 @@ def measure(
     concurrency: int,
 ) -> Run:
     before, cpu_before = Mark.of(standin), _own_cpu()
+    standin.in_flight.reset()
     process = run_process(argv, env, cwd, settings.timeout, tty=settings.tty and client == "fetcher")
     after, own_cpu = Mark.of(standin), _own_cpu() - cpu_before
     requests = count_requests(standin.requests[before.requests : after.requests])
@@ -333,6 +338,8 @@ def measure(
         standin_cpu_s=round(own_cpu, 3),
         summary=summary,
         stderr_tail=[line for line in process.stderr.splitlines() if line.strip()][-5:],
+        utilisation=round(standin.in_flight.mean() / concurrency, 3) if standin.in_flight.seconds() else None,
+        in_flight=[round(mean, 2) for mean in standin.in_flight.timeline()],
     )
 
 
@@ -532,6 +539,7 @@ COLUMNS = (
     ("pts/pkg", lambda r: f"{r.points_per_package:.3f}"),
     ("floor s", lambda r: f"{r.latency_floor_s:.2f}"),
     ("wall/floor", lambda r: "-" if r.wall_over_floor is None else f"{r.wall_over_floor:.2f}"),
+    ("slots busy", lambda r: "-" if r.utilisation is None else f"{r.utilisation:.2f}"),
     ("RSS MB", lambda r: "?" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f}"),
     ("CPU ms/pkg", lambda r: f"{r.cpu_ms_per_package:.2f}"),
 )
@@ -675,11 +683,31 @@ def render(result: dict[str, Any], runs: list[Run], scale: list[Run]) -> str:
             for entry in result["targets"]
         ]
         parts += ["", markdown(["target", "measured", ""], rows)]
+    for run in [*runs, *scale]:
+        if run.client == "fetcher" and run.in_flight:
+            parts += ["", f"Requests in flight, {run.label} ({run.packages} packages; each # is one of "
+                          f"{run.concurrency} slots):", "", "```", *in_flight_chart(run.in_flight, run.concurrency), "```"]
     parts += ["", *(f"{run.client}, {run.label}: {run.summary}" for run in runs)]
     parts += [f"scale {run.packages}, {run.label}: {run.summary}" for run in scale]
     if result.get("error"):
         parts += ["", f"stopped: {result['error']}"]
     return "\n".join(parts)
+
+
+IN_FLIGHT_BUCKET_S = 0.5  # the stand-in's InFlight default
+CHART_ROWS = 24
+
+
+def in_flight_chart(in_flight: list[float], concurrency: int) -> list[str]:
+    """The requests in flight over a run as a text histogram: a row per stretch of time, at most CHART_ROWS."""
+    per_row = -(-len(in_flight) // CHART_ROWS)  # buckets a row, rounded up
+    rows = []
+    for start in range(0, len(in_flight), per_row):
+        stretch = in_flight[start : start + per_row]
+        mean = sum(stretch) / len(stretch)
+        at = start * IN_FLIGHT_BUCKET_S
+        rows.append(f"{at:7.1f}s {'#' * round(mean):<{concurrency}} {mean:5.1f}")
+    return rows
 
 
 @dataclass

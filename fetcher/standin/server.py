@@ -30,6 +30,7 @@ from fetcher.standin.canned import CannedAnswers
 from fetcher.standin.faults import FaultPlan
 from fetcher.standin.handler import Server
 from fetcher.standin.hostile import Hostile
+from fetcher.standin.in_flight import InFlight
 from fetcher.standin.world import World
 
 _HEADER_HISTORY = 1000
@@ -95,6 +96,7 @@ class StandIn:
         )
         self.canned = CannedAnswers()
         self.requests: list[Logged] = []
+        self.in_flight = InFlight()  # requests being answered, over time: the benchmarks' slot utilisation
         self.last_headers: deque[dict[str, str]] = deque(maxlen=_HEADER_HISTORY)
         self._lock = threading.Lock()
         self._server = Server(("127.0.0.1", port), self)
