@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from bench.peak import PEAK_FILE
 from fetcher.standin import Logged, StandIn, World
+from fetcher.standin.vary import Variation
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
@@ -67,6 +68,7 @@ class Settings:
     rate_limit: int = 5000  # fetcher's stand-in: points an hour, REST and GraphQL each; refilled before each phase
     timeout: float = 3600.0  # per subprocess
     tty: bool = False  # fetcher's stderr on a pseudo-terminal, so it draws its progress bar
+    vary: int | None = None  # a seed: the stand-in varied (fetcher/standin/vary.py); None: the plain stand-in
 
     def label(self, phase: str) -> str:
         return {COLD: "cold", WARM: "warm, nothing changed", PUSHED: f"warm, {self.pushed * 100:g}% pushed"}[phase]
@@ -208,10 +210,11 @@ class Mark:
     requests: int
     rest_points: int
     graphql_points: int
+    slept: float  # seconds of latency the stand-in added to its answers
 
     @classmethod
     def of(cls, standin: StandIn) -> Mark:
-        return cls(len(standin.requests), standin.points_charged, standin.graphql_points)
+        return cls(len(standin.requests), standin.points_charged, standin.graphql_points, standin.slept)
 
 
 @dataclass
@@ -314,7 +317,8 @@ def measure(
         packages = int(done[1])
     rest = after.rest_points - before.rest_points
     graphql = after.graphql_points - before.graphql_points
-    floor = requests.total * settings.latency / concurrency
+    # The latency the stand-in added over the slots: requests x latency, unless varied route by route.
+    floor = (after.slept - before.slept) / concurrency
     per = max(packages, 1)
     return Run(
         client=client,
@@ -348,6 +352,10 @@ def measure(
 
 def make_world(settings: Settings, packages: int) -> tuple[World, list[dict[str, Any]]]:
     return World.generate(packages, seed=settings.seed, cold_stats=settings.cold_stats, stats_asks=settings.stats_asks)
+
+
+def variation(settings: Settings) -> Variation | None:
+    return None if settings.vary is None else Variation(settings.vary, settings.latency)
 
 
 def describe(world: World, packages: int) -> dict[str, int]:
@@ -444,13 +452,16 @@ def run_fetcher(
     Each phase starts with a full budget, as a cron run an hour after the last would.
     """
     world, records = make_world(settings, packages)
-    facts = {**describe(world, packages), "rate_limit": rate_limit}
+    facts: dict[str, Any] = {**describe(world, packages), "rate_limit": rate_limit}
+    varied = variation(settings)
+    if varied is not None:
+        facts["variation"] = varied.describe()
     results.worlds.append(facts)
     catalog = workdir / "catalog.json"
     catalog.write_text(json.dumps(records), encoding="utf-8")
     with StandIn(
         world, settings.latency, token=TOKEN, stats_delay=settings.stats_delay,
-        rate_limit=rate_limit, graphql_rate_limit=rate_limit,
+        rate_limit=rate_limit, graphql_rate_limit=rate_limit, variation=varied,
     ) as standin:  # fmt: skip
         fetcher = FetcherRunner(standin, workdir, settings, catalog)
         imported = fetcher.import_catalog()
@@ -480,7 +491,7 @@ def run_baseline(settings: Settings, phases: tuple[str, ...], workdir: Path, res
     env = child_env(None)
     with StandIn(
         world, settings.latency, token=TOKEN, stats_delay=settings.stats_delay,
-        rate_limit=UNLIMITED, graphql_rate_limit=UNLIMITED,
+        rate_limit=UNLIMITED, graphql_rate_limit=UNLIMITED, variation=variation(settings),
     ) as standin:  # fmt: skip
         argv = [
             sys.executable, "-m", "bench.baseline",
@@ -631,7 +642,8 @@ def render(result: dict[str, Any], runs: list[Run], scale: list[Run]) -> str:
     parts = [
         f"{settings['packages']} packages, latency {settings['latency']:g}s, concurrency {settings['concurrency']}, "
         f"{settings['cold_stats'] * 100:g}% of statistics cold ({cold}), "
-        f"{settings['pushed'] * 100:g}% pushed, seed {settings['seed']}",
+        f"{settings['pushed'] * 100:g}% pushed, seed {settings['seed']}"
+        + ("" if settings.get("vary") is None else f"; the stand-in varied from seed {settings['vary']}"),
     ]
     if settings["baseline"] != "none":
         parts.append(

@@ -16,7 +16,8 @@ and ``github`` (REST), ``graphql``, ``pypi`` and ``facts`` (PyPI's metadata and
 the JSON Index API), ``budgets`` (rate limits), ``canned`` (answers set by a
 test), ``faults`` and ``hostile`` (bad networks and bad servers), ``handler``
 (HTTP), ``server`` (``StandIn``), ``in_flight`` (requests being answered over
-time, for the benchmarks), ``fetcher_config``, ``cli`` and ``detach``
+time) and ``vary`` (a seeded variation of latencies and sizes), for the
+benchmarks, ``fetcher_config``, ``cli`` and ``detach``
 (the command), and ``forges`` (GitLab, Forgejo and Bitbucket hosts, also
 served in-process by ``forges.ForgeTransport``). Nothing of fetcher itself is
 used but its config loader, to check a printed config.
