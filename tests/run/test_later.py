@@ -66,8 +66,8 @@ def test_a_cold_package_is_written_with_its_old_sparkline_then_its_new_one_and_n
         assert json.loads(store.reads.record(slug)["commits_over_52"]) == mine[1][1]
         state = store.reads.fetch_state(slug)
         assert state["note"] is None and state["pending"] == 0  # "still computing" went with the new sparkline
-    # Every wait for a 202 was a sparkline task's: workers idle while waiting, none.
-    assert sleeps and set(sleeps) == {"_Run._ask_later"}
+    # Every wait for a 202 was the asking's, a task of its own: workers idle while waiting, none.
+    assert sleeps and set(sleeps) == {"Asking._ask_until_ready"}
     assert "sparklines written later" in report.summary()
 
 
