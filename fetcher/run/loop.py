@@ -30,6 +30,7 @@ from fetcher.hosts.registry import Hosts, secrets
 from fetcher.logs import event, redact
 from fetcher.net.client import Client, utcnow
 from fetcher.net.counts import package_cost
+from fetcher.net.slots import first_in_line
 from fetcher.run import plan, signals
 from fetcher.run.fetch import fetch
 from fetcher.run.report import EDITED_MEANWHILE, FAILED, SKIPPED, SYNCED, UNCHANGED, RunReport
@@ -169,7 +170,9 @@ class _Run:
 
         async def produce() -> None:
             # Up to LOOKAHEAD packages ahead of the workers: their batch steps asked, and what their hosts need
-            # time to have ready asked for early.
+            # time to have ready asked for early. Its requests take the next free slot ahead of the workers':
+            # behind their queue, the batch of each next chunk, and so its early asks, came seconds late.
+            first_in_line.set(True)
             rows = iter(self.packages)
             while chunk := [work_item(row, self.hosts) for row in islice(rows, CHUNK)]:
                 await self._batch(chunk)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from fetcher.cache import Cached
 from fetcher.net.retry import backoff_delay
+from fetcher.net.slots import first_in_line
 
 
 class Asking:
@@ -32,6 +33,7 @@ class Asking:
         for attempt in range(retries + 1):
             if attempt:
                 await sleep(backoff_delay(attempt, backoff))
+                first_in_line.set(True)  # this task's asks from now on: its backoff was its wait
             self.asks += 1
             try:
                 weeks = await ask()
