@@ -110,9 +110,12 @@ class Host:
         """Everything a record needs from this host; a Failure of this package otherwise."""
         raise NotImplementedError
 
+    # The cached answers `ask_early` reads: none, and it is not called.
+    early_resources: tuple[str, ...] = ()
+
     def ask_early(self, ref: RepoRef, batched: dict | Failure | None, cache: dict[str, Cached]) -> None:
         """Start asking now, before the package's turn, for what takes the host a while to have ready (GitHub's
-        weekly counts: computed from the first ask on); `fetch` takes it up."""
+        weekly counts: computed from the first ask on); `fetch` takes it up. `cache` holds `early_resources`."""
 
     async def aclose(self) -> None:
         """The run is over: stop asking for anything still being asked early or later."""

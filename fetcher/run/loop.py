@@ -177,10 +177,12 @@ class _Run:
             while chunk := [work_item(row, self.hosts) for row in islice(rows, CHUNK)]:
                 await self._batch(chunk)
                 for item in chunk:
-                    item.cache = self.store.fetched.cached(item.id)
-                    if item.repo is not None:
+                    if item.repo is not None and item.host.early_resources:
+                        # Only what the early asks need: a package's whole cache waits for its turn, so what is
+                        # read ahead holds little memory.
+                        cached = self.store.fetched.cached(item.id, item.host.early_resources)
                         with package_cost(item.points):
-                            item.host.ask_early(item.repo, item.batched, item.cache)
+                            item.host.ask_early(item.repo, item.batched, cached)
                     await queue.put(item)
             for _ in range(workers):
                 await queue.put(None)
@@ -218,6 +220,7 @@ class _Run:
 
     async def _sync_one(self, item: WorkItem) -> None:
         try:
+            item.cache = self.store.fetched.cached(item.id)
             with package_cost(item.points) as points:  # what it costs is what the next run expects it to cost
                 fetched = await fetch(item, self.pypi, self.store.fetched.facts(item.id) or {}, self.clock(),
                                       self.config.compat)

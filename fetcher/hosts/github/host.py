@@ -155,6 +155,8 @@ class GitHub(Host):
         counts = shift_weeks(weeks.value["weeks"], weeks.fetched_at, self.client.clock())
         return LaterResult({"commits_over_52": counts}, {"participation": weeks}, asks=asking.asks)
 
+    early_resources = ("participation",)
+
     def ask_early(self, ref: RepoRef, batched: dict | Failure | None, cache: dict[str, Cached]) -> None:
         """The weekly counts of a repository the batch step says was pushed since they were kept: asked now, so
         that GitHub computes them while the packages before this one are fetched."""
