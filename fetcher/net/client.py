@@ -27,6 +27,7 @@ from fetcher.net.counts import RequestCounts, charge
 from fetcher.net.credentials import Credential, origin
 from fetcher.net.request import Request
 from fetcher.net.service import Service
+from fetcher.net.slots import Slots
 from fetcher.net.transport import PoolShards, read_bounded
 
 USER_AGENT = f"fetcher/{__version__} (package-metadata sync worker)"
@@ -73,8 +74,8 @@ class Client:
         self.max_rate_limit_wait = config.max_rate_limit_wait
         self._max_body = config.max_body
         self._deadline = config.timeout * DEADLINE_TIMEOUTS
-        self._slots = asyncio.Semaphore(config.concurrency)
-        self._shares: dict[str, asyncio.Semaphore] = {}
+        self._slots = Slots(config.concurrency)
+        self._shares: dict[str, Slots] = {}
         self._retry = dict(retries=config.retries, backoff=config.backoff,
                            max_rate_limit_wait=config.max_rate_limit_wait, clock=clock, sleep=sleep,
                            on_rate_limit_wait=self.waiting)
@@ -106,7 +107,7 @@ class Client:
         if window and not (credential and credential.pooled):
             await self._wait_for_reset(key, request.url, service)
         await service.pace(request)
-        async with self._share(service), self._slots:
+        async with self._share(service), self._slots.held():
             service.admit(request)
             try:
                 async with asyncio.timeout(self._deadline):
@@ -190,7 +191,9 @@ class Client:
     def _share(self, service: Service):
         if service.share is None:
             return contextlib.nullcontext()
-        return self._shares.setdefault(service.name, asyncio.Semaphore(service.share))
+        if service.name not in self._shares:
+            self._shares[service.name] = Slots(service.share)
+        return self._shares[service.name].held()
 
     def _count_sent(self, service: Service, resource: str) -> None:
         """One request counted once on the wire: a request cancelled before it was sent is not."""

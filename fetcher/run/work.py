@@ -24,6 +24,7 @@ class WorkItem:
     link_error: InputError | None = None  # a link that cannot be read: the package fails, nothing is asked
     cache: dict[str, Cached] = field(default_factory=dict)  # what each resource answered last time
     batched: dict | Failure | None = None  # what the host's batch step gave, if it has one
+    points: list[int] = field(default_factory=lambda: [0])  # what its requests cost, asked early ones included
 
     @property
     def id(self) -> int:

@@ -15,11 +15,13 @@ and instants), ``repo``, ``generate`` and ``world`` (what is served),
 and ``github`` (REST), ``graphql``, ``pypi`` and ``facts`` (PyPI's metadata and
 the JSON Index API), ``budgets`` (rate limits), ``canned`` (answers set by a
 test), ``faults`` and ``hostile`` (bad networks and bad servers), ``handler``
-(HTTP), ``server`` (``StandIn``), ``fetcher_config``, ``cli`` and ``detach``
-(the command), ``forges`` (GitLab, Forgejo and Bitbucket hosts, also
-served in-process by ``forges.ForgeTransport``) and ``directory`` (a Django
-Packages-style API v4 of packages, grids and categories, for ``fetcher
-import --from-api``). Nothing of fetcher itself is
+(HTTP), ``server`` (``StandIn``), ``in_flight`` (requests being answered over
+time) and ``vary`` (a seeded variation of latencies and sizes), for the
+benchmarks, ``fetcher_config``, ``cli`` and ``detach`` (the command),
+``forges`` (GitLab, Forgejo and Bitbucket hosts, also served in-process by
+``forges.ForgeTransport``) and ``directory`` (a Django Packages-style API v4
+of packages, grids and categories, for ``fetcher import --from-api``).
+Nothing of fetcher itself is
 used but its config loader, to check a printed config.
 """
 

@@ -139,12 +139,18 @@ class Fetched:
             )
         return True
 
-    def cached(self, package_id: int) -> dict[str, Cached]:
-        """What each resource answered this package last time, by resource name."""
+    def cached(self, package_id: int, resources: tuple[str, ...] | None = None) -> dict[str, Cached]:
+        """What each resource answered this package last time, by resource name; only `resources` when given."""
+        sql, params = "SELECT * FROM resource_cache WHERE package_id = ?", [package_id]
+        if resources is not None:
+            if not resources:
+                return {}
+            sql += f" AND resource IN ({', '.join('?' for _ in resources)})"
+            params += list(resources)
         return {
             row["resource"]: Cached(json.loads(row["value"]), parse_datetime(row["fetched_at"]), row["etag"],
                                     row["last_modified"], row["token_env"])
-            for row in self.db.rows("SELECT * FROM resource_cache WHERE package_id = ?", [package_id])
+            for row in self.db.rows(sql, params)
         }
 
     def facts(self, package_id: int) -> dict | None:

@@ -78,6 +78,14 @@ def stored(store, slug="pkg") -> dict:
     return {k: json.loads(v) if k in ("participants", "commits_over_52", "grids") else v for k, v in row.items()}
 
 
+async def written(store, slug: str) -> None:
+    """Until the package's record is written (a fixed wait was too short on a loaded machine), or 1,000 turns."""
+    for _ in range(1000):
+        if stored(store, slug)["repo_forks"]:
+            return
+        await asyncio.sleep(0.01)
+
+
 @respx.mock(assert_all_mocked=True)
 def test_a_package_is_fetched_and_every_field_written(setup, respx_mock):
     config, store = setup(package())
@@ -481,7 +489,7 @@ def test_a_rate_limit_beyond_the_allowed_wait_stops_the_run_keeping_what_was_don
     gh_b = GitHubRepo(respx_mock, "o/bbb")
 
     async def exhausted_once_aaa_is_done(request):
-        await asyncio.sleep(0.05)  # aaa's answers come at once: it is written by now
+        await written(store, "aaa")
         return httpx.Response(
             403,
             headers={"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
@@ -609,10 +617,7 @@ def test_a_token_rejected_mid_run_keeps_the_packages_already_written(setup, resp
     before = stored(store, "bbb")
 
     async def rejected_once_aaa_is_done(request):
-        for _ in range(10_000):  # writes are made on the run's own thread: each pause lets them go on
-            if store.reads.record("aaa")["repo_forks"] == 11:
-                break
-            await asyncio.sleep(0.001)
+        await written(store, "aaa")
         return httpx.Response(401, json={"message": "Bad credentials"})
 
     respx_mock.get(f"{API}/repos/o/bbb").mock(side_effect=rejected_once_aaa_is_done)
