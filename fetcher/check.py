@@ -9,15 +9,15 @@ its kind's probe), then PyPI (one project's JSON).
 
 import asyncio
 import os
-from pathlib import Path
 from typing import Callable
 
 from fetcher.config import BUILT_IN, Config
-from fetcher.errors import FetcherError
+from fetcher.errors import FetcherError, RunStopped
 from fetcher.hosts.base import REJECTED, UNREACHABLE, Check
 from fetcher.hosts.pypi import PyPI
 from fetcher.hosts.registry import Hosts
 from fetcher.net.client import Client
+from fetcher.location import Location, is_postgres
 from fetcher.store.schema import store_state
 
 
@@ -35,12 +35,16 @@ def check_config(load: Callable[[], Config]) -> tuple[Check, Config | None]:
     return Check("config", True, f"read {config.source}"), config
 
 
-def check_store(path: Path) -> Check:
+def check_store(path: Location) -> Check:
     try:
         state = store_state(path)
+    except RunStopped as exc:  # a PostgreSQL server that cannot be reached now
+        return Check("store", False, str(exc), UNREACHABLE)
     except FetcherError as exc:
         return Check("store", False, str(exc), REJECTED)
     if state is None:
+        if is_postgres(path):
+            return Check("store", True, f"{path} has no store yet; the first import creates it")
         if not os.access(path.parent, os.W_OK):
             return Check("store", False, f"{path} cannot be created: {path.parent} is not writable", REJECTED)
         return Check("store", True, f"{path} does not exist yet; the first import creates it")
@@ -64,7 +68,7 @@ def run_checks(load: Callable[[], Config]) -> list[Check]:
     checks = [config_check]
     if config is None:
         return checks
-    checks.append(check_store(config.store_path))
+    checks.append(check_store(config.store))
     return checks + asyncio.run(check_hosts(config))
 
 

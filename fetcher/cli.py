@@ -138,7 +138,7 @@ def _config() -> config.Config:
 def _store(settings: config.Config, *, create: bool = False, read_only: bool = False) -> Store:
     """The configured store; only import and add may create it. Its errors say which config named it."""
     try:
-        return open_store(settings.store_path, create=create, read_only=read_only)
+        return open_store(settings.store, create=create, read_only=read_only)
     except (StoreError, StoreUnavailable) as exc:
         raise type(exc)(f"{exc} (config: {settings.source})") from None
 
@@ -199,7 +199,7 @@ def sync_command(every: bool, limit: int | None, stale_after: timedelta | None) 
     settings = _config()
     with StopSignals() as stop_signals:
         store = _store(settings)
-        with run_lock(settings.store_path, "sync"):
+        with run_lock(settings.store, "sync"):
             now = utcnow()
             stale = None if every else settings.stale_after if stale_after is None else stale_after
             packages = store.schedule.due(stale, limit, now)
@@ -218,7 +218,7 @@ def refresh_command(slugs: tuple[str, ...]) -> None:
     with StopSignals() as stop_signals:
         store = _store(settings)
         packages = store.catalogue.packages(list(slugs))
-        with run_lock(settings.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
+        with run_lock(settings.store, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
             report = loop.run(store, packages, settings, "refresh", progress=_progress("refresh"),
                               stop_signals=stop_signals)
     _finish(report)
@@ -304,8 +304,8 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
         return
     record = _api(row, settings)
     if with_facts:
-        record = api.with_facts(record, reads.facts(row["id"]), settings.timezone, settings.store_path)
-    click.echo(api.show_text(record, settings.store_path), nl=False)
+        record = api.with_facts(record, reads.facts(row["id"]), settings.timezone, settings.store)
+    click.echo(api.show_text(record, settings.store), nl=False)
 
 
 @cli.command("export")
@@ -382,15 +382,15 @@ def serve_command(host: str, port: int, workers: int) -> None:
 
 def _api(row: dict, settings: config.Config) -> dict:
     """The record as the API serves it; a value another program stored unreadably is named, not a crash."""
-    return api.record(row, settings.timezone, settings.store_path)
+    return api.record(row, settings.timezone, settings.store)
 
 
 def _printed(row: dict, settings: config.Config, with_facts: bool) -> str:
     """The record's line of `export`, its facts too if asked for."""
     record = _api(row, settings)
     if with_facts:
-        record = api.with_facts(record, row["facts"], settings.timezone, settings.store_path)
-    return api.export_line(record, settings.store_path)
+        record = api.with_facts(record, row["facts"], settings.timezone, settings.store)
+    return api.export_line(record, settings.store)
 
 
 def main() -> None:

@@ -14,13 +14,16 @@ from dateutil import tz
 
 from fetcher.compat import FETCHER, PROFILES, Profile
 from fetcher.errors import ConfigError
+from fetcher.location import BadURL, Location, PostgresURL
 
 DEFAULT_FILE = "config.toml"
 BUILT_IN = "built-in defaults"  # the source of a config read from no file
 
 # section -> key -> (default, accepted types); durations are strings parsed below.
 DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
-    "store": {"path": ("packages.db", (str,))},
+    # path: a SQLite file (the default); url: a PostgreSQL database instead (fetcher.location), its password
+    # read from PGPASSWORD, ~/.pgpass or the variable password_env names, never from this file.
+    "store": {"path": ("packages.db", (str,)), "url": (None, (str,)), "password_env": (None, (str,))},
     "github": {
         "api_url": ("https://api.github.com", (str,)),
         "graphql_url": ("https://api.github.com/graphql", (str,)),
@@ -122,7 +125,7 @@ class HostConfig:
 @dataclass(frozen=True)
 class Config:
     source: str  # the file it came from, or BUILT_IN
-    store_path: Path
+    store_path: Path  # the SQLite store's file, when store_url is None
     github_api_url: str
     github_graphql_url: str
     github_token_env: str
@@ -146,6 +149,12 @@ class Config:
     # for the health endpoint to answer 200.
     serve_cache_seconds: int = DEFAULTS["serve"]["cache_seconds"][0]
     serve_last_sync_within: timedelta = timedelta(hours=25)
+    store_url: PostgresURL | None = None  # a PostgreSQL store instead of the SQLite file
+
+    @property
+    def store(self) -> Location:
+        """Where the store is: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.store_url or self.store_path
 
     @property
     def token_envs(self) -> tuple[str, ...]:
@@ -265,6 +274,13 @@ def _hosts(data: dict) -> dict[str, HostConfig]:
     return hosts
 
 
+def _store_url(store: dict, source: str) -> PostgresURL | None:
+    try:
+        return PostgresURL.from_config(store)
+    except BadURL as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
 def _build(data: dict, source: str, base: Path) -> Config:
     def get(section: str, key: str):
         return data.get(section, {}).get(key, DEFAULTS[section][key][0])
@@ -292,6 +308,7 @@ def _build(data: dict, source: str, base: Path) -> Config:
         if not _is_api_url(get(section, key)):
             raise ConfigError(f"{source}: {section}.{key} must be an http(s) URL, not {get(section, key)!r}")
     return Config(
+        store_url=_store_url(data.get("store", {}), source),
         source=source,
         store_path=base / Path(get("store", "path")).expanduser(),
         github_api_url=get("github", "api_url").rstrip("/"),

@@ -3,6 +3,8 @@
 An advisory lock (flock) on a file beside the store: the kernel drops it when
 its process ends, however it ends, so a run killed with SIGKILL cannot leave
 it stuck. The holder writes who it is into the file for the next one to name.
+A PostgreSQL store's run lock is the server's advisory lock instead
+(fetcher.store.postgres.run_lock), dropped when its connection ends.
 """
 
 import fcntl
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from fetcher.errors import StoreBusy, StoreUnavailable
+from fetcher.location import Location, is_postgres
 
 POLL_SECONDS = 0.2
 
@@ -28,8 +31,14 @@ def lock_path(store_path: Path) -> Path:
 
 
 @contextmanager
-def run_lock(store_path: Path, command: str, wait_seconds: float = 0.0) -> Iterator[None]:
+def run_lock(store_path: Location, command: str, wait_seconds: float = 0.0) -> Iterator[None]:
     """Hold the store's run lock; StoreBusy (exit 75) naming the holder if it is not free in time."""
+    if is_postgres(store_path):
+        from fetcher.store import postgres
+
+        with postgres.run_lock(store_path, command, wait_seconds):
+            yield
+        return
     path = lock_path(store_path)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -27,11 +27,8 @@ class Reads:
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads in one transaction: every query inside sees the store as the first one did."""
-        self.db.execute("BEGIN")
-        try:
+        with self.db.reading():
             yield
-        finally:
-            self.db.execute("COMMIT")
 
     def record(self, slug: str) -> dict:
         # A slug from the command line may hold a lone surrogate (bytes that are not UTF-8): no package has it.
@@ -76,7 +73,7 @@ class Reads:
             ids = "SELECT id FROM package ORDER BY id DESC LIMIT ? OFFSET ?"
             params = [limit, offset]
         else:
-            hint = "INDEXED BY package_modified " if self._has_index("package_modified") else ""
+            hint = self.db.dialect.index_hint(self.db, "package_modified")
             ids = f"SELECT id FROM package {hint}WHERE modified >= ? ORDER BY id DESC LIMIT ? OFFSET ?"
             params = [modified_since, limit, offset]
         return self.db.select(f"SELECT * FROM package WHERE id IN ({ids}) ORDER BY id DESC", params)
@@ -120,10 +117,6 @@ class Reads:
     def last_run(self, command: str) -> dict | None:
         """The newest `sync_run` row of this command (sync or refresh), or None before the first."""
         return self.db.first("SELECT * FROM sync_run WHERE command = ? ORDER BY id DESC LIMIT 1", [command])
-
-    def _has_index(self, name: str) -> bool:
-        """A store opened read-only is not shaped: one a writer has not opened since an index was added lacks it."""
-        return self.db.first("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", [name]) is not None
 
     def facts(self, package_id: int) -> dict | None:
         """The package's facts row as stored, or None before any was written."""
