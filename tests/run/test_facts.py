@@ -13,7 +13,9 @@ from fetcher.record import parse_datetime, validate
 from fetcher.standin import ProjectFacts, StandIn, World, facts_for, normalize_name
 from fetcher.store import open_store
 from fetcher.links import pypi_name
-from tests.conftest import Clock, no_sleep
+from tests.conftest import Clock, no_sleep, BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)
 TOKEN = "ghp_facts_token"
@@ -51,7 +53,7 @@ def syncing(tmp_path, monkeypatch):
             f'[http]\nbackoff = 0\ntimeout = 5\n{extra}'
         )
         config = load(str(path))
-        store = open_store(config.store_path)
+        store = open_store(config.store)
         store.catalogue.import_records([validate(r, "test") for r in records], T0)
 
         def run(now: datetime):

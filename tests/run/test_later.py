@@ -10,6 +10,9 @@ from fetcher.net.client import utcnow
 from fetcher.record import validate
 from fetcher.standin import StandIn, World
 from fetcher.store import open_store
+from tests.conftest import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 OLD_WEEKS = [1] * 52
 TOKEN = "ghp_sparkline_token_AAAAAAA"
@@ -38,7 +41,7 @@ def test_a_cold_package_is_written_with_its_old_sparkline_then_its_new_one_and_n
             f'pace = false\n[pypi]\nurl = "{standin.url}"\n[http]\nbackoff = 0.2\nretries = 5\n'
         )
         config = load(str(path))
-        store = open_store(config.store_path)
+        store = open_store(config.store)
         store.catalogue.import_records([validate(record, "test") for record in records], utcnow())
         writes: list[tuple[str, str, list[int]]] = []
         slugs = {row["id"]: row["slug"] for row in store.db.rows("SELECT id, slug FROM package")}

@@ -14,21 +14,23 @@ from dateutil import tz
 from fetcher.errors import StoreError
 from fetcher.serve.answers import Asked, Serving, answer
 from fetcher.store import open_store
-from tests.conftest import FIXTURES
+from tests.conftest import BOTH_BACKENDS, FIXTURES
 
 NOW = datetime(2026, 12, 7, 17, 0, tzinfo=timezone.utc)
 HOST = "api.example.org"
 
+pytestmark = BOTH_BACKENDS
+
 
 @pytest.fixture
-def served(tmp_path, config_file, run_cli):
+def served(tmp_path, config_file, run_cli, store_at):
     """A store of the two real API records; `ask(path, query, **headers)` answers as the server would."""
     config = config_file()
     result = run_cli(config, "import", str(FIXTURES / "api-v4-django-todo.json"),
                      str(FIXTURES / "api-v4-django-auth-ldap.json"))  # fmt: skip
     assert result.exit_code == 0, result.output
-    store = open_store(tmp_path / "test.db", create=False, read_only=True)
-    serving = Serving(tz.UTC, tmp_path / "test.db", cache_seconds=60, last_sync_within=timedelta(hours=25))
+    store = open_store(store_at, create=False, read_only=True)
+    serving = Serving(tz.UTC, store_at, cache_seconds=60, last_sync_within=timedelta(hours=25))
 
     def ask(path: str, query: str = "", method: str = "GET", now: datetime = NOW, **headers):
         sent = {"host": HOST, **{name.replace("_", "-"): value for name, value in headers.items()}}
@@ -36,7 +38,7 @@ def served(tmp_path, config_file, run_cli):
                       serving, now)  # fmt: skip
 
     ask.cli = lambda *args: run_cli(config, *args)
-    ask.store_path = tmp_path / "test.db"
+    ask.store_path = store_at
     return ask
 
 
