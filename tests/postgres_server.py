@@ -4,13 +4,14 @@
 binaries are found (initdb and pg_ctl on PATH, or under /usr/lib/postgresql/*/bin); it listens on
 127.0.0.1 and a socket in its own directory, trusts the test user, and is stopped and removed when the
 session ends. `python -m tests.postgres_server` starts one and prints its URL, for trying things by hand
-(Ctrl-C stops it).
+(Ctrl-C or SIGTERM stops and removes it).
 """
 
 import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -85,7 +86,12 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupted)  # `kill` stops it as Ctrl-C does: the cluster removed
     where = binaries()
     if where is None:
         raise SystemExit("no PostgreSQL server binaries (initdb, pg_ctl) found")
