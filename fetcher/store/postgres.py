@@ -27,6 +27,7 @@ from fetcher.store.sql import READ_ONLY, Database
 LOCK_TIMEOUT = "30s"  # how long a write waits for another's: SQLite's busy timeout
 CONNECT_TIMEOUT = 10
 POLL_SECONDS = 0.2
+STREAM_ROWS = 500  # rows a streamed walk fetches at a time
 # The tables whose `id` the store numbers (schema.sql's `id INTEGER PRIMARY KEY`): an insert returns it.
 IDENTITY_TABLES = ("package", "sync_run")
 
@@ -52,6 +53,7 @@ class PostgresDatabase(Database):
     def __init__(self, conn, location: PostgresURL):
         super().__init__(conn, location)
         self.location = location
+        self._cursors = 0  # server-side cursors opened, to name each anew
         name = self._one_row("SELECT current_database() || '.' || coalesce(current_schema(), '')")
         # One advisory lock key for the store's writes, another for its run lock: this database and schema's own.
         self.write_key = _key(f"fetcher write {name}")
@@ -72,6 +74,28 @@ class PostgresDatabase(Database):
             cursor = self._run(sql, params)
         names = [column.name for column in cursor.description]
         return self._each(cursor, names)
+
+    def stream(self, sql: str, params: Iterable = ()) -> Iterator[dict]:
+        """Inside a transaction, a server-side cursor fetched STREAM_ROWS at a time: an export of any size stays
+        small (psycopg's ordinary cursor holds every row of the answer at once)."""
+        if not self.in_transaction:
+            return self.rows(sql, params)
+        self._cursors += 1
+        with self.guarded():
+            cursor = self.conn.cursor(name=f"fetcher_stream_{self._cursors}")
+            cursor.itersize = STREAM_ROWS
+            params = list(params)
+            cursor.execute(_placeholders(sql) if params else sql, params or None)
+        names = [column.name for column in cursor.description]
+        return self._streamed(cursor, names)
+
+    def _streamed(self, cursor, names: list[str]) -> Iterator[dict]:
+        try:
+            yield from self._each(cursor, names)
+        finally:
+            if self.in_transaction and not cursor.closed:
+                with self.guarded():
+                    cursor.close()
 
     def one(self, sql: str, params: Iterable = ()):
         with self.guarded():

@@ -43,11 +43,11 @@ class Reads:
         With facts, each row also holds its `facts` row under "facts" (None when it has none).
         """
         if not with_facts:
-            return self.db.rows(f"SELECT {', '.join(API_FIELDS)} FROM package ORDER BY slug")
+            return self.db.stream(f"SELECT {', '.join(API_FIELDS)} FROM package ORDER BY slug")
         columns = ", ".join([*(f"package.{name}" for name in API_FIELDS),
                              "facts.package_id AS facts__package_id",
                              *(f"facts.{name} AS facts__{name}" for name in FACT_NAMES)])
-        rows = self.db.rows(
+        rows = self.db.stream(
             f"SELECT {columns} FROM package LEFT JOIN facts ON facts.package_id = package.id ORDER BY slug")
         return (_split_facts(row) for row in rows)
 

@@ -59,6 +59,11 @@ class Database:
             for row in cursor:
                 yield dict(zip(names, row))
 
+    def stream(self, sql: str, params: Iterable = ()) -> Iterator[dict]:
+        """The rows of a query that may answer any number of them (an export), one at a time; SQLite's rows()
+        already steps through them as they are taken."""
+        return self.rows(sql, params)
+
     def first(self, sql: str, params: Iterable = ()) -> dict | None:
         return next(self.rows(sql, params), None)
 

@@ -224,3 +224,20 @@ def test_check_says_where_the_store_stands(run_cli, config_file, store_at):
     assert (before.ok, before.detail) == (True, f"{store_at} has no store yet; the first import creates it")
     assert (after.ok, after.detail) == (True, f"{store_at}: 1 packages, schema current")
     assert not away.ok and away.exit_code == UNREACHABLE and "cannot reach the store" in away.detail
+
+
+def test_an_export_is_read_a_few_rows_at_a_time_and_whole(run_cli, config_file, monkeypatch):
+    from fetcher.store import postgres
+
+    monkeypatch.setattr(postgres, "STREAM_ROWS", 2)
+    config = config_file()
+    for number in range(5):
+        run_cli(config, "add", f"pkg-{number}", "--repo-url", f"https://github.com/o/pkg-{number}")
+
+    every = run_cli(config, "export", "--jsonl")
+    with_facts = run_cli(config, "export", "--facts")
+
+    assert [__import__("json").loads(line)["slug"] for line in every.stdout.splitlines()] == \
+        [f"pkg-{number}" for number in range(5)]
+    assert [(record["slug"], record["facts"]["score"]) for record in __import__("json").loads(with_facts.stdout)] == \
+        [(f"pkg-{number}", None) for number in range(5)]
