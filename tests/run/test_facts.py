@@ -38,7 +38,7 @@ def generated():
 
 
 @pytest.fixture
-def syncing(tmp_path, monkeypatch):
+def syncing(tmp_path, monkeypatch, store_toml):
     """A store and a sync function against a running stand-in of `world`; GraphQL on or off."""
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     servers = []
@@ -48,7 +48,7 @@ def syncing(tmp_path, monkeypatch):
         servers.append(standin)
         path = tmp_path / "config.toml"
         path.write_text(
-            f'[store]\npath = "facts.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.graphql_url}"\n'
+            f'[store]\n{store_toml}\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.graphql_url}"\n'
             f'pace = false\ngraphql = {"true" if graphql else "false"}\n[pypi]\nurl = "{standin.url}"\n'
             f'[http]\nbackoff = 0\ntimeout = 5\n{extra}'
         )
