@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import httpx
 import pytest
 
 from fetcher.errors import StoreBusy
@@ -241,3 +242,20 @@ def test_an_export_is_read_a_few_rows_at_a_time_and_whole(run_cli, config_file, 
         [f"pkg-{number}" for number in range(5)]
     assert [(record["slug"], record["facts"]["score"]) for record in __import__("json").loads(with_facts.stdout)] == \
         [(f"pkg-{number}", None) for number in range(5)]
+
+
+def test_fetcher_serve_answers_from_a_postgresql_store_as_show_prints(config_file, tmp_path):
+    from tests.serve.test_contract import fetcher, start_server, stop
+
+    config = config_file()
+    assert fetcher(config, "import", str(ROOT / "tests" / "fixtures" / "api-v4-django-todo.json")).returncode == 0
+    process, url = start_server(config, "--log-format", "json")
+    try:
+        page = httpx.get(f"{url}/api/v4/packages/", timeout=30)
+        record = httpx.get(f"{url}/api/v4/packages/django-todo/", timeout=30)
+        health = httpx.get(f"{url}/api/fetcher/health/", timeout=30)
+    finally:
+        assert stop(process) == 0
+    assert page.status_code == 200 and page.json()["count"] == 1
+    assert record.status_code == 200 and record.content == fetcher(config, "show", "django-todo").stdout.encode()
+    assert health.json()["store"]["readable"] is True
