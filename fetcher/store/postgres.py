@@ -47,6 +47,14 @@ def _placeholders(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def _storable(value):
+    """A value as PostgreSQL can hold it: its text cannot hold NUL, which SQLite's can and a hostile answer may send;
+    each becomes U+FFFD, the replacement character, so the package is written and the run goes on."""
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
 class PostgresDatabase(Database):
     dialect = POSTGRES
 
@@ -64,7 +72,7 @@ class PostgresDatabase(Database):
             return self.conn.execute(sql).fetchone()[0]
 
     def _run(self, sql: str, params: Iterable = ()):
-        params = list(params)
+        params = [_storable(value) for value in params]
         if not params:
             return self.conn.execute(sql)
         return self.conn.execute(_placeholders(sql), params)

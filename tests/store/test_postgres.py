@@ -259,3 +259,14 @@ def test_fetcher_serve_answers_from_a_postgresql_store_as_show_prints(config_fil
     assert page.status_code == 200 and page.json()["count"] == 1
     assert record.status_code == 200 and record.content == fetcher(config, "show", "django-todo").stdout.encode()
     assert health.json()["store"]["readable"] is True
+
+
+def test_a_nul_character_postgresql_cannot_hold_is_stored_as_the_replacement_character(store_at):
+    from datetime import datetime, timezone
+
+    store = open_store(store_at)
+    try:
+        store.catalogue.add("pkg", "https://github.com/o/pkg", "", "a\x00b", datetime.now(timezone.utc))
+        assert store.reads.record("pkg")["title"] == "a\ufffdb"
+    finally:
+        store.close()
