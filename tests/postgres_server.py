@@ -3,8 +3,9 @@
 `pytest` starts one for the session when FETCHER_TEST_POSTGRES_URL is not set and PostgreSQL's server
 binaries are found (initdb and pg_ctl on PATH, or under /usr/lib/postgresql/*/bin); it listens on
 127.0.0.1 and a socket in its own directory, trusts the test user, and is stopped and removed when the
-session ends. `python -m tests.postgres_server` starts one and prints its URL, for trying things by hand
-(Ctrl-C or SIGTERM stops and removes it).
+session ends, or by a watchdog once pytest is gone, should it be killed before its teardown.
+`python -m tests.postgres_server` starts one and prints its URL, for trying things by hand (Ctrl-C or SIGTERM
+stops and removes it).
 """
 
 import glob
@@ -14,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +41,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# Run beside the cluster: once the process that started it is gone however it ended (a SIGKILL, a SIGTERM that ran
+# no teardown), the server is stopped and its directory removed; once the directory is gone (stopped), it ends.
+WATCHDOG = """
+import os, shutil, subprocess, sys, time
+parent, command, folder = int(sys.argv[1]), sys.argv[2:-1], sys.argv[-1]
+while os.path.isdir(folder):
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(folder, ignore_errors=True)
+        break
+    time.sleep(1)
+"""
 
 
 class Cluster:
@@ -68,6 +86,7 @@ class Cluster:
             options = " ".join([f"-p {self.port}", f"-k {self.dir}", *(f"-c {setting}" for setting in SETTINGS)])
             self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "-t", "60",
                       "start")
+            self._watch()
             import psycopg
 
             with psycopg.connect(f"postgresql://{USER}@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
@@ -76,6 +95,14 @@ class Cluster:
             self.stop()
             raise
         return self
+
+    def _watch(self) -> None:
+        stop = [str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]
+        if self.owner:
+            stop = ["runuser", "-u", self.owner, "--", *stop]
+        subprocess.Popen([sys.executable, "-c", WATCHDOG, str(os.getpid()), *stop, str(self.dir)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
