@@ -10,17 +10,17 @@ user's), then PyPI (one project's JSON).
 
 import asyncio
 import os
-import sqlite3
-from pathlib import Path
 from typing import Callable
 
 from fetcher.config import BUILT_IN, Config
-from fetcher.errors import FetcherError
+from fetcher.errors import FetcherError, RunStopped
 from fetcher.hosts.base import REJECTED, UNREACHABLE, Check
 from fetcher.hosts.pypi import PyPI
 from fetcher.hosts.registry import Hosts
 from fetcher.net.client import Client
+from fetcher.location import Location, is_postgres
 from fetcher.store import open_store
+from fetcher.store.sql import STORE_ERRORS
 from fetcher.store.schema import store_state
 
 # Repositories of the catalogue a forge's check may try its credential on, per host.
@@ -42,12 +42,16 @@ def check_config(load: Callable[[], Config]) -> tuple[Check, Config | None]:
     return Check("config", True, f"read {config.source}"), config
 
 
-def check_store(path: Path) -> Check:
+def check_store(path: Location) -> Check:
     try:
         state = store_state(path)
+    except RunStopped as exc:  # a PostgreSQL server that cannot be reached now
+        return Check("store", False, str(exc), UNREACHABLE)
     except FetcherError as exc:
         return Check("store", False, str(exc), REJECTED)
     if state is None:
+        if is_postgres(path):
+            return Check("store", True, f"{path} has no store yet; the first import creates it")
         if not os.access(path.parent, os.W_OK):
             return Check("store", False, f"{path} cannot be created: {path.parent} is not writable", REJECTED)
         return Check("store", True, f"{path} does not exist yet; the first import creates it")
@@ -59,15 +63,15 @@ def check_store(path: Path) -> Check:
 def known_repos(config: Config) -> dict[str, list[str]]:
     """host name -> the first few repo_urls of the catalogue on it, read-only; none where there is no store
     to read (check_store says why)."""
-    if not config.store_path.exists():
+    if not is_postgres(config.store) and not config.store.exists():
         return {}
     try:
-        store = open_store(config.store_path, create=False, read_only=True)
+        store = open_store(config.store, create=False, read_only=True)
     except FetcherError:
         return {}
     try:
         return {name: store.reads.repo_urls_on(name, KNOWN) for name in config.hosts}
-    except (FetcherError, sqlite3.Error):
+    except (FetcherError, *STORE_ERRORS):
         return {}
     finally:
         store.close()
@@ -89,7 +93,7 @@ def run_checks(load: Callable[[], Config]) -> list[Check]:
     checks = [config_check]
     if config is None:
         return checks
-    checks.append(check_store(config.store_path))
+    checks.append(check_store(config.store))
     return checks + asyncio.run(check_hosts(config))
 
 

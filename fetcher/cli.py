@@ -57,7 +57,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool, quiet: bool,
 def _store(settings: config.Config, *, create: bool = False, read_only: bool = False) -> Store:
     """The configured store; only import and add may create it. Its errors say which config named it."""
     try:
-        return open_store(settings.store_path, create=create, read_only=read_only)
+        return open_store(settings.store, create=create, read_only=read_only)
     except (StoreError, StoreUnavailable) as exc:
         raise type(exc)(f"{exc} (config: {settings.source})") from None
 
@@ -94,7 +94,7 @@ def _import_from_api(settings: config.Config, url: str) -> None:
     api_url = config.api_root(url, "--from-api")
     with StopSignals() as stop_signals:
         store = _store(settings, create=True)
-        with run_lock(settings.store_path, "import --from-api", kind="import"):
+        with run_lock(settings.store, "import --from-api", kind="import"):
             report = walk.walk(store, settings, api_url, stop_signals=stop_signals)
     for page, slug, first, later in report.merged:
         error(merged_warning(page, slug, first, later), logging.WARNING)
@@ -136,7 +136,7 @@ def sync_command(every: bool, limit: int | None, stale_after: timedelta | None) 
     settings = command_config()
     with StopSignals() as stop_signals:
         store = _store(settings)
-        with run_lock(settings.store_path, "sync"):
+        with run_lock(settings.store, "sync"):
             now = utcnow()
             stale = None if every else settings.stale_after if stale_after is None else stale_after
             packages = store.schedule.due(stale, limit, now)
@@ -155,7 +155,7 @@ def refresh_command(slugs: tuple[str, ...]) -> None:
     with StopSignals() as stop_signals:
         store = _store(settings)
         packages = store.catalogue.packages(list(slugs))
-        with run_lock(settings.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT, waiting=_waiting):
+        with run_lock(settings.store, "refresh", wait_seconds=REFRESH_LOCK_WAIT, waiting=_waiting):
             report = loop.run(store, packages, settings, "refresh", progress=_progress("refresh"),
                               stop_signals=stop_signals)
     _finish(report)
@@ -215,7 +215,7 @@ def status_command(as_json: bool) -> None:
     # path must not pass: no store there is exit 2, as for every command but import and add.
     store = _store(settings, read_only=True)
     now = utcnow()
-    gathered = status.gather(store, settings, now, running=holder(settings.store_path))  # the lock never taken
+    gathered = status.gather(store, settings, now, running=holder(settings.store))  # the lock never taken
     code = status.exit_code(gathered)
     if option("quiet") and not code:
         sys.exit(0)  # for cron: a word only when an alarm is raised
@@ -242,10 +242,10 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
         if pretty:  # with --facts, the facts as --facts prints them (None before any was written)
             shown = {"facts": stored and facts.to_api(stored, settings.timezone)} if with_facts else {}
             return tell(render(row, reads.fetch_state(slug), utcnow(), **shown))
-        record = api.record(row, settings.timezone, settings.store_path)  # a value stored unreadably is named
+        record = api.record(row, settings.timezone, settings.store)  # a value stored unreadably is named
         if with_facts:
-            record = api.with_facts(record, stored, settings.timezone, settings.store_path)
-    click.echo(api.show_text(record, settings.store_path), nl=False)
+            record = api.with_facts(record, stored, settings.timezone, settings.store)
+    click.echo(api.show_text(record, settings.store), nl=False)
 
 
 @cli.command("export")
@@ -257,7 +257,7 @@ def export_command(jsonl: bool, with_facts: bool) -> None:
     settings = command_config()
     first = True
     with _store(settings, read_only=True) as store:  # closed when done: a reader leaves no -wal or -shm it made
-        for text in api.export_lines(store.reads, settings.timezone, settings.store_path, with_facts):
+        for text in api.export_lines(store.reads, settings.timezone, settings.store, with_facts):
             click.echo(text if jsonl else ("[\n" if first else ",\n") + text, nl=jsonl)
             first = False
     if not jsonl:

@@ -16,6 +16,7 @@ from fetcher.compat import FETCHER, PROFILES, Profile
 from fetcher.durations import parse_duration
 from fetcher.config_keys import BUILTIN_HOSTS, DEFAULTS, HOST_KEYS, HOST_KINDS, RANGES
 from fetcher.errors import ConfigError, UsageError
+from fetcher.location import BadURL, Location, PostgresURL
 
 DEFAULT_FILE = "config.toml"
 BUILT_IN = "built-in defaults"  # the source of a config read from no file
@@ -68,7 +69,7 @@ class Thresholds:
 @dataclass(frozen=True)
 class Config:
     source: str  # the file it came from, or BUILT_IN
-    store_path: Path
+    store_path: Path  # the SQLite store's file, when store_url is None
     github_api_url: str
     github_graphql_url: str
     github_token_env: str
@@ -96,6 +97,12 @@ class Config:
     import_api_url: str = DEFAULTS["import"]["api_url"][0]
     import_requests_per_second: float = DEFAULTS["import"]["requests_per_second"][0]
     import_page_size: int = DEFAULTS["import"]["page_size"][0]
+    store_url: PostgresURL | None = None  # a PostgreSQL store instead of the SQLite file
+
+    @property
+    def store(self) -> Location:
+        """Where the store is: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.store_url or self.store_path
 
     @property
     def token_envs(self) -> tuple[str, ...]:
@@ -226,6 +233,13 @@ def _hosts(data: dict) -> dict[str, HostConfig]:
     return hosts
 
 
+def _store_url(store: dict, source: str) -> PostgresURL | None:
+    try:
+        return PostgresURL.from_config(store)
+    except BadURL as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
 def _build(data: dict, source: str, base: Path) -> Config:
     def get(section: str, key: str):
         return data.get(section, {}).get(key, DEFAULTS[section][key][0])
@@ -256,6 +270,7 @@ def _build(data: dict, source: str, base: Path) -> Config:
         if not _is_api_url(get(section, key)):
             raise ConfigError(f"{source}: {section}.{key} must be an http(s) URL, not {get(section, key)!r}")
     return Config(
+        store_url=_store_url(data.get("store", {}), source),
         source=source,
         store_path=base / Path(get("store", "path")).expanduser(),
         github_api_url=get("github", "api_url").rstrip("/"),

@@ -5,7 +5,9 @@ config.toml, as shipped, documents each; fetcher.config reads a file against the
 
 # section -> key -> (default, accepted types); durations are strings parsed below.
 DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
-    "store": {"path": ("packages.db", (str,))},
+    # path: a SQLite file (the default); url: a PostgreSQL database instead (fetcher.location), its password
+    # read from PGPASSWORD, ~/.pgpass or the variable password_env names, never from this file.
+    "store": {"path": ("packages.db", (str,)), "url": (None, (str,)), "password_env": (None, (str,))},
     "github": {
         "api_url": ("https://api.github.com", (str,)),
         "graphql_url": ("https://api.github.com/graphql", (str,)),

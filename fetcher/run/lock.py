@@ -3,7 +3,8 @@
 An advisory lock (flock) on a file beside the store: the kernel drops it when
 its process ends, however it ends, so a run killed with SIGKILL cannot leave
 it stuck. The holder writes who it is into the file for the next one to name,
-and for `status` to read without taking the lock.
+and for `status` to read without taking the lock. A PostgreSQL store's run lock is the server's advisory lock
+instead (fetcher.store.postgres.run_lock), dropped when its connection ends.
 """
 
 import fcntl
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from fetcher.errors import StoreBusy, StoreUnavailable
+from fetcher.location import Location, is_postgres
 
 POLL_SECONDS = 0.2
 STAMP = "%Y-%m-%d %H:%M:%S UTC"
@@ -34,13 +36,19 @@ def lock_path(store_path: Path, kind: str = "") -> Path:
 
 
 @contextmanager
-def run_lock(store_path: Path, command: str, wait_seconds: float = 0.0,
+def run_lock(store_path: Location, command: str, wait_seconds: float = 0.0,
              waiting: Callable[[dict | None], None] | None = None, kind: str = "") -> Iterator[None]:
     """Hold the store's run lock (or the lock of `kind`); StoreBusy (exit 75) naming the holder if it is not free
     in time.
 
     `waiting(holder)` is called once when the lock must be waited for, with who holds it (as `holder`
     reads it; None when its words cannot be read)."""
+    if is_postgres(store_path):
+        from fetcher.store import postgres
+
+        with postgres.run_lock(store_path, command, wait_seconds, kind):
+            yield
+        return
     path = lock_path(store_path, kind)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -84,12 +92,15 @@ def _holder(fd: int) -> str:
     return text or "another fetcher run"
 
 
-def holder(store_path: Path) -> dict | None:
+def holder(store_path: Location) -> dict | None:
     """The run holding the store's lock, as its holder wrote it: {command, pid, since (ISO 8601)}; None when none.
 
     Read from the file alone: the lock is never taken, so asking never delays a run. What a run killed
-    with SIGKILL left behind is believed only while a process of that pid lives.
+    with SIGKILL left behind is believed only while a process of that pid lives. (A PostgreSQL store's holder
+    is the server's to say: not read here, None.)
     """
+    if is_postgres(store_path):
+        return None
     try:
         with open(lock_path(store_path), "rb") as file:
             text = file.read(200).decode(errors="replace").strip()

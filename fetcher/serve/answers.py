@@ -8,7 +8,6 @@ the JSON of `show --facts`, `history --json`, `trending --json`, and a health ch
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -22,6 +21,7 @@ from fetcher.serve import conditional, pages, routes
 from fetcher.serve.rendered import Rendered
 from fetcher.show import api, history
 from fetcher.store.reads import Reads
+from fetcher.store.sql import STORE_ERRORS
 
 JSON = "application/json"
 ALLOWED = "GET, HEAD"
@@ -110,7 +110,7 @@ def _answer(asked: Asked, open_reads: Callable[[], Reads], serving: Serving, now
         with reads.db.reading():
             status, body, changed = ENDPOINTS[found.endpoint](
                 Context(reads, serving, now, params, url, base, found.ident, rendered))
-    except (sqlite3.Error, StoreError) as exc:
+    except STORE_ERRORS as exc:
         log.warning("the store cannot be read: %s", _reason(exc), extra=event("store_unreadable", reason=_reason(exc)))
         if found.endpoint == "health":  # why is in the log: the body is public, and names no path
             return _error(503, {"healthy": False, "store": {"readable": False}, "last_sync": None})

@@ -25,15 +25,15 @@ GRACE_SECONDS = 10  # how long answers in flight may take to finish after SIGTER
 
 def run(settings: Config, host: str, port: int, workers: int, say: Callable[[str], None] | None) -> int:
     """`fetcher serve`: listen on host:port, say so (`say` a line, or None for the `listening` event), serve."""
-    serving = Serving(settings.timezone, settings.store_path, settings.serve_cache_seconds,
+    serving = Serving(settings.timezone, settings.store, settings.serve_cache_seconds,
                       settings.serve_last_sync_within)  # fmt: skip
     sock = listen(host, port)
 
     def listening(url: str) -> None:
         if say is None:
-            log.info("serving %s/api/v4/", url, extra=event("listening", url=url, store=str(settings.store_path)))
+            log.info("serving %s/api/v4/", url, extra=event("listening", url=url, store=str(settings.store)))
         else:
-            say(f"serving {url}/api/v4/ from {settings.store_path} (SIGTERM or Ctrl-C stops)")
+            say(f"serving {url}/api/v4/ from {settings.store} (SIGTERM or Ctrl-C stops)")
 
     return serve(serving, sock, listening, workers)
 

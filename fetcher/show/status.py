@@ -41,7 +41,7 @@ def gather(store: Store, config: Config, now: datetime, running: dict | None = N
         "sparklines_kept": overview["sparklines_kept"],
         "runs": [{name: run[name] for name in RUN_FIELDS} for run in overview["runs"]],
         "rate_limits": limits,
-        "store": {"path": str(store.path.resolve()), "bytes": _store_bytes(store)},
+        "store": {"path": store.db.where(), "bytes": store.db.size()},
         "worst_failures": overview["worst_failures"],
         "stalest": overview["stalest"],
         "thresholds": _thresholds(config.thresholds),
@@ -180,9 +180,3 @@ def _time(stamp: str | None) -> datetime | None:
 
 def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())
-
-
-def _store_bytes(store: Store) -> int:
-    """The database with its write-ahead log: what the store takes on disk."""
-    files = (store.path, store.path.with_name(store.path.name + "-wal"))
-    return sum(path.stat().st_size for path in files if path.exists())

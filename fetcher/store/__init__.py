@@ -8,13 +8,13 @@
 - `walk`: a directory walk's pages (`import --from-api`), each whole with the walk's place;
 - `reads`: records, facts, fetch state, history, trending, the status overview, grids and categories.
 
-Nothing else in fetcher writes SQL. `Database` (sql.py) is the seam a second backend plugs into.
+Nothing else in fetcher writes SQL. `Database` (sql.py) is the seam a second backend plugs into: PostgreSQL's
+(postgres.py) does, with the few differences of its SQL in dialect.py; fetcher.location says which a config names.
 """
-
-from pathlib import Path
 
 from fetcher.store.catalogue import Catalogue
 from fetcher.store.fetched import Fetched
+from fetcher.location import Location
 from fetcher.store.reads import Reads
 from fetcher.store.runs import Runs
 from fetcher.store.schedule import Schedule
@@ -44,8 +44,9 @@ class Store:
         self.close()
 
 
-def open_store(path: Path, *, create: bool = True, read_only: bool = False) -> Store:
-    """Open the store at path (creating it only when `create`), shaped to the current schema.
+def open_store(path: Location, *, create: bool = True, read_only: bool = False) -> Store:
+    """Open the store at path, a SQLite file or a PostgreSQL URL (creating it only when `create`), shaped to the
+    current schema.
 
     `read_only` opens it for reading alone: nothing is shaped or migrated, so a store the user may
     not write (or one another program is writing) can still be read.

@@ -27,11 +27,8 @@ class Reads:
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads in one transaction: every query inside sees the store as the first one did."""
-        self.db.execute("BEGIN")
-        try:
+        with self.db.reading():
             yield
-        finally:
-            self.db.execute("COMMIT")
 
     def record(self, slug: str) -> dict:
         # A slug from the command line may hold a lone surrogate (bytes that are not UTF-8): no package has it.
@@ -46,11 +43,11 @@ class Reads:
         With facts, each row also holds its `facts` row under "facts" (None when it has none).
         """
         if not with_facts:
-            return self.db.rows(f"SELECT {', '.join(API_FIELDS)} FROM package ORDER BY slug")
+            return self.db.stream(f"SELECT {', '.join(API_FIELDS)} FROM package ORDER BY slug")
         columns = ", ".join([*(f"package.{name}" for name in API_FIELDS),
                              "facts.package_id AS facts__package_id",
                              *(f"facts.{name} AS facts__{name}" for name in FACT_NAMES)])
-        rows = self.db.rows(
+        rows = self.db.stream(
             f"SELECT {columns} FROM package LEFT JOIN facts ON facts.package_id = package.id ORDER BY slug")
         return (_split_facts(row) for row in rows)
 
@@ -84,7 +81,7 @@ class Reads:
             ids = "SELECT id FROM package ORDER BY id DESC LIMIT ? OFFSET ?"
             params = [limit, offset]
         else:
-            hint = "INDEXED BY package_modified " if self._has_index("package_modified") else ""
+            hint = self.db.dialect.index_hint(self.db, "package_modified")
             ids = f"SELECT id FROM package {hint}WHERE modified >= ? ORDER BY id DESC LIMIT ? OFFSET ?"
             params = [modified_since, limit, offset]
         return self.db.select(f"SELECT * FROM package WHERE id IN ({ids}) ORDER BY id DESC", params)
@@ -102,10 +99,6 @@ class Reads:
     def last_run(self, command: str) -> dict | None:
         """The newest `sync_run` row of this command (sync or refresh), or None before the first."""
         return self.db.first("SELECT * FROM sync_run WHERE command = ? ORDER BY id DESC LIMIT 1", [command])
-
-    def _has_index(self, name: str) -> bool:
-        """A store opened read-only is not shaped: one a writer has not opened since an index was added lacks it."""
-        return self.db.first("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", [name]) is not None
 
     def facts(self, package_id: int) -> dict | None:
         """The package's facts row as stored, or None before any was written."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from fetcher.errors import StoreDamaged, StoreError, StoreUnavailable
+from fetcher.store.dialect import SQLITE
 
 READ_ONLY = "the store is read-only"
 # SQLite's messages for a store that cannot be written now but can be later: what each means.
@@ -26,11 +27,18 @@ _UNAVAILABLE = {
 }
 
 
+# What reading a store can fail with: a PostgreSQL store's failures are all typed (postgres.failure), SQLite's not all.
+STORE_ERRORS = (sqlite3.Error, StoreError, StoreUnavailable)
+
 # SQLite's primary result codes for a store whose pages are not what SQLite wrote.
 SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
 
 
 class Database:
+    """SQLite's; fetcher.store.postgres.PostgresDatabase is the same methods over psycopg."""
+
+    dialect = SQLITE
+
     def __init__(self, conn: sqlite3.Connection, path: Path, on_close: Callable[[], None] | None = None):
         self.conn = conn
         self.path = path
@@ -52,6 +60,11 @@ class Database:
             for row in cursor:
                 yield dict(zip(names, row))
 
+    def stream(self, sql: str, params: Iterable = ()) -> Iterator[dict]:
+        """The rows of a query that may answer any number of them (an export), one at a time; SQLite's rows()
+        already steps through them as they are taken."""
+        return self.rows(sql, params)
+
     def first(self, sql: str, params: Iterable = ()) -> dict | None:
         return next(self.rows(sql, params), None)
 
@@ -59,6 +72,11 @@ class Database:
         """The single value a query answers."""
         with self.guarded():
             return self.conn.execute(sql, list(params)).fetchone()[0]
+
+    def one_or_none(self, sql: str, params: Iterable = ()):
+        """The first column of the first row a query answers, None when it answers none."""
+        row = self.first(sql, params)
+        return None if row is None else next(iter(row.values()))
 
     def execute(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
         """A statement; a write belongs inside `write()`, which makes SQLite's refusals StoreUnavailable."""
@@ -89,6 +107,22 @@ class Database:
         """Whether the store itself (not a TEMP view standing in for a table it lacks) has the table."""
         return self.first("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]) is not None
 
+    def has_index(self, name: str) -> bool:
+        return self.first("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", [name]) is not None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def where(self) -> str:
+        """The store as a person names it: the file's full path."""
+        return str(self.path.resolve())
+
+    def size(self) -> int:
+        """The database with its write-ahead log: what the store takes on disk."""
+        files = (self.path, self.path.with_name(self.path.name + "-wal"))
+        return sum(path.stat().st_size for path in files if path.exists())
+
     @contextlib.contextmanager
     def write(self) -> Iterator[None]:
         """One short write transaction, taken at its start (BEGIN IMMEDIATE).
@@ -104,13 +138,13 @@ class Database:
             try:
                 yield
             except BaseException:
-                if self.conn.in_transaction:
+                if self.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
             try:
                 self.conn.execute("COMMIT")
             except BaseException:
-                if self.conn.in_transaction:
+                if self.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
 
@@ -121,12 +155,12 @@ class Database:
         In WAL mode it neither waits for a writer nor holds one up; it writes nothing, so it ends
         the same way however it ends.
         """
-        self.conn.execute("BEGIN")
+        self.execute("BEGIN")
         try:
             yield
         finally:
-            if self.conn.in_transaction:
-                self.conn.execute("COMMIT")
+            if self.in_transaction:
+                self.execute("COMMIT")
 
     @contextlib.contextmanager
     def unavailable_as_error(self) -> Iterator[None]:

@@ -7,7 +7,7 @@ import httpx
 import respx
 
 from fetcher.record import API_FIELDS
-from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route
+from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route, BOTH_BACKENDS
 
 LDAP = str(FIXTURES / "api-v4-django-auth-ldap.json")
 TODO = str(FIXTURES / "api-v4-django-todo.json")
@@ -19,6 +19,7 @@ def export(run_cli, config) -> list[dict]:
     return json.loads(result.stdout)
 
 
+@BOTH_BACKENDS
 def test_import_is_idempotent(config_file, run_cli, tmp_path):
     config = config_file()
     first = run_cli(config, "import", LDAP, TODO)
@@ -31,6 +32,7 @@ def test_import_is_idempotent(config_file, run_cli, tmp_path):
     assert export(run_cli, config) == snapshot
 
 
+@BOTH_BACKENDS
 def test_import_keeps_ids_and_every_field_as_given(config_file, run_cli):
     config = config_file(timezone="America/New_York")
     run_cli(config, "import", LDAP)
@@ -41,6 +43,7 @@ def test_import_keeps_ids_and_every_field_as_given(config_file, run_cli):
     assert list(shown) == list(API_FIELDS)
 
 
+@BOTH_BACKENDS
 def test_import_reads_an_api_page_from_stdin(config_file, run_cli):
     config = config_file()
     page = {"count": 2, "next": None, "previous": None, "results": [api_record("django-todo"), api_record("django-auth-ldap")]}
@@ -51,6 +54,7 @@ def test_import_reads_an_api_page_from_stdin(config_file, run_cli):
     assert [r["slug"] for r in export(run_cli, config)] == ["django-auth-ldap", "django-todo"]
 
 
+@BOTH_BACKENDS
 def test_import_upserts_without_wiping_fields_it_was_not_given(config_file, run_cli, tmp_path):
     config = config_file()
     run_cli(config, "import", TODO)
@@ -101,6 +105,7 @@ def test_a_file_that_is_not_json_is_rejected(config_file, run_cli, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@BOTH_BACKENDS
 def test_an_id_already_used_by_another_slug_is_rejected(config_file, run_cli, tmp_path):
     config = config_file()
     run_cli(config, "import", TODO)
@@ -114,6 +119,7 @@ def test_an_id_already_used_by_another_slug_is_rejected(config_file, run_cli, tm
     assert [r["slug"] for r in export(run_cli, config)] == ["django-todo"]
 
 
+@BOTH_BACKENDS
 def test_add_registers_a_package(config_file, run_cli):
     config = config_file()
 
@@ -135,6 +141,7 @@ def test_add_refuses_a_repo_url_that_is_not_a_url(config_file, run_cli):
     assert "repo_url 'not a url'" in result.stderr
 
 
+@BOTH_BACKENDS
 def test_show_of_an_unknown_slug_is_exit_2(config_file, run_cli):
     config = config_file()
     run_cli(config, "import", TODO)
@@ -144,6 +151,7 @@ def test_show_of_an_unknown_slug_is_exit_2(config_file, run_cli):
     assert result.stderr.strip() == "fetcher: no package with slug 'nope' in the store"
 
 
+@BOTH_BACKENDS
 def test_export_empty_store_is_an_empty_array_and_jsonl_is_one_record_a_line(config_file, run_cli, tmp_path):
     config = config_file()
     empty = tmp_path / "empty.json"
@@ -158,6 +166,7 @@ def test_export_empty_store_is_an_empty_array_and_jsonl_is_one_record_a_line(con
     assert all(list(json.loads(line)) == list(API_FIELDS) for line in lines)
 
 
+@BOTH_BACKENDS
 def test_refresh_of_an_unknown_slug_fetches_nothing(config_file, run_cli):
     config = config_file()
     run_cli(config, "import", TODO)
@@ -170,6 +179,7 @@ def test_refresh_of_an_unknown_slug_fetches_nothing(config_file, run_cli):
     assert not route.called
 
 
+@BOTH_BACKENDS
 @respx.mock
 def test_refresh_fetches_now_whatever_the_age(config_file, run_cli, respx_mock, tmp_path):
     config = config_file()
@@ -185,6 +195,7 @@ def test_refresh_fetches_now_whatever_the_age(config_file, run_cli, respx_mock, 
     assert json.loads(run_cli(config, "show", "django-todo").stdout)["repo_forks"] == 300
 
 
+@BOTH_BACKENDS
 @respx.mock
 def test_sync_picks_due_packages_oldest_first_and_honours_limit_and_all(config_file, run_cli, respx_mock, tmp_path):
     config = config_file("\n[sync]\nconcurrency = 1\n")
@@ -209,6 +220,7 @@ def test_sync_picks_due_packages_oldest_first_and_honours_limit_and_all(config_f
     assert "4 of 4 packages" in run_cli(config, "sync", "--all").stdout
 
 
+@BOTH_BACKENDS
 @respx.mock
 def test_sync_exit_1_names_each_failure_on_stderr(config_file, run_cli, respx_mock, tmp_path):
     config = config_file()
@@ -223,6 +235,7 @@ def test_sync_exit_1_names_each_failure_on_stderr(config_file, run_cli, respx_mo
     assert "0 synced, 0 unchanged, 1 failed, 0 skipped" in result.stdout
 
 
+@BOTH_BACKENDS
 @respx.mock
 def test_network_down_is_one_line_and_exit_75(config_file, run_cli, respx_mock):
     config = config_file()

@@ -10,13 +10,16 @@ from fetcher.net.client import utcnow
 from fetcher.record import validate
 from fetcher.standin import StandIn, World
 from fetcher.store import open_store
+from tests.conftest import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 OLD_WEEKS = [1] * 52
 TOKEN = "ghp_sparkline_token_AAAAAAA"
 
 
 def test_a_cold_package_is_written_with_its_old_sparkline_then_its_new_one_and_no_worker_waits(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, store_toml
 ):
     world, records = World.generate(12, seed=3, renamed=0, missing=0, empty=0, max_contributors=3, cold_stats=0.5)
     records = [{**record, "commits_over_52": OLD_WEEKS, "last_fetched": "2026-01-01T00:00:00+00:00"}
@@ -34,11 +37,11 @@ def test_a_cold_package_is_written_with_its_old_sparkline_then_its_new_one_and_n
     with StandIn(world, stats_delay=0.3, token=TOKEN) as standin:
         path = tmp_path / "config.toml"
         path.write_text(
-            f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
+            f'[store]\n{store_toml}\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
             f'pace = false\n[pypi]\nurl = "{standin.url}"\n[http]\nbackoff = 0.2\nretries = 5\n'
         )
         config = load(str(path))
-        store = open_store(config.store_path)
+        store = open_store(config.store)
         store.catalogue.import_records([validate(record, "test") for record in records], utcnow())
         writes: list[tuple[str, str, list[int]]] = []
         slugs = {row["id"]: row["slug"] for row in store.db.rows("SELECT id, slug FROM package")}
@@ -72,7 +75,7 @@ def test_a_cold_package_is_written_with_its_old_sparkline_then_its_new_one_and_n
 
 
 def test_a_sparkline_still_pending_when_the_run_ends_is_due_at_the_next_run_until_it_is_written(
-    tmp_path, run_cli, monkeypatch
+    tmp_path, run_cli, monkeypatch, store_toml, store_at
 ):
     # Every repository's weekly counts answer 202 to their first ask, and the run asks nothing again (retries
     # = 0: as if it were killed before the later asks). The next plain sync, within stale_after, takes exactly
@@ -85,7 +88,7 @@ def test_a_sparkline_still_pending_when_the_run_ends_is_due_at_the_next_run_unti
     with StandIn(world, token=TOKEN) as standin:
         config = tmp_path / "config.toml"
         config.write_text(
-            f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
+            f'[store]\n{store_toml}\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
             f'pace = false\n[pypi]\nurl = "{standin.url}"\n[http]\nbackoff = 0\nretries = 0\n'
         )
         assert run_cli(config, "import", str(tmp_path / "catalog.json")).exit_code == 0
@@ -93,7 +96,7 @@ def test_a_sparkline_still_pending_when_the_run_ends_is_due_at_the_next_run_unti
         pending = run_cli(config, "status", "--json")
         second = run_cli(config, "sync")
         third = run_cli(config, "sync")
-        store = open_store(tmp_path / "store.db")
+        store = open_store(store_at)
         weeks = {record["slug"]: json.loads(store.reads.record(record["slug"])["commits_over_52"])
                  for record in records}
 

@@ -16,7 +16,10 @@ from fetcher.run import loop
 from fetcher.run.report import FAILED, SKIPPED, SYNCED
 from fetcher.record import validate
 from fetcher.store import open_store
-from tests.conftest import API, PYPI, GitHubRepo, pypi_body, pypi_route, recorded, response_from, simple_route
+from fetcher.store.shape import shape
+from tests.conftest import API, PYPI, GitHubRepo, pypi_body, pypi_route, recorded, response_from, simple_route, BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
@@ -61,7 +64,7 @@ def setup(tmp_path, config_file, monkeypatch):
 
     def make(*records, extra="", github=""):
         config = load(str(config_file(extra, github=github)))
-        store = open_store(config.store_path)
+        store = open_store(config.store)
         store.catalogue.import_records([validate(r, "test") for r in records], NOW)
         return config, store
 
@@ -543,7 +546,7 @@ def test_token_is_sent_to_github_only_and_never_stored(setup, respx_mock, monkey
             assert headers["Authorization"] == "Bearer ghp_SECRET123"
             assert headers["Accept"] == "application/vnd.github+json"
             assert headers["X-GitHub-Api-Version"] == "2022-11-28"
-    dump = "\n".join(store.db.conn.iterdump())
+    dump = "\n".join(str(row) for table in shape().tables for row in store.db.rows(f"SELECT * FROM {table}"))
     assert "SECRET123" not in dump
 
 

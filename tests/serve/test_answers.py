@@ -14,21 +14,23 @@ from dateutil import tz
 from fetcher.errors import StoreError
 from fetcher.serve.answers import Asked, Serving, answer
 from fetcher.store import open_store
-from tests.conftest import FIXTURES
+from tests.conftest import BOTH_BACKENDS, FIXTURES, raw_store
 
 NOW = datetime(2026, 12, 7, 17, 0, tzinfo=timezone.utc)
 HOST = "api.example.org"
 
+pytestmark = BOTH_BACKENDS
+
 
 @pytest.fixture
-def served(tmp_path, config_file, run_cli):
+def served(tmp_path, config_file, run_cli, store_at):
     """A store of the two real API records; `ask(path, query, **headers)` answers as the server would."""
     config = config_file()
     result = run_cli(config, "import", str(FIXTURES / "api-v4-django-todo.json"),
                      str(FIXTURES / "api-v4-django-auth-ldap.json"))  # fmt: skip
     assert result.exit_code == 0, result.output
-    store = open_store(tmp_path / "test.db", create=False, read_only=True)
-    serving = Serving(tz.UTC, tmp_path / "test.db", cache_seconds=60, last_sync_within=timedelta(hours=25))
+    store = open_store(store_at, create=False, read_only=True)
+    serving = Serving(tz.UTC, store_at, cache_seconds=60, last_sync_within=timedelta(hours=25))
 
     def ask(path: str, query: str = "", method: str = "GET", now: datetime = NOW, **headers):
         sent = {"host": HOST, **{name.replace("_", "-"): value for name, value in headers.items()}}
@@ -36,7 +38,7 @@ def served(tmp_path, config_file, run_cli):
                       serving, now)  # fmt: skip
 
     ask.cli = lambda *args: run_cli(config, *args)
-    ask.store_path = tmp_path / "test.db"
+    ask.store_path = store_at
     return ask
 
 
@@ -224,9 +226,7 @@ def test_a_store_that_cannot_be_read_is_a_503_and_health_says_why(tmp_path):
 
 
 def test_grids_and_categories_a_walk_stored_are_printed_in_the_apis_shape(served):
-    import sqlite3
-
-    with sqlite3.connect(served.store_path) as db:  # as `import --from-api` writes them (fetcher/store/walk.py)
+    with raw_store(served.store_path) as db:  # as `import --from-api` writes them (fetcher/store/walk.py)
         db.execute("""INSERT INTO grid (id, title, slug, description, is_locked, packages, header, created, modified,
                                         imported)
                       VALUES (7, 'Auth', 'auth', 'Log in', 1, '["https://x.org/api/v4/packages/3/"]', 0,

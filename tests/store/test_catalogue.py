@@ -1,7 +1,6 @@
 """The catalogue is the person's: what import takes, what a changed link clears, what a sync may write, remove."""
 
 import json
-import sqlite3
 from datetime import datetime, timezone
 
 import httpx
@@ -14,7 +13,9 @@ from fetcher.run import loop
 from fetcher.record import validate
 from fetcher.store import open_store
 from fetcher.store.fetched import FetchedRecord
-from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route
+from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route, raw_store, BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 TODO = api_record("django-todo")
 FETCHED_OF_TODO = ("repo_forks", "repo_watchers", "repo_description", "participants", "commits_over_52",
@@ -103,8 +104,8 @@ def test_a_page_whose_next_is_not_a_url_is_refused(config_file, run_cli):
 def test_clearing_pypi_url_clears_the_version_and_its_cached_piece(config_file, run_cli, tmp_path):
     config = config_file()
     run_cli(config, "import", write(tmp_path, "todo.json", TODO))
-    store = config.parent / "test.db"
-    with sqlite3.connect(store) as db:
+    store = config
+    with raw_store(store) as db:
         db.execute(CACHED_PIECE, [409, "pypi", '"e"'])
         db.execute(CACHED_PIECE, [409, "repo", '"r"'])
         db.execute("INSERT INTO fetch_state (package_id, consecutive_failures) VALUES (409, 3)")
@@ -115,7 +116,7 @@ def test_clearing_pypi_url_clears_the_version_and_its_cached_piece(config_file, 
     assert record["pypi_url"] == "" and record["pypi_version"] is None
     assert record["last_fetched"] is None  # due at once, for its new links
     assert record["repo_forks"] == 285 and record["participants"] == TODO["participants"]  # the repo's are kept
-    with sqlite3.connect(store) as db:
+    with raw_store(store) as db:
         assert db.execute("SELECT resource FROM resource_cache").fetchall() == [("repo",)]
         assert db.execute("SELECT count(*) FROM fetch_state").fetchone() == (0,)  # no rest earned by the old link
 
@@ -123,7 +124,7 @@ def test_clearing_pypi_url_clears_the_version_and_its_cached_piece(config_file, 
 def test_a_new_repo_url_clears_the_repository_fields_and_pieces(config_file, run_cli, tmp_path):
     config = config_file()
     run_cli(config, "import", write(tmp_path, "todo.json", TODO))
-    with sqlite3.connect(config.parent / "test.db") as db:
+    with raw_store(config) as db:
         db.execute(CACHED_PIECE, [409, "pypi", None])
         db.execute(CACHED_PIECE, [409, "contributors", None])
 
@@ -134,7 +135,7 @@ def test_a_new_repo_url_clears_the_repository_fields_and_pieces(config_file, run
     assert (record["repo_forks"], record["repo_watchers"], record["repo_description"]) == (0, 0, "")
     assert record["participants"] == record["commits_over_52"] == [] and record["last_updated"] is None
     assert record["pypi_version"] == "2.5.0" and record["last_fetched"] is None
-    with sqlite3.connect(config.parent / "test.db") as db:
+    with raw_store(config) as db:
         assert db.execute("SELECT resource FROM resource_cache").fetchall() == [("pypi",)]
 
 
@@ -181,7 +182,7 @@ def test_import_refuses_a_pypi_url_add_refuses(config_file, run_cli, tmp_path):
 def test_remove_deletes_packages_with_their_state_and_pieces(config_file, run_cli):
     config = config_file()
     run_cli(config, "import", str(FIXTURES / "api-v4-django-todo.json"), str(FIXTURES / "api-v4-django-auth-ldap.json"))
-    with sqlite3.connect(config.parent / "test.db") as db:
+    with raw_store(config) as db:
         db.execute(CACHED_PIECE, [409, "pypi", None])
         db.execute("INSERT INTO fetch_state (package_id, consecutive_failures) VALUES (409, 1)")
 
@@ -189,7 +190,7 @@ def test_remove_deletes_packages_with_their_state_and_pieces(config_file, run_cl
 
     assert result.exit_code == 0 and result.stdout == "removed django-todo\n"
     assert [r["slug"] for r in json.loads(run_cli(config, "export").stdout)] == ["django-auth-ldap"]
-    with sqlite3.connect(config.parent / "test.db") as db:
+    with raw_store(config) as db:
         assert db.execute("SELECT count(*) FROM resource_cache").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM fetch_state").fetchone() == (0,)
 
@@ -217,7 +218,7 @@ def package(**fields) -> dict:
 
 def setup_store(config_file, *records):
     config = load(str(config_file()))
-    store = open_store(config.store_path)
+    store = open_store(config.store)
     store.catalogue.import_records([validate(r, "test") for r in records], configuration_now())
     return config, store
 
@@ -238,7 +239,7 @@ def test_an_edit_while_the_package_is_in_flight_wins_and_nothing_fetched_is_writ
 
     def edit_then_answer(request):
         # The person points the package elsewhere while its repository is being asked.
-        other = open_store(config.store_path)
+        other = open_store(config.store)
         other.catalogue.import_records([validate({"slug": "pkg", "repo_url": "https://github.com/owner/elsewhere"}, "edit")],
                              configuration_now())
         other.close()
@@ -263,7 +264,7 @@ def test_a_failure_of_a_link_edited_in_flight_is_not_held_against_the_package(co
     config, store = setup_store(config_file, package())
 
     def edit_then_fail(request):
-        other = open_store(config.store_path)
+        other = open_store(config.store)
         other.catalogue.import_records([validate({"slug": "pkg", "pypi_url": ""}, "edit")], configuration_now())
         other.close()
         return httpx.Response(404, json={"message": "Not Found"})
@@ -286,7 +287,7 @@ def test_a_package_removed_in_flight_is_not_written(config_file, respx_mock, mon
     answer = gh.repo.return_value
 
     def remove_then_answer(request):
-        other = open_store(config.store_path)
+        other = open_store(config.store)
         other.catalogue.remove(["pkg"])
         other.close()
         return answer
