@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS package (
 CREATE INDEX IF NOT EXISTS package_last_fetched ON package (last_fetched);
 -- The same order as sync reads it, a page at a time by keyset: (position, id) after the last page's.
 CREATE INDEX IF NOT EXISTS package_due_order ON package (coalesce(last_fetched, ''), id);
+-- The API's order (newest id first), a page at any offset: walking this small index is 50 times quicker than
+-- walking the table's rows. Counting the packages walks it too.
+CREATE INDEX IF NOT EXISTS package_id_order ON package (id);
+-- The packages changed since a moment (the server's ?modified_since=), and the newest change.
+CREATE INDEX IF NOT EXISTS package_modified ON package (modified);
 
 -- How fetching a package has gone, kept apart so the API table stays clean.
 CREATE TABLE IF NOT EXISTS fetch_state (
@@ -121,6 +126,78 @@ CREATE TABLE IF NOT EXISTS history (
     pypi_version TEXT,
     archived     INTEGER,
     PRIMARY KEY (package_id, date)
+);
+
+-- What a sync wrote into the catalogue's own fields, kept so that importing the catalogue again does not undo
+-- it (README: "Who owns which field").
+-- Each repository URL a host confirmed the package's repository moved away from (a rename or a transfer a sync
+-- followed): a catalogue still giving an old URL names the same repository, and changes nothing.
+CREATE TABLE IF NOT EXISTS repo_move (
+    package_id INTEGER NOT NULL REFERENCES package (id) ON DELETE CASCADE,
+    old_url    TEXT NOT NULL,       -- repo_url as it was stored before the move
+    new_url    TEXT NOT NULL,       -- the repo_url the host confirmed
+    moved_at   TEXT NOT NULL,
+    PRIMARY KEY (package_id, old_url)
+);
+
+-- The documentation_url a sync filled from PyPI while the record had none: an import giving none keeps it.
+CREATE TABLE IF NOT EXISTS filled_documentation (
+    package_id INTEGER PRIMARY KEY REFERENCES package (id) ON DELETE CASCADE,
+    url        TEXT NOT NULL,       -- what the sync wrote
+    filled_at  TEXT NOT NULL
+);
+
+-- A directory's grids and categories as its API v4 lists them (`fetcher import --from-api`), in tables of their
+-- own so that whatever serves the API can answer them (fetcher/directory.py has their fields and sources).
+-- Booleans are 0/1; lists are JSON; date-times are ISO 8601 in UTC.
+CREATE TABLE IF NOT EXISTS grid (
+    id          INTEGER PRIMARY KEY,
+    title       TEXT NOT NULL,
+    slug        TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL,
+    is_locked   INTEGER NOT NULL,
+    packages    TEXT NOT NULL,      -- the API URLs of its packages, as the directory gave them
+    header      INTEGER NOT NULL,
+    created     TEXT NOT NULL,
+    modified    TEXT NOT NULL,
+    imported    TEXT NOT NULL       -- when a walk last wrote it
+);
+
+CREATE TABLE IF NOT EXISTS category (
+    id           INTEGER PRIMARY KEY,
+    title        TEXT NOT NULL,
+    slug         TEXT NOT NULL,     -- not unique in Django Packages' model
+    description  TEXT NOT NULL,
+    title_plural TEXT NOT NULL,
+    show_pypi    INTEGER NOT NULL,
+    created      TEXT NOT NULL,
+    modified     TEXT NOT NULL,
+    imported     TEXT NOT NULL
+);
+
+-- Where each directory's walk is: an interrupted `import --from-api` continues at next_url; a finished one (NULL)
+-- starts over from the API root. Written with each page, in the page's own transaction.
+CREATE TABLE IF NOT EXISTS import_walk (
+    api_url  TEXT PRIMARY KEY,      -- the directory's API root, ending in /
+    started  TEXT NOT NULL,         -- when this walk began
+    next_url TEXT,                  -- the page to ask next; NULL once the walk read its last page
+    pages    INTEGER NOT NULL,      -- pages this walk has read (304s included)
+    updated  TEXT NOT NULL,         -- when it last wrote a page
+    finished TEXT                   -- when it read its last page; NULL while under way
+);
+
+-- Each page of a directory's listings as a walk last read it: its validators, to ask it conditionally next time,
+-- and its `next`, which a 304 does not repeat. Written in the same transaction as the page's records.
+CREATE TABLE IF NOT EXISTS import_page (
+    url           TEXT PRIMARY KEY, -- as asked
+    api_url       TEXT NOT NULL,
+    listing       TEXT NOT NULL,    -- packages, grids or categories
+    etag          TEXT,
+    last_modified TEXT,
+    next_url      TEXT,             -- the page's `next`, as it gave it
+    records       INTEGER NOT NULL, -- how many it held
+    walk_started  TEXT NOT NULL,    -- the walk that last read it: a `next` back to it in that walk is a cycle
+    read_at       TEXT NOT NULL
 );
 
 -- Each rate-limit budget as the last run saw it, per token variable ('' when

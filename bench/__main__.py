@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         help="write the results as JSON to PATH (the committed ones: bench/results.json, bench/soak.json)")  # fmt: skip
     add("--tty", action="store_true",
         help="fetcher's stderr on a pseudo-terminal, so it draws its progress bar (what the bar costs)")  # fmt: skip
+    add("--vary", type=int, default=None, metavar="SEED",
+        help="a stand-in varied from SEED: per-route and per-request latency, GraphQL time by the repositories "
+             "asked, padded answers, many contributor pages (fetcher/standin/vary.py); the floor is then the "
+             "latency it added over the slots")  # fmt: skip
     add("--faults", action="store_true", help="instead: a soak run with seeded faults (see bench/soak.py)")
     add("--rounds", type=_positive(int), default=3, help="with --faults: rounds with faults on, before one without")
     args = parser.parse_args(argv)
@@ -95,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit=args.rate_limit,
         timeout=args.timeout,
         tty=args.tty,
+        vary=args.vary,
     )
     return bench(settings, args.json)
 

@@ -9,7 +9,10 @@ resource, and how many commits the commit lists held -- the numbers the
 issue holds fetcher to (warm: only conditional requests, at most one per
 resource it reads; after a push: only the new commits). The catalogue is
 ``fetcher.standin.forges.generate``'s: per host, repositories plus one moved and one
-missing (its package fails: exit 1 is expected).
+missing (its package fails: exit 1 is expected). Per repository counts only the
+repositories the host serves (not the missing one's 404): a warm sync of an unchanged
+repository costs GitLab two 304s, Bitbucket four, and Forgejo, which sends no ETag,
+one answer (its ``updated_at`` says nothing was pushed).
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class HostPhase:
     not_modified: int
     by_resource: dict[str, int]
     commits_listed: int
+    repositories: int = 0  # the repositories the host served (a 200 or a 304 about them)
+    per_repository: float = 0.0  # the requests about them, per repository
 
 
 def host_rows(
@@ -58,6 +63,8 @@ def host_rows(
     for host in forges.hosts.values():
         mine = [entry for entry in entries if entry.host == host.name]
         count = packages[host.name]
+        served = {entry.repo for entry in mine if entry.repo and entry.status in (200, 304)}
+        about = sum(entry.repo in served for entry in mine)
         rows.append(
             HostPhase(
                 host=host.name,
@@ -70,6 +77,8 @@ def host_rows(
                 not_modified=sum(entry.status == 304 for entry in mine),
                 by_resource=dict(sorted(Counter(entry.resource for entry in mine).items())),
                 commits_listed=sum(entry.items or 0 for entry in mine if entry.resource == "commits"),
+                repositories=len(served),
+                per_repository=round(about / len(served), 2) if served else 0.0,
             )
         )
     return rows
@@ -127,11 +136,23 @@ def run(per_host: int, pushed: float, seed: int, latency: float, concurrency: in
 
 
 def table(rows: list[HostPhase]) -> str:
-    headers = ["host", "kind", "phase", "packages", "requests", "per package", "conditional", "304", "commits listed"]
+    headers = ["host", "kind", "phase", "packages", "requests", "per package", "per repository", "conditional", "304",
+               "commits listed"]
     cells = [
         [row.host, row.kind, LABELS[row.phase], str(row.packages), str(row.requests), f"{row.per_package:g}",
-         str(row.conditional), str(row.not_modified), str(row.commits_listed)]
+         f"{row.per_repository:g}", str(row.conditional), str(row.not_modified), str(row.commits_listed)]
         for row in rows
+    ]  # fmt: skip
+    return markdown(headers, cells)
+
+
+def warm_table(rows: list[HostPhase]) -> str:
+    """Each host's cost of a warm sync of an unchanged repository: requests per repository, and how many were 304."""
+    headers = ["host", "kind", "repositories", "warm, nothing changed: requests per repository", "of them 304"]
+    cells = [
+        [row.host, row.kind, str(row.repositories), f"{row.per_repository:g}",
+         f"{row.not_modified / row.repositories:g}" if row.repositories else "0"]
+        for row in rows if row.phase == WARM
     ]  # fmt: skip
     return markdown(headers, cells)
 
@@ -152,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"forge bench: {error}", file=sys.stderr)
         return 1
     print(table(rows))
+    print()
+    print(warm_table(rows))
     if args.json:
         args.json.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n", encoding="utf-8")
     return 0

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from bench.peak import PEAK_FILE
 from fetcher.standin import Logged, StandIn, World
+from fetcher.standin.vary import Variation
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
@@ -67,6 +68,7 @@ class Settings:
     rate_limit: int = 5000  # fetcher's stand-in: points an hour, REST and GraphQL each; refilled before each phase
     timeout: float = 3600.0  # per subprocess
     tty: bool = False  # fetcher's stderr on a pseudo-terminal, so it draws its progress bar
+    vary: int | None = None  # a seed: the stand-in varied (fetcher/standin/vary.py); None: the plain stand-in
 
     def label(self, phase: str) -> str:
         return {COLD: "cold", WARM: "warm, nothing changed", PUSHED: f"warm, {self.pushed * 100:g}% pushed"}[phase]
@@ -208,10 +210,11 @@ class Mark:
     requests: int
     rest_points: int
     graphql_points: int
+    slept: float  # seconds of latency the stand-in added to its answers
 
     @classmethod
     def of(cls, standin: StandIn) -> Mark:
-        return cls(len(standin.requests), standin.points_charged, standin.graphql_points)
+        return cls(len(standin.requests), standin.points_charged, standin.graphql_points, standin.slept)
 
 
 @dataclass
@@ -275,6 +278,10 @@ class Run:
     cpu_ms_per_package: float
     standin_cpu_s: float  # the bench process meanwhile: mostly the stand-in; near wall time means it was the bottleneck
     summary: str
+    # Mean requests in flight over the run (first request to last answer) divided by the concurrency: how busy
+    # the client kept its request slots; and the requests in flight, on average, in each half second.
+    utilisation: float | None = None
+    in_flight: list[float] = field(default_factory=list)
     stderr_tail: list[str] = field(default_factory=list)
 
 
@@ -299,6 +306,7 @@ def measure(
     concurrency: int,
 ) -> Run:
     before, cpu_before = Mark.of(standin), _own_cpu()
+    standin.in_flight.reset()
     process = run_process(argv, env, cwd, settings.timeout, tty=settings.tty and client == "fetcher")
     after, own_cpu = Mark.of(standin), _own_cpu() - cpu_before
     requests = count_requests(standin.requests[before.requests : after.requests])
@@ -309,7 +317,8 @@ def measure(
         packages = int(done[1])
     rest = after.rest_points - before.rest_points
     graphql = after.graphql_points - before.graphql_points
-    floor = requests.total * settings.latency / concurrency
+    # The latency the stand-in added over the slots: requests x latency, unless varied route by route.
+    floor = (after.slept - before.slept) / concurrency
     per = max(packages, 1)
     return Run(
         client=client,
@@ -333,6 +342,8 @@ def measure(
         standin_cpu_s=round(own_cpu, 3),
         summary=summary,
         stderr_tail=[line for line in process.stderr.splitlines() if line.strip()][-5:],
+        utilisation=round(standin.in_flight.mean() / concurrency, 3) if standin.in_flight.seconds() else None,
+        in_flight=[round(mean, 2) for mean in standin.in_flight.timeline()],
     )
 
 
@@ -341,6 +352,10 @@ def measure(
 
 def make_world(settings: Settings, packages: int) -> tuple[World, list[dict[str, Any]]]:
     return World.generate(packages, seed=settings.seed, cold_stats=settings.cold_stats, stats_asks=settings.stats_asks)
+
+
+def variation(settings: Settings) -> Variation | None:
+    return None if settings.vary is None else Variation(settings.vary, settings.latency)
 
 
 def describe(world: World, packages: int) -> dict[str, int]:
@@ -437,13 +452,16 @@ def run_fetcher(
     Each phase starts with a full budget, as a cron run an hour after the last would.
     """
     world, records = make_world(settings, packages)
-    facts = {**describe(world, packages), "rate_limit": rate_limit}
+    facts: dict[str, Any] = {**describe(world, packages), "rate_limit": rate_limit}
+    varied = variation(settings)
+    if varied is not None:
+        facts["variation"] = varied.describe()
     results.worlds.append(facts)
     catalog = workdir / "catalog.json"
     catalog.write_text(json.dumps(records), encoding="utf-8")
     with StandIn(
         world, settings.latency, token=TOKEN, stats_delay=settings.stats_delay,
-        rate_limit=rate_limit, graphql_rate_limit=rate_limit,
+        rate_limit=rate_limit, graphql_rate_limit=rate_limit, variation=varied,
     ) as standin:  # fmt: skip
         fetcher = FetcherRunner(standin, workdir, settings, catalog)
         imported = fetcher.import_catalog()
@@ -473,7 +491,7 @@ def run_baseline(settings: Settings, phases: tuple[str, ...], workdir: Path, res
     env = child_env(None)
     with StandIn(
         world, settings.latency, token=TOKEN, stats_delay=settings.stats_delay,
-        rate_limit=UNLIMITED, graphql_rate_limit=UNLIMITED,
+        rate_limit=UNLIMITED, graphql_rate_limit=UNLIMITED, variation=variation(settings),
     ) as standin:  # fmt: skip
         argv = [
             sys.executable, "-m", "bench.baseline",
@@ -532,6 +550,7 @@ COLUMNS = (
     ("pts/pkg", lambda r: f"{r.points_per_package:.3f}"),
     ("floor s", lambda r: f"{r.latency_floor_s:.2f}"),
     ("wall/floor", lambda r: "-" if r.wall_over_floor is None else f"{r.wall_over_floor:.2f}"),
+    ("slots busy", lambda r: "-" if r.utilisation is None else f"{r.utilisation:.2f}"),
     ("RSS MB", lambda r: "?" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f}"),
     ("CPU ms/pkg", lambda r: f"{r.cpu_ms_per_package:.2f}"),
 )
@@ -623,7 +642,8 @@ def render(result: dict[str, Any], runs: list[Run], scale: list[Run]) -> str:
     parts = [
         f"{settings['packages']} packages, latency {settings['latency']:g}s, concurrency {settings['concurrency']}, "
         f"{settings['cold_stats'] * 100:g}% of statistics cold ({cold}), "
-        f"{settings['pushed'] * 100:g}% pushed, seed {settings['seed']}",
+        f"{settings['pushed'] * 100:g}% pushed, seed {settings['seed']}"
+        + ("" if settings.get("vary") is None else f"; the stand-in varied from seed {settings['vary']}"),
     ]
     if settings["baseline"] != "none":
         parts.append(
@@ -675,11 +695,31 @@ def render(result: dict[str, Any], runs: list[Run], scale: list[Run]) -> str:
             for entry in result["targets"]
         ]
         parts += ["", markdown(["target", "measured", ""], rows)]
+    for run in [*runs, *scale]:
+        if run.client == "fetcher" and run.in_flight:
+            parts += ["", f"Requests in flight, {run.label} ({run.packages} packages; each # is one of "
+                          f"{run.concurrency} slots):", "", "```", *in_flight_chart(run.in_flight, run.concurrency), "```"]
     parts += ["", *(f"{run.client}, {run.label}: {run.summary}" for run in runs)]
     parts += [f"scale {run.packages}, {run.label}: {run.summary}" for run in scale]
     if result.get("error"):
         parts += ["", f"stopped: {result['error']}"]
     return "\n".join(parts)
+
+
+IN_FLIGHT_BUCKET_S = 0.5  # the stand-in's InFlight default
+CHART_ROWS = 24
+
+
+def in_flight_chart(in_flight: list[float], concurrency: int) -> list[str]:
+    """The requests in flight over a run as a text histogram: a row per stretch of time, at most CHART_ROWS."""
+    per_row = -(-len(in_flight) // CHART_ROWS)  # buckets a row, rounded up
+    rows = []
+    for start in range(0, len(in_flight), per_row):
+        stretch = in_flight[start : start + per_row]
+        mean = sum(stretch) / len(stretch)
+        at = start * IN_FLIGHT_BUCKET_S
+        rows.append(f"{at:7.1f}s {'#' * round(mean):<{concurrency}} {mean:5.1f}")
+    return rows
 
 
 @dataclass

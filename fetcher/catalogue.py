@@ -17,6 +17,9 @@ from fetcher.record import validate
 class CatalogueFile:
     records: list[dict]  # store columns, checked
     next_page: str | None = None  # an API page's `next`: the listing goes on there
+    # (slug, first record number, later record number): a slug given again, with the same id, merged into one
+    # package (the later record's fields over the first's); the command says so.
+    merged: tuple[tuple[str, int, int], ...] = ()
 
 
 def read_catalogue(name: str) -> CatalogueFile:
@@ -33,9 +36,9 @@ def read_catalogue(name: str) -> CatalogueFile:
     except RecursionError:
         raise InputError(f"{label}: JSON nested too deeply to be a catalogue") from None
     records = _records_of(document, label)
-    checked = [_checked(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
-    _refuse_duplicates(checked, label)
-    return CatalogueFile(checked, _next_page(document, label))
+    checked = [check_record(record, f"{label}: record {number}") for number, record in enumerate(records, start=1)]
+    merged = refuse_duplicates(checked, label)
+    return CatalogueFile(checked, _next_page(document, label), merged)
 
 
 def _next_page(document, label: str) -> str | None:
@@ -47,7 +50,7 @@ def _next_page(document, label: str) -> str | None:
     return following or None
 
 
-def _checked(record, where: str) -> dict:
+def check_record(record, where: str) -> dict:
     """One record's store columns; a "facts" object beside the 18 fields is checked and kept under "facts"."""
     if not (isinstance(record, dict) and "facts" in record):
         return validate(record, where)
@@ -69,20 +72,33 @@ def _records_of(document, label: str) -> list:
     raise InputError(f"{label}: expected a record, a list of records or an API page, not {type(document).__name__}")
 
 
-def _refuse_duplicates(records: list[dict], label: str) -> None:
-    """The same slug twice is fine when the records agree on the id; else which one wins is a guess."""
-    seen: dict[str, dict] = {}
+def refuse_duplicates(records: list[dict], label: str | None) -> tuple[tuple[str, int, int], ...]:
+    """The same slug twice is merged when the records agree on the id (which is returned, to be said); else which
+    one wins is a guess, and the file (named by `label`, if any) is refused."""
+    label = f"{label}: " if label else ""
+    seen: dict[str, tuple[int, dict]] = {}
+    merged = []
     for number, record in enumerate(records, start=1):
-        first = seen.setdefault(record["slug"], record)
-        if first is not record and first.get("id") != record.get("id"):
+        first_number, first = seen.setdefault(record["slug"], (number, record))
+        if first is record:
+            continue
+        if first.get("id") != record.get("id"):
             raise InputError(
-                f"{label}: record {number}: slug {record['slug']!r} appears twice with different ids "
+                f"{label}record {number}: slug {record['slug']!r} appears twice with different ids "
                 f"({first.get('id')} and {record.get('id')})"
             )
+        merged.append((record["slug"], first_number, number))
     ids: dict[int, str] = {}
     for number, record in enumerate(records, start=1):
         if "id" in record and ids.setdefault(record["id"], record["slug"]) != record["slug"]:
             raise InputError(
-                f"{label}: record {number}: id {record['id']} is given to both "
+                f"{label}record {number}: id {record['id']} is given to both "
                 f"{ids[record['id']]!r} and {record['slug']!r}"
             )
+    return tuple(merged)
+
+
+def merged_warning(label: str, slug: str, first: int, later: int) -> str:
+    """What the command says of a slug given twice in one file."""
+    return (f"{label}: slug {slug!r} is given twice, by records {first} and {later}: merged into one package, "
+            f"record {later}'s fields over record {first}'s")

@@ -4,21 +4,27 @@ The config is read, the store opens (or would be created) at the current schema,
 host answers one free request through the same client a sync uses (the same deadline, body
 cap and signals): each repository host checks itself (GitHub: `GET /rate_limit`, which its
 rate limit does not count, once per token; each forge the config names or whose token is set:
-its kind's probe), then PyPI (one project's JSON).
+its kind's probe, Bitbucket's on one of the catalogue's repositories where the credential is no
+user's), then PyPI (one project's JSON).
 """
 
 import asyncio
 import os
-from pathlib import Path
 from typing import Callable
 
 from fetcher.config import BUILT_IN, Config
-from fetcher.errors import FetcherError
+from fetcher.errors import FetcherError, RunStopped
 from fetcher.hosts.base import REJECTED, UNREACHABLE, Check
 from fetcher.hosts.pypi import PyPI
 from fetcher.hosts.registry import Hosts
 from fetcher.net.client import Client
+from fetcher.location import Location, is_postgres
+from fetcher.store import open_store
+from fetcher.store.sql import STORE_ERRORS
 from fetcher.store.schema import store_state
+
+# Repositories of the catalogue a forge's check may try its credential on, per host.
+KNOWN = 5
 
 
 def check_config(load: Callable[[], Config]) -> tuple[Check, Config | None]:
@@ -28,6 +34,7 @@ def check_config(load: Callable[[], Config]) -> tuple[Check, Config | None]:
         config.github_tokens()
         for host in config.hosts.values():
             host.token()
+            host.username()
     except FetcherError as exc:
         return Check("config", False, str(exc), REJECTED), None
     if config.source == BUILT_IN:
@@ -35,12 +42,16 @@ def check_config(load: Callable[[], Config]) -> tuple[Check, Config | None]:
     return Check("config", True, f"read {config.source}"), config
 
 
-def check_store(path: Path) -> Check:
+def check_store(path: Location) -> Check:
     try:
         state = store_state(path)
+    except RunStopped as exc:  # a PostgreSQL server that cannot be reached now
+        return Check("store", False, str(exc), UNREACHABLE)
     except FetcherError as exc:
         return Check("store", False, str(exc), REJECTED)
     if state is None:
+        if is_postgres(path):
+            return Check("store", True, f"{path} has no store yet; the first import creates it")
         if not os.access(path.parent, os.W_OK):
             return Check("store", False, f"{path} cannot be created: {path.parent} is not writable", REJECTED)
         return Check("store", True, f"{path} does not exist yet; the first import creates it")
@@ -49,10 +60,28 @@ def check_store(path: Path) -> Check:
     return Check("store", True, f"{path}: {packages} packages, {shape}")
 
 
+def known_repos(config: Config) -> dict[str, list[str]]:
+    """host name -> the first few repo_urls of the catalogue on it, read-only; none where there is no store
+    to read (check_store says why)."""
+    if not is_postgres(config.store) and not config.store.exists():
+        return {}
+    try:
+        store = open_store(config.store, create=False, read_only=True)
+    except FetcherError:
+        return {}
+    try:
+        return {name: store.reads.repo_urls_on(name, KNOWN) for name in config.hosts}
+    except (FetcherError, *STORE_ERRORS):
+        return {}
+    finally:
+        store.close()
+
+
 async def check_hosts(config: Config) -> list[Check]:
     client = Client(config)
+    known = known_repos(config)
     try:
-        checks = [check for host in Hosts(config, client).all for check in await host.check()]
+        checks = [check for host in Hosts(config, client).all for check in await host.check(known.get(host.name, []))]
         return checks + await PyPI(client, config.pypi_url).check()
     finally:
         await client.aclose()
@@ -64,7 +93,7 @@ def run_checks(load: Callable[[], Config]) -> list[Check]:
     checks = [config_check]
     if config is None:
         return checks
-    checks.append(check_store(config.store_path))
+    checks.append(check_store(config.store))
     return checks + asyncio.run(check_hosts(config))
 
 

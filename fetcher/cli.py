@@ -1,37 +1,30 @@
 """The command line: parse options, load config, call one function, map the outcome to an exit code."""
 
-import functools
-import json
 import logging
-import os
 import sys
 from datetime import timedelta
 
 import click
 
-from fetcher import __version__, check, config, facts, logs
-from fetcher.catalogue import read_catalogue
-from fetcher.errors import FetcherError, StoreError, StoreUnavailable
-from fetcher.logs import event, redact
+from fetcher import __version__, check, config, durations, facts, logs, walk
+from fetcher.catalogue import merged_warning, read_catalogue
+from fetcher.cli_output import command_config, conclude, error, option, reports_errors, say, secret_values, tell
+from fetcher.errors import StoreError, StoreUnavailable, UsageError
+from fetcher.logs import redact
 from fetcher.net.client import utcnow
-from fetcher.record import to_api, validate
+from fetcher.record import validate
 from fetcher.run import loop
-from fetcher.run.lock import run_lock
+from fetcher.run.lock import holder, run_lock
 from fetcher.run.report import RunReport
 from fetcher.run.signals import StopSignals
-from fetcher.show import history, status
+from fetcher.show import api, history, status
 from fetcher.show.progress import progress
 from fetcher.show.record import render
-from fetcher.show.text import visible
 from fetcher.store import Store, open_store
 
-EXIT_INTERNAL = 70  # a bug in fetcher: BSD's EX_SOFTWARE
-EXIT_CLOSED_OUTPUT = 141  # stdout closed by its reader (`| head`): what a shell reports for SIGPIPE
 REFRESH_LOCK_WAIT = 30  # seconds a refresh waits for a running sync before giving up with 75
 LIMIT = click.IntRange(min=1, max=10_000_000)  # a --limit past ten million packages is a typo (SQLite's stops at 2**63)
-DAYS = click.IntRange(min=1, max=config.LONGEST_DURATION.days)  # past ten years a window is a typo, as a duration
-
-log = logging.getLogger("fetcher")
+DAYS = click.IntRange(min=1, max=durations.LONGEST_DURATION.days)  # past ten years a window is a typo, as a duration
 
 
 class Duration(click.ParamType):
@@ -41,80 +34,9 @@ class Duration(click.ParamType):
         if isinstance(value, timedelta):
             return value
         try:
-            return config.parse_duration(value)
+            return durations.parse_duration(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
-
-
-def reports_errors(command):
-    """Expected errors become one line on stderr and their exit code; no traceback without --verbose.
-
-    Whatever is printed is scrubbed of the GitHub token first.
-    """
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        verbose = click.get_current_context().find_root().params.get("verbose", False)
-        try:
-            return command(*args, **kwargs)
-        except FetcherError as exc:
-            _error(str(exc))
-            sys.exit(exc.exit_code)
-        except BrokenPipeError:
-            _quiet_closed_output()
-        except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit):
-            raise
-        except Exception as exc:
-            if verbose:
-                log.exception("internal error")
-            _error(f"internal error: {type(exc).__name__}: {exc}" + ("" if verbose else " (--verbose shows where)"))
-            sys.exit(EXIT_INTERNAL)
-
-    return wrapper
-
-
-def _quiet_closed_output() -> None:
-    """The reader of stdout went away (`fetcher export | head -1`): stop quietly, as `cat` would.
-
-    Whatever is still buffered goes to /dev/null, or Python would complain about it at exit.
-    """
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(EXIT_CLOSED_OUTPUT)
-
-
-def _secrets() -> list[str]:
-    """Every value a token could be read from: each variable of the GitHub pool, each forge's, and the defaults."""
-    names = {"GITHUB_TOKEN", *(host["token_env"] for host in config.BUILTIN_HOSTS.values())}
-    try:
-        names.update(_config().token_envs)
-        names.update(host.token_env for host in _config().hosts.values() if host.token_env)
-    except FetcherError:
-        pass
-    return [os.environ[name] for name in names if os.environ.get(name)]
-
-
-def _error(message: str) -> None:
-    if _option("log_format") == "json":
-        log.error(message, extra=event("error"))  # one more JSON line, scrubbed by the formatter
-        return
-    _tell(f"fetcher: {message}", err=True)
-
-
-def _tell(text: str, *, err: bool = False) -> None:
-    """Print for a person: scrubbed of every token, and whatever a server sent shown, never acted on."""
-    click.echo(visible(redact(text, _secrets())), err=err)
-
-
-def _option(name: str):
-    """A global option's value."""
-    return click.get_current_context().find_root().params.get(name)
-
-
-def _say(text: str) -> None:
-    """Output that only says all went well: none with --quiet."""
-    if not _option("quiet"):
-        _tell(text)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,42 +50,56 @@ def _say(text: str) -> None:
 def cli(ctx: click.Context, config_path: str | None, verbose: bool, quiet: bool, log_format: str) -> None:
     """Keep package records fresh from GitHub and PyPI in a SQLite store."""
     ctx.obj = config_path
-    logs.configure(verbose, _secrets(), log_format, quiet)
-
-
-def _config() -> config.Config:
-    return config.load(click.get_current_context().find_root().obj)
+    logs.configure(verbose, secret_values(), log_format, quiet)
 
 
 def _store(settings: config.Config, *, create: bool = False, read_only: bool = False) -> Store:
     """The configured store; only import and add may create it. Its errors say which config named it."""
     try:
-        return open_store(settings.store_path, create=create, read_only=read_only)
+        return open_store(settings.store, create=create, read_only=read_only)
     except (StoreError, StoreUnavailable) as exc:
         raise type(exc)(f"{exc} (config: {settings.source})") from None
 
 
 @cli.command("import")
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1)
+@click.option("--from-api", "api_url", is_flag=False, flag_value="", default=None, metavar="[URL]",
+              help="Walk a Django Packages-style API v4 root instead (default: import.api_url): categories, "
+                   "grids, packages; an interrupted walk continues where it stopped.")
 @reports_errors
-def import_command(files: tuple[str, ...]) -> None:
-    """Load package records (API v4 shape) from JSON FILES; '-' reads stdin."""
-    settings = _config()
+def import_command(files: tuple[str, ...], api_url: str | None) -> None:
+    """Load package records (API v4 shape) from JSON FILES ('-' reads stdin), or from a directory's API."""
+    settings = command_config()
+    if (api_url is None) == (not files):
+        raise UsageError("import: give FILE... to read, or --from-api [URL] to walk a directory's API (one of them)")
+    if api_url is not None:
+        return _import_from_api(settings, api_url or settings.import_api_url)
     catalogues = [(name, read_catalogue(name)) for name in files]  # check every file before writing any
     store = _store(settings, create=True)
     for name, catalogue in catalogues:
+        for slug, first, later in catalogue.merged:
+            error(merged_warning(name, slug, first, later), logging.WARNING)
         if catalogue.next_page is not None:
-            _warn(f"{name}: one page of a longer listing; the next page, not imported, is {catalogue.next_page}")
+            error(f"{name}: one page of a longer listing; the next page, not imported, is {catalogue.next_page}",
+                  logging.WARNING)
         result = store.catalogue.import_records(catalogue.records, utcnow())
         kept = f"; {result.kept_fetched} kept the store's newer fetched values" if result.kept_fetched else ""
-        _say(
-            f"imported {name}: {len(catalogue.records)} records "
-            f"({result.inserted} new, {result.updated} updated, {result.unchanged} unchanged{kept})"
-        )
+        say(f"imported {name}: {len(catalogue.records)} records "
+             f"({result.inserted} new, {result.updated} updated, {result.unchanged} unchanged{kept})")
 
 
-def _warn(message: str) -> None:
-    _tell(f"fetcher: warning: {message}", err=True)
+def _import_from_api(settings: config.Config, url: str) -> None:
+    """`import --from-api`: walk the directory, one walk at a time per store; say how it went, exit as it ended."""
+    api_url = config.api_root(url, "--from-api")
+    with StopSignals() as stop_signals:
+        store = _store(settings, create=True)
+        with run_lock(settings.store, "import --from-api", kind="import"):
+            report = walk.walk(store, settings, api_url, stop_signals=stop_signals)
+    for page, slug, first, later in report.merged:
+        error(merged_warning(page, slug, first, later), logging.WARNING)
+    if report.stopped and report.signal is None:
+        error(report.stopped)
+    conclude(report.summary(), report.exit_code, "import", report.as_event())
 
 
 @cli.command("add")
@@ -174,10 +110,10 @@ def _warn(message: str) -> None:
 @reports_errors
 def add_command(slug: str, repo_url: str, pypi_url: str, title: str | None) -> None:
     """Register one package."""
-    settings = _config()
+    settings = command_config()
     validate({"slug": slug, "repo_url": repo_url, "pypi_url": pypi_url, "title": title or slug}, "add")
     _store(settings, create=True).catalogue.add(slug, repo_url, pypi_url, title or slug, utcnow())
-    _say(f"added {slug}")
+    say(f"added {slug}")
 
 
 @cli.command("remove")
@@ -185,8 +121,8 @@ def add_command(slug: str, repo_url: str, pypi_url: str, title: str | None) -> N
 @reports_errors
 def remove_command(slugs: tuple[str, ...]) -> None:
     """Delete these packages, with their fetch state, from the store."""
-    removed = _store(_config()).catalogue.remove(list(slugs))
-    _say(f"removed {', '.join(removed)}")
+    removed = _store(command_config()).catalogue.remove(list(slugs))
+    say(f"removed {', '.join(removed)}")
 
 
 @cli.command("sync")
@@ -196,10 +132,10 @@ def remove_command(slugs: tuple[str, ...]) -> None:
 @reports_errors
 def sync_command(every: bool, limit: int | None, stale_after: timedelta | None) -> None:
     """Fetch every package that is due, oldest first."""
-    settings = _config()
+    settings = command_config()
     with StopSignals() as stop_signals:
         store = _store(settings)
-        with run_lock(settings.store_path, "sync"):
+        with run_lock(settings.store, "sync"):
             now = utcnow()
             stale = None if every else settings.stale_after if stale_after is None else stale_after
             packages = store.schedule.due(stale, limit, now)
@@ -214,38 +150,37 @@ def sync_command(every: bool, limit: int | None, stale_after: timedelta | None) 
 @reports_errors
 def refresh_command(slugs: tuple[str, ...]) -> None:
     """Fetch these packages now, whatever their age."""
-    settings = _config()
+    settings = command_config()
     with StopSignals() as stop_signals:
         store = _store(settings)
         packages = store.catalogue.packages(list(slugs))
-        with run_lock(settings.store_path, "refresh", wait_seconds=REFRESH_LOCK_WAIT):
+        with run_lock(settings.store, "refresh", wait_seconds=REFRESH_LOCK_WAIT, waiting=_waiting):
             report = loop.run(store, packages, settings, "refresh", progress=_progress("refresh"),
                               stop_signals=stop_signals)
     _finish(report)
 
 
+def _waiting(holder: dict | None) -> None:
+    """A person at a terminal is told what the refresh waits for; cron, a pipe, --quiet and JSON logs see nothing."""
+    if _on_terminal():
+        tell(f"waiting for {holder['command']} (pid {holder['pid']})…" if holder else "waiting for another run…",
+              err=True)  # fmt: skip
+
+
+def _on_terminal() -> bool:
+    return not option("quiet") and option("log_format") == "text" and sys.stderr.isatty()
+
+
 def _progress(label: str):
     """The bar is for a person watching: not under --quiet, and not among JSON log lines."""
-    shown = not _option("quiet") and _option("log_format") == "text"
+    shown = not option("quiet") and option("log_format") == "text"
     return lambda total: progress(total, label, shown=shown)
 
 
 def _finish(report: RunReport) -> None:
-    """Failures on stderr; the summary on stdout, or on stderr under --quiet when the run did not go well."""
-    summary = redact(report.summary(), _secrets())
-    if _option("log_format") == "json":
-        for slug, reason in report.failures:
-            log.warning("failed %s: %s", slug, reason, extra=event("failure", slug=slug, reason=reason))
-        level = logging.WARNING if report.exit_code else logging.INFO
-        log.log(level, summary, extra=event("run", **report.as_row(utcnow()), exit_code=report.exit_code))
-    else:
-        for slug, reason in report.failures:
-            _tell(f"failed {slug}: {reason}", err=True)
-        if not _option("quiet"):
-            _tell(summary)
-        elif report.exit_code:
-            _tell(summary, err=True)
-    sys.exit(report.exit_code)
+    # The run's row as stored, but its tokens a JSON object in the line, not JSON text inside a string.
+    row = {**report.as_row(utcnow()), "tokens": report.by_token() or None}
+    conclude(redact(report.summary(), secret_values()), report.exit_code, "run", row, report.failures)
 
 
 @cli.command("check")
@@ -256,12 +191,12 @@ def check_command() -> None:
     Exits 0 when all pass, 75 when a host cannot be reached, 2 for a rejected token or a bad config or store.
     """
     with StopSignals():
-        results = check.run_checks(_config)
+        results = check.run_checks(command_config)
     for result in results:
         if result.ok:
-            _say(result.line())
+            say(result.line())
         else:
-            _tell(result.line())
+            tell(result.line())
     sys.exit(check.exit_code(results))
 
 
@@ -271,38 +206,46 @@ def check_command() -> None:
 def status_command(as_json: bool) -> None:
     """What is due, what fails and why, the last runs and the rate limits left; asks no server.
 
-    Exits 1 when a package has failed 3 or more times in a row, or the store holds a value fetcher cannot read.
+    Exits 1 when work piles up, one "alarm" line each: a package failing again and again, an old fetch, syncs
+    stopping early, deferred packages no fewer for a day ([status] in config.toml); or when the store holds a
+    value fetcher cannot read.
     """
-    settings = _config()
+    settings = command_config()
     # Read-only, as every reader: it works where the user may not write. A monitoring check pointed at the wrong
     # path must not pass: no store there is exit 2, as for every command but import and add.
     store = _store(settings, read_only=True)
     now = utcnow()
-    gathered = status.gather(store, settings, now)
+    gathered = status.gather(store, settings, now, running=holder(settings.store))  # the lock never taken
     code = status.exit_code(gathered)
-    if _option("quiet") and not code:
-        sys.exit(0)  # for cron: a word only when a package keeps failing
+    if option("quiet") and not code:
+        sys.exit(0)  # for cron: a word only when an alarm is raised
     if as_json:
-        click.echo(redact(status.as_json(gathered), _secrets()))
+        click.echo(redact(status.as_json(gathered), secret_values()))
     else:
-        _tell(status.render(gathered, now))
+        tell(status.render(gathered, now))
     sys.exit(code)
 
 
 @cli.command("show")
 @click.argument("slug")
 @click.option("--pretty", is_flag=True, help="For a person: links, counts, the sparkline, times, the fetch state.")
-@click.option("--facts", "with_facts", is_flag=True, help='Add a "facts" object after the 18 fields.')
+@click.option("--facts", "with_facts", is_flag=True,
+              help='Add a "facts" object after the 18 fields (with --pretty: a line for each fact).')
 @reports_errors
 def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
     """Print one record as the API serves it."""
-    settings = _config()
-    reads = _store(settings, read_only=True).reads
-    row = reads.record(slug)
-    if pretty:
-        _tell(render(row, reads.fetch_state(slug), utcnow()))
-        return
-    click.echo(_api(row, settings, reads.facts(row["id"]) if with_facts else None, with_facts=with_facts, indent=2))
+    settings = command_config()
+    with _store(settings, read_only=True) as store:  # closed when done: a reader leaves no -wal or -shm it made
+        reads = store.reads
+        row = reads.record(slug)
+        stored = reads.facts(row["id"]) if with_facts else None
+        if pretty:  # with --facts, the facts as --facts prints them (None before any was written)
+            shown = {"facts": stored and facts.to_api(stored, settings.timezone)} if with_facts else {}
+            return tell(render(row, reads.fetch_state(slug), utcnow(), **shown))
+        record = api.record(row, settings.timezone, settings.store)  # a value stored unreadably is named
+        if with_facts:
+            record = api.with_facts(record, stored, settings.timezone, settings.store)
+    click.echo(api.show_text(record, settings.store), nl=False)
 
 
 @cli.command("export")
@@ -311,18 +254,11 @@ def show_command(slug: str, pretty: bool, with_facts: bool) -> None:
 @reports_errors
 def export_command(jsonl: bool, with_facts: bool) -> None:
     """Print every record as the API serves it, by slug."""
-    settings = _config()
-    reads = _store(settings, read_only=True).reads
-    with reads.snapshot():  # both walks read the same store: what was checked is what prints
-        for row in reads.records(with_facts):  # every record, its facts too, must print before the first is out
-            _api(row, settings, row.get("facts"), with_facts=with_facts)
-        first = True
-        for row in reads.records(with_facts):
-            text = _api(row, settings, row.get("facts"), with_facts=with_facts)
-            if jsonl:
-                click.echo(text)
-            else:
-                click.echo(("[\n" if first else ",\n") + text, nl=False)
+    settings = command_config()
+    first = True
+    with _store(settings, read_only=True) as store:  # closed when done: a reader leaves no -wal or -shm it made
+        for text in api.export_lines(store.reads, settings.timezone, settings.store, with_facts):
+            click.echo(text if jsonl else ("[\n" if first else ",\n") + text, nl=jsonl)
             first = False
     if not jsonl:
         click.echo("[]" if first else "\n]")
@@ -334,11 +270,12 @@ def export_command(jsonl: bool, with_facts: bool) -> None:
 @reports_errors
 def history_command(slug: str, as_json: bool) -> None:
     """Print how a package's stars, forks, participants, commits, version and archive state moved, by UTC day."""
-    rows = history.series(_store(_config(), read_only=True).reads.history(slug))
+    with _store(command_config(), read_only=True) as store:
+        rows = history.series(store.reads.history(slug))
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(api.listing_text(rows), nl=False)
     else:
-        _tell(history.table(rows))
+        tell(history.table(rows))
 
 
 @cli.command("trending")
@@ -349,22 +286,32 @@ def history_command(slug: str, as_json: bool) -> None:
 @reports_errors
 def trending_command(days: int, limit: int, as_json: bool) -> None:
     """List the packages that gained the most stars in the last N days, from the store alone."""
-    reads = _store(_config(), read_only=True).reads
-    rows = reads.trending(history.window_start(utcnow(), days), limit)
+    with _store(command_config(), read_only=True) as store:
+        rows = store.reads.trending(history.window_start(utcnow(), days), limit)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(api.listing_text(rows), nl=False)
     else:
-        _tell(history.trending_table(rows, days))
+        tell(history.trending_table(rows, days))
 
 
-def _api(row: dict, settings: config.Config, facts_row: dict | None = None, *, with_facts: bool = False,
-         indent: int | None = None) -> str:
-    """The record as the API serves it (with its facts), as JSON. The store has read every value already: one
-    another program stored unreadably (not JSON, not a date-time, a number JSON cannot hold) was named there."""
-    record = to_api(row, settings.timezone)
-    if with_facts:
-        record["facts"] = facts.to_api(facts_row, settings.timezone)
-    return json.dumps(record, indent=indent, ensure_ascii=False, allow_nan=False)
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="The port to listen on; 0 picks a free one.")  # fmt: skip
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes sharing the port (one per core the server may use).")  # fmt: skip
+@reports_errors
+def serve_command(host: str, port: int, workers: int) -> None:
+    """Serve Django Packages' API v4 from the store, read-only, until SIGTERM."""
+    try:
+        from fetcher.serve import server
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("starlette", "uvicorn"):
+            raise
+        raise UsageError("serve needs its extra: pip install 'fetcher[serve]'") from None
+    settings = command_config()
+    _store(settings, read_only=True).close()  # no store, or not fetcher's: said before listening
+    sys.exit(server.run(settings, host, port, workers, None if option("log_format") == "json" else say))
 
 
 def main() -> None:

@@ -13,84 +13,17 @@ import httpx
 from dateutil import tz
 
 from fetcher.compat import FETCHER, PROFILES, Profile
-from fetcher.errors import ConfigError
+from fetcher.durations import parse_duration
+from fetcher.config_keys import BUILTIN_HOSTS, DEFAULTS, HOST_KEYS, HOST_KINDS, RANGES
+from fetcher.errors import ConfigError, UsageError
+from fetcher.location import BadURL, Location, PostgresURL
 
 DEFAULT_FILE = "config.toml"
 BUILT_IN = "built-in defaults"  # the source of a config read from no file
 
-# section -> key -> (default, accepted types); durations are strings parsed below.
-DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
-    "store": {"path": ("packages.db", (str,))},
-    "github": {
-        "api_url": ("https://api.github.com", (str,)),
-        "graphql_url": ("https://api.github.com/graphql", (str,)),
-        "token_env": ("GITHUB_TOKEN", (str, list)),  # one variable's name, or a list of them: a pool
-        "graphql": (True, (bool,)),
-        "pace": (True, (bool,)),
-    },
-    "pypi": {"url": ("https://pypi.org", (str,))},
-    "sync": {
-        "concurrency": (16, (int,)),
-        "stale_after": ("24h", (str,)),
-        "max_rate_limit_wait": ("15m", (str,)),
-        "reserve": (100, (int,)),
-    },
-    "http": {
-        "timeout": (20, (int, float)),
-        "retries": (4, (int,)),
-        "backoff": (1.0, (int, float)),
-        "max_body": (8 * 1024 * 1024, (int,)),
-    },
-    "output": {"timezone": ("UTC", (str,))},
-    "compat": {"profile": ("fetcher", (str,))},  # fetcher.compat.PROFILES
-}
-
-# Forges other than GitHub, by the host name their repo_urls use. These three are built in;
-# a config may override their keys under [hosts."NAME"] and add self-hosted instances.
-HOST_KINDS = ("gitlab", "forgejo", "bitbucket")
-HOST_KEYS = {"kind": str, "api_url": str, "token_env": str}
-BUILTIN_HOSTS: dict[str, dict[str, str]] = {
-    "gitlab.com": {"kind": "gitlab", "api_url": "https://gitlab.com/api/v4", "token_env": "GITLAB_TOKEN"},
-    "codeberg.org": {"kind": "forgejo", "api_url": "https://codeberg.org/api/v1", "token_env": "CODEBERG_TOKEN"},
-    "bitbucket.org": {"kind": "bitbucket", "api_url": "https://api.bitbucket.org/2.0", "token_env": "BITBUCKET_TOKEN"},
-}
-
 # A token is printable ASCII without spaces: it goes into an HTTP header as it is.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-LONGEST_DURATION = timedelta(days=3650)  # past ten years a duration is a typo, and near timedelta's limit
-
-# The range each number may take: (least, most). Beyond the most it is a typo, not a setting.
-RANGES = {
-    ("sync", "concurrency"): (1, 1000),
-    ("http", "timeout"): (0.1, 3600),
-    ("http", "retries"): (0, 100),
-    ("http", "backoff"): (0, 3600),
-    ("http", "max_body"): (1024, 1024**3),
-    ("sync", "reserve"): (0, 1_000_000),
-}
-
-
-def parse_duration(text: str) -> timedelta:
-    """'90s', '15m', '24h', '7d' -> timedelta; anything else (or past ten years) is a ValueError."""
-    match = _DURATION.fullmatch(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d")
-    seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
-    if not seconds <= LONGEST_DURATION.total_seconds():
-        raise ValueError(f"{text!r} is longer than {LONGEST_DURATION.days}d")
-    return timedelta(seconds=seconds)
-
-
-def format_duration(delta: timedelta) -> str:
-    """A duration as the config writes it: 90s, 15m, 24h, 7d."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @dataclass(frozen=True)
@@ -102,6 +35,7 @@ class HostConfig:
     api_url: str
     token_env: str | None = None
     named: bool = field(default=False, compare=False)  # a [hosts] table in the config file names it
+    username_env: str | None = None  # Bitbucket: the account's email (or user name) an API token goes with
 
     def token(self) -> str | None:
         """Read at the moment it is needed; never kept in the config; refused, like GitHub's, with whitespace in it."""
@@ -113,11 +47,29 @@ class HostConfig:
             )
         return token
 
+    def username(self) -> str | None:
+        """Read at use, as the token is (None, unset or empty: the token goes alone); refused where Basic fails."""
+        name = os.environ.get(self.username_env) or None if self.username_env else None
+        if name is not None and (not _TOKEN.fullmatch(name) or ":" in name):
+            raise ConfigError(f"${self.username_env} holds whitespace, control characters or a colon: set it to the "
+                              "account's email or user name alone")
+        return name
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """[status]: what makes `fetcher status` exit 1, each check off at 0."""
+
+    failures: int = 3  # a package failed this many times in a row
+    stale_factor: float = 2  # a working package's last fetch older than this × sync.stale_after
+    stopped_runs: int = 3  # this many syncs in a row stopped early
+    backlog_for: timedelta = timedelta(hours=24)  # the deferred packages no fewer for this long
+
 
 @dataclass(frozen=True)
 class Config:
     source: str  # the file it came from, or BUILT_IN
-    store_path: Path
+    store_path: Path  # the SQLite store's file, when store_url is None
     github_api_url: str
     github_graphql_url: str
     github_token_env: str
@@ -137,6 +89,20 @@ class Config:
     github_token_envs: tuple[str, ...] = ()
     reserve: int = DEFAULTS["sync"]["reserve"][0]  # points of each token a sync never spends (fetcher.budget)
     compat: Profile = FETCHER  # what each fetched field means (fetcher.compat)
+    # `fetcher serve`: an answer's Cache-Control max-age; how recent a sync must be for health to answer 200
+    serve_cache_seconds: int = DEFAULTS["serve"]["cache_seconds"][0]
+    serve_last_sync_within: timedelta = timedelta(hours=25)
+    thresholds: Thresholds = Thresholds()  # [status]
+    # `import --from-api`: the directory's API root (ending in /), its pace, the page size asked for.
+    import_api_url: str = DEFAULTS["import"]["api_url"][0]
+    import_requests_per_second: float = DEFAULTS["import"]["requests_per_second"][0]
+    import_page_size: int = DEFAULTS["import"]["page_size"][0]
+    store_url: PostgresURL | None = None  # a PostgreSQL store instead of the SQLite file
+
+    @property
+    def store(self) -> Location:
+        """Where the store is: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.store_url or self.store_path
 
     @property
     def token_envs(self) -> tuple[str, ...]:
@@ -207,9 +173,9 @@ def _check_keys(data: dict, text: str, source: str) -> None:
             default, types = DEFAULTS[section][key]
             if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
                 wanted = " or ".join(t.__name__ for t in types)
+                article = "an" if wanted[0] in "aeiou" else "a"
                 raise ConfigError(
-                    f"{source}{_line(text, section, key)}: {section}.{key} must be {_article(wanted)}, "
-                    f"not {value!r}"
+                    f"{source}{_line(text, section, key)}: {section}.{key} must be {article} {wanted}, not {value!r}"
                 )
             if (section, key) == ("compat", "profile") and value not in PROFILES:
                 raise ConfigError(
@@ -231,7 +197,7 @@ def _check_hosts(hosts, text: str, source: str) -> None:
             raise ConfigError(f"{source}{line}: {where}: the name must be a lower-case host name like gitlab.com")
         for key, value in table.items():
             if key not in HOST_KEYS:
-                raise ConfigError(f"{source}{line}: unknown key {where}.{key} (kind, api_url, token_env)")
+                raise ConfigError(f"{source}{line}: unknown key {where}.{key} (kind, api_url, token_env, username_env)")
             if not isinstance(value, HOST_KEYS[key]):
                 raise ConfigError(f"{source}{line}: {where}.{key} must be a string, not {value!r}")
         merged = {**BUILTIN_HOSTS.get(name, {}), **table}
@@ -244,6 +210,17 @@ def _check_hosts(hosts, text: str, source: str) -> None:
             )
         if not _is_api_url(merged["api_url"]):
             raise ConfigError(f"{source}{line}: {where}.api_url must be an http(s) URL, not {merged['api_url']!r}")
+        if "username_env" in merged:  # a user name goes with a token, as HTTP Basic, and only Bitbucket takes one
+            _check_username_env(merged, where, f"{source}{line}")
+
+
+def _check_username_env(merged: dict, where: str, at: str) -> None:
+    if merged["kind"] != "bitbucket":
+        raise ConfigError(f"{at}: {where}.username_env: only a bitbucket host takes one (HTTP Basic with an API token)")
+    if not _ENV_NAME.fullmatch(merged["username_env"]):
+        raise ConfigError(f"{at}: {where}.username_env: {merged['username_env']!r} is not a variable's name")
+    if not merged.get("token_env"):
+        raise ConfigError(f"{at}: {where}.username_env is set without {where}.token_env: a user name goes with a token")
 
 
 def _hosts(data: dict) -> dict[str, HostConfig]:
@@ -252,8 +229,15 @@ def _hosts(data: dict) -> dict[str, HostConfig]:
     for name, table in tables.items():
         merged = {**BUILTIN_HOSTS.get(name, {}), **table}
         hosts[name] = HostConfig(name, merged["kind"], merged["api_url"].rstrip("/"), merged.get("token_env") or None,
-                                 named=name in data.get("hosts", {}))
+                                 named=name in data.get("hosts", {}), username_env=merged.get("username_env"))
     return hosts
+
+
+def _store_url(store: dict, source: str) -> PostgresURL | None:
+    try:
+        return PostgresURL.from_config(store)
+    except BadURL as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _build(data: dict, source: str, base: Path) -> Config:
@@ -277,12 +261,16 @@ def _build(data: dict, source: str, base: Path) -> Config:
             raise ConfigError(f"{source}: {section}.{key} must be at most {most}, not {value!r}")
         return value
 
+    stale_factor = number("status", "stale_factor")
+    if 0 < stale_factor < 1:  # below 1 a package would alarm as soon as it is due
+        raise ConfigError(f"{source}: status.stale_factor must be 0 (off) or at least 1, not {stale_factor!r}")
     zone = _zone(get("output", "timezone"), source)
     token_envs = _token_envs(get("github", "token_env"), source)
-    for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url")):
+    for section, key in (("github", "api_url"), ("github", "graphql_url"), ("pypi", "url"), ("import", "api_url")):
         if not _is_api_url(get(section, key)):
             raise ConfigError(f"{source}: {section}.{key} must be an http(s) URL, not {get(section, key)!r}")
     return Config(
+        store_url=_store_url(data.get("store", {}), source),
         source=source,
         store_path=base / Path(get("store", "path")).expanduser(),
         github_api_url=get("github", "api_url").rstrip("/"),
@@ -303,7 +291,22 @@ def _build(data: dict, source: str, base: Path) -> Config:
         max_body=number("http", "max_body"),
         reserve=number("sync", "reserve"),
         compat=PROFILES[get("compat", "profile")],
+        serve_cache_seconds=number("serve", "cache_seconds"),
+        serve_last_sync_within=duration("serve", "last_sync_within"),
+        thresholds=Thresholds(number("status", "failures"), stale_factor, number("status", "stopped_runs"),
+                              duration("status", "backlog_for")),
+        import_api_url=api_root(get("import", "api_url")),
+        import_requests_per_second=float(number("import", "requests_per_second")),
+        import_page_size=number("import", "page_size"),
     )
+
+
+def api_root(url: str, where: str = "") -> str:
+    """An API root as the walk joins paths to it, ending in exactly one slash; given on the command line (`where`
+    names the option), one that is no http(s) URL is a usage error (a config's is checked with the others)."""
+    if where and not _is_api_url(url):
+        raise UsageError(f"{where}: {url!r} is not an http(s) URL like https://djangopackages.org/api/v4/")
+    return url.rstrip("/") + "/"
 
 
 def _token_envs(value: str | list, source: str) -> tuple[str, ...]:
@@ -361,7 +364,3 @@ def _line(text: str, section: str | None, key: str) -> str:
         elif current == section and re.match(rf"^{re.escape(key)}\s*=", stripped):
             return f", line {number}"
     return ""
-
-
-def _article(noun: str) -> str:
-    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"

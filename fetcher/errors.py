@@ -52,6 +52,15 @@ class UnreadableValue(StoreError):
         super().__init__(f"{path}: {self.reason}")
 
 
+class PageRefused(InputError):
+    """A directory API's page (`import --from-api`) that is not the expected shape, or whose `next` leads where a
+    walk does not go: nothing of it is written, and the walk stays before it."""
+
+    def __init__(self, url: str, reason: str):
+        self.url = url
+        super().__init__(f"{url}: {reason}; nothing of this page was written")
+
+
 class UnknownPackage(UsageError):
     def __init__(self, slugs: list[str]):
         self.slugs = slugs
@@ -77,6 +86,18 @@ class Unreachable(Transient):
     def __init__(self, url: str, message: str, host: str = ""):
         self.host = host  # scheme://host:port: a run stops for a host that has not answered yet
         super().__init__(url, message)
+
+
+class Unresolved(Unreachable):
+    """The host's name does not resolve: not asked again in this run, since waiting will not make it resolve."""
+
+
+class ServerError(Transient):
+    """A 5xx answer: asked again, unless the request says its 5xx means something to the one who asked."""
+
+    def __init__(self, url: str, status: int):
+        self.status = status
+        super().__init__(url, f"server error {status}")
 
 
 class StatsPending(Transient):
@@ -129,10 +150,11 @@ class RunRefused(Failure):
 
 
 class TokenRejected(RunRefused):
-    """401: every further GitHub request would fail the same way."""
+    """401: every further GitHub request would fail the same way. The message says whose token it was, where the
+    one who raises it knows (the token pool: no token set, the only one, every one of the pool)."""
 
-    def __init__(self, url: str):
-        super().__init__(url, "GitHub rejected the token (401 Bad credentials): check it or unset it")
+    def __init__(self, url: str, message: str = "GitHub rejected the token (401 Bad credentials): check it or unset it"):
+        super().__init__(url, message)
 
 
 class ApiVersionUnsupported(RunRefused):
@@ -155,8 +177,23 @@ class BadResponse(Failure):
 
 
 class HostUnavailable(Failure):
-    """A forge other than GitHub refused (token, rate limit) or could not be reached: its packages
-    fail, keeping their values, and every other host goes on."""
+    """A forge other than GitHub refused (its token) or failed to connect once it had answered: the
+    package fails, keeping its values, and every other host goes on."""
+
+
+class LeftDue(Failure):
+    """A forge that cannot be asked in this run (not reachable, its rate limit spent beyond the allowed wait):
+    its packages are left as they were and due, failing nothing and earning no rest, while every other host
+    goes on. `reason` is the same for each of that host's packages, for the run's summary."""
+
+    def __init__(self, url: str, reason: str):
+        self.reason = reason
+        super().__init__(url, reason)
+
+
+class WindowSpent(Failure):
+    """A forge refused with a rate limit that says neither when it resets nor when to ask again (Bitbucket's
+    429, an hourly window): spent for the rest of the run, never asked again a minute later."""
 
 
 # The run as a whole cannot go on now but can be re-run later: exit 75.

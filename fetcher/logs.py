@@ -49,20 +49,40 @@ def spellings(secret: str) -> set[str]:
 
 
 class JsonLines(Redacting):
-    """One JSON object per record: time (UTC), level, event, message and the event's facts; then masked."""
+    """One JSON object per record: time (UTC), level, event, message and the event's facts; then masked.
+
+    fetcher's own records each carry an event (docs/operations.md); httpx's line for a request (logged with
+    --verbose) is the `request` event; a record of any other library is `log`.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
+        name, facts = getattr(record, "event", None), getattr(record, "facts", {})
+        if name is None:
+            name, facts = _library_event(record)
         line = {
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
-            "event": getattr(record, "event", "log"),
+            "event": name,
             "message": record.getMessage(),
-            **{name: value for name, value in getattr(record, "facts", {}).items() if value is not None},
+            **{name: value for name, value in facts.items() if value is not None},
         }
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)
         # redact masks the JSON-escaped spelling of a secret too.
         return redact(json.dumps(line, ensure_ascii=False, default=str), self.secrets)
+
+
+def _library_event(record: logging.LogRecord) -> tuple[str, dict]:
+    """httpx's `HTTP Request: METHOD URL "HTTP/1.1 STATUS REASON"` as the `request` event; any other record, `log`."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    if record.name == "httpx" and record.msg.startswith("HTTP Request:") and len(args) == 5:
+        method, url, _, status, _ = args
+        return "request", {"method": str(method), "url": str(url), "status": status}
+    return "log", {}
+
+
+# Libraries that log each request at INFO: heard only with --verbose.
+CHATTY = ("httpx", "httpcore")
 
 
 def event(name: str, **facts) -> dict:
@@ -76,7 +96,8 @@ FORMATS = ("text", "json")
 def configure(verbose: bool, secrets: list[str], log_format: str = "text", quiet: bool = False) -> None:
     """Text: warnings; every event with --verbose; errors only with --quiet.
 
-    JSON: every event; warnings and errors only with --quiet.
+    JSON: every event; warnings and errors only with --quiet. A library's line for each request (httpx's) only
+    with --verbose, in either format.
     """
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
@@ -86,3 +107,5 @@ def configure(verbose: bool, secrets: list[str], log_format: str = "text", quiet
         handler.setFormatter(Redacting(secrets))
         level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)

@@ -2,8 +2,11 @@
 answers, configs, the CLI."""
 
 import copy
+import itertools
 import json
+import os
 import shutil
+import sqlite3
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from fetcher.cli import cli
+from fetcher.location import PostgresURL
+from tests import postgres_server as throwaway
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -162,14 +167,128 @@ def simple_route(mock, name: str, *, base=PYPI, status: str | None = None):
     return mock.get(f"{base}/simple/{name}/").mock(side_effect=answer)
 
 
+# The store backends. A module marked `pytestmark = BOTH_BACKENDS` runs each of its tests that uses a store
+# (config_file, store_at) on both; the rest of the suite runs on SQLite.
+BACKENDS = ("sqlite", "postgresql")
+BOTH_BACKENDS = pytest.mark.both_backends
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_backends: run the store-using tests on SQLite and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("both_backends") and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+POSTGRES_URL = "FETCHER_TEST_POSTGRES_URL"
+_schemas = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The URL of a real PostgreSQL database for the tests: $FETCHER_TEST_POSTGRES_URL, else a throwaway cluster
+    started for the session where the server's binaries are installed (tests/postgres_server.py); else skipped."""
+    url = os.environ.get(POSTGRES_URL)
+    if url:
+        yield url
+        return
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("PostgreSQL tests need psycopg: pip install -e '.[test]'")
+    where = throwaway.binaries()
+    if where is None:
+        pytest.skip(f"no PostgreSQL server: set {POSTGRES_URL}, or install PostgreSQL's server (initdb, pg_ctl)")
+    cluster = throwaway.Cluster(where).start()
+    os.environ[POSTGRES_URL] = cluster.url  # for the processes tests start, and the CI check
+    try:
+        yield cluster.url
+    finally:
+        os.environ.pop(POSTGRES_URL, None)
+        cluster.stop()
+
+
 @pytest.fixture
-def config_file(tmp_path):
+def backend(request) -> str:
+    """The store backend of this test: sqlite unless parametrized (BOTH_BACKENDS)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def store_at(backend, tmp_path, request):
+    """Where this test's store is: a SQLite file in tmp_path, or a fresh schema of the PostgreSQL test database
+    (dropped at the end), named by a URL whose search_path is that schema."""
+    if backend == "sqlite":
+        return tmp_path / "test.db"
+    import psycopg
+
+    server = request.getfixturevalue("postgres_server")
+    schema = f"test_{os.getpid()}_{next(_schemas)}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    request.addfinalizer(lambda: _drop_schema(server, schema))
+    separator = "&" if "?" in server else "?"
+    return PostgresURL(f"{server}{separator}options=-csearch_path%3D{schema}")
+
+
+def _drop_schema(server: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+class RawStore:
+    """The test store's database opened behind fetcher's back, `?` parameters on both backends: to look or to meddle.
+    As a context manager, what was written is committed at the end, as sqlite3's connection does."""
+
+    def __init__(self, location):
+        self.postgres = isinstance(location, PostgresURL)
+        if self.postgres:
+            import psycopg
+
+            self.conn = psycopg.connect(location.url, autocommit=True)
+        else:
+            self.conn = sqlite3.connect(location, isolation_level=None)
+
+    def execute(self, sql: str, params=()):
+        if self.postgres:
+            return self.conn.execute(sql.replace("%", "%%").replace("?", "%s"), list(params))
+        return self.conn.execute(sql, list(params))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.conn.close()
+
+
+def raw_store(where) -> RawStore:
+    """RawStore of a store: its location, or a config file naming it."""
+    if isinstance(where, Path) and where.suffix == ".toml":
+        from fetcher.config import load
+
+        where = load(str(where)).store
+    return RawStore(where)
+
+
+@pytest.fixture
+def store_toml(store_at, tmp_path) -> str:
+    """The [store] key naming this test's store, for a config in tmp_path."""
+    if isinstance(store_at, PostgresURL):
+        return f'url = "{store_at.url}"'
+    return f'path = "{os.path.relpath(store_at, tmp_path)}"'
+
+
+@pytest.fixture
+def config_file(tmp_path, store_toml):
     """Write a config for a test store; retries without waiting and no pacing, so tests are quick."""
+    store = store_toml
 
     def write(extra: str = "", *, timezone: str = "UTC", github: str = "") -> Path:
         path = tmp_path / "config.toml"
         path.write_text(
-            f'[store]\npath = "test.db"\n\n[github]\npace = false\n{github}\n[http]\nbackoff = 0\ntimeout = 5\n\n'
+            f'[store]\n{store}\n\n[github]\npace = false\n{github}\n[http]\nbackoff = 0\ntimeout = 5\n\n'
             f'[output]\ntimezone = "{timezone}"\n{extra}'
         )
         return path
@@ -201,3 +320,9 @@ def shared_tmp():
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def raw_store_of(store_at):
+    """RawStore of this test's store: `with raw_store_of() as db: db.execute(...)`."""
+    return lambda: RawStore(store_at)

@@ -131,6 +131,12 @@ def test_the_same_slug_twice_with_the_same_id_is_accepted(tmp_path):
     assert records[1] == {"slug": "django-auth-ldap", "id": 410, "repo_forks": 1}
 
 
+def test_a_slug_given_twice_is_named_with_both_records_to_be_said(tmp_path):
+    catalogue = read_catalogue(write_json(tmp_path, [LDAP, TODO, {"slug": "django-auth-ldap", "repo_forks": 1, "id": 410},
+                                                     {"slug": "django-todo", "id": 409}]))
+    assert catalogue.merged == (("django-auth-ldap", 1, 3), ("django-todo", 2, 4))
+
+
 def test_the_same_id_for_two_slugs_is_refused(tmp_path):
     name = write_json(tmp_path, [LDAP, {**TODO, "id": 410}])
     assert refused(name) == f"{name}: record 2: id 410 is given to both 'django-auth-ldap' and 'django-todo'"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from dateutil import tz
 
-from fetcher import config
+from fetcher import config, durations
 from fetcher.errors import ConfigError
 from tests.conftest import ROOT
 
@@ -274,6 +274,9 @@ def test_utc_by_any_case(tmp_path, name):
         ("[http]\ntimeout = 0\n", "http.timeout must be at least 0.1, not 0"),
         ("[http]\nbackoff = -0.5\n", "http.backoff must be at least 0, not -0.5"),
         ("[http]\nmax_body = 100\n", "http.max_body must be at least 1024, not 100"),
+        ("[status]\nstopped_runs = -1\n", "status.stopped_runs must be at least 0, not -1"),
+        ("[status]\nstale_factor = 0.5\n", "status.stale_factor must be 0 (off) or at least 1, not 0.5"),
+        ('[status]\nbacklog_for = "a day"\n', "status.backlog_for: 'a day' is not a duration like 90s, 15m, 24h or 7d"),
     ],
 )
 def test_values_below_their_minimum(tmp_path, text, expected):
@@ -302,13 +305,13 @@ def test_urls_must_be_http(tmp_path, section, key, value):
     ],
 )
 def test_parse_duration(text, expected):
-    assert config.parse_duration(text) == expected
+    assert durations.parse_duration(text) == expected
 
 
 @pytest.mark.parametrize("text", ["15 minutes", "x", "", "15", "m", "1w", "-1s", "15M"])
 def test_parse_duration_refuses(text):
     with pytest.raises(ValueError) as caught:
-        config.parse_duration(text)
+        durations.parse_duration(text)
     assert str(caught.value) == f"{text!r} is not a duration like 90s, 15m, 24h or 7d"
 
 
@@ -363,6 +366,51 @@ def test_malformed_hosts_tables_are_config_errors_naming_the_key(tmp_path, text,
     assert message in load_error(text, tmp_path)
 
 
+def test_username_env_without_token_env_is_one_line_naming_the_key(tmp_path, run_cli):
+    path = write(tmp_path / "config.toml", '[store]\npath = "s.db"\n[hosts."bitbucket.org"]\ntoken_env = ""\n'
+                                           'username_env = "BITBUCKET_EMAIL"\n')
+
+    for command in ("check", "sync"):
+        result = run_cli(path, command)
+        assert result.exit_code == 2
+        said = (f'{path}, line 3: hosts."bitbucket.org".username_env is set without hosts."bitbucket.org".token_env: '
+                "a user name goes with a token")
+        assert said in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[hosts."gitlab.com"]\nusername_env = "GL_USER"\n',
+         'hosts."gitlab.com".username_env: only a bitbucket host takes one (HTTP Basic with an API token)'),
+        ('[hosts."bitbucket.example.org"]\nkind = "bitbucket"\napi_url = "https://bb.example.org/2.0"\n'
+         'username_env = "BB_USER"\n', 'hosts."bitbucket.example.org".username_env is set without '
+         'hosts."bitbucket.example.org".token_env'),
+        ('[hosts."bitbucket.org"]\nusername_env = "BB USER"\n',
+         'hosts."bitbucket.org".username_env: \'BB USER\' is not a variable\'s name'),
+        ('[hosts."bitbucket.org"]\nusername_env = 1\n', 'hosts."bitbucket.org".username_env must be a string, not 1'),
+    ],
+)
+def test_a_misplaced_or_malformed_username_env_is_a_config_error(tmp_path, text, message):
+    assert message in load_error(text, tmp_path)
+
+
+def test_a_user_name_is_read_at_use_and_refused_with_a_colon_naming_only_its_variable(tmp_path, monkeypatch):
+    path = write(tmp_path / "config.toml", '[hosts."bitbucket.org"]\nusername_env = "BB_EMAIL"\n')
+    host = config.load(str(path)).hosts["bitbucket.org"]
+    monkeypatch.delenv("BB_EMAIL", raising=False)
+    assert (host.token_env, host.username_env, host.username()) == ("BITBUCKET_TOKEN", "BB_EMAIL", None)
+    monkeypatch.setenv("BB_EMAIL", "")
+    assert host.username() is None  # empty: the token goes alone, as Bearer
+    monkeypatch.setenv("BB_EMAIL", "ann@example.org")
+    assert host.username() == "ann@example.org"
+    monkeypatch.setenv("BB_EMAIL", "ann:secret@example.org")
+    with pytest.raises(config.ConfigError) as raised:
+        host.username()
+    assert "$BB_EMAIL holds whitespace, control characters or a colon" in str(raised.value)
+    assert "ann" not in str(raised.value)
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -412,7 +460,7 @@ def test_a_time_zone_given_as_a_file_path_is_refused(tmp_path, name):
 @pytest.mark.parametrize("text", ["99999999999999999999d", "3651d", "1e5d"])
 def test_parse_duration_refuses_durations_past_ten_years(text):
     with pytest.raises(ValueError):
-        config.parse_duration(text)
+        durations.parse_duration(text)
 
 
 def test_max_body_is_bytes_after_decompression_eight_mib_by_default(tmp_path):
@@ -463,3 +511,50 @@ def test_a_forge_token_with_a_line_ending_is_refused_naming_its_variable(tmp_pat
     with pytest.raises(ConfigError) as caught:
         loaded.hosts["gitlab.com"].token()
     assert "$GL holds whitespace" in str(caught.value) and "glpat-secret-value" not in str(caught.value)
+
+
+def test_the_serve_keys_are_read_and_checked(tmp_path):
+    defaults = config.load(str(write(tmp_path / "d.toml", "")))
+    assert defaults.serve_cache_seconds == 60
+    assert defaults.serve_last_sync_within == timedelta(hours=25)
+    loaded = config.load(str(write(tmp_path / "c.toml", '[serve]\ncache_seconds = 0\nlast_sync_within = "2h"\n')))
+    assert loaded.serve_cache_seconds == 0
+    assert loaded.serve_last_sync_within == timedelta(hours=2)
+    for text, message in (("[serve]\ncache_seconds = -1\n", "serve.cache_seconds must be at least 0"),
+                          ('[serve]\nlast_sync_within = "soon"\n', "serve.last_sync_within"),
+                          ("[serve]\nport = 80\n", "unknown key serve.port")):  # fmt: skip
+        with pytest.raises(ConfigError, match=message):
+            config.load(str(write(tmp_path / "bad.toml", text)))
+
+
+def test_the_status_thresholds_are_read_and_default_to_those_of_the_shipped_file(tmp_path):
+    assert config.load(str(SHIPPED)).thresholds == config.Thresholds() == config.Thresholds(
+        failures=3, stale_factor=2, stopped_runs=3, backlog_for=timedelta(hours=24))
+    text = '[status]\nfailures = 0\nstale_factor = 1.5\nstopped_runs = 5\nbacklog_for = "2d"\n'
+    path = write(tmp_path / "c.toml", text)
+    assert config.load(str(path)).thresholds == config.Thresholds(0, 1.5, 5, timedelta(days=2))
+
+
+def test_the_import_keys_are_read_and_the_api_root_ends_in_one_slash(tmp_path):
+    loaded = config.load(str(write(tmp_path / "c.toml", '[import]\napi_url = "http://127.0.0.1:9000/api/v4"\n'
+                                                        "requests_per_second = 0.5\npage_size = 20\n")))
+    assert (loaded.import_api_url, loaded.import_requests_per_second, loaded.import_page_size) == (
+        "http://127.0.0.1:9000/api/v4/", 0.5, 20)
+    defaults = config.load(str(write(tmp_path / "empty.toml", "")))
+    assert (defaults.import_api_url, defaults.import_requests_per_second, defaults.import_page_size) == (
+        "https://djangopackages.org/api/v4/", 2, 100)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("requests_per_second = 0", "import.requests_per_second must be at least 0.01, not 0"),
+    ("requests_per_second = 101", "import.requests_per_second must be at most 100, not 101"),
+    ('requests_per_second = "2/s"', "import.requests_per_second must be an int or float, not '2/s'"),
+    ("page_size = 0", "import.page_size must be at least 1, not 0"),
+    ("page_size = 5000", "import.page_size must be at most 1000, not 5000"),
+    ('api_url = "djangopackages.org/api/v4/"', "import.api_url must be an http(s) URL"),
+])
+def test_bad_import_keys_are_named(tmp_path, text, expected):
+    path = write(tmp_path / "c.toml", f"[import]\n{text}\n")
+    with pytest.raises(ConfigError) as caught:
+        config.load(str(path))
+    assert expected in str(caught.value)

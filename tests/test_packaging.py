@@ -3,9 +3,9 @@
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from tests.conftest import ROOT
-
 
 
 def test_the_wheel_holds_fetcher_and_the_standin_and_not_the_bench(tmp_path):
@@ -32,3 +32,14 @@ def test_the_wheel_holds_fetcher_and_the_standin_and_not_the_bench(tmp_path):
     assert "fetcher/standin/forges/__init__.py" in names
     assert "fetcher/schema.sql" in names
     assert "fetcher-standin = fetcher.standin.cli:main" in scripts
+    [license_file] = [name for name in names if name.endswith(".dist-info/licenses/LICENSE")]
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read(license_file).decode() == (ROOT / "LICENSE").read_text()
+
+
+def test_the_license_pyproject_names_is_the_license_the_repository_holds():
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    text = (ROOT / "LICENSE").read_text()
+    assert declared == "MIT"
+    assert text.startswith("MIT License\n\nCopyright (c) ")
+    assert "Permission is hereby granted, free of charge, to any person obtaining a copy" in text

@@ -2,13 +2,13 @@
 
 The run loop knows nothing more of any host than this. For one repository a host says what the
 record gets (`RepoResult`); it may offer a batch step (GitHub's GraphQL: the metadata of many
-repositories in one query) and a part asked again later in the run (GitHub's weekly counts while
-they are still being computed); it checks itself for `fetcher check`, and it may plan what a run
+repositories in one query), start asking early for what takes it a while to have ready, and give a
+part later in the run (GitHub's weekly counts while they are still being computed); it checks itself for `fetcher check`, and it may plan what a run
 can afford of its budget. A repository with no host to ask (none given, or on a host fetcher has
 no wing for) gets the null host, which asks nothing and says why.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,18 +35,20 @@ class Check:
 
 @dataclass(frozen=True)
 class LaterResult:
-    """What a part asked again later gives the record: its fields and the cached answers to keep."""
+    """What a part that came later gives the record: its fields, the cached answers to keep, and how many times
+    it was asked."""
 
     fields: dict
     updates: dict[str, Cached]
+    asks: int = 1
 
 
 @dataclass(frozen=True)
 class Later:
-    """A part of the record the host was still computing: the record is written without it, and the run
-    asks `ask` again after the backoff. `ask` gives the part, or None while it is still being computed."""
+    """A part of the record the host was still computing: the record is written without it. `outcome` is the
+    part once it comes, or None when the host gave up asking; the host asks for it meanwhile, holding no worker."""
 
-    ask: Callable[[], Awaitable[LaterResult | None]]
+    outcome: Callable[[], Awaitable[LaterResult | None]]
     note_after: str | None = None  # the record's note once the part is written
 
 
@@ -59,6 +61,8 @@ class RepoResult:
     # keys (archived, archived_at, commit_count); a key a host does not report keeps its stored fact
     later: Later | None = None  # a part still being computed, asked again later in the run
     skipped: str | None = None  # the repository was not asked at all, and why
+    continues: bool = False  # a part of it is still to come from the next runs (a history longer than one run
+    # pages): the record is written with what is known, and the package stays due
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,19 @@ class Host:
         """Everything a record needs from this host; a Failure of this package otherwise."""
         raise NotImplementedError
 
-    async def check(self) -> list[Check]:
-        """`fetcher check`: one cheap request that shows the API answers and takes the token."""
+    # The cached answers `ask_early` reads: none, and it is not called.
+    early_resources: tuple[str, ...] = ()
+
+    def ask_early(self, ref: RepoRef, batched: dict | Failure | None, cache: dict[str, Cached]) -> None:
+        """Start asking now, before the package's turn, for what takes the host a while to have ready (GitHub's
+        weekly counts: computed from the first ask on); `fetch` takes it up. `cache` holds `early_resources`."""
+
+    async def aclose(self) -> None:
+        """The run is over: stop asking for anything still being asked early or later."""
+
+    async def check(self, known: Sequence[str] = ()) -> list[Check]:
+        """`fetcher check`: one cheap request that shows the API answers and takes the token; `known` are a few
+        repo_urls of the catalogue on this host, to try the token on where nothing else shows what it reads."""
         return []
 
     def plan(self) -> BudgetPlan | None:

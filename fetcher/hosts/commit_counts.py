@@ -13,6 +13,12 @@ as per-day counts so that later syncs only add what is new:
 - the branch's total commit count (merges included, as `git rev-list --count`), where
   the whole history was counted: kept, and the new commits added to it.
 
+A history is counted a page at a time as the pages come (`tally`), never held whole: a
+count under way (`Paging`) is a value like the counts themselves, so a history longer than
+one run may page is kept where it stopped and taken up again by the next run. Each count
+is of one commit named by its id (`Paging.upto`), so a push while the pages are read shifts
+none of them; a commit listed again on the next page all the same is counted once.
+
 Pure functions over plain values: the host modules ask, this module counts.
 """
 
@@ -36,19 +42,62 @@ class Commit:
 
 
 @dataclass(frozen=True)
-class BranchCounts:
-    """What was counted of a branch, up to and including its `head` commit."""
+class Paging:
+    """A count under way: the commits reachable from `upto` and not from the commit counted before (none, when
+    counting from scratch), newest first; `next` is the page to ask next, under the host's API."""
 
-    branch: str
-    head: str | None  # None: the branch has no commits
-    head_date: str | None  # the head's committer date (ISO 8601, UTC): the record's last_updated
-    days: dict[str, int] = field(default_factory=dict)  # "YYYY-MM-DD" (UTC) -> commits counted that day
-    authors: dict[str, int] | None = None  # None where the host lists contributors itself
-    total: int | None = None  # every commit up to the head; None where only the window was counted
+    upto: str  # the commit counted up to, by id: every page is of it, whatever is pushed meanwhile
+    next: str
+    pages: int = 0  # pages read of it so far, over every run
+    recent: tuple[str, ...] = ()  # the ids of the last page read: one listed again is counted once
+    linked: bool = False  # a commit read so far has the commit counted before as a parent (a fast-forward)
 
     def as_json(self) -> dict:
-        return {"branch": self.branch, "head": self.head, "head_date": self.head_date,
-                "days": self.days, "authors": self.authors, "total": self.total}
+        return {"upto": self.upto, "next": self.next, "pages": self.pages, "recent": list(self.recent),
+                "linked": self.linked}
+
+    @classmethod
+    def from_json(cls, value) -> "Paging | None":
+        try:
+            upto, following, pages, recent = value["upto"], value["next"], value["pages"], value["recent"]
+            if not (isinstance(upto, str) and isinstance(following, str) and _count(pages)
+                    and isinstance(recent, list) and all(isinstance(i, str) for i in recent)
+                    and isinstance(value["linked"], bool)):
+                return None
+            return cls(upto, following, pages, tuple(recent), value["linked"])
+        except (KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class BranchCounts:
+    """What was counted of a branch: complete up to `counted`, and, while `paging`, part of what follows it."""
+
+    branch: str
+    head: str | None  # the branch's newest commit when last asked (None: the branch has none)
+    head_date: str | None  # its committer date (ISO 8601, UTC): the record's last_updated
+    days: dict[str, int] = field(default_factory=dict)  # "YYYY-MM-DD" (UTC) -> commits counted that day
+    authors: dict[str, int] | None = None  # None where the host lists contributors itself
+    total: int | None = None  # every commit counted; None where only the window was counted
+    counted: str | None = None  # the commit the counts are complete up to (None: none yet)
+    host_total: int | None = None  # the host's own count of the head's commits, where its answer gives one
+    paging: Paging | None = None  # a count under way
+
+    @property
+    def done(self) -> bool:
+        """Everything up to the head is counted."""
+        return self.paging is None and self.counted == self.head
+
+    def commit_count(self) -> int | None:
+        """The head's commit count: the host's own where it gives one, else what was counted, once complete."""
+        if self.host_total is not None:
+            return self.host_total
+        return self.total if self.done else None
+
+    def as_json(self) -> dict:
+        return {"branch": self.branch, "head": self.head, "head_date": self.head_date, "days": self.days,
+                "authors": self.authors, "total": self.total, "counted": self.counted,
+                "host_total": self.host_total, "paging": self.paging.as_json() if self.paging else None}
 
     @classmethod
     def from_json(cls, value: dict) -> "BranchCounts | None":
@@ -60,13 +109,81 @@ class BranchCounts:
                     and (authors is None or isinstance(authors, dict))
                     and all(isinstance(n, int) and not isinstance(n, bool) for n in counts)):
                 return None
+            paging = None
+            if value.get("paging") is not None:
+                paging = Paging.from_json(value["paging"])
+                if paging is None:
+                    return None  # a count under way that cannot be taken up: counted again
             total = value.get("total")  # absent from a piece kept before totals were
-            if not (total is None or (isinstance(total, int) and not isinstance(total, bool) and total >= 0)):
-                total = None
+            host_total = value.get("host_total")
+            # A piece kept before counts were taken up across runs was complete up to its head.
+            counted = value["counted"] if "counted" in value else value["head"]
             return cls(value["branch"], value["head"], value["head_date"], dict(days),
-                       dict(authors) if authors is not None else None, total)
-        except (KeyError, TypeError):
+                       dict(authors) if authors is not None else None, total if _count(total) else None,
+                       counted, host_total if _count(host_total) else None, paging)
+        except (KeyError, TypeError, AttributeError):
             return None
+
+
+def empty(branch: str, *, with_authors: bool, whole: bool) -> BranchCounts:
+    """Nothing counted yet: `whole`, the whole history will be, so its number is the branch's total."""
+    return BranchCounts(branch, None, None, {}, {} if with_authors else None, 0 if whole else None)
+
+
+def begin(counts: BranchCounts, upto: str, first: str, *, scratch: bool, with_authors: bool,
+          whole: bool) -> BranchCounts:
+    """A count of `upto` whose first page is `first`: on top of the counted commit, or from `scratch`."""
+    if scratch:
+        start = empty(counts.branch, with_authors=with_authors, whole=whole)
+        counts = replace(start, head=counts.head, head_date=counts.head_date, host_total=counts.host_total)
+    return replace(counts, paging=Paging(upto, first))
+
+
+def tally(counts: BranchCounts, page: list[Commit], following: str | None, now: datetime) -> BranchCounts:
+    """`counts` with one page of the count under way added, each commit once; `following`: the next page's URL
+    (None: that was the last)."""
+    paging = counts.paging
+    assert paging is not None, "tally without a count under way"
+    days = dict(counts.days)
+    authors = dict(counts.authors) if counts.authors is not None else None
+    seen, added, linked = set(paging.recent), 0, paging.linked
+    for commit in page:
+        if commit.id in seen:
+            continue  # listed again: a page shifted by a push
+        seen.add(commit.id)
+        added += 1
+        linked = linked or (counts.counted is not None and counts.counted in commit.parents)
+        if not commit.is_merge:
+            day = commit.committed.astimezone(timezone.utc).date().isoformat()
+            days[day] = days.get(day, 0) + 1
+        if authors is not None and commit.author:
+            authors[commit.author] = authors.get(commit.author, 0) + 1
+    total = counts.total + added if counts.total is not None else None
+    moved = Paging(paging.upto, following or "", paging.pages + 1, tuple(commit.id for commit in page), linked)
+    return replace(counts, days=_pruned(days, now), authors=authors, total=total, paging=moved)
+
+
+def finished(counts: BranchCounts) -> bool:
+    """The count under way has read its last page."""
+    return counts.paging is not None and counts.paging.pages > 0 and not counts.paging.next
+
+
+def finish(counts: BranchCounts) -> BranchCounts | None:
+    """The count under way, read to its last page, made the counts up to its commit; None when it was counted on
+    top of a commit its new commits do not build on (the history was rewritten: count again from scratch).
+
+    The new commits are those reachable from the new head and not from the old one: in a fast-forward the old
+    head is a parent of one of them; after a force-push they end at an older fork point instead (or are none).
+    """
+    paging = counts.paging
+    assert paging is not None and finished(counts)
+    if counts.counted is not None and not paging.linked:
+        return None
+    return replace(counts, counted=paging.upto, paging=None)
+
+
+def pruned(counts: BranchCounts, now: datetime) -> BranchCounts:
+    return replace(counts, days=_pruned(counts.days, now))
 
 
 def window_end(now: datetime) -> datetime:
@@ -93,41 +210,6 @@ def participants(authors: dict[str, int]) -> list[str]:
     return [name for name, _ in sorted(authors.items(), key=lambda item: (-item[1], item[0]))]
 
 
-def count(branch: str, commits: list[Commit], now: datetime, *, with_authors: bool, whole: bool = False) -> BranchCounts:
-    """A history counted from scratch: `commits` newest first, the branch's head first of all;
-    `whole`: they are the branch's whole history, so their number is its total."""
-    empty = BranchCounts(branch, None, None, {}, {} if with_authors else None, 0 if whole else None)
-    return add(empty, commits, now) if commits else empty
-
-
-def add(history: BranchCounts, new: list[Commit], now: datetime) -> BranchCounts:
-    """`history` with the commits made on top of its head added; `new` newest first, new[0] the new head."""
-    if not new:
-        return replace(history, days=_pruned(history.days, now))
-    days = dict(history.days)
-    authors = dict(history.authors) if history.authors is not None else None
-    for commit in new:
-        if not commit.is_merge:
-            day = commit.committed.astimezone(timezone.utc).date().isoformat()
-            days[day] = days.get(day, 0) + 1
-        if authors is not None and commit.author:
-            authors[commit.author] = authors.get(commit.author, 0) + 1
-    head = new[0]
-    total = history.total + len(new) if history.total is not None else None
-    return BranchCounts(history.branch, head.id, _iso(head.committed), _pruned(days, now), authors, total)
-
-
-def builds_on(old_head: str, new: list[Commit]) -> bool:
-    """True when the new commits were made on top of `old_head` (a fast-forward), False if history was rewritten.
-
-    `new` is every commit reachable from the new head and not from the old one: in a
-    fast-forward the old head is a parent of one of them; after a force-push the
-    commits end at an older fork point instead.
-    """
-    listed = {commit.id for commit in new}
-    return any(parent == old_head for commit in new for parent in commit.parents if parent not in listed)
-
-
 def _pruned(days: dict[str, int], now: datetime) -> dict[str, int]:
     """Days before the oldest window can never count again: dropped, so the piece stays small."""
     first = window_start(now).date()
@@ -141,5 +223,9 @@ def _day(text: str) -> date | None:
         return None
 
 
-def _iso(moment: datetime) -> str:
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def utc_text(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()

@@ -2,20 +2,26 @@
 
 - project: GET /projects/:id with the URL-encoded full path (groups nest: the whole
   path is the project): `star_count`, `forks_count`, `description`, `default_branch`,
-  `path_with_namespace` (a moved project answers under its new path).
+  `path_with_namespace` and `web_url` (a moved project answers under its new path).
 - newest commit: GET /projects/:id/repository/commits?ref_name=BRANCH&per_page=1.
-- commits: the same list, 100 a page (GitLab's most), followed by its Link header:
-  `since` the window's start when counting from scratch, else the revision range
-  `OLD..BRANCH`, which lists exactly the commits made since.
+- commits: the same list of the newest commit's id (a push meanwhile shifts no page),
+  100 a page (GitLab's most), followed by its Link header: `since` the window's start
+  when counting from scratch, else the revision range `OLD..NEW`, which lists exactly
+  the commits made since (an OLD GitLab no longer has answers 404: counted again).
+- a path is GitLab's when each of its groups and the project is letters, digits, `_`,
+  `.` and `-`, not starting with `-` or `.`, not ending in `.git` or `.atom`, and there
+  are at most 20 levels of subgroups (docs.gitlab.com, "Reserved project and group
+  names" and "Subgroups"; older paths may start with `_`, so that is allowed).
 - commit count: GET /projects/:id/repository/commits/HEAD/sequence (`git rev-list --count`;
   GitLab 16.9+), asked only when the branch moved; project `statistics` would need the
   Reporter role, and the commits list sends no `X-Total`.
 - participants: GET /projects/:id/repository/contributors?order_by=commits&sort=desc,
   asked only when the branch moved. GitLab gives names, not usernames: names, each once.
   For the djangopackages profile, the first page asked without parameters, as listed.
-- the token goes as `Authorization: Bearer`; `RateLimit-*` and `Retry-After` are read by hosts/forge.py.
+- the token goes as `Authorization: Bearer`; `RateLimit-*` and `Retry-After` are read by hosts/forge_service.py.
 """
 
+import re
 from datetime import datetime
 from urllib.parse import quote
 
@@ -31,6 +37,8 @@ from fetcher.compat import split_participants
 from fetcher.links import RepoRef, parse_nested_repo_url
 
 PER_PAGE = 100
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+MAX_DEPTH = 22  # a top-level group, 20 levels of subgroups, the project
 
 
 class GitLab(Forge):
@@ -55,7 +63,8 @@ class GitLab(Forge):
             raise BadResponse(answer.url, "project answer lacks its id")
         return {
             "id": project_id,
-            "path": path_field(answer, project, "path_with_namespace", nested=True),
+            "path": path_field(answer, project, "path_with_namespace"),
+            "web_url": path_field(answer, project, "web_url"),
             "stars": count_field(answer, project, "star_count"),
             "forks": count_field(answer, project, "forks_count"),
             "description": text_field(answer, project, "description"),
@@ -63,18 +72,23 @@ class GitLab(Forge):
             "archived": project.get("archived") if isinstance(project.get("archived"), bool) else None,
         }
 
+    def is_path(self, path: str) -> bool:
+        segments = path.split("/")
+        return 2 <= len(segments) <= MAX_DEPTH and all(
+            _SEGMENT.fullmatch(part) and not part.lower().endswith((".git", ".atom")) for part in segments)
+
     def _commits_base(self, meta: dict) -> str:
         return f"{self.api_url}/projects/{meta['id']}/repository/commits"
 
     def head_url(self, meta: dict) -> str:
         return f"{self._commits_base(meta)}?ref_name={quote(meta['branch'], safe='')}&per_page=1"
 
-    def commits_url(self, meta: dict, exclude: str | None, now: datetime) -> str:
-        branch = quote(meta["branch"], safe="")
+    def commits_url(self, meta: dict, upto: str, exclude: str | None, now: datetime) -> str:
+        upto = quote(upto, safe="")
         if exclude:
-            return f"{self._commits_base(meta)}?ref_name={quote(exclude, safe='')}..{branch}&per_page={PER_PAGE}"
+            return f"{self._commits_base(meta)}?ref_name={quote(exclude, safe='')}..{upto}&per_page={PER_PAGE}"
         since = commit_counts.window_start(now).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"{self._commits_base(meta)}?ref_name={branch}&since={since}&per_page={PER_PAGE}"
+        return f"{self._commits_base(meta)}?ref_name={upto}&since={since}&per_page={PER_PAGE}"
 
     def read_commits(self, answer: Answer) -> list[Commit]:
         commits = []

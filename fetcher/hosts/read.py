@@ -6,6 +6,7 @@ or nonsense written.
 """
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -48,13 +49,22 @@ def text_field(answer: Answer, data: dict, key: str, *, required: bool = False) 
     return value
 
 
-def path_field(answer: Answer, data: dict, key: str, *, nested: bool = False) -> str:
-    """A repository's path as the host reports it: OWNER/NAME (GitLab: GROUP/.../NAME), no empty part."""
-    path = text_field(answer, data, key, required=True)
-    parts = path.split("/")
-    if len(parts) < 2 or (len(parts) > 2 and not nested) or not all(part.strip(" .") for part in parts):
-        raise BadResponse(answer.url, f"{key} {path!r} is not a repository path")
-    return path
+def path_field(answer: Answer, data: dict, key: str) -> str | None:
+    """A repository's path as the host reports it, unchecked (None when it reports none): whether it is a path of
+    the host's own grammar, and a move, is the host's to say (Forge.moved_to)."""
+    value = data.get(key)
+    return value if isinstance(value, str) else None
+
+
+def names(web_url: str, host: str, path: str) -> bool:
+    """Whether `web_url` is exactly https://HOST/PATH for `path` on `host` (a `www.` before either aside)."""
+    try:
+        split = urlsplit(web_url)
+    except ValueError:
+        return False
+    return (split.scheme == "https" and not (split.query or split.fragment)
+            and split.netloc.lower().removeprefix("www.") == host.lower().removeprefix("www.")
+            and split.path.removesuffix("/") == f"/{path}")
 
 
 def commit_date(answer: Answer, text) -> datetime:

@@ -12,6 +12,7 @@ from fetcher.hosts.github.host import GitHub
 from fetcher.hosts.gitlab import GitLab
 from fetcher.links import RepoRef, github_hosts, repo_host
 from fetcher.net.client import Client
+from fetcher.net.credentials import basic_pair
 
 KINDS: dict[str, type[Forge]] = {"gitlab": GitLab, "forgejo": Forgejo, "bitbucket": Bitbucket}
 NO_REPOSITORY = NullHost("no repo_url")
@@ -55,6 +56,11 @@ class Hosts:
 
 
 def secrets(config: Config) -> list[str]:
-    """Every token a run may send, to scrub from whatever it prints or stores (before any host is built)."""
+    """Every token a run may send, to scrub from whatever it prints or stores (before any host is built); with
+    a Bitbucket API token, the user name it goes with and the two as HTTP Basic sends them."""
     tokens = [*(token for _, token in config.github_tokens()), *(host.token() for host in config.hosts.values())]
+    for host in config.hosts.values():
+        username, token = host.username(), host.token()
+        if username and token:
+            tokens += [username, basic_pair(username, token)]
     return [token for token in tokens if token]

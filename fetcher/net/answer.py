@@ -1,6 +1,6 @@
 """One HTTP answer (status, headers, body) as plain values, and the readings every service shares.
 
-Pure functions, no network in sight. A service's own rules (hosts/github/rules.py, hosts/forge.py,
+Pure functions, no network in sight. A service's own rules (hosts/github/rules.py, hosts/forge_service.py,
 hosts/pypi.py) decide what each status means for it; what they all read the same way is here,
 once: the JSON of a body, a header's number, a `Retry-After`, a rate-limit reset, a `Link`.
 """
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
 
-from fetcher.errors import BadResponse, NotFound, RateLimited, Transient
+from fetcher.errors import BadResponse, NotFound, RateLimited, ServerError, Transient
 
 # A wait or a reset further from now than this is a broken answer, not a limit to wait for: every
 # service's budgets reset within the hour, and a Retry-After is a minute or so.
@@ -144,7 +144,7 @@ def read_common(url: str, status: int, headers: Mapping[str, str], body: bytes, 
     if status in (404, 410, 451):
         raise NotFound(url, status)
     if status >= 500:
-        raise Transient(url, f"server error {status}")
+        raise ServerError(url, status)
     raise BadResponse(url, f"{service} answered HTTP {status}{message(body)}")
 
 

@@ -10,6 +10,7 @@ what each answer said of its budget.
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
@@ -18,7 +19,7 @@ import httpx
 
 from fetcher import __version__
 from fetcher.config import Config
-from fetcher.errors import BadResponse, RateLimited, Transient, Unreachable
+from fetcher.errors import BadResponse, RateLimited, Transient, Unreachable, Unresolved
 from fetcher.logs import event
 from fetcher.net import retry
 from fetcher.net.answer import Answer, Budget, lower_headers
@@ -26,6 +27,7 @@ from fetcher.net.counts import RequestCounts, charge
 from fetcher.net.credentials import Credential, origin
 from fetcher.net.request import Request
 from fetcher.net.service import Service
+from fetcher.net.slots import Slots
 from fetcher.net.transport import PoolShards, read_bounded
 
 USER_AGENT = f"fetcher/{__version__} (package-metadata sync worker)"
@@ -72,8 +74,8 @@ class Client:
         self.max_rate_limit_wait = config.max_rate_limit_wait
         self._max_body = config.max_body
         self._deadline = config.timeout * DEADLINE_TIMEOUTS
-        self._slots = asyncio.Semaphore(config.concurrency)
-        self._shares: dict[str, asyncio.Semaphore] = {}
+        self._slots = Slots(config.concurrency)
+        self._shares: dict[str, Slots] = {}
         self._retry = dict(retries=config.retries, backoff=config.backoff,
                            max_rate_limit_wait=config.max_rate_limit_wait, clock=clock, sleep=sleep,
                            on_rate_limit_wait=self.waiting)
@@ -85,7 +87,7 @@ class Client:
         """The answer to `request` (or what `read` makes of it, inside the retries: a failure `read` raises
         is retried like any), after the retries `retry` allows; else its typed failure."""
         bounds = {**self._retry, "retries": 0, "max_rate_limit_wait": timedelta(0)} if request.once else self._retry
-        retrying = retry.retrying(**bounds, pending=request.retry_pending)
+        retrying = retry.retrying(**bounds, pending=request.retry_pending, final=request.final_server_errors)
 
         async def attempt_once():
             return await service.send(request, lambda credential: self._attempt(service, request, credential, read))
@@ -105,7 +107,8 @@ class Client:
         if window and not (credential and credential.pooled):
             await self._wait_for_reset(key, request.url, service)
         await service.pace(request)
-        async with self._share(service), self._slots:
+        async with self._share(service), self._slots.held():
+            service.admit(request)
             try:
                 async with asyncio.timeout(self._deadline):
                     response, hops, body = await self._exchange(service, request, credential, host)
@@ -130,6 +133,8 @@ class Client:
         except httpx.TooManyRedirects:
             raise BadResponse(url, f"more than {MAX_REDIRECTS} redirects (a redirect loop?)") from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if _unresolved(exc):
+                raise Unresolved(url, f"cannot resolve the host's name: {_reason(exc)}", host) from None
             raise Unreachable(url, f"cannot connect: {_reason(exc)}", host) from None
         except httpx.UnsupportedProtocol as exc:
             raise BadResponse(url, f"redirected where fetcher does not go: {_reason(exc)}") from None
@@ -186,7 +191,9 @@ class Client:
     def _share(self, service: Service):
         if service.share is None:
             return contextlib.nullcontext()
-        return self._shares.setdefault(service.name, asyncio.Semaphore(service.share))
+        if service.name not in self._shares:
+            self._shares[service.name] = Slots(service.share)
+        return self._shares[service.name].held()
 
     def _count_sent(self, service: Service, resource: str) -> None:
         """One request counted once on the wire: a request cancelled before it was sent is not."""
@@ -257,6 +264,18 @@ def _origin_of(url: httpx.URL) -> str | None:
         return origin(str(url))
     except httpx.InvalidURL:
         return None
+
+
+def _unresolved(exc: BaseException) -> bool:
+    """Whether a connection failed because the name did not resolve (a socket.gaierror under httpx's error)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, socket.gaierror):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _reason(exc: Exception) -> str:

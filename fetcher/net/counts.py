@@ -32,9 +32,10 @@ _package_points: ContextVar[list[int] | None] = ContextVar("package_points", def
 
 
 @contextmanager
-def package_cost() -> Iterator[list[int]]:
-    """Count the points the requests made inside (and in the tasks they start) are charged: [points]."""
-    box = [0]
+def package_cost(box: list[int] | None = None) -> Iterator[list[int]]:
+    """Count the points the requests made inside (and in the tasks they start) are charged: [points], added to
+    `box` when one is given (a package's points counted in more than one place)."""
+    box = [0] if box is None else box
     reset = _package_points.set(box)
     try:
         yield box

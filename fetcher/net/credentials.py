@@ -5,6 +5,7 @@ scheme, host and port, and a path at or under the API's): a redirect or a next l
 else goes without it, whoever sent it there.
 """
 
+from base64 import b64encode
 from urllib.parse import unquote
 
 import httpx
@@ -64,3 +65,13 @@ class Credential(httpx.Auth):
 
 def bearer(token: str) -> str:
     return f"Bearer {token}"
+
+
+def basic(username: str, token: str) -> str:
+    """HTTP Basic (RFC 7617) of a user name and a token, the user name's characters as UTF-8."""
+    return f"Basic {basic_pair(username, token)}"
+
+
+def basic_pair(username: str, token: str) -> str:
+    """The base64 of `username:token` that Basic sends: a secret as much as the token is."""
+    return b64encode(f"{username}:{token}".encode("utf-8")).decode("ascii")

@@ -37,6 +37,9 @@ class Request:
     validators: Validators | None = None  # asked conditionally: a 304 may come back
     # A 202 ("still computing") is asked again here; False: it goes up at once, and the caller comes back later.
     retry_pending: bool = True
+    # 5xx statuses that go up at once, to a caller that knows what they mean there (Forgejo's 500 for a query naming
+    # a commit the repository no longer has), instead of being asked again after a backoff; any other is retried.
+    final_server_errors: frozenset[int] = frozenset()
     once: bool = False  # asked once: no failure retried, no rate limit waited for (a check, a budget asked)
     max_body: int | None = None  # a tighter bound on the body than http.max_body, for an answer known to be small
 

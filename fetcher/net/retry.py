@@ -1,7 +1,8 @@
 """The one place that decides what a failed request leads to.
 
 Transient failures (5xx, timeouts, resets, garbled bodies, 202 while GitHub
-computes statistics) are asked again with exponential backoff and jitter. A
+computes statistics) are asked again with exponential backoff and jitter, but
+for a host whose name does not resolve (no backoff makes it resolve). A
 rate limit is waited out when it resets within `max_rate_limit_wait`;
 otherwise the RateLimited failure goes up and `sync` stops the run (exit 75).
 Everything else (404, 401, a body of the wrong shape) is not retried.
@@ -14,7 +15,7 @@ from typing import Awaitable, Callable
 
 from tenacity import AsyncRetrying, RetryCallState
 
-from fetcher.errors import RateLimited, StatsPending, Transient
+from fetcher.errors import RateLimited, ServerError, StatsPending, Transient, Unresolved
 from fetcher.logs import event
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,13 @@ def retrying(
     sleep: Callable[[float], Awaitable[None]],
     on_rate_limit_wait: Callable[[float, datetime], None] = lambda seconds, until: None,
     pending: bool = True,
+    final: frozenset[int] = frozenset(),
 ) -> AsyncRetrying:
     """The retry loop for one request. Rate-limit waits and transient retries are counted apart.
 
     `pending=False`: a 202 (statistics still computing) is not asked again here but goes up at once, so the
     package is not held while GitHub computes (sync comes back for it later in the run).
+    `final`: 5xx statuses that go up at once too, to a caller that knows what they mean there.
     """
     failures = {"transient": 0, "rate limit": 0}
 
@@ -62,6 +65,8 @@ def retrying(
         if isinstance(failure, RateLimited):
             failures["rate limit"] += 1
         elif isinstance(failure, StatsPending) and not pending:
+            return False
+        elif isinstance(failure, Unresolved) or (isinstance(failure, ServerError) and failure.status in final):
             return False
         elif isinstance(failure, Transient):
             failures["transient"] += 1

@@ -46,6 +46,10 @@ class Service:
     async def pace(self, request: Request) -> None:
         """Wait for `request`'s turn under the service's published limits, if it has any."""
 
+    def admit(self, request: Request) -> None:
+        """Raise the failure a request would meet instead of sending it, once the service knows (asked when its
+        turn to be sent has come, so a request that waited for a slot meanwhile is not sent either)."""
+
     def read(self, request: Request, answer_url: str, status: int, headers: Mapping[str, str], body: bytes,
              now: datetime, budget: Budget | None) -> Answer:
         """Data for a usable answer; raise the typed failure this service means by any other."""

@@ -52,7 +52,7 @@ async def fetch(item: WorkItem, pypi: PyPI, before: dict, now, profile: Profile 
     found = facts.established(item.row, fields, repo.meta if not repo.skipped else None,
                               project.value if project is not None else None,
                               status.value["status"] if status is not None else None, before, now, profile)
-    record = FetchedRecord(fields, updates, note, found, pending=later is not None,
+    record = FetchedRecord(fields, updates, note, found, pending=later is not None or repo.continues,
                            replaces_documentation_url=profile.documentation_url == "whenever pypi has one")
     return Fetch(record, repo.skipped, later)
 

@@ -7,7 +7,8 @@ host and PyPI side by side) and written in its own transaction. A part its host 
 computing is asked again later by a task of its own, so no worker waits on it. A failure that
 belongs to one package is recorded on it and the run goes on; one that would meet every package
 (every token rejected, a rate limit beyond the allowed wait, a host that never answered) stops
-the run, keeping everything already written. SIGTERM/SIGINT stop it at the next await, so no
+the run, keeping everything already written. A host that says it cannot be asked in this run
+(LeftDue) leaves its packages as they were and due, and the run goes on with the others. SIGTERM/SIGINT stop it at the next await, so no
 write is ever cut in half.
 """
 
@@ -22,19 +23,20 @@ from typing import Awaitable, Callable, ContextManager, Iterable
 
 import httpx
 
-from fetcher.config import Config, format_duration
-from fetcher.errors import (Failure, FetcherError, InputError, RateLimited, RunRefused, RunStopped, Unreachable,
-                            UnreadableValue)
+from fetcher.config import Config
+from fetcher.durations import format_duration
+from fetcher.errors import (Failure, FetcherError, InputError, LeftDue, RateLimited, RunRefused, RunStopped,
+                            Unreachable, UnreadableValue)
 from fetcher.hosts.base import Later
 from fetcher.hosts.pypi import PyPI
 from fetcher.hosts.registry import Hosts, secrets
 from fetcher.logs import event, redact
 from fetcher.net.client import Client, utcnow
 from fetcher.net.counts import package_cost
-from fetcher.net.retry import backoff_delay
+from fetcher.net.slots import first_in_line
 from fetcher.run import plan, signals
 from fetcher.run.fetch import fetch
-from fetcher.run.report import EDITED_MEANWHILE, FAILED, SKIPPED, SYNCED, UNCHANGED, RunReport
+from fetcher.run.report import EDITED_MEANWHILE, FAILED, LEFT_DUE, SKIPPED, SYNCED, UNCHANGED, RunReport
 from fetcher.run.work import WorkItem, work_item
 from fetcher.store import Store
 from fetcher.store.fetched import CHANGED, EDITED
@@ -46,6 +48,9 @@ log = logging.getLogger(__name__)
 PACKAGES_PER_SLOT = 4
 # Packages read and batched at a time: a hundred is GitHub's most repositories in one query.
 CHUNK = 100
+# Packages taken from the due list ahead of the workers: what their hosts need time to have ready (GitHub's
+# weekly counts) is asked for that much earlier, so the last packages' backoff is not what the run waits for.
+LOOKAHEAD = 10 * CHUNK
 Progress = Callable[[int], ContextManager[Callable[[str], None] | None]]
 
 
@@ -149,6 +154,8 @@ class _Run:
             if isinstance(reason, RunRefused):
                 raise reason from None  # exit 2: the person must change something before the next run
         finally:
+            for host in self.hosts.all:
+                await host.aclose()
             self.report.took(self.client, self.hosts)
             await self.client.aclose()
 
@@ -162,14 +169,23 @@ class _Run:
             host.remember(budgets, self.clock())
         self.report.packages = total = len(self.packages)
         workers = min(self.config.concurrency * PACKAGES_PER_SLOT, total)
-        queue: asyncio.Queue = asyncio.Queue(maxsize=CHUNK)
+        queue: asyncio.Queue = asyncio.Queue(maxsize=LOOKAHEAD)
 
         async def produce() -> None:
-            # The batch step for the next chunk is asked while the packages of this one are fetched.
+            # Up to LOOKAHEAD packages ahead of the workers: their batch steps asked, and what their hosts need
+            # time to have ready asked for early. Its requests take the next free slot ahead of the workers':
+            # behind their queue, the batch of each next chunk, and so its early asks, came seconds late.
+            first_in_line.set(True)
             rows = iter(self.packages)
             while chunk := [work_item(row, self.hosts, self.store.fetched.record) for row in islice(rows, CHUNK)]:
                 await self._batch(chunk)
                 for item in chunk:
+                    if item.repo is not None and item.host.early_resources:
+                        # Only what the early asks need: a package's whole cache waits for its turn, so what is
+                        # read ahead holds little memory.
+                        cached = self.store.fetched.cached(item.id, item.host.early_resources)
+                        with package_cost(item.points):
+                            item.host.ask_early(item.repo, item.batched, cached)
                     await queue.put(item)
             for _ in range(workers):
                 await queue.put(None)
@@ -211,13 +227,16 @@ class _Run:
                 raise item.error
             item.cache = self.store.fetched.cached(item.id)
             before = self.store.fetched.facts(item.id) or {}
-            with package_cost() as points:  # what it costs is what the next run expects it to cost
+            with package_cost(item.points) as points:  # what it costs is what the next run expects it to cost
                 fetched = await fetch(item, self.pypi, before, self.clock(), self.config.compat)
         except (RunRefused, RateLimited, Unreachable) as failure:
             if not self._ends_run(failure):
                 self._fail(item, str(failure))
                 return
             self._stop_for(failure)
+        except LeftDue as away:  # its host cannot be asked in this run: nothing written, nothing failed, still due
+            self._left_due(item, away.reason)
+            return
         except (Failure, InputError, UnreadableValue) as failure:
             self._fail(item, str(failure))
             return
@@ -243,34 +262,33 @@ class _Run:
             # Written without the part still being computed; it is asked again later by a task of its own, so
             # this worker goes on to the next package. The links as written: a confirmed move changed repo_url.
             written = replace(item.links, repo_url=record.fields.get("repo_url", item.links.repo_url))
-            self.group.create_task(self._ask_later(item, written, fetched.later))
+            self.group.create_task(self._ask_later(item, written, fetched.later, record.points))
 
-    async def _ask_later(self, item: WorkItem, links, later: Later) -> None:
-        """Ask for the part again after the backoff, up to http.retries times; write it when it comes.
+    async def _ask_later(self, item: WorkItem, links, later: Later, written_points: int) -> None:
+        """Write the part once it comes (its host asks for it meanwhile, holding no worker).
 
         Only that part is written, and only while the package's links are the ones it was fetched for.
-        Given up on, the package stays pending: the next run takes it again.
+        Given up on, the package stays pending: the next run takes it again. `written_points`: what the record
+        was written with; what the asks cost after that is added.
         """
-        for attempt in range(1, self.config.retries + 1):
-            await self.sleep(backoff_delay(attempt, self.config.backoff))
-            try:
-                with package_cost() as points:
-                    part = await later.ask()
-            except (RunRefused, RateLimited, Unreachable) as failure:
-                if self._ends_run(failure):
-                    self._stop_for(failure)
-                return  # the record stands without it, still pending
-            except Failure as failure:
-                log.info("%s: not updated later: %s", item.slug, redact(str(failure), self.secrets))
-                return
-            if part is not None:
-                if self.store.fetched.save_later(item.id, links, part.fields, part.updates, later.note_after,
-                                                 points[0], self.clock()):
-                    self.report.pending -= 1
-                    self.report.written_later += 1
-                    log.info("%s: sparkline written", item.slug,
-                             extra=event("sparkline", slug=item.slug, attempt=attempt))
-                return
+        try:
+            part = await later.outcome()
+        except (RunRefused, RateLimited, Unreachable) as failure:
+            if self._ends_run(failure):
+                self._stop_for(failure)
+            return  # the record stands without it, still pending
+        except Failure as failure:
+            reason = redact(str(failure), self.secrets)
+            log.info("%s: not updated later: %s", item.slug, reason,
+                     extra=event("sparkline", slug=item.slug, reason=reason))
+            return
+        if part is not None:
+            if self.store.fetched.save_later(item.id, links, part.fields, part.updates, later.note_after,
+                                             item.points[0] - written_points, self.clock()):
+                self.report.pending -= 1
+                self.report.written_later += 1
+                log.info("%s: sparkline written", item.slug,
+                         extra=event("sparkline", slug=item.slug, attempt=part.asks - 1))
 
     def _ends_run(self, failure: Failure) -> bool:
         """Whether a failure would meet every package alike, or is this package's own.
@@ -303,7 +321,17 @@ class _Run:
         self.report.outcomes[SKIPPED] += 1
         self.report.skips[EDITED_MEANWHILE] += 1
         self.on_done(SKIPPED)
-        log.info("%s: not written: its links were edited during the run", item.slug)
+        log.info("%s: not written: its links were edited during the run", item.slug,
+                 extra=event("package", slug=item.slug, outcome=SKIPPED, reason=EDITED_MEANWHILE))
+
+    def _left_due(self, item: WorkItem, reason: str) -> None:
+        """Its host could not be asked in this run: the package stays as it was and due, its state untouched."""
+        reason = redact(reason, self.secrets)
+        self.report.outcomes[SKIPPED] += 1
+        self.report.left_due[reason] += 1
+        self.on_done(SKIPPED)
+        log.info("%s: left due: %s", item.slug, reason,
+                 extra=event("package", slug=item.slug, outcome=LEFT_DUE, reason=reason))
 
     def _fail(self, item: WorkItem, reason: str) -> None:
         reason = redact(reason, self.secrets)  # it is stored and printed

@@ -14,6 +14,7 @@ from fetcher.run import signals
 from fetcher.store import Store
 
 SYNCED, UNCHANGED, FAILED, SKIPPED = "synced", "unchanged", "failed", "skipped"
+LEFT_DUE = "left due"  # skipped: its host could not be asked in this run
 EDITED_MEANWHILE = "links edited during the run"
 
 
@@ -43,12 +44,13 @@ class RunReport:
     tokens: list[dict] = field(default_factory=list)  # per pool token and resource: spent, remaining (TokenPool)
     deferred: int = 0  # due packages left for the next run: the budgets could not pay for them (run/plan.py)
     deferred_why: str = ""
+    left_due: Counter = field(default_factory=Counter)  # why a host could not be asked -> its packages left due
 
     @property
     def exit_code(self) -> int:
         if self.signal is not None:
             return signals.exit_code(self.signal)
-        if self.stopped:
+        if self.stopped or self.left_due:  # a re-run later does what this one could not
             return 75
         return 1 if self.outcomes[FAILED] else 0
 
@@ -66,6 +68,8 @@ class RunReport:
             line += f"; {self.resting} resting after failing (due later)"
         if self.deferred:
             line += f"; {self.deferred} deferred to the next run: {self.deferred_why}"
+        for reason, n in sorted(self.left_due.items()):
+            line += f"; {n} left due for the next run: {reason}"
         if self.pending:
             line += f"; {self.pending} sparkline{'s' if self.pending != 1 else ''} still computing on GitHub, kept"
         if self.written_later:

@@ -27,6 +27,7 @@ class WorkItem:
     error: InputError | UnreadableValue | None = None
     cache: dict[str, Cached] = field(default_factory=dict)  # what each resource answered last time
     batched: dict | Failure | None = None  # what the host's batch step gave, if it has one
+    points: list[int] = field(default_factory=lambda: [0])  # what its requests cost, asked early ones included
 
     @property
     def id(self) -> int:

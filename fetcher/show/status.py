@@ -3,18 +3,17 @@
 import heapq
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from fetcher.config import Config
+from fetcher.config import Config, Thresholds
+from fetcher.durations import format_duration
 from fetcher.errors import InputError
 from fetcher.links import repo_host
-from fetcher.record import to_stored_datetime
+from fetcher.record import parse_datetime, to_stored_datetime
 from fetcher.show.text import ago, size, utc
 from fetcher.store import Store
 from fetcher.store.schedule import is_due
 
-# A package failing this many times in a row makes `status` exit 1, for a monitoring check.
-ALARM_FAILURES = 3
 TOP_FAILURES = 10
 LAST_RUNS = 10
 NO_TOKEN = "anonymous"  # the key of the budgets seen without a token
@@ -22,8 +21,9 @@ RUN_FIELDS = ("command", "started", "finished", "seconds", "packages", "synced",
               "points", "rate_limit_wait", "stopped", "deferred")  # fmt: skip
 
 
-def gather(store: Store, config: Config, now: datetime) -> dict:
-    """Everything `status` shows (date-times as date-times; `as_json` prints it as `status --json` does).
+def gather(store: Store, config: Config, now: datetime, running: dict | None = None) -> dict:
+    """Everything `status` shows (date-times as date-times; `as_json` prints it as `status --json` does);
+    `running`: the run holding the store's lock ({command, pid, since}), if one does.
 
     Every value is read through store/stored.py. One another program stored that cannot be read is
     counted as a sync would take it (store/schedule.py: unknown, and never holding a package back), a
@@ -31,6 +31,7 @@ def gather(store: Store, config: Config, now: datetime) -> dict:
     hosts: Counter = Counter()
     due = resting = never = failing = worst = kept = 0
     oldest: datetime | None = None
+    stalest: dict | None = None  # the package not failing with the oldest last fetch
     failures, unreadable = [], []
     for row in store.schedule.walk():
         hosts[_host(row["repo_url"])] += 1
@@ -43,6 +44,9 @@ def gather(store: Store, config: Config, now: datetime) -> dict:
             never += 1
         elif oldest is None or row["last_fetched"] < oldest:
             oldest = row["last_fetched"]
+        if row["failures"] == 0 and row["last_fetched"] is not None and (
+                stalest is None or (row["last_fetched"], row["id"]) < (stalest["last_fetched"], stalest["id"])):
+            stalest = row
         if row["failures"] > 0:
             failing += 1
             worst = max(worst, row["failures"])
@@ -59,7 +63,7 @@ def gather(store: Store, config: Config, now: datetime) -> dict:
         limits.setdefault(row["token_env"] or NO_TOKEN, {})[row["resource"]] = {
             "remaining": row["remaining"], "limit": row["budget"], "reset": row["reset"], "seen_at": row["seen_at"],
         }  # fmt: skip
-    return {
+    status = {
         "packages": sum(hosts.values()),
         "by_host": dict(sorted(hosts.items(), key=lambda item: (-item[1], item[0]))),
         "due": due,
@@ -73,10 +77,23 @@ def gather(store: Store, config: Config, now: datetime) -> dict:
         "sparklines_kept": kept,
         "runs": [{name: run[name] for name in RUN_FIELDS} for run in runs],
         "rate_limits": limits,
-        "store": {"path": str(store.path.resolve()), "bytes": _store_bytes(store)},
+        "store": {"path": store.db.where(), "bytes": store.db.size()},
         "worst_failures": worst,
+        "stalest": stalest and {"slug": stalest["slug"], "last_fetched": stalest["last_fetched"]},
+        "thresholds": _thresholds(config.thresholds),
+        "running": running,
         "unreadable": [problem.reason for problem in [*unreadable, *unread, *unread_runs, *unread_budgets]],
     }
+    crossed = config.thresholds
+    status["alarms"] = [{"threshold": name, "message": message} for name, message in (
+        ("failures", _failing(status, crossed.failures)),
+        ("stale_factor", _stale(status["stalest"], crossed.stale_factor, config.stale_after, now)),
+        ("stopped_runs", _stopped(store.reads.last_syncs(crossed.stopped_runs) if crossed.stopped_runs else [],
+                                  crossed.stopped_runs)),
+        ("backlog_for", _backlog(store.reads.finished_syncs_since(now - crossed.backlog_for)
+                                 if crossed.backlog_for else [], crossed.backlog_for, now)),
+    ) if message]  # fmt: skip
+    return status
 
 
 def as_json(status: dict) -> str:
@@ -91,15 +108,71 @@ def _stamp(value: datetime) -> str:
 
 
 def exit_code(status: dict) -> int:
-    """1 when a package keeps failing, or the store holds a value fetcher cannot read: either needs a person."""
-    return 1 if status["worst_failures"] >= ALARM_FAILURES or status["unreadable"] else 0
+    """1 once a threshold of [status] is crossed (each crossed one is a line of `alarms`), or the store holds a
+    value fetcher cannot read: either needs a person."""
+    return 1 if status["alarms"] or status["unreadable"] else 0
+
+
+def _thresholds(limits: Thresholds) -> dict:
+    return {"failures": limits.failures, "stale_factor": limits.stale_factor, "stopped_runs": limits.stopped_runs,
+            "backlog_for_seconds": int(limits.backlog_for.total_seconds())}  # fmt: skip
+
+
+def _failing(status: dict, limit: int) -> str | None:
+    """A package has failed `limit` times in a row or more (0: never an alarm)."""
+    if not limit or status["worst_failures"] < limit:
+        return None
+    worst = status["failures"][0]  # the most failures in a row come first
+    return f"{worst['slug']} has failed {worst['consecutive_failures']} times in a row ({limit} or more)"
+
+
+def _stale(stalest: dict | None, factor: float, stale_after: timedelta, now: datetime) -> str | None:
+    """The oldest fetch of a package not failing is older than factor × stale_after: the syncs do not keep up.
+
+    A failing package is the failures alarm's; one never fetched has no fetch to be old (a backlog of them is the
+    backlog alarm's)."""
+    if not factor or stalest is None:
+        return None
+    fetched = _time(stalest["last_fetched"])
+    if fetched >= now - stale_after * factor:
+        return None
+    return (f"{stalest['slug']} was last fetched {ago(fetched, now)} ({utc(fetched)}), more than "
+            f"{factor:g} × sync.stale_after ({format_duration(stale_after)}) ago")  # fmt: skip
+
+
+def _stopped(syncs: list[dict], count: int) -> str | None:
+    """The last `count` syncs all stopped early (`syncs`: the last ones, newest first); a refresh counts for none."""
+    if not count or len(syncs) < count or not all(run["stopped"] for run in syncs):
+        return None
+    return (f"the last {count} syncs all stopped early, the last at {utc(_time(syncs[0]['started']))}: "
+            f"{_one_line(syncs[0]['stopped'])}")  # fmt: skip
+
+
+def _backlog(syncs: list[dict], window: timedelta, now: datetime) -> str | None:
+    """The deferred packages have been no fewer for `window`: the newest sync that ran to its end at or before
+    now - window deferred some, and each one that ran to its end since deferred as many or more (at least one did).
+
+    `syncs`: those since now - window, then that newest one before, newest first. A sync that stopped early is
+    left out: it may have stopped before counting what it deferred (the stopped alarm is its)."""
+    if not window or len(syncs) < 2:
+        return None
+    *since, before = syncs
+    if _time(before["started"]) > now - window or not before["deferred"]:
+        return None  # no sync that old to compare with, or nothing was deferred then
+    if any(run["deferred"] < before["deferred"] for run in since):
+        return None
+    last = since[0]
+    return (f"no fewer packages deferred for {format_duration(window)}: {before['deferred']} by the sync of "
+            f"{utc(_time(before['started']))}, {last['deferred']} by the last ({utc(_time(last['started']))}), "
+            "never fewer between")  # fmt: skip
 
 
 def render(status: dict, now: datetime) -> str:
     """One screen for a person."""
     hosts = ", ".join(f"{host} {count}" for host, count in status["by_host"].items())
     oldest = status["oldest_fetch"]
-    lines = [
+    lines = [f"alarm       status.{alarm['threshold']}: {alarm['message']}" for alarm in status["alarms"]]
+    lines += [
         f"store       {status['store']['path']} ({size(status['store']['bytes'])})",
         f"packages    {status['packages']}" + (f" ({hosts})" if hosts else ""),
         f"due         {status['due']} now, {status['never_fetched']} never fetched; "
@@ -122,7 +195,11 @@ def render(status: dict, now: datetime) -> str:
                 f"  {token} {resource}: {budget['remaining']} of {budget['limit']} left, resets {utc(reset)} "
                 f"({ago(reset, now)}); seen {ago(budget['seen_at'], now)}"
             )
-    lines.append("last runs" + ("" if status["runs"] else "   none yet"))
+    lines.append("last runs" + ("" if status["runs"] or status["running"] else "   none yet"))
+    if status["running"]:
+        since = _time(status["running"]["since"])
+        lines.append(f"  a {status['running']['command']} is running (pid {status['running']['pid']}, "
+                     f"since {utc(since)}, {ago(since, now)})")  # fmt: skip
     for run in status["runs"]:
         line = (
             f"  {utc(run['started'])} {run['command']} {run['seconds']:.1f}s: {run['synced']} synced, "
@@ -153,11 +230,10 @@ def _host(repo_url: str) -> str:
         return "none"
 
 
+def _time(stamp: datetime | str | None) -> datetime | None:
+    """A date-time as gather reads it, or a run lock's `since` as stored text."""
+    return parse_datetime(stamp) if isinstance(stamp, str) else stamp
+
+
 def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())
-
-
-def _store_bytes(store: Store) -> int:
-    """The database with its write-ahead log: what the store takes on disk."""
-    files = (store.path, store.path.with_name(store.path.name + "-wal"))
-    return sum(path.stat().st_size for path in files if path.exists())

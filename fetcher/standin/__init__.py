@@ -15,13 +15,18 @@ and instants), ``repo``, ``generate`` and ``world`` (what is served),
 and ``github`` (REST), ``graphql``, ``pypi`` and ``facts`` (PyPI's metadata and
 the JSON Index API), ``budgets`` (rate limits), ``canned`` (answers set by a
 test), ``faults`` and ``hostile`` (bad networks and bad servers), ``handler``
-(HTTP), ``server`` (``StandIn``), ``fetcher_config``, ``cli`` and ``detach``
-(the command), and ``forges`` (GitLab, Forgejo and Bitbucket hosts, also
-served in-process by ``forges.ForgeTransport``). Nothing of fetcher itself is
+(HTTP), ``server`` (``StandIn``), ``in_flight`` (requests being answered over
+time) and ``vary`` (a seeded variation of latencies and sizes), for the
+benchmarks, ``fetcher_config``, ``cli`` and ``detach`` (the command),
+``forges`` (GitLab, Forgejo and Bitbucket hosts, also served in-process by
+``forges.ForgeTransport``) and ``directory`` (a Django Packages-style API v4
+of packages, grids and categories, for ``fetcher import --from-api``).
+Nothing of fetcher itself is
 used but its config loader, to check a printed config.
 """
 
 from fetcher.standin import forges
+from fetcher.standin.directory import Directory
 from fetcher.standin.facts import SIMPLE_JSON, ProjectFacts, facts_for
 from fetcher.standin.faults import KINDS as FAULT_KINDS
 from fetcher.standin.faults import FaultPlan
@@ -36,6 +41,7 @@ from fetcher.standin.world import World
 
 __all__ = [
     "FAULT_KINDS",
+    "Directory",
     "SIMPLE_JSON",
     "FaultPlan",
     "Forges",

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from fetcher.standin.answers import BODILESS, JSON, Answer
 from fetcher.standin.faults import TRANSPORT, Fault, FaultPlan
 from fetcher.standin.hostile import Hostile
+from fetcher.standin.in_flight import InFlight
 
 
 class Responder(Protocol):
@@ -19,6 +20,7 @@ class Responder(Protocol):
 
     hostile: Hostile | None
     faults: FaultPlan | None
+    in_flight: InFlight
 
     def respond(self, method: str, target: str, request: Mapping[str, str], body: bytes = b"") -> Answer: ...
 
@@ -65,6 +67,14 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _answer(self, body: bytes) -> None:
+        in_flight = self.server.standin.in_flight
+        in_flight.start()
+        try:
+            self._answer_counted(body)
+        finally:
+            in_flight.end()
+
+    def _answer_counted(self, body: bytes) -> None:
         request = {name.lower(): value for name, value in self.headers.items()}
         standin = self.server.standin
         if standin.hostile is not None and standin.hostile.answer(self, request):

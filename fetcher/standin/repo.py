@@ -95,6 +95,10 @@ class Repo:
         self.contributors = [login for login, _ in ranked]
         self.contributions = [count for _, count in ranked]
 
+    def set_contributors(self, pairs: Iterable[tuple[str, int]]) -> None:
+        """Replace the contributors and their commit counts (sorted as GitHub lists them); before serving only."""
+        self._sort_contributors(list(pairs))
+
     def apply_push(self, commits: int, moment: str, author: str | None) -> None:
         """New commits this week by ``author`` (see ``World.push``); the caller holds the world's lock."""
         self.participation[-1] += commits

@@ -10,7 +10,9 @@ server, GraphQL at ``POST /graphql`` and PyPI under ``/pypi/`` and
 ``StandIn.graphql_url`` as the GraphQL endpoint.
 
 GitLab, Forgejo (Gitea, Codeberg) and Bitbucket hosts are served under
-``/_forge/{host}/`` when the world has ``forges`` (see ``fetcher.standin.forges``).
+``/_forge/{host}/`` when the world has ``forges`` (see ``fetcher.standin.forges``), and a
+Django Packages-style directory's API v4 under ``/api/v4/`` when it has a ``directory``
+(``fetcher.standin.directory``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -30,6 +32,8 @@ from fetcher.standin.canned import CannedAnswers
 from fetcher.standin.faults import FaultPlan
 from fetcher.standin.handler import Server
 from fetcher.standin.hostile import Hostile
+from fetcher.standin.in_flight import InFlight
+from fetcher.standin.vary import Variation
 from fetcher.standin.world import World
 
 _HEADER_HISTORY = 1000
@@ -80,8 +84,14 @@ class StandIn:
         faults: FaultPlan | None = None,
         hostile: Hostile | None = None,
         tokens: Mapping[str, int] | None = None,
+        variation: Variation | None = None,
     ) -> None:
         self.world = world
+        # vary.py: per-route and per-request latency, padded answers, many contributor pages; None: plain.
+        self.variation = variation
+        if variation is not None:
+            variation.vary_world(world)
+        self.slept = 0.0  # seconds of latency added to answers, all requests together
         self.faults = faults
         self.hostile = hostile  # hostile.py: chosen resources answer what no honest server would
         self.latency = latency
@@ -95,6 +105,7 @@ class StandIn:
         )
         self.canned = CannedAnswers()
         self.requests: list[Logged] = []
+        self.in_flight = InFlight()  # requests being answered, over time: the benchmarks' slot utilisation
         self.last_headers: deque[dict[str, str]] = deque(maxlen=_HEADER_HISTORY)
         self._lock = threading.Lock()
         self._server = Server(("127.0.0.1", port), self)
@@ -227,13 +238,19 @@ class StandIn:
 
     def respond(self, method: str, target: str, request: Mapping[str, str], body: bytes = b"") -> Answer:
         """Answer one request, and log it; ``request`` holds the headers with lowercase names."""
-        if self.latency:
-            time.sleep(self.latency)
+        delay = self.variation.delay(method, target, body) if self.variation else self.latency
+        if delay:
+            time.sleep(delay)
+            with self._lock:
+                self.slept += delay
         split = urlsplit(target)
         parts = _segments(split.path)
         canned = self.canned.take(target)
         if parts[:1] == ["_forge"] and self.world.forges is not None:
             answer = canned or self.world.forges.answer(self.url, method, target, request)
+            charged = False
+        elif parts[:2] == ["api", "v4"] and self.world.directory is not None:
+            answer = canned or self.world.directory.answer(self.url, method, target, request)
             charged = False
         elif parts[:1] == ["pypi"]:
             answer = canned or pypi.json_api_answer(self.world, self.url, parts, request)
@@ -253,6 +270,9 @@ class StandIn:
                 self.world, self.budgets, canned, self.url, parts, split.query, request, self.stats_delay
             )
         self.record(method, target, answer.status, charged, request)
+        if self.variation is not None and answer.status == 200 and "json" in answer.headers.get("Content-Type", ""):
+            # Whitespace after the JSON: the same values, a larger answer.
+            answer = replace(answer, body=answer.body + b" " * self.variation.padding(target))
         return answer
 
     def record(self, method: str, target: str, status: int, charged: bool, request: Mapping[str, str]) -> None:

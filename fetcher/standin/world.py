@@ -34,6 +34,8 @@ class World:
     pypi_facts: dict[str, ProjectFacts] = field(default_factory=dict)
     # GitLab, Forgejo and Bitbucket hosts (fetcher.standin.forges.Forges), served under /_forge/{host}/
     forges: Any = None
+    # A Django Packages-style directory's API v4 (fetcher.standin.directory.Directory), served under /api/v4/
+    directory: Any = None
     _by_id: dict[int, Repo] = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 

@@ -5,23 +5,25 @@
 - `schedule`: which packages are due, in due order, a page at a time (what `status` counts);
 - `fetched`: what a fetch writes (fields, facts, history, cached answers), whole or not at all;
 - `runs`: each run's row, the budgets it saw, the settings the views need;
-- `reads`: records, facts, fetch state, history, trending, the last errors `status` shows.
+- `walk`: a directory walk's pages (`import --from-api`), each whole with the walk's place;
+- `reads`: records, facts, fetch state, history, trending, the status overview, grids and categories.
 
 Every stored value is read back through `stored` (each column's kind): one another program wrote that is
 not of its kind is an UnreadableValue naming the store, the package (or row) and the column.
 
-Nothing else in fetcher writes SQL. `Database` (sql.py) is the seam a second backend plugs into.
+Nothing else in fetcher writes SQL. `Database` (sql.py) is the seam a second backend plugs into: PostgreSQL's
+(postgres.py) does, with the few differences of its SQL in dialect.py; fetcher.location says which a config names.
 """
-
-from pathlib import Path
 
 from fetcher.store.catalogue import Catalogue
 from fetcher.store.fetched import Fetched
+from fetcher.location import Location
 from fetcher.store.reads import Reads
 from fetcher.store.runs import Runs
 from fetcher.store.schedule import Schedule
 from fetcher.store.schema import open_database
 from fetcher.store.sql import Database
+from fetcher.store.walk import Walks
 
 
 class Store:
@@ -33,13 +35,21 @@ class Store:
         self.fetched = Fetched(db)
         self.runs = Runs(db)
         self.reads = Reads(db)
+        self.walks = Walks(db)
 
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> "Store":
+        return self
 
-def open_store(path: Path, *, create: bool = True, read_only: bool = False) -> Store:
-    """Open the store at path (creating it only when `create`), shaped to the current schema.
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def open_store(path: Location, *, create: bool = True, read_only: bool = False) -> Store:
+    """Open the store at path, a SQLite file or a PostgreSQL URL (creating it only when `create`), shaped to the
+    current schema.
 
     `read_only` opens it for reading alone: nothing is shaped or migrated, so a store the user may
     not write (or one another program is writing) can still be read.

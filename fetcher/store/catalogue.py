@@ -45,40 +45,63 @@ class Catalogue:
         kept (or defaulted on a new row); `modified` moves when a value changed and the
         record did not give it.
         """
-        stamp = to_stored_datetime(now)
-        inserted = updated = kept = 0
         with self.db.write():
-            for columns in records:
-                columns = dict(columns)
-                given_facts = columns.pop("facts", None)
-                existing = self.package_where("slug = ?", columns["slug"])
-                self._check_id_free(columns, existing)
-                if existing is None:
-                    package_id = self.db.insert("package", {"created": stamp, "modified": stamp, **columns})
-                    inserted += 1
-                    if given_facts:
-                        save_facts(self.db, package_id, given_facts, stamp)
-                    continue
-                newer = columns.get("last_fetched") is not None and (
-                    existing["last_fetched"] is None or columns["last_fetched"] > existing["last_fetched"]
-                )
-                given = {k: v for k, v in columns.items() if newer or k not in IMPORTED_FETCHED_FIELDS}
-                if any(existing[k] != v for k, v in columns.items() if k not in given):
-                    kept += 1
-                cleared = self._cleared_by_new_links(existing, given)
-                if cleared:
-                    given = {**cleared, **given} if newer else {**given, **cleared}
-                changes = {k: v for k, v in given.items() if existing[k] != v}
-                if changes:
-                    changes.setdefault("modified", stamp)
-                    self.db.update("package", {"id": existing["id"]}, changes)
-                # Facts are fetched data too: an older file does not put stale ones back over a newer sync's.
-                has_facts = self.db.first("SELECT 1 FROM facts WHERE package_id = ?", [existing["id"]]) is not None
-                facts_changed = bool(given_facts) and (newer or not has_facts) and \
-                    save_facts(self.db, existing["id"], given_facts, stamp)
-                if changes or facts_changed:
-                    updated += 1
+            return self.merge(records, to_stored_datetime(now))
+
+    def merge(self, records: list[dict], stamp: str) -> ImportResult:
+        """`import_records` inside a transaction the caller holds (a walk's page writes its place with it)."""
+        inserted = updated = kept = 0
+        for columns in records:
+            columns = dict(columns)
+            given_facts = columns.pop("facts", None)
+            existing = self.package_where("slug = ?", columns["slug"])
+            self._check_id_free(columns, existing)
+            if existing is None:
+                package_id = self.db.insert("package", {"created": stamp, "modified": stamp, **columns})
+                inserted += 1
+                if given_facts:
+                    save_facts(self.db, package_id, given_facts, stamp)
+                continue
+            newer = columns.get("last_fetched") is not None and (
+                existing["last_fetched"] is None or columns["last_fetched"] > existing["last_fetched"]
+            )
+            given = {k: v for k, v in columns.items() if newer or k not in IMPORTED_FETCHED_FIELDS}
+            if any(existing[k] != v for k, v in columns.items() if k not in given):
+                kept += 1
+            given = self._without_what_a_sync_settled(existing, given)
+            cleared = self._cleared_by_new_links(existing, given)
+            if cleared:
+                given = {**cleared, **given} if newer else {**given, **cleared}
+            changes = {k: v for k, v in given.items() if existing[k] != v}
+            if changes:
+                changes.setdefault("modified", stamp)
+                self.db.update("package", {"id": existing["id"]}, changes)
+            # Facts are fetched data too: an older file does not put stale ones back over a newer sync's.
+            has_facts = self.db.first("SELECT 1 FROM facts WHERE package_id = ?", [existing["id"]]) is not None
+            facts_changed = bool(given_facts) and (newer or not has_facts) and \
+                save_facts(self.db, existing["id"], given_facts, stamp)
+            if changes or facts_changed:
+                updated += 1
         return ImportResult(inserted, updated, len(records) - inserted - updated, kept)
+
+    def _without_what_a_sync_settled(self, existing: dict, given: dict) -> dict:
+        """`given` less what would undo a sync's confirmed knowledge: an old repo_url of a repository its host
+        confirmed moved (the same repository), and an empty documentation_url where PyPI's fills it. A
+        documentation_url the catalogue does give is the person's, and PyPI's is forgotten."""
+        given = dict(given)
+        package_id = existing["id"]
+        if "repo_url" in given and given["repo_url"] and not same_repo_url(existing["repo_url"], given["repo_url"]):
+            old_urls = [row["old_url"] for row in
+                        self.db.rows("SELECT old_url FROM repo_move WHERE package_id = ?", [package_id])]
+            if any(same_repo_url(old, given["repo_url"]) for old in old_urls):
+                del given["repo_url"]
+        if "documentation_url" in given and given["documentation_url"] != existing["documentation_url"]:
+            filled = self.db.first("SELECT url FROM filled_documentation WHERE package_id = ?", [package_id])
+            if not given["documentation_url"] and filled and filled["url"] == existing["documentation_url"]:
+                del given["documentation_url"]
+            elif filled:
+                self.db.execute("DELETE FROM filled_documentation WHERE package_id = ?", [package_id])
+        return given
 
     def _cleared_by_new_links(self, existing: dict, given: dict) -> dict:
         """The fetched columns a changed repo_url or pypi_url voids; their cached answers go too."""
@@ -86,6 +109,8 @@ class Catalogue:
         if "repo_url" in given and not same_repo_url(existing["repo_url"], given["repo_url"]):
             cleared.update(REPO_CLEARED)
             self.db.execute("DELETE FROM resource_cache WHERE package_id = ? AND resource != 'pypi'", [existing["id"]])
+            # Another repository: the moves of the one before are no knowledge of this one's.
+            self.db.execute("DELETE FROM repo_move WHERE package_id = ?", [existing["id"]])
         if "pypi_url" in given and not same_pypi_project(existing["pypi_url"], given["pypi_url"]):
             cleared.update(PYPI_CLEARED)
             self.db.execute("DELETE FROM resource_cache WHERE package_id = ? AND resource = 'pypi'", [existing["id"]])

@@ -14,7 +14,7 @@ from datetime import datetime
 from fetcher.cache import Cached
 from fetcher import facts
 from fetcher.errors import UnreadableValue
-from fetcher.links import Links
+from fetcher.links import Links, same_repo_url
 from fetcher.record import FETCHED_FIELDS, to_columns, to_stored_datetime
 from fetcher.store.facts import save_facts, track
 from fetcher.store.sql import Database
@@ -68,6 +68,7 @@ class Fetched:
             if changes:
                 update["modified"] = stamp
             self.db.update("package", {"id": package_id}, update)
+            self._remember_what_the_catalogue_gave_way_to(package_id, current, changes, stamp)
             self.db.execute(
                 """INSERT INTO fetch_state (package_id, last_attempt, last_error, last_error_at, consecutive_failures,
                                             note, last_points, pending)
@@ -84,6 +85,23 @@ class Fetched:
             facts_changed = bool(record.facts) and save_facts(self.db, package_id, facts.to_columns(record.facts), stamp)
             track(self.db, package_id, {**current, **changes}, fetched_at)
         return CHANGED if changes or facts_changed else UNCHANGED
+
+    def _remember_what_the_catalogue_gave_way_to(self, package_id: int, current: dict, changes: dict,
+                                                 stamp: str) -> None:
+        """A confirmed move and a documentation_url filled from PyPI, written into the person's fields: kept, so
+        that importing the catalogue again (the old URL, no documentation_url) does not undo them."""
+        if "repo_url" in changes and current["repo_url"]:
+            # Moved back to a URL it once left: that one is no old URL any more.
+            for row in self.db.select("SELECT old_url FROM repo_move WHERE package_id = ?", [package_id]):
+                if same_repo_url(row["old_url"], changes["repo_url"]):
+                    self.db.execute("DELETE FROM repo_move WHERE package_id = ? AND old_url = ?",
+                                    [package_id, row["old_url"]])
+            self.db.upsert("repo_move", ("package_id", "old_url"), {
+                "package_id": package_id, "old_url": current["repo_url"], "new_url": changes["repo_url"],
+                "moved_at": stamp})
+        if changes.get("documentation_url"):
+            self.db.upsert("filled_documentation", ("package_id",), {
+                "package_id": package_id, "url": changes["documentation_url"], "filled_at": stamp})
 
     def save_later(self, package_id: int, fetched_for: Links, fields: dict, updates: dict[str, Cached],
                    note: str | None, points: int, fetched_at: datetime) -> bool:
@@ -137,13 +155,20 @@ class Fetched:
         values, _ = lenient(self.db.path, where, {"last_fetched": PACKAGE["last_fetched"]}, row)
         return decoded(self.db.path, where, BUT_LAST_FETCHED, values)
 
-    def cached(self, package_id: int) -> dict[str, Cached]:
-        """What each resource answered this package last time, by resource name. An answer another program
-        stored that cannot be read (its value not a JSON object, its time not a date-time) is left out: the
-        resource is asked afresh, and the fresh answer replaces it."""
+    def cached(self, package_id: int, resources: tuple[str, ...] | None = None) -> dict[str, Cached]:
+        """What each resource answered this package last time, by resource name; only `resources` when given. An
+        answer another program stored that cannot be read (its value not a JSON object, its time not a
+        date-time) is left out: the resource is asked afresh, and the fresh answer replaces it."""
+        sql = ("SELECT resource_cache.*, package.slug AS of_slug FROM resource_cache JOIN package "
+               "ON package.id = package_id WHERE package_id = ?")
+        params: list = [package_id]
+        if resources is not None:
+            if not resources:
+                return {}
+            sql += f" AND resource IN ({', '.join('?' for _ in resources)})"
+            params += list(resources)
         answers = {}
-        for row in self.db.rows("SELECT resource_cache.*, package.slug AS of_slug FROM resource_cache JOIN package "
-                                "ON package.id = package_id WHERE package_id = ?", [package_id]):
+        for row in self.db.rows(sql, params):
             try:
                 row = decoded(self.db.path, package(row.pop("of_slug")), CACHE, row)
             except UnreadableValue as unreadable:

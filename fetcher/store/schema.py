@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlite_utils
 
 from fetcher.errors import StoreError, StoreUnavailable
+from fetcher.location import Location, PostgresURL, is_postgres
 from fetcher.store.shape import make_views, read_as_current, refuse_foreign, shape, split
 from fetcher.store.sql import READ_ONLY, Database, cannot_write, damaged, unavailable
 
@@ -39,6 +40,14 @@ MIGRATIONS: list[str] = [
     # the package is due until it is written.
     """ALTER TABLE fetch_state ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
        UPDATE fetch_state SET pending = 1 WHERE note LIKE 'sparkline not updated: GitHub was still computing it%';""",
+    # 6: the documentation_url a sync filled from PyPI is remembered (table filled_documentation, new in schema.sql),
+    # so an import giving none keeps it: a stored one that is what PyPI's kept answer says is taken as filled.
+    """INSERT OR IGNORE INTO filled_documentation (package_id, url, filled_at)
+       SELECT package.id, package.documentation_url, resource_cache.fetched_at
+       FROM package JOIN resource_cache ON resource_cache.package_id = package.id AND resource_cache.resource = 'pypi'
+       WHERE coalesce(package.documentation_url, '') != ''
+         AND package.documentation_url IN (json_extract(resource_cache.value, '$.documentation_url'),
+                                           json_extract(resource_cache.value, '$.documentation_url_exact'));""",
 ]
 # What each column a migration adds reads as in a store that has not had the migration yet, read without
 # shaping it (read-only): an SQL expression over the table's row giving what the migration would.
@@ -53,8 +62,10 @@ READ_AS = {
 }
 
 
-def open_database(path: Path, *, create: bool = True, read_only: bool = False) -> Database:
+def open_database(path: Location, *, create: bool = True, read_only: bool = False) -> Database:
     """The store at path (created only when `create`), shaped to the current schema; read-only: as it is."""
+    if is_postgres(path):
+        return _open_postgres(path, create=create, read_only=read_only)
     if not (create or path.exists()):
         raise StoreError(f"{path}: no store there (`fetcher import FILE` or `fetcher add` creates one)")
     refuse_foreign_file(path)
@@ -86,11 +97,13 @@ def _read_only(path: Path, exc: sqlite3.OperationalError) -> StoreUnavailable | 
     return cannot_write(path, READ_ONLY)
 
 
-def store_state(path: Path) -> tuple[int, int, int] | None:
+def store_state(path: Location) -> tuple[int, int, int] | None:
     """(migrations applied, migrations known, packages) of the store at path, read without writing; None if absent.
 
     Raises StoreError for what `open_database` would refuse.
     """
+    if is_postgres(path):
+        return _postgres_state(path)
     refuse_foreign_file(path)
     if not path.exists() or path.stat().st_size == 0:
         return None
@@ -125,7 +138,7 @@ def _reader(path: Path) -> Database:
     (an unwritable directory, a read-only mount)."""
     real = path.resolve()
     uri = real.as_uri()
-    db = Database(sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None), path)
+    db = Database(sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None), path, on_close=_tidier(path))
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
         db.one("SELECT count(*) FROM sqlite_master")
@@ -141,6 +154,35 @@ def _reader(path: Path) -> Database:
         db.close()
         raise
     return db
+
+
+def _tidier(path: Path):
+    """What to do once a read-only connection is closed: leave the store's directory as it was found.
+
+    A connection opening a store in WAL mode makes its -wal and -shm files, and the last one to close removes
+    them; but a read-only connection may not, and leaves them behind. When they were not there before it
+    opened, one brief read-write connection, opened and closed after it, lets SQLite remove them as the last
+    connection does; if another connection has the store open meanwhile, they are its, and SQLite keeps them.
+    A user who may not write the store leaves them (SQLite cannot remove them for that user either).
+    """
+    real = path.resolve()
+    made_here = not any(real.with_name(real.name + suffix).exists() for suffix in ("-wal", "-shm"))
+
+    def tidy() -> None:
+        if not made_here or not real.with_name(real.name + "-wal").exists():
+            return
+        try:
+            conn = sqlite3.connect(f"{real.as_uri()}?mode=rw", uri=True, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL, as a reader does
+        except sqlite3.Error:
+            pass
+        finally:
+            conn.close()
+
+    return tidy
 
 
 def refuse_foreign_file(path: Path) -> None:
@@ -173,17 +215,56 @@ def _shape(db: Database) -> None:
 
 
 def _apply_schema(db: Database) -> None:
-    fresh = not db.has_table("package")
+    """schema.sql and the migrations owed, each statement in the store's dialect (PostgreSQL's made from SQLite's)."""
+    dialect = db.dialect
     with db.write():
+        fresh = not db.has_table("package")
         refuse_foreign(db, MIGRATIONS)  # again, now that this transaction holds the write lock
         for statement in shape().statements:
-            db.execute(statement)
+            db.execute(dialect.ddl(statement))
         make_views(db)
         if fresh:  # schema.sql is the current shape: no migration is owed
-            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-    version = db.one("PRAGMA user_version")
+            dialect.set_version(db, len(MIGRATIONS))
+    version = dialect.version(db)
     for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
         with db.write():
+            if dialect.version(db) >= number:
+                continue  # another process applied it meanwhile
             for statement in split(migration):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number}")
+                db.execute(dialect.ddl(statement))
+            dialect.set_version(db, number)
+
+
+def _open_postgres(url: PostgresURL, *, create: bool, read_only: bool) -> Database:
+    """A PostgreSQL store: shaped like a SQLite one (schema.sql in PostgreSQL's types, the same migrations), or,
+    read-only, as it is."""
+    from fetcher.store import postgres
+
+    db = postgres.connect(url, read_only=read_only)
+    try:
+        if not db.has_table("package"):
+            if read_only:
+                raise StoreError(f"{url}: not a fetcher store (no table 'package')")
+            if not create:
+                raise StoreError(f"{url}: no store there (`fetcher import FILE` or `fetcher add` creates one)")
+        refuse_foreign(db, MIGRATIONS)
+        if not read_only:
+            _apply_schema(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _postgres_state(url: PostgresURL) -> tuple[int, int, int] | None:
+    from fetcher.store import postgres
+
+    db = postgres.connect(url, read_only=True)
+    try:
+        if not db.has_table("package"):
+            refuse_foreign(db, MIGRATIONS)
+            return None
+        refuse_foreign(db, MIGRATIONS)
+        return db.dialect.version(db), len(MIGRATIONS), db.one("SELECT count(*) FROM package")
+    finally:
+        db.close()

@@ -77,7 +77,7 @@ def expected_columns(table: str, version: int, migrations: list[str]) -> set[str
 
 def refuse_foreign(db: Database, migrations: list[str]) -> None:
     """StoreError naming the first table, index or view of fetcher's names that is another program's. Reads only."""
-    objects = {row["name"]: row for row in db.rows("SELECT type, name, tbl_name, sql FROM sqlite_master")}
+    objects = {row["name"]: row for row in db.dialect.objects(db)}
     known = shape()
     if "package" not in objects:
         # fetcher makes all its tables at once, `package` among them: without it, none of these names is fetcher's.
@@ -86,7 +86,7 @@ def refuse_foreign(db: Database, migrations: list[str]) -> None:
                 raise _foreign(db, objects[name]["type"], name, "a store without fetcher's table 'package' has none "
                                                                 "of fetcher's tables, indexes or views")
         return
-    version = db.one("PRAGMA user_version")
+    version = db.dialect.version(db)
     for name in known.tables:
         if name in objects:
             _refuse_other_kind(db, objects[name], "table")
@@ -110,7 +110,7 @@ def _refuse_other_kind(db: Database, row: dict, kind: str) -> None:
 
 
 def _refuse_other_columns(db: Database, table: str, version: int, migrations: list[str]) -> None:
-    have = {row["name"] for row in db.rows(f"SELECT name FROM pragma_table_info('{table}')")}
+    have = db.dialect.columns(db, table)
     want = expected_columns(table, version, migrations)
     missing, extra = sorted(want - have), sorted(have - want)
     if version > len(migrations):
@@ -134,22 +134,32 @@ def _foreign(db: Database, kind: str, name: str, why: str) -> StoreError:
 
 def make_views(db: Database) -> None:
     """Inside the shaping transaction, once refuse_foreign passed: each view made anew where it is missing or
-    defined otherwise than in schema.sql, one fetcher no longer defines dropped, and the record kept."""
-    known = shape()
-    current = {row["name"]: row["sql"] for row in db.rows("SELECT name, sql FROM sqlite_master WHERE type = 'view'")}
+    defined otherwise than in schema.sql, one fetcher no longer defines dropped, and the record kept.
+
+    PostgreSQL keeps a view as it reads it back, not as written (dialect.keeps_view_text): there each of
+    fetcher's views is made anew, and the record holds the definitions as the server keeps them."""
+    statements = db.dialect.view_statements(shape().view_statements)
+    expected = shape().views if db.dialect.keeps_view_text else {}
+    current = _views(db)
     recorded = _recorded_views(db)
     for name, sql in recorded.items():
-        if name not in known.views and current.get(name) == sql:
+        if name not in statements and current.get(name) == sql:
             db.execute(f"DROP VIEW {name}")  # a view an older fetcher made and this one no longer has
-    for name, sql in known.views.items():
-        if current.get(name) != sql:
+    for name, statement in statements.items():
+        if name not in expected or current.get(name) != expected[name]:
             if name in current:
                 db.execute(f"DROP VIEW {name}")
-            db.execute(known.view_statements[name])
-    if recorded != known.views:
+            db.execute(statement)
+    made = _views(db)
+    record = {name: made[name] for name in statements}
+    if recorded != record:
         db.execute(f"DELETE FROM {VIEW_RECORD}")
-        for name, sql in known.views.items():
+        for name, sql in record.items():
             db.insert(VIEW_RECORD, {"name": name, "sql": sql})
+
+
+def _views(db: Database) -> dict[str, str]:
+    return {row["name"]: row["sql"] for row in db.dialect.objects(db) if row["type"] == "view"}
 
 
 def read_as_current(db: Database, migrations: list[str], read_as: dict[str, str]) -> None:

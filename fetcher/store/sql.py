@@ -11,9 +11,10 @@ from then on the Database writes nothing more.
 import contextlib
 import sqlite3
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from fetcher.errors import StoreDamaged, StoreError, StoreUnavailable
+from fetcher.store.dialect import SQLITE
 
 READ_ONLY = "the store is read-only"
 # SQLite's messages for a store that cannot be written now but can be later: what each means.
@@ -26,15 +27,23 @@ _UNAVAILABLE = {
 }
 
 
+# What reading a store can fail with: a PostgreSQL store's failures are all typed (postgres.failure), SQLite's not all.
+STORE_ERRORS = (sqlite3.Error, StoreError, StoreUnavailable)
+
 # SQLite's primary result codes for a store whose pages are not what SQLite wrote.
 SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26
 
 
 class Database:
-    def __init__(self, conn: sqlite3.Connection, path: Path):
+    """SQLite's; fetcher.store.postgres.PostgresDatabase is the same methods over psycopg."""
+
+    dialect = SQLITE
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, on_close: Callable[[], None] | None = None):
         self.conn = conn
         self.path = path
         self.damage: StoreDamaged | None = None  # once met, nothing more is written
+        self._on_close = on_close  # what closing it leaves to do (schema.py: tidy what a reader made)
 
     def select(self, sql: str, params: Iterable = ()) -> list[dict]:
         return list(self.rows(sql, params))
@@ -51,6 +60,11 @@ class Database:
             for row in cursor:
                 yield dict(zip(names, row))
 
+    def stream(self, sql: str, params: Iterable = ()) -> Iterator[dict]:
+        """The rows of a query that may answer any number of them (an export), one at a time; SQLite's rows()
+        already steps through them as they are taken."""
+        return self.rows(sql, params)
+
     def first(self, sql: str, params: Iterable = ()) -> dict | None:
         return next(self.rows(sql, params), None)
 
@@ -58,6 +72,11 @@ class Database:
         """The single value a query answers."""
         with self.guarded():
             return self.conn.execute(sql, list(params)).fetchone()[0]
+
+    def one_or_none(self, sql: str, params: Iterable = ()):
+        """The first column of the first row a query answers, None when it answers none."""
+        row = self.first(sql, params)
+        return None if row is None else next(iter(row.values()))
 
     def execute(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
         """A statement; a write belongs inside `write()`, which makes SQLite's refusals StoreUnavailable."""
@@ -88,6 +107,22 @@ class Database:
         """Whether the store itself (not a TEMP view standing in for a table it lacks) has the table."""
         return self.first("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]) is not None
 
+    def has_index(self, name: str) -> bool:
+        return self.first("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", [name]) is not None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def where(self) -> str:
+        """The store as a person names it: the file's full path."""
+        return str(self.path.resolve())
+
+    def size(self) -> int:
+        """The database with its write-ahead log: what the store takes on disk."""
+        files = (self.path, self.path.with_name(self.path.name + "-wal"))
+        return sum(path.stat().st_size for path in files if path.exists())
+
     @contextlib.contextmanager
     def write(self) -> Iterator[None]:
         """One short write transaction, taken at its start (BEGIN IMMEDIATE).
@@ -103,15 +138,29 @@ class Database:
             try:
                 yield
             except BaseException:
-                if self.conn.in_transaction:
+                if self.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
             try:
                 self.conn.execute("COMMIT")
             except BaseException:
-                if self.conn.in_transaction:
+                if self.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction: every read inside sees the same snapshot of the store.
+
+        In WAL mode it neither waits for a writer nor holds one up; it writes nothing, so it ends
+        the same way however it ends.
+        """
+        self.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.in_transaction:
+                self.execute("COMMIT")
 
     @contextlib.contextmanager
     def unavailable_as_error(self) -> Iterator[None]:
@@ -147,6 +196,9 @@ class Database:
 
     def close(self) -> None:
         self.conn.close()
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
 
 
 def _surrogate_escaped(data: bytes) -> str:

@@ -174,6 +174,22 @@ COLUMNS: dict[str, dict[str, Column]] = {
         "run_token", run_id=INTEGER, token_env=TEXT, resource=TEXT, spent=INTEGER, remaining=INTEGER, budget=INTEGER,
         reset=DATE_TIME, rejected=FLAG),
     "setting": _table("setting", name=TEXT, value=TEXT),
+    "repo_move": _table("repo_move", package_id=INTEGER, old_url=TEXT, new_url=TEXT, moved_at=DATE_TIME),
+    "filled_documentation": _table("filled_documentation", package_id=INTEGER, url=TEXT, filled_at=DATE_TIME),
+    # The catalogue's grids and categories (`import --from-api`): the server prints them through
+    # fetcher.directory.to_api, which names a value it cannot print as unreadable too.
+    "grid": _table(
+        "grid", id=INTEGER, title=TEXT, slug=TEXT, description=TEXT, is_locked=FLAG, packages=TEXTS, header=FLAG,
+        created=DATE_TIME, modified=DATE_TIME, imported=DATE_TIME),
+    "category": _table(
+        "category", id=INTEGER, title=TEXT, slug=TEXT, description=TEXT, title_plural=TEXT, show_pypi=FLAG,
+        created=DATE_TIME, modified=DATE_TIME, imported=DATE_TIME),
+    "import_walk": _table(
+        "import_walk", api_url=TEXT, started=DATE_TIME, next_url=TEXT, pages=INTEGER, updated=DATE_TIME,
+        finished=DATE_TIME),
+    "import_page": _table(
+        "import_page", url=TEXT, api_url=TEXT, listing=TEXT, etag=TEXT, last_modified=TEXT, next_url=TEXT,
+        records=INTEGER, walk_started=DATE_TIME, read_at=DATE_TIME),
     "fetcher_view": _table("fetcher_view", name=TEXT, sql=TEXT),
 }
 
@@ -201,6 +217,11 @@ def decoded(path: Path, where: str, columns: Mapping[str, Column], row: dict) ->
             except _Wrong:
                 raise UnreadableValue(path, where, column.label, column.kind.name, stored) from None
     return values
+
+
+def read_package(path: Path, row: dict) -> dict:
+    """A package row as stored, each value read by its column's kind (`decoded`)."""
+    return decoded(path, package(row["slug"]), COLUMNS["package"], row)
 
 
 def lenient(path: Path, where: str, columns: Mapping[str, Column], row: dict) -> tuple[dict, list[UnreadableValue]]:

@@ -7,7 +7,7 @@ import httpx
 import respx
 
 from fetcher.record import API_FIELDS
-from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route
+from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route, BOTH_BACKENDS
 
 LDAP = str(FIXTURES / "api-v4-django-auth-ldap.json")
 TODO = str(FIXTURES / "api-v4-django-todo.json")
@@ -19,6 +19,7 @@ def export(run_cli, config) -> list[dict]:
     return json.loads(result.stdout)
 
 
+@BOTH_BACKENDS
 def test_import_is_idempotent(config_file, run_cli, tmp_path):
     config = config_file()
     first = run_cli(config, "import", LDAP, TODO)
@@ -31,6 +32,7 @@ def test_import_is_idempotent(config_file, run_cli, tmp_path):
     assert export(run_cli, config) == snapshot
 
 
+@BOTH_BACKENDS
 def test_import_keeps_ids_and_every_field_as_given(config_file, run_cli):
     config = config_file(timezone="America/New_York")
     run_cli(config, "import", LDAP)
@@ -41,6 +43,7 @@ def test_import_keeps_ids_and_every_field_as_given(config_file, run_cli):
     assert list(shown) == list(API_FIELDS)
 
 
+@BOTH_BACKENDS
 def test_import_reads_an_api_page_from_stdin(config_file, run_cli):
     config = config_file()
     page = {"count": 2, "next": None, "previous": None, "results": [api_record("django-todo"), api_record("django-auth-ldap")]}
@@ -51,6 +54,7 @@ def test_import_reads_an_api_page_from_stdin(config_file, run_cli):
     assert [r["slug"] for r in export(run_cli, config)] == ["django-auth-ldap", "django-todo"]
 
 
+@BOTH_BACKENDS
 def test_import_upserts_without_wiping_fields_it_was_not_given(config_file, run_cli, tmp_path):
     config = config_file()
     run_cli(config, "import", TODO)
@@ -101,6 +105,7 @@ def test_a_file_that_is_not_json_is_rejected(config_file, run_cli, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@BOTH_BACKENDS
 def test_an_id_already_used_by_another_slug_is_rejected(config_file, run_cli, tmp_path):
     config = config_file()
     run_cli(config, "import", TODO)
@@ -114,6 +119,7 @@ def test_an_id_already_used_by_another_slug_is_rejected(config_file, run_cli, tm
     assert [r["slug"] for r in export(run_cli, config)] == ["django-todo"]
 
 
+@BOTH_BACKENDS
 def test_add_registers_a_package(config_file, run_cli):
     config = config_file()
 
@@ -135,6 +141,7 @@ def test_add_refuses_a_repo_url_that_is_not_a_url(config_file, run_cli):
     assert "repo_url 'not a url'" in result.stderr
 
 
+@BOTH_BACKENDS
 def test_show_of_an_unknown_slug_is_exit_2(config_file, run_cli):
     config = config_file()
     run_cli(config, "import", TODO)
@@ -144,6 +151,7 @@ def test_show_of_an_unknown_slug_is_exit_2(config_file, run_cli):
     assert result.stderr.strip() == "fetcher: no package with slug 'nope' in the store"
 
 
+@BOTH_BACKENDS
 def test_export_empty_store_is_an_empty_array_and_jsonl_is_one_record_a_line(config_file, run_cli, tmp_path):
     config = config_file()
     empty = tmp_path / "empty.json"
@@ -158,6 +166,7 @@ def test_export_empty_store_is_an_empty_array_and_jsonl_is_one_record_a_line(con
     assert all(list(json.loads(line)) == list(API_FIELDS) for line in lines)
 
 
+@BOTH_BACKENDS
 def test_refresh_of_an_unknown_slug_fetches_nothing(config_file, run_cli):
     config = config_file()
     run_cli(config, "import", TODO)
@@ -170,6 +179,7 @@ def test_refresh_of_an_unknown_slug_fetches_nothing(config_file, run_cli):
     assert not route.called
 
 
+@BOTH_BACKENDS
 @respx.mock
 def test_refresh_fetches_now_whatever_the_age(config_file, run_cli, respx_mock, tmp_path):
     config = config_file()
@@ -185,6 +195,7 @@ def test_refresh_fetches_now_whatever_the_age(config_file, run_cli, respx_mock, 
     assert json.loads(run_cli(config, "show", "django-todo").stdout)["repo_forks"] == 300
 
 
+@BOTH_BACKENDS
 @respx.mock
 def test_sync_picks_due_packages_oldest_first_and_honours_limit_and_all(config_file, run_cli, respx_mock, tmp_path):
     config = config_file("\n[sync]\nconcurrency = 1\n")
@@ -209,6 +220,7 @@ def test_sync_picks_due_packages_oldest_first_and_honours_limit_and_all(config_f
     assert "4 of 4 packages" in run_cli(config, "sync", "--all").stdout
 
 
+@BOTH_BACKENDS
 @respx.mock
 def test_sync_exit_1_names_each_failure_on_stderr(config_file, run_cli, respx_mock, tmp_path):
     config = config_file()
@@ -223,6 +235,7 @@ def test_sync_exit_1_names_each_failure_on_stderr(config_file, run_cli, respx_mo
     assert "0 synced, 0 unchanged, 1 failed, 0 skipped" in result.stdout
 
 
+@BOTH_BACKENDS
 @respx.mock
 def test_network_down_is_one_line_and_exit_75(config_file, run_cli, respx_mock):
     config = config_file()
@@ -248,11 +261,12 @@ def test_rejected_token_is_exit_2_with_a_message_and_no_secret(config_file, run_
     result = run_cli(config, "--verbose", "sync")
 
     assert result.exit_code == 2
-    assert "GitHub rejected the token (401 Bad credentials)" in result.stderr
+    said = "GitHub rejected the token in $GITHUB_TOKEN (401 Bad credentials), the only token set: check it or unset it"
+    assert said in result.stderr
     assert "TOPSECRET" not in result.output
     with sqlite3.connect(config.parent / "test.db") as db:
         (stopped,) = db.execute("SELECT stopped FROM sync_run").fetchone()
-    assert stopped.startswith("GitHub rejected the token (401 Bad credentials)") and "TOPSECRET" not in stopped
+    assert stopped.startswith(said) and "TOPSECRET" not in stopped
 
 
 def test_missing_explicit_config_is_exit_2(run_cli, tmp_path):
@@ -372,3 +386,59 @@ def test_a_record_another_program_stored_unreadably_stops_export_before_its_firs
     assert result.stdout == ""
     assert result.stderr == (f"fetcher: {config.parent / 'test.db'}: package 'django-todo': participants is not a "
                              "JSON list of texts: 'not json'\n")
+
+
+def test_reading_commands_leave_no_wal_or_shm_file_they_made_beside_the_store(config_file, tmp_path):
+    import subprocess
+    import sys
+
+    from fetcher.store.schema import store_state
+
+    config = config_file()
+    env = {"PATH": "/usr/bin:/bin"}
+
+    def fetcher(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "fetcher", "--config", str(config), *args],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    assert fetcher("import", TODO).returncode == 0
+    beside = lambda: sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("test.db"))  # noqa: E731
+    assert beside() == ["test.db"]
+    for args in (["show", "django-todo"], ["show", "django-todo", "--pretty"], ["export"], ["history", "django-todo"],
+                 ["trending"]):
+        done = fetcher(*args)
+        assert done.returncode == 0, done.stderr
+        assert beside() == ["test.db"], args
+    assert store_state(tmp_path / "test.db")[2] == 1  # what `check` reads of the store
+    assert beside() == ["test.db"]
+
+
+def test_gitignore_covers_every_file_a_store_leaves_beside_it(tmp_path):
+    from fnmatch import fnmatch
+
+    from fetcher.run.lock import lock_path
+    from tests.conftest import ROOT
+
+    patterns = [line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    store = tmp_path / "packages.db"
+    for path in (store, store.with_name("packages.db-wal"), store.with_name("packages.db-shm"), lock_path(store),
+                 lock_path(store, "import")):
+        assert any(fnmatch(path.name, pattern) for pattern in patterns), path.name
+
+
+def test_a_slug_given_twice_in_one_file_is_merged_and_said_naming_both_records(config_file, run_cli, tmp_path):
+    config = config_file()
+    catalogue = tmp_path / "twice.json"
+    catalogue.write_text(json.dumps([api_record("django-auth-ldap"), api_record("django-todo"),
+                                     {"slug": "django-auth-ldap", "id": 410, "title": "LDAP"}]))
+
+    result = run_cli(config, "import", str(catalogue))
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"fetcher: warning: {catalogue}: slug 'django-auth-ldap' is given twice, by records 1 and 3: merged into one "
+        "package, record 3's fields over record 1's\n"
+    )
+    assert result.stdout == f"imported {catalogue}: 3 records (2 new, 1 updated, 0 unchanged)\n"
+    assert {record["slug"]: record["title"] for record in export(run_cli, config)}["django-auth-ldap"] == "LDAP"

@@ -3,12 +3,13 @@
 import json
 from datetime import datetime, timezone
 
+from fetcher.config import load
 from fetcher.facts import FACT_NAMES
 from fetcher.record import API_FIELDS
 from fetcher.links import Links
 from fetcher.store import open_store
 from fetcher.store.fetched import FetchedRecord
-from tests.conftest import FIXTURES, api_record
+from tests.conftest import BOTH_BACKENDS, FIXTURES, api_record
 
 UTC = timezone.utc
 FACTS = {
@@ -25,6 +26,7 @@ def write(tmp_path, name, document) -> str:
     return str(path)
 
 
+@BOTH_BACKENDS
 def test_show_and_export_print_the_18_fields_unless_asked_for_facts(config_file, run_cli, tmp_path):
     config = config_file(timezone="America/New_York")  # the zone the recorded API answer is in
     record = api_record("django-todo")
@@ -42,6 +44,7 @@ def test_show_and_export_print_the_18_fields_unless_asked_for_facts(config_file,
     assert [list(json.loads(line)) for line in lines] == [[*API_FIELDS, "facts"]]
 
 
+@BOTH_BACKENDS
 def test_import_stores_a_facts_object_as_given_and_export_gives_it_back(config_file, run_cli, tmp_path):
     config = config_file(timezone="America/New_York")
     record = {**api_record("django-todo"), "facts": FACTS}
@@ -81,10 +84,11 @@ def synced(store, slug, day, **values):
     return store.fetched.save(row["id"], Links.of(row), FetchedRecord(fields, {}, facts=found), day)
 
 
+@BOTH_BACKENDS
 def test_history_and_trending_read_the_store(config_file, run_cli, tmp_path):
     config = config_file()
     run_cli(config, "import", str(FIXTURES / "api-v4-django-todo.json"), str(FIXTURES / "api-v4-django-auth-ldap.json"))
-    store = open_store(tmp_path / "test.db")
+    store = open_store(load(str(config)).store)
     synced(store, "django-todo", datetime(2026, 10, 1, tzinfo=UTC), repo_watchers=100, commit_count=10)
     synced(store, "django-todo", datetime(2026, 11, 10, tzinfo=UTC), repo_watchers=130, commit_count=12)
     synced(store, "django-todo", datetime(2026, 11, 20, tzinfo=UTC), repo_watchers=150, archived=True)

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from tests.conftest import API, FIXTURES, GitHubRepo, pypi_route
+from fetcher.store import open_store
+from tests.conftest import API, BOTH_BACKENDS, FIXTURES, GitHubRepo, pypi_route
 
 TODO = str(FIXTURES / "api-v4-django-todo.json")  # package 409
 LDAP = str(FIXTURES / "api-v4-django-auth-ldap.json")  # package 410
@@ -317,3 +318,25 @@ def test_status_orders_failing_packages_whose_slug_cannot_be_read(config, run_cl
     assert "failing     2 packages" in result.stdout
     assert "  django-auth-ldap: 4 in a row: b" in result.stdout
     assert "  package '\\udcff': slug is not text: '\\udcff'" in result.stdout
+
+
+@BOTH_BACKENDS
+def test_on_either_backend_a_reader_names_the_value_and_status_lists_it(config_file, run_cli, store_at):
+    """PostgreSQL's columns are typed, but its date-times are text there too: read by the same kinds."""
+    path = config_file(github="graphql = false")
+    assert run_cli(path, "import", TODO, LDAP).exit_code == 0
+    with contextlib.closing(open_store(store_at)) as store, store.db.write():
+        store.db.execute("UPDATE package SET last_fetched = 'soon' WHERE id = 409")
+    where = open_store(store_at, read_only=True)
+    named = where.db.where()
+    where.close()
+
+    shown, exported, status = (run_cli(path, "show", "django-todo"), run_cli(path, "export"),
+                               run_cli(path, "status", "--json"))
+
+    assert (shown.exit_code, shown.stdout) == (2, "")
+    assert shown.stderr == f"fetcher: {named}: package 'django-todo': last_fetched is not a date-time: 'soon'\n"
+    assert (exported.exit_code, exported.stdout) == (2, "")
+    assert "package 'django-todo': " in exported.stderr
+    assert status.exit_code == 1
+    assert json.loads(status.stdout)["unreadable"] == ["package 'django-todo': last_fetched is not a date-time: 'soon'"]

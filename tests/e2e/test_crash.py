@@ -13,7 +13,9 @@ import pytest
 
 from fetcher.record import parse_datetime
 from fetcher.standin import StandIn, World
-from tests.conftest import ROOT
+from tests.conftest import BOTH_BACKENDS, ROOT, raw_store
+
+pytestmark = BOTH_BACKENDS
 
 PACKAGES = 40
 FETCHED = ("repo_forks", "repo_watchers", "repo_description", "participants", "commits_over_52", "pypi_version")
@@ -25,20 +27,21 @@ def fetcher(config: Path, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
 
-def fetched_count(store: Path) -> int:
-    with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
+def fetched_count(store) -> int:
+    with raw_store(store) as db:
         return db.execute("SELECT count(*) FROM package WHERE last_fetched IS NOT NULL").fetchone()[0]
 
 
 @pytest.mark.parametrize("kill_after", [0, 8, 25])
-def test_sigkill_mid_run_leaves_every_record_old_or_new_and_the_next_run_finishes(tmp_path, kill_after):
+def test_sigkill_mid_run_leaves_every_record_old_or_new_and_the_next_run_finishes(tmp_path, kill_after, store_at,
+                                                                                  store_toml, backend):
     world, catalog = World.generate(PACKAGES, seed=11, renamed=0, missing=0, empty=0, cold_stats=0.0)
     (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-    store = tmp_path / "store.db"
+    store = store_at
     with StandIn(world, latency=0.03, stats_delay=0) as standin:
         config = tmp_path / "config.toml"
         config.write_text(
-            f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\npace = false\n'
+            f'[store]\n{store_toml}\n[github]\napi_url = "{standin.url}"\npace = false\n'
             f'[pypi]\nurl = "{standin.url}"\n[sync]\nconcurrency = 2\n[http]\nbackoff = 0\n'
         )
         assert fetcher(config, "import", str(tmp_path / "catalog.json")).wait(60) == 0
@@ -50,8 +53,9 @@ def test_sigkill_mid_run_leaves_every_record_old_or_new_and_the_next_run_finishe
         run.wait(10)
         assert run.returncode == -signal.SIGKILL
 
-        with sqlite3.connect(store) as db:
-            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        if backend == "sqlite":
+            with sqlite3.connect(store) as db:
+                assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         exported = {r["slug"]: r for r in json.loads(subprocess.run(
             [sys.executable, "-m", "fetcher", "--config", str(config), "export"],
             capture_output=True, text=True, cwd=ROOT, check=True).stdout)}

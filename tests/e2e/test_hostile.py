@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from fetcher.net.client import DEADLINE_TIMEOUTS
+from fetcher.store.shape import shape
 from fetcher.standin import Hostile, StandIn, World
 from fetcher.standin.hostile import ESCAPES
-from tests.conftest import ROOT
+from tests.conftest import ROOT, BOTH_BACKENDS, raw_store
 
 TOKEN = "ghp_hostile_token_0123456789abcdef"
 FETCHED = ("repo_forks", "repo_watchers", "repo_description", "participants", "commits_over_52", "pypi_version",
@@ -59,10 +60,11 @@ def fetcher(config: Path, *args: str, token: str | None = TOKEN) -> subprocess.C
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
 
 
-def write_config(tmp_path: Path, api: str, pypi: str, graphql: bool = False, timeout: float = TIMEOUT) -> Path:
+def write_config(tmp_path: Path, api: str, pypi: str, graphql: bool = False, timeout: float = TIMEOUT,
+                 store: str = 'path = "store.db"') -> Path:
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[store]\npath = "store.db"\n[github]\napi_url = "{api}"\ngraphql_url = "{api}/graphql"\n'
+        f'[store]\n{store}\n[github]\napi_url = "{api}"\ngraphql_url = "{api}/graphql"\n'
         f'graphql = {str(graphql).lower()}\npace = false\n[pypi]\nurl = "{pypi}"\n'
         f'[sync]\nconcurrency = 8\nmax_rate_limit_wait = "10s"\n'
         f'[http]\ntimeout = {timeout}\nbackoff = 0\nretries = 0\nmax_body = 1048576\n'
@@ -84,8 +86,8 @@ def export(config: Path) -> dict[str, dict]:
     return {record["slug"]: record for record in json.loads(result.stdout)}
 
 
-def fetch_state(store: Path) -> dict[str, tuple[str | None, str | None]]:
-    with sqlite3.connect(store) as db:
+def fetch_state(store) -> dict[str, tuple[str | None, str | None]]:
+    with raw_store(store) as db:
         return {slug: (error, note) for slug, error, note in db.execute(
             "SELECT slug, last_error, note FROM fetch_state JOIN package ON package.id = package_id")}
 
@@ -108,7 +110,8 @@ def path_of(record: dict, resource: str) -> str:
     }[resource]
 
 
-def test_every_hostile_answer_fails_its_package_alone_and_the_token_stays_home(tmp_path):
+@BOTH_BACKENDS
+def test_every_hostile_answer_fails_its_package_alone_and_the_token_stays_home(tmp_path, store_at, store_toml):
     kinds = [*FAILING, *SYNCED]
     world, records = catalogue(tmp_path, len(kinds) + 3)
     by_kind = dict(zip(kinds, records))
@@ -116,7 +119,7 @@ def test_every_hostile_answer_fails_its_package_alone_and_the_token_stays_home(t
     resources = {kind: FAILING[kind][0] if kind in FAILING else SYNCED[kind] for kind in kinds}
     hostile = Hostile({path_of(by_kind[kind], resources[kind]): kind for kind in kinds})
     with StandIn(world, token=TOKEN, stats_delay=0, hostile=hostile) as standin:
-        config = write_config(tmp_path, standin.url, standin.url)
+        config = write_config(tmp_path, standin.url, standin.url, store=store_toml)
         assert fetcher(config, "import", str(tmp_path / "catalog.json")).returncode == 0
         before = export(config)
 
@@ -126,7 +129,7 @@ def test_every_hostile_answer_fails_its_package_alone_and_the_token_stays_home(t
         port = standin.url.rsplit(":", 1)[1]
 
     assert synced.returncode == 1, synced.stderr[-3000:]
-    state = fetch_state(tmp_path / "store.db")
+    state = fetch_state(store_at)
     for kind, (_, reason) in FAILING.items():
         slug = by_kind[kind]["slug"]
         assert {f: after[slug][f] for f in FETCHED} == {f: before[slug][f] for f in FETCHED}, kind
@@ -159,6 +162,9 @@ def test_every_hostile_answer_fails_its_package_alone_and_the_token_stays_home(t
             {f: v for f, v in expected.items() if f != "last_updated"}, record["slug"]
         assert state[record["slug"]] == (None, None)
     assert_token_nowhere(tmp_path, synced)
+    with raw_store(store_at) as db:  # a PostgreSQL store is no file in tmp_path: its every row is read
+        assert not any(TOKEN in str(row) for table in shape().tables
+                       for row in db.execute(f"SELECT * FROM {table}").fetchall())
 
 
 def test_a_retired_api_version_stops_the_run_with_exit_2_saying_what_to_change(tmp_path):

@@ -1,6 +1,7 @@
 """What a run prints: the progress bar on a terminal only, --quiet under cron, --log-format json for machines."""
 
 import json
+import re
 import os
 import select
 import subprocess
@@ -180,3 +181,52 @@ def test_quiet_still_says_why_a_run_stopped_early(tmp_path):
     assert result.stdout == ""
     assert "stopped early: GitHub rate limit exhausted until" in result.stderr
     assert "beyond sync.max_rate_limit_wait (1s)" in result.stderr
+
+
+def documented_events() -> dict[str, set[str]]:
+    """The events docs/operations.md lists for --log-format json, each with the facts it names."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    table = text.split("| event | facts |", 1)[1].split("\n\n", 1)[0]
+    events = {}
+    for line in table.splitlines()[2:]:
+        name, facts = line.split("|")[1:3]
+        events[name.strip().strip("`")] = set(re.findall(r"`(\w+)`", facts))
+    return events
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_json_lines_hold_only_documented_events_with_json_values(config, standin, verbose):
+    standin.fail_next("/repos/jazzband/django-debug-toolbar/contributors", 502, times=1)
+
+    result = fetcher(config, "--log-format", "json", *(["--verbose"] if verbose else []), "sync")
+
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    documented = documented_events()
+    assert {event["event"] for event in events} <= documented.keys() - {"log"}
+    (run,) = [event for event in events if event["event"] == "run"]
+    assert isinstance(run["tokens"], dict) and run["tokens"]["GITHUB_TOKEN"]["rejected"] is False
+    assert isinstance(run["tokens"]["GITHUB_TOKEN"]["core"]["spent"], int)
+    requests = [event for event in events if event["event"] == "request"]
+    if verbose:  # httpx's own line for each request, as an event of its own
+        assert requests and {"method", "url", "status"} <= requests[0].keys()
+        assert isinstance(requests[0]["status"], int)
+    else:
+        assert requests == []
+
+
+def test_without_a_token_a_github_that_wants_one_is_said_to_want_one(config):
+    result = fetcher(config, "sync", token=None)
+
+    assert result.returncode == 2
+    assert "rejected" not in result.stderr
+    assert "fetcher: GitHub asks for a token (401) and none is set: set GITHUB_TOKEN (github.token_env)" in result.stderr
+
+
+def test_the_only_token_rejected_stops_the_run_saying_so_and_nothing_of_going_on_without_it(config):
+    result = fetcher(config, "sync", token="ghp_rejected_token_0000")
+
+    assert result.returncode == 2
+    assert "left out for the rest of the run" not in result.stderr
+    assert ("fetcher: GitHub rejected the token in $GITHUB_TOKEN (401 Bad credentials), the only token set: "
+            "check it or unset it") in result.stderr

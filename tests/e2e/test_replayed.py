@@ -53,10 +53,13 @@ ALIASES = {
     f"{GITLAB}/projects/6812925/repository/commits?ref_name=develop&per_page=1": (
         "gitlab/gitlab_com_api_v4_projects_6812925_repository_commits",
         "the default branch's (develop) commits, newest first, 20 a page: fetcher reads the first"),
-    f"{GITLAB}/projects/6812925/repository/commits?ref_name=develop&since=2023-01-14T00:00:00Z&per_page=100": (
+    # The history is paged from the newest commit's id (develop's head when recorded), so a push meanwhile
+    # shifts no page: the same list as the branch's.
+    f"{GITLAB}/projects/6812925/repository/commits?ref_name=3a68fa64428d9e64bc298d9c9c9ce21d54d4263d"
+    "&since=2023-01-14T00:00:00Z&per_page=100": (
         "gitlab/gitlab_com_api_v4_projects_6812925_repository_commits",
-        ("the same list recorded without `since` or a page size: its Link leads through the recorded pages 2 "
-         "to 5, the whole history; the commits before the window are outside the 52 weeks")),
+        ("the same list recorded from the branch, without `since` or a page size: its Link leads through the "
+         "recorded pages 2 to 5, the whole history; the commits before the window are outside the 52 weeks")),
     f"{GITLAB}/projects/6812925/repository/contributors?order_by=commits&sort=desc&per_page=100": (
         "gitlab/gitlab_com_api_v4_projects_6812925_repository_contributors",
         "recorded without a query: GitLab's default order, sort=asc (its Link says so), one page"),
@@ -73,7 +76,8 @@ ALIASES = {
         "bitbucket/api_bitbucket_org_2_0_repositories_Manfre_django_mssql_commits_limit_50",
         ("the main branch's commits, newest first (limit= is no Bitbucket parameter: 30 a page): fetcher "
          "reads the first")),
-    f"{BITBUCKET}/repositories/Manfre/django-mssql/commits/master?pagelen=100": (
+    # The history is paged from the newest commit's id (master's head when recorded): the branch's list.
+    f"{BITBUCKET}/repositories/Manfre/django-mssql/commits/5c1672ba764b65a30e81863ad0a1672b81376bec?pagelen=100": (
         "bitbucket/api_bitbucket_org_2_0_repositories_Manfre_django_mssql_commits_limit_50",
         "the same list, 30 a page instead of 100; its `next` is page 2, which was not recorded (STAND_IN)"),
 }

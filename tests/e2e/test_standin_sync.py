@@ -11,7 +11,7 @@ import pytest
 from fetcher.record import parse_datetime
 from fetcher.links import GITHUB_HOSTS, parse_repo_url, pypi_name
 from fetcher.standin import Repo, StandIn, World, normalize_name
-from tests.conftest import ROOT
+from tests.conftest import ROOT, BOTH_BACKENDS
 
 CATALOG = ROOT / "examples" / "packages.json"
 
@@ -55,12 +55,13 @@ def github_catalogue(tmp_path: Path) -> Path:
     return path
 
 
-def test_example_catalogue_syncs_every_field_from_the_standin(world, tmp_path):
+@BOTH_BACKENDS
+def test_example_catalogue_syncs_every_field_from_the_standin(world, tmp_path, store_toml):
     catalog = github_catalogue(tmp_path)
     with StandIn(world, token="ghp_standin_token") as standin:
         config = tmp_path / "config.toml"
         config.write_text(
-            f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\n'
+            f'[store]\n{store_toml}\n[github]\napi_url = "{standin.url}"\n'
             f'graphql_url = "{standin.url}/graphql"\n[pypi]\nurl = "{standin.url}"\n[http]\nbackoff = 0\n'
         )
         imported = fetcher(config, "import", str(catalog))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fetcher.standin import StandIn, World, github_full_name
-from tests.conftest import ROOT
+from tests.conftest import BOTH_BACKENDS, ROOT, raw_store
 
 FETCHED = ("repo_forks", "repo_watchers", "repo_description", "participants", "commits_over_52", "pypi_version")
 
@@ -31,17 +31,17 @@ def finished(config: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
-def write_config(tmp_path: Path, standin: StandIn, extra: str = "") -> Path:
+def write_config(tmp_path: Path, standin: StandIn, extra: str = "", store: str = 'path = "store.db"') -> Path:
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\npace = false\n'
+        f'[store]\n{store}\n[github]\napi_url = "{standin.url}"\npace = false\n'
         f'[pypi]\nurl = "{standin.url}"\n[sync]\nconcurrency = 2\n[http]\nbackoff = 0\n{extra}'
     )
     return config
 
 
-def fetched_count(store: Path) -> int:
-    with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
+def fetched_count(store) -> int:
+    with raw_store(store) as db:
         return db.execute("SELECT count(*) FROM package WHERE last_fetched IS NOT NULL").fetchone()[0]
 
 
@@ -51,14 +51,16 @@ def exported(config: Path) -> dict[str, dict]:
     return {record["slug"]: record for record in json.loads(result.stdout)}
 
 
+@BOTH_BACKENDS
 @pytest.mark.parametrize("sent, code", [(signal.SIGTERM, 75), (signal.SIGINT, 130)])
-def test_a_signal_stops_the_sync_cleanly_records_why_and_the_next_run_finishes(tmp_path, sent, code):
+def test_a_signal_stops_the_sync_cleanly_records_why_and_the_next_run_finishes(tmp_path, sent, code, store_at,
+                                                                               store_toml, backend):
     packages = 16
     world, catalog = World.generate(packages, seed=5, renamed=0, missing=0, empty=0, cold_stats=0.0)
     (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-    store = tmp_path / "store.db"
+    store = store_at
     with StandIn(world, latency=0.04, stats_delay=0) as standin:
-        config = write_config(tmp_path, standin)
+        config = write_config(tmp_path, standin, store=store_toml)
         assert finished(config, "import", str(tmp_path / "catalog.json")).returncode == 0
         run = fetcher(config, "sync")
         deadline = time.monotonic() + 60
@@ -71,9 +73,11 @@ def test_a_signal_stops_the_sync_cleanly_records_why_and_the_next_run_finishes(t
         assert run.returncode == code, err
         assert err == ""
         assert out.count("\n") == 1 and out.endswith(f"; stopped early: interrupted by {name}\n")
-        with sqlite3.connect(store) as db:
-            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-            rows = db.execute("SELECT command, stopped, synced FROM sync_run").fetchall()
+        if backend == "sqlite":
+            with sqlite3.connect(store) as db:
+                assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        with raw_store(store) as db:
+            rows = [tuple(row) for row in db.execute("SELECT command, stopped, synced FROM sync_run").fetchall()]
         done = fetched_count(store)
         assert rows == [("sync", f"interrupted by {name}", done)]
         assert 3 <= done < packages
@@ -105,7 +109,8 @@ def hold_answers(standin: StandIn, path: str) -> tuple[threading.Event, threadin
     return asked, release
 
 
-def test_an_edit_imported_during_a_real_sync_survives_and_nothing_fetched_for_the_old_url_is_written(tmp_path):
+@BOTH_BACKENDS
+def test_an_edit_imported_during_a_real_sync_survives_and_nothing_fetched_for_the_old_url_is_written(tmp_path, store_toml):
     world, catalog = World.generate(4, seed=8, renamed=0, missing=0, empty=0, cold_stats=0.0)
     edited, other = catalog[0], catalog[1]
     old_name = github_full_name(edited["repo_url"])
@@ -113,7 +118,7 @@ def test_an_edit_imported_during_a_real_sync_survives_and_nothing_fetched_for_th
     edit = tmp_path / "edit.json"
     edit.write_text(json.dumps({"slug": edited["slug"], "repo_url": other["repo_url"]}))
     with StandIn(world, stats_delay=0) as standin:
-        config = write_config(tmp_path, standin)
+        config = write_config(tmp_path, standin, store=store_toml)
         assert finished(config, "import", str(tmp_path / "catalog.json")).returncode == 0
         # The edited package's weekly counts are held back, so it is in flight when the edit lands.
         asked, release = hold_answers(standin, f"/repos/{old_name}/stats/participation")

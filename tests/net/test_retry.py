@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from fetcher.net import retry as policy
-from fetcher.errors import BadResponse, NotFound, RateLimited, StatsPending, TokenRejected, Transient, Unreachable
+from fetcher.errors import (BadResponse, NotFound, RateLimited, ServerError, StatsPending, TokenRejected, Transient,
+                            Unreachable)
 
 NOW = datetime(2024, 1, 13, 2, 46, 46, tzinfo=timezone.utc)
 URL = "https://api.github.com/repos/django/deps"
@@ -65,7 +66,7 @@ class Scripted:
         return "answer"
 
 
-def run(request, *, retries=3, backoff=1.0, max_wait=timedelta(minutes=15), now=NOW):
+def run(request, *, retries=3, backoff=1.0, max_wait=timedelta(minutes=15), now=NOW, final=frozenset()):
     """(result or raised failure, delays slept) of request through policy.retrying."""
     slept = []
 
@@ -74,7 +75,7 @@ def run(request, *, retries=3, backoff=1.0, max_wait=timedelta(minutes=15), now=
 
     async def main():
         retry = policy.retrying(retries=retries, backoff=backoff, max_rate_limit_wait=max_wait,
-                                clock=lambda: now, sleep=sleep)
+                                clock=lambda: now, sleep=sleep, final=final)
         try:
             return await retry(request, URL)
         except Exception as exc:  # noqa: BLE001 - the test looks at what came out
@@ -105,6 +106,16 @@ def test_transient_is_retried_retries_times_then_raised(monkeypatch, retries):
     assert result is failures[-1]
     assert request.calls == retries + 1
     assert slept == [1.0, 2.0, 4.0, 8.0][:retries]
+
+
+def test_a_5xx_the_caller_reads_as_an_answer_goes_up_at_once_and_any_other_is_retried():
+    gone = ServerError(URL, 500)  # Forgejo's answer to not= a commit the repository no longer has
+    request = Scripted(gone)
+    assert run(request, backoff=0, final=frozenset({500})) == (gone, [])
+    assert request.calls == 1
+    request = Scripted(ServerError(URL, 502), ServerError(URL, 503))  # its gateway's passing trouble
+    assert run(request, backoff=0, final=frozenset({500})) == ("answer", [0.0, 0.0])
+    assert request.calls == 3
 
 
 def test_backoff_delays_are_jittered_within_a_quarter():

@@ -13,7 +13,9 @@ from fetcher.record import parse_datetime, validate
 from fetcher.standin import ProjectFacts, StandIn, World, facts_for, normalize_name
 from fetcher.store import open_store
 from fetcher.links import pypi_name
-from tests.conftest import Clock, no_sleep
+from tests.conftest import Clock, no_sleep, BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)
 TOKEN = "ghp_facts_token"
@@ -36,7 +38,7 @@ def generated():
 
 
 @pytest.fixture
-def syncing(tmp_path, monkeypatch):
+def syncing(tmp_path, monkeypatch, store_toml):
     """A store and a sync function against a running stand-in of `world`; GraphQL on or off."""
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     servers = []
@@ -46,12 +48,12 @@ def syncing(tmp_path, monkeypatch):
         servers.append(standin)
         path = tmp_path / "config.toml"
         path.write_text(
-            f'[store]\npath = "facts.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.graphql_url}"\n'
+            f'[store]\n{store_toml}\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.graphql_url}"\n'
             f'pace = false\ngraphql = {"true" if graphql else "false"}\n[pypi]\nurl = "{standin.url}"\n'
             f'[http]\nbackoff = 0\ntimeout = 5\n{extra}'
         )
         config = load(str(path))
-        store = open_store(config.store_path)
+        store = open_store(config.store)
         store.catalogue.import_records([validate(r, "test") for r in records], T0)
 
         def run(now: datetime):

@@ -10,13 +10,16 @@ from fetcher.net.client import utcnow
 from fetcher.record import validate
 from fetcher.standin import StandIn, World
 from fetcher.store import open_store
+from tests.conftest import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 OLD_WEEKS = [1] * 52
 TOKEN = "ghp_sparkline_token_AAAAAAA"
 
 
 def test_a_cold_package_is_written_with_its_old_sparkline_then_its_new_one_and_no_worker_waits(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, store_toml
 ):
     world, records = World.generate(12, seed=3, renamed=0, missing=0, empty=0, max_contributors=3, cold_stats=0.5)
     records = [{**record, "commits_over_52": OLD_WEEKS, "last_fetched": "2026-01-01T00:00:00+00:00"}
@@ -34,11 +37,11 @@ def test_a_cold_package_is_written_with_its_old_sparkline_then_its_new_one_and_n
     with StandIn(world, stats_delay=0.3, token=TOKEN) as standin:
         path = tmp_path / "config.toml"
         path.write_text(
-            f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
+            f'[store]\n{store_toml}\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
             f'pace = false\n[pypi]\nurl = "{standin.url}"\n[http]\nbackoff = 0.2\nretries = 5\n'
         )
         config = load(str(path))
-        store = open_store(config.store_path)
+        store = open_store(config.store)
         store.catalogue.import_records([validate(record, "test") for record in records], utcnow())
         writes: list[tuple[str, str, list[int]]] = []
         slugs = {row["id"]: row["slug"] for row in store.db.rows("SELECT id, slug FROM package")}
@@ -66,13 +69,13 @@ def test_a_cold_package_is_written_with_its_old_sparkline_then_its_new_one_and_n
         assert store.reads.record(slug)["commits_over_52"] == mine[1][1]
         state = store.reads.fetch_state(slug)
         assert state["note"] is None and state["pending"] == 0  # "still computing" went with the new sparkline
-    # Every wait for a 202 was a sparkline task's: workers idle while waiting, none.
-    assert sleeps and set(sleeps) == {"_Run._ask_later"}
+    # Every wait for a 202 was the asking's, a task of its own: workers idle while waiting, none.
+    assert sleeps and set(sleeps) == {"Asking._ask_until_ready"}
     assert "sparklines written later" in report.summary()
 
 
 def test_a_sparkline_still_pending_when_the_run_ends_is_due_at_the_next_run_until_it_is_written(
-    tmp_path, run_cli, monkeypatch
+    tmp_path, run_cli, monkeypatch, store_toml, store_at
 ):
     # Every repository's weekly counts answer 202 to their first ask, and the run asks nothing again (retries
     # = 0: as if it were killed before the later asks). The next plain sync, within stale_after, takes exactly
@@ -85,7 +88,7 @@ def test_a_sparkline_still_pending_when_the_run_ends_is_due_at_the_next_run_unti
     with StandIn(world, token=TOKEN) as standin:
         config = tmp_path / "config.toml"
         config.write_text(
-            f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
+            f'[store]\n{store_toml}\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
             f'pace = false\n[pypi]\nurl = "{standin.url}"\n[http]\nbackoff = 0\nretries = 0\n'
         )
         assert run_cli(config, "import", str(tmp_path / "catalog.json")).exit_code == 0
@@ -93,7 +96,7 @@ def test_a_sparkline_still_pending_when_the_run_ends_is_due_at_the_next_run_unti
         pending = run_cli(config, "status", "--json")
         second = run_cli(config, "sync")
         third = run_cli(config, "sync")
-        store = open_store(tmp_path / "store.db")
+        store = open_store(store_at)
         weeks = {record["slug"]: store.reads.record(record["slug"])["commits_over_52"]
                  for record in records}
 
@@ -104,3 +107,40 @@ def test_a_sparkline_still_pending_when_the_run_ends_is_due_at_the_next_run_unti
     assert "0 of 0 packages" in third.output
     assert weeks == {record["slug"]: world.repo(record["repo_url"].removeprefix("https://github.com/")).participation
                      for record in records}
+
+
+def test_the_weekly_counts_of_every_package_read_ahead_are_asked_before_its_turn_and_once_each_ask(
+    tmp_path, monkeypatch
+):
+    # 250 repositories, each computing its counts on the first ask (202) and having them at the second. The run
+    # reads them all ahead (three chunks, each its batch step), and its reading ahead goes first in line for the
+    # slots, so each first ask is made before the package's turn: with eight workers (concurrency 2), a ninth
+    # package is fetched only after one is done, and by then every first ask was made, the third chunk's too.
+    # The fetch takes the early answer: two asks a repository, no more; each ask's point is its package's.
+    world, records = World.generate(250, seed=5, renamed=0, missing=0, empty=0, max_contributors=3, cold_stats=1.0,
+                                    stats_asks=1)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    with StandIn(world, token=TOKEN) as standin:
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f'[store]\npath = "store.db"\n[github]\napi_url = "{standin.url}"\ngraphql_url = "{standin.url}/graphql"\n'
+            f'pace = false\n[pypi]\nurl = "{standin.url}"\n[http]\nbackoff = 0.01\nretries = 3\n'
+            f'[sync]\nconcurrency = 2\n'
+        )
+        config = load(str(path))
+        store = open_store(config.store_path)
+        store.catalogue.import_records([validate(record, "test") for record in records], utcnow())
+        report = loop.run(store, store.schedule.due(None, None), config, "sync")
+        log = [(entry.path.split("?")[0], entry.status) for entry in standin.requests]
+        rest_points = standin.points_charged
+
+    assert report.exit_code == 0 and report.written_later == 250 and report.pending == 0
+    asks = [path for path, _ in log if path.endswith("/stats/participation")]
+    assert len(asks) == 500 and all(asks.count(path) == 2 for path in asks)
+    first_asks = [index for index, (path, status) in enumerate(log) if path.endswith("/stats/participation")
+                  and status == 202]
+    contributors = [index for index, (path, _) in enumerate(log) if path.endswith("/contributors")]
+    assert len(first_asks) == 250 and len(contributors) == 250
+    assert max(first_asks) < contributors[8]
+    spent = store.db.execute("SELECT sum(last_points) FROM fetch_state").fetchone()[0]
+    assert spent == rest_points == 250 + 500  # a contributors page and two asks each, every point on its package

@@ -1,6 +1,7 @@
 """One run at a time: an overlapping sync stops at once, a refresh waits, a killed run leaves nothing stuck."""
 
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -160,3 +161,84 @@ def test_a_run_lock_the_disk_will_not_let_be_written_is_75_not_a_crash(tmp_path)
 
     assert ran.stdout == (f"StoreUnavailable 75: {lock_path(store)}: cannot write the run lock: File too large; re-run "
                           "when it can\n"), ran.stderr
+
+
+def test_a_waiting_run_is_told_once_who_holds_the_lock(tmp_path):
+    store = tmp_path / "packages.db"
+    holder = hold_lock(store, 0.8)
+    told = []
+
+    with run_lock(store, "refresh", wait_seconds=10, waiting=told.append):
+        pass
+    holder.wait()
+
+    assert [{key: who[key] for key in ("command", "pid")} for who in told] == [{"command": "sync", "pid": holder.pid}]
+
+
+def test_a_free_lock_tells_no_one_of_waiting(tmp_path):
+    told = []
+    with run_lock(tmp_path / "packages.db", "refresh", wait_seconds=10, waiting=told.append):
+        pass
+    assert told == []
+
+
+REFRESH = "import sys; from fetcher import cli; cli.REFRESH_LOCK_WAIT = 0.5; cli.main()"
+
+
+def refresh_on_a_terminal(config: Path, *options: str) -> tuple[int, str]:
+    """`fetcher [OPTIONS] refresh django-todo` with its stderr on a pseudo-terminal: (exit code, what it showed)."""
+    controller, terminal = pty.openpty()
+    env = {name: value for name, value in os.environ.items() if not name.endswith("_TOKEN")}
+    try:
+        done = subprocess.run([sys.executable, "-c", REFRESH, "--config", str(config), *options, "refresh",
+                               "django-todo"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal,
+                              env={**env, "PYTHONIOENCODING": "utf-8"}, timeout=120)  # fmt: skip
+    finally:
+        os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the terminal's other end is closed and all was read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    return done.returncode, shown.decode("utf-8").replace("\r\n", "\n")
+
+
+def test_a_refresh_waiting_on_a_terminal_says_for_which_sync(config_file, run_cli, tmp_path):
+    config = config_file()
+    run_cli(config, "import", str(FIXTURES / "api-v4-django-todo.json"))
+    holder = hold_lock(tmp_path / "test.db", 30)
+    try:
+        code, shown = refresh_on_a_terminal(config)
+        quiet_code, quiet = refresh_on_a_terminal(config, "--quiet")
+    finally:
+        holder.kill()
+        holder.wait()
+
+    assert code == 75 and shown.startswith(f"waiting for sync (pid {holder.pid})…\nfetcher: fetcher sync (pid ")
+    assert shown.count("waiting for") == 1
+    assert quiet_code == 75 and quiet.startswith(f"fetcher: fetcher sync (pid {holder.pid}, since ")
+    assert "waiting for" not in quiet  # --quiet asked for silence
+
+
+def test_a_refresh_waiting_off_a_terminal_prints_what_it_did(config_file, run_cli, tmp_path, monkeypatch):
+    from fetcher import cli
+
+    monkeypatch.setattr(cli, "REFRESH_LOCK_WAIT", 0.5)
+    config = config_file()
+    run_cli(config, "import", str(FIXTURES / "api-v4-django-todo.json"))
+    holder = hold_lock(tmp_path / "test.db", 30)
+    try:
+        piped = run_cli(config, "refresh", "django-todo")  # stderr is no terminal here: cron, a pipe, a file
+        monkeypatch.setattr(cli, "_on_terminal", lambda: True)
+        told = run_cli(config, "refresh", "django-todo")
+    finally:
+        holder.kill()
+        holder.wait()
+
+    assert piped.stderr.startswith(f"fetcher: fetcher sync (pid {holder.pid}, since ") and piped.stderr.count("\n") == 1
+    assert told.stderr == f"waiting for sync (pid {holder.pid})…\n" + piped.stderr

@@ -67,3 +67,39 @@ def test_show_without_pretty_is_the_api_json_byte_for_byte(config_file, run_cli)
     expected = api_record("django-todo")
     assert json.loads(result.stdout) == expected
     assert result.stdout == json.dumps(expected, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_show_pretty_with_facts_adds_a_line_for_each_fact(config_file, run_cli, tmp_path):
+    config = config_file(timezone="America/New_York")
+    facts = {"archived": True, "archived_at": "2026-03-01T12:00:00+00:00", "commit_count": 1234,
+             "license": ["BSD License", "MIT License"], "requires_python": ">=3.8", "supports_python3": True,
+             "django_versions": ["4.2", "5.0"], "classifiers": [], "latest_release_at": "2025-11-03T06:16:00+00:00",
+             "latest_release_yanked": True, "pypi_status": "archived", "score": 845}
+    (tmp_path / "todo.json").write_text(json.dumps({**api_record("django-todo"), "facts": facts}))
+    assert run_cli(config, "import", str(tmp_path / "todo.json")).exit_code == 0
+
+    plain = run_cli(config, "show", "django-todo", "--pretty").stdout.splitlines()
+    lines = run_cli(config, "show", "django-todo", "--pretty", "--facts").stdout.splitlines()
+
+    assert lines[: len(plain)] == plain and not any(line.startswith("license:") for line in plain)
+    assert lines[len(plain) :] == [
+        "license:      BSD License, MIT License",
+        f"archived:     yes, since {ago(datetime(2026, 3, 1, 12, tzinfo=timezone.utc), datetime.now(timezone.utc))}"
+        " (2026-03-01 12:00 UTC)",
+        "Python 3:     yes (requires_python >=3.8)",
+        "Django:       4.2, 5.0",
+        "PyPI status:  archived",
+        f"release:      {ago(datetime(2025, 11, 3, 6, 16, tzinfo=timezone.utc), datetime.now(timezone.utc))}"
+        " (2025-11-03 06:16 UTC), yanked",
+        "commits:      1,234",
+        "score:        845",
+    ]
+
+
+def test_show_pretty_with_facts_before_any_sync_says_there_are_none_yet(config_file, run_cli):
+    config = config_file()
+    run_cli(config, "import", TODO)
+
+    lines = run_cli(config, "show", "django-todo", "--pretty", "--facts").stdout.splitlines()
+
+    assert lines[-1] == "facts:        none yet: the next sync finds them"

@@ -1,14 +1,20 @@
 """`fetcher status`: what is due, failing and spent, read from the store alone."""
 
+import fcntl
 import json
+import os
+import signal
 from datetime import datetime, timedelta, timezone
 
 from fetcher.cache import Cached
+from fetcher.config import load
 from fetcher.hosts.github.host import SPARKLINE_PENDING
 from fetcher.links import Links
+from fetcher.run.lock import lock_path
 from fetcher.store import open_store
 from fetcher.store.fetched import FetchedRecord
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, BOTH_BACKENDS
+from tests.run.test_lock import hold_lock
 
 LDAP = str(FIXTURES / "api-v4-django-auth-ldap.json")
 TODO = str(FIXTURES / "api-v4-django-todo.json")
@@ -28,7 +34,7 @@ def a_store_with_history(config_file, run_cli, tmp_path, failures: int):
     config = config_file()
     assert run_cli(config, "import", LDAP, TODO).exit_code == 0
     assert run_cli(config, "add", "brand-new", "--repo-url", "https://gitlab.com/someone/brand-new").exit_code == 0
-    store = open_store(tmp_path / "test.db")
+    store = open_store(load(str(config)).store)
     todo, ldap = store.catalogue.packages(["django-todo", "django-auth-ldap"])
     store.fetched.save(todo["id"], Links.of(todo), FetchedRecord(
         {"repo_forks": 3}, {"pypi": Cached({"version": "1.0"}, NOW, None, None)}, SPARKLINE_PENDING, pending=True),
@@ -80,6 +86,7 @@ def test_status_json_has_every_key_with_the_values_of_the_store(config_file, run
     assert status["store"]["bytes"] >= (tmp_path / "test.db").stat().st_size > 0
 
 
+@BOTH_BACKENDS
 def test_status_for_a_person_names_the_failing_package_and_why(config_file, run_cli, tmp_path):
     config, _, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=3)
 
@@ -95,6 +102,7 @@ def test_status_for_a_person_names_the_failing_package_and_why(config_file, run_
            "stopped early: network down?" in text  # fmt: skip
 
 
+@BOTH_BACKENDS
 def test_status_exits_0_while_no_package_has_failed_three_times_in_a_row(config_file, run_cli, tmp_path):
     config, _, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=2)
 
@@ -104,6 +112,7 @@ def test_status_exits_0_while_no_package_has_failed_three_times_in_a_row(config_
     assert json.loads(result.stdout)["failures"][0]["consecutive_failures"] == 2
 
 
+@BOTH_BACKENDS
 def test_a_success_ends_the_run_of_failures_and_a_new_failure_starts_a_new_one(config_file, run_cli, tmp_path):
     config, store, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=3)
     ldap = store.catalogue.packages(["django-auth-ldap"])[0]
@@ -126,6 +135,7 @@ def test_status_without_a_store_is_an_error_and_creates_none(config_file, run_cl
     assert not (tmp_path / "test.db").exists()
 
 
+@BOTH_BACKENDS
 def test_status_of_an_empty_store(config_file, run_cli):
     config = config_file()
     run_cli(config, "import", "-", input="[]")  # creates the store, empty
@@ -136,6 +146,7 @@ def test_status_of_an_empty_store(config_file, run_cli):
     assert "rate limits  none seen yet" in result.stdout and "last runs   none yet" in result.stdout
 
 
+@BOTH_BACKENDS
 def test_quiet_status_speaks_only_when_a_package_keeps_failing(config_file, run_cli, tmp_path):
     config, store, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=2)
     assert run_cli(config, "--quiet", "status").stdout == ""
@@ -148,6 +159,7 @@ def test_quiet_status_speaks_only_when_a_package_keeps_failing(config_file, run_
     assert "django-auth-ldap: 3 in a row since" in result.stdout
 
 
+@BOTH_BACKENDS
 def test_status_counts_each_host_with_the_parse_a_sync_fetches_it_by(config_file, run_cli):
     config = config_file()
     for slug, url in (("scp", "git@github.com:someone/scp-form.git"), ("www", "https://www.github.com/someone/www"),
@@ -157,3 +169,40 @@ def test_status_counts_each_host_with_the_parse_a_sync_fetches_it_by(config_file
     status = json.loads(run_cli(config, "status", "--json").stdout)
 
     assert status["by_host"] == {"github.com": 2, "gitlab.com": 1, "none": 1}
+
+
+def test_status_says_a_sync_is_running_while_one_holds_the_lock_and_never_takes_it(config_file, run_cli, tmp_path,
+                                                                                    monkeypatch):
+    config, _, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=1)
+    holder = hold_lock(tmp_path / "test.db", 30)
+
+    def taken(*args):
+        raise AssertionError("status took a lock")
+
+    try:
+        monkeypatch.setattr(fcntl, "flock", taken)
+        text = run_cli(config, "status")
+        as_json = run_cli(config, "status", "--json")
+        monkeypatch.undo()
+    finally:
+        holder.kill()
+        holder.wait()
+
+    assert text.exit_code == 0 and as_json.exit_code == 0
+    assert f"last runs\n  a sync is running (pid {holder.pid}, since " in text.stdout
+    running = json.loads(as_json.stdout)["running"]
+    assert {key: running[key] for key in ("command", "pid")} == {"command": "sync", "pid": holder.pid}
+    assert abs(datetime.fromisoformat(running["since"]) - datetime.now(timezone.utc)) < timedelta(minutes=1)
+
+
+def test_what_a_killed_run_left_in_the_lock_file_is_not_taken_for_a_running_one(config_file, run_cli, tmp_path):
+    config, _, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=1)
+    holder = hold_lock(tmp_path / "test.db", 30)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert lock_path(tmp_path / "test.db").read_text().startswith(f"fetcher sync (pid {holder.pid}, since ")
+
+    result = run_cli(config, "status", "--json")
+
+    assert json.loads(result.stdout)["running"] is None
+    assert "is running" not in run_cli(config, "status").stdout

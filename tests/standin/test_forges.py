@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import tomllib
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -464,7 +465,6 @@ def test_every_answer_has_the_recorded_fields_and_headers(client: httpx.Client, 
     ("host", "path"),
     [
         ("gitlab.com", f"/api/v4/projects/{GITLAB_ID}/repository/commits?per_page=1"),
-        ("codeberg.org", "/api/v1/repos/Org0/django-codeberg-alpha/commits?limit=1"),
         ("bitbucket.org", "/2.0/repositories/workspace0/django-bitbucket-alpha/commits?pagelen=1"),
     ],
 )
@@ -481,6 +481,23 @@ def test_conditional_requests_answer_304_until_a_push(world: World, host: str, p
     logged = world.forges.requests(host, "commits")
     assert [entry.conditional for entry in logged] == [False, True, True]
     assert [entry.status for entry in logged] == [200, 304, 200]
+
+
+def test_forgejo_sends_no_etag_and_its_updated_at_moves_with_each_push(world: World) -> None:
+    repo = world.forges.repo(CODEBERG_REPO)
+    with StandIn(world) as standin:
+        base = f"{standin.url}/_forge/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha"
+        first, head = httpx.get(base), httpx.get(f"{base}/commits?limit=1")
+        again = httpx.get(base, headers={"If-None-Match": 'W/"anything"'})
+        world.forges.push(CODEBERG_REPO, when=NOW)
+        world.forges.commit(CODEBERG_REPO, NOW - timedelta(days=1))  # dated earlier, pushed later all the same
+        after_push = httpx.get(base)
+
+    assert [answer.status_code for answer in (first, head, again, after_push)] == [200, 200, 200, 200]
+    assert not {"etag", "last-modified"} & {name.lower() for answer in (first, head, again) for name in answer.headers}
+    assert again.json() == first.json()
+    assert first.json()["updated_at"] < after_push.json()["updated_at"] == "2026-03-04T15:30:08Z"
+    assert repo.updated == NOW + timedelta(seconds=1)
 
 
 def test_tokens_are_checked_per_host_and_logged(world: World) -> None:
@@ -609,8 +626,21 @@ def test_a_throttled_gitlab_answers_429_with_its_headers_until_the_reset(small: 
     assert limited.headers["RateLimit-Reset"] == str(int((NOW + timedelta(hours=2)).timestamp()))
     assert limited.headers["RateLimit-ResetTime"] == "Wed, 04 Mar 2026 17:30:07 GMT"
     assert lifted.status_code == 200 and "RateLimit-Remaining" not in lifted.headers
-    with pytest.raises(ValueError, match="only GitLab"):
+    with pytest.raises(ValueError, match="codeberg.org is forgejo: its rate limit is not modelled"):
         small.throttle("codeberg.org", NOW)
+
+
+def test_a_throttled_bitbucket_answers_429_saying_neither_when_nor_how_long(small: Forges,
+                                                                           inprocess: httpx.Client) -> None:
+    small.throttle("bitbucket.org", until=NOW + timedelta(minutes=30))
+    limited = inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b")
+    small.throttle("bitbucket.org", None)
+    lifted = inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b")
+
+    assert limited.status_code == 429
+    assert limited.json() == {"type": "error", "error": {"message": "Rate limit for this resource has been exceeded"}}
+    assert not {name.lower() for name in limited.headers} & {"retry-after", "x-ratelimit-reset", "ratelimit-reset"}
+    assert lifted.status_code == 200
 
 
 def test_a_host_taken_down_answers_nothing_in_process_or_over_loopback(small: Forges, inprocess: httpx.Client) -> None:
@@ -625,6 +655,77 @@ def test_a_host_taken_down_answers_nothing_in_process_or_over_loopback(small: Fo
     assert inprocess.get("https://codeberg.org/api/v1/repos/a/b").status_code == 200
     assert [entry.status for entry in small.requests("codeberg.org")] == [0, 0, 200]
     assert [entry.status for entry in standin.requests] == [0]
+
+
+def test_a_host_that_stumbles_answers_its_gateways_status_as_often_as_told_where_told(
+    small: Forges, inprocess: httpx.Client
+) -> None:
+    small.stumble("codeberg.org", 502, "not=", times=2)
+    small.commit("codeberg.org/a/b", START, author=ALICE, sha="c1")
+    statuses = [inprocess.get("https://codeberg.org/api/v1/repos/a/b/commits?sha=c1&not=c1").status_code
+                for _ in range(3)]
+    plain = inprocess.get("https://codeberg.org/api/v1/repos/a/b")
+
+    assert statuses == [502, 502, 200] and plain.status_code == 200
+    assert [entry.status for entry in small.requests("codeberg.org")] == [502, 502, 200, 200]
+
+
+def test_a_host_whose_name_does_not_resolve_fails_as_httpx_fails_for_one(small: Forges,
+                                                                        inprocess: httpx.Client) -> None:
+    small.take_down("bitbucket.org", "[Errno -2] Name or service not known", resolves=False)
+    with pytest.raises(httpx.ConnectError, match="Name or service not known") as raised:
+        inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b")
+    assert isinstance(raised.value.__cause__, socket.gaierror)
+    with pytest.raises(httpx.ConnectError) as refused:  # another host down, its name still known
+        small.take_down("gitlab.com")
+        inprocess.get("https://gitlab.com/api/v4/projects/10")
+    assert refused.value.__cause__ is None
+    small.bring_up("bitbucket.org")
+    assert inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b").status_code == 200
+
+
+def test_a_repository_can_report_another_path_than_its_own(small: Forges, inprocess: httpx.Client) -> None:
+    for repo in list(small.repos.values()):
+        small.misreport_path(f"{repo.host}/{repo.path}", "evil/x#y")
+    small.misreport_path("bitbucket.org/a/b", "w/n", "https://elsewhere.example/w/n")
+
+    gitlab = inprocess.get("https://gitlab.com/api/v4/projects/a%2Fb").json()
+    forgejo = inprocess.get("https://codeberg.org/api/v1/repos/a/b").json()
+    bitbucket = inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b").json()
+    there = inprocess.get("https://codeberg.org/api/v1/repos/evil/x%23y")
+    small.misreport_path("codeberg.org/a/b", None)
+
+    assert (gitlab["path_with_namespace"], gitlab["web_url"]) == ("evil/x#y", "https://gitlab.com/evil/x#y")
+    assert (forgejo["full_name"], forgejo["html_url"]) == ("evil/x#y", "https://codeberg.org/evil/x#y")
+    assert (bitbucket["full_name"], bitbucket["links"]["html"]["href"]) == ("w/n", "https://elsewhere.example/w/n")
+    assert there.status_code == 404  # served where it is, and nothing where it says it is
+    assert inprocess.get("https://codeberg.org/api/v1/repos/a/b").json()["full_name"] == "a/b"
+
+
+def test_a_long_history_grows_cheaply_and_an_old_commit_the_repository_lost_is_an_error(
+    small: Forges, inprocess: httpx.Client
+) -> None:
+    people = [ALICE, Person("Bob", "bob@example.org")]
+    for repo in list(small.repos.values()):
+        length = small.grow(f"{repo.host}/{repo.path}", 120, start=START, end=START + timedelta(days=119),
+                            people=people)
+        assert length == 120
+    forgejo = inprocess.get("https://codeberg.org/api/v1/repos/a/b/commits?sha=main&limit=50&page=3")
+    unknown_not = inprocess.get("https://codeberg.org/api/v1/repos/a/b/commits?sha=main&not=0123abc")
+    unknown_exclude = inprocess.get("https://api.bitbucket.org/2.0/repositories/a/b/commits?include=main&exclude=gone1")
+
+    assert len(forgejo.json()) == 20 and forgejo.headers["X-Total-Count"] == "120"
+    assert [item["commit"]["author"]["name"] for item in forgejo.json()][:2] == ["Bob", "Alice"]  # taking turns
+    assert (unknown_not.status_code, unknown_not.json()) == (500, {"message": "", "url": "https://codeberg.org/api/swagger"})
+    assert (unknown_exclude.status_code, unknown_exclude.json()) == (
+        404, {"type": "error", "error": {"message": "Commit not found: gone1"}})
+    with pytest.raises(ValueError, match="not newer than the head"):
+        small.grow("codeberg.org/a/b", 2, start=START, end=NOW)
+
+
+def test_a_www_before_a_hosts_name_is_that_hosts(small: Forges) -> None:
+    assert small.repo("https://www.gitlab.com/a/b") is small.repo("https://gitlab.com/a/b")
+    assert small.expected("https://www.codeberg.org/a/b")["repo_url"] == "https://www.codeberg.org/a/b"
 
 
 @pytest.mark.parametrize(
@@ -835,8 +936,8 @@ def test_forge_bench_counts_each_host_from_the_log(world: World) -> None:
     records = [{"repo_url": CODEBERG_REPO}, {"repo_url": "https://codeberg.org/Org1/django-codeberg-beta"}]
     with StandIn(world) as standin:
         url = f"{standin.url}/_forge/codeberg.org/api/v1/repos/Org0/django-codeberg-alpha"
-        tag = httpx.get(url).headers["ETag"]
-        httpx.get(url, headers={"If-None-Match": tag})
+        httpx.get(url)
+        httpx.get(url, headers={"If-None-Match": 'W/"kept"'})  # Forgejo sends no ETag: answered in full
         httpx.get(f"{url}/commits?limit=2")
     pushed = push_share(world.forges, 0.5, seed=1)
 
@@ -844,7 +945,8 @@ def test_forge_bench_counts_each_host_from_the_log(world: World) -> None:
 
     codeberg = rows["codeberg.org"]
     assert (codeberg.packages, codeberg.requests, codeberg.per_package) == (2, 3, 1.5)
-    assert (codeberg.conditional, codeberg.not_modified, codeberg.commits_listed) == (1, 1, 2)
+    assert (codeberg.conditional, codeberg.not_modified, codeberg.commits_listed) == (1, 0, 2)
     assert codeberg.by_resource == {"commits": 1, "repo": 2}
+    assert (codeberg.repositories, codeberg.per_repository) == (1, 3.0)  # the one repository asked about
     assert rows["gitlab.com"].requests == 0 and rows["gitlab.com"].packages == 0
     assert pushed == round(len(world.forges.repos) * 0.5)

@@ -744,11 +744,10 @@ def test_bench_runs_end_to_end(tmp_path: Path) -> None:
     # 200 points an hour: the cold phase leaves too little for the next phases unless the hour passes between them.
     command = ["-m", "bench", "--packages", "30", "--latency", "0", "--baseline", "cold", "--rate-limit", "200",
                "--json", str(results)]
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # Bounded, not timed: four runs of 30 packages take seconds alone and minutes on a loaded 2-core machine.
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert time.monotonic() - started < 30
     result = json.loads(results.read_text())
     assert result["complete"] is True and result["error"] is None
     assert [(run["client"], run["phase"]) for run in result["runs"]] == [

@@ -1,16 +1,21 @@
 """The catalogue is the person's: what import takes, what a changed link clears, what a sync may write, remove."""
 
 import json
-import sqlite3
+from datetime import datetime, timezone
 
 import httpx
 import respx
 
-from fetcher.config import load, parse_duration
+from fetcher.config import load
+from fetcher.durations import parse_duration
+from fetcher.links import Links
 from fetcher.run import loop
 from fetcher.record import validate
 from fetcher.store import open_store
-from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route
+from fetcher.store.fetched import FetchedRecord
+from tests.conftest import API, FIXTURES, GitHubRepo, api_record, pypi_route, raw_store, BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 TODO = api_record("django-todo")
 FETCHED_OF_TODO = ("repo_forks", "repo_watchers", "repo_description", "participants", "commits_over_52",
@@ -99,8 +104,8 @@ def test_a_page_whose_next_is_not_a_url_is_refused(config_file, run_cli):
 def test_clearing_pypi_url_clears_the_version_and_its_cached_piece(config_file, run_cli, tmp_path):
     config = config_file()
     run_cli(config, "import", write(tmp_path, "todo.json", TODO))
-    store = config.parent / "test.db"
-    with sqlite3.connect(store) as db:
+    store = config
+    with raw_store(store) as db:
         db.execute(CACHED_PIECE, [409, "pypi", '"e"'])
         db.execute(CACHED_PIECE, [409, "repo", '"r"'])
         db.execute("INSERT INTO fetch_state (package_id, consecutive_failures) VALUES (409, 3)")
@@ -111,7 +116,7 @@ def test_clearing_pypi_url_clears_the_version_and_its_cached_piece(config_file, 
     assert record["pypi_url"] == "" and record["pypi_version"] is None
     assert record["last_fetched"] is None  # due at once, for its new links
     assert record["repo_forks"] == 285 and record["participants"] == TODO["participants"]  # the repo's are kept
-    with sqlite3.connect(store) as db:
+    with raw_store(store) as db:
         assert db.execute("SELECT resource FROM resource_cache").fetchall() == [("repo",)]
         assert db.execute("SELECT count(*) FROM fetch_state").fetchone() == (0,)  # no rest earned by the old link
 
@@ -119,7 +124,7 @@ def test_clearing_pypi_url_clears_the_version_and_its_cached_piece(config_file, 
 def test_a_new_repo_url_clears_the_repository_fields_and_pieces(config_file, run_cli, tmp_path):
     config = config_file()
     run_cli(config, "import", write(tmp_path, "todo.json", TODO))
-    with sqlite3.connect(config.parent / "test.db") as db:
+    with raw_store(config) as db:
         db.execute(CACHED_PIECE, [409, "pypi", None])
         db.execute(CACHED_PIECE, [409, "contributors", None])
 
@@ -130,7 +135,7 @@ def test_a_new_repo_url_clears_the_repository_fields_and_pieces(config_file, run
     assert (record["repo_forks"], record["repo_watchers"], record["repo_description"]) == (0, 0, "")
     assert record["participants"] == record["commits_over_52"] == [] and record["last_updated"] is None
     assert record["pypi_version"] == "2.5.0" and record["last_fetched"] is None
-    with sqlite3.connect(config.parent / "test.db") as db:
+    with raw_store(config) as db:
         assert db.execute("SELECT resource FROM resource_cache").fetchall() == [("pypi",)]
 
 
@@ -177,7 +182,7 @@ def test_import_refuses_a_pypi_url_add_refuses(config_file, run_cli, tmp_path):
 def test_remove_deletes_packages_with_their_state_and_pieces(config_file, run_cli):
     config = config_file()
     run_cli(config, "import", str(FIXTURES / "api-v4-django-todo.json"), str(FIXTURES / "api-v4-django-auth-ldap.json"))
-    with sqlite3.connect(config.parent / "test.db") as db:
+    with raw_store(config) as db:
         db.execute(CACHED_PIECE, [409, "pypi", None])
         db.execute("INSERT INTO fetch_state (package_id, consecutive_failures) VALUES (409, 1)")
 
@@ -185,7 +190,7 @@ def test_remove_deletes_packages_with_their_state_and_pieces(config_file, run_cl
 
     assert result.exit_code == 0 and result.stdout == "removed django-todo\n"
     assert [r["slug"] for r in json.loads(run_cli(config, "export").stdout)] == ["django-auth-ldap"]
-    with sqlite3.connect(config.parent / "test.db") as db:
+    with raw_store(config) as db:
         assert db.execute("SELECT count(*) FROM resource_cache").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM fetch_state").fetchone() == (0,)
 
@@ -213,7 +218,7 @@ def package(**fields) -> dict:
 
 def setup_store(config_file, *records):
     config = load(str(config_file()))
-    store = open_store(config.store_path)
+    store = open_store(config.store)
     store.catalogue.import_records([validate(r, "test") for r in records], configuration_now())
     return config, store
 
@@ -234,7 +239,7 @@ def test_an_edit_while_the_package_is_in_flight_wins_and_nothing_fetched_is_writ
 
     def edit_then_answer(request):
         # The person points the package elsewhere while its repository is being asked.
-        other = open_store(config.store_path)
+        other = open_store(config.store)
         other.catalogue.import_records([validate({"slug": "pkg", "repo_url": "https://github.com/owner/elsewhere"}, "edit")],
                              configuration_now())
         other.close()
@@ -259,7 +264,7 @@ def test_a_failure_of_a_link_edited_in_flight_is_not_held_against_the_package(co
     config, store = setup_store(config_file, package())
 
     def edit_then_fail(request):
-        other = open_store(config.store_path)
+        other = open_store(config.store)
         other.catalogue.import_records([validate({"slug": "pkg", "pypi_url": ""}, "edit")], configuration_now())
         other.close()
         return httpx.Response(404, json={"message": "Not Found"})
@@ -282,7 +287,7 @@ def test_a_package_removed_in_flight_is_not_written(config_file, respx_mock, mon
     answer = gh.repo.return_value
 
     def remove_then_answer(request):
-        other = open_store(config.store_path)
+        other = open_store(config.store)
         other.catalogue.remove(["pkg"])
         other.close()
         return answer
@@ -311,3 +316,90 @@ def test_an_empty_or_foreign_html_url_never_replaces_the_repo_url(config_file, r
     assert store.reads.record("a")["repo_url"] == "https://github.com/owner/a"
     assert store.reads.record("b")["repo_url"] == "https://github.com/owner/b"
     assert store.reads.record("a")["repo_forks"] == 10  # the rest of the answer is written
+
+
+# -- what a sync settled in the person's fields: a confirmed move, a documentation_url filled from PyPI ------------
+
+OLD_URL, NEW_URL = "https://github.com/shacker/django-todo", "https://github.com/todo-org/django-todo"
+MARCH = datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+def synced_todo(tmp_path, fields: dict):
+    """The store after importing django-todo and a sync that wrote `fields` (a confirmed move, PyPI's docs)."""
+    store = open_store(tmp_path / "test.db")
+    store.catalogue.import_records([validate({**TODO, "documentation_url": ""}, "todo")], MARCH)
+    row = store.catalogue.packages(["django-todo"])[0]
+    store.fetched.save(row["id"], Links.of(row), FetchedRecord(fields, {}), datetime(2026, 3, 2, tzinfo=timezone.utc))
+    return store
+
+
+def imported(store, **fields):
+    result = store.catalogue.import_records([validate({**TODO, "documentation_url": "", **fields}, "todo")],
+                                            datetime(2026, 3, 3, tzinfo=timezone.utc))
+    return result, store.catalogue.packages(["django-todo"])[0]
+
+
+def test_a_catalogue_giving_the_old_url_of_a_confirmed_move_changes_nothing(tmp_path):
+    store = synced_todo(tmp_path, {"repo_url": NEW_URL, "repo_forks": 7})
+    before = store.catalogue.packages(["django-todo"])[0]
+    assert before["repo_url"] == NEW_URL and before["last_fetched"] is not None
+
+    for spelling in (OLD_URL, "https://www.github.com/Shacker/django-todo.git"):
+        result, after = imported(store, repo_url=spelling)
+        assert (result.updated, after) == (0, before)
+
+
+def test_a_catalogue_giving_another_repository_still_clears_and_forgets_the_move(tmp_path):
+    store = synced_todo(tmp_path, {"repo_url": NEW_URL, "repo_forks": 7})
+
+    result, after = imported(store, repo_url="https://github.com/someone/else")
+    assert result.updated == 1 and after["repo_forks"] == 0 and after["last_fetched"] is None
+    assert store.db.select("SELECT * FROM repo_move") == []
+    _, back = imported(store, repo_url=OLD_URL)  # no longer an old URL of this package's repository: a change
+    assert back["repo_url"] == OLD_URL
+
+
+def test_a_move_back_to_an_old_url_makes_it_the_url_and_the_other_the_old_one(tmp_path):
+    store = synced_todo(tmp_path, {"repo_url": NEW_URL})
+    row = store.catalogue.packages(["django-todo"])[0]
+    store.fetched.save(row["id"], Links.of(row), FetchedRecord({"repo_url": OLD_URL}, {}),
+                       datetime(2026, 3, 4, tzinfo=timezone.utc))
+
+    assert [(r["old_url"], r["new_url"]) for r in store.db.select("SELECT * FROM repo_move")] == [(NEW_URL, OLD_URL)]
+    result, after = imported(store, repo_url=NEW_URL)
+    assert result.updated == 0 and after["repo_url"] == OLD_URL
+
+
+def test_an_empty_documentation_url_keeps_the_one_pypi_filled_and_a_given_one_replaces_it(tmp_path):
+    store = synced_todo(tmp_path, {"documentation_url": "https://django-todo.readthedocs.io/"})
+    before = store.catalogue.packages(["django-todo"])[0]
+
+    for empty in ("", None):
+        result, after = imported(store, documentation_url=empty)
+        assert (result.updated, after) == (0, before)
+
+    result, after = imported(store, documentation_url="https://todo.example/docs")  # the person's, as given
+    assert result.updated == 1 and after["documentation_url"] == "https://todo.example/docs"
+    result, after = imported(store, documentation_url="")  # and now the person's empty value is theirs too
+    assert result.updated == 1 and after["documentation_url"] == ""
+
+
+def test_migration_6_takes_a_stored_documentation_url_pypis_kept_answer_gives_as_filled(tmp_path):
+    from fetcher.store import schema
+
+    store = open_store(tmp_path / "test.db")
+    store.catalogue.import_records([validate({**TODO, "documentation_url": "https://todo.example/docs"}, "t"),
+                                    validate({**api_record("django-auth-ldap")}, "l")], MARCH)
+    with store.db.write():
+        for slug, docs in (("django-todo", "https://todo.example/docs"), ("django-auth-ldap", "https://other/")):
+            package_id = store.catalogue.packages([slug])[0]["id"]
+            store.db.execute("INSERT INTO resource_cache (package_id, resource, value, fetched_at) VALUES (?, 'pypi', ?, ?)",
+                             [package_id, json.dumps({"documentation_url": docs, "documentation_url_exact": None}),
+                              "2026-03-02T00:00:00.000000+00:00"])
+        store.db.execute(f"PRAGMA user_version = {len(schema.MIGRATIONS) - 1}")  # a store from before it
+    store.close()
+
+    store = open_store(tmp_path / "test.db")
+
+    filled = store.db.select("SELECT package.slug, url FROM filled_documentation JOIN package ON package.id = package_id")
+    assert filled == [{"slug": "django-todo", "url": "https://todo.example/docs"}]

@@ -1,6 +1,5 @@
 """The due list is read from the store a page at a time as the run takes it, in the same order as before."""
 
-import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,7 +10,9 @@ from fetcher.run import loop
 from fetcher.store import schedule
 from fetcher.record import validate
 from fetcher.store import open_store
-from tests.conftest import pypi_route
+from tests.conftest import pypi_route, raw_store, BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -35,7 +36,7 @@ def catalogue(tmp_path, small_pages):
     records += [record(f"age-{i}", NOW - (10 - i) * DAY) for i in range(6)]
     records += [record("fresh", NOW - timedelta(hours=1)), record("resting", NOW - 40 * DAY)]
     store.catalogue.import_records([validate(r, "test") for r in records], NOW)
-    with sqlite3.connect(store.path) as db:
+    with raw_store(store.path) as db:
         (package_id,) = db.execute("SELECT id FROM package WHERE slug = 'resting'").fetchone()
         db.execute("INSERT INTO fetch_state (package_id, last_attempt, last_error, last_error_at, consecutive_failures)"
                    " VALUES (?, ?, 'gone', ?, 4)", [package_id, (NOW - DAY).isoformat(), (NOW - DAY).isoformat()])

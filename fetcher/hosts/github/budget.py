@@ -14,7 +14,7 @@ with any such token nothing is planned, and the run takes every due package as w
 
 from datetime import datetime, timedelta
 
-from fetcher.config import format_duration
+from fetcher.durations import format_duration
 from fetcher.errors import Failure, Unreachable
 from fetcher.hosts.base import BudgetPlan, Capacity
 from fetcher.hosts.github.rules import API_HEADERS, GitHubService

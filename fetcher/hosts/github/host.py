@@ -26,8 +26,10 @@ from fetcher.hosts.github.freshness import contributors_settled, shift_weeks, un
 from fetcher.hosts.github.query_size import QuerySize
 from fetcher.hosts.github.rules import API_HEADERS, GitHubService
 from fetcher.hosts.github.tokens import TokenPool
+from fetcher.hosts.github.weeks import Asking
 from fetcher.hosts.read import Pager
 from fetcher.links import RepoRef, parse_repo_url
+from fetcher.logs import event
 from fetcher.net.answer import Answer, next_link
 from fetcher.net.client import Client
 from fetcher.net.request import Request, Validators
@@ -54,6 +56,7 @@ class RepoFetch:
     pending: bool  # the weekly counts were still being computed when asked
     updates: dict[str, Cached]  # resource -> answer to keep for next time
     contributors_kept: bool = False  # GitHub would not list them: the stored participants stand
+    asking: Asking | None = None  # the weekly counts still being asked for, while pending
 
 
 class GitHub(Host):
@@ -65,8 +68,11 @@ class GitHub(Host):
         self.api_url = config.github_api_url
         self.graphql_url = config.github_graphql_url
         # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may.
-        self.pool = TokenPool(config.github_tokens(), reserve, api_urls=(self.api_url, self.graphql_url))
+        self.pool = TokenPool(config.github_tokens(), reserve, api_urls=(self.api_url, self.graphql_url),
+                              token_envs=config.token_envs)
         self.service = GitHubService(self.pool, client, pace=config.pace)
+        self._asking: dict[str, Asking] = {}  # repository -> its weekly counts, asked before its turn
+        self._running: set[Asking] = set()  # every asking not yet done: stopped when the run is over
         # GitHub's GraphQL API answers only with a token; until it fails, metadata comes in batches.
         self.batch_size = graphql.BATCH_SIZE if config.graphql and self.pool else 0
         self.query_size = QuerySize(graphql.BATCH_SIZE)
@@ -89,7 +95,8 @@ class GitHub(Host):
             except Failure as failure:
                 if isinstance(failure, Unreachable) and failure.host not in self.client.answered:
                     raise
-                log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure)
+                log.warning("GraphQL unavailable (%s): asking REST for the rest of the run", failure,
+                            extra=event("graphql_unavailable", reason=str(failure)))
                 self.batch_size = 0
                 return results + [None] * (len(refs) - len(results))
         return results
@@ -107,9 +114,12 @@ class GitHub(Host):
                 raise
             if with_counts and not self.query_size.with_counts:
                 log.warning("%s: asking without commit counts for the rest of the run (the stored ones kept)",
-                            timed_out)
+                            timed_out, extra=event("query_size", reason=str(timed_out), size=self.query_size.size,
+                                                   commit_counts=False))
             else:
-                log.info("%s: asking %d repositories a query", timed_out, self.query_size.size)
+                log.info("%s: asking %d repositories a query", timed_out, self.query_size.size,
+                         extra=event("query_size", reason=str(timed_out), size=self.query_size.size,
+                                     commit_counts=self.query_size.with_counts))
             results = []
             while len(results) < len(refs):
                 results += await self._query(refs[len(results) : len(results) + self.query_size.size])
@@ -138,19 +148,43 @@ class GitHub(Host):
         kept_note = CONTRIBUTORS_TOO_LARGE if repo.contributors_kept else None
         if not repo.pending:
             return RepoResult(fields, repo.updates, kept_note, repo.repo)
-        full_name = repo.repo.get("full_name") or ref.full_name
-        cached_weeks = for_repo(cache.get("participation"), ref.full_name.lower())
-        later = Later(lambda: self._weeks_later(full_name, cached_weeks, repo.repo.get("pushed_at")), kept_note)
+        later = Later(lambda: self._weeks_later(repo.asking), kept_note)
         note = "; ".join(filter(None, (SPARKLINE_PENDING, kept_note)))
         return RepoResult(fields, repo.updates, note, repo.repo, later=later)
 
-    async def _weeks_later(self, full_name: str, cached: Cached | None, pushed_at: str | None) -> LaterResult | None:
-        """The weekly counts asked again later in the run: the sparkline, or None while still computing."""
-        weeks = await self.participation(full_name, cached, full_name.lower(), pushed_at)
+    async def _weeks_later(self, asking: Asking) -> LaterResult | None:
+        """The weekly counts once GitHub has them: the sparkline, or None when it was still computing them after
+        the last ask."""
+        weeks = await asking.final()
         if weeks is None:
             return None
         counts = shift_weeks(weeks.value["weeks"], weeks.fetched_at, self.client.clock())
-        return LaterResult({"commits_over_52": counts}, {"participation": weeks})
+        return LaterResult({"commits_over_52": counts}, {"participation": weeks}, asks=asking.asks)
+
+    early_resources = ("participation",)
+
+    def ask_early(self, ref: RepoRef, batched: dict | Failure | None, cache: dict[str, Cached]) -> None:
+        """The weekly counts of a repository the batch step says was pushed since they were kept: asked now, so
+        that GitHub computes them while the packages before this one are fetched."""
+        if not isinstance(batched, dict):
+            return
+        full_name = batched["full_name"] or ref.full_name
+        key, pushed_at = full_name.lower(), batched["pushed_at"]
+        weeks = for_repo(cache.get("participation"), ref.full_name.lower())
+        if key not in self._asking and not unchanged_since_push(weeks, pushed_at):
+            self._asking[key] = self._ask_weeks(full_name, weeks, key, pushed_at)
+
+    def _ask_weeks(self, full_name: str, cached: Cached | None, key: str, pushed_at: str | None) -> Asking:
+        asking = Asking(lambda: self.participation(full_name, cached, key, pushed_at), self.config.retries,
+                        self.config.backoff, self.client.sleep)
+        self._running.add(asking)
+        asking.final_done(self._running.discard)
+        return asking
+
+    async def aclose(self) -> None:
+        for asking in list(self._running):
+            await asking.stopped()
+        self._asking.clear()
 
     async def fetch_repo(self, ref: RepoRef, meta: dict | None, cache: dict[str, Cached]) -> RepoFetch:
         """Everything a record needs from GitHub; `meta` from a GraphQL batch, or None to ask REST."""
@@ -191,21 +225,28 @@ class GitHub(Host):
             counted = {**meta, "commit_count": commits.value.get("commit_count")}
             return contributors, commits.value["last_updated"], counted
 
-        # The weekly counts are asked first, so a 202 starts GitHub computing them while the
-        # rest is fetched; the run comes back for them after the backoff, never hammering.
-        fresh, (contributors, last_updated, meta) = await first_failure_wins(
-            self.participation(full_name, weeks, key, pushed_at) if weeks_stale else nothing(), the_rest()
-        )
+        # The weekly counts are asked first (before the package's turn, when the batch step could tell), so a
+        # 202 starts GitHub computing them while the rest is fetched; the asks after it follow the backoff.
+        asking = None
+        if weeks_stale:
+            asking = self._asking.pop(key, None) or self._ask_weeks(full_name, weeks, key, pushed_at)
+        try:
+            fresh, (contributors, last_updated, meta) = await first_failure_wins(
+                asking.first() if asking else nothing(), the_rest())
+        except BaseException:
+            if asking is not None:
+                asking.cancel()  # the package is not written: its counts are not wanted
+            raise
         pending = weeks_stale and fresh is None
         if fresh is not None:
             weeks = updates["participation"] = fresh
-        if contributors.value.get("too_large"):
-            return RepoFetch(meta, last_updated, [], weeks, pending, updates, contributors_kept=True)
-        pages = [page["logins"] for page in contributors.value["pages"]]
-        return RepoFetch(meta, last_updated, pages, weeks, pending, updates)
+        kept = bool(contributors.value.get("too_large"))
+        pages = [] if kept else [page["logins"] for page in contributors.value["pages"]]
+        return RepoFetch(meta, last_updated, pages, weeks, pending, updates, contributors_kept=kept,
+                         asking=asking if pending else None)
 
     async def participation(self, full_name, cached, key, pushed_at) -> Cached | None:
-        """The weekly counts, or None when GitHub is still computing them (202): asked once, the run comes back."""
+        """The weekly counts, or None when GitHub is still computing them (202): one ask."""
         try:
             return await self._conditional(
                 "participation", f"/repos/{full_name}/stats/participation", cached, key,
@@ -277,7 +318,7 @@ class GitHub(Host):
 
     # -- the rest of the protocol -------------------------------------------------------------
 
-    async def check(self):
+    async def check(self, known=()):
         return await check.check_github(self)
 
     def plan(self) -> GitHubPlan | None:

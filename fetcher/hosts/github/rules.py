@@ -132,7 +132,10 @@ class GitHubService(Service):
         if self._only is not None:
             return await self.pool.send_with(self._only, request, attempt, self.budget_name(request))
         if not self.pool:
-            return await attempt(None)
+            try:
+                return await attempt(None)
+            except TokenRejected as rejected:  # no token was sent: none was rejected, one is asked for
+                raise self.pool.none_set(rejected.url) from None
         return await self.pool.send(request, attempt, self.budget_name(request), self.client)
 
     def budget_name(self, request: Request) -> str:

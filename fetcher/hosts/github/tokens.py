@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from fetcher.errors import RateLimited, RunStopped, TokenRejected
+from fetcher.logs import event
 from fetcher.net.answer import Budget
 from fetcher.net.credentials import Credential, bearer
 from fetcher.net.request import Request
@@ -92,8 +93,11 @@ class TokenCredential(Credential):
 
 
 class TokenPool:
-    def __init__(self, tokens: list[tuple[str, str]], reserve: int = 0, api_urls: tuple[str, ...] = ()):
+    def __init__(self, tokens: list[tuple[str, str]], reserve: int = 0, api_urls: tuple[str, ...] = (),
+                 token_envs: tuple[str, ...] = ()):
         self.tokens = [Token(env, value) for env, value in tokens]
+        # Every variable of github.token_env, set or not: where a token is read from, to say so when none is set.
+        self.token_envs = token_envs or tuple(env for env, _ in tokens) or ("GITHUB_TOKEN",)
         # Points of each budget never spent (a sync keeps [sync] reserve for a person's refresh): a token down
         # to it rests until its reset like a spent one.
         self.reserve = reserve
@@ -107,9 +111,9 @@ class TokenPool:
             token = await self._token(request, resource, client)
             try:
                 return await attempt(TokenCredential(self, token, resource))
-            except TokenRejected:
+            except TokenRejected as rejected:
                 if not self.reject(token):
-                    raise
+                    raise self.every_one_rejected(rejected.url) from None
             except RateLimited as limited:
                 # A reset already past (a clock ahead of GitHub's) still rests the token a while: never a storm.
                 self.rest(token, resource, max(limited.reset_at, client.clock() + MIN_RATE_LIMIT_WAIT))
@@ -134,7 +138,7 @@ class TokenPool:
         wait for the first reset if it comes within max_rate_limit_wait."""
         while True:
             if not self.live:
-                raise TokenRejected(request.url)  # the last one was rejected while this request waited
+                raise self.every_one_rejected(request.url)  # the last one was rejected while this request waited
             try:
                 return self.choose(resource, client.clock(), request.pinned_to)
             except Busy:
@@ -234,11 +238,28 @@ class TokenPool:
         token.resting_until[resource] = until
 
     def reject(self, token: Token) -> bool:
-        """GitHub answered 401 for `token`: drop it for the run, with one warning. True while others remain."""
+        """GitHub answered 401 for `token`: drop it for the run, with one warning while others remain to go on
+        with (the last one's rejection stops the run, and `every_one_rejected` says so). True while they do."""
         if not token.rejected:
             token.rejected = True
-            log.warning("GitHub rejected the token in $%s (401): it is left out for the rest of the run", token.env)
+            if self.live:
+                log.warning("GitHub rejected the token in $%s (401): it is left out for the rest of the run",
+                            token.env, extra=event("token_rejected", token_env=token.env))
         return bool(self.live)
+
+    def every_one_rejected(self, url: str) -> TokenRejected:
+        """The run's end once no token is left: the only token set, or every one of the pool, named."""
+        if len(self.tokens) == 1:
+            return TokenRejected(url, f"GitHub rejected the token in ${self.tokens[0].env} (401 Bad credentials), "
+                                      "the only token set: check it or unset it")
+        named = ", ".join(f"${token.env}" for token in self.tokens)
+        return TokenRejected(url, f"GitHub rejected every token of the pool (401 Bad credentials): {named}: "
+                                  "check them or unset them")
+
+    def none_set(self, url: str) -> TokenRejected:
+        """GitHub asked for a token (401) and no variable of github.token_env is set."""
+        names = " or ".join(self.token_envs)
+        return TokenRejected(url, f"GitHub asks for a token (401) and none is set: set {names} (github.token_env)")
 
     def report(self) -> list[dict]:
         """Per token variable and resource: points this run spent, points left and the reset, as last seen."""

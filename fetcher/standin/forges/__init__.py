@@ -22,14 +22,17 @@ parents (merge commits have two), author and committer with dates and time
 zones, and an author who is, or is not, linked to an account on the host. The
 hosts list what is reachable from the head, newest committer date first, as
 ``git log`` does. ``Forges.commit`` writes a history commit by commit (merges,
-topic branches, named shas), ``Forges.push`` adds commits, ``Forges.reset`` and
-``Forges.force_push`` rewrite the newest ones, ``Forges.prune`` forgets what no
-branch reaches, ``Forges.move`` renames or transfers a repository. Hosts can
-misbehave as real ones do (events.py): a token they reject (``ForgeHost.token``),
-an older GitLab without the commit ``sequence`` (``ForgeHost.version``), a spent
-rate limit (``Forges.throttle``), no answer at all (``Forges.take_down``), a
-refusal (``Forges.refuse``), a next page off the API (``Forges.misdirect_next``),
-a total that is no count (``Forges.misreport_total``).
+topic branches, named shas), ``Forges.grow`` a long one cheaply, ``Forges.push``
+adds commits (``Forges.push_while_paging``: while a client pages), ``Forges.reset``
+and ``Forges.force_push`` rewrite the newest ones, ``Forges.prune`` forgets what no
+branch reaches, ``Forges.move`` renames or transfers a repository, ``Forges.remake``
+deletes one and makes it anew at its path. Hosts can misbehave as real ones do
+(events.py): a token they reject (``ForgeHost.token``), an older GitLab without the
+commit ``sequence`` (``ForgeHost.version``), a spent rate limit (``Forges.throttle``),
+no answer at all, its name resolving or not (``Forges.take_down``), a refusal
+(``Forges.refuse``), a next page off the API (``Forges.misdirect_next``), a total
+that is no count (``Forges.misreport_total``), a path that is not where the
+repository is, or no path at all (``Forges.misreport_path``).
 
 The answers take the shapes recorded from gitlab.com and api.bitbucket.org
 (bodies field for field, their headers, their paging) and, for Forgejo,

@@ -7,18 +7,29 @@ carry ``size`` and ``page`` and default to 10 a page, commits carry neither and
 default to 30; ``pagelen`` is capped at 100. ``/commits/{revision}`` (or
 ``/commits`` for the main branch) lists newest first, takes ``include`` and
 ``exclude`` (leave out what is reachable from them) and has no
-``since``/``until``. Commit authors are ``{"raw": "Name <email>", "user":
+``since``/``until``; an ``include`` or ``exclude`` the repository does not have answers
+404. Commit authors are ``{"raw": "Name <email>", "user":
 {...}}`` with ``user`` absent when Bitbucket links no account. Strong ETags
 (and ``Last-Modified`` on commits) with 304s; no rate-limit headers; every
-answer carries the recorded ``Cache-Control``, ``Vary`` and security headers. A
+answer carries the recorded ``Cache-Control``, ``Vary`` and security headers; while
+throttled (``Forges.throttle``) every request is answered 429 ``Rate limit for this
+resource has been exceeded`` with neither a reset nor ``Retry-After``. A
 renamed repository answers 301 with an absolute ``Location`` for the same
 request under its new name; an unknown one 404 with Bitbucket's error envelope,
 a refused one (``Forges.refuse``) its status with that envelope.
-``GET /repositories`` pages the public repositories (``fetcher check``'s probe).
+``GET /repositories`` pages the public repositories (deprecated by Bitbucket).
+
+Credentials as Bitbucket Cloud takes them: an access token (``ForgeHost.token``) only as
+``Authorization: Bearer``, a user's API token (``ForgeHost.api_token``) only as HTTP Basic
+with the account's email; anything else is answered 401. ``GET /user`` (``fetcher check``'s
+probe) answers the API token's account; an access token is no user's, and is answered 403
+there (what Bitbucket answers it is not documented); no credential, 401.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import uuid
 from collections.abc import Mapping
@@ -51,6 +62,8 @@ NOT_FOUND = {
     },
 }
 
+RATE_LIMITED = {"type": "error", "error": {"message": "Rate limit for this resource has been exceeded"}}
+
 
 def serve(
     forges: RepoIndex,
@@ -61,7 +74,11 @@ def serve(
     raw_query: str,
     request: Mapping[str, str],
 ) -> Served:
-    served = _route(forges, host, root, method, parts, raw_query, request)
+    if host.limited_until is not None and forges.now() < host.limited_until:
+        # Bitbucket's rolling hour is spent: no reset, no Retry-After, its envelope's words.
+        served = Served(json_answer(429, RATE_LIMITED, JSON), "")
+    else:
+        served = _route(forges, host, root, method, parts, raw_query, request)
     served.answer.headers.update(HEADERS)
     return served
 
@@ -78,11 +95,14 @@ def _route(
     rest = [unquote(part) for part in parts[4:] if part]
     resource = rest[0] if rest else "repo"
     listing = parts[:2] == ["2.0", "repositories"] and [part for part in parts[2:] if part] == []
+    who = _credential(host, request)
+    if parts == ["2.0", "user"] and method == "GET":
+        return Served(_user(who), "user")
     if listing:
         resource = "repositories"
     elif parts[:2] != ["2.0", "repositories"] or len(parts) < 4 or method != "GET":
         return Served(json_answer(404, {"type": "error", "error": {"message": "Resource not found"}}, JSON), resource)
-    if not _authorized(host, request):
+    if who == REJECTED:
         return Served(json_answer(401, {"type": "error", "error": {"message": "Unauthorized"}}, JSON), resource)
     query = parse_qsl(raw_query, keep_blank_values=True)
     if listing:
@@ -130,13 +150,39 @@ def _route(
     return Served(answer, resource, repo.path)
 
 
-def _authorized(host: ForgeHost, request: Mapping[str, str]) -> bool:
-    if host.token is None:
-        return True
+ANONYMOUS, REJECTED, ACCESS_TOKEN = "anonymous", "rejected", "access token"
+
+
+def _credential(host: ForgeHost, request: Mapping[str, str]) -> str:
+    """Who a request is: ANONYMOUS, REJECTED, ACCESS_TOKEN, or the email of the API token's account."""
     scheme, _, credential = (request.get("authorization") or "").partition(" ")
     if not credential:
-        return True
-    return scheme.lower() == "bearer" and credential == host.token
+        return ANONYMOUS
+    if host.token is None and host.api_token is None:
+        return _basic(credential)[0] if scheme.lower() == "basic" else ACCESS_TOKEN  # any credentials pass
+    if scheme.lower() == "bearer":
+        return ACCESS_TOKEN if credential == host.token else REJECTED
+    if scheme.lower() == "basic" and host.api_token is not None and _basic(credential) == host.api_token:
+        return host.api_token[0]
+    return REJECTED
+
+
+def _basic(credential: str) -> tuple[str, str]:
+    try:
+        email, _, token = base64.b64decode(credential, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    return email, token
+
+
+def _user(who: str) -> Answer:
+    """``GET /user``: the API token's account; 403 for an access token, which is no user's; 401 without one."""
+    if who in (ANONYMOUS, REJECTED):
+        return json_answer(401, {"type": "error", "error": {"message": "Unauthorized"}}, JSON)
+    if who == ACCESS_TOKEN:
+        return json_answer(403, {"type": "error", "error": {"message": "Forbidden"}}, JSON)
+    nickname = who.partition("@")[0] or "someone"
+    return json_answer(200, {**_account(nickname, nickname.title()), "created_on": "2015-05-05T05:05:05+00:00"}, JSON)
 
 
 def _uuid(*parts: object) -> str:
@@ -243,7 +289,10 @@ def _listed(repo: ForgeRepo, root: str) -> dict[str, Any]:
 
 def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
     updated = _stamp(repo.newest or repo.created)
-    return _repository(repo.path, api, repo.description, _stamp(repo.created), updated, repo.default_branch, None)
+    body = _repository(repo.path, api, repo.description, _stamp(repo.created), updated, repo.default_branch, None)
+    body["full_name"], body["links"]["html"]["href"] = repo.said_path, repo.said_url
+    body["uuid"] = _uuid("repo", repo.host, repo.id)  # the repository's own: it stays when the repository moves
+    return body
 
 
 def _reference(repo: ForgeRepo, api: str) -> dict[str, Any]:
@@ -324,15 +373,20 @@ def _commits(repo: ForgeRepo, api: str, revision: str | None, query: Query, slas
     starts = [repo.resolve(item) for item in includes]
     if any(start is None for start in starts):
         return json_answer(404, {"type": "error", "error": {"message": f"Commit not found: {includes[0]}"}}, JSON)
-    shown: dict[str, Commit] = {}
-    for start in starts:
-        shown.update((commit.sha, commit) for commit in repo.history(start))
+    if len(set(starts)) == 1:
+        history = repo.history(starts[0])  # newest first already
+    else:
+        shown = {commit.sha: commit for start in starts for commit in repo.history(start)}
+        history = sorted(shown.values(), key=lambda commit: commit.committed, reverse=True)
+    hidden: set[str] = set()
     for name, value in query:
         if name == "exclude":
-            hidden = repo.resolve(value)
-            for commit in repo.history(hidden) if hidden else []:
-                shown.pop(commit.sha, None)
-    history = sorted(shown.values(), key=lambda commit: commit.committed, reverse=True)
+            sha = repo.resolve(value)
+            if sha is None:  # a revision the repository does not have (any more)
+                return json_answer(404, {"type": "error", "error": {"message": f"Commit not found: {value}"}}, JSON)
+            hidden.update(commit.sha for commit in repo.history(sha))
+    if hidden:
+        history = [commit for commit in history if commit.sha not in hidden]
     pagelen = min(whole_number(param(query, "pagelen"), COMMITS_PAGELEN), PAGELEN_MAX)
     page = whole_number(param(query, "page"), 1)
     begin = (page - 1) * pagelen

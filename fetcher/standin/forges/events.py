@@ -21,9 +21,14 @@ class Changes:
     """The operations that change a forge world (mixed into ``Forges``)."""
 
     hosts: dict[str, ForgeHost]
+    repos: dict[str, ForgeRepo]
+    by_id: dict[tuple[str, int], ForgeRepo]
     _lock: threading.RLock
 
     def now(self) -> datetime:
+        raise NotImplementedError
+
+    def add_repo(self, repo: ForgeRepo) -> ForgeRepo:
         raise NotImplementedError
 
     def repo(self, url_or_key: str) -> ForgeRepo:
@@ -66,6 +71,7 @@ class Changes:
                               made.message)  # fmt: skip
             if side:
                 repo.commits[made.sha] = made
+                repo.pushed(when)
             else:
                 repo.add_commit(made)
         return made
@@ -111,6 +117,40 @@ class Changes:
                 made.append(commit)
         return made
 
+    def grow(self, url_or_key: str, commits: int, *, start: datetime, end: datetime,
+             people: list[Person] | None = None) -> int:
+        """``commits`` more commits on the default branch, committed evenly from ``start`` to ``end`` (after the
+        head), their authors taking turns (``people``, else the repository's): a long history made cheaply, without
+        merges. Returns the branch's length."""
+        repo = self.repo(url_or_key)
+        authors = people or repo.people or [_SOMEONE]
+        step = (end - start) / max(commits - 1, 1)
+        with self._lock:
+            if repo.newest is not None and start <= repo.newest:
+                raise ValueError(f"{start} is not newer than the head of {repo.path} ({repo.newest})")
+            for number in range(commits):
+                at = (start + step * number).replace(microsecond=0)
+                person = authors[number % len(authors)]
+                repo.add_commit(make_commit(repo, (repo.head,) if repo.head else (), person, at, at, f"Step {number}"))
+            return len(repo.history())
+
+    def push_while_paging(self, url_or_key: str, pages: int, commits: int = 1) -> None:
+        """Once ``pages`` more pages of the repository's commits (lists of more than one) have been answered,
+        ``commits`` new commits are pushed (``push``, at the world's clock): a push landing while a client pages,
+        which shifts every page after it by that many commits for a client paging by the branch's name."""
+        self.repo(url_or_key).push_after = (pages, commits)
+
+    def remake(self, url_or_key: str, ident: int) -> ForgeRepo:
+        """The repository deleted and made anew at the same path, empty: a new id ``ident`` (GitLab's project id,
+        Forgejo's id, Bitbucket's uuid), none of its commits, the same counts and description."""
+        old = self.repo(url_or_key)
+        with self._lock:
+            self.by_id.pop((old.host, old.id), None)
+            self.repos.pop(old.key, None)
+            fresh = ForgeRepo(old.host, old.path, ident, old.stars, old.forks, old.description, self.now(),
+                              old.default_branch, old.watchers, people=list(old.people))
+            return self.add_repo(fresh)
+
     def reset(self, url_or_key: str, sha: str) -> None:
         """Force-push an older commit: the default branch's head goes back to ``sha``. The commits it leaves
         behind are still known by sha (asking for them works) until ``prune``."""
@@ -119,6 +159,7 @@ class Changes:
             if sha not in repo.commits:
                 raise ValueError(f"{repo.path} has no commit {sha!r}")
             repo.head = sha
+            repo.pushed(self.now())
 
     def prune(self, url_or_key: str) -> list[str]:
         """Garbage-collect: forget every commit the default branch no longer reaches (after ``reset``), as git gc
@@ -127,8 +168,7 @@ class Changes:
         with self._lock:
             kept = {commit.sha for commit in repo.history()}
             gone = [sha for sha in repo.commits if sha not in kept]
-            for sha in gone:
-                del repo.commits[sha]
+            repo.forget(gone)
         return gone
 
     def force_push(self, url_or_key: str, drop: int, commits: int = 1, when: datetime | None = None) -> list[Commit]:
@@ -149,24 +189,38 @@ class Changes:
     # -- hosts and repositories that misbehave
 
     def throttle(self, host: str, until: datetime | None) -> None:
-        """GitLab's rate limit is spent until ``until`` (the world's clock): every request to ``host`` answers
-        429 ``Retry later`` with ``RateLimit-Remaining: 0``, ``RateLimit-Reset`` and ``Retry-After`` saying when.
-        None lifts it."""
+        """The host's rate limit is spent until ``until`` (the world's clock); None lifts it. GitLab answers every
+        request 429 ``Retry later`` with ``RateLimit-Remaining: 0``, ``RateLimit-Reset`` and ``Retry-After`` saying
+        when; Bitbucket 429 ``Rate limit for this resource has been exceeded`` saying neither (its window is a
+        rolling hour, and it documents no header). Forgejo limits no API request unless configured to."""
         found = self.hosts[host.lower()]
-        if found.kind != "gitlab":
-            raise ValueError(f"{host} is {found.kind}: only GitLab's rate limit is modelled (the others send none)")
+        if found.kind == "forgejo":
+            raise ValueError(f"{host} is {found.kind}: its rate limit is not modelled (an instance sends none)")
         found.limited_until = until
 
-    def take_down(self, host: str, message: str = "connection refused") -> None:
+    def take_down(self, host: str, message: str = "connection refused", *, resolves: bool = True) -> None:
         """Make ``host`` unreachable: nothing answers. In-process (``ForgeTransport``) the request fails with
         ``httpx.ConnectError(message)``, ``{authorization}`` in it replaced by the request's Authorization (an error
-        that quotes the request's headers); over loopback the connection is dropped unanswered. Each attempt is
+        that quotes the request's headers), raised from a ``socket.gaierror`` when not ``resolves`` (its name no
+        longer resolves, the network down); over loopback the connection is dropped unanswered. Each attempt is
         still logged, with status 0."""
-        self.hosts[host.lower()].down = message
+        found = self.hosts[host.lower()]
+        found.down, found.resolves = message, resolves
+
+    def stumble(self, host: str, status: int, where: str = "", times: int = 1) -> None:
+        """The host's passing trouble: the next ``times`` requests to ``host`` whose target (path and query) holds
+        ``where`` are answered ``status`` (a 502 or 503) with its gateway's HTML page, before the host sees them."""
+        self.hosts[host.lower()].stumbles.append([status, where, times])
+
+    def send_elsewhere(self, host: str, where: str, location: str) -> None:
+        """A hostile host: every request to ``host`` whose target holds ``where`` is answered 301 to ``location``,
+        another origin as readily as its own."""
+        self.hosts[host.lower()].elsewhere.append((where, location))
 
     def bring_up(self, host: str) -> None:
         """Undo ``take_down``."""
-        self.hosts[host.lower()].down = None
+        found = self.hosts[host.lower()]
+        found.down, found.resolves = None, True
 
     def refuse(self, url_or_key: str, status: int, message: str) -> None:
         """Every request for the repository is answered ``status`` with ``message`` in the host's own error body
@@ -178,6 +232,14 @@ class Changes:
         """The repository's paged answers (Bitbucket's ``next``, GitLab's and Forgejo's ``Link: rel="next"``) say
         the next page is at ``next_url``, wherever that is: a hostile host's link off its API. None restores them."""
         self.repo(url_or_key).next_link = next_url
+
+    def misreport_path(self, url_or_key: str, path: str | None, web_url: str | None = None) -> None:
+        """The repository's answers say it is at ``path`` (GitLab's ``path_with_namespace``, Forgejo's and Bitbucket's
+        ``full_name``), its web page at ``web_url`` (by default ``https://HOST/`` and that path: an answer that agrees
+        with itself); anything at all, as a hostile host says it. The host still serves it where it is, and nothing
+        at ``path``. None restores them."""
+        repo = self.repo(url_or_key)
+        repo.reported = None if path is None else (path, web_url if web_url is not None else f"https://{repo.host}/{path}")
 
     def misreport_total(self, url_or_key: str, text: str | None) -> None:
         """Forgejo's commits list says ``text`` in ``X-Total-Count`` (and ``X-Total``) for the repository instead of

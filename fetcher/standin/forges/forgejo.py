@@ -3,7 +3,8 @@
 Shapes and parameters follow Forgejo's swagger (``repoGet``,
 ``repoGetAllCommits``) and its Go handlers: the commits list takes ``sha``,
 ``stat``, ``verification``, ``files``, ``page``, ``limit`` and ``not`` (leave
-out what is reachable from that revision) -- it has no ``since``/``until`` and
+out what is reachable from that revision; one the repository does not have makes git
+fail, and Forgejo answers 500 with an empty message, as in production) -- it has no ``since``/``until`` and
 ignores them; ``limit`` defaults to 30 and is capped at 50 (``MAX_RESPONSE_ITEMS``);
 answers carry ``Link`` (next, last, first, prev, comma-joined), ``X-Total-Count``
 and the older ``X-Page``, ``X-PerPage``, ``X-Total``, ``X-PageCount``,
@@ -16,8 +17,11 @@ kept), as Forgejo's ``RedirectToRepo`` does; an unknown one 404 ``{"errors":
 [], "message": "The target couldn't be found.", "url": ...}``; a refused one
 (``Forges.refuse``) its status with ``{"message": ..., "url": ...}``.
 ``GET /version`` answers the host's version (``fetcher check``'s probe).
-ETag/304 when the host is configured with ``etags`` (the default): the recorded
-fixture, built from the Swagger description, shows none, as Swagger documents none.
+No ETag and never a 304, whatever the host's ``etags``: Forgejo's API sets an ETag on
+raw files, media, LFS objects and packages only (``modules/httpcache``), never on a
+repository's or a commit list's JSON, so a conditional request is answered in full.
+``updated_at`` is the time of the repository's last push (``ForgeRepo.updated``),
+as Forgejo's push handling sets it, else its creation.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from fetcher.standin.answers import Answer, Query, whole_number
-from fetcher.standin.forges.http import Served, flag, json_answer, page_links, param, revalidate, spoken
+from fetcher.standin.forges.http import Served, flag, json_answer, page_links, param, spoken
 from fetcher.standin.forges.model import Commit, ForgeHost, ForgeRepo, Person, RepoIndex
 
 JSON = "application/json;charset=utf-8"
@@ -104,9 +108,7 @@ def _route(
         answer = json_answer(200, repo_body(repo, api), JSON)
     else:
         answer = _commits(repo, api, parse_qsl(raw_query, keep_blank_values=True), swagger)
-    if host.etags:
-        answer = revalidate(answer, request, weak=True)
-    return Served(answer, resource, repo.path)
+    return Served(answer, resource, repo.path)  # no ETag, never a 304
 
 
 def _authorized(host: ForgeHost, request: Mapping[str, str]) -> bool:
@@ -161,12 +163,11 @@ def user_body(login: str, full_name: str, host: str) -> dict[str, Any]:
 
 def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
     web = f"https://{repo.host}/{repo.path}"
-    newest = repo.newest or repo.created
     return {
         "id": repo.id,
         "owner": user_body(repo.owner, repo.owner, repo.host),
         "name": repo.name,
-        "full_name": repo.path,
+        "full_name": repo.said_path,
         "description": repo.description or "",
         "empty": repo.head is None,
         "private": False,
@@ -177,7 +178,7 @@ def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
         "size": 1024 + repo.id % 4096,
         "language": "Python",
         "languages_url": f"{api}/repos/{repo.path}/languages",
-        "html_url": web,
+        "html_url": repo.said_url,
         "url": f"{api}/repos/{repo.path}",
         "link": "",
         "ssh_url": f"git@{repo.host}:{repo.path}.git",
@@ -193,7 +194,7 @@ def repo_body(repo: ForgeRepo, api: str) -> dict[str, Any]:
         "default_branch": repo.default_branch,
         "archived": repo.archived,
         "created_at": _stamp(repo.created.astimezone(timezone.utc)),
-        "updated_at": _stamp(newest.astimezone(timezone.utc)),
+        "updated_at": _stamp((repo.updated or repo.created).astimezone(timezone.utc)),
         "archived_at": _stamp(repo.archived_at.astimezone(timezone.utc)) if repo.archived_at else _ZERO_TIME,
         "permissions": {"admin": False, "push": False, "pull": True},
         "has_issues": True,
@@ -279,7 +280,9 @@ def _commits(repo: ForgeRepo, api: str, query: Query, swagger: str) -> Answer:
     excluded_from = param(query, "not")
     if excluded_from:
         hidden = repo.resolve(excluded_from)
-        hidden_shas = {commit.sha for commit in repo.history(hidden)} if hidden else set()
+        if hidden is None:  # git rev-list fails on the revision; Forgejo hides its words in production
+            return json_answer(500, {"message": "", "url": swagger}, JSON)
+        hidden_shas = {commit.sha for commit in repo.history(hidden)}
         history = [commit for commit in history if commit.sha not in hidden_shas]
     limit = whole_number(param(query, "limit"), LIMIT)
     limit = min(limit, LIMIT_MAX)

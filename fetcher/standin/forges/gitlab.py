@@ -219,7 +219,7 @@ def _commits(repo: ForgeRepo, api: str, query: Query) -> Answer:
     begin = (page - 1) * per_page
     items = chosen[begin : begin + per_page]
     more = len(chosen) > begin + per_page
-    full = [*query, ("id", str(repo.id))]
+    full = [pair for pair in query if pair[0] != "id"] + [("id", str(repo.id))]  # its own id, once
     if param(query, "order") is None:
         full.append(("order", "default"))
     if param(query, "trailers") is None:
@@ -267,7 +267,7 @@ def _contributors(repo: ForgeRepo, api: str, query: Query) -> Answer:
     page, per_page = _paging(query)
     total_pages = max(1, math.ceil(len(everyone) / per_page))
     begin = (page - 1) * per_page
-    full = [pair for pair in query if pair[0] not in ("per_page", "order_by", "sort")]
+    full = [pair for pair in query if pair[0] not in ("per_page", "order_by", "sort", "id")]
     full += [("id", str(repo.id)), ("order_by", order_by), ("per_page", str(per_page)), ("sort", sort)]
     rels = ([("prev", page - 1)] if page > 1 else []) + ([("next", page + 1)] if page < total_pages else [])
     rels += [("first", 1), ("last", total_pages)]

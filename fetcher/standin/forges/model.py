@@ -63,16 +63,24 @@ class ForgeHost:
     ``token``: the token the host accepts. When set, a request that carries
     another (in the kind's scheme: GitLab ``PRIVATE-TOKEN`` or ``Authorization:
     Bearer``; Forgejo ``Authorization: token``/``Bearer``; Bitbucket
-    ``Authorization: Bearer``) is answered 401, like a host rejecting a revoked
-    token; a request with none passes (public projects); unset, any credentials pass.
+    ``Authorization: Bearer``: an access token) is answered 401, like a host rejecting a revoked
+    token; a request with none passes (public projects); unset (and no ``api_token``), any credentials pass.
+    ``api_token`` (Bitbucket): (email, token) of a user's API token, accepted only as HTTP Basic with that
+    email; ``token`` then only as Bearer, and neither in the other's scheme.
     ``version``: the software it runs (``VERSIONS`` by default): Forgejo's
     ``/version`` answers it, and a GitLab older than 16.9 has no commit ``sequence``.
     ``rate_limit``: GitLab's requests per 60-second window of the world's clock
     (past it: 429 ``Retry later`` with ``RateLimit-*`` and ``Retry-After``; 304s
     counted as GitLab counts them); Forgejo and Bitbucket send no rate-limit headers.
     ``limited_until``: GitLab answers every request so until then (``Forges.throttle``).
-    ``down``: set, the host cannot be reached (``Forges.take_down``).
-    ``etags``: ETag/304 on JSON answers; set False to serve a host that sends none.
+    ``down``: set, the host cannot be reached (``Forges.take_down``); ``resolves``: False, its name does not
+    resolve either.
+    ``stumbles``: (status, where, times): the next ``times`` requests whose target holds ``where`` answer
+    ``status`` from the host's gateway (``Forges.stumble``), a passing trouble.
+    ``elsewhere``: (where, location): requests whose target holds ``where`` are answered 301 to ``location``
+    (``Forges.send_elsewhere``), wherever that is.
+    ``etags``: ETag/304 on GitLab's and Bitbucket's JSON answers; set False to serve a host that sends none.
+    Forgejo sends none on repository and commit JSON, whatever this says.
     ``follow_moves`` (GitLab): answer an old path with the project itself, under
     its new ``path_with_namespace``, instead of GitLab's 301 to ``/projects/{id}``
     (GitLab 16.4 and later); older instances look old paths up that way.
@@ -81,10 +89,14 @@ class ForgeHost:
     name: str
     kind: str
     token: str | None = None
+    api_token: tuple[str, str] | None = None
     version: str | None = None
     rate_limit: int = 2000
     limited_until: datetime | None = None
     down: str | None = None
+    resolves: bool = True
+    stumbles: list[list] = field(default_factory=list)
+    elsewhere: list[tuple[str, str]] = field(default_factory=list)
     etags: bool = True
     follow_moves: bool = False
     window_started: datetime | None = field(default=None, init=False, repr=False)
@@ -120,7 +132,10 @@ class ForgeRepo:
     What a broken or hostile host does with it (set by ``Forges``' operations):
     ``refusal`` (status, message) answers every request for it so;
     ``next_link`` is where its paged answers say the next page is;
-    ``total_count`` is what Forgejo's commits list says in ``X-Total-Count``.
+    ``total_count`` is what Forgejo's commits list says in ``X-Total-Count``;
+    ``reported`` (path, web URL) is where its answers say it is, wherever it is;
+    ``push_after`` (pages, commits): that many commits are pushed once that many more pages of its commits are answered.
+    ``updated`` is Forgejo's ``updated_at``: the time of the last push (each commit, reset or rewrite), else ``created``.
     """
 
     host: str
@@ -140,7 +155,11 @@ class ForgeRepo:
     refusal: tuple[int, str] | None = None
     next_link: str | None = None
     total_count: str | None = None
+    reported: tuple[str, str] | None = None
+    push_after: tuple[int, int] | None = None
+    updated: datetime | None = None  # Forgejo's ``updated_at``: when it was last pushed to (``pushed``), else created
     _history: tuple[str | None, list[Commit]] = field(default=(None, []), init=False, repr=False, compare=False)
+    _walked: dict[str, list[Commit]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -149,6 +168,16 @@ class ForgeRepo:
     @property
     def url(self) -> str:
         return f"https://{self.host}/{self.path}"
+
+    @property
+    def said_path(self) -> str:
+        """The path its answers report: its own, unless a hostile host says another (``Forges.misreport_path``)."""
+        return self.reported[0] if self.reported else self.path
+
+    @property
+    def said_url(self) -> str:
+        """The web page its answers report."""
+        return self.reported[1] if self.reported else self.url
 
     @property
     def owner(self) -> str:
@@ -161,10 +190,15 @@ class ForgeRepo:
     def history(self, start: str | None = None) -> list[Commit]:
         """Every commit reachable from ``start`` (the head), newest committer date first (``git log``'s order).
 
-        The head's is kept until the head moves: every list request walks it.
+        The head's is kept until the head moves, and a few others (a commit's ancestors never change while it is
+        there): every list request walks one, and a long history paged is asked of one commit page after page.
         """
         if start is not None and start != self.head:
-            return self._walk(start)
+            if start not in self._walked:
+                if len(self._walked) >= 4:
+                    self._walked.clear()
+                self._walked[start] = self._walk(start)
+            return self._walked[start]
         if self._history[0] != self.head:
             self._history = (self.head, self._walk(self.head))
         return self._history[1]
@@ -192,9 +226,22 @@ class ForgeRepo:
                     return sha
         return None
 
+    def forget(self, shas: list[str]) -> None:
+        """Garbage-collected: these commits are gone (and what was walked from them)."""
+        for sha in shas:
+            del self.commits[sha]
+        self._walked.clear()
+
     def add_commit(self, commit: Commit) -> None:
         self.commits[commit.sha] = commit
         self.head = commit.sha
+        self.pushed(commit.committed)
+
+    def pushed(self, moment: datetime) -> None:
+        """A push (or a branch moved) at ``moment``: Forgejo sets ``updated_at`` to its time. A later push never
+        leaves it as it was, even at a ``moment`` no later (commit dates need not grow; a push's own time does)."""
+        last = self.updated or self.created
+        self.updated = moment if moment > last else last + timedelta(seconds=1)
 
     @property
     def newest(self) -> datetime | None:

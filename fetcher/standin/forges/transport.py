@@ -7,11 +7,15 @@ API URL (``https://gitlab.com/api/v4``, ``https://codeberg.org/api/v1``,
 (``transport=``), or mount ``handle`` with respx (``route().mock(side_effect=
 transport.handle)``). Nothing it is asked reaches the network: an origin no
 host of the world has, or a host taken down (``Forges.take_down``), fails with
-``httpx.ConnectError`` as an unreachable host does. Every request, answered or
+``httpx.ConnectError`` as an unreachable host does (raised from a ``socket.gaierror``,
+as httpx raises it, where the name does not resolve: a host taken down so, and any
+name outside the world). Every request, answered or
 not, is in the world's request log (``Forges.requests``).
 """
 
 from __future__ import annotations
+
+import socket
 
 import httpx
 
@@ -30,7 +34,10 @@ class ForgeTransport(httpx.MockTransport):
         headers = {name.lower(): value for name, value in request.headers.items()}
         answer = self.forges.answer_url(request.method, str(request.url), headers)
         if answer.status == 0:
-            raise httpx.ConnectError(answer.body.decode(), request=request)
+            failure = httpx.ConnectError(answer.body.decode(), request=request)
+            if not self.forges.resolves(str(request.url)):  # as httpx raises it for a name no resolver knows
+                raise failure from socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            raise failure
         headers = dict(answer.headers)
         if answer.status not in BODILESS:  # framed as the loopback server frames it
             headers["Content-Length"] = str(len(answer.body))

@@ -78,9 +78,13 @@ class Forges(Changes):
         return repo
 
     def key(self, url_or_key: str) -> str:
-        """The repository key of a URL (or ``HOST/PATH``): Forgejo and Bitbucket paths end at ``owner/name``."""
+        """The repository key of a URL (or ``HOST/PATH``): Forgejo and Bitbucket paths end at ``owner/name``; a
+        ``www.`` before a host of the world is that host's, as the hosts themselves take it."""
         key = repo_key(url_or_key)
         host, _, path = key.partition("/")
+        if host not in self.hosts and host.removeprefix("www.") in self.hosts:
+            host = host.removeprefix("www.")
+            key = f"{host}/{path}"
         if host in self.hosts and self.hosts[host].kind != "gitlab":
             key = "/".join([host, *path.split("/")[:2]])
         return key
@@ -142,9 +146,17 @@ class Forges(Changes):
             self._record(ForgeRequest(host.name, host.kind, "", None, method, target, 0, conditional, credential,
                                       url=url))  # fmt: skip
             return Answer(0, said.encode())
+        stumbled = self._stumbled(host, target)
+        if stumbled is not None:
+            self._record(ForgeRequest(host.name, host.kind, "", None, method, target, stumbled.status, conditional,
+                                      credential, url=url))  # fmt: skip
+            return stumbled
         with self._lock:
             served = _SERVERS[host.kind](self, host, root, method, path.split("/")[1:], query, request)
         answer = served.answer
+        items = _items(answer) if served.resource not in ("repo", "version") else None
+        if served.resource == "commits" and served.repo and (items or 0) > 1:
+            self._paged(f"{host.name}/{served.repo}")
         self._record(
             ForgeRequest(
                 host.name,
@@ -156,11 +168,37 @@ class Forges(Changes):
                 answer.status,
                 conditional,
                 credential,
-                _items(answer) if served.resource not in ("repo", "version") else None,
+                items,
                 url,
             )
         )
         return answer
+
+    def _stumbled(self, host: ForgeHost, target: str) -> Answer | None:
+        """The gateway's answer when the host stumbles on this request (``stumble``), or its redirect when it sends
+        it elsewhere (``send_elsewhere``); else None."""
+        for where, location in host.elsewhere:
+            if where in target:
+                return Answer(301, b"", {"Location": location})
+        with self._lock:
+            for trouble in host.stumbles:
+                status, where, times = trouble
+                if times > 0 and where in target:
+                    trouble[2] -= 1
+                    page = f"<html><body><h1>{status}</h1>The server is having trouble.</body></html>"
+                    return Answer(status, page.encode(), {"Content-Type": "text/html"})
+        return None
+
+    def _paged(self, key: str) -> None:
+        """A page of a repository's commits was answered: a push waiting for it lands (``push_while_paging``)."""
+        with self._lock:
+            repo = self.repos.get(key.lower())
+            if repo is None or repo.push_after is None:
+                return
+            pages, commits = repo.push_after
+            repo.push_after = (pages - 1, commits) if pages > 1 else None
+            if pages <= 1:
+                self.push(key, commits)
 
     def _record(self, entry: ForgeRequest) -> None:
         with self._lock:
@@ -248,6 +286,13 @@ class Forges(Changes):
         """The ``commit_count`` fact a sync stores: every commit of the default branch, merges included
         (GitLab's head ``sequence``, Forgejo's ``X-Total-Count``, Bitbucket's whole history paged)."""
         return len(self.repo(repo_url).history())
+
+    def resolves(self, url: str) -> bool:
+        """Whether the name of the host at ``url`` (its own API URL) resolves: not for a host taken down so, nor for
+        one the world has no host at (no name outside the world resolves in it)."""
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(url)).lower()
+        found = [host for host in self.hosts.values() if host.origin == origin]
+        return bool(found) and all(host.resolves for host in found)
 
     def knows(self, repo_url: str) -> bool:
         host = (urlsplit(repo_url).hostname or "").lower()

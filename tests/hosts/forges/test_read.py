@@ -31,7 +31,8 @@ def test_gitlab_project_recorded_with_nested_groups():
     project = answer(fixture("gitlab", "gitlab_com_api_v4_projects_lansharkconsulting_2Fdjango_2Fdjango_"
                                        "encrypted_model_fields_license_True"))
     assert host(GitLab).read_repo(project) == {
-        "id": 6812925, "path": "lansharkconsulting/django/django-encrypted-model-fields", "stars": 33, "forks": 25,
+        "id": 6812925, "path": "lansharkconsulting/django/django-encrypted-model-fields",
+        "web_url": "https://gitlab.com/lansharkconsulting/django/django-encrypted-model-fields", "stars": 33, "forks": 25,
         "description": "A set of fields that wrap standard Django fields with encryption provided by the python "
                        "cryptography library.",
         "branch": "develop", "archived": False,
@@ -62,6 +63,8 @@ def test_bitbucket_repository_and_commits_recorded():
     bitbucket = host(Bitbucket)
     repo = bitbucket.read_repo(answer(fixture("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql")))
     assert (repo["path"], repo["branch"]) == ("Manfre/django-mssql", "master")
+    assert (repo["web_url"], repo["id"]) == ("https://bitbucket.org/Manfre/django-mssql",
+                                             "{fa7b9059-8ffd-401f-934f-afe495719186}")
     assert repo["description"].startswith("Microsoft SQL server backend for Django")
     page = answer(fixture("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql_commits_limit_50"))
     commits = bitbucket.read_commits(page)
@@ -90,14 +93,22 @@ def test_bitbucket_an_author_with_no_linked_account_counts_by_the_name_in_raw():
 def test_forgejo_repository_and_commits_from_the_swagger_built_fixture():
     forgejo = host(Forgejo)
     repo = forgejo.read_repo(answer(fixture("forgejo", "repos_someone_django_thing")))
-    assert repo == {"path": "someone/django-thing", "stars": 21, "watchers": 7, "forks": 4,
-                    "description": "A Django app.", "branch": "main", "archived": False,
-                    "archived_at": None}  # 1970-01-01 means never archived
+    assert repo == {"id": 12345, "path": "someone/django-thing", "web_url": "https://codeberg.org/someone/django-thing",
+                    "stars": 21, "watchers": 7, "forks": 4, "description": "A Django app.",
+                    "branch": "main", "archived": False, "archived_at": None,  # 1970-01-01 means never archived
+                    "updated_at": "2026-11-01T00:00:00.000000+00:00"}  # its last push, as stored
     page = answer(fixture("forgejo", "repos_someone_django_thing_commits"))
     (commit,) = forgejo.read_commits(page)
     assert (commit.id, commit.parents, commit.author) == ("3f1c", ("2e0b",), "someone")
     assert commit.committed == datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
     assert "page=2" in forgejo.next_page(page)
+
+
+@pytest.mark.parametrize("said", [None, 1762000000, "yesterday", "2026-11-01T00:00:00", "2026-11-01T00:00:00Z" + " " * 40,
+                                  "9" * 5000, ["2026-11-01T00:00:00Z"]])
+def test_a_forgejo_updated_at_that_is_no_date_time_is_kept_as_none_and_fails_nothing(said):
+    repo = fixture("forgejo", "repos_someone_django_thing")
+    assert host(Forgejo).read_repo(answer(repo, {**repo["body"], "updated_at": said}))["updated_at"] is None
 
 
 def test_forgejo_an_unlinked_author_counts_by_name_and_an_empty_repository_has_no_branch():
@@ -115,19 +126,36 @@ def test_forgejo_an_unlinked_author_counts_by_name_and_an_empty_repository_has_n
         (GitLab, ("gitlab", "gitlab_com_api_v4_projects_jeff_triplett_2Fdjango_metadata_license_True"),
          {"star_count": "33"}),
         (GitLab, ("gitlab", "gitlab_com_api_v4_projects_jeff_triplett_2Fdjango_metadata_license_True"),
-         {"path_with_namespace": "../../etc"}),
-        (GitLab, ("gitlab", "gitlab_com_api_v4_projects_jeff_triplett_2Fdjango_metadata_license_True"),
          {"id": True}),
         (Forgejo, ("forgejo", "repos_someone_django_thing"), {"stars_count": -1}),
-        (Forgejo, ("forgejo", "repos_someone_django_thing"), {"full_name": "a/b/c"}),
         (Forgejo, ("forgejo", "repos_someone_django_thing"), {"description": 5}),
-        (Bitbucket, ("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql"), {"full_name": None}),
+        (Bitbucket, ("bitbucket", "api_bitbucket_org_2_0_repositories_Manfre_django_mssql"), {"description": [1]}),
     ],
 )
 def test_a_repository_answer_of_the_wrong_shape_is_a_bad_response(kind, name, change):
     exchange = fixture(*name)
     with pytest.raises(BadResponse):
         host(kind).read_repo(answer(exchange, {**exchange["body"], **change}))
+
+
+# A path each host's grammar allows, and one it does not: the answer's path is a move only if it is the host's own.
+PATHS = {
+    GitLab: (["a/b", "Jazz-Band/apps/contrib/django-x", "_old/x.y", "g/" + "/".join(["s"] * 20) + "/p"],
+             ["a", "a//b", "-a/b", "a/.b", "a/b.git", "a/b.atom", "a/b#c", "a/b\x1b[31m", "a/../b", "a/b c",
+              "g/" + "/".join(["s"] * 21) + "/p", "a/b?x", "a/b%2F", "a/bé"]),
+    Forgejo: (["someone/django-thing", "Org0/x.y_z", "a1/b"],
+              ["a/b/c", "-a/b", "a-/b", "a--b/c", "a/..", "a/.", "a/-", "a/x..y", "a/b.git", "a/b.wiki", "a/b.RSS",
+               "a/b#c", "a/b\n", "a/b c", "/b"]),
+    Bitbucket: (["Manfre/django-mssql", "workspace0/x.y", "a_b/_c", "w/.hidden"],
+                ["a/b/c", "-w/b", "w/b-", "w/b--c", "w/..", "w/.", "w/" + "x" * 63, "w/b#c", "w/b\t", "w.x/b"]),
+}
+
+
+@pytest.mark.parametrize("kind", PATHS)
+def test_each_forge_knows_its_own_path_grammar(kind):
+    good, bad = PATHS[kind]
+    assert [path for path in good if not host(kind).is_path(path)] == []
+    assert [path for path in bad if host(kind).is_path(path)] == []
 
 
 @pytest.mark.parametrize("body", [{"values": "x"}, [1], {"values": [{"hash": "a", "parents": "b"}]},
