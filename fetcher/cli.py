@@ -1,6 +1,5 @@
 """The command line: parse options, load config, call one function, map the outcome to an exit code."""
 
-import json
 import logging
 import sys
 from datetime import timedelta
@@ -208,7 +207,8 @@ def status_command(as_json: bool) -> None:
     """What is due, what fails and why, the last runs and the rate limits left; asks no server.
 
     Exits 1 when work piles up, one "alarm" line each: a package failing again and again, an old fetch, syncs
-    stopping early, deferred packages no fewer for a day ([status] in config.toml).
+    stopping early, deferred packages no fewer for a day ([status] in config.toml); or when the store holds a
+    value fetcher cannot read.
     """
     settings = command_config()
     # Read-only, as every reader: it works where the user may not write. A monitoring check pointed at the wrong
@@ -220,7 +220,7 @@ def status_command(as_json: bool) -> None:
     if option("quiet") and not code:
         sys.exit(0)  # for cron: a word only when an alarm is raised
     if as_json:
-        click.echo(redact(json.dumps(gathered, indent=2, ensure_ascii=False), secret_values()))
+        click.echo(redact(status.as_json(gathered), secret_values()))
     else:
         tell(status.render(gathered, now))
     sys.exit(code)

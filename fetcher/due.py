@@ -8,9 +8,11 @@ A package written without a part its host was still computing (GitHub's 202)
 is due at once until that part is written.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 MAX_REST = timedelta(days=30)
+# Later than any time a package can be due at: where a stored time plus its wait is past what a date-time holds.
+NEVER = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def rest(stale_after: timedelta, failures: int) -> timedelta:
@@ -29,10 +31,18 @@ def next_due(
     if pending and failures == 0:
         return None
     if failures > 0 and last_failure is not None:
-        return last_failure + rest(stale_after, failures)
+        return _after(last_failure, rest(stale_after, failures))
     if last_fetched is None:
         return None
-    return last_fetched + stale_after
+    return _after(last_fetched, stale_after)
+
+
+def _after(moment: datetime, wait: timedelta) -> datetime:
+    """`moment` + `wait`; NEVER past year 9999 (a time another program stored, such as 9999-12-31, read as it is)."""
+    try:
+        return moment + wait
+    except OverflowError:
+        return NEVER
 
 
 def is_due(

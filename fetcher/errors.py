@@ -35,6 +35,23 @@ class StoreDamaged(StoreError):
     """SQLite met a damaged page (database disk image is malformed): nothing more is written to the store."""
 
 
+class UnreadableValue(StoreError):
+    """A value in one of fetcher's tables that is not of its column's kind (another program wrote it there), named
+    with the store, the package (or the table and row) and the column (fetcher/store/stored.py)."""
+
+    SHOWN = 60  # characters of the value a message shows
+
+    def __init__(self, path, where: str, column: str, kind: str, value):
+        self.where = where
+        self.column = column
+        self.value = value
+        shown = repr(value)
+        if len(shown) > self.SHOWN:
+            shown = shown[: self.SHOWN - 3] + "..."
+        self.reason = f"{where}: {column} is not {kind}: {shown}"  # the message without the store
+        super().__init__(f"{path}: {self.reason}")
+
+
 class PageRefused(InputError):
     """A directory API's page (`import --from-api`) that is not the expected shape, or whose `next` leads where a
     walk does not go: nothing of it is written, and the walk stays before it."""

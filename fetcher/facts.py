@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from fetcher.compat import FETCHER, Profile
 from fetcher.errors import InputError
-from fetcher.record import is_utf8, parse_datetime, to_stored_datetime
+from fetcher.record import in_zone, is_utf8, parse_datetime, to_stored_datetime
 
 # The facts, in the order `show --facts` prints them; their names are the API's.
 FACT_NAMES = (
@@ -190,7 +190,8 @@ def pypi_derived(piece: dict, profile: Profile = FETCHER) -> dict:
 
 def established(row: dict, fields: dict, repo: dict | None, pypi: dict | None, status: str | None,
                 before: dict, now: datetime, profile: Profile = FETCHER) -> dict:
-    """The facts one fetch established for the package `row` (its stored row, `before` its stored facts):
+    """The facts one fetch established for the package `row` (its row and `before` its facts, as the store
+    reads them: fetcher/store/stored.py):
     from the repository as the host reported it, PyPI's project and its status, each where it was asked;
     the score from the record as it will be. What the fetch did not reach keeps its stored value, and so
     does a Python 3 support the profile's probe cannot tell (Django Packages keeps it too)."""
@@ -203,8 +204,7 @@ def established(row: dict, fields: dict, repo: dict | None, pypi: dict | None, s
         found["pypi_status"] = status
     python3 = found["supports_python3"] if "supports_python3" in found else before.get("supports_python3")
     stars = fields.get("repo_watchers", row["repo_watchers"])
-    last_updated = fields["last_updated"] if "last_updated" in fields else (
-        row["last_updated"] and parse_datetime(row["last_updated"]))
+    last_updated = fields["last_updated"] if "last_updated" in fields else row["last_updated"]
     found["score"] = score(stars, last_updated, None if python3 is None else bool(python3), now)
     return found
 
@@ -244,25 +244,24 @@ def to_columns(facts: dict) -> dict:
             value = json.dumps(value, ensure_ascii=False)
         elif name in BOOLEAN_FACTS and value is not None:
             value = int(value)
+        elif name in DATETIME_FACTS and isinstance(value, datetime):  # one the store read, kept
+            value = to_stored_datetime(value)
         columns[name] = value
     return columns
 
 
 def to_api(row: dict | None, zone) -> dict:
-    """A `facts` row (or None) -> the `facts` object: every name, null when unknown."""
+    """A `facts` row as the store reads it (lists as lists, flags as booleans, date-times as date-times:
+    fetcher/store/stored.py), or None -> the `facts` object: every name, null when unknown."""
     row = row or {}
     printed = {}
     for name in FACT_NAMES:
         value = row.get(name)
         if value is not None:
-            if name in LIST_FACTS:
-                value = json.loads(value)
-            elif name == "license":
+            if name == "license":
                 value = stored_license(value)
-            elif name in BOOLEAN_FACTS:
-                value = bool(value)
             elif name in DATETIME_FACTS:
-                value = parse_datetime(value).astimezone(zone).isoformat()
+                value = in_zone(value, zone).isoformat()
         printed[name] = value
     return printed
 
@@ -276,9 +275,9 @@ def stored_license(text: str) -> str | list[str]:
     if text.startswith("["):
         try:
             names = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # another program's text, nested past the decoder's depth too
             return text
-        if isinstance(names, list) and all(isinstance(name, str) for name in names):
+        if isinstance(names, list) and all(isinstance(name, str) and is_utf8(name) for name in names):
             return names
     return text
 

@@ -184,19 +184,18 @@ def to_columns(fields: dict) -> dict:
 
 
 def to_api(row: dict, zone: tzinfo) -> dict:
-    """A store row -> the API record: the 18 fields, in the API's order."""
+    """A package row as the store reads it (lists as lists, date-times as date-times: fetcher/store/stored.py) ->
+    the API record: the 18 fields, in the API's order, date-times in `zone`."""
     record = {}
     for field in API_FIELDS:
         value = row[field]
-        if field in LIST_FIELDS:
-            value = json.loads(value)
-        elif field in DATETIME_FIELDS and value is not None:
-            value = _in_zone(datetime.fromisoformat(value), zone).isoformat()
+        if field in DATETIME_FIELDS and value is not None:
+            value = in_zone(value, zone).isoformat()
         record[field] = value
     return record
 
 
-def _in_zone(value: datetime, zone: tzinfo) -> datetime:
+def in_zone(value: datetime, zone: tzinfo) -> datetime:
     """The date-time in `zone`; in UTC when the zone would take it past year 1 or 9999.
 
     Import refuses such dates, but a store written before that rule, or by another program,

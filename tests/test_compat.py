@@ -56,7 +56,7 @@ def test_python3_support_as_each_profile_decides_it(requires, classifiers, ours,
 
 
 def established(piece: dict, before: dict, profile) -> dict:
-    row = {"repo_watchers": 100, "last_updated": (NOW - relativedelta(months=1)).isoformat()}
+    row = {"repo_watchers": 100, "last_updated": NOW - relativedelta(months=1)}  # as the store reads it
     return facts.established(row, {}, None, {"classifiers": [], **piece}, None, before, NOW, profile)
 
 

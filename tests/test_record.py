@@ -2,12 +2,14 @@
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from dateutil import tz
 
 from fetcher.errors import InputError
 from fetcher.record import API_FIELDS, parse_datetime, to_api, to_columns, validate
+from fetcher.store.stored import COLUMNS, decoded
 from tests.conftest import api_record
 
 NEW_YORK = tz.gettz("America/New_York")
@@ -18,6 +20,11 @@ def invalid(record, where=WHERE) -> str:
     with pytest.raises(InputError) as caught:
         validate(record, where)
     return str(caught.value)
+
+
+def read(columns: dict) -> dict:
+    """Columns as the store reads them back (lists as lists, date-times as date-times)."""
+    return decoded(Path("test.db"), "package 'x'", COLUMNS["package"], columns)
 
 
 def with_field(**fields) -> dict:
@@ -215,7 +222,7 @@ def test_to_api_returns_the_18_fields_in_order():
     columns = validate(api_record("django-todo"), WHERE)
     shuffled = dict(reversed(list(columns.items())))
     shuffled["extra_column"] = "not an API field"
-    record = to_api(shuffled, tz.UTC)
+    record = to_api(read(shuffled), tz.UTC)
     assert list(record) == list(API_FIELDS)
     assert record["commits_over_52"] == [0] * 52
     assert record["grids"] == ["https://djangopackages.org/api/v4/grids/53/", "https://djangopackages.org/api/v4/grids/62/"]
@@ -224,10 +231,10 @@ def test_to_api_returns_the_18_fields_in_order():
 
 def test_to_api_prints_date_times_in_the_given_zone():
     columns = validate(api_record("django-auth-ldap"), WHERE)
-    in_utc = to_api(columns, tz.UTC)
+    in_utc = to_api(read(columns), tz.UTC)
     assert in_utc["last_updated"] == "2026-02-11T13:53:49+00:00"
     assert in_utc["created"] == "2010-09-28T12:42:18.494410+00:00"
-    in_new_york = to_api(columns, NEW_YORK)
+    in_new_york = to_api(read(columns), NEW_YORK)
     # Winter and summer offsets, as the API printed them.
     assert in_new_york["last_updated"] == "2026-02-11T08:53:49-05:00"
     assert in_new_york["created"] == "2010-09-28T08:42:18.494410-04:00"
@@ -237,19 +244,19 @@ def test_to_api_prints_date_times_in_the_given_zone():
 
 def test_to_api_keeps_a_null_last_updated():
     columns = validate(with_field(last_updated=None), WHERE)
-    assert to_api(columns, NEW_YORK)["last_updated"] is None
+    assert to_api(read(columns), NEW_YORK)["last_updated"] is None
 
 
 @pytest.mark.parametrize("slug", ["django-auth-ldap", "django-todo"])
 def test_round_trip_fixture_validate_to_api_is_the_fixture(slug):
     fixture = api_record(slug)
-    assert to_api(validate(fixture, WHERE), NEW_YORK) == fixture
+    assert to_api(read(validate(fixture, WHERE)), NEW_YORK) == fixture
 
 
 def test_round_trip_survives_json_text():
     fixture = api_record("django-auth-ldap")
     stored = json.loads(json.dumps(validate(fixture, WHERE)))
-    assert json.dumps(to_api(stored, NEW_YORK), indent=2) == json.dumps(fixture, indent=2)
+    assert json.dumps(to_api(read(stored), NEW_YORK), indent=2) == json.dumps(fixture, indent=2)
 
 
 # -- whole slugs, dates every zone can print -------------------------------------------
@@ -274,10 +281,10 @@ def test_the_extremes_allowed_print_in_every_zone(text):
     columns = validate({"slug": "pkg", "last_updated": text}, "x")
     for zone in ("America/New_York", "Pacific/Kiritimati", "Etc/GMT+12", "UTC"):
         row = {field: None for field in API_FIELDS} | {"grids": "[]", "commits_over_52": "[]", "participants": "[]"}
-        assert to_api({**row, "last_updated": columns["last_updated"]}, tz.gettz(zone))["last_updated"]
+        assert to_api(read({**row, "last_updated": columns["last_updated"]}), tz.gettz(zone))["last_updated"]
 
 
 def test_a_stored_date_a_zone_cannot_print_is_printed_in_utc():
     row = {field: None for field in API_FIELDS} | {"grids": "[]", "commits_over_52": "[]", "participants": "[]"}
     row["last_updated"] = "0001-01-01T00:00:00+00:00"  # written before import refused it, or by another program
-    assert to_api(row, tz.gettz("America/New_York"))["last_updated"] == "0001-01-01T00:00:00+00:00"
+    assert to_api(read(row), tz.gettz("America/New_York"))["last_updated"] == "0001-01-01T00:00:00+00:00"

@@ -19,12 +19,13 @@ class Fetch:
 
 
 async def fetch(item: WorkItem, pypi: PyPI, before: dict, now, profile: Profile = FETCHER) -> Fetch:
-    """Everything a package's record needs, or the Failure (or InputError) that stops it being written.
+    """Everything a package's record needs, or the Failure (or InputError, or UnreadableValue) that stops it being
+    written.
 
     `before`: its stored facts; `now`: the time the facts and the score are reckoned at; `profile`: what
     the fields mean (fetcher.compat)."""
-    if item.link_error is not None:
-        raise item.link_error
+    if item.error is not None:
+        raise item.error
     repo_step = item.host.fetch(item.links.repo_url, item.repo, item.batched, item.cache)
     pypi_step = (pypi.project_and_status(item.pypi, item.cache.get("pypi"), item.cache.get("pypi_status"))
                  if item.pypi else nothing())

@@ -26,7 +26,7 @@ import httpx
 from fetcher.config import Config
 from fetcher.durations import format_duration
 from fetcher.errors import (Failure, FetcherError, InputError, LeftDue, RateLimited, RunRefused, RunStopped,
-                            Unreachable)
+                            Unreachable, UnreadableValue)
 from fetcher.hosts.base import Later
 from fetcher.hosts.pypi import PyPI
 from fetcher.hosts.registry import Hosts, secrets
@@ -164,7 +164,7 @@ class _Run:
         if self.fit_budget:
             self.report.deferred, self.report.deferred_why = await plan.fit(
                 self.store, self.packages, self.hosts, self.clock())
-        budgets = self.store.runs.budgets()
+        budgets = plan.believed(self.store, self.clock())
         for host in self.hosts.all:
             host.remember(budgets, self.clock())
         self.report.packages = total = len(self.packages)
@@ -177,7 +177,7 @@ class _Run:
             # behind their queue, the batch of each next chunk, and so its early asks, came seconds late.
             first_in_line.set(True)
             rows = iter(self.packages)
-            while chunk := [work_item(row, self.hosts) for row in islice(rows, CHUNK)]:
+            while chunk := [work_item(row, self.hosts, self.store.fetched.record) for row in islice(rows, CHUNK)]:
                 await self._batch(chunk)
                 for item in chunk:
                     if item.repo is not None and item.host.early_resources:
@@ -223,10 +223,12 @@ class _Run:
 
     async def _sync_one(self, item: WorkItem) -> None:
         try:
+            if item.error is not None:
+                raise item.error
             item.cache = self.store.fetched.cached(item.id)
+            before = self.store.fetched.facts(item.id) or {}
             with package_cost(item.points) as points:  # what it costs is what the next run expects it to cost
-                fetched = await fetch(item, self.pypi, self.store.fetched.facts(item.id) or {}, self.clock(),
-                                      self.config.compat)
+                fetched = await fetch(item, self.pypi, before, self.clock(), self.config.compat)
         except (RunRefused, RateLimited, Unreachable) as failure:
             if not self._ends_run(failure):
                 self._fail(item, str(failure))
@@ -235,11 +237,15 @@ class _Run:
         except LeftDue as away:  # its host cannot be asked in this run: nothing written, nothing failed, still due
             self._left_due(item, away.reason)
             return
-        except (Failure, InputError) as failure:
+        except (Failure, InputError, UnreadableValue) as failure:
             self._fail(item, str(failure))
             return
         record = replace(fetched.record, points=points[0])
-        saved = self.store.fetched.save(item.id, item.links, record, self.clock())
+        try:
+            saved = self.store.fetched.save(item.id, item.links, record, self.clock())
+        except UnreadableValue as unreadable:  # another program stored it after the package was read
+            self._fail(item, str(unreadable))
+            return
         if saved == EDITED:
             self._edited_meanwhile(item)
             return

@@ -7,13 +7,32 @@ are taken in due order until the first that does not fit: a cheap one never jump
 older one. What is left is deferred to the next run, and the summary says why.
 """
 
+import logging
 from datetime import datetime
 from typing import Iterable
 
 from fetcher.errors import RunStopped
 from fetcher.hosts.registry import Hosts
+from fetcher.net.answer import PLAUSIBLE_WAIT
 from fetcher.store import Store
 from fetcher.store.schedule import DuePackages
+
+log = logging.getLogger(__name__)
+
+
+def believed(store: Store, now: datetime) -> list[dict]:
+    """The budgets the last runs saw (store.runs.budgets: one that cannot be read is left out), less those whose
+    reset is further ahead than any answer's may be (net/answer.py: PLAUSIBLE_WAIT): fetcher never stored such a
+    reset (another program did), and believed it would rest the token until then. Each left out is unknown, so it
+    is asked again, and what the run sees replaces it."""
+    budgets = []
+    for row in store.runs.budgets():
+        if row["reset"] > now + PLAUSIBLE_WAIT:
+            log.info("%s: the %s budget of %s resets %s, later than any window: taken as unknown", store.path,
+                     row["resource"], row["token_env"] or "no token", row["reset"].isoformat())
+        else:
+            budgets.append(row)
+    return budgets
 
 
 async def fit(store: Store, due: DuePackages, hosts: Hosts, now: datetime) -> tuple[int, str]:
@@ -23,9 +42,9 @@ async def fit(store: Store, due: DuePackages, hosts: Hosts, now: datetime) -> tu
         return 0, ""
     for plan in plans.values():
         # A token no run has seen yet is asked what it has left, so even the first run with it is planned.
-        for token_env, budgets in (await plan.ask_unseen(store.runs.budgets(), now)).items():
+        for token_env, budgets in (await plan.ask_unseen(believed(store, now), now)).items():
             store.runs.save_budgets(token_env, budgets, now)
-    budgets = store.runs.budgets()
+    budgets = believed(store, now)
     capacity = {key: can for key, plan in plans.items() if (can := plan.capacity(budgets, now)) is not None}
 
     def charges():  # one walk over the due packages that keeps nothing

@@ -268,7 +268,7 @@ def _lookup(ident: str, model: str, find: Callable[..., dict | None], *, by_slug
 
 
 def _record(row: dict, ctx: Context) -> dict:
-    return api.record(row, ctx.serving.zone, ctx.serving.store_path)
+    return api.stored_record(row, ctx.serving.zone, ctx.serving.store_path)
 
 
 def _page(ctx: Context, at: pages.Page, count: int, results: list[str]) -> bytes:
@@ -306,10 +306,13 @@ def _changed(row: dict) -> datetime:
     return max(_stored(row.get("modified")), _stored(row.get("last_fetched")), _stored(row.get("imported")))
 
 
-def _stored(text: str | None) -> datetime:
-    """A stored UTC date-time; the epoch for none, or for one another program stored unreadably."""
+def _stored(text: str | datetime | None) -> datetime:
+    """A stored UTC date-time (or one read already: a facts row's); the epoch for none, or for one another program
+    stored unreadably."""
     if not text:
         return conditional.EPOCH
+    if isinstance(text, datetime):
+        return text
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

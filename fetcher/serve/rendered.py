@@ -35,7 +35,7 @@ class Rendered:
             found = self._kept.get(key)
         if found is not None:
             return found
-        text = printer(api.record(row, self.zone, self.store_path), self.store_path)
+        text = printer(api.stored_record(row, self.zone, self.store_path), self.store_path)
         if self.size:
             with self._lock:
                 if len(self._kept) >= self.size:

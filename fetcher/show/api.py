@@ -1,4 +1,4 @@
-"""The JSON fetcher prints for programs: a record as `show` and `export` print it, with or without its facts,
+"""The JSON fetcher prints for programs: a record (from its row as the store reads it) as `show` and `export` print it, with or without its facts,
 `history --json` and `trending --json`.
 
 One function for each, used by the commands and by `fetcher serve` alike, so that what the server answers is,
@@ -13,14 +13,22 @@ from typing import Iterator
 from fetcher import facts
 from fetcher.errors import StoreError
 from fetcher.record import to_api
+from fetcher.store.stored import read_package
 
 
 def record(row: dict, zone: tzinfo, store_path: Path) -> dict:
-    """The record as the API serves it; a value another program stored unreadably is named, not a crash."""
+    """The record as the API serves it, from the package row as the store reads it (store/stored.py: lists as
+    lists, date-times as date-times); what still cannot be printed is named, not a crash."""
     try:
         return to_api(row, zone)
     except (ValueError, TypeError) as exc:
         raise StoreError(f"{store_path}: package {row['slug']!r} cannot be printed: {exc}") from None
+
+
+def stored_record(row: dict, zone: tzinfo, store_path: Path) -> dict:
+    """`record` from the package row as it is stored (the server keeps its printings by that row): each value read
+    by its column's kind first, one another program stored unreadably an UnreadableValue naming it."""
+    return record(read_package(store_path, row), zone, store_path)
 
 
 def with_facts(printed: dict, facts_row: dict | None, zone: tzinfo, store_path: Path) -> dict:

@@ -1,20 +1,20 @@
 """`fetcher show SLUG --pretty [--facts]`: one record for a person, with its fetch state and, asked, its facts."""
 
-import json
 from datetime import datetime, timezone
 
-from fetcher.show.text import ago, sparkline
 from fetcher.record import parse_datetime
+from fetcher.show.text import ago, sparkline
 
 
 NO_FACTS = object()  # `render` was not asked for the facts
 
 
 def render(row: dict, state: dict | None, now: datetime, facts=NO_FACTS) -> str:
-    """The stored row and its fetch_state row (None when never attempted) as a few labelled lines; `facts`, the
-    `facts` object as `show --facts` prints it (None before any was written), adds a line for each."""
-    weeks = json.loads(row["commits_over_52"] or "[]")
-    participants = json.loads(row["participants"] or "[]")
+    """The package row and its fetch_state row (None when never attempted), as the store reads them (lists as
+    lists, date-times as date-times), as a few labelled lines; `facts`, the `facts` object as `show --facts`
+    prints it (None before any was written), adds a line for each."""
+    weeks = row["commits_over_52"] or []
+    participants = row["participants"] or []
     lines = [row["title"] or row["slug"]]
     if row["repo_description"]:
         lines.append(row["repo_description"])
@@ -79,8 +79,9 @@ def fact_lines(facts: dict | None, now: datetime) -> list[str]:
     ]
 
 
-def _when(stamp: str | None, now: datetime) -> str:
-    if not stamp:
+def _when(moment: datetime | str | None, now: datetime) -> str:
+    """A date-time as the store reads it, or as the `facts` object prints it (ISO 8601 text)."""
+    if not moment:
         return "never"
-    moment = parse_datetime(stamp).astimezone(timezone.utc)
+    moment = (parse_datetime(moment) if isinstance(moment, str) else moment).astimezone(timezone.utc)
     return f"{ago(moment, now)} ({moment:%Y-%m-%d %H:%M} UTC)"

@@ -1,5 +1,7 @@
 """`fetcher status`: the store at a glance, from the store alone (no request is sent)."""
 
+import heapq
+import json
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -7,9 +9,10 @@ from fetcher.config import Config, Thresholds
 from fetcher.durations import format_duration
 from fetcher.errors import InputError
 from fetcher.links import repo_host
-from fetcher.record import parse_datetime
+from fetcher.record import parse_datetime, to_stored_datetime
 from fetcher.show.text import ago, size, utc
 from fetcher.store import Store
+from fetcher.store.schedule import is_due
 
 TOP_FAILURES = 10
 LAST_RUNS = 10
@@ -19,33 +22,67 @@ RUN_FIELDS = ("command", "started", "finished", "seconds", "packages", "synced",
 
 
 def gather(store: Store, config: Config, now: datetime, running: dict | None = None) -> dict:
-    """Everything `status` shows, as the JSON object `status --json` prints; `running`: the run holding the
-    store's lock ({command, pid, since}), if one does."""
-    overview = store.reads.overview(config.stale_after, now, TOP_FAILURES, LAST_RUNS)
-    hosts = Counter(_host(url) for url in overview["repo_urls"])
+    """Everything `status` shows (date-times as date-times; `as_json` prints it as `status --json` does);
+    `running`: the run holding the store's lock ({command, pid, since}), if one does.
+
+    Every value is read through store/stored.py. One another program stored that cannot be read is
+    counted as a sync would take it (store/schedule.py: unknown, and never holding a package back), a
+    run or a budget that holds one is left out, and each is named under "unreadable"."""
+    hosts: Counter = Counter()
+    due = resting = never = failing = worst = kept = 0
+    oldest: datetime | None = None
+    stalest: dict | None = None  # the package not failing with the oldest last fetch
+    failures, unreadable = [], []
+    for row in store.schedule.walk():
+        hosts[_host(row["repo_url"])] += 1
+        unreadable += row["unreadable"]
+        if is_due(row, config.stale_after, now):
+            due += 1
+        elif row["failures"]:
+            resting += 1
+        if row["last_fetched"] is None:
+            never += 1
+        elif oldest is None or row["last_fetched"] < oldest:
+            oldest = row["last_fetched"]
+        if row["failures"] == 0 and row["last_fetched"] is not None and (
+                stalest is None or (row["last_fetched"], row["id"]) < (stalest["last_fetched"], stalest["id"])):
+            stalest = row
+        if row["failures"] > 0:
+            failing += 1
+            worst = max(worst, row["failures"])
+            failures.append(row)
+        kept += row["pending"]
+    # As the view `failing` orders them: the most failures in a row, then the longest failing, then by slug.
+    failures = heapq.nsmallest(TOP_FAILURES, failures, key=lambda row: (
+        -row["failures"], row["failing_since"] is not None, row["failing_since"] or now, row["slug"] or ""))
+    errors, unread = store.reads.last_errors([row["id"] for row in failures])
+    runs, unread_runs = store.runs.last(LAST_RUNS)
+    budgets, unread_budgets = store.runs.read_budgets()
     limits: dict[str, dict] = {}
-    for row in overview["rate_limits"]:
+    for row in budgets:
         limits.setdefault(row["token_env"] or NO_TOKEN, {})[row["resource"]] = {
             "remaining": row["remaining"], "limit": row["budget"], "reset": row["reset"], "seen_at": row["seen_at"],
         }  # fmt: skip
     status = {
         "packages": sum(hosts.values()),
         "by_host": dict(sorted(hosts.items(), key=lambda item: (-item[1], item[0]))),
-        "due": overview["due"],
-        "never_fetched": overview["never_fetched"],
-        "oldest_fetch": overview["oldest_fetch"],
+        "due": due,
+        "never_fetched": never,
+        "oldest_fetch": oldest,
         "stale_after_seconds": int(config.stale_after.total_seconds()),
-        "failing": overview["failing"],
-        "resting": overview["resting"],
-        "failures": overview["failures"],
-        "sparklines_kept": overview["sparklines_kept"],
-        "runs": [{name: run[name] for name in RUN_FIELDS} for run in overview["runs"]],
+        "failing": failing,
+        "resting": resting,
+        "failures": [{"slug": row["slug"], "consecutive_failures": row["failures"], "since": row["failing_since"],
+                      "last_error": errors.get(row["id"])} for row in failures],
+        "sparklines_kept": kept,
+        "runs": [{name: run[name] for name in RUN_FIELDS} for run in runs],
         "rate_limits": limits,
         "store": {"path": store.db.where(), "bytes": store.db.size()},
-        "worst_failures": overview["worst_failures"],
-        "stalest": overview["stalest"],
+        "worst_failures": worst,
+        "stalest": stalest and {"slug": stalest["slug"], "last_fetched": stalest["last_fetched"]},
         "thresholds": _thresholds(config.thresholds),
         "running": running,
+        "unreadable": [problem.reason for problem in [*unreadable, *unread, *unread_runs, *unread_budgets]],
     }
     crossed = config.thresholds
     status["alarms"] = [{"threshold": name, "message": message} for name, message in (
@@ -59,9 +96,21 @@ def gather(store: Store, config: Config, now: datetime, running: dict | None = N
     return status
 
 
+def as_json(status: dict) -> str:
+    """`status --json`: date-times as UTC ISO 8601, as the store keeps them."""
+    return json.dumps(status, indent=2, ensure_ascii=False, default=_stamp)
+
+
+def _stamp(value: datetime) -> str:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    return to_stored_datetime(value)
+
+
 def exit_code(status: dict) -> int:
-    """1 once a threshold of [status] is crossed: each crossed one is a line of `alarms`."""
-    return 1 if status["alarms"] else 0
+    """1 once a threshold of [status] is crossed (each crossed one is a line of `alarms`), or the store holds a
+    value fetcher cannot read: either needs a person."""
+    return 1 if status["alarms"] or status["unreadable"] else 0
 
 
 def _thresholds(limits: Thresholds) -> dict:
@@ -121,7 +170,7 @@ def _backlog(syncs: list[dict], window: timedelta, now: datetime) -> str | None:
 def render(status: dict, now: datetime) -> str:
     """One screen for a person."""
     hosts = ", ".join(f"{host} {count}" for host, count in status["by_host"].items())
-    oldest = _time(status["oldest_fetch"])
+    oldest = status["oldest_fetch"]
     lines = [f"alarm       status.{alarm['threshold']}: {alarm['message']}" for alarm in status["alarms"]]
     lines += [
         f"store       {status['store']['path']} ({size(status['store']['bytes'])})",
@@ -133,18 +182,18 @@ def render(status: dict, now: datetime) -> str:
         + (f" ({status['resting']} resting until their next try)" if status["resting"] else ""),
     ]
     for failure in status["failures"]:
-        since = _time(failure["since"])
+        since = failure["since"]
         lines.append(
-            f"  {failure['slug']}: {failure['consecutive_failures']} in a row since {utc(since)} "
-            f"({ago(since, now)}): {_one_line(failure['last_error'])}"
+            f"  {failure['slug']}: {failure['consecutive_failures']} in a row"
+            + (f" since {utc(since)} ({ago(since, now)})" if since else "") + f": {_one_line(failure['last_error'])}"
         )
     lines.append("rate limits" + ("" if status["rate_limits"] else "  none seen yet"))
     for token, budgets in status["rate_limits"].items():
         for resource, budget in budgets.items():
-            reset = _time(budget["reset"])
+            reset = budget["reset"]
             lines.append(
                 f"  {token} {resource}: {budget['remaining']} of {budget['limit']} left, resets {utc(reset)} "
-                f"({ago(reset, now)}); seen {ago(_time(budget['seen_at']), now)}"
+                f"({ago(reset, now)}); seen {ago(budget['seen_at'], now)}"
             )
     lines.append("last runs" + ("" if status["runs"] or status["running"] else "   none yet"))
     if status["running"]:
@@ -153,7 +202,7 @@ def render(status: dict, now: datetime) -> str:
                      f"since {utc(since)}, {ago(since, now)})")  # fmt: skip
     for run in status["runs"]:
         line = (
-            f"  {utc(_time(run['started']))} {run['command']} {run['seconds']:.1f}s: {run['synced']} synced, "
+            f"  {utc(run['started'])} {run['command']} {run['seconds']:.1f}s: {run['synced']} synced, "
             f"{run['unchanged']} unchanged, {run['failed']} failed, {run['skipped']} skipped; {run['points']} points"
         )
         if run.get("deferred"):
@@ -163,6 +212,13 @@ def render(status: dict, now: datetime) -> str:
         if run["stopped"]:
             line += f"; stopped early: {_one_line(run['stopped'])}"
         lines.append(line)
+    if status["unreadable"]:
+        count = len(status["unreadable"])
+        lines.append(f"unreadable  {count} value{'' if count == 1 else 's'} another program stored that fetcher "
+                     "cannot read (counted as unknown): mend or remove them")
+        lines += [f"  {reason}" for reason in status["unreadable"][:TOP_FAILURES]]
+        if count > TOP_FAILURES:
+            lines.append(f"  and {count - TOP_FAILURES} more")
     return "\n".join(lines)
 
 
@@ -174,8 +230,9 @@ def _host(repo_url: str) -> str:
         return "none"
 
 
-def _time(stamp: str | None) -> datetime | None:
-    return parse_datetime(stamp) if stamp else None
+def _time(stamp: datetime | str | None) -> datetime | None:
+    """A date-time as gather reads it, or a run lock's `since` as stored text."""
+    return parse_datetime(stamp) if isinstance(stamp, str) else stamp
 
 
 def _one_line(text: str | None) -> str:

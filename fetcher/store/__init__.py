@@ -2,11 +2,14 @@
 
 - `schema`: open, shape, migrate (schema.sql and the numbered migrations);
 - `catalogue`: the person's packages imported, added, removed;
-- `schedule`: which packages are due, in due order, a page at a time;
+- `schedule`: which packages are due, in due order, a page at a time (what `status` counts);
 - `fetched`: what a fetch writes (fields, facts, history, cached answers), whole or not at all;
 - `runs`: each run's row, the budgets it saw, the settings the views need;
 - `walk`: a directory walk's pages (`import --from-api`), each whole with the walk's place;
 - `reads`: records, facts, fetch state, history, trending, the status overview, grids and categories.
+
+Every stored value is read back through `stored` (each column's kind): one another program wrote that is
+not of its kind is an UnreadableValue naming the store, the package (or row) and the column.
 
 Nothing else in fetcher writes SQL. `Database` (sql.py) is the seam a second backend plugs into: PostgreSQL's
 (postgres.py) does, with the few differences of its SQL in dialect.py; fetcher.location says which a config names.

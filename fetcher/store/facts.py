@@ -1,10 +1,10 @@
 """The facts beside a record and the day-by-day history of tracked values: written with the record they go with."""
 
-import json
 from datetime import datetime
 
 from fetcher.facts import utc_day
 from fetcher.store.sql import Database
+from fetcher.store.stored import COLUMNS, decoded, package
 
 # The values `history` tracks, as the package and facts rows hold them.
 TRACKED = ("stars", "forks", "participants", "commit_count", "pypi_version", "archived")
@@ -21,15 +21,22 @@ def save_facts(db: Database, package_id: int, columns: dict, stamp: str) -> bool
 
 
 def track(db: Database, package_id: int, row: dict, at: datetime) -> None:
-    """Write the day's history row when a tracked value differs from the newest row (or there is none)."""
+    """Write the day's history row when a tracked value differs from the newest row (or there is none).
+
+    `row`: the package's columns as they will be stored; its values and the facts are read through
+    store/stored.py (UnreadableValue for one another program wrote, and nothing is written)."""
+    where = package(row["slug"])
     known = db.first("SELECT commit_count, archived FROM facts WHERE package_id = ?", [package_id]) or {}
+    known = decoded(db.path, where, COLUMNS["facts"], known)
+    record = decoded(db.path, where, COLUMNS["package"],
+                     {name: row[name] for name in ("repo_watchers", "repo_forks", "participants", "pypi_version")})
     values = {
-        "stars": row["repo_watchers"],
-        "forks": row["repo_forks"],
-        "participants": len(json.loads(row["participants"])),
+        "stars": record["repo_watchers"],
+        "forks": record["repo_forks"],
+        "participants": len(record["participants"]),
         "commit_count": known.get("commit_count"),
-        "pypi_version": row["pypi_version"],
-        "archived": known.get("archived"),
+        "pypi_version": record["pypi_version"],
+        "archived": None if known.get("archived") is None else int(known["archived"]),
     }
     last = db.first(f"SELECT {', '.join(TRACKED)} FROM history WHERE package_id = ? ORDER BY date DESC LIMIT 1",
                     [package_id])

@@ -7,15 +7,22 @@ the person's.
 """
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from fetcher.cache import Cached
 from fetcher import facts
+from fetcher.errors import UnreadableValue
 from fetcher.links import Links, same_repo_url
-from fetcher.record import FETCHED_FIELDS, parse_datetime, to_columns, to_stored_datetime
+from fetcher.record import FETCHED_FIELDS, to_columns, to_stored_datetime
 from fetcher.store.facts import save_facts, track
 from fetcher.store.sql import Database
+from fetcher.store.stored import COLUMNS, decoded, lenient, package
+
+log = logging.getLogger(__name__)
+PACKAGE, CACHE, FACTS = COLUMNS["package"], COLUMNS["resource_cache"], COLUMNS["facts"]
+BUT_LAST_FETCHED = {name: column for name, column in PACKAGE.items() if name != "last_fetched"}
 
 # What `save` did.
 CHANGED, UNCHANGED, EDITED = "changed", "unchanged", "edited"
@@ -139,27 +146,49 @@ class Fetched:
             )
         return True
 
+    def record(self, row: dict) -> dict:
+        """The package row as a fetch reads it, every value through store/stored.py; UnreadableValue for one
+        another program wrote that is not of its kind: the package fails, naming it, and nothing of it is
+        written. An unreadable last_fetched only decided when the package was due: it reads as never fetched,
+        and the fetch writes a good one."""
+        where = package(row["slug"])
+        values, _ = lenient(self.db.path, where, {"last_fetched": PACKAGE["last_fetched"]}, row)
+        return decoded(self.db.path, where, BUT_LAST_FETCHED, values)
+
     def cached(self, package_id: int, resources: tuple[str, ...] | None = None) -> dict[str, Cached]:
-        """What each resource answered this package last time, by resource name; only `resources` when given."""
-        sql, params = "SELECT * FROM resource_cache WHERE package_id = ?", [package_id]
+        """What each resource answered this package last time, by resource name; only `resources` when given. An
+        answer another program stored that cannot be read (its value not a JSON object, its time not a
+        date-time) is left out: the resource is asked afresh, and the fresh answer replaces it."""
+        sql = ("SELECT resource_cache.*, package.slug AS of_slug FROM resource_cache JOIN package "
+               "ON package.id = package_id WHERE package_id = ?")
+        params: list = [package_id]
         if resources is not None:
             if not resources:
                 return {}
             sql += f" AND resource IN ({', '.join('?' for _ in resources)})"
             params += list(resources)
-        return {
-            row["resource"]: Cached(json.loads(row["value"]), parse_datetime(row["fetched_at"]), row["etag"],
-                                    row["last_modified"], row["token_env"])
-            for row in self.db.rows(sql, params)
-        }
+        answers = {}
+        for row in self.db.rows(sql, params):
+            try:
+                row = decoded(self.db.path, package(row.pop("of_slug")), CACHE, row)
+            except UnreadableValue as unreadable:
+                log.info("%s; asked afresh", unreadable)
+                continue
+            answers[row["resource"]] = Cached(row["value"], row["fetched_at"], row["etag"], row["last_modified"],
+                                              row["token_env"])
+        return answers
 
     def facts(self, package_id: int) -> dict | None:
-        """The package's facts row as stored, or None before any was written."""
-        return self.db.first("SELECT * FROM facts WHERE package_id = ?", [package_id])
+        """The package's facts row, read through store/stored.py, or None before any was written; UnreadableValue
+        for a value that is not of its kind (the package fails, naming it)."""
+        row = self.db.first("SELECT facts.*, package.slug AS of_slug FROM facts JOIN package ON package.id = "
+                            "facts.package_id WHERE package_id = ?", [package_id])
+        return None if row is None else decoded(self.db.path, package(row.pop("of_slug")), FACTS, row)
 
     def _links_hold(self, package_id: int, fetched_for: Links) -> dict | None:
         """The package's row, while its links are still the ones the fetch was made for; else None."""
-        current = self.db.first("SELECT * FROM package WHERE id = ?", [package_id])
+        with self.db.tolerant():  # as the package was read for its fetch (store/schedule.py)
+            current = self.db.first("SELECT * FROM package WHERE id = ?", [package_id])
         return current if current is not None and Links.of(current) == fetched_for else None
 
     def _save_cached(self, package_id: int, resource: str, answer: Cached) -> None:

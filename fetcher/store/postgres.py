@@ -181,6 +181,11 @@ class PostgresDatabase(Database):
         except psycopg.Error as exc:
             raise failure(self.location, exc) from None
 
+    @contextlib.contextmanager
+    def tolerant(self) -> Iterator[None]:
+        """PostgreSQL keeps no text that is not valid in its encoding: there is nothing to tolerate."""
+        yield
+
     def where(self) -> str:
         return str(self.location)
 

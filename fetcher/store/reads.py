@@ -2,18 +2,25 @@
 
 Readers also work on a store opened read-only, which is not shaped: it is shown at the current
 shape (store/shape.py: a table it lacks reads as empty, a column as its migration would give it).
-Readers read tables, never the views, which are for a person browsing the store.
+Readers read tables, never the views, which are for a person browsing the store. Every value is
+read through store/stored.py: one another program wrote that is not of its column's kind is an
+UnreadableValue naming it (exit 2), never a crash.
 """
 
 import contextlib
-from datetime import datetime, timedelta
+import heapq
+from datetime import datetime
 from typing import Iterator
 
-from fetcher.errors import UnknownPackage
+from fetcher.errors import UnknownPackage, UnreadableValue
 from fetcher.facts import FACT_NAMES
-from fetcher.record import API_FIELDS, is_utf8, parse_datetime
-from fetcher.store.schedule import Schedule
-from fetcher.store.sql import Database
+from fetcher.record import API_FIELDS, is_utf8
+from fetcher.store.sql import Database, marks
+from fetcher.store.stored import COLUMNS, decoded, lenient, package, readable, row_of
+
+HISTORY = COLUMNS["history"]
+LAST_ERROR = {"last_error": COLUMNS["fetch_state"]["last_error"]}
+RUN = COLUMNS["sync_run"]
 
 
 # SQLite's integers are 64-bit: a larger id is no row's, and cannot even be asked for.
@@ -31,25 +38,23 @@ class Reads:
             yield
 
     def record(self, slug: str) -> dict:
-        # A slug from the command line may hold a lone surrogate (bytes that are not UTF-8): no package has it.
-        row = self.db.first("SELECT * FROM package WHERE slug = ?", [slug]) if is_utf8(slug) else None
-        if row is None:
-            raise UnknownPackage([slug])
-        return row
+        """The package's row, every value read (lists as lists, date-times as date-times)."""
+        return self._package(self._row(slug))
 
     def records(self, with_facts: bool = False) -> Iterator[dict]:
-        """Every package row, by slug; streamed, so an export of any size stays small.
+        """Every package row, by slug, read as `record` reads it; streamed, so an export of any size stays small.
 
         With facts, each row also holds its `facts` row under "facts" (None when it has none).
         """
         if not with_facts:
-            return self.db.stream(f"SELECT {', '.join(API_FIELDS)} FROM package ORDER BY slug")
+            rows = self.db.stream(f"SELECT {', '.join(API_FIELDS)} FROM package ORDER BY slug")
+            return (self._package(row) for row in rows)
         columns = ", ".join([*(f"package.{name}" for name in API_FIELDS),
                              "facts.package_id AS facts__package_id",
                              *(f"facts.{name} AS facts__{name}" for name in FACT_NAMES)])
         rows = self.db.stream(
             f"SELECT {columns} FROM package LEFT JOIN facts ON facts.package_id = package.id ORDER BY slug")
-        return (_split_facts(row) for row in rows)
+        return (self._with_facts(_split_facts(row)) for row in rows)
 
     def package(self, *, id: int | None = None, slug: str | None = None) -> dict | None:
         """One package row by its id or its slug, or None: the server's lookup, which is no error when missing."""
@@ -101,44 +106,89 @@ class Reads:
         return self.db.first("SELECT * FROM sync_run WHERE command = ? ORDER BY id DESC LIMIT 1", [command])
 
     def facts(self, package_id: int) -> dict | None:
-        """The package's facts row as stored, or None before any was written."""
-        return self.db.first("SELECT * FROM facts WHERE package_id = ?", [package_id])
+        """The package's facts row, read, or None before any was written."""
+        row = self.db.first("SELECT facts.*, package.slug AS of_slug FROM facts JOIN package ON package.id = "
+                            "facts.package_id WHERE package_id = ?", [package_id])
+        return None if row is None else self._of(row.pop("of_slug"), "facts", row)
 
     def fetch_state(self, slug: str) -> dict | None:
-        return self.db.first(
+        row = self.db.first(
             "SELECT fetch_state.* FROM fetch_state JOIN package ON package.id = package_id WHERE slug = ?", [slug])
+        return None if row is None else self._of(slug, "fetch_state", row)
 
     def history(self, slug: str) -> list[dict]:
         """The package's history rows, oldest first."""
-        package_id = self.record(slug)["id"]
-        return self.db.select(
+        package_id = self._row(slug, "id")["id"]
+        rows = self.db.rows(
             """SELECT date, stars, forks, participants, commit_count, pypi_version, archived
                FROM history WHERE package_id = ? ORDER BY date""",
             [package_id],
         )
+        return [self._of(slug, "history", row) for row in rows]
 
     def trending(self, since: str, limit: int) -> list[dict]:
         """Packages by stars gained since the UTC date `since`: newest stars less those of the day before the window.
 
-        A package first seen inside the window counts from its first row.
+        A package first seen inside the window counts from its first row. Only the two rows the gain is
+        counted from are read (a value no other row holds decides nothing), each through store/stored.py.
         """
-        return self.db.select(
+        rows = self.db.rows(
             """WITH ends AS (
                    SELECT package_id,
                           max(date) AS last_date,
                           coalesce(max(CASE WHEN date <= ? THEN date END), min(date)) AS first_date
                    FROM history GROUP BY package_id)
-               SELECT package.slug, newest.stars AS stars, newest.stars - oldest.stars AS gained,
-                      oldest.date AS since
+               SELECT package.slug, newest.stars AS stars, oldest.stars AS first_stars, oldest.date AS since,
+                      newest.date AS last_date
                FROM ends
                JOIN package ON package.id = ends.package_id
                JOIN history AS newest ON newest.package_id = ends.package_id AND newest.date = ends.last_date
-               JOIN history AS oldest ON oldest.package_id = ends.package_id AND oldest.date = ends.first_date
-               WHERE newest.stars - oldest.stars > 0
-               ORDER BY gained DESC, package.slug
-               LIMIT ?""",
-            [since, limit],
+               JOIN history AS oldest ON oldest.package_id = ends.package_id AND oldest.date = ends.first_date""",
+            [since],
         )
+        ends = {"stars": HISTORY["stars"], "first_stars": HISTORY["stars"], "since": HISTORY["date"],
+                "last_date": HISTORY["date"]}
+        gains = []
+        for row in rows:
+            row = decoded(self.db.path, package(row["slug"]), ends, row)
+            if row["stars"] is not None and row["first_stars"] is not None and row["stars"] > row["first_stars"]:
+                gains.append({"slug": row["slug"], "stars": row["stars"], "gained": row["stars"] - row["first_stars"],
+                              "since": row["since"]})
+        return heapq.nsmallest(limit, gains, key=lambda gain: (-gain["gained"], gain["slug"]))
+
+    def last_errors(self, ids: list[int]) -> tuple[dict[int, str | None], list[UnreadableValue]]:
+        """The last error of each of these packages (package id -> text), and those that cannot be read."""
+        if not ids:
+            return {}, []  # PostgreSQL has no empty `IN ()`
+        with self.db.tolerant():  # text that is not UTF-8 is named as unreadable (store/stored.py)
+            rows = self.db.select(f"""SELECT package_id, slug, last_error FROM fetch_state JOIN package
+                                      ON package.id = package_id WHERE package_id IN ({marks(len(ids))})""", ids)
+        errors, unreadable = {}, []
+        for row in rows:
+            row, problems = lenient(self.db.path, package(row["slug"]), LAST_ERROR, row)
+            errors[row["package_id"]] = row["last_error"]
+            unreadable += problems
+        return errors, unreadable
+
+    def _row(self, slug: str, columns: str = "*") -> dict:
+        # A slug from the command line may hold a lone surrogate (bytes that are not UTF-8): no package has it.
+        row = self.db.first(f"SELECT {columns} FROM package WHERE slug = ?", [slug]) if is_utf8(slug) else None
+        if row is None:
+            raise UnknownPackage([slug])
+        return row
+
+    def _package(self, row: dict) -> dict:
+        return self._of(row["slug"], "package", row)
+
+    def _with_facts(self, row: dict) -> dict:
+        record = self._package(row)
+        if record["facts"] is not None:
+            record["facts"] = self._of(record["slug"], "facts", record["facts"])
+        return record
+
+    def _of(self, slug, table: str, row: dict) -> dict:
+        """A row of a package's, every value read as its column's kind."""
+        return decoded(self.db.path, package(slug), COLUMNS[table], row)
 
     # The catalogue's grids and categories, as `fetcher import --from-api` stores them (fetcher.directory.to_api
     # prints a row in the API's shape). Until a store has the tables, each list is empty and each lookup finds
@@ -172,51 +222,32 @@ class Reads:
             return None
         return self.db.first("SELECT * FROM category WHERE id = ?", [id])
 
-    def overview(self, stale_after: timedelta, now: datetime, failures: int, runs: int) -> dict:
-        """What `fetcher status` shows, read from the store alone."""
-        schedule = Schedule(self.db)
-        return {
-            "repo_urls": (row["repo_url"] for row in self.db.rows("SELECT repo_url FROM package")),
-            "due": schedule.due_count(stale_after, now),
-            "resting": schedule.resting(stale_after, now),
-            "never_fetched": self.db.one("SELECT count(*) FROM package WHERE last_fetched IS NULL"),
-            "oldest_fetch": self.db.one("SELECT min(last_fetched) FROM package"),
-            "failing": self.db.one("SELECT count(*) FROM fetch_state WHERE consecutive_failures > 0"),
-            "worst_failures": self.db.one("SELECT coalesce(max(consecutive_failures), 0) FROM fetch_state"),
-            "failures": self.db.select(  # as the view `failing` orders them
-                """SELECT slug, consecutive_failures, failing_since AS since, last_error
-                   FROM fetch_state JOIN package ON package.id = fetch_state.package_id
-                   WHERE consecutive_failures > 0
-                   ORDER BY consecutive_failures DESC, failing_since, slug LIMIT ?""",
-                [failures],
-            ),
-            "sparklines_kept": self.db.one("SELECT count(*) FROM fetch_state WHERE pending = 1"),
-            "runs": self.db.select("SELECT * FROM sync_run ORDER BY id DESC LIMIT ?", [runs]),
-            "rate_limits": self.db.select("SELECT * FROM rate_limit ORDER BY token_env, resource"),
-            "stalest": self.db.first(
-                """SELECT slug, last_fetched FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
-                   WHERE last_fetched IS NOT NULL AND coalesce(consecutive_failures, 0) = 0
-                   ORDER BY coalesce(last_fetched, ''), package.id LIMIT 1"""
-            ),
-        }
-
     def last_syncs(self, count: int) -> list[dict]:
-        """The last `count` syncs, newest first: when each started and why it stopped early (None: it did not)."""
-        return self.db.select(
-            "SELECT started, stopped FROM sync_run WHERE command = 'sync' ORDER BY id DESC LIMIT ?", [count]
-        )
+        """The last `count` syncs, newest first: when each started and why it stopped early (None: it did not).
+        A run whose row cannot be read is left out (`status` names it among the last runs)."""
+        with self.db.tolerant():
+            rows = self.db.select(
+                "SELECT id, started, stopped FROM sync_run WHERE command = 'sync' ORDER BY id DESC LIMIT ?", [count])
+        return self._runs(rows)
 
     def finished_syncs_since(self, since: datetime) -> list[dict]:
         """The syncs that ran to their end, started after `since`, and the newest started at or before it (when
         there is one); newest first: when each started and how many packages it deferred."""
         found = []
-        for row in self.db.rows(
-            "SELECT started, deferred FROM sync_run WHERE command = 'sync' AND stopped IS NULL ORDER BY id DESC"
-        ):
+        with self.db.tolerant():
+            rows = self.db.select(
+                "SELECT id, started, deferred FROM sync_run WHERE command = 'sync' AND stopped IS NULL ORDER BY id DESC")
+        for row in self._runs(rows):
+            if row["started"] is None or row["deferred"] is None:
+                continue
             found.append(row)
-            if parse_datetime(row["started"]) <= since:
+            if row["started"] <= since:
                 break
         return found
+
+    def _runs(self, rows: list[dict]) -> list[dict]:
+        read, _ = readable(self.db.path, rows, RUN, lambda row: row_of("sync_run", id=row["id"]))
+        return read
 
 
 def _split_facts(row: dict) -> dict:

@@ -10,11 +10,16 @@ from itertools import islice
 from typing import Iterator
 
 from fetcher import due
-from fetcher.record import to_stored_datetime
+from fetcher.record import is_utf8
 from fetcher.store.sql import Database, marks
+from fetcher.store.stored import COLUMNS, lenient, package, value
 
 # Due packages are read this many at a time (a few hundred kB of rows, whatever the catalogue's size).
 PAGE = 500
+# What the walk reads, by kind (store/stored.py).
+WALKED = {name: COLUMNS["package"][name] for name in ("slug", "repo_url", "last_fetched")} | {
+    name: COLUMNS["fetch_state"][name] for name in ("consecutive_failures", "last_error_at", "failing_since",
+                                                   "last_attempt", "last_points", "pending")}
 
 
 class Schedule:
@@ -30,35 +35,51 @@ class Schedule:
         """How many failing packages are resting: not due now only because they failed."""
         return sum(1 for row in self.walk() if row["failures"] and not is_due(row, stale_after, now))
 
-    def due_count(self, stale_after: timedelta, now: datetime) -> int:
-        return sum(1 for row in self.walk() if is_due(row, stale_after, now))
+    def walk(self, begun: datetime | None = None) -> Iterator[dict]:
+        """Every package in due order: id, slug, repo_url, last_fetched, and of its fetch state failures,
+        last_error_at, failing_since, last_attempt, last_points and pending.
 
-    def walk(self, begun: str | None = None) -> Iterator[dict]:
-        """id, repo_url, last fetch, failures, pending and last points of every package in due order.
+        The values are read through store/stored.py. One another program stored that cannot be read
+        only decides when the package is due, so it is taken as unknown and the package is never held
+        back by it: an unreadable last_fetched reads as never fetched, a failure count or time as no
+        failure, pending as not pending, last_points as no estimate. Each row says which were unreadable
+        (`unreadable`, for `fetcher status`); a fetch writes good ones.
 
-        With `begun` (a stored date-time), packages attempted since then are left out: a package
-        this run wrote moves to the end of the order and must not come round again.
+        With `begun`, packages attempted since then are left out: a package this run wrote moves to
+        the end of the order and must not come round again.
         """
-        after: tuple[str, int] = ("", -1)
+        after: tuple = ("", -1)
         while True:
-            page = self.db.select(
-                f"""SELECT package.id, package.repo_url, coalesce(last_fetched, '') AS position, last_fetched,
-                          coalesce(consecutive_failures, 0) AS failures, last_error_at, last_points,
-                          coalesce(pending, 0) AS pending
-                   FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
-                   WHERE (coalesce(last_fetched, ''), package.id) > (?, ?)
-                     {"AND coalesce(last_attempt, '') < ?" if begun else ""}
-                   ORDER BY coalesce(last_fetched, ''), package.id LIMIT ?""",
-                [*after, *([begun] if begun else []), PAGE],
-            )
-            yield from page
+            with self.db.tolerant():  # a package's text that is not UTF-8 is that package's, named below
+                page = self.db.select(
+                    """SELECT package.id, package.slug, package.repo_url, coalesce(last_fetched, '') AS position,
+                              last_fetched, consecutive_failures, last_error_at, failing_since, last_attempt,
+                              last_points, pending
+                       FROM package LEFT JOIN fetch_state ON fetch_state.package_id = package.id
+                       WHERE (coalesce(last_fetched, ''), package.id) > (?, ?)
+                       ORDER BY coalesce(last_fetched, ''), package.id LIMIT ?""",
+                    [*after, PAGE],
+                )
+            for row in page:
+                values, unreadable = lenient(self.db.path, package(row["slug"]), WALKED, row)
+                if begun is not None and values["last_attempt"] is not None and values["last_attempt"] >= begun:
+                    continue
+                values.update(failures=values.pop("consecutive_failures") or 0, pending=bool(values["pending"]),
+                              unreadable=unreadable)
+                yield values
             if len(page) < PAGE:
                 return
-            after = (page[-1]["position"], page[-1]["id"])
+            last = page[-1]
+            if isinstance(last["position"], str) and not is_utf8(last["position"]):
+                # The next page is asked from here, and no text that is not UTF-8 can be sent to SQLite.
+                value(self.db.path, package(last["slug"]), COLUMNS["package"]["last_fetched"], last["position"])
+            after = (last["position"], last["id"])
 
     def rows_by_id(self, ids: list[int]) -> list[dict]:
         """The package rows of these ids, in their order (one that is gone meanwhile is left out)."""
-        rows = {row["id"]: row for row in self.db.rows(f"SELECT * FROM package WHERE id IN ({marks(len(ids))})", ids)}
+        with self.db.tolerant():  # text that is not UTF-8 fails its own package (store/stored.py), not the page
+            rows = {row["id"]: row for row in self.db.select(f"SELECT * FROM package WHERE id IN ({marks(len(ids))})",
+                                                              ids)}
         return [rows[i] for i in ids if i in rows]
 
 
@@ -77,7 +98,7 @@ class DuePackages:
         self._now = now
         self._count: int | None = None
 
-    def _due(self, begun: str | None) -> Iterator[dict]:
+    def _due(self, begun: datetime | None) -> Iterator[dict]:
         for row in self._schedule.walk(begun):
             if self._stale_after is None or is_due(row, self._stale_after, self._now):
                 yield row
@@ -96,18 +117,15 @@ class DuePackages:
 
     def __len__(self) -> int:
         if self._count is None:
-            self._count = sum(1 for _ in self._limited(self._due(to_stored_datetime(self._now))))
+            self._count = sum(1 for _ in self._limited(self._due(self._now)))
         return self._count
 
     def __iter__(self) -> Iterator[dict]:
-        ids = (row["id"] for row in self._limited(self._due(to_stored_datetime(self._now))))
+        ids = (row["id"] for row in self._limited(self._due(self._now)))
         while page := list(islice(ids, PAGE)):
             yield from self._schedule.rows_by_id(page)
 
 
 def is_due(row: dict, stale_after: timedelta, now: datetime) -> bool:
-    def when(text: str | None) -> datetime | None:
-        return datetime.fromisoformat(text) if text else None
-
-    return due.is_due(when(row["last_fetched"]), row["failures"], when(row["last_error_at"]), stale_after, now,
-                      bool(row["pending"]))
+    """Whether a row of `walk` is due at `now`."""
+    return due.is_due(row["last_fetched"], row["failures"], row["last_error_at"], stale_after, now, row["pending"])

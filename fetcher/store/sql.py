@@ -183,11 +183,26 @@ class Database:
                 self.damage = problem
             raise problem from None
 
+    @contextlib.contextmanager
+    def tolerant(self) -> Iterator[None]:
+        """Text another program stored that is not UTF-8 read as a str whose bad bytes are lone surrogates, which
+        store/stored.py names as a value that is not text, rather than failing the whole query (and every row
+        it reads). Only for queries read whole inside it: a row fetched later is decoded strictly again."""
+        self.conn.text_factory = _surrogate_escaped
+        try:
+            yield
+        finally:
+            self.conn.text_factory = str
+
     def close(self) -> None:
         self.conn.close()
         if self._on_close is not None:
             on_close, self._on_close = self._on_close, None
             on_close()
+
+
+def _surrogate_escaped(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
 
 
 def marks(count: int) -> str:

@@ -384,7 +384,8 @@ def test_a_record_another_program_stored_unreadably_stops_export_before_its_firs
 
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr.startswith(f"fetcher: {config.parent / 'test.db'}: package 'django-todo' cannot be printed: ")
+    assert result.stderr == (f"fetcher: {config.parent / 'test.db'}: package 'django-todo': participants is not a "
+                             "JSON list of texts: 'not json'\n")
 
 
 def test_reading_commands_leave_no_wal_or_shm_file_they_made_beside_the_store(config_file, tmp_path):

@@ -118,16 +118,11 @@ def expected_facts(world: World, record: dict, now: datetime, graphql: bool = Tr
 
 
 def stored_facts(store, slug: str) -> dict:
+    """The package's facts as the store reads them (flags as booleans, lists as lists, date-times as date-times)."""
     row = store.reads.facts(store.reads.record(slug)["id"])
     got = {name: row[name] for name in expected_names()}
-    for name in ("archived", "supports_python3", "latest_release_yanked"):
-        got[name] = None if got[name] is None else bool(got[name])
-    for name in ("django_versions", "classifiers"):
-        got[name] = json.loads(got[name])
     if got["license"] and got["license"].startswith("["):
         got["license"] = json.loads(got["license"])
-    for name in ("archived_at", "latest_release_at"):
-        got[name] = got[name] and parse_datetime(got[name])
     return got
 
 

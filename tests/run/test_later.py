@@ -66,7 +66,7 @@ def test_a_cold_package_is_written_with_its_old_sparkline_then_its_new_one_and_n
         assert mine == [("record", "kept"), ("sparkline", world.repo(
             next(r["repo_url"] for r in records if r["slug"] == slug).removeprefix("https://github.com/")
         ).participation)]
-        assert json.loads(store.reads.record(slug)["commits_over_52"]) == mine[1][1]
+        assert store.reads.record(slug)["commits_over_52"] == mine[1][1]
         state = store.reads.fetch_state(slug)
         assert state["note"] is None and state["pending"] == 0  # "still computing" went with the new sparkline
     # Every wait for a 202 was the asking's, a task of its own: workers idle while waiting, none.
@@ -97,7 +97,7 @@ def test_a_sparkline_still_pending_when_the_run_ends_is_due_at_the_next_run_unti
         second = run_cli(config, "sync")
         third = run_cli(config, "sync")
         store = open_store(store_at)
-        weeks = {record["slug"]: json.loads(store.reads.record(record["slug"])["commits_over_52"])
+        weeks = {record["slug"]: store.reads.record(record["slug"])["commits_over_52"]
                  for record in records}
 
     assert first.exit_code == 0 and "6 of 6 packages" in first.output

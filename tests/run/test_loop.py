@@ -1,7 +1,6 @@
 """How a sync behaves against GitHub's and PyPI's answers, good and bad (respx, no network)."""
 
 import asyncio
-import json
 import logging
 import threading
 from datetime import datetime, timedelta, timezone
@@ -14,7 +13,7 @@ from fetcher.config import DEFAULTS, load
 from fetcher.hosts.github.host import SPARKLINE_PENDING
 from fetcher.run import loop
 from fetcher.run.report import FAILED, SKIPPED, SYNCED
-from fetcher.record import validate
+from fetcher.record import to_stored_datetime, validate
 from fetcher.store import open_store
 from fetcher.store.shape import shape
 from tests.conftest import API, PYPI, GitHubRepo, pypi_body, pypi_route, recorded, response_from, simple_route, BOTH_BACKENDS
@@ -77,8 +76,8 @@ def run(config, store, sleeps=None, clock=None):
 
 
 def stored(store, slug="pkg") -> dict:
-    row = store.reads.record(slug)
-    return {k: json.loads(v) if k in ("participants", "commits_over_52", "grids") else v for k, v in row.items()}
+    # As the store reads it (lists as lists), its date-times as it keeps them.
+    return {k: to_stored_datetime(v) if isinstance(v, datetime) else v for k, v in store.reads.record(slug).items()}
 
 
 async def written(store, slug: str) -> None:

@@ -14,8 +14,8 @@ ROW = to_columns(api_record("django-todo"))
 
 def test_a_kept_printing_is_the_printing_and_a_changed_row_is_printed_anew():
     rendered = Rendered(tz.UTC, Path("store.db"), size=2)
-    assert rendered.line(ROW) == api.export_line(api.record(ROW, tz.UTC, Path("store.db")), Path("store.db"))
-    assert rendered.show(ROW) == api.show_text(api.record(ROW, tz.UTC, Path("store.db")), Path("store.db"))
+    assert rendered.line(ROW) == api.export_line(api.stored_record(ROW, tz.UTC, Path("store.db")), Path("store.db"))
+    assert rendered.show(ROW) == api.show_text(api.stored_record(ROW, tz.UTC, Path("store.db")), Path("store.db"))
     assert rendered.line(dict(ROW)) is rendered.line(ROW)  # kept
     starred = {**ROW, "repo_watchers": ROW["repo_watchers"] + 1}
     assert '"repo_watchers": 846' in rendered.line(starred)

@@ -15,7 +15,7 @@ import pytest
 from fetcher.config import load
 from fetcher.run import loop
 from fetcher.run.report import FAILED, SYNCED, UNCHANGED
-from fetcher.record import parse_datetime, validate
+from fetcher.record import parse_datetime, to_stored_datetime, validate
 from fetcher.standin.forges import ForgeRepo, Forges, ForgeTransport, Person
 from fetcher.store import open_store
 from tests.conftest import no_sleep
@@ -87,8 +87,8 @@ def run(config, store, forges: Forges, clock=NOW):
 
 
 def record(store, slug: str) -> dict:
-    row = store.reads.record(slug)
-    return {k: json.loads(v) if k in ("participants", "commits_over_52", "grids") else v for k, v in row.items()}
+    # As the store reads it (lists as lists), its date-times as it keeps them.
+    return {k: to_stored_datetime(v) if isinstance(v, datetime) else v for k, v in store.reads.record(slug).items()}
 
 
 def project(forges: Forges, url: str, *, people=(ANN, ALICE, BOB, CAROL), **values) -> ForgeRepo:

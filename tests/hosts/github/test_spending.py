@@ -10,7 +10,7 @@ import respx
 from fetcher.config import load
 from fetcher.run import loop
 from fetcher.run.report import SYNCED, UNCHANGED
-from fetcher.record import validate
+from fetcher.record import to_stored_datetime, validate
 from fetcher.store import open_store
 from tests.conftest import API, Clock, GitHubRepo, no_sleep, pypi_route, recorded, response_from
 
@@ -86,8 +86,8 @@ def sync_all(config, store, clock):
 
 
 def row(store, slug):
-    record = store.reads.record(slug)
-    return {k: json.loads(v) if k in ("participants", "commits_over_52") else v for k, v in record.items()}
+    # As the store reads it (lists as lists), its date-times as it keeps them.
+    return {k: to_stored_datetime(v) if isinstance(v, datetime) else v for k, v in store.reads.record(slug).items()}
 
 
 def rest_paths(mock) -> list[str]:
