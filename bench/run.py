@@ -26,11 +26,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from bench.peak import PEAK_FILE
 from fetcher.standin import Logged, StandIn, World
-from fetcher.standin.vary import Variation
+from fetcher.standin.vary import Variation, route_kind
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
@@ -185,22 +184,8 @@ KINDS = ("graphql", "repo", "contributors", "participation", "commits", "pypi", 
 
 
 def request_kind(entry: Logged) -> str:
-    path = urlsplit(entry.path).path
-    parts = path.split("/")[1:]
-    if parts[:1] in (["pypi"], ["simple"]):  # the JSON API and the JSON Index API (project status)
-        return "pypi"
-    if entry.method == "POST" and path.rstrip("/") == "/graphql":
-        return "graphql"
-    if len(parts) >= 3 and parts[0] == "repos":
-        rest = parts[3:]
-    elif len(parts) >= 2 and parts[0] == "repositories":
-        rest = parts[2:]
-    else:
-        return "other"
-    endpoint = "/".join(rest)
-    return {"": "repo", "contributors": "contributors", "stats/participation": "participation"}.get(
-        endpoint, "commits" if endpoint == "commits" else "other"
-    )
+    """The kind of request the stand-in logged, as its latency variation names routes (standin/vary.py)."""
+    return route_kind(entry.method, entry.path)
 
 
 @dataclass

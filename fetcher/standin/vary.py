@@ -71,9 +71,10 @@ class Variation:
 
 
 def route_kind(method: str, target: str) -> str:
+    """Which route a request asked: graphql, repo, contributors, participation, commits, pypi or other."""
     path = urlsplit(target).path
     parts = path.split("/")[1:]
-    if parts[:1] in (["pypi"], ["simple"]):
+    if parts[:1] in (["pypi"], ["simple"]):  # the JSON API and the JSON Index API (project status)
         return "pypi"
     if method == "POST" and path.rstrip("/") == "/graphql":
         return "graphql"
