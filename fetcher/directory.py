@@ -17,7 +17,7 @@ import re
 from datetime import datetime, tzinfo
 
 from fetcher.errors import InputError
-from fetcher.record import is_utf8, parse_datetime, to_stored_datetime
+from fetcher.record import datetime_problem, is_utf8, parse_datetime, to_stored_datetime
 
 GRID_FIELDS = ("id", "title", "slug", "description", "is_locked", "packages", "header", "created", "modified")
 CATEGORY_FIELDS = ("id", "title", "slug", "description", "title_plural", "show_pypi", "created", "modified")
@@ -64,13 +64,7 @@ def _problem(name: str, value) -> str | None:
         ok = isinstance(value, list) and all(isinstance(item, str) and _text(item) for item in value)
         return None if ok else "must be a list of URLs"
     if name in DATETIMES:
-        if not isinstance(value, str):
-            return "must be an ISO 8601 date-time string"
-        try:
-            parse_datetime(value)
-        except ValueError as exc:
-            return str(exc)
-        return None
+        return datetime_problem(value)
     return None if isinstance(value, str) and _text(value) else "must be a string"
 
 

@@ -101,13 +101,7 @@ def _check_type(field: str, value) -> str | None:
     if field in DATETIME_FIELDS:
         if value is None and field not in ("created", "modified"):
             return None
-        if not isinstance(value, str):
-            return "must be an ISO 8601 date-time string"
-        try:
-            parse_datetime(value)
-        except ValueError as exc:
-            return str(exc)
-        return None
+        return datetime_problem(value)
     if field in ("title", "repo_url", "repo_description"):
         return None if isinstance(value, str) else "must be a string"
     # category, pypi_version, pypi_url, documentation_url: the API may give null.
@@ -121,6 +115,17 @@ def is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def datetime_problem(value) -> str | None:
+    """What is wrong with a date-time as a record gives it (an ISO 8601 string), or None."""
+    if not isinstance(value, str):
+        return "must be an ISO 8601 date-time string"
+    try:
+        parse_datetime(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def parse_datetime(text: str) -> datetime:
