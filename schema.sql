@@ -89,7 +89,45 @@ CREATE TABLE IF NOT EXISTS sync_run (
     deferred   INTEGER NOT NULL DEFAULT 0, -- due packages left for the next run: the pool could not pay for them
     -- Per GitHub token variable (never the token), as JSON: {"VAR": {"core": {"spent": N, "left": N},
     -- "graphql": {...}, "rejected": false}}; "left" is null when no answer said. NULL: no token.
-    tokens     TEXT
+    tokens     TEXT,
+    worker_id  INTEGER,    -- the worker row (table worker) this run was, while it ran
+    host       TEXT,       -- the machine and process that ran it: one run per worker of a fleet
+    pid        INTEGER
+);
+
+-- The sync and refresh processes working on the store now: one row per run, made at its start, renewed while
+-- it lives, deleted at its end. Several at once share one PostgreSQL store (docs/fleet.md); a row whose
+-- alive_until has passed is a worker that died (kill -9, a lost machine): its claims and holds count no more.
+CREATE TABLE IF NOT EXISTS worker (
+    id           INTEGER PRIMARY KEY,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    command      TEXT NOT NULL,     -- sync or refresh
+    started      TEXT NOT NULL,
+    pass_started TEXT NOT NULL,     -- the pass it works on: the first start among the workers live when it began;
+                                    -- a package attempted since then is not taken again in this pass
+    alive_until  TEXT NOT NULL,     -- its lease, renewed while it lives
+    claimed      INTEGER NOT NULL DEFAULT 0 -- packages it has claimed in this run
+);
+
+-- Which worker is fetching a package: taken in due order (on PostgreSQL with FOR UPDATE SKIP LOCKED), renewed
+-- while its worker lives, released on every outcome. One past claimed_until is free for any worker to take.
+CREATE TABLE IF NOT EXISTS claim (
+    package_id    INTEGER PRIMARY KEY REFERENCES package (id) ON DELETE CASCADE,
+    claimed_by    INTEGER NOT NULL REFERENCES worker (id) ON DELETE CASCADE,
+    claimed_until TEXT NOT NULL,
+    points        INTEGER NOT NULL DEFAULT 0 -- GitHub points the fetch is expected to cost (the fleet's budget plan)
+);
+CREATE INDEX IF NOT EXISTS claim_claimed_by ON claim (claimed_by);
+
+-- Points of a rate-limit budget a worker has reserved for requests it has sent and not yet had answered: the
+-- workers together never send past a budget's remaining less sync.reserve (rate_limit holds what GitHub last said).
+CREATE TABLE IF NOT EXISTS budget_hold (
+    worker_id INTEGER NOT NULL REFERENCES worker (id) ON DELETE CASCADE,
+    token_env TEXT NOT NULL,
+    resource  TEXT NOT NULL,
+    points    INTEGER NOT NULL,
+    PRIMARY KEY (worker_id, token_env, resource)
 );
 
 -- What a directory shows beside the record (never inside the 18 API fields):

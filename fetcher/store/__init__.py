@@ -6,6 +6,7 @@
 - `fetched`: what a fetch writes (fields, facts, history, cached answers), whole or not at all;
 - `runs`: each run's row, the budgets it saw, the settings the views need;
 - `walk`: a directory walk's pages (`import --from-api`), each whole with the walk's place;
+- `workers`: each sync or refresh working on the store, its lease, its claims renewed with it;
 - `reads`: records, facts, fetch state, history, trending, the status overview, grids and categories.
 
 Every stored value is read back through `stored` (each column's kind): one another program wrote that is
@@ -24,6 +25,7 @@ from fetcher.store.schedule import Schedule
 from fetcher.store.schema import open_database
 from fetcher.store.sql import Database
 from fetcher.store.walk import Walks
+from fetcher.store.workers import Workers
 
 
 class Store:
@@ -36,6 +38,7 @@ class Store:
         self.runs = Runs(db)
         self.reads = Reads(db)
         self.walks = Walks(db)
+        self.workers = Workers(db)
 
     def close(self) -> None:
         self.db.close()

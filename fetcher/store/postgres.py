@@ -29,7 +29,7 @@ CONNECT_TIMEOUT = 10
 POLL_SECONDS = 0.2
 STREAM_ROWS = 500  # rows a streamed walk fetches at a time
 # The tables whose `id` the store numbers (schema.sql's `id INTEGER PRIMARY KEY`): an insert returns it.
-IDENTITY_TABLES = ("package", "sync_run")
+IDENTITY_TABLES = ("package", "sync_run", "worker")
 
 
 def driver():

@@ -48,6 +48,11 @@ MIGRATIONS: list[str] = [
        WHERE coalesce(package.documentation_url, '') != ''
          AND package.documentation_url IN (json_extract(resource_cache.value, '$.documentation_url'),
                                            json_extract(resource_cache.value, '$.documentation_url_exact'));""",
+    # 7: each run says which worker, machine and process it was (tables worker, claim and budget_hold are new in
+    # schema.sql): several workers may share one store.
+    """ALTER TABLE sync_run ADD COLUMN worker_id INTEGER;
+       ALTER TABLE sync_run ADD COLUMN host TEXT;
+       ALTER TABLE sync_run ADD COLUMN pid INTEGER;""",
 ]
 # What each column a migration adds reads as in a store that has not had the migration yet, read without
 # shaping it (read-only): an SQL expression over the table's row giving what the migration would.
@@ -59,6 +64,9 @@ READ_AS = {
     "sync_run.deferred": "0",
     "sync_run.tokens": "NULL",
     "fetch_state.pending": "note LIKE 'sparkline not updated: GitHub was still computing it%'",
+    "sync_run.worker_id": "NULL",
+    "sync_run.host": "NULL",
+    "sync_run.pid": "NULL",
 }
 
 

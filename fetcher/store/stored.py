@@ -158,7 +158,12 @@ COLUMNS: dict[str, dict[str, Column]] = {
         "sync_run", id=INTEGER, command=TEXT, started=DATE_TIME, finished=DATE_TIME, packages=INTEGER,
         synced=INTEGER, unchanged=INTEGER, failed=INTEGER, skipped=INTEGER, pending=INTEGER, requests=INTEGER,
         not_modified=INTEGER, retries=INTEGER, graphql_points=INTEGER, points=INTEGER, seconds=NUMBER, stopped=TEXT,
-        rate_limit_wait=NUMBER, deferred=INTEGER, tokens=OBJECT),
+        rate_limit_wait=NUMBER, deferred=INTEGER, tokens=OBJECT, worker_id=INTEGER, host=TEXT, pid=INTEGER),
+    "worker": _table(
+        "worker", id=INTEGER, host=TEXT, pid=INTEGER, command=TEXT, started=DATE_TIME, pass_started=DATE_TIME,
+        alive_until=DATE_TIME, claimed=INTEGER),
+    "claim": _table("claim", package_id=INTEGER, claimed_by=INTEGER, claimed_until=DATE_TIME, points=INTEGER),
+    "budget_hold": _table("budget_hold", worker_id=INTEGER, token_env=TEXT, resource=TEXT, points=INTEGER),
     "facts": _table(
         "facts", package_id=INTEGER, archived=FLAG, archived_at=DATE_TIME, commit_count=INTEGER, license=TEXT,
         requires_python=TEXT, supports_python3=FLAG, django_versions=TEXTS, classifiers=TEXTS,

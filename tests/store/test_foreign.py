@@ -18,7 +18,7 @@ from tests.conftest import FIXTURES, ROOT, GitHubRepo, pypi_route
 TODO = str(FIXTURES / "api-v4-django-todo.json")
 TABLES = ["package", "fetch_state", "resource_cache", "sync_run", "facts", "history", "rate_limit", "run_token",
           "setting", "fetcher_view", "grid", "category", "import_walk", "import_page", "repo_move",
-          "filled_documentation"]
+          "filled_documentation", "worker", "claim", "budget_hold"]
 VIEWS = ["package_status", "failing", "runs"]
 TAIL = "fetcher changed nothing in the store: rename that {kind}, or give fetcher a store of its own (store.path)"
 

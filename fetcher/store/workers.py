@@ -1,0 +1,70 @@
+"""The workers: each sync or refresh working on the store, with its lease (table worker).
+
+A worker's row is made at its start and deleted at its end; while it lives it renews its lease, and its claims'
+with it (table claim). A worker that dies without ending (kill -9, a lost machine) stops renewing: once its
+lease has passed it counts no more, its claims are free for the others, its budget holds are not counted, and the
+next worker to begin deletes its row (its claims and holds go with it, by ON DELETE CASCADE).
+
+Leases are the workers' own clocks' date-times: machines that share a store must keep their clocks within a few
+seconds of each other (NTP does), far less than a lease.
+"""
+
+import os
+import socket
+from datetime import datetime, timedelta
+
+from fetcher.record import to_stored_datetime
+from fetcher.store.sql import Database
+from fetcher.store.stored import COLUMNS, readable, row_of
+
+# How long a worker's claims hold without being renewed: long enough that a busy worker never loses them (it
+# renews a third of the way through), short enough that a dead one's packages are soon taken by the others.
+LEASE = timedelta(seconds=90)
+
+
+class Workers:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def begin(self, command: str, now: datetime, lease: timedelta = LEASE) -> dict:
+        """A worker for this process: {id, pass_started}. Its pass is the one the live workers are on (the first
+        start among them), so nothing they attempted since is taken again; alone, its own start. Workers whose
+        lease has passed are deleted first, freeing what they held."""
+        stamp = to_stored_datetime(now)
+        with self.db.write():
+            self.db.execute("DELETE FROM worker WHERE alive_until <= ?", [stamp])
+            first = self.db.one("SELECT min(pass_started) FROM worker")
+            pass_started = min(first, stamp) if first else stamp
+            worker_id = self.db.insert("worker", {
+                "host": socket.gethostname(), "pid": os.getpid(), "command": command, "started": stamp,
+                "pass_started": pass_started, "alive_until": to_stored_datetime(now + lease), "claimed": 0,
+            })
+        return {"id": worker_id, "pass_started": pass_started}
+
+    def renew(self, worker_id: int, now: datetime, lease: timedelta = LEASE) -> bool:
+        """Hold the worker's lease and its claims' for another `lease`; False if its row is gone (another worker
+        found its lease passed and deleted it: what it claimed may be another's now)."""
+        until = to_stored_datetime(now + lease)
+        with self.db.write():
+            if self.db.one_or_none("SELECT id FROM worker WHERE id = ?", [worker_id]) is None:
+                return False
+            self.db.update("worker", {"id": worker_id}, {"alive_until": until})
+            self.db.execute("UPDATE claim SET claimed_until = ? WHERE claimed_by = ?", [until, worker_id])
+        return True
+
+    def end(self, worker_id: int) -> None:
+        """The worker is done: its row goes, its claims and holds with it."""
+        with self.db.write():
+            self.db.execute("DELETE FROM worker WHERE id = ?", [worker_id])
+
+    def live(self, now: datetime) -> list[dict]:
+        """The workers whose lease holds at `now`, first started first, each with `claims`: the packages it holds
+        now. Rows another program stored unreadably are left out."""
+        with self.db.tolerant():
+            rows = self.db.select(
+                """SELECT worker.*, (SELECT count(*) FROM claim WHERE claimed_by = worker.id) AS claims
+                   FROM worker WHERE alive_until > ? ORDER BY started, id""", [to_stored_datetime(now)])
+        workers, _ = readable(self.db.path, [{k: v for k, v in row.items() if k != "claims"} for row in rows],
+                              COLUMNS["worker"], lambda row: row_of("worker", id=row["id"]))
+        claims = {row["id"]: row["claims"] for row in rows}
+        return [dict(worker, claims=claims[worker["id"]]) for worker in workers]
