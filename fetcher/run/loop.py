@@ -26,7 +26,7 @@ import httpx
 from fetcher.config import Config
 from fetcher.durations import format_duration
 from fetcher.errors import (Failure, FetcherError, InputError, LeftDue, RateLimited, RunRefused, RunStopped,
-                            Unreachable, UnreadableValue)
+                            StoreUnavailable, Unreachable, UnreadableValue)
 from fetcher.hosts.base import Later
 from fetcher.hosts.pypi import PyPI
 from fetcher.hosts.registry import Hosts, secrets
@@ -40,6 +40,7 @@ from fetcher.run.report import EDITED_MEANWHILE, FAILED, LEFT_DUE, SKIPPED, SYNC
 from fetcher.run.work import WorkItem, work_item
 from fetcher.store import Store
 from fetcher.store.fetched import CHANGED, EDITED
+from fetcher.store.workers import LEASE
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ def run(
     report = RunReport(command=command, started=clock(), packages=0, resting=resting)
     began = time.monotonic()
     scrub = secrets(config)
+    # The run is a worker of the store's from here to its end: what it claims and reserves is held by its lease.
+    report.worker = store.workers.begin(command, clock())
     the_run = _Run(store, packages, config, report, clock, sleep, transport, progress, stop_signals, fit_budget)
     try:
         with stop_signals.deferred() if stop_signals else contextlib.nullcontext():
@@ -96,6 +99,8 @@ def run(
             report.signal = stop_signals.received
             report.stopped = report.stopped or str(signals.interrupted(stop_signals.received))
         report.record(store, config, clock())
+        with contextlib.suppress(StoreUnavailable):  # a worker that cannot say it ended is one whose lease ends
+            store.workers.end(report.worker["id"])
     return report
 
 
@@ -122,6 +127,7 @@ class _Run:
         self.pypi = PyPI(self.client, self.config.pypi_url)
         main, loop = asyncio.current_task(), asyncio.get_running_loop()
         fetching = True
+        renewing = asyncio.create_task(self._renew_lease())
 
         def cancel() -> None:
             if fetching:  # once the packages are done, the signal is only noted
@@ -154,10 +160,21 @@ class _Run:
             if isinstance(reason, RunRefused):
                 raise reason from None  # exit 2: the person must change something before the next run
         finally:
+            renewing.cancel()
             for host in self.hosts.all:
                 await host.aclose()
             self.report.took(self.client, self.hosts)
             await self.client.aclose()
+
+    async def _renew_lease(self) -> None:
+        """Renew the worker's lease, and its claims', a third of the way through each (in real time, whatever the
+        run's clock): while this process lives, no other worker takes what it holds."""
+        while True:
+            await asyncio.sleep(LEASE.total_seconds() / 3)
+            try:
+                self.store.workers.renew(self.report.worker["id"], self.clock())
+            except StoreUnavailable as exc:  # the next renewal may reach it; the lease is three times as long
+                log.warning("%s: cannot renew the worker's lease: %s", self.store.path, exc)
 
     async def _fetch_all(self) -> None:
         self.report.packages = len(self.packages)  # what is due, until the plan leaves some for later

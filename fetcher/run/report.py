@@ -45,6 +45,7 @@ class RunReport:
     deferred: int = 0  # due packages left for the next run: the budgets could not pay for them (run/plan.py)
     deferred_why: str = ""
     left_due: Counter = field(default_factory=Counter)  # why a host could not be asked -> its packages left due
+    worker: dict | None = None  # the run's row of table worker (store/workers.py): id, host, pid, pass_started
 
     @property
     def exit_code(self) -> int:
@@ -110,6 +111,9 @@ class RunReport:
             "rate_limit_wait": round(self.rate_limit_wait, 3),
             "deferred": self.deferred,
             "tokens": json.dumps(self.by_token()) if self.tokens else None,
+            "worker_id": self.worker["id"] if self.worker else None,
+            "host": self.worker["host"] if self.worker else None,
+            "pid": self.worker["pid"] if self.worker else None,
         }
 
     def by_token(self) -> dict[str, dict]:

@@ -27,19 +27,20 @@ class Workers:
         self.db = db
 
     def begin(self, command: str, now: datetime, lease: timedelta = LEASE) -> dict:
-        """A worker for this process: {id, pass_started}. Its pass is the one the live workers are on (the first
+        """A worker for this process: {id, host, pid, pass_started}. Its pass is the one the live workers are on (the first
         start among them), so nothing they attempted since is taken again; alone, its own start. Workers whose
         lease has passed are deleted first, freeing what they held."""
         stamp = to_stored_datetime(now)
+        host, pid = socket.gethostname(), os.getpid()
         with self.db.write():
             self.db.execute("DELETE FROM worker WHERE alive_until <= ?", [stamp])
             first = self.db.one("SELECT min(pass_started) FROM worker")
             pass_started = min(first, stamp) if first else stamp
             worker_id = self.db.insert("worker", {
-                "host": socket.gethostname(), "pid": os.getpid(), "command": command, "started": stamp,
+                "host": host, "pid": pid, "command": command, "started": stamp,
                 "pass_started": pass_started, "alive_until": to_stored_datetime(now + lease), "claimed": 0,
             })
-        return {"id": worker_id, "pass_started": pass_started}
+        return {"id": worker_id, "host": host, "pid": pid, "pass_started": pass_started}
 
     def renew(self, worker_id: int, now: datetime, lease: timedelta = LEASE) -> bool:
         """Hold the worker's lease and its claims' for another `lease`; False if its row is gone (another worker
