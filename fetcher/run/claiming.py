@@ -39,6 +39,7 @@ class Claimer:
         self.hosts = hosts
         self._plans: dict[int, object] = {}
         self._done: list[int] = []
+        self.holding: set[int] = set()  # the packages this run has claimed and not yet released
 
     def points(self, row: dict) -> int:
         """The GitHub points the package's fetch is expected to cost: its host's plan's estimate from its last."""
@@ -53,9 +54,12 @@ class Claimer:
 
     def take(self, rows: list[dict], begun: datetime | None) -> list[int]:
         """Claim what is free of `rows` (in due order); the ids claimed. With `begun`, one attempted since (in the
-        pass, by any worker) is left."""
-        return self.store.claims.take(self.worker_id, [(row["id"], self.points(row)) for row in rows], self.clock(),
-                                      self.lease, begun)
+        pass, by any worker) is left. One this run holds already (a walk again meets what it has not done yet) is
+        not taken twice."""
+        taken = self.store.claims.take(self.worker_id, [(row["id"], self.points(row)) for row in rows
+                                                        if row["id"] not in self.holding], self.clock(), self.lease, begun)
+        self.holding.update(taken)
+        return taken
 
     async def rows(self, packages: Iterable[dict], sleep: Callable[[float], Awaitable[None]],
                    held: Callable[[dict], None]) -> AsyncIterator[list[dict]]:
@@ -83,7 +87,8 @@ class Claimer:
             # Others' claims remain: those of live workers are released as they finish, a dead one's pass its lease.
             self.flush()
             await sleep(min(POLL, self.lease.total_seconds() / 3))
-            self.store.workers.sweep(self.clock())
+            self.store.workers.renew(self.worker_id, self.clock(), self.lease)
+            self.store.workers.sweep(self.clock())  # the dead, their claims with them
 
     def release(self, package_id: int) -> None:
         """The package is done (whatever its outcome, its write made): its claim goes with the next few."""
@@ -95,6 +100,7 @@ class Claimer:
         """Release the claims of the packages done so far. A store that cannot be reached keeps them until the
         worker's end, or its lease's."""
         done, self._done = self._done, []
+        self.holding.difference_update(done)
         try:
             self.store.claims.release(self.worker_id, done)
         except FetcherError as exc:
