@@ -31,9 +31,11 @@ POLL_SECONDS = 0.5  # how often a refresh asks whether the worker holding its pa
 class Claimer:
     """One run's claims: `take` a chunk of the walk's rows, `release` a package once it is done."""
 
-    def __init__(self, store: Store, worker_id: int, lease: timedelta, clock: Callable[[], datetime], hosts: Hosts):
+    def __init__(self, store: Store, worker: dict, command: str, lease: timedelta, clock: Callable[[], datetime],
+                 hosts: Hosts):
         self.store = store
-        self.worker_id = worker_id
+        self.worker, self.command = worker, command
+        self.worker_id = worker["id"]
         self.lease = lease
         self.clock = clock
         self.hosts = hosts
@@ -87,8 +89,17 @@ class Claimer:
             # Others' claims remain: those of live workers are released as they finish, a dead one's pass its lease.
             self.flush()
             await sleep(min(POLL, self.lease.total_seconds() / 3))
-            self.store.workers.renew(self.worker_id, self.clock(), self.lease)
+            if not self.store.workers.renew(self.worker_id, self.clock(), self.lease):
+                self.rejoin()
             self.store.workers.sweep(self.clock())  # the dead, their claims with them
+
+    def rejoin(self) -> None:
+        """This worker's row was deleted (its lease passed while it lived), its claims with it: the row made again,
+        and what it still has to do claimed again where no other worker took it meanwhile."""
+        log.warning("%s: the worker's lease had passed and another worker took what it held: a package of its may "
+                    "be fetched twice in this pass", self.store.path)
+        self.store.workers.rejoin(self.worker, self.command, self.clock(), self.lease)
+        self.store.claims.take(self.worker_id, [(package, 0) for package in self.holding], self.clock(), self.lease)
 
     def release(self, package_id: int) -> None:
         """The package is done (whatever its outcome, its write made): its claim goes with the next few."""
@@ -134,14 +145,14 @@ def claim_all(store: Store, worker: dict, rows: list[dict], clock: Callable[[], 
         time.sleep(POLL_SECONDS)
 
 
-async def renew_lease(store: Store, worker_id: int, lease: timedelta, clock: Callable[[], datetime]) -> None:
+async def renew_lease(claimer: Claimer) -> None:
     """Renew the worker's lease, and its claims', a third of the way through each (in real time, whatever the
     run's clock): while this process lives, no other worker takes what it holds. Runs until cancelled."""
+    store = claimer.store
     while True:
-        await asyncio.sleep(lease.total_seconds() / 3)
+        await asyncio.sleep(claimer.lease.total_seconds() / 3)
         try:
-            if not store.workers.renew(worker_id, clock(), lease):
-                log.warning("%s: the worker's lease had passed and another worker took what it held: a package of "
-                            "its may be fetched twice in this pass", store.path)
+            if not store.workers.renew(claimer.worker_id, claimer.clock(), claimer.lease):
+                claimer.rejoin()
         except StoreUnavailable as exc:  # the next renewal may reach it; the lease is three times as long
             log.warning("%s: cannot renew the worker's lease: %s", store.path, exc)

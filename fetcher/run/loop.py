@@ -134,11 +134,11 @@ class _Run:
         # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may.
         self.hosts = Hosts(self.config, self.client, reserve=self.config.reserve if self.fit_budget else 0)
         self.pypi = PyPI(self.client, self.config.pypi_url)
-        self.claimer = claiming.Claimer(self.store, self.report.worker["id"], self.config.lease, self.clock, self.hosts)
+        self.claimer = claiming.Claimer(self.store, self.report.worker, self.report.command, self.config.lease,
+                                        self.clock, self.hosts)
         main, loop = asyncio.current_task(), asyncio.get_running_loop()
         fetching = True
-        renewing = asyncio.create_task(claiming.renew_lease(self.store, self.report.worker["id"], self.config.lease,
-                                                            self.clock))
+        renewing = asyncio.create_task(claiming.renew_lease(self.claimer))
 
         def cancel() -> None:
             if fetching:  # once the packages are done, the signal is only noted

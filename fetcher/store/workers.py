@@ -62,6 +62,17 @@ class Workers:
             self.db.execute("UPDATE claim SET claimed_until = ? WHERE claimed_by = ?", [until, worker_id])
         return True
 
+    def rejoin(self, worker: dict, command: str, now: datetime, lease: timedelta = LEASE) -> None:
+        """Make again the row of a worker another deleted, its lease having passed while it lived (a process stopped
+        for longer than its lease): the same id, start and pass, so what it claims from now on is held again. What
+        it held went with the row, and may be another's now."""
+        with self.db.write():
+            if self.db.one_or_none("SELECT id FROM worker WHERE id = ?", [worker["id"]]) is None:
+                self.db.insert("worker", {
+                    "id": worker["id"], "host": worker["host"], "pid": worker["pid"], "command": command,
+                    "started": worker["started"], "pass_started": worker["pass_started"],
+                    "alive_until": to_stored_datetime(now + lease), "claimed": 0})
+
     def end(self, worker_id: int) -> None:
         """The worker is done: its row goes, its claims and holds with it."""
         with self.db.write():

@@ -202,3 +202,30 @@ def test_a_fleets_plan_leaves_what_the_other_workers_claims_expect_to_spend(setu
     due = store.schedule.due(None, None, NOW)
     assert asyncio.run(plan.fit(store, due, Hosts(), NOW, me["id"])) == (3, "9 points more than 6")  # 2 of 5
     assert store.claims.others_points(other["id"], NOW) == 0  # its own are not the others'
+
+
+@respx.mock
+def test_a_worker_whose_row_another_deleted_makes_it_again_and_goes_on(setup, respx_mock, backend):
+    if backend == "sqlite":
+        return  # a SQLite store has one run at a time: no other worker deletes its row
+    config, store = setup(*(package(f"p{n}", repo=f"o/p{n}", pypi=f"p{n}") for n in range(3)))
+    repos = [GitHubRepo(respx_mock, f"o/p{n}") for n in range(3)]
+    for n in range(3):
+        pypi_route(respx_mock, f"p{n}", "1.0")
+    ids = [row["id"] for row in store.schedule.walk()]
+    other = store.workers.begin("sync", NOW - timedelta(seconds=1), timedelta(days=1))
+    store.claims.take(other["id"], [(ids[0], 0)], NOW, timedelta(days=1))
+    deleted = []
+
+    async def stalled(seconds):  # stopped past its lease: another worker found it dead and deleted its row
+        mine = store.db.one("SELECT id FROM worker WHERE id != ?", [other["id"]])
+        deleted.append(mine)
+        store.db.execute("DELETE FROM worker WHERE id = ?", [mine])
+        store.workers.end(other["id"])  # and the other ended, its package left due
+
+    report = loop.run(store, store.schedule.due(None, None, NOW), config, "sync", sleep=stalled, clock=lambda: NOW)
+
+    assert len(deleted) == 1 and report.worker["id"] == deleted[0]
+    assert report.outcomes[SYNCED] == 3 and report.packages == 3 and report.exit_code == 0  # p0 taken after all
+    assert [repo.repo.call_count for repo in repos] == [1, 1, 1]  # what it had in hand claimed again, not re-taken
+    assert store.db.select("SELECT * FROM worker") == [] and store.db.select("SELECT * FROM claim") == []
