@@ -58,8 +58,8 @@ class Claimer:
         """Claim what is free of `rows` (in due order); the ids claimed. With `begun`, one attempted since (in the
         pass, by any worker) is left. One this run holds already (a walk again meets what it has not done yet) is
         not taken twice."""
-        taken = self.store.claims.take(self.worker_id, [(row["id"], self.points(row)) for row in rows
-                                                        if row["id"] not in self.holding], self.clock(), self.lease, begun)
+        wanted = [(row["id"], self.points(row)) for row in rows if row["id"] not in self.holding]
+        taken = self.store.claims.take(self.worker_id, wanted, self.clock(), self.lease, begun)
         self.holding.update(taken)
         return taken
 

@@ -133,7 +133,7 @@ def _attempted_since(db: Database, row: dict, begun: datetime) -> bool:
     """Whether a fetch_state row's last attempt is at or after `begun`; one stored unreadably reads as unknown (not
     attempted), as the schedule's walk reads it."""
     try:
-        return value(db.path, row_of("fetch_state", package_id=row["package_id"]), COLUMNS["fetch_state"]["last_attempt"],
-                     row["last_attempt"]) >= begun
+        where = row_of("fetch_state", package_id=row["package_id"])
+        return value(db.path, where, COLUMNS["fetch_state"]["last_attempt"], row["last_attempt"]) >= begun
     except UnreadableValue:
         return False

@@ -38,7 +38,8 @@ class Workers:
             if alone:
                 self.db.execute("DELETE FROM worker")
             self.db.execute("DELETE FROM worker WHERE alive_until <= ?", [stamp])
-            first = self.db.one("SELECT min(pass_started) FROM worker")
+            # The first start among them, not their passes' first: overlapping workers would chain one pass for ever.
+            first = self.db.one("SELECT min(started) FROM worker")
             pass_started = min(first, stamp) if first else stamp
             worker_id = self.db.insert("worker", {
                 "host": host, "pid": pid, "command": command, "started": stamp,

@@ -144,3 +144,16 @@ def test_on_postgresql_a_claimer_holding_its_transaction_open_blocks_no_other(st
         assert other.claims.take(second, [(every[0], 0)], NOW + 2 * LEASE, LEASE) == [every[0]]
     finally:
         other.close()
+
+
+def test_a_workers_pass_began_with_the_first_of_the_live_workers_never_earlier(store):
+    hour = timedelta(hours=1)
+    first = store.workers.begin("sync", NOW, hour)
+    second = store.workers.begin("sync", NOW + timedelta(minutes=10), hour)
+    store.workers.end(first["id"])
+    third = store.workers.begin("sync", NOW + timedelta(minutes=20), hour)
+
+    assert first["pass_started"] == second["pass_started"] == "2026-12-07T12:00:00.000000+00:00"
+    # The second's start, not the pass it joined: workers that overlap one after another do not hold one pass for
+    # ever (what the first fetched would never be taken again, however due).
+    assert third["pass_started"] == "2026-12-07T12:10:00.000000+00:00"
