@@ -14,7 +14,8 @@ from fetcher.logs import redact
 from fetcher.net.client import utcnow
 from fetcher.record import validate
 from fetcher.run import loop
-from fetcher.run.lock import holder, run_lock
+from fetcher.location import is_postgres
+from fetcher.run.lock import holder, run_lock, sync_lock
 from fetcher.run.report import RunReport
 from fetcher.run.signals import StopSignals
 from fetcher.show import api, history, status
@@ -48,7 +49,7 @@ class Duration(click.ParamType):
 @click.version_option(__version__, prog_name="fetcher")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: bool, quiet: bool, log_format: str) -> None:
-    """Keep package records fresh from GitHub and PyPI in a SQLite store."""
+    """Keep package records fresh from GitHub and PyPI in a SQLite (or PostgreSQL) store."""
     ctx.obj = config_path
     logs.configure(verbose, secret_values(), log_format, quiet)
 
@@ -135,7 +136,7 @@ def sync_command(every: bool, limit: int | None, stale_after: timedelta | None) 
     settings = command_config()
     with StopSignals() as stop_signals:
         store = _store(settings)
-        with run_lock(settings.store, "sync"):
+        with sync_lock(settings.store, "sync"):  # SQLite's: one run per file; PostgreSQL's workers claim instead
             now = utcnow()
             stale = None if every else settings.stale_after if stale_after is None else stale_after
             packages = store.schedule.due(stale, limit, now)
@@ -154,17 +155,21 @@ def refresh_command(slugs: tuple[str, ...]) -> None:
     with StopSignals() as stop_signals:
         store = _store(settings)
         packages = store.catalogue.packages(list(slugs))
-        with run_lock(settings.store, "refresh", wait_seconds=REFRESH_LOCK_WAIT, waiting=_waiting):
+        # A PostgreSQL store's refresh waits for the worker that holds one of its packages; a SQLite store's, for
+        # the run holding the store's lock.
+        claim_wait = (REFRESH_LOCK_WAIT, _waiting) if is_postgres(settings.store) else None
+        with sync_lock(settings.store, "refresh", wait_seconds=REFRESH_LOCK_WAIT, waiting=_waiting):
             report = loop.run(store, packages, settings, "refresh", progress=_progress("refresh"),
-                              stop_signals=stop_signals)
+                              stop_signals=stop_signals, claim_wait=claim_wait)
     _finish(report)
 
 
 def _waiting(holder: dict | None) -> None:
     """A person at a terminal is told what the refresh waits for; cron, a pipe, --quiet and JSON logs see nothing."""
     if _on_terminal():
-        tell(f"waiting for {holder['command']} (pid {holder['pid']})…" if holder else "waiting for another run…",
-              err=True)  # fmt: skip
+        where = f" on {holder['host']}" if holder and holder.get("host") else ""
+        tell(f"waiting for {holder['command']} (pid {holder['pid']}{where})…" if holder else
+             "waiting for another run…", err=True)  # fmt: skip
 
 
 def _on_terminal() -> bool:

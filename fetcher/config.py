@@ -14,7 +14,7 @@ from dateutil import tz
 
 from fetcher.compat import FETCHER, PROFILES, Profile
 from fetcher.durations import parse_duration
-from fetcher.config_keys import BUILTIN_HOSTS, DEFAULTS, HOST_KEYS, HOST_KINDS, RANGES
+from fetcher.config_keys import BUILTIN_HOSTS, DEFAULTS, DURATION_RANGES, HOST_KEYS, HOST_KINDS, RANGES
 from fetcher.errors import ConfigError, UsageError
 from fetcher.location import BadURL, Location, PostgresURL
 
@@ -88,6 +88,7 @@ class Config:
     # Every variable of github.token_env, in order (github_token_env is the first): the token pool.
     github_token_envs: tuple[str, ...] = ()
     reserve: int = DEFAULTS["sync"]["reserve"][0]  # points of each token a sync never spends (fetcher.budget)
+    lease: timedelta = timedelta(seconds=90)  # how long a worker's claims hold unrenewed (store/workers.py)
     compat: Profile = FETCHER  # what each fetched field means (fetcher.compat)
     # `fetcher serve`: an answer's Cache-Control max-age; how recent a sync must be for health to answer 200
     serve_cache_seconds: int = DEFAULTS["serve"]["cache_seconds"][0]
@@ -246,9 +247,13 @@ def _build(data: dict, source: str, base: Path) -> Config:
 
     def duration(section: str, key: str) -> timedelta:
         try:
-            return parse_duration(get(section, key))
+            found = parse_duration(get(section, key))
         except ValueError as exc:
             raise ConfigError(f"{source}: {section}.{key}: {exc}") from None
+        least, most = DURATION_RANGES.get((section, key), (0, math.inf))
+        if not least <= found.total_seconds() <= most:
+            raise ConfigError(f"{source}: {section}.{key} must be {least}s to {most}s, not {get(section, key)!r}")
+        return found
 
     def number(section: str, key: str):
         value = get(section, key)
@@ -290,6 +295,7 @@ def _build(data: dict, source: str, base: Path) -> Config:
         hosts=_hosts(data),
         max_body=number("http", "max_body"),
         reserve=number("sync", "reserve"),
+        lease=duration("sync", "lease"),
         compat=PROFILES[get("compat", "profile")],
         serve_cache_seconds=number("serve", "cache_seconds"),
         serve_last_sync_within=duration("serve", "last_sync_within"),

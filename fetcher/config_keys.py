@@ -21,6 +21,7 @@ DEFAULTS: dict[str, dict[str, tuple[object, tuple[type, ...]]]] = {
         "stale_after": ("24h", (str,)),
         "max_rate_limit_wait": ("15m", (str,)),
         "reserve": (100, (int,)),
+        "lease": ("90s", (str,)),  # how long a worker's claims hold unrenewed (docs/fleet.md)
     },
     "http": {
         "timeout": (20, (int, float)),
@@ -58,6 +59,10 @@ BUILTIN_HOSTS: dict[str, dict[str, str]] = {
     "codeberg.org": {"kind": "forgejo", "api_url": "https://codeberg.org/api/v1", "token_env": "CODEBERG_TOKEN"},
     "bitbucket.org": {"kind": "bitbucket", "api_url": "https://api.bitbucket.org/2.0", "token_env": "BITBUCKET_TOKEN"},
 }
+
+# The range a duration may take: a lease shorter than a few seconds is lost to a slow store; past an hour, a dead
+# worker's packages wait too long.
+DURATION_RANGES = {("sync", "lease"): (3, 3600)}  # seconds
 
 # The range each number may take: (least, most). Beyond the most it is a typo, not a setting.
 RANGES = {

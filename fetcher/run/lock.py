@@ -3,10 +3,12 @@
 An advisory lock (flock) on a file beside the store: the kernel drops it when
 its process ends, however it ends, so a run killed with SIGKILL cannot leave
 it stuck. The holder writes who it is into the file for the next one to name,
-and for `status` to read without taking the lock. A PostgreSQL store's run lock is the server's advisory lock
-instead (fetcher.store.postgres.run_lock), dropped when its connection ends.
+and for `status` to read without taking the lock. A PostgreSQL store's syncs take no run lock: any number of
+workers share it, each claiming its packages (store/claims.py); its other locks (one `import --from-api` at a
+time) are the server's advisory locks (fetcher.store.postgres.run_lock), dropped when their connection ends.
 """
 
+import contextlib
 import fcntl
 import os
 import re
@@ -14,7 +16,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, ContextManager, Iterator
 
 from fetcher.errors import StoreBusy, StoreUnavailable
 from fetcher.location import Location, is_postgres
@@ -77,6 +79,15 @@ def run_lock(store_path: Location, command: str, wait_seconds: float = 0.0,
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def sync_lock(store_path: Location, command: str, wait_seconds: float = 0.0,
+              waiting: Callable[[dict | None], None] | None = None) -> ContextManager[None]:
+    """What a sync or refresh holds while it runs: a SQLite store's run lock (one run per file); none for a
+    PostgreSQL store, whose workers, any number of them, claim their packages instead (store/claims.py)."""
+    if is_postgres(store_path):
+        return contextlib.nullcontext()
+    return run_lock(store_path, command, wait_seconds, waiting)
 
 
 def _try_lock(fd: int) -> bool:

@@ -18,7 +18,7 @@ import logging
 import time
 from dataclasses import replace
 from datetime import datetime
-from itertools import groupby, islice
+from itertools import groupby
 from typing import Awaitable, Callable, ContextManager, Iterable
 
 import httpx
@@ -34,21 +34,22 @@ from fetcher.logs import event, redact
 from fetcher.net.client import Client, utcnow
 from fetcher.net.counts import package_cost
 from fetcher.net.slots import first_in_line
-from fetcher.run import plan, signals
+from fetcher.record import parse_datetime
+from fetcher.run import claiming, plan, signals
 from fetcher.run.fetch import fetch
-from fetcher.run.report import EDITED_MEANWHILE, FAILED, LEFT_DUE, SKIPPED, SYNCED, UNCHANGED, RunReport
+from fetcher.run.report import CLAIMED, EDITED_MEANWHILE, FAILED, LEFT_DUE, SKIPPED, SYNCED, UNCHANGED, RunReport
 from fetcher.run.work import WorkItem, work_item
 from fetcher.store import Store
 from fetcher.store.fetched import CHANGED, EDITED
-from fetcher.store.workers import LEASE
+from fetcher.store.schedule import DuePackages
 
 log = logging.getLogger(__name__)
 
 # Packages in progress per request slot: a package waiting for a part still being computed holds no
 # slot, so more packages than slots keep the slots busy.
 PACKAGES_PER_SLOT = 4
-# Packages read and batched at a time: a hundred is GitHub's most repositories in one query.
-CHUNK = 100
+# Packages read, claimed and batched at a time: a hundred is GitHub's most repositories in one query.
+CHUNK = claiming.CHUNK
 # Packages taken from the due list ahead of the workers: what their hosts need time to have ready (GitHub's
 # weekly counts) is asked for that much earlier, so the last packages' backoff is not what the run waits for.
 LOOKAHEAD = 10 * CHUNK
@@ -68,6 +69,7 @@ def run(
     stop_signals: signals.StopSignals | None = None,
     resting: int = 0,
     fit_budget: bool = False,
+    claim_wait: tuple[float, Callable[[dict], None] | None] | None = None,
 ) -> RunReport:
     """Fetch and write `packages`; record the run, however it ends; return what happened.
 
@@ -75,16 +77,23 @@ def run(
     time), and its len() is what the summary counts against. `fit_budget`: first leave for a later
     run what the budgets cannot pay for (it must be DuePackages). `progress(total)` is entered once
     the count is known and yields what to tell of each package's outcome (the progress bar).
-    An unexpected error is recorded as the reason the run stopped and raised on.
+    An unexpected error is recorded as the reason the run stopped and raised on. The run is a worker of the store's:
+    it claims what it takes (run/claiming.py), so any number of runs share one catalogue. `claim_wait` (a
+    refresh's): claim every package first, waiting up to (seconds, `waiting(holder)`) for a worker holding one.
     """
     config.github_tokens()  # a malformed token is a configuration error before anything is asked or recorded
     report = RunReport(command=command, started=clock(), packages=0, resting=resting)
     began = time.monotonic()
     scrub = secrets(config)
     # The run is a worker of the store's from here to its end: what it claims and reserves is held by its lease.
-    report.worker = store.workers.begin(command, clock())
+    # A store that has one run at a time (SQLite's run lock) holds no other live worker: rows left are a killed run's.
+    report.worker = store.workers.begin(command, clock(), config.lease, alone=store.db.dialect.one_run_at_a_time)
     the_run = _Run(store, packages, config, report, clock, sleep, transport, progress, stop_signals, fit_budget)
     try:
+        if claim_wait is not None:
+            packages = list(packages)
+            claiming.claim_all(store, report.worker, packages, clock, config.lease, *claim_wait)
+            the_run.packages = packages
         with stop_signals.deferred() if stop_signals else contextlib.nullcontext():
             asyncio.run(the_run.go())
     except FetcherError as exc:  # one that ends the run, e.g. the token rejected
@@ -100,7 +109,7 @@ def run(
             report.stopped = report.stopped or str(signals.interrupted(stop_signals.received))
         report.record(store, config, clock())
         with contextlib.suppress(StoreUnavailable):  # a worker that cannot say it ended is one whose lease ends
-            store.workers.end(report.worker["id"])
+            store.workers.end(report.worker["id"])  # its claims go with its row
     return report
 
 
@@ -125,9 +134,11 @@ class _Run:
         # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may.
         self.hosts = Hosts(self.config, self.client, reserve=self.config.reserve if self.fit_budget else 0)
         self.pypi = PyPI(self.client, self.config.pypi_url)
+        self.claimer = claiming.Claimer(self.store, self.report.worker, self.report.command, self.config.lease,
+                                        self.clock, self.hosts)
         main, loop = asyncio.current_task(), asyncio.get_running_loop()
         fetching = True
-        renewing = asyncio.create_task(self._renew_lease())
+        renewing = asyncio.create_task(claiming.renew_lease(self.claimer))
 
         def cancel() -> None:
             if fetching:  # once the packages are done, the signal is only noted
@@ -166,26 +177,23 @@ class _Run:
             self.report.took(self.client, self.hosts)
             await self.client.aclose()
 
-    async def _renew_lease(self) -> None:
-        """Renew the worker's lease, and its claims', a third of the way through each (in real time, whatever the
-        run's clock): while this process lives, no other worker takes what it holds."""
-        while True:
-            await asyncio.sleep(LEASE.total_seconds() / 3)
-            try:
-                self.store.workers.renew(self.report.worker["id"], self.clock())
-            except StoreUnavailable as exc:  # the next renewal may reach it; the lease is three times as long
-                log.warning("%s: cannot renew the worker's lease: %s", self.store.path, exc)
-
     async def _fetch_all(self) -> None:
+        worker = self.report.worker
+        due = self.packages if isinstance(self.packages, DuePackages) else None
+        if due is not None and worker["pass_started"] < worker["started"]:
+            # Other workers are on a pass begun before this one: what they attempted since, or hold, is not ours.
+            due.in_pass(parse_datetime(worker["pass_started"]), self.store.claims.others_held(worker["id"],
+                                                                                              self.clock()))
         self.report.packages = len(self.packages)  # what is due, until the plan leaves some for later
         if self.fit_budget:
             self.report.deferred, self.report.deferred_why = await plan.fit(
-                self.store, self.packages, self.hosts, self.clock())
+                self.store, self.packages, self.hosts, self.clock(), worker["id"])
         budgets = plan.believed(self.store, self.clock())
         for host in self.hosts.all:
             host.remember(budgets, self.clock())
         self.report.packages = total = len(self.packages)
-        workers = min(self.config.concurrency * PACKAGES_PER_SLOT, total)
+        # At least one, for what a dead worker held and is taken once its lease has passed.
+        workers = max(1, min(self.config.concurrency * PACKAGES_PER_SLOT, total))
         queue: asyncio.Queue = asyncio.Queue(maxsize=LOOKAHEAD)
 
         async def produce() -> None:
@@ -193,8 +201,8 @@ class _Run:
             # time to have ready asked for early. Its requests take the next free slot ahead of the workers':
             # behind their queue, the batch of each next chunk, and so its early asks, came seconds late.
             first_in_line.set(True)
-            rows = iter(self.packages)
-            while chunk := [work_item(row, self.hosts, self.store.fetched.record) for row in islice(rows, CHUNK)]:
+            async for rows in self.claimer.rows(self.packages, self.sleep, self._claimed_by_another):
+                chunk = [work_item(row, self.hosts, self.store.fetched.record) for row in rows]
                 await self._batch(chunk)
                 for item in chunk:
                     if item.repo is not None and item.host.early_resources:
@@ -204,6 +212,8 @@ class _Run:
                         with package_cost(item.points):
                             item.host.ask_early(item.repo, item.batched, cached)
                     await queue.put(item)
+            if due is not None:  # the walks are done: this worker's share is what it took
+                self.report.packages = due.taken
             for _ in range(workers):
                 await queue.put(None)
 
@@ -222,6 +232,14 @@ class _Run:
                 group.create_task(produce())
                 for _ in range(workers):
                     group.create_task(work())
+        self.claimer.flush()  # every package done: the last few claims released before the run's row is written
+
+    def _claimed_by_another(self, row: dict) -> None:  # a package named for the run another worker is fetching
+        self.report.outcomes[SKIPPED] += 1
+        self.report.skips[CLAIMED] += 1
+        self.on_done(SKIPPED)
+        log.info("%s: not fetched: %s", row["slug"], CLAIMED,
+                 extra=event("package", slug=row["slug"], outcome=SKIPPED, reason=CLAIMED))
 
     async def _batch(self, chunk: list[WorkItem]) -> None:
         """Each host's batch step for the chunk's repositories it answers for; what it gave goes with each item."""
@@ -239,6 +257,17 @@ class _Run:
                     item.batched = result
 
     async def _sync_one(self, item: WorkItem) -> None:
+        """Fetch and write one package; its claim is released whatever the outcome, once its write is made (a
+        package with a later part: once that is asked for, by `_ask_later`)."""
+        asking_later = False
+        try:
+            asking_later = await self._fetch_and_write(item)
+        finally:
+            if not asking_later:
+                self.claimer.release(item.id)
+
+    async def _fetch_and_write(self, item: WorkItem) -> bool:
+        """`_sync_one`'s work; True when a later part is asked for by a task of its own (which releases the claim)."""
         try:
             if item.error is not None:
                 raise item.error
@@ -249,23 +278,23 @@ class _Run:
         except (RunRefused, RateLimited, Unreachable) as failure:
             if not self._ends_run(failure):
                 self._fail(item, str(failure))
-                return
+                return False
             self._stop_for(failure)
         except LeftDue as away:  # its host cannot be asked in this run: nothing written, nothing failed, still due
             self._left_due(item, away.reason)
-            return
+            return False
         except (Failure, InputError, UnreadableValue) as failure:
             self._fail(item, str(failure))
-            return
+            return False
         record = replace(fetched.record, points=points[0])
         try:
             saved = self.store.fetched.save(item.id, item.links, record, self.clock())
         except UnreadableValue as unreadable:  # another program stored it after the package was read
             self._fail(item, str(unreadable))
-            return
+            return False
         if saved == EDITED:
             self._edited_meanwhile(item)
-            return
+            return False
         outcome = SKIPPED if fetched.skipped else SYNCED if saved == CHANGED else UNCHANGED
         self.report.outcomes[outcome] += 1
         if fetched.skipped:
@@ -280,14 +309,22 @@ class _Run:
             # this worker goes on to the next package. The links as written: a confirmed move changed repo_url.
             written = replace(item.links, repo_url=record.fields.get("repo_url", item.links.repo_url))
             self.group.create_task(self._ask_later(item, written, fetched.later, record.points))
+            return True
+        return False
 
     async def _ask_later(self, item: WorkItem, links, later: Later, written_points: int) -> None:
         """Write the part once it comes (its host asks for it meanwhile, holding no worker).
 
         Only that part is written, and only while the package's links are the ones it was fetched for.
         Given up on, the package stays pending: the next run takes it again. `written_points`: what the record
-        was written with; what the asks cost after that is added.
+        was written with; what the asks cost after that is added. The package's claim is released at the end.
         """
+        try:
+            await self._write_later(item, links, later, written_points)
+        finally:
+            self.claimer.release(item.id)
+
+    async def _write_later(self, item: WorkItem, links, later: Later, written_points: int) -> None:
         try:
             part = await later.outcome()
         except (RunRefused, RateLimited, Unreachable) as failure:

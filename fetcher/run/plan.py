@@ -8,6 +8,7 @@ older one. What is left is deferred to the next run, and the summary says why.
 """
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Iterable
 
@@ -35,8 +36,12 @@ def believed(store: Store, now: datetime) -> list[dict]:
     return budgets
 
 
-async def fit(store: Store, due: DuePackages, hosts: Hosts, now: datetime) -> tuple[int, str]:
-    """Leave for the next run the due packages the plans cannot pay for; (how many were left, why)."""
+async def fit(store: Store, due: DuePackages, hosts: Hosts, now: datetime,
+              worker_id: int | None = None) -> tuple[int, str]:
+    """Leave for the next run the due packages the plans cannot pay for; (how many were left, why).
+
+    A worker of a fleet plans with what the budgets can pay less what the other live workers' claims expect to
+    spend (store/claims.py: their points), so the fleet does not plan the same points twice; alone, that is none."""
     plans = {id(host): plan for host in hosts.all if (plan := host.plan()) is not None}
     if not plans:
         return 0, ""
@@ -46,6 +51,9 @@ async def fit(store: Store, due: DuePackages, hosts: Hosts, now: datetime) -> tu
             store.runs.save_budgets(token_env, budgets, now)
     budgets = believed(store, now)
     capacity = {key: can for key, plan in plans.items() if (can := plan.capacity(budgets, now)) is not None}
+    others = store.claims.others_points(worker_id, now)  # GitHub points: the plans are GitHub's token pool's
+    if others:
+        capacity = {key: replace(can, points=max(0, can.points - others)) for key, can in capacity.items()}
 
     def charges():  # one walk over the due packages that keeps nothing
         for repo_url, last_points in due.costs():

@@ -16,6 +16,7 @@ from fetcher.store import Store
 SYNCED, UNCHANGED, FAILED, SKIPPED = "synced", "unchanged", "failed", "skipped"
 LEFT_DUE = "left due"  # skipped: its host could not be asked in this run
 EDITED_MEANWHILE = "links edited during the run"
+CLAIMED = "fetched by another worker"  # skipped: a package named for the run another worker holds (run/claiming.py)
 
 
 @dataclass

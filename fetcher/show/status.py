@@ -13,17 +13,20 @@ from fetcher.record import parse_datetime, to_stored_datetime
 from fetcher.show.text import ago, size, utc
 from fetcher.store import Store
 from fetcher.store.schedule import is_due
+from fetcher.store.sql import STORE_ERRORS
 
 TOP_FAILURES = 10
 LAST_RUNS = 10
 NO_TOKEN = "anonymous"  # the key of the budgets seen without a token
 RUN_FIELDS = ("command", "started", "finished", "seconds", "packages", "synced", "unchanged", "failed", "skipped",
-              "points", "rate_limit_wait", "stopped", "deferred")  # fmt: skip
+              "points", "rate_limit_wait", "stopped", "deferred", "host", "pid", "worker_id")  # fmt: skip
+WORKER_FIELDS = ("host", "pid", "command", "started", "alive_until", "claims", "claimed", "gone")
 
 
 def gather(store: Store, config: Config, now: datetime, running: dict | None = None) -> dict:
     """Everything `status` shows (date-times as date-times; `as_json` prints it as `status --json` does);
-    `running`: the run holding the store's lock ({command, pid, since}), if one does.
+    `running`: the run holding the store's lock ({command, pid, since}), if one does; `workers`: the syncs and
+    refreshes working on the store (table worker, on either backend), a worker whose lease passed shown as gone.
 
     Every value is read through store/stored.py. One another program stored that cannot be read is
     counted as a sync would take it (store/schedule.py: unknown, and never holding a package back), a
@@ -75,7 +78,8 @@ def gather(store: Store, config: Config, now: datetime, running: dict | None = N
         "failures": [{"slug": row["slug"], "consecutive_failures": row["failures"], "since": row["failing_since"],
                       "last_error": errors.get(row["id"])} for row in failures],
         "sparklines_kept": kept,
-        "runs": [{name: run[name] for name in RUN_FIELDS} for run in runs],
+        "runs": [{**{name: run[name] for name in RUN_FIELDS}, "share": _share(run, runs)} for run in runs],
+        "workers": _workers(store, now),
         "rate_limits": limits,
         "store": {"path": store.db.where(), "bytes": store.db.size()},
         "worst_failures": worst,
@@ -94,6 +98,23 @@ def gather(store: Store, config: Config, now: datetime, running: dict | None = N
                                  if crossed.backlog_for else [], crossed.backlog_for, now)),
     ) if message]  # fmt: skip
     return status
+
+
+def _workers(store: Store, now: datetime) -> list[dict]:
+    """The workers' rows: none where the store has no table of them to read (an older one, opened read-only)."""
+    try:
+        return [{name: worker[name] for name in WORKER_FIELDS} for worker in store.workers.listed(now)]
+    except STORE_ERRORS:
+        return []
+
+
+def _share(run: dict, runs: list[dict]) -> float | None:
+    """The run's share of its pass: its packages of those of the runs of its kind that overlapped it in time (the
+    workers of one pass run side by side); None when none had any."""
+    together = [other for other in runs if other["command"] == run["command"] and other["started"] <= run["finished"]
+                and other["finished"] >= run["started"]]
+    total = sum(other["packages"] or 0 for other in together)
+    return round((run["packages"] or 0) / total, 3) if total else None
 
 
 def as_json(status: dict) -> str:
@@ -195,6 +216,18 @@ def render(status: dict, now: datetime) -> str:
                 f"  {token} {resource}: {budget['remaining']} of {budget['limit']} left, resets {utc(reset)} "
                 f"({ago(reset, now)}); seen {ago(budget['seen_at'], now)}"
             )
+    if status["workers"]:
+        live = sum(not worker["gone"] for worker in status["workers"])
+        lines.append(f"workers     {live} running" + (f", {len(status['workers']) - live} gone" if live <
+                                                       len(status["workers"]) else ""))
+    for worker in status["workers"]:
+        started = worker["started"]
+        line = (f"  {worker['command']} pid {worker['pid']} on {worker['host']} since {utc(started)} "
+                f"({ago(started, now)}): {worker['claims']} claimed now, {worker['claimed']} in the run")
+        if worker["gone"]:
+            line += (f"; gone: its lease passed {ago(worker['alive_until'], now)} (it died); its claims are taken "
+                     "by the others")
+        lines.append(line)
     lines.append("last runs" + ("" if status["runs"] or status["running"] else "   none yet"))
     if status["running"]:
         since = _time(status["running"]["since"])
@@ -209,6 +242,8 @@ def render(status: dict, now: datetime) -> str:
             line += f"; {run['deferred']} deferred (the tokens' budget)"
         if run["rate_limit_wait"]:
             line += f"; waited {run['rate_limit_wait']:.0f}s for rate limits"
+        if run["share"] is not None and run["share"] < 1:  # one of several workers of a pass
+            line += f"; {run['share']:.0%} of its pass, pid {run['pid']} on {run['host']}"
         if run["stopped"]:
             line += f"; stopped early: {_one_line(run['stopped'])}"
         lines.append(line)

@@ -1,5 +1,5 @@
 """The few ways SQLite's and PostgreSQL's SQL differ, in one place: DDL types, the views, the schema's
-introspection, and where the number of migrations a store has had is kept.
+introspection, where the number of migrations a store has had is kept, and how a claimer locks rows.
 
 Everything else the store says is the same SQL on both (`?` parameters, `ON CONFLICT ... DO UPDATE`,
 `coalesce`, row comparisons). schema.sql is the one source of the tables and indexes: PostgreSQL's
@@ -42,6 +42,11 @@ class SQLite:
 
     # A view's definition is kept as it was written: one unchanged since it was made is left alone.
     keeps_view_text = True
+
+    # How a claimer locks the rows it takes (store/claims.py): SQLite's BEGIN IMMEDIATE has locked the whole store.
+    lock_rows = ""
+    # A SQLite store has one run at a time (run/lock.py's flock): a worker row left is a killed run's.
+    one_run_at_a_time = True
 
     def own_table(self, db, table: str) -> str:
         """The store's table itself, past a TEMP view of its name."""
@@ -100,6 +105,12 @@ class Postgres:
     # PostgreSQL keeps a view's definition as it reads it back, not as written: fetcher's are made anew at each
     # shaping (refuse_foreign has found those of its names to be fetcher's), and the record holds what it keeps.
     keeps_view_text = False
+
+    # Each row the claimer takes is locked for the claim's transaction; a row another transaction holds (another
+    # claimer's, a package being written) is skipped, never waited for. NO KEY UPDATE: rows that only refer to the
+    # package (fetch_state, claim) are still written meanwhile.
+    lock_rows = " FOR NO KEY UPDATE SKIP LOCKED"
+    one_run_at_a_time = False  # any number of workers (docs/fleet.md)
 
     def index_hint(self, db, index: str) -> str:
         return ""  # its planner chooses the index itself

@@ -155,6 +155,23 @@ class PostgresDatabase(Database):
                 raise
 
     @contextlib.contextmanager
+    def claiming(self) -> Iterator[None]:
+        """A transaction without the store's write lock: a claimer locks the rows it takes (FOR NO KEY UPDATE SKIP
+        LOCKED), and skips those another holds, so claimers never wait behind each other or behind a write."""
+        with self.guarded():
+            self.conn.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self._rollback()
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         """One read transaction on one snapshot; it waits for no writer and holds none up."""
         with self.guarded():

@@ -7,7 +7,7 @@ the same however far in it is, and nothing of the catalogue is held whole.
 
 from datetime import datetime, timedelta, timezone
 from itertools import islice
-from typing import Iterator
+from typing import Callable, Iterator
 
 from fetcher import due
 from fetcher.record import is_utf8
@@ -97,10 +97,22 @@ class DuePackages:
         self._limit = limit
         self._now = now
         self._count: int | None = None
+        self.begun = now  # packages attempted since are left out: alone, since the run was asked for
+        self._held: frozenset[int] = frozenset()  # what other workers' claims hold: their share, not this one's
+        self.taken = 0  # packages claimed by `claiming`, across its walks
 
-    def _due(self, begun: datetime | None) -> Iterator[dict]:
+    def in_pass(self, begun: datetime, held: set[int]) -> None:
+        """A worker of a fleet: leave out what was attempted since `begun` (the pass's start, which another worker
+        began) and what the other workers hold now (`held`), from the count, the costs and the walks."""
+        self.begun = min(self.begun, begun)
+        self._held = frozenset(held)
+        self._count = None
+
+    def _due(self, begun: datetime | None, held: frozenset[int] | None = None) -> Iterator[dict]:
+        held = self._held if held is None else held
         for row in self._schedule.walk(begun):
-            if self._stale_after is None or is_due(row, self._stale_after, self._now):
+            if row["id"] not in held and (self._stale_after is None or
+                                                is_due(row, self._stale_after, self._now)):
                 yield row
 
     def _limited(self, rows: Iterator[dict]) -> Iterator[dict]:
@@ -108,7 +120,8 @@ class DuePackages:
 
     def costs(self) -> Iterator[tuple[str, int | None]]:
         """(repo_url, what its last fetch cost or None) of each due package, in due order; a walk that keeps nothing."""
-        return ((row["repo_url"], row["last_points"]) for row in self._limited(self._due(None)))
+        return ((row["repo_url"], row["last_points"]) for row in self._limited(self._due(None if not self._held
+                                                                                         else self.begun)))
 
     def take(self, count: int) -> None:
         """Leave all but the first `count` for a later run."""
@@ -117,13 +130,33 @@ class DuePackages:
 
     def __len__(self) -> int:
         if self._count is None:
-            self._count = sum(1 for _ in self._limited(self._due(self._now)))
+            self._count = sum(1 for _ in self._limited(self._due(self.begun)))
         return self._count
 
     def __iter__(self) -> Iterator[dict]:
-        ids = (row["id"] for row in self._limited(self._due(self._now)))
+        ids = (row["id"] for row in self._limited(self._due(self.begun)))
         while page := list(islice(ids, PAGE)):
             yield from self._schedule.rows_by_id(page)
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether `claiming` has taken as many as the limit allows."""
+        return self._limit is not None and self.taken >= self._limit
+
+    def claiming(self, take: Callable[[list[dict]], list[int]], chunk: int) -> Iterator[list[dict]]:
+        """One walk over the due packages, in due order, offering `take` (a worker's claimer) `chunk` of the walk's
+        rows at a time; yields the package rows of each chunk it took. The limit counts what is taken, over every
+        walk: what another worker holds or has attempted meanwhile is another's share, and the walk goes on past it.
+        Walked again, it offers what is still due and unattempted in the pass (a dead worker's packages)."""
+        rows = self._due(self.begun, frozenset())  # a claim refuses what is held: a dead worker's is taken
+        while not self.exhausted:
+            offered = list(islice(rows, chunk if self._limit is None else min(chunk, self._limit - self.taken)))
+            if not offered:
+                return
+            ids = take(offered)
+            self.taken += len(ids)
+            if ids:
+                yield self._schedule.rows_by_id(ids)
 
 
 def is_due(row: dict, stale_after: timedelta, now: datetime) -> bool:

@@ -149,6 +149,13 @@ class Database:
                 raise
 
     @contextlib.contextmanager
+    def claiming(self) -> Iterator[None]:
+        """A transaction that writes only rows it locked itself (store/claims.py). SQLite has no row locks: its
+        write lock, as every write; PostgreSQL's takes no store-wide lock, so claimers never wait for each other."""
+        with self.write():
+            yield
+
+    @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         """One read transaction: every read inside sees the same snapshot of the store.
 

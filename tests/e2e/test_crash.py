@@ -40,9 +40,10 @@ def test_sigkill_mid_run_leaves_every_record_old_or_new_and_the_next_run_finishe
     store = store_at
     with StandIn(world, latency=0.03, stats_delay=0) as standin:
         config = tmp_path / "config.toml"
+        # A short lease: on PostgreSQL the next run takes the killed one's claims once it has passed.
         config.write_text(
             f'[store]\n{store_toml}\n[github]\napi_url = "{standin.url}"\npace = false\n'
-            f'[pypi]\nurl = "{standin.url}"\n[sync]\nconcurrency = 2\n[http]\nbackoff = 0\n'
+            f'[pypi]\nurl = "{standin.url}"\n[sync]\nconcurrency = 2\nlease = "5s"\n[http]\nbackoff = 0\n'
         )
         assert fetcher(config, "import", str(tmp_path / "catalog.json")).wait(60) == 0
         run = fetcher(config, "sync")
