@@ -356,7 +356,7 @@ def _run_pass(settings, store, standin, world, records, names, workdir, env, con
                 written = store.written()
                 live = [child for child in children if child.process is None]
                 if written >= settings.kill_at * packages and live:
-                    victim, at_kill = _kill_one(store, standin, names, live, started)
+                    victim, at_kill = _kill_one(store, standin, names, live, started, settings.latency)
             if now > deadline:
                 for child in children:
                     child.kill()
@@ -394,23 +394,30 @@ def _run_pass(settings, store, standin, world, records, names, workdir, env, con
     )  # fmt: skip
 
 
-def _kill_one(store: Store, standin: StandIn, names: Names, live: list[Child], started: float):
-    """SIGKILL the live worker holding the most claims (the first live one where none are held)."""
+def _kill_one(store: Store, standin: StandIn, names: Names, live: list[Child], started: float, latency: float):
+    """SIGKILL the live worker holding the most claims (the first live one where none are held), and note what it had
+    in hand: its claims where it held any, else the packages asked about before the kill and not written then."""
     claims = store.claims()
     victim = max(live, key=lambda child: len(claims.get(child.pid, [])))
     victim.kill()
-    at = len(standin.requests)
+    clock = time.time()
     written_at = store.written_at()
     row = store.worker(victim.pid)
     claimed = [] if row is None else [package for (package,) in store.rows(
-        "SELECT package_id FROM claim WHERE claimed_by = %s", (row[0],))]
+        "SELECT package_id FROM claim WHERE claimed_by = %s", (row[0],))]  # fmt: skip
     slugs = dict(store.rows("SELECT id, slug FROM package"))
     written_slugs = {slugs[package] for package in written_at}
-    asked = asked_packages(standin.requests[:at], names)
+    if claimed:
+        in_hand = {slugs[package] for package in claimed} - written_slugs
+    else:
+        # The stand-in logs a request as it answers, after its latency: the dead worker's last asks come in after the
+        # kill.
+        time.sleep(max(0.0, clock + 2 * latency + 0.25 - time.time()))
+        in_hand = asked_packages(list(standin.requests), names) - written_slugs
     _progress(f"  killed worker pid {victim.pid} at {len(written_at)} written ({len(claimed)} claimed by it)")
     return victim, {
-        "time": victim.killed_at, "clock": time.time(), "started": started, "written_at": written_at, "claimed": claimed,
-        "in_hand": asked - written_slugs, "row": row, "requests": at,
+        "time": victim.killed_at, "clock": clock, "started": started, "written_at": written_at, "claimed": claimed,
+        "in_hand": in_hand,
     }
 
 

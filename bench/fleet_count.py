@@ -30,7 +30,7 @@ class Duplicates:
     packages: int = 0  # the packages they belong to
     requests: int = 0  # the asks beyond the first, all together
     excused: int = 0  # of `packages`, those a killed worker had in hand (asked before the kill, not written then)
-    examples: list[str] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)  # a few of the packages fetched twice, the excused left out
 
 
 class Names:
@@ -118,7 +118,7 @@ def count_duplicates(
         packages=len(packages),
         requests=sum(extra.values()),
         excused=len(packages & set(in_hand)),
-        examples=sorted(packages)[:5],
+        examples=sorted(packages - set(in_hand))[:5],
     )
 
 
