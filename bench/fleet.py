@@ -375,7 +375,7 @@ def _run_pass(settings, store, standin, world, records, names, workdir, env, con
     runs = [worker_run(child) for child in children]
     kill_result = None
     if victim is not None:
-        kill_result = _after_kill(settings, store, standin, world, records, names, workdir, env, configs[0],
+        kill_result = _after_kill(settings, store, world, records, workdir, env, configs[0],
                                   victim, children, at_kill)  # fmt: skip
         entries = list(standin.requests)
     in_hand = at_kill.get("in_hand", set())
@@ -421,7 +421,7 @@ def _kill_one(store: Store, standin: StandIn, names: Names, live: list[Child], s
     }
 
 
-def _after_kill(settings, store, standin, world, records, names, workdir, env, config, victim, children, at_kill):
+def _after_kill(settings, store, world, records, workdir, env, config, victim, children, at_kill):
     """The others have ended: wait out the dead worker's lease if anything is left, run a follow-up sync, check."""
     killed_at = at_kill["time"]
     others = [child for child in children if child is not victim]
