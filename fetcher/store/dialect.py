@@ -43,6 +43,16 @@ class SQLite:
     # A view's definition is kept as it was written: one unchanged since it was made is left alone.
     keeps_view_text = True
 
+    def own_table(self, db, table: str) -> str:
+        """The store's table itself, past a TEMP view of its name."""
+        return f"main.{table}"
+
+    def make_temp_views(self, db, statements: list[str]) -> None:
+        """TEMP views on a connection that only reads: SQLite keeps them in memory, where no file may be made."""
+        db.execute("PRAGMA temp_store = MEMORY")
+        for statement in statements:
+            db.execute(statement)
+
     def index_hint(self, db, index: str) -> str:
         """SQLite's planner walks the table for `modified >= ?` unless told: the index named, where the store has it
         (one opened read-only is not shaped, and may lack it)."""
@@ -93,6 +103,30 @@ class Postgres:
 
     def index_hint(self, db, index: str) -> str:
         return ""  # its planner chooses the index itself
+
+    def own_table(self, db, table: str) -> str:
+        schema = db.one("SELECT current_schema()")
+        return f'"{schema}".{table}' if '"' not in schema else table
+
+    def make_temp_views(self, db, statements: list[str]) -> None:
+        """TEMP views in a transaction of their own that may make them (the session's default is read-only): they
+        are the session's alone and write nothing of the store. A server that allows no such transaction (a hot
+        standby) cannot show an older store at the current shape, and says so."""
+        from fetcher.errors import StoreError
+        from fetcher.store.postgres import driver, failure
+
+        try:
+            db.conn.execute("BEGIN READ WRITE")
+            for statement in statements:
+                db.conn.execute(statement)
+            db.conn.execute("COMMIT")
+        except driver().Error as exc:
+            db._rollback()
+            if getattr(exc, "sqlstate", None) != "25006":  # read_only_sql_transaction
+                raise failure(db.location, exc) from None
+            raise StoreError(f"{db.path}: the store is at an older shape, and this server lets no session show it at "
+                             "the current one (a read-only server); one `fetcher sync` or `fetcher import` against "
+                             "the primary brings it to the current shape") from None
 
 
 def _utc(expression: str) -> str:

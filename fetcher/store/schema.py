@@ -256,7 +256,9 @@ def _open_postgres(url: PostgresURL, *, create: bool, read_only: bool) -> Databa
             if not create:
                 raise StoreError(f"{url}: no store there (`fetcher import FILE` or `fetcher add` creates one)")
         refuse_foreign(db, MIGRATIONS)
-        if not read_only:
+        if read_only:
+            read_as_current(db, MIGRATIONS, READ_AS)
+        else:
             _apply_schema(db)
     except BaseException:
         db.close()

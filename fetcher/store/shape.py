@@ -165,20 +165,23 @@ def _views(db: Database) -> dict[str, str]:
 def read_as_current(db: Database, migrations: list[str], read_as: dict[str, str]) -> None:
     """On a connection that only reads: each fetcher table the store lacks as an empty TEMP view, and each table
     a migration it has not had would change as a TEMP view with the added columns as `read_as` gives them
-    ("table.column": an SQL expression over the table's row; NULL when not given). TEMP names come first."""
-    db.execute("PRAGMA temp_store = MEMORY")  # the TEMP views need no file, where none may be made
-    present = {row["name"] for row in db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    version = db.one("PRAGMA user_version")
+    ("table.column": an SQL expression over the table's row; NULL when not given). TEMP names come first, on
+    SQLite and PostgreSQL alike; on PostgreSQL they are a session's own, made in a transaction of their own."""
+    present = {row["name"] for row in db.dialect.objects(db) if row["type"] == "table"}
+    version = db.dialect.version(db)
     later: dict[str, list[str]] = {}
     for table, column in (pair for each in added_columns(migrations)[version:] for pair in each):
         later.setdefault(table, []).append(column)
+    views = []
     for table, columns in shape().tables.items():
         if table not in present:
             nulls = ", ".join(f"NULL AS {column}" for column in columns)
-            db.execute(f"CREATE TEMP VIEW {table} AS SELECT {nulls} WHERE 0")
+            views.append(f"CREATE TEMP VIEW {table} AS SELECT {nulls} WHERE 1 = 0")
         elif table in later:
             added = ", ".join(f"{read_as.get(f'{table}.{column}', 'NULL')} AS {column}" for column in later[table])
-            db.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {added} FROM main.{table}")
+            views.append(f"CREATE TEMP VIEW {table} AS SELECT *, {added} FROM {db.dialect.own_table(db, table)}")
+    if views:
+        db.dialect.make_temp_views(db, views)
 
 
 def split(script: str) -> list[str]:

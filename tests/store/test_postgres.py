@@ -1,12 +1,14 @@
 """A PostgreSQL store: the same tables, columns and views as SQLite's, its typed failures, its run lock, and CI never
 skipping it. Against a real server (tests/postgres_server.py), never a stand-in for one."""
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -268,5 +270,42 @@ def test_a_nul_character_postgresql_cannot_hold_is_stored_as_the_replacement_cha
     try:
         store.catalogue.add("pkg", "https://github.com/o/pkg", "", "a\x00b", datetime.now(timezone.utc))
         assert store.reads.record("pkg")["title"] == "a\ufffdb"
+    finally:
+        store.close()
+
+
+def test_an_older_store_is_read_at_the_current_shape_and_left_as_it_is(run_cli, config_file, store_at):
+    config = config_file()
+    run_cli(config, "add", "pkg", "--repo-url", "https://github.com/o/pkg")
+    store = open_store(store_at)
+    with store.db.write():  # a store a fetcher made before migration 7: no workers, runs without their worker
+        store.db.insert("sync_run", {"command": "sync", "started": "2026-03-01T00:00:00Z",
+                                     "finished": "2026-03-01T00:00:05Z", "packages": 1, "synced": 1, "unchanged": 0,
+                                     "failed": 0, "skipped": 0, "pending": 0, "requests": 3, "not_modified": 0,
+                                     "retries": 0, "graphql_points": 1, "points": 2, "seconds": 5.0})
+        for table in ("budget_hold", "claim", "worker"):
+            store.db.execute(f"DROP TABLE {table}")
+        for column in ("worker_id", "host", "pid"):
+            store.db.execute(f"ALTER TABLE sync_run DROP COLUMN {column}")
+        store.db.dialect.set_version(store.db, 6)
+    store.close()
+
+    reader = open_store(store_at, read_only=True)
+    try:
+        (run,), unreadable = reader.runs.last(5)
+        assert unreadable == [] and (run["points"], run["host"], run["pid"], run["worker_id"]) == (2, None, None, None)
+        assert reader.workers.live(datetime(2026, 3, 1, tzinfo=timezone.utc)) == []
+    finally:
+        reader.close()
+    result = run_cli(config, "status", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["packages"] == 1
+
+    store = open_store(store_at, create=False, read_only=True)  # nothing was made or migrated by the readers
+    try:
+        assert store.db.dialect.version(store.db) == 6
+        tables = {row["name"] for row in store.db.dialect.objects(store.db) if row["type"] == "table"}
+        assert not tables & {"worker", "claim", "budget_hold"}
+        assert "host" not in store.db.dialect.columns(store.db, "sync_run")
     finally:
         store.close()
