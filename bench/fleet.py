@@ -411,9 +411,9 @@ def _kill_one(store: Store, standin: StandIn, names: Names, live: list[Child], s
         in_hand = {slugs[package] for package in claimed} - written_slugs
     else:
         # The stand-in logs a request as it answers, after its latency: the dead worker's last asks come in after the
-        # kill.
+        # kill. Its GraphQL batches count: what it read ahead was in its hands too.
         time.sleep(max(0.0, clock + 2 * latency + 0.25 - time.time()))
-        in_hand = asked_packages(list(standin.requests), names) - written_slugs
+        in_hand = asked_packages(list(standin.requests), list(standin.graphql_asked), names) - written_slugs
     _progress(f"  killed worker pid {victim.pid} at {len(written_at)} written ({len(claimed)} claimed by it)")
     return victim, {
         "time": victim.killed_at, "clock": clock, "started": started, "written_at": written_at, "claimed": claimed,

@@ -122,16 +122,17 @@ def count_duplicates(
     )
 
 
-def asked_packages(entries: Iterable[Logged], names: Names) -> set[str]:
-    """The packages some request of `entries` asked about."""
+def asked_packages(entries: Iterable[Logged], graphql_asked: Iterable[tuple[tuple[str, ...], bool]],
+                   names: Names) -> set[str]:  # fmt: skip
+    """The packages some request of `entries`, or some GraphQL query of `graphql_asked`, asked about."""
+    whats = [key[0] for key in (ask_key(entry, names) for entry in entries) if key]
+    whats += [f"repo:{names.repo(full_name)}" for repositories, _ in graphql_asked for full_name in repositories]
     out = set()
-    for entry in entries:
-        key = ask_key(entry, names)
-        if key:
-            kind, _, name = key[0].partition(":")
-            slug = (names.repos if kind == "repo" else names.projects).get(name)
-            if slug:
-                out.add(slug)
+    for what in whats:
+        kind, _, name = what.partition(":")
+        slug = (names.repos if kind == "repo" else names.projects).get(name)
+        if slug:
+            out.add(slug)
     return out
 
 

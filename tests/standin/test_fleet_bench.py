@@ -4,7 +4,7 @@ import json
 
 import bench.fleet as fleet_cli
 from bench.fleet import Settings, fleet
-from bench.fleet_count import Lowest, Names, count_duplicates, spend_of
+from bench.fleet_count import Lowest, Names, asked_packages, count_duplicates, spend_of
 from fetcher.standin import Logged, StandIn, World
 from fetcher.standin.names import github_full_name
 
@@ -52,6 +52,8 @@ def test_a_package_asked_twice_is_counted_and_a_client_s_rightful_re_asks_are_no
     assert count_duplicates(log, graphql, names, in_hand={"django-pkg1", "django-pkg9"}).excused == 1
     clean = [entry for n, entry in enumerate(log) if n not in (9, 15, 17)]
     assert count_duplicates(clean, graphql[:3], names).packages == 0
+    # what a worker had asked about by some moment: its requests so far, and the repositories its GraphQL queries named
+    assert asked_packages(log[:3], [((old,), True)], names) == {"django-pkg0", renamed["slug"]}
 
 
 def test_each_token_s_lowest_remaining_is_sampled_and_held_against_the_reserve():
