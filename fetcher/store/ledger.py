@@ -25,12 +25,17 @@ The decision is a plain function over the rows (`decide`), and so is which answe
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fetcher.errors import RunStopped
 from fetcher.record import to_stored_datetime
 from fetcher.store.sql import Database
 from fetcher.store.stored import COLUMNS, readable, row_of
+
+
+# No answer's reset is further ahead than this (net/answer.py: PLAUSIBLE_WAIT, which the store may not import): a
+# stored window resetting later was written by another program, and is taken as unknown.
+PLAUSIBLE_RESET = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ class Ledger:
 
     def keep_newest(self, token_env: str, resource: str, seen: dict, now: datetime) -> None:
         """Write `seen` (budget, remaining, reset) to rate_limit unless the row there is newer; inside a write."""
-        if newer(self._window(token_env, resource), seen):
+        if newer(self._window(token_env, resource, now), seen):
             self.db.upsert("rate_limit", ("token_env", "resource"), {
                 "token_env": token_env, "resource": resource, "budget": seen["budget"],
                 "remaining": seen["remaining"], "reset": to_stored_datetime(seen["reset"]),
@@ -113,12 +118,12 @@ class Ledger:
     def bound(self, worker_id: int) -> "WorkerLedger":
         return WorkerLedger(self, worker_id)
 
-    def _window(self, token_env: str, resource: str) -> dict | None:
-        """The window as last reported; None when no row holds it, or its values cannot be read (unknown)."""
+    def _window(self, token_env: str, resource: str, now: datetime) -> dict | None:
+        """The window as last reported; None when unknown (`_readable`)."""
         with self.db.tolerant():
             rows = self.db.select("SELECT budget, remaining, reset FROM rate_limit WHERE token_env = ? AND "
                                   "resource = ?", [token_env, resource])
-        return self._readable(token_env, resource, rows[0] if rows else None)
+        return self._readable(token_env, resource, rows[0] if rows else None, now)
 
     def _look(self, worker_id: int, token_env: str, resource: str, now: datetime) -> dict:
         """In one query (a reservation is on every request's way): whether the worker's row is there, the window
@@ -134,16 +139,18 @@ class Ledger:
                           (SELECT reset FROM rate_limit WHERE token_env = ? AND resource = ?) AS reset""",
                 [worker_id, token_env, resource, to_stored_datetime(now), *[token_env, resource] * 3])
         window = {name: row[name] for name in ("budget", "remaining", "reset")}
-        return {"alive": row["alive"], "held": row["held"], "window": self._readable(token_env, resource, window)}
+        return {"alive": row["alive"], "held": row["held"],
+                "window": self._readable(token_env, resource, window, now)}
 
-    def _readable(self, token_env: str, resource: str, window: dict | None) -> dict | None:
-        """A window's stored values read by their kinds; None when unknown: no row, a value missing, or one
-        another program stored that cannot be read."""
+    def _readable(self, token_env: str, resource: str, window: dict | None, now: datetime) -> dict | None:
+        """A window's stored values read by their kinds; None when unknown: no row, a value missing, one another
+        program stored that cannot be read, or a reset further ahead than any answer's may be (PLAUSIBLE_RESET;
+        run/plan.py: believed leaves such a one out too, and what is asked replaces it)."""
         if window is None or None in window.values():
             return None
         read, _ = readable(self.db.path, [window], COLUMNS["rate_limit"],
                            lambda row: row_of("rate_limit", token_env=token_env, resource=resource))
-        return read[0] if read else None
+        return read[0] if read and read[0]["reset"] <= now + PLAUSIBLE_RESET else None
 
 
 class WorkerLedger:

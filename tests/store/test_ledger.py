@@ -128,3 +128,21 @@ def test_a_runs_budgets_saved_at_its_end_never_go_over_a_newer_lower_count(store
     later = RESET + timedelta(hours=1)
     store.runs.save_budgets("T", [dict(resource="core", **window(5000, later, budget=5000))], RESET)
     assert seen(store) == [(5000, later, RESET)]
+
+
+def test_a_window_another_program_stored_unreadably_or_resetting_past_any_answers_is_unknown_and_replaced(store):
+    worker = store.workers.begin("sync", NOW)["id"]
+    for reset in ("tomorrow", "9999-12-31T00:00:00+00:00"):
+        with store.db.write():
+            store.db.execute("DELETE FROM rate_limit")
+            store.db.execute("INSERT INTO rate_limit VALUES ('T', 'core', 60, 0, ?, ?)", [reset, NOW.isoformat()])
+        assert store.ledger.reserve(worker, "T", "core", 1, 10, NOW) == View(True, None, None, None, 0)
+        store.ledger.settle(worker, "T", "core", 1, window(59), NOW)
+        assert seen(store) == [(59, RESET, NOW)]
+
+
+def test_the_ledgers_plausible_reset_is_the_answers():
+    from fetcher.net.answer import PLAUSIBLE_WAIT
+    from fetcher.store.ledger import PLAUSIBLE_RESET
+
+    assert PLAUSIBLE_RESET == PLAUSIBLE_WAIT

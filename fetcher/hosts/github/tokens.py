@@ -175,7 +175,11 @@ class TokenPool:
             if self.ledger is None:
                 return token, 0
             points, now = self.expected_cost.get(resource, 1), client.clock()
-            view = self.ledger.reserve(token.env, resource, points, self.reserve, now)
+            try:
+                view = self.ledger.reserve(token.env, resource, points, self.reserve, now)
+            except BaseException:  # the store cannot say (StoreUnavailable), or this worker's lease is gone
+                self.done(token, resource)
+                raise
             if view.granted:
                 return token, points
             self.done(token, resource)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from fetcher.errors import RateLimited, RunStopped
+from fetcher.errors import RateLimited, RunStopped, StoreUnavailable
 from fetcher.hosts.github.tokens import AllRested, TokenPool
 from fetcher.net.answer import Budget
 from fetcher.net.request import Request
@@ -151,3 +151,14 @@ def test_a_whole_window_that_cannot_pay_a_request_stops_the_run_rather_than_wait
     pool.spend("ONE", "graphql", 5)
     with pytest.raises(RunStopped, match=r"whole graphql window of \$ONE \(12 points\) cannot pay 5 points"):
         asyncio.run(pool.send(Request(URL, "graphql"), answering(pool, 0, [], "graphql"), "graphql", FakeClient()))
+
+
+def test_a_reservation_the_store_cannot_make_leaves_nothing_in_flight():
+    class Unavailable(Ledger):
+        def reserve(self, *args):
+            raise StoreUnavailable("store: cannot write the store: locked")
+
+    pool = TokenPool([("ONE", "ghp_one")], reserve=10, ledger=Unavailable({}))
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(pool.send(Request(URL, "repo"), answering(pool, 50, []), "core", FakeClient()))
+    assert pool.tokens[0].in_flight["core"] == 0
