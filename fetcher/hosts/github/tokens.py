@@ -197,7 +197,7 @@ class TokenPool:
             return
         if not any(sum(token.in_flight.values()) for token in self.tokens):
             # No answer is coming that could free a token: waiting would be for ever.
-            raise RunStopped(f"no GitHub token can be spent now ({resource})")
+            raise RunStopped(f"no GitHub token can be spent now ({resource})") from None
         self._answer_came.clear()
         await self._answer_came.wait()
 
