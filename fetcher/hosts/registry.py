@@ -20,9 +20,11 @@ UNSUPPORTED = NullHost("unsupported host")
 
 
 class Hosts:
-    def __init__(self, config: Config, client: Client, *, reserve: int = 0):
-        """`reserve`: points of each GitHub token this run never spends (a sync keeps [sync] reserve)."""
-        github = GitHub(config, client, reserve)
+    def __init__(self, config: Config, client: Client, *, reserve: int = 0, ledger=None):
+        """`reserve`: points of each GitHub token this run never spends (a sync keeps [sync] reserve); `ledger`:
+        where the GitHub tokens' points are reserved for the workers sharing the store (store/ledger.py's
+        WorkerLedger), or None for a pool that decides alone."""
+        github = GitHub(config, client, reserve, ledger)
         # A forge may hold at most half the request slots, so one slow host cannot keep every other one waiting.
         share = max(1, config.concurrency // 2)
         forges = {name: KINDS[host.kind](host, client, share, config.compat) for name, host in config.hosts.items()}

@@ -132,7 +132,9 @@ class _Run:
     async def go(self) -> None:
         self.client = Client(self.config, clock=self.clock, sleep=self.sleep, transport=self.transport)
         # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may.
-        self.hosts = Hosts(self.config, self.client, reserve=self.config.reserve if self.fit_budget else 0)
+        # The GitHub tokens' points are reserved in the store's ledger, for every worker sharing it to see.
+        self.hosts = Hosts(self.config, self.client, reserve=self.config.reserve if self.fit_budget else 0,
+                           ledger=self.store.ledger.bound(self.report.worker["id"]))
         self.pypi = PyPI(self.client, self.config.pypi_url)
         self.claimer = claiming.Claimer(self.store, self.report.worker, self.report.command, self.config.lease,
                                         self.clock, self.hosts)

@@ -22,12 +22,15 @@ log = logging.getLogger(__name__)
 
 
 def believed(store: Store, now: datetime) -> list[dict]:
-    """The budgets the last runs saw (store.runs.budgets: one that cannot be read is left out), less those whose
+    """The budgets the runs saw (store.runs.budgets: one that cannot be read is left out), less those whose
     reset is further ahead than any answer's may be (net/answer.py: PLAUSIBLE_WAIT): fetcher never stored such a
     reset (another program did), and believed it would rest the token until then. Each left out is unknown, so it
-    is asked again, and what the run sees replaces it."""
+    is asked again, and what the run sees replaces it. Each row says in `held` the points live workers hold of
+    that window now (store.ledger.held): spent already, as far as a plan is concerned."""
+    held = store.ledger.held(now)
     budgets = []
     for row in store.runs.budgets():
+        row = dict(row, held=held.get((row["token_env"], row["resource"]), 0))
         if row["reset"] > now + PLAUSIBLE_WAIT:
             log.info("%s: the %s budget of %s resets %s, later than any window: taken as unknown", store.path,
                      row["resource"], row["token_env"] or "no token", row["reset"].isoformat())

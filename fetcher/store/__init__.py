@@ -8,6 +8,7 @@
 - `walk`: a directory walk's pages (`import --from-api`), each whole with the walk's place;
 - `workers`: each sync or refresh working on the store, its lease, its claims renewed with it;
 - `claims`: which worker is fetching a package: taken in due order a batch at a time, released on every outcome;
+- `ledger`: the fleet's budget holds: the points of a token's window a worker reserves before a request;
 - `reads`: records, facts, fetch state, history, trending, the status overview, grids and categories.
 
 Every stored value is read back through `stored` (each column's kind): one another program wrote that is
@@ -20,6 +21,7 @@ Nothing else in fetcher writes SQL. `Database` (sql.py) is the seam a second bac
 from fetcher.store.catalogue import Catalogue
 from fetcher.store.claims import Claims
 from fetcher.store.fetched import Fetched
+from fetcher.store.ledger import Ledger
 from fetcher.location import Location
 from fetcher.store.reads import Reads
 from fetcher.store.runs import Runs
@@ -42,6 +44,7 @@ class Store:
         self.walks = Walks(db)
         self.workers = Workers(db)
         self.claims = Claims(db)
+        self.ledger = Ledger(db)
 
     def close(self) -> None:
         self.db.close()

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from fetcher.errors import UnreadableValue
 from fetcher.record import to_stored_datetime
+from fetcher.store.ledger import Ledger
 from fetcher.store.sql import Database
 from fetcher.store.stored import COLUMNS, readable, row_of
 
@@ -28,15 +29,12 @@ class Runs:
                 })
 
     def save_budgets(self, token_env: str, budgets: list[dict], seen_at: datetime) -> None:
-        """Keep each budget as this run last saw it: {resource, budget, remaining, reset}."""
-        stamp = to_stored_datetime(seen_at)
+        """Keep each budget as this run last saw it ({resource, budget, remaining, reset}), unless the row holds a
+        newer one (store/ledger.py: `newer`): other workers sharing the store write theirs as their answers come."""
+        ledger = Ledger(self.db)
         with self.db.write():
             for budget in budgets:
-                self.db.upsert("rate_limit", ("token_env", "resource"), {
-                    "token_env": token_env, "resource": budget["resource"], "budget": budget["budget"],
-                    "remaining": budget["remaining"], "reset": to_stored_datetime(budget["reset"]),
-                    "seen_at": stamp,
-                })
+                ledger.keep_newest(token_env, budget["resource"], budget, seen_at)
 
     def budgets(self) -> list[dict]:
         """Each budget as the last run saw it (rate_limit), read through store/stored.py (its reset a date-time).

@@ -65,7 +65,8 @@ class GitHubPlan(BudgetPlan):
     def capacity(self, budgets: list[dict], now: datetime) -> Capacity | None:
         """What the pool can pay for: None when a token's budget has never been seen (nothing to plan with).
 
-        `budgets`: rows of rate_limit (token_env, resource, budget, remaining, reset as datetime).
+        `budgets`: rows of rate_limit (token_env, resource, budget, remaining, reset as datetime), each with the
+        points live workers hold of it (`held`, run/plan.py: believed; 0 when absent).
         """
         core = {row["token_env"]: row for row in budgets if row["resource"] == "core"}
         points = 0
@@ -74,7 +75,8 @@ class GitHubPlan(BudgetPlan):
             if row is None:
                 return None
             fresh = row["reset"] <= now
-            points += max(0, (row["budget"] if fresh else row["remaining"]) - self.reserve)
+            # What workers sharing the store hold of it now (their requests out) is as good as spent.
+            points += max(0, (row["budget"] if fresh else row["remaining"]) - row.get("held", 0) - self.reserve)
             if not fresh and row["reset"] <= now + self.max_wait:
                 points += max(0, row["budget"] - self.reserve)  # the next window opens within the allowed wait
         return Capacity(points, len(self.token_envs))

@@ -62,14 +62,14 @@ class RepoFetch:
 class GitHub(Host):
     name = "GitHub"
 
-    def __init__(self, config: Config, client: Client, reserve: int):
+    def __init__(self, config: Config, client: Client, reserve: int, ledger=None):
         self.config = config
         self.client = client
         self.api_url = config.github_api_url
         self.graphql_url = config.github_graphql_url
         # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may.
         self.pool = TokenPool(config.github_tokens(), reserve, api_urls=(self.api_url, self.graphql_url),
-                              token_envs=config.token_envs)
+                              token_envs=config.token_envs, ledger=ledger)
         self.service = GitHubService(self.pool, client, pace=config.pace)
         self._asking: dict[str, Asking] = {}  # repository -> its weekly counts, asked before its turn
         self._running: set[Asking] = set()  # every asking not yet done: stopped when the run is over

@@ -20,15 +20,24 @@ The pool is the GitHub service's credential: `send` chooses a token for each req
 while every token is busy or resting, within max_rate_limit_wait), sends it with that token's
 `TokenCredential` (an httpx Auth hook bound to GitHub's API), and moves to another token when
 one is rejected or spent.
+
+Workers sharing a store share their tokens' budgets through its ledger (store/ledger.py), when the pool is
+given one: a chosen token's request is reserved there before it is sent (a REST request 1 point, a GraphQL
+query what the last one cost) and settled when its answer or failure is in, with the budget the answer
+reported. A refusal says what the fleet's view of the window is: the pool takes it as its own, and the
+token waits while workers hold points of it (until an answer of this worker's comes or LEDGER_POLL has
+passed, whichever first), or rests until its reset when what is left is down to the reserve and nothing is
+held. Without a ledger the pool decides alone, as it always did.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fetcher.errors import RateLimited, RunStopped, TokenRejected
+from fetcher.errors import RateLimited, RunStopped, StoreUnavailable, TokenRejected
 from fetcher.logs import event
 from fetcher.net.answer import Budget
 from fetcher.net.credentials import Credential, bearer
@@ -36,6 +45,10 @@ from fetcher.net.request import Request
 from fetcher.net.retry import MIN_RATE_LIMIT_WAIT
 
 log = logging.getLogger(__name__)
+
+# How long a token other workers hold points of waits before it is asked of the ledger again, when no answer of
+# this worker's comes first: their answers free points this worker is not told of.
+LEDGER_POLL = 0.25
 
 
 @dataclass
@@ -48,6 +61,8 @@ class Token:
     in_flight: Counter = field(default_factory=Counter)  # resource -> requests sent and not yet answered
     rejected: bool = False
     answered: bool = False  # an answer other than a 401 came back with it in this run
+    # Resources the ledger refused while workers held points of them: not chosen until the pool's next wake.
+    held_elsewhere: set[str] = field(default_factory=set)
 
     def left(self, resource: str, now: datetime) -> float:
         """Points left in a budget as last reported; one not heard of yet, or past its reset, counts as full."""
@@ -83,8 +98,10 @@ class TokenCredential(Credential):
         self.pool = pool
         self.token = token
         self.resource = resource
+        self.seen: Budget | None = None  # the budget the answer reported, for the ledger
 
     def observe(self, status: int, budget: Budget | None, charged: int, refused: bool) -> None:
+        self.seen = budget
         self.pool.answered(self.token, status)
         if budget is not None:
             self.pool.saw(self.token, budget, charged=charged, refused=refused)
@@ -94,7 +111,7 @@ class TokenCredential(Credential):
 
 class TokenPool:
     def __init__(self, tokens: list[tuple[str, str]], reserve: int = 0, api_urls: tuple[str, ...] = (),
-                 token_envs: tuple[str, ...] = ()):
+                 token_envs: tuple[str, ...] = (), ledger=None):
         self.tokens = [Token(env, value) for env, value in tokens]
         # Every variable of github.token_env, set or not: where a token is read from, to say so when none is set.
         self.token_envs = token_envs or tuple(env for env, _ in tokens) or ("GITHUB_TOKEN",)
@@ -103,14 +120,18 @@ class TokenPool:
         self.reserve = reserve
         self.api_urls = api_urls  # where its tokens may go: GitHub's REST and GraphQL API URLs
         self._answer_came = asyncio.Event()  # set as each request ends: a token may have points to spare again
+        # The fleet's budgets (store/ledger.py's WorkerLedger: reserve, settle), or None: this pool decides alone.
+        self.ledger = ledger
+        self.expected_cost: dict[str, int] = {}  # resource -> points its last answer cost (a GraphQL query's)
 
     async def send(self, request: Request, attempt, resource: str, client):
         """`attempt` with the token this request should go with; a token rejected or spent is left for the
         next, and the last one's failure goes up."""
         while True:
-            token = await self._token(request, resource, client)
+            token, points = await self._token(request, resource, client)
+            credential = TokenCredential(self, token, resource)
             try:
-                return await attempt(TokenCredential(self, token, resource))
+                return await attempt(credential)
             except TokenRejected as rejected:
                 if not self.reject(token):
                     raise self.every_one_rejected(rejected.url) from None
@@ -121,6 +142,8 @@ class TokenPool:
                     raise
             finally:
                 self.done(token, resource)
+                if points:
+                    self._settle(token, resource, points, credential.seen, client.clock())
                 self._answer_came.set()
 
     async def send_with(self, token_env: str, request: Request, attempt, resource: str):
@@ -133,23 +156,73 @@ class TokenPool:
         finally:
             self.done(token, resource)
 
-    async def _token(self, request: Request, resource: str, client) -> Token:
-        """The token for this request; while every one is busy, wait for an answer; while every one rests,
-        wait for the first reset if it comes within max_rate_limit_wait."""
+    async def _token(self, request: Request, resource: str, client) -> tuple[Token, int]:
+        """The token for this request, and the points the ledger holds for it (0 without a ledger); while every
+        one is busy, wait for an answer; while every one rests, wait for the first reset if it comes within
+        max_rate_limit_wait."""
         while True:
             if not self.live:
                 raise self.every_one_rejected(request.url)  # the last one was rejected while this request waited
             try:
-                return self.choose(resource, client.clock(), request.pinned_to)
+                token = self.choose(resource, client.clock(), request.pinned_to)
             except Busy:
-                if not any(sum(token.in_flight.values()) for token in self.tokens):
-                    # No answer is coming that could free a token: waiting would be for ever.
-                    raise RunStopped(f"no GitHub token can be spent now ({resource})") from None
-                self._answer_came.clear()
-                await self._answer_came.wait()
+                await self._wait_for_points(resource)
+                continue
             except AllRested as rested:
                 await client.wait_until(rested.until, RateLimited(request.url, rested.until, secondary=False,
                                                                   ends_run=True))
+                continue
+            if self.ledger is None:
+                return token, 0
+            points, now = self.expected_cost.get(resource, 1), client.clock()
+            try:
+                view = self.ledger.reserve(token.env, resource, points, self.reserve, now)
+            except BaseException:  # the store cannot say (StoreUnavailable), or this worker's lease is gone
+                self.done(token, resource)
+                raise
+            if view.granted:
+                return token, points
+            self.done(token, resource)
+            self.refused(token, resource, view, points, now)
+
+    async def _wait_for_points(self, resource: str) -> None:
+        """Every token is busy: wait for an answer of this worker's; while workers hold points of a token the
+        ledger refused, for such an answer or LEDGER_POLL, whichever comes first."""
+        if any(resource in token.held_elsewhere for token in self.live):
+            self._answer_came.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._answer_came.wait(), LEDGER_POLL)
+            for token in self.tokens:
+                token.held_elsewhere.discard(resource)
+            return
+        if not any(sum(token.in_flight.values()) for token in self.tokens):
+            # No answer is coming that could free a token: waiting would be for ever.
+            raise RunStopped(f"no GitHub token can be spent now ({resource})") from None
+        self._answer_came.clear()
+        await self._answer_came.wait()
+
+    def refused(self, token: Token, resource: str, view, points: int, now: datetime) -> None:
+        """The ledger refused `points` of `token`'s window: take the fleet's view (`view`: store/ledger.py's View)
+        as the pool's, then wait while workers hold points of it, or rest it until its reset."""
+        if view.budget is not None:
+            self._keep(token, Budget(resource, view.budget, view.remaining, view.reset))
+        if view.held:
+            token.held_elsewhere.add(resource)
+        elif view.reset is not None and view.reset > now:
+            token.resting_until[resource] = view.reset  # down to the reserve, and no answer will free a point
+        else:  # a whole window, nothing held, cannot pay it: waiting would be for ever
+            raise RunStopped(f"the whole {resource} window of ${token.env} ({view.budget} points) cannot pay "
+                             f"{points} points and keep sync.reserve ({self.reserve})")
+
+    def _settle(self, token: Token, resource: str, points: int, seen: Budget | None, now: datetime) -> None:
+        """The ledger's hold for a request released, with the budget its answer reported (of its resource)."""
+        window = None
+        if seen is not None and seen.name == resource:
+            window = {"budget": seen.limit, "remaining": seen.remaining, "reset": seen.reset_at}
+        try:
+            self.ledger.settle(token.env, resource, points, window, now)
+        except StoreUnavailable as exc:  # its hold stays until this worker ends: the fleet errs on the safe side
+            log.warning("cannot settle a budget hold of $%s: %s", token.env, exc)
 
     def seed(self, budgets: list[dict], now: datetime) -> None:
         """Start from the budgets the last run saw (rows of rate_limit, reset as a date-time) whose window is
@@ -198,6 +271,7 @@ class TokenPool:
         # reserve to keep, a token whose budget is not known yet has one request out at a time until it is;
         # so has a token no answer has come back for yet in this run (it may be one GitHub rejects).
         ready = [token for token in awake if token.left(resource, now) - token.in_flight[resource] > self.reserve
+                 and resource not in token.held_elsewhere
                  and not (self.reserve and resource not in token.budgets and token.in_flight[resource])
                  and not (not token.answered and sum(token.in_flight.values()))]
         if not ready or any(token.env == prefer and token not in ready and not token.answered for token in awake):
@@ -220,16 +294,22 @@ class TokenPool:
     def saw(self, token: Token, budget: Budget, *, charged: int, refused: bool) -> None:
         """An answer to `token` reported `budget`: keep the newest, count what it cost, rest it when spent."""
         token.answered = True
-        known = token.budgets.get(budget.name)
-        # Answers overtake each other: the lowest count in the newest window is the truth.
-        if known is None or (budget.reset_at, -budget.remaining) >= (known.reset_at, -known.remaining):
-            token.budgets[budget.name] = budget
+        self._keep(token, budget)
         token.spent[budget.name] += charged
         if budget.remaining == 0 or refused:
             token.resting_until[budget.name] = budget.reset_at
 
+    @staticmethod
+    def _keep(token: Token, budget: Budget) -> None:
+        known = token.budgets.get(budget.name)
+        # Answers overtake each other: the lowest count in the newest window is the truth.
+        if known is None or (budget.reset_at, -budget.remaining) >= (known.reset_at, -known.remaining):
+            token.budgets[budget.name] = budget
+
     def spend(self, token_env: str | None, resource: str, points: int) -> None:
-        """Count `points` an answer's body says it cost (GraphQL) against the token that asked."""
+        """Count `points` an answer's body says it cost (GraphQL) against the token that asked; what the next
+        request of `resource` is reserved at in the ledger."""
+        self.expected_cost[resource] = max(1, points)
         for token in self.tokens:
             if token.env == token_env:
                 token.spent[resource] += points
