@@ -171,14 +171,21 @@ def simple_route(mock, name: str, *, base=PYPI, status: str | None = None):
 # (config_file, store_at) on both; the rest of the suite runs on SQLite.
 BACKENDS = ("sqlite", "postgresql")
 BOTH_BACKENDS = pytest.mark.both_backends
+# A test of what only a PostgreSQL store allows (several workers at once: a SQLite store has one run at a time).
+POSTGRESQL_ONLY = pytest.mark.postgresql_only
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "both_backends: run the store-using tests on SQLite and on PostgreSQL")
+    config.addinivalue_line("markers", "postgresql_only: run the test on PostgreSQL alone (several workers at once)")
 
 
 def pytest_generate_tests(metafunc):
-    if metafunc.definition.get_closest_marker("both_backends") and "backend" in metafunc.fixturenames:
+    if "backend" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("postgresql_only"):
+        metafunc.parametrize("backend", ("postgresql",), indirect=True)
+    elif metafunc.definition.get_closest_marker("both_backends"):
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 POSTGRES_URL = "FETCHER_TEST_POSTGRES_URL"
 _schemas = itertools.count(1)

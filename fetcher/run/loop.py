@@ -1,15 +1,14 @@
 """Fetch packages and write what came back: the only place that knows the order, and it names no host.
 
-One client for the whole run. A sync first fits its budgets (plan.py), then the packages go
-through in chunks: each host with a batch step (GitHub's GraphQL) is asked for the chunk's
-repositories at once while the previous chunk is fetched, then each package is fetched (its
-host and PyPI side by side) and written in its own transaction. A part its host was still
-computing is asked again later by a task of its own, so no worker waits on it. A failure that
-belongs to one package is recorded on it and the run goes on; one that would meet every package
-(every token rejected, a rate limit beyond the allowed wait, a host that never answered) stops
-the run, keeping everything already written. A host that says it cannot be asked in this run
-(LeftDue) leaves its packages as they were and due, and the run goes on with the others. SIGTERM/SIGINT stop it at the next await, so no
-write is ever cut in half.
+One client for the whole run. A sync first fits its budgets (plan.py), then the packages it claims (claiming.py)
+go through in chunks: each host with a batch step (GitHub's GraphQL) is asked for the chunk's repositories at once
+while the previous chunk is fetched, then each package is fetched (its host and PyPI side by side) and written in
+its own transaction. A part its host was still computing is asked again later by a task of its own, so no worker
+waits on it. A failure that belongs to one package is recorded on it and the run goes on; one that would meet
+every package (every token rejected, a rate limit beyond the allowed wait, a host that never answered) stops the
+run, keeping everything already written. A host that says it cannot be asked in this run (LeftDue) leaves its
+packages as they were and due, and the run goes on with the others. SIGTERM/SIGINT stop it at the next await, so
+no write is ever cut in half.
 """
 
 import asyncio
@@ -45,8 +44,7 @@ from fetcher.store.schedule import DuePackages
 
 log = logging.getLogger(__name__)
 
-# Packages in progress per request slot: a package waiting for a part still being computed holds no
-# slot, so more packages than slots keep the slots busy.
+# Packages in progress per slot: one waiting for a part still being computed holds no slot, so more keep them busy.
 PACKAGES_PER_SLOT = 4
 # Packages read, claimed and batched at a time: a hundred is GitHub's most repositories in one query.
 CHUNK = claiming.CHUNK
@@ -131,8 +129,8 @@ class _Run:
 
     async def go(self) -> None:
         self.client = Client(self.config, clock=self.clock, sleep=self.sleep, transport=self.transport)
-        # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may.
-        # The GitHub tokens' points are reserved in the store's ledger, for every worker sharing it to see.
+        # [sync] reserve is kept for a person's refresh: a sync never spends it, a refresh may. The tokens' points
+        # are reserved in the store's ledger, for every worker sharing it to see.
         self.hosts = Hosts(self.config, self.client, reserve=self.config.reserve if self.fit_budget else 0,
                            ledger=self.store.ledger.bound(self.report.worker["id"]))
         self.pypi = PyPI(self.client, self.config.pypi_url)
