@@ -81,7 +81,9 @@ def gather(store: Store, config: Config, now: datetime, running: dict | None = N
         "runs": [{**{name: run[name] for name in RUN_FIELDS}, "share": _share(run, runs)} for run in runs],
         "workers": _workers(store, now),
         "rate_limits": limits,
-        "store": {"path": store.db.where(), "bytes": store.db.size()},
+        # A SQLite store is a path, a PostgreSQL one a URL (with no password): named for what it is.
+        "store": {"backend": store.db.dialect.name,
+                  "path" if store.db.dialect.name == "sqlite" else "url": store.db.where(), "bytes": store.db.size()},
         "worst_failures": worst,
         "stalest": stalest and {"slug": stalest["slug"], "last_fetched": stalest["last_fetched"]},
         "thresholds": _thresholds(config.thresholds),
@@ -194,7 +196,7 @@ def render(status: dict, now: datetime) -> str:
     oldest = status["oldest_fetch"]
     lines = [f"alarm       status.{alarm['threshold']}: {alarm['message']}" for alarm in status["alarms"]]
     lines += [
-        f"store       {status['store']['path']} ({size(status['store']['bytes'])})",
+        f"store       {status['store'].get('path') or status['store']['url']} ({size(status['store']['bytes'])})",
         f"packages    {status['packages']}" + (f" ({hosts})" if hosts else ""),
         f"due         {status['due']} now, {status['never_fetched']} never fetched; "
         f"oldest fetch {utc(oldest)}" + (f" ({ago(oldest, now)})" if oldest else ""),

@@ -83,6 +83,7 @@ def test_status_json_has_every_key_with_the_values_of_the_store(config_file, run
     assert status["rate_limits"]["GITHUB_TOKEN"]["core"]["reset"] == reset.isoformat(timespec="microseconds")
     assert status["rate_limits"]["GITHUB_TOKEN"]["graphql"]["remaining"] == 4990
     assert status["store"]["path"] == str((tmp_path / "test.db").resolve())
+    assert status["store"]["backend"] == "sqlite" and "url" not in status["store"]
     assert status["store"]["bytes"] >= (tmp_path / "test.db").stat().st_size > 0
 
 
@@ -90,9 +91,10 @@ def test_status_json_has_every_key_with_the_values_of_the_store(config_file, run
 def test_status_for_a_person_names_the_failing_package_and_why(config_file, run_cli, tmp_path):
     config, _, _ = a_store_with_history(config_file, run_cli, tmp_path, failures=3)
 
-    text = run_cli(config, "status").stdout
+    result = run_cli(config, "status")
+    text = result.stdout
 
-    assert "packages    3 (github.com 2, gitlab.com 1)" in text
+    assert "packages    3 (github.com 2, gitlab.com 1)" in text, result.stderr
     assert "due         2 now, 1 never fetched; oldest fetch 2026-02-15 19:29:59 UTC (" in text
     assert "sparklines  1 kept while GitHub was still computing them" in text
     assert "failing     1 package (1 resting until their next try)\n  django-auth-ldap: 3 in a row since" in text
