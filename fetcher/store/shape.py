@@ -16,6 +16,7 @@ its migration would give it (`read_as_current`).
 """
 
 import functools
+import hashlib
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from fetcher.errors import StoreError
 from fetcher.store.sql import Database
 
 VIEW_RECORD = "fetcher_view"
+# The row of `setting` saying which statements a PostgreSQL store's views were made from (make_views).
+VIEWS_MADE_FROM = "views_made_from"
 _ADDS_COLUMN = re.compile(r"\bALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.IGNORECASE)
 _CREATES_VIEW = re.compile(r"^\s*CREATE\s+VIEW\s+(\w+)", re.IGNORECASE | re.MULTILINE)
 
@@ -136,12 +139,20 @@ def make_views(db: Database) -> None:
     """Inside the shaping transaction, once refuse_foreign passed: each view made anew where it is missing or
     defined otherwise than in schema.sql, one fetcher no longer defines dropped, and the record kept.
 
-    PostgreSQL keeps a view as it reads it back, not as written (dialect.keeps_view_text): there each of
-    fetcher's views is made anew, and the record holds the definitions as the server keeps them."""
+    PostgreSQL keeps a view as it reads it back, not as written (dialect.keeps_view_text): there the record also
+    says which statements the views were made from (setting `views_made_from`, a digest), and a view is made anew
+    only when those statements changed or the view is no longer as recorded. Made anew at every start, a view
+    would be dropped under the workers and readers of a fleet starting together (a reader between a catalog's
+    listing and its definition fails: "could not open relation with OID")."""
     statements = db.dialect.view_statements(shape().view_statements)
-    expected = shape().views if db.dialect.keeps_view_text else {}
     current = _views(db)
     recorded = _recorded_views(db)
+    made_from = hashlib.sha256("\n".join(statements.values()).encode()).hexdigest()
+    if db.dialect.keeps_view_text:
+        expected = shape().views
+    else:
+        stored = db.one_or_none("SELECT value FROM setting WHERE name = ?", [VIEWS_MADE_FROM])
+        expected = recorded if stored == made_from else {}
     for name, sql in recorded.items():
         if name not in statements and current.get(name) == sql:
             db.execute(f"DROP VIEW {name}")  # a view an older fetcher made and this one no longer has
@@ -156,6 +167,8 @@ def make_views(db: Database) -> None:
         db.execute(f"DELETE FROM {VIEW_RECORD}")
         for name, sql in record.items():
             db.insert(VIEW_RECORD, {"name": name, "sql": sql})
+    if not db.dialect.keeps_view_text:
+        db.upsert("setting", ("name",), {"name": VIEWS_MADE_FROM, "value": made_from})
 
 
 def _views(db: Database) -> dict[str, str]:

@@ -310,3 +310,19 @@ def test_an_older_store_is_read_at_the_current_shape_and_left_as_it_is(run_cli, 
         assert "host" not in store.db.dialect.columns(store.db, "sync_run")
     finally:
         store.close()
+
+
+def test_views_are_made_once_not_at_every_start_so_workers_starting_together_never_drop_them_under_each_other(store_at):
+    def view_ids(store) -> dict[str, int]:
+        return {view: store.db.one("SELECT to_regclass(?)::oid::bigint", [view]) for view in POSTGRES_VIEWS}
+
+    with open_store(store_at) as store:
+        first = view_ids(store)
+    with open_store(store_at) as store:
+        assert view_ids(store) == first  # the same views: nothing dropped and made again
+        with store.db.write():  # as if the statements had changed since (a newer fetcher's views)
+            store.db.execute("UPDATE setting SET value = 'older' WHERE name = 'views_made_from'")
+    with open_store(store_at) as store:
+        remade = view_ids(store)
+        assert set(remade) == set(first) and all(remade[view] != first[view] for view in first)
+        assert view_ids(store) == remade
