@@ -8,7 +8,7 @@ import pytest
 from fetcher.record import validate
 from fetcher.store import Store, open_store
 from fetcher.store.postgres import connect
-from tests.conftest import BOTH_BACKENDS
+from tests.conftest import BOTH_BACKENDS, POSTGRESQL_ONLY
 
 pytestmark = BOTH_BACKENDS
 
@@ -119,9 +119,8 @@ def test_a_removed_package_is_not_claimed_and_its_claim_goes_with_it(store):
     assert list(claims(store)) == [every[2]]
 
 
-def test_on_postgresql_a_claimer_holding_its_transaction_open_blocks_no_other(store, backend):
-    if backend != "postgresql":
-        pytest.skip("SQLite's claimers take the store's write lock, one after another")
+@POSTGRESQL_ONLY  # SQLite's claimers take the store's write lock, one after another
+def test_on_postgresql_a_claimer_holding_its_transaction_open_blocks_no_other(store):
     other = Store(connect(store.db.location))
     # Were the second claimer to wait for the first's rows, it would fail after a second, not hang the suite.
     other.db.execute("SELECT set_config('lock_timeout', '1s', false)")
