@@ -140,24 +140,20 @@ class PostgresDatabase(Database):
     @contextlib.contextmanager
     def write(self) -> Iterator[None]:
         """One write transaction, taken at its start: the store's write lock first, waited for up to lock_timeout."""
-        with self.guarded():
-            self.conn.execute("BEGIN")
-            try:
-                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [self.write_key])
-                yield
-            except BaseException:
-                self._rollback()
-                raise
-            try:
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
+        with self._transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [self.write_key])
+            yield
 
     @contextlib.contextmanager
     def claiming(self) -> Iterator[None]:
         """A transaction without the store's write lock: a claimer locks the rows it takes (FOR NO KEY UPDATE SKIP
         LOCKED), and skips those another holds, so claimers never wait behind each other or behind a write."""
+        with self._transaction():
+            yield
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN, then COMMIT, or ROLLBACK on anything raised inside or by the COMMIT itself."""
         with self.guarded():
             self.conn.execute("BEGIN")
             try:
