@@ -15,10 +15,19 @@ from fetcher.hosts.base import Capacity
 from fetcher.run import loop, plan
 from fetcher.run.report import FAILED, SKIPPED, SYNCED
 from fetcher.store.fetched import EDITED
-from tests.conftest import API, GitHubRepo, pypi_route, recorded, response_from, BOTH_BACKENDS
+from tests.conftest import API, GitHubRepo, pypi_route, recorded, response_from, BOTH_BACKENDS, POSTGRESQL_ONLY
 from tests.run.test_loop import NOW, OLD, Sleeps, package, run
 
 pytestmark = BOTH_BACKENDS
+
+
+def on_github(setup, respx_mock, count: int):
+    """`count` packages p0, p1, ... on GitHub (o/pN) and PyPI (pN, version 1.0): the config, the store, the repos."""
+    config, store = setup(*(package(f"p{n}", repo=f"o/p{n}", pypi=f"p{n}") for n in range(count)))
+    repos = [GitHubRepo(respx_mock, f"o/p{n}") for n in range(count)]
+    for n in range(count):
+        pypi_route(respx_mock, f"p{n}", "1.0")
+    return config, store, repos
 
 
 @pytest.fixture
@@ -136,14 +145,10 @@ def test_a_run_passes_over_what_another_worker_holds_and_takes_it_once_that_leas
     assert store.db.select("SELECT * FROM claim") == [] and store.db.select("SELECT * FROM worker") == []
 
 
+@POSTGRESQL_ONLY  # a SQLite store has one run at a time: there is no other live worker
 @respx.mock
-def test_what_another_live_worker_holds_is_its_share_not_this_runs(setup, respx_mock, backend):
-    if backend == "sqlite":
-        return  # a SQLite store has one run at a time: there is no other live worker
-    config, store = setup(*(package(f"p{n}", repo=f"o/p{n}", pypi=f"p{n}") for n in range(4)))
-    repos = [GitHubRepo(respx_mock, f"o/p{n}") for n in range(4)]
-    for n in range(4):
-        pypi_route(respx_mock, f"p{n}", "1.0")
+def test_what_another_live_worker_holds_is_its_share_not_this_runs(setup, respx_mock):
+    config, store, repos = on_github(setup, respx_mock, 4)
     ids = [row["id"] for row in store.schedule.walk()]
     other = store.workers.begin("sync", NOW - timedelta(seconds=1), timedelta(days=1))
     store.claims.take(other["id"], [(ids[0], 5)], NOW, timedelta(days=1))
@@ -204,14 +209,10 @@ def test_a_fleets_plan_leaves_what_the_other_workers_claims_expect_to_spend(setu
     assert store.claims.others_points(other["id"], NOW) == 0  # its own are not the others'
 
 
+@POSTGRESQL_ONLY  # a SQLite store has one run at a time: no other worker deletes its row
 @respx.mock
-def test_a_worker_whose_row_another_deleted_makes_it_again_and_goes_on(setup, respx_mock, backend):
-    if backend == "sqlite":
-        return  # a SQLite store has one run at a time: no other worker deletes its row
-    config, store = setup(*(package(f"p{n}", repo=f"o/p{n}", pypi=f"p{n}") for n in range(3)))
-    repos = [GitHubRepo(respx_mock, f"o/p{n}") for n in range(3)]
-    for n in range(3):
-        pypi_route(respx_mock, f"p{n}", "1.0")
+def test_a_worker_whose_row_another_deleted_makes_it_again_and_goes_on(setup, respx_mock):
+    config, store, repos = on_github(setup, respx_mock, 3)
     ids = [row["id"] for row in store.schedule.walk()]
     other = store.workers.begin("sync", NOW - timedelta(seconds=1), timedelta(days=1))
     store.claims.take(other["id"], [(ids[0], 0)], NOW, timedelta(days=1))
