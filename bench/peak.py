@@ -9,6 +9,9 @@ across fork and exec (exec keeps the larger of the two in the process's ``maxrss
 parent holds the whole generated world and the stand-in, so ``ru_maxrss`` reported the bench's
 size, not the child's (400 MB for a 100,000-package world whatever the child did). ``VmHWM`` belongs
 to the memory map exec created, so it is the child's alone.
+
+With ``BENCH_PROFILE_DIR`` set, the module also runs under cProfile, its statistics written to
+``PID.prof`` in that directory as it ends (wall-clock times: what a worker waits for shows too).
 """
 
 from __future__ import annotations
@@ -34,8 +37,17 @@ def own_peak_kib() -> int | None:
 
 def main() -> None:
     module, sys.argv = sys.argv[1], sys.argv[1:]
+    profile_to = os.environ.get("BENCH_PROFILE_DIR")
     try:
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        if profile_to:
+            import cProfile
+            with cProfile.Profile() as profile:
+                try:
+                    runpy.run_module(module, run_name="__main__", alter_sys=True)
+                finally:
+                    profile.dump_stats(os.path.join(profile_to, f"{os.getpid()}.prof"))
+        else:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
     finally:
         peak, path = own_peak_kib(), os.environ.get(PEAK_FILE)
         if peak is not None and path:

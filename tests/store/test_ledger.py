@@ -146,3 +146,62 @@ def test_the_ledgers_plausible_reset_is_the_answers():
     from fetcher.store.ledger import PLAUSIBLE_RESET
 
     assert PLAUSIBLE_RESET == PLAUSIBLE_WAIT
+
+
+# -- a worker's blocks ---------------------------------------------------------------
+
+
+def hold(store, worker):
+    with store.db.reading():
+        return store.db.one("SELECT coalesce(sum(points), 0) FROM budget_hold WHERE worker_id = ?", [worker])
+
+
+def test_a_worker_takes_a_block_of_points_and_grants_its_next_requests_from_it_without_asking_the_store(store):
+    from fetcher.store.ledger import SETTLE_AFTER
+
+    worker = store.workers.begin("sync", NOW)["id"]
+    store.runs.save_budgets("T", [dict(resource="core", **window(100))], NOW)
+    mine = store.ledger.bound(worker, block=5)
+    assert mine.reserve("T", "core", 1, 10, NOW).granted
+    assert hold(store, worker) == 6 and mine.unspent == {("T", "core"): 5}
+    for _ in range(5):  # granted from the block: the store holds the same points
+        assert mine.reserve("T", "core", 1, 10, NOW).granted
+    assert hold(store, worker) == 6 and mine.unspent == {("T", "core"): 0}
+
+    # Settlements wait for the next transaction: the points stay held and rate_limit unwritten meanwhile.
+    mine.settle("T", "core", 1, window(99), NOW)
+    mine.settle("T", "core", 1, window(98), NOW + SETTLE_AFTER / 2)
+    assert hold(store, worker) == 6 and seen(store) == [(100, RESET, NOW)]
+    # The seventh request asks the store: the two settled in the same transaction, and another block taken.
+    assert mine.reserve("T", "core", 1, 10, NOW + SETTLE_AFTER / 2).granted
+    assert hold(store, worker) == 6 - 2 + 6 and seen(store) == [(98, RESET, NOW + SETTLE_AFTER / 2)]
+    # Or an answer settled once the oldest waiting has waited SETTLE_AFTER.
+    mine.settle("T", "core", 1, window(97), NOW + SETTLE_AFTER)
+    mine.settle("T", "core", 1, window(96), NOW + 2 * SETTLE_AFTER)
+    assert hold(store, worker) == 8 and seen(store) == [(96, RESET, NOW + 2 * SETTLE_AFTER)]
+
+
+def test_blocks_near_the_reserve_shrink_to_the_request_and_the_workers_together_spend_to_the_reserve(store):
+    one = store.workers.begin("sync", NOW)["id"]
+    two = store.workers.begin("sync", NOW)["id"]
+    store.runs.save_budgets("T", [dict(resource="core", **window(40))], NOW)
+    first, second = store.ledger.bound(one, block=20), store.ledger.bound(two, block=20)
+    assert first.reserve("T", "core", 1, 10, NOW).granted and hold(store, one) == 21  # 40 - 21 >= 10
+    assert second.reserve("T", "core", 1, 10, NOW).granted and hold(store, two) == 1  # 40 - 21 - 21 < 10: alone
+    granted = 2
+    for worker in [second] * 8 + [first] * 25:
+        granted += worker.reserve("T", "core", 1, 10, NOW).granted
+    assert granted == 40 - 10 and hold(store, one) + hold(store, two) == 30  # not one point past the reserve
+
+
+def test_a_refused_worker_gives_back_the_unspent_points_of_that_window(store):
+    one = store.workers.begin("sync", NOW)["id"]
+    two = store.workers.begin("sync", NOW)["id"]
+    store.runs.save_budgets("T", [dict(resource="graphql", **window(30))], NOW)
+    first = store.ledger.bound(one, block=5)
+    assert first.reserve("T", "graphql", 4, 10, NOW).granted and hold(store, one) == 9
+    assert store.ledger.reserve(two, "T", "graphql", 10, 10, NOW).granted  # 30 - 9 - 10 >= 10: the other's
+    first.settle("T", "graphql", 4, window(26), NOW)
+    # 5 unspent cannot pay 7, and 26 - (5 + 10) - 2 < 10: refused, and the 5 released with the settled 4.
+    assert first.reserve("T", "graphql", 7, 10, NOW) == View(False, 60, 26, RESET, 10)
+    assert hold(store, one) == 0 and first.unspent == {("T", "graphql"): 0}
