@@ -83,20 +83,15 @@ class Ledger:
     def reserve(self, worker_id: int, token_env: str, resource: str, points: int, keep: int,
                 now: datetime) -> View:
         """Hold `points` of the window for `worker_id` if the fleet's view allows it (`decide`); the view either
-        way. RunStopped when the worker's row is gone (its lease passed and another worker ended it)."""
-        with self.db.write():
-            found = self._look_alive(worker_id, token_env, resource, now)
-            view = decide(found["window"], found["held"], points, keep, now)
-            if view.granted:
-                self._hold(worker_id, token_env, resource, points)
-        return view
+        way. RunStopped when the worker's row is gone (its lease passed and another worker ended it). One request
+        alone: `exchange` with nothing to settle, nothing unspent and no block."""
+        return self.exchange(worker_id, {}, token_env, resource, points, 0, 0, keep, now)[0]
 
     def settle(self, worker_id: int, token_env: str, resource: str, points: int, seen: dict | None,
                now: datetime) -> None:
         """Release the `points` a reservation held; with `seen` (an answer's budget: budget, remaining, reset),
         keep it in rate_limit if it is the newest (`newer`)."""
-        with self.db.write():
-            self._settle(worker_id, token_env, resource, points, seen, now)
+        self.settle_all(worker_id, {(token_env, resource): Answered(points, seen)}, now)
 
     def exchange(self, worker_id: int, settled: dict[tuple[str, str], "Answered"], token_env: str, resource: str,
                  points: int, unspent: int, block: int, keep: int, now: datetime) -> tuple[View, int]:
@@ -109,7 +104,10 @@ class Ledger:
         lacking = points - unspent
         with self.db.write():
             self._settle_all(worker_id, settled, now)
-            found = self._look_alive(worker_id, token_env, resource, now)
+            found = self._look(worker_id, token_env, resource, now)
+            if not found["alive"]:
+                raise RunStopped("this worker's lease passed and its row was ended by another worker: it may "
+                                 "reserve no more of the tokens' budgets")
             # A window no answer has reported: nothing to check against, so no more than the request is taken.
             asks = (lacking,) if found["window"] is None or not block else (lacking + block, lacking)
             for ask in asks:
@@ -128,14 +126,9 @@ class Ledger:
 
     def _settle_all(self, worker_id: int, settled: dict[tuple[str, str], "Answered"], now: datetime) -> None:
         for (token_env, resource), answered in settled.items():
-            self._settle(worker_id, token_env, resource, answered.points, answered.seen, now)
-
-    def _look_alive(self, worker_id: int, token_env: str, resource: str, now: datetime) -> dict:
-        found = self._look(worker_id, token_env, resource, now)
-        if not found["alive"]:
-            raise RunStopped("this worker's lease passed and its row was ended by another worker: it may "
-                             "reserve no more of the tokens' budgets")
-        return found
+            self._release(worker_id, token_env, resource, answered.points)
+            if answered.seen is not None:
+                self.keep_newest(token_env, resource, answered.seen, now)
 
     def _hold(self, worker_id: int, token_env: str, resource: str, points: int) -> None:
         self.db.execute(
@@ -147,12 +140,6 @@ class Ledger:
         # A row at 0 stays until its worker ends (and takes it along): one statement less per answer.
         self.db.execute("UPDATE budget_hold SET points = points - ? WHERE worker_id = ? AND token_env = ? "
                         "AND resource = ?", [points, worker_id, token_env, resource])
-
-    def _settle(self, worker_id: int, token_env: str, resource: str, points: int, seen: dict | None,
-                now: datetime) -> None:
-        self._release(worker_id, token_env, resource, points)
-        if seen is not None:
-            self.keep_newest(token_env, resource, seen, now)
 
     def keep_newest(self, token_env: str, resource: str, seen: dict, now: datetime) -> None:
         """Write `seen` (budget, remaining, reset) to rate_limit unless the row there is newer; inside a write."""
@@ -260,11 +247,7 @@ class WorkerLedger:
             answered.seen = seen
         self.waiting_since = self.waiting_since or now
         if now - self.waiting_since >= SETTLE_AFTER:
-            self.flush(now)
-
-    def flush(self, now: datetime) -> None:
-        """Write the settlements that wait (StoreUnavailable: they wait on, for the next transaction)."""
-        if self.answered:
+            # StoreUnavailable: they wait on, for the next transaction.
             self.ledger.settle_all(self.worker_id, self.answered, now)
             self._written()
 
