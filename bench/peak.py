@@ -16,9 +16,12 @@ With ``BENCH_PROFILE_DIR`` set, the module also runs under cProfile, its statist
 
 from __future__ import annotations
 
+import contextlib
+import cProfile
 import os
 import runpy
 import sys
+from typing import Iterator
 
 PEAK_FILE = "BENCH_PEAK_FILE"
 
@@ -35,18 +38,23 @@ def own_peak_kib() -> int | None:
     return None
 
 
+@contextlib.contextmanager
+def profiled(directory: str | None) -> Iterator[None]:
+    """Under cProfile, its statistics written to DIRECTORY/PID.prof however the block ends; as is without one."""
+    if not directory:
+        yield
+        return
+    with cProfile.Profile() as profile:
+        try:
+            yield
+        finally:
+            profile.dump_stats(os.path.join(directory, f"{os.getpid()}.prof"))
+
+
 def main() -> None:
     module, sys.argv = sys.argv[1], sys.argv[1:]
-    profile_to = os.environ.get("BENCH_PROFILE_DIR")
     try:
-        if profile_to:
-            import cProfile
-            with cProfile.Profile() as profile:
-                try:
-                    runpy.run_module(module, run_name="__main__", alter_sys=True)
-                finally:
-                    profile.dump_stats(os.path.join(profile_to, f"{os.getpid()}.prof"))
-        else:
+        with profiled(os.environ.get("BENCH_PROFILE_DIR")):
             runpy.run_module(module, run_name="__main__", alter_sys=True)
     finally:
         peak, path = own_peak_kib(), os.environ.get(PEAK_FILE)
